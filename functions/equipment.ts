@@ -1,0 +1,22 @@
+/** /api/equipment and /api/equipment/{id} */
+import {
+  createEquipment,
+  deleteEquipment,
+  getEquipment,
+  listEquipment,
+  replaceEquipment,
+} from '../lib/api/equipment.js';
+import { equipmentInputSchema, equipmentQuerySchema } from '../lib/api/schemas.js';
+import { crudFunctions } from '../lib/http/crud.js';
+
+export const equipmentFunctions = crudFunctions({
+  name: 'equipment',
+  route: 'equipment',
+  querySchema: equipmentQuerySchema,
+  inputSchema: equipmentInputSchema,
+  list: listEquipment,
+  get: getEquipment,
+  create: createEquipment,
+  replace: replaceEquipment,
+  remove: deleteEquipment,
+});

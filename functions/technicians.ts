@@ -1,0 +1,22 @@
+/** /api/technicians and /api/technicians/{id} */
+import { technicianInputSchema, technicianQuerySchema } from '../lib/api/schemas.js';
+import {
+  createTechnician,
+  deleteTechnician,
+  getTechnician,
+  listTechnicians,
+  replaceTechnician,
+} from '../lib/api/technicians.js';
+import { crudFunctions } from '../lib/http/crud.js';
+
+export const technicianFunctions = crudFunctions({
+  name: 'technicians',
+  route: 'technicians',
+  querySchema: technicianQuerySchema,
+  inputSchema: technicianInputSchema,
+  list: listTechnicians,
+  get: getTechnician,
+  create: createTechnician,
+  replace: replaceTechnician,
+  remove: deleteTechnician,
+});

@@ -1,0 +1,101 @@
+/** Equipment: the machines in the field. Admins manage them; everyone signed in reads them. */
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import { requireRole, type Principal } from '../auth.js';
+import { isoString, VersionedTable, type Condition, type IfMatch, type Page } from '../mysql/table.js';
+import type { Equipment, EquipmentInput } from './schemas.js';
+
+export const equipmentTable = new VersionedTable<Equipment>({
+  table: 'equipment',
+  label: 'Equipment',
+  columns: [
+    'id',
+    'serial_number',
+    'name',
+    'type',
+    'manufacturer',
+    'model',
+    'location',
+    'status',
+    'commissioned_on',
+    'version',
+    'created_at',
+    'updated_at',
+  ],
+  fromRow: (row: RowDataPacket): Equipment => ({
+    id: Number(row['id']),
+    serialNumber: String(row['serial_number']),
+    name: String(row['name']),
+    type: String(row['type']),
+    manufacturer: (row['manufacturer'] as string | null) ?? null,
+    model: (row['model'] as string | null) ?? null,
+    location: (row['location'] as string | null) ?? null,
+    status: row['status'] as Equipment['status'],
+    commissionedOn: (row['commissioned_on'] as string | null) ?? null,
+    version: Number(row['version']),
+    createdAt: isoString(row['created_at']),
+    updatedAt: isoString(row['updated_at']),
+  }),
+  order: [{ column: 'id', direction: 'ASC', kind: 'id' }],
+  conflicts: {
+    uq_equipment_serial: { detail: 'Another piece of equipment has this serial number.', pointer: '#/serialNumber' },
+    fk_service_records_equipment: {
+      detail: 'This equipment has service records; delete them first or set its status to "retired".',
+    },
+  },
+});
+
+function columns(input: EquipmentInput): Record<string, unknown> {
+  return {
+    serial_number: input.serialNumber,
+    name: input.name,
+    type: input.type,
+    manufacturer: input.manufacturer ?? null,
+    model: input.model ?? null,
+    location: input.location ?? null,
+    status: input.status,
+    commissioned_on: input.commissionedOn ?? null,
+  };
+}
+
+export interface EquipmentFilter {
+  status?: string | undefined;
+  type?: string | undefined;
+  location?: string | undefined;
+}
+
+export function listEquipment(
+  pool: Pool,
+  filter: EquipmentFilter,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<Equipment>> {
+  const conditions: Condition[] = [];
+  if (filter.status !== undefined) conditions.push({ sql: 'status = ?', params: [filter.status] });
+  if (filter.type !== undefined) conditions.push({ sql: 'type = ?', params: [filter.type] });
+  if (filter.location !== undefined) conditions.push({ sql: 'location = ?', params: [filter.location] });
+  return equipmentTable.list(pool, conditions, page);
+}
+
+export function getEquipment(pool: Pool, id: number): Promise<Equipment> {
+  return equipmentTable.get(pool, id);
+}
+
+export function createEquipment(pool: Pool, principal: Principal, input: EquipmentInput): Promise<Equipment> {
+  requireRole(principal, 'Admin');
+  return equipmentTable.insert(pool, columns(input));
+}
+
+export function replaceEquipment(
+  pool: Pool,
+  principal: Principal,
+  id: number,
+  input: EquipmentInput,
+  ifMatch: IfMatch,
+): Promise<Equipment> {
+  requireRole(principal, 'Admin');
+  return equipmentTable.replace(pool, id, columns(input), ifMatch);
+}
+
+export function deleteEquipment(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void> {
+  requireRole(principal, 'Admin');
+  return equipmentTable.remove(pool, id, ifMatch);
+}

@@ -1,0 +1,257 @@
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
+ * `tests/lib/api/openapi.test.ts` checks that every declared route and method is described.
+ */
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import {
+  assignmentQuerySchema,
+  assignmentSchema,
+  equipmentInputSchema,
+  equipmentQuerySchema,
+  equipmentSchema,
+  pageSchema,
+  serviceRecordInputSchema,
+  serviceRecordQuerySchema,
+  serviceRecordSchema,
+  technicianInputSchema,
+  technicianQuerySchema,
+  technicianSchema,
+} from './schemas.js';
+
+const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string(),
+    errors: z
+      .array(
+        z.object({
+          pointer: z.string().optional(),
+          parameter: z.string().optional(),
+          header: z.string().optional(),
+          detail: z.string(),
+        }),
+      )
+      .optional(),
+    invocationId: z.string().optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details.' });
+
+const healthSchema = z
+  .object({
+    status: z.enum(['healthy', 'unhealthy']),
+    checks: z.record(
+      z.string(),
+      z.object({ status: z.enum(['up', 'down']), latencyMs: z.number(), reason: z.string().optional() }),
+    ),
+  })
+  .meta({ id: 'Health' });
+
+const problemContent = { 'application/problem+json': { schema: problemSchema } };
+const problem = (description: string) => ({ description, content: problemContent });
+const etagHeader = { ETag: { description: 'Version of the resource, for If-Match.', schema: { type: 'string' as const } } };
+const ifMatchHeader = z.object({
+  'if-match': z.string().optional().meta({ description: 'ETag from a previous read; 412 when stale.' }),
+});
+const idParams = z.object({ id: z.string().regex(/^[1-9][0-9]*$/).meta({ description: 'Resource id.' }) });
+const assignmentParams = idParams.extend({
+  technicianId: z.string().regex(/^[1-9][0-9]*$/).meta({ description: 'Technician id.' }),
+});
+
+const authErrors = {
+  401: problem('No valid bearer token.'),
+  403: problem('The caller\'s role does not allow this.'),
+  500: problem('Unexpected error; see invocationId.'),
+};
+
+function registerCrud(
+  registry: OpenAPIRegistry,
+  options: {
+    path: string;
+    tag: string;
+    resource: z.ZodType;
+    input: z.ZodType;
+    query: z.ZodObject;
+    pageId: string;
+    writers: string;
+  },
+): void {
+  const { path, tag, resource, input, query, pageId, writers } = options;
+  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const body = { content: json(input), required: true };
+  const routes: RouteConfig[] = [
+    {
+      method: 'get',
+      path,
+      summary: `List ${tag.toLowerCase()}`,
+      request: { query },
+      responses: { 200: { description: 'One page.', content: json(pageSchema(resource, pageId)) }, 400: problem('Bad filter or cursor.'), ...authErrors },
+    },
+    {
+      method: 'post',
+      path,
+      summary: `Create (${writers})`,
+      request: { body },
+      responses: {
+        201: { description: 'Created.', headers: { ...etagHeader, Location: { schema: { type: 'string' } } }, content: json(resource) },
+        400: problem('Invalid body.'),
+        409: problem('Conflicts with existing data.'),
+        413: problem('Body over 1 MiB.'),
+        415: problem('Body is not JSON.'),
+        ...authErrors,
+      },
+    },
+    {
+      method: 'get',
+      path: `${path}/{id}`,
+      summary: 'Get one',
+      request: { params: idParams },
+      responses: { 200: { description: 'Found.', headers: etagHeader, content: json(resource) }, 400: problem('Bad id.'), 404: problem('No such id.'), ...authErrors },
+    },
+    {
+      method: 'put',
+      path: `${path}/{id}`,
+      summary: `Replace (${writers})`,
+      request: { params: idParams, headers: ifMatchHeader, body },
+      responses: {
+        200: { description: 'Replaced.', headers: etagHeader, content: json(resource) },
+        400: problem('Invalid id or body.'),
+        404: problem('No such id.'),
+        409: problem('Conflicts with existing data.'),
+        412: problem('If-Match is stale.'),
+        413: problem('Body over 1 MiB.'),
+        415: problem('Body is not JSON.'),
+        ...authErrors,
+      },
+    },
+    {
+      method: 'delete',
+      path: `${path}/{id}`,
+      summary: 'Delete (Admin)',
+      request: { params: idParams, headers: ifMatchHeader },
+      responses: {
+        204: { description: 'Deleted.' },
+        400: problem('Bad id.'),
+        404: problem('No such id.'),
+        409: problem('Still referenced.'),
+        412: problem('If-Match is stale.'),
+        ...authErrors,
+      },
+    },
+  ];
+  for (const route of routes) registry.registerPath({ ...route, tags: [tag], security: [{ bearer: [] }] });
+}
+
+/** Builds the document; `serverUrl` is where the API is served (ends in `/api`). */
+export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'Entra ID access token (local: `npm run token`). Roles come from the `roles` claim: Admin, Technician.',
+  });
+  registry.register('Problem', problemSchema);
+
+  registry.registerPath({
+    method: 'get',
+    path: '/health',
+    tags: ['Operations'],
+    summary: 'Dependency health (anonymous)',
+    security: [],
+    responses: {
+      200: { description: 'Every dependency is up.', content: { 'application/json': { schema: healthSchema } } },
+      503: { description: 'A dependency is down.', content: { 'application/json': { schema: healthSchema } } },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['Operations'],
+    summary: 'This document (anonymous)',
+    security: [],
+    responses: { 200: { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: z.object({}).loose() } } } },
+  });
+
+  registerCrud(registry, {
+    path: '/equipment',
+    tag: 'Equipment',
+    resource: equipmentSchema,
+    input: equipmentInputSchema,
+    query: equipmentQuerySchema,
+    pageId: 'EquipmentPage',
+    writers: 'Admin',
+  });
+  registerCrud(registry, {
+    path: '/technicians',
+    tag: 'Technicians',
+    resource: technicianSchema,
+    input: technicianInputSchema,
+    query: technicianQuerySchema,
+    pageId: 'TechnicianPage',
+    writers: 'Admin',
+  });
+  registerCrud(registry, {
+    path: '/service-records',
+    tag: 'Service records',
+    resource: serviceRecordSchema,
+    input: serviceRecordInputSchema,
+    query: serviceRecordQuerySchema as unknown as z.ZodObject,
+    pageId: 'ServiceRecordPage',
+    writers: 'Admin, or a Technician for their own records',
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/equipment/{id}/technicians',
+    tags: ['Assignments'],
+    summary: 'Technicians assigned to equipment',
+    security: [{ bearer: [] }],
+    request: { params: idParams, query: assignmentQuerySchema },
+    responses: {
+      200: { description: 'One page.', content: { 'application/json': { schema: pageSchema(assignmentSchema, 'AssignmentPage') } } },
+      400: problem('Bad id, limit or cursor.'),
+      404: problem('No such equipment.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'put',
+    path: '/equipment/{id}/technicians/{technicianId}',
+    tags: ['Assignments'],
+    summary: 'Assign a technician (Admin; idempotent)',
+    security: [{ bearer: [] }],
+    request: { params: assignmentParams },
+    responses: {
+      200: { description: 'Already assigned.', content: { 'application/json': { schema: assignmentSchema } } },
+      201: { description: 'Assigned.', content: { 'application/json': { schema: assignmentSchema } } },
+      400: problem('Bad id.'),
+      404: problem('No such equipment or technician.'),
+      409: problem('Technician is deactivated.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/equipment/{id}/technicians/{technicianId}',
+    tags: ['Assignments'],
+    summary: 'Unassign a technician (Admin)',
+    security: [{ bearer: [] }],
+    request: { params: assignmentParams },
+    responses: { 204: { description: 'Unassigned.' }, 400: problem('Bad id.'), 404: problem('Not assigned.'), ...authErrors },
+  });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'SIS service API',
+      version: '1.0.0',
+      description: 'Equipment, technicians, assignments and service records for heavy-equipment service teams.',
+    },
+    servers: [{ url: serverUrl }],
+    security: [{ bearer: [] }],
+  });
+}

@@ -1,0 +1,224 @@
+/**
+ * The API's shapes: one zod schema per body, query and resource, used both to validate
+ * requests and to generate the OpenAPI document, so the two cannot drift apart. String
+ * limits match the MySQL column sizes (zod counts UTF-16 units, MySQL counts characters, so
+ * zod is never the looser of the two).
+ */
+import { z } from 'zod';
+
+// ---------- shared pieces ----------
+
+/** Database ids: positive integers that fit a JS number. */
+export const idSchema = z.coerce
+  .number({ error: 'Expected a positive whole number' })
+  .int({ error: 'Expected a positive whole number' })
+  .positive({ error: 'Expected a positive whole number' })
+  .max(Number.MAX_SAFE_INTEGER);
+
+/** An id in a URL path: digits only, so `1e3` or ` 7` are refused rather than coerced. */
+export const pathIdSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, { error: 'Expected a positive whole number' })
+  .transform(Number)
+  .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'Expected a positive whole number' }));
+
+const text = (max: number) => z.string().trim().min(1, { error: 'Must not be empty' }).max(max);
+const optionalText = (max: number) => z.string().trim().max(max).nullable().optional();
+
+export const isoDateTime = z.iso
+  .datetime({ offset: true, error: 'Expected an ISO 8601 date-time with a time zone' })
+  .refine((value) => {
+    const year = new Date(value).getUTCFullYear();
+    return year >= 1900 && year < 2200;
+  }, { error: 'Expected a date-time between 1900 and 2199' });
+
+const isoDate = z.iso
+  .date({ error: 'Expected a date as YYYY-MM-DD' })
+  .refine((value) => value >= '1900-01-01' && value < '2200-01-01', {
+    error: 'Expected a date between 1900 and 2199',
+  });
+
+export const pageQuerySchema = z.object({
+  limit: z.coerce
+    .number({ error: 'Expected a whole number from 1 to 200' })
+    .int({ error: 'Expected a whole number from 1 to 200' })
+    .min(1, { error: 'Expected a whole number from 1 to 200' })
+    .max(200, { error: 'Expected a whole number from 1 to 200' })
+    .default(50)
+    .meta({ description: 'Page size, 1 to 200 (default 50).' }),
+  cursor: z
+    .string()
+    .max(512)
+    .optional()
+    .meta({ description: 'Opaque cursor from the previous page\'s `nextCursor`.' }),
+});
+
+const boolQuery = z.enum(['true', 'false'], { error: 'Expected true or false' }).transform((v) => v === 'true');
+
+const timestamps = {
+  version: z.number().int().meta({ description: 'Row version; the ETag of the resource.' }),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+};
+
+/** Envelope of every list. */
+export function pageSchema<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .object({
+      items: z.array(item),
+      nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null at the end.' }),
+    })
+    .meta({ id });
+}
+
+// ---------- equipment ----------
+
+export const equipmentStatuses = ['operational', 'maintenance', 'down', 'retired'] as const;
+
+export const equipmentInputSchema = z
+  .strictObject({
+    serialNumber: text(64).meta({ example: 'CAT-336-00042' }),
+    name: text(200).meta({ example: 'Excavator 42' }),
+    type: text(50).meta({ example: 'excavator' }),
+    manufacturer: optionalText(100),
+    model: optionalText(100),
+    location: optionalText(200).meta({ example: 'Quarry North' }),
+    status: z.enum(equipmentStatuses).default('operational'),
+    commissionedOn: isoDate.nullable().optional(),
+  })
+  .meta({ id: 'EquipmentInput' });
+export type EquipmentInput = z.output<typeof equipmentInputSchema>;
+
+export const equipmentSchema = z
+  .object({
+    id: z.number().int(),
+    serialNumber: z.string(),
+    name: z.string(),
+    type: z.string(),
+    manufacturer: z.string().nullable(),
+    model: z.string().nullable(),
+    location: z.string().nullable(),
+    status: z.enum(equipmentStatuses),
+    commissionedOn: z.string().nullable(),
+    ...timestamps,
+  })
+  .meta({ id: 'Equipment' });
+export type Equipment = z.output<typeof equipmentSchema>;
+
+export const equipmentQuerySchema = pageQuerySchema.extend({
+  status: z.enum(equipmentStatuses).optional(),
+  type: z.string().max(50).optional(),
+  location: z.string().max(200).optional(),
+}).strict();
+
+// ---------- technicians ----------
+
+export const technicianInputSchema = z
+  .strictObject({
+    externalId: z
+      .string()
+      .trim()
+      .min(1)
+      .max(128)
+      .nullable()
+      .optional()
+      .meta({ description: 'Subject (`sub`) of the technician\'s tokens; links a login to this row.' }),
+    name: text(200),
+    email: z.email({ error: 'Expected an email address' }).max(254).transform((v) => v.toLowerCase()),
+    phone: z
+      .string()
+      .trim()
+      .regex(/^\+?[0-9 ()-]{3,32}$/, { error: 'Expected a phone number' })
+      .max(32)
+      .nullable()
+      .optional(),
+    specialization: text(100).meta({ example: 'hydraulics' }),
+    isActive: z.boolean().default(true),
+  })
+  .meta({ id: 'TechnicianInput' });
+export type TechnicianInput = z.output<typeof technicianInputSchema>;
+
+export const technicianSchema = z
+  .object({
+    id: z.number().int(),
+    externalId: z.string().nullable(),
+    name: z.string(),
+    email: z.string(),
+    phone: z.string().nullable(),
+    specialization: z.string(),
+    isActive: z.boolean(),
+    ...timestamps,
+  })
+  .meta({ id: 'Technician' });
+export type Technician = z.output<typeof technicianSchema>;
+
+export const technicianQuerySchema = pageQuerySchema.extend({
+  active: boolQuery.optional(),
+  specialization: z.string().max(100).optional(),
+}).strict();
+
+// ---------- service records ----------
+
+export const serviceTypes = ['inspection', 'preventive', 'repair', 'emergency'] as const;
+export const serviceStatuses = ['scheduled', 'in_progress', 'completed', 'cancelled'] as const;
+
+export const serviceRecordInputSchema = z
+  .strictObject({
+    equipmentId: idSchema.pipe(z.number()),
+    technicianId: idSchema.nullable().optional(),
+    serviceType: z.enum(serviceTypes),
+    status: z.enum(serviceStatuses).default('scheduled'),
+    serviceDate: isoDateTime,
+    description: text(4000),
+    laborHours: z
+      .number()
+      .min(0)
+      .max(9999.99)
+      .refine((v) => Math.abs(Math.round(v * 100) - v * 100) < 1e-6, { error: 'At most two decimal places' })
+      .nullable()
+      .optional(),
+  })
+  .meta({ id: 'ServiceRecordInput' });
+export type ServiceRecordInput = z.output<typeof serviceRecordInputSchema>;
+
+export const serviceRecordSchema = z
+  .object({
+    id: z.number().int(),
+    equipmentId: z.number().int(),
+    technicianId: z.number().int().nullable(),
+    serviceType: z.enum(serviceTypes),
+    status: z.enum(serviceStatuses),
+    serviceDate: z.iso.datetime(),
+    description: z.string(),
+    laborHours: z.number().nullable(),
+    ...timestamps,
+  })
+  .meta({ id: 'ServiceRecord' });
+export type ServiceRecord = z.output<typeof serviceRecordSchema>;
+
+export const serviceRecordQuerySchema = pageQuerySchema
+  .extend({
+    equipmentId: idSchema.optional(),
+    technicianId: idSchema.optional(),
+    status: z.enum(serviceStatuses).optional(),
+    from: isoDateTime.optional().meta({ description: 'Earliest `serviceDate`, inclusive.' }),
+    to: isoDateTime.optional().meta({ description: 'Latest `serviceDate`, exclusive.' }),
+  })
+  .strict()
+  .refine((q) => !q.from || !q.to || new Date(q.from) < new Date(q.to), {
+    error: '`from` must be before `to`',
+    path: ['from'],
+  });
+
+// ---------- assignments ----------
+
+export const assignmentSchema = z
+  .object({
+    equipmentId: z.number().int(),
+    technician: technicianSchema,
+    assignedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Assignment' });
+export type Assignment = z.output<typeof assignmentSchema>;
+
+export const assignmentQuerySchema = pageQuerySchema.strict();

@@ -1,0 +1,141 @@
+/**
+ * Service records: the work done on equipment. Admins manage all of them; a technician may
+ * create and replace only records that name themselves, and only while their row is active.
+ */
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import { requireRole, type Principal } from '../auth.js';
+import { HttpError } from '../errors.js';
+import { isoString, VersionedTable, type Condition, type IfMatch, type Page } from '../mysql/table.js';
+import type { ServiceRecord, ServiceRecordInput } from './schemas.js';
+import { technicianForSubject } from './technicians.js';
+
+export const serviceRecordTable = new VersionedTable<ServiceRecord>({
+  table: 'service_records',
+  label: 'Service record',
+  columns: [
+    'id',
+    'equipment_id',
+    'technician_id',
+    'service_type',
+    'status',
+    'service_date',
+    'description',
+    'labor_hours',
+    'version',
+    'created_at',
+    'updated_at',
+  ],
+  fromRow: (row: RowDataPacket): ServiceRecord => ({
+    id: Number(row['id']),
+    equipmentId: Number(row['equipment_id']),
+    technicianId: row['technician_id'] === null ? null : Number(row['technician_id']),
+    serviceType: row['service_type'] as ServiceRecord['serviceType'],
+    status: row['status'] as ServiceRecord['status'],
+    serviceDate: isoString(row['service_date']),
+    description: String(row['description']),
+    laborHours: row['labor_hours'] === null ? null : Number(row['labor_hours']),
+    version: Number(row['version']),
+    createdAt: isoString(row['created_at']),
+    updatedAt: isoString(row['updated_at']),
+  }),
+  // Newest first: the order technicians read a machine's history in.
+  order: [
+    { column: 'service_date', direction: 'DESC', kind: 'datetime' },
+    { column: 'id', direction: 'DESC', kind: 'id' },
+  ],
+  conflicts: {
+    fk_service_records_equipment: { detail: 'equipmentId does not name existing equipment.', pointer: '#/equipmentId' },
+    fk_service_records_technician: {
+      detail: 'technicianId does not name an existing technician.',
+      pointer: '#/technicianId',
+    },
+  },
+});
+
+function columns(input: ServiceRecordInput): Record<string, unknown> {
+  return {
+    equipment_id: input.equipmentId,
+    technician_id: input.technicianId ?? null,
+    service_type: input.serviceType,
+    status: input.status,
+    service_date: new Date(input.serviceDate),
+    description: input.description,
+    labor_hours: input.laborHours ?? null,
+  };
+}
+
+/**
+ * For a technician (not an admin), the id of their own active technician row; throws 403
+ * when the token's subject has none.
+ */
+async function ownTechnicianId(pool: Pool, principal: Principal): Promise<number | undefined> {
+  if (principal.roles.has('Admin')) return undefined;
+  requireRole(principal, 'Technician');
+  const technician = await technicianForSubject(pool, principal.subject);
+  if (!technician) throw new HttpError('forbidden', 'Your sign-in is not linked to a technician record.');
+  if (!technician.isActive) throw new HttpError('forbidden', 'Your technician record is deactivated.');
+  return technician.id;
+}
+
+function requireOwn(ownId: number | undefined, technicianId: number | null | undefined, what: string): void {
+  if (ownId !== undefined && technicianId !== ownId) {
+    throw new HttpError('forbidden', `Technicians may only ${what} service records that name themselves as technicianId.`);
+  }
+}
+
+export interface ServiceRecordFilter {
+  equipmentId?: number | undefined;
+  technicianId?: number | undefined;
+  status?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+}
+
+export function listServiceRecords(
+  pool: Pool,
+  filter: ServiceRecordFilter,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<ServiceRecord>> {
+  const conditions: Condition[] = [];
+  if (filter.equipmentId !== undefined) conditions.push({ sql: 'equipment_id = ?', params: [filter.equipmentId] });
+  if (filter.technicianId !== undefined) {
+    conditions.push({ sql: 'technician_id = ?', params: [filter.technicianId] });
+  }
+  if (filter.status !== undefined) conditions.push({ sql: 'status = ?', params: [filter.status] });
+  if (filter.from !== undefined) conditions.push({ sql: 'service_date >= ?', params: [new Date(filter.from)] });
+  if (filter.to !== undefined) conditions.push({ sql: 'service_date < ?', params: [new Date(filter.to)] });
+  return serviceRecordTable.list(pool, conditions, page);
+}
+
+export function getServiceRecord(pool: Pool, id: number): Promise<ServiceRecord> {
+  return serviceRecordTable.get(pool, id);
+}
+
+export async function createServiceRecord(
+  pool: Pool,
+  principal: Principal,
+  input: ServiceRecordInput,
+): Promise<ServiceRecord> {
+  const ownId = await ownTechnicianId(pool, principal);
+  requireOwn(ownId, input.technicianId, 'create');
+  return serviceRecordTable.insert(pool, columns(input));
+}
+
+export async function replaceServiceRecord(
+  pool: Pool,
+  principal: Principal,
+  id: number,
+  input: ServiceRecordInput,
+  ifMatch: IfMatch,
+): Promise<ServiceRecord> {
+  const ownId = await ownTechnicianId(pool, principal);
+  requireOwn(ownId, input.technicianId, 'assign');
+  return serviceRecordTable.replace(pool, id, columns(input), ifMatch, (current) => {
+    requireOwn(ownId, current.technicianId, 'replace');
+  });
+}
+
+export function deleteServiceRecord(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void> {
+  requireRole(principal, 'Admin');
+  return serviceRecordTable.remove(pool, id, ifMatch);
+}

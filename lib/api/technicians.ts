@@ -1,0 +1,117 @@
+/**
+ * Technicians: the people who service equipment. `externalId` links a row to the subject of
+ * that person's tokens. Rows that history refers to are deactivated, not deleted.
+ */
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { requireRole, type Principal } from '../auth.js';
+import { isoString, VersionedTable, type Condition, type IfMatch, type Page } from '../mysql/table.js';
+import type { Technician, TechnicianInput } from './schemas.js';
+
+export const technicianColumns = [
+  'id',
+  'external_id',
+  'name',
+  'email',
+  'phone',
+  'specialization',
+  'is_active',
+  'version',
+  'created_at',
+  'updated_at',
+] as const;
+
+export function technicianFromRow(row: RowDataPacket): Technician {
+  return {
+    id: Number(row['id']),
+    externalId: (row['external_id'] as string | null) ?? null,
+    name: String(row['name']),
+    email: String(row['email']),
+    phone: (row['phone'] as string | null) ?? null,
+    specialization: String(row['specialization']),
+    isActive: Boolean(row['is_active']),
+    version: Number(row['version']),
+    createdAt: isoString(row['created_at']),
+    updatedAt: isoString(row['updated_at']),
+  };
+}
+
+export const technicianTable = new VersionedTable<Technician>({
+  table: 'technicians',
+  label: 'Technician',
+  columns: technicianColumns,
+  fromRow: technicianFromRow,
+  order: [{ column: 'id', direction: 'ASC', kind: 'id' }],
+  conflicts: {
+    uq_technicians_email: { detail: 'Another technician has this email address.', pointer: '#/email' },
+    uq_technicians_external_id: { detail: 'Another technician has this external id.', pointer: '#/externalId' },
+    fk_service_records_technician: {
+      detail: 'This technician has service records; deactivate them instead (PUT with "isActive": false).',
+    },
+    fk_assignments_technician: {
+      detail: 'This technician is assigned to equipment; unassign them first or deactivate them instead.',
+    },
+  },
+});
+
+function columns(input: TechnicianInput): Record<string, unknown> {
+  return {
+    external_id: input.externalId ?? null,
+    name: input.name,
+    email: input.email,
+    phone: input.phone ?? null,
+    specialization: input.specialization,
+    is_active: input.isActive,
+  };
+}
+
+export interface TechnicianFilter {
+  active?: boolean | undefined;
+  specialization?: string | undefined;
+}
+
+export function listTechnicians(
+  pool: Pool,
+  filter: TechnicianFilter,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<Technician>> {
+  const conditions: Condition[] = [];
+  if (filter.active !== undefined) conditions.push({ sql: 'is_active = ?', params: [filter.active] });
+  if (filter.specialization !== undefined) {
+    conditions.push({ sql: 'specialization = ?', params: [filter.specialization] });
+  }
+  return technicianTable.list(pool, conditions, page);
+}
+
+export function getTechnician(pool: Pool, id: number): Promise<Technician> {
+  return technicianTable.get(pool, id);
+}
+
+/** The technician row a token subject belongs to, if any. */
+export async function technicianForSubject(db: Pool | PoolConnection, subject: string): Promise<Technician | undefined> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT ${technicianColumns.join(', ')} FROM technicians WHERE external_id = ?`,
+    [subject],
+  );
+  return rows[0] ? technicianFromRow(rows[0]) : undefined;
+}
+
+export function createTechnician(pool: Pool, principal: Principal, input: TechnicianInput): Promise<Technician> {
+  requireRole(principal, 'Admin');
+  return technicianTable.insert(pool, columns(input));
+}
+
+export function replaceTechnician(
+  pool: Pool,
+  principal: Principal,
+  id: number,
+  input: TechnicianInput,
+  ifMatch: IfMatch,
+): Promise<Technician> {
+  requireRole(principal, 'Admin');
+  return technicianTable.replace(pool, id, columns(input), ifMatch);
+}
+
+export function deleteTechnician(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void> {
+  requireRole(principal, 'Admin');
+  return technicianTable.remove(pool, id, ifMatch);
+}

@@ -1,0 +1,128 @@
+/**
+ * Who is calling. Identity comes from a verified bearer JWT (signature, issuer, audience,
+ * expiry against the configured JWKS) or, only when explicitly enabled, from the platform's
+ * `x-ms-client-principal` header. Never from the body or the query string.
+ */
+import type { HttpRequest } from '@azure/functions';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import type { Config } from './config.js';
+import { HttpError } from './errors.js';
+import { boundedHeader } from './http/request.js';
+
+export const roles = ['Admin', 'Technician'] as const;
+export type Role = (typeof roles)[number];
+
+/** An authenticated caller. */
+export interface Principal {
+  /** The token subject; matches `technicians.externalId`. */
+  subject: string;
+  roles: ReadonlySet<Role>;
+}
+
+const bearerChallenge = (error?: string) => ({
+  'www-authenticate': error ? `Bearer error="${error}"` : 'Bearer',
+});
+
+function unauthorized(detail: string, error?: string): HttpError {
+  return new HttpError('unauthorized', detail, { headers: bearerChallenge(error) });
+}
+
+function toRoles(values: unknown): Set<Role> {
+  const list = Array.isArray(values) ? values : typeof values === 'string' ? [values] : [];
+  return new Set(list.filter((value): value is Role => roles.includes(value as Role)));
+}
+
+const keySets = new Map<string, JWTVerifyGetKey>();
+
+/** One remote key set per JWKS URL per process: jose caches keys and refetches on rotation. */
+function keySetFor(uri: string): JWTVerifyGetKey {
+  let keySet = keySets.get(uri);
+  if (!keySet) {
+    keySet = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+    keySets.set(uri, keySet);
+  }
+  return keySet;
+}
+
+async function verifyBearer(token: string, config: Config): Promise<Principal> {
+  try {
+    const { payload } = await jwtVerify(token, keySetFor(config.AUTH_JWKS_URI), {
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+      algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'],
+      clockTolerance: 30,
+      requiredClaims: ['exp', 'sub'],
+    });
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthorized('The token has no subject.', 'invalid_token');
+    return { subject: payload.sub, roles: toRoles(payload['roles']) };
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+      throw new HttpError('service-unavailable', 'The identity provider could not be reached; try again shortly.', {
+        cause: error,
+      });
+    }
+    if (error instanceof joseErrors.JOSEError) {
+      const reason =
+        error instanceof joseErrors.JWTExpired
+          ? 'The token has expired.'
+          : error instanceof joseErrors.JWTClaimValidationFailed
+            ? `The token's ${error.claim} claim is not accepted.`
+            : 'The token is not valid.';
+      throw unauthorized(reason, 'invalid_token');
+    }
+    // A network failure fetching the key set is ours, not the caller's.
+    throw new HttpError('service-unavailable', 'The identity provider could not be reached; try again shortly.', {
+      cause: error,
+    });
+  }
+}
+
+const clientPrincipalSchema = z.object({
+  claims: z.array(z.object({ typ: z.string(), val: z.string() })),
+  role_typ: z.string().optional(),
+});
+
+const subjectClaimTypes = new Set([
+  'sub',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier',
+]);
+
+function principalFromPlatformHeader(header: string): Principal {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+  } catch {
+    throw unauthorized('The client principal header is not valid.');
+  }
+  const result = clientPrincipalSchema.safeParse(parsed);
+  if (!result.success) throw unauthorized('The client principal header is not valid.');
+  const roleType = result.data.role_typ ?? 'roles';
+  const subject = result.data.claims.find((claim) => subjectClaimTypes.has(claim.typ))?.val;
+  if (!subject) throw unauthorized('The client principal has no subject.');
+  return {
+    subject,
+    roles: toRoles(result.data.claims.filter((c) => c.typ === roleType || c.typ === 'roles').map((c) => c.val)),
+  };
+}
+
+/** Verifies the caller; throws 401 when there is no valid identity. */
+export async function authenticate(request: HttpRequest, config: Config): Promise<Principal> {
+  if (config.AUTH_TRUST_PLATFORM_PRINCIPAL) {
+    const header = boundedHeader(request, 'x-ms-client-principal', 16_384);
+    if (header) return principalFromPlatformHeader(header);
+  }
+  const authorization = boundedHeader(request, 'authorization', 16_384);
+  if (!authorization) throw unauthorized('Send a bearer token in the Authorization header.');
+  const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
+  if (!match?.[1]) throw unauthorized('The Authorization header must be "Bearer <token>".', 'invalid_request');
+  return verifyBearer(match[1], config);
+}
+
+/** Throws 403 unless the principal holds one of `allowed`. */
+export function requireRole(principal: Principal, ...allowed: Role[]): void {
+  if (!allowed.some((role) => principal.roles.has(role))) {
+    throw new HttpError('forbidden', `This needs the ${allowed.join(' or ')} role.`);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The HTTP shape shared by equipment, technicians and service records: a collection route
+ * (list with filters and keyset paging, create) and an item route (get, replace, delete with
+ * `If-Match`). Each resource supplies its schemas and domain calls; this file owns the
+ * translation so the three behave identically.
+ */
+import type { Pool } from 'mysql2/promise';
+import type { z } from 'zod';
+import type { Principal } from '../auth.js';
+import { pathIdSchema } from '../api/schemas.js';
+import { httpFunction, type HttpFunctionDeclaration } from '../host/declarations.js';
+import type { IfMatch, Page } from '../mysql/table.js';
+import { parseIfMatch } from './etag.js';
+import { protectedHandler } from './handler.js';
+import { queryObject, readJsonBody } from './request.js';
+import { jsonResponse, noContent } from './response.js';
+import { parseOrThrow } from './validation.js';
+
+interface PageQuery {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface CrudResource<Resource extends { id: number; version: number }, Input, Query extends PageQuery> {
+  /** Function name stem, e.g. `equipment`. */
+  name: string;
+  /** Collection route, e.g. `equipment`. */
+  route: string;
+  querySchema: z.ZodType<Query>;
+  inputSchema: z.ZodType<Input>;
+  list(pool: Pool, query: NoInfer<Query>, page: PageQuery): Promise<Page<Resource>>;
+  get(pool: Pool, id: number): Promise<Resource>;
+  create(pool: Pool, principal: Principal, input: Input): Promise<Resource>;
+  replace(pool: Pool, principal: Principal, id: number, input: Input, ifMatch: IfMatch): Promise<Resource>;
+  remove(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void>;
+}
+
+/** Parses the `{id}` route parameter: 400 unless it is a positive whole number. */
+export function routeId(params: Readonly<Record<string, string>>, name = 'id'): number {
+  return parseOrThrow(pathIdSchema, params[name] ?? '', 'path');
+}
+
+export function crudFunctions<Resource extends { id: number; version: number }, Input, Query extends PageQuery>(
+  resource: CrudResource<Resource, Input, Query>,
+): HttpFunctionDeclaration[] {
+  return [
+    httpFunction({
+      name: `${resource.name}-collection`,
+      route: resource.route,
+      methods: ['GET', 'POST'],
+      handler: protectedHandler({
+        GET: async ({ request, pool }) => {
+          const query = parseOrThrow(resource.querySchema, queryObject(request), 'query');
+          return jsonResponse(await resource.list(pool, query, { limit: query.limit, cursor: query.cursor }));
+        },
+        POST: async ({ request, pool, principal }) => {
+          const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
+          const created = await resource.create(pool, principal, input);
+          return jsonResponse(created, {
+            status: 201,
+            version: created.version,
+            headers: { location: `/api/${resource.route}/${created.id}` },
+          });
+        },
+      }),
+    }),
+    httpFunction({
+      name: `${resource.name}-item`,
+      route: `${resource.route}/{id}`,
+      methods: ['GET', 'PUT', 'DELETE'],
+      handler: protectedHandler({
+        GET: async ({ request, pool }) => {
+          const found = await resource.get(pool, routeId(request.params));
+          return jsonResponse(found, { version: found.version });
+        },
+        PUT: async ({ request, pool, principal }) => {
+          const id = routeId(request.params);
+          const ifMatch = parseIfMatch(request);
+          const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
+          const replaced = await resource.replace(pool, principal, id, input, ifMatch);
+          return jsonResponse(replaced, { version: replaced.version });
+        },
+        DELETE: async ({ request, pool, principal }) => {
+          const id = routeId(request.params);
+          await resource.remove(pool, principal, id, parseIfMatch(request));
+          return noContent();
+        },
+      }),
+    }),
+  ];
+}

@@ -1,0 +1,44 @@
+/**
+ * Entity tags from row versions, and `If-Match` preconditions (RFC 9110 §13.1.1). A PUT or
+ * DELETE without `If-Match` is unconditional; with it, a stale tag is answered with 412.
+ */
+import type { HttpRequest } from '@azure/functions';
+import { HttpError } from '../errors.js';
+import { boundedHeader } from './request.js';
+
+export function etagFor(version: number): string {
+  return `"${version}"`;
+}
+
+/**
+ * The versions `If-Match` accepts: undefined when absent, `'*'` for any, otherwise the set of
+ * versions named. Weak tags never match (strong comparison), so they select nothing.
+ */
+export function parseIfMatch(request: HttpRequest): '*' | number[] | undefined {
+  const header = boundedHeader(request, 'if-match', 1024);
+  if (header === undefined) return undefined;
+  if (header.trim() === '*') return '*';
+  const versions: number[] = [];
+  for (const part of header.split(',')) {
+    const tag = part.trim();
+    if (tag === '') continue;
+    const match = /^"(\d{1,10})"$/.exec(tag);
+    if (match?.[1]) versions.push(Number(match[1]));
+    else if (!/^(W\/)?"[^"]*"$/.test(tag)) {
+      throw new HttpError('validation', 'The If-Match header is not a list of entity tags.', {
+        errors: [{ header: 'if-match', detail: 'Expected "*" or quoted entity tags' }],
+      });
+    }
+  }
+  return versions;
+}
+
+/** Throws 412 when `If-Match` was given and does not name the current version. */
+export function checkIfMatch(condition: '*' | number[] | undefined, currentVersion: number): void {
+  if (condition === undefined || condition === '*') return;
+  if (!condition.includes(currentVersion)) {
+    throw new HttpError('precondition-failed', 'The resource has changed since you read it; fetch it again and retry.', {
+      headers: { etag: etagFor(currentVersion) },
+    });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Wraps domain calls into HTTP handlers: authentication first (401 before anything else),
+ * then dispatch on method, with every error mapped in one place (`problem.ts`).
+ */
+import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Pool } from 'mysql2/promise';
+import { authenticate, requireRole, type Principal } from '../auth.js';
+import { getConfig } from '../config.js';
+import { HttpError } from '../errors.js';
+import { getPool } from '../mysql/pool.js';
+import { errorToResponse } from './problem.js';
+
+/** Everything an authenticated operation needs. */
+export interface ApiCall {
+  request: HttpRequest;
+  context: InvocationContext;
+  principal: Principal;
+  pool: Pool;
+}
+
+export type ApiOperation = (call: ApiCall) => Promise<HttpResponseInit>;
+
+function instanceOf(request: HttpRequest): string {
+  try {
+    return new URL(request.url).pathname;
+  } catch {
+    return '/';
+  }
+}
+
+/** A handler whose errors become problem documents. */
+export function problemHandler(
+  handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+): HttpHandler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      return errorToResponse(error, instanceOf(request), context);
+    }
+  };
+}
+
+/**
+ * A handler for an authenticated route: verifies the caller, requires one of the product's
+ * roles, and dispatches on the method.
+ */
+export function protectedHandler(operations: Partial<Record<HttpMethod, ApiOperation>>): HttpHandler {
+  const allowed = Object.keys(operations).join(', ');
+  return problemHandler(async (request, context) => {
+    const principal = await authenticate(request, getConfig());
+    requireRole(principal, 'Admin', 'Technician');
+    const operation = operations[request.method as HttpMethod];
+    if (!operation) {
+      throw new HttpError('method-not-allowed', `Use one of: ${allowed}.`, { headers: { allow: allowed } });
+    }
+    return operation({ request, context, principal, pool: getPool() });
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * Versioned, forward-only schema migrations. Each migration is applied once, in order, and
+ * recorded with a checksum in `schema_migrations`; editing an applied migration is refused
+ * so every database has the same history. Migrations live in code (not .sql files) so the
+ * compiled app carries them without a copy step.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: readonly string[];
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'equipment, technicians, service records, assignments',
+    statements: [
+      `CREATE TABLE equipment (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        serial_number VARCHAR(64) NOT NULL,
+        name VARCHAR(200) NOT NULL,
+        type VARCHAR(50) NOT NULL,
+        manufacturer VARCHAR(100) NULL,
+        model VARCHAR(100) NULL,
+        location VARCHAR(200) NULL,
+        status VARCHAR(20) NOT NULL,
+        commissioned_on DATE NULL,
+        version INT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        UNIQUE KEY uq_equipment_serial (serial_number),
+        KEY ix_equipment_status (status, id),
+        KEY ix_equipment_type (type, id),
+        KEY ix_equipment_location (location, id),
+        CONSTRAINT ck_equipment_status CHECK (status IN ('operational', 'maintenance', 'down', 'retired'))
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      `CREATE TABLE technicians (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        external_id VARCHAR(128) NULL,
+        name VARCHAR(200) NOT NULL,
+        email VARCHAR(254) NOT NULL,
+        phone VARCHAR(32) NULL,
+        specialization VARCHAR(100) NOT NULL,
+        is_active BOOLEAN NOT NULL DEFAULT TRUE,
+        version INT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        UNIQUE KEY uq_technicians_external_id (external_id),
+        UNIQUE KEY uq_technicians_email (email),
+        KEY ix_technicians_active (is_active, id),
+        KEY ix_technicians_specialization (specialization, id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      `CREATE TABLE service_records (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        equipment_id BIGINT UNSIGNED NOT NULL,
+        technician_id BIGINT UNSIGNED NULL,
+        service_type VARCHAR(20) NOT NULL,
+        status VARCHAR(20) NOT NULL,
+        service_date DATETIME(3) NOT NULL,
+        description VARCHAR(4000) NOT NULL,
+        labor_hours DECIMAL(6,2) NULL,
+        version INT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        KEY ix_service_records_date (service_date, id),
+        KEY ix_service_records_equipment (equipment_id, service_date, id),
+        KEY ix_service_records_technician (technician_id, service_date, id),
+        KEY ix_service_records_status (status, service_date, id),
+        CONSTRAINT fk_service_records_equipment FOREIGN KEY (equipment_id) REFERENCES equipment (id) ON DELETE RESTRICT,
+        CONSTRAINT fk_service_records_technician FOREIGN KEY (technician_id) REFERENCES technicians (id) ON DELETE RESTRICT,
+        CONSTRAINT ck_service_records_type CHECK (service_type IN ('inspection', 'preventive', 'repair', 'emergency')),
+        CONSTRAINT ck_service_records_status CHECK (status IN ('scheduled', 'in_progress', 'completed', 'cancelled'))
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      `CREATE TABLE equipment_technicians (
+        equipment_id BIGINT UNSIGNED NOT NULL,
+        technician_id BIGINT UNSIGNED NOT NULL,
+        assigned_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (equipment_id, technician_id),
+        KEY ix_equipment_technicians_technician (technician_id, equipment_id),
+        CONSTRAINT fk_assignments_equipment FOREIGN KEY (equipment_id) REFERENCES equipment (id) ON DELETE CASCADE,
+        CONSTRAINT fk_assignments_technician FOREIGN KEY (technician_id) REFERENCES technicians (id) ON DELETE RESTRICT
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
+];
+
+function checksum(migration: Migration): string {
+  return createHash('sha256').update(migration.statements.join('\n;\n')).digest('hex');
+}
+
+interface AppliedRow extends RowDataPacket {
+  version: number;
+  checksum: string;
+}
+
+/**
+ * Applies every pending migration. A named lock serialises concurrent runners (several
+ * instances starting at once); MySQL DDL is not transactional, so each migration is
+ * recorded right after its statements succeed.
+ * @returns the versions applied by this call.
+ */
+export async function migrate(pool: Pool, list: readonly Migration[] = migrations): Promise<number[]> {
+  const connection = await pool.getConnection();
+  try {
+    const [lockRows] = await connection.query<RowDataPacket[]>(
+      "SELECT GET_LOCK('sis_schema_migrations', 60) AS acquired",
+    );
+    if (lockRows[0]?.['acquired'] !== 1) throw new Error('Timed out waiting for the migration lock');
+    try {
+      await connection.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INT UNSIGNED NOT NULL PRIMARY KEY,
+        name VARCHAR(200) NOT NULL,
+        checksum CHAR(64) NOT NULL,
+        applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
+      const [appliedRows] = await connection.query<AppliedRow[]>(
+        'SELECT version, checksum FROM schema_migrations ORDER BY version',
+      );
+      const applied = new Map(appliedRows.map((row) => [row.version, row.checksum]));
+      const done: number[] = [];
+      for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+        const sum = checksum(migration);
+        const recorded = applied.get(migration.version);
+        if (recorded !== undefined) {
+          if (recorded !== sum) {
+            throw new Error(
+              `Migration ${migration.version} (${migration.name}) was changed after it was applied; add a new migration instead`,
+            );
+          }
+          continue;
+        }
+        for (const statement of migration.statements) await connection.query(statement);
+        await connection.execute('INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)', [
+          migration.version,
+          migration.name,
+          sum,
+        ]);
+        done.push(migration.version);
+      }
+      return done;
+    } finally {
+      await connection.query("SELECT RELEASE_LOCK('sis_schema_migrations')");
+    }
+  } finally {
+    connection.release();
+  }
+}

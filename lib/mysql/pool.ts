@@ -1,0 +1,51 @@
+/**
+ * The process-wide MySQL pool: created on first use and reused by every invocation, since
+ * a Functions instance serves many invocations and a connection per call would exhaust the
+ * server. Statements are always parametrised (`execute`/`query` with values).
+ */
+import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
+import { getConfig, type Config } from '../config.js';
+
+/** Pool options for a configuration; dates come back as JS `Date` in UTC. */
+export function poolOptions(config: Pick<Config, 'MYSQL_URL' | 'MYSQL_POOL_SIZE' | 'MYSQL_TLS'>): PoolOptions {
+  const url = new URL(config.MYSQL_URL);
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : 3306,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined,
+    connectionLimit: config.MYSQL_POOL_SIZE,
+    waitForConnections: true,
+    queueLimit: 0,
+    enableKeepAlive: true,
+    timezone: 'Z',
+    charset: 'utf8mb4_unicode_ci',
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    connectTimeout: 10_000,
+    ...(config.MYSQL_TLS ? { ssl: { minVersion: 'TLSv1.2', rejectUnauthorized: true } } : {}),
+  };
+}
+
+let pool: Pool | undefined;
+
+/** The shared pool for this process. */
+export function getPool(): Pool {
+  if (!pool) {
+    pool = createPool(poolOptions(getConfig()));
+    // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
+    pool.on('connection', (connection) => {
+      connection.query("SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+    });
+  }
+  return pool;
+}
+
+/** Closes the shared pool (local host shutdown, tests). */
+export async function closePool(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.end();
+}
