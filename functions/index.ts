@@ -2,7 +2,7 @@
  * Azure entry point (`main` in package.json): registers every declared function with the
  * Functions host's v4 programming model.
  */
-import { app } from '@azure/functions';
+import { app } from '../lib/host/azureFunctions.js';
 import { functionDeclarations } from './registry.js';
 
 app.setup({ enableHttpStream: true });

@@ -21,7 +21,9 @@ export function poolOptions(config: Pick<Config, 'MYSQL_URL' | 'MYSQL_POOL_SIZE'
     enableKeepAlive: true,
     timezone: 'Z',
     charset: 'utf8mb4_unicode_ci',
-    dateStrings: false,
+    // DATE columns stay 'YYYY-MM-DD' text; DATETIME columns come back as UTC Dates.
+    dateStrings: ['DATE'],
+    decimalNumbers: true,
     supportBigNumbers: true,
     bigNumberStrings: false,
     connectTimeout: 10_000,

@@ -1,0 +1,152 @@
+/**
+ * The HTTP half of the local functions host: serves every declared HTTP function under the
+ * route prefix from host.json, turning Node requests into `HttpRequest` and results into
+ * responses through `@azure/functions` own classes, as the Functions host's Node worker
+ * does. Route templates support `{name}` and `{name?}` segments.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HttpResponseInit, HttpResponse as HttpResponseType, LogLevel } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext } from '../lib/host/azureFunctions.js';
+import type { HttpFunctionDeclaration } from '../lib/host/declarations.js';
+
+/** Largest body the host buffers (the Functions host's own limit is far above the app's 1 MiB). */
+export const hostMaxBodyBytes = 16 * 1024 * 1024;
+
+interface CompiledRoute {
+  declaration: HttpFunctionDeclaration;
+  pattern: RegExp;
+  names: string[];
+}
+
+export function compileRoute(declaration: HttpFunctionDeclaration, prefix: string): CompiledRoute {
+  const names: string[] = [];
+  const segments = [prefix, ...declaration.route.split('/')].filter(Boolean).map((segment) => {
+    const param = /^\{(\w+)(\?)?\}$/.exec(segment);
+    if (param?.[1]) {
+      names.push(param[1]);
+      return param[2] ? '(?:/([^/]+))?' : '/([^/]+)';
+    }
+    if (/[{}]/.test(segment)) throw new Error(`Unsupported route segment "${segment}" in ${declaration.name}`);
+    return `/${segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}`;
+  });
+  return { declaration, pattern: new RegExp(`^${segments.join('')}/?$`, 'i'), names };
+}
+
+export interface LocalHttpHostOptions {
+  declarations: readonly HttpFunctionDeclaration[];
+  routePrefix: string;
+  /** Extra routes outside the function prefix (the dev issuer's JWKS). */
+  extraRoutes?: Readonly<Record<string, () => { status: number; headers: Record<string, string>; body: string }>>;
+  log?: (level: LogLevel, functionName: string, message: string) => void;
+}
+
+function defaultLog(level: LogLevel, functionName: string, message: string): void {
+  const line = `[${new Date().toISOString()}] ${level.padEnd(11)} ${functionName}: ${message}`;
+  if (level === 'error' || level === 'warning') console.error(line);
+  else if (level !== 'trace' && level !== 'debug') console.log(line);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > hostMaxBodyBytes) return 'too-large';
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(text);
+}
+
+/** Creates the server (not yet listening). */
+export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
+  const routes = options.declarations.map((d) => compileRoute(d, options.routePrefix));
+  const log = options.log ?? defaultLog;
+
+  return createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      const extra = options.extraRoutes?.[url.pathname];
+      if (extra && req.method === 'GET') {
+        const response = extra();
+        res.writeHead(response.status, response.headers).end(response.body);
+        return;
+      }
+      let matchedPath = false;
+      for (const route of routes) {
+        const match = route.pattern.exec(url.pathname);
+        if (!match) continue;
+        matchedPath = true;
+        if (!route.declaration.methods.includes((req.method ?? 'GET') as never)) continue;
+        const params: Record<string, string> = {};
+        route.names.forEach((name, index) => {
+          const value = match[index + 1];
+          if (value !== undefined) params[name] = decodeURIComponent(value);
+        });
+        const body = await readBody(req);
+        if (body === 'too-large') {
+          plain(res, 413, 'Request body too large');
+          return;
+        }
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(req.headers)) {
+          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        const request = new HttpRequest({
+          method: req.method ?? 'GET',
+          url: url.toString(),
+          headers,
+          params,
+          body: { bytes: body },
+        });
+        const invocationId = randomUUID();
+        const functionName = route.declaration.name;
+        const context = new InvocationContext({
+          invocationId,
+          functionName,
+          logHandler: (level, ...args) => {
+            log(level, functionName, args.map((a) => (typeof a === 'string' ? a : String(a))).join(' '));
+          },
+        });
+        let result: HttpResponseInit | HttpResponseType;
+        try {
+          result = await route.declaration.handler(request, context);
+        } catch (error) {
+          // The Functions host answers an unhandled exception with a bare 500.
+          log('error', functionName, `Unhandled: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          plain(res, 500, '');
+          return;
+        }
+        const response = result instanceof HttpResponse ? result : new HttpResponse(result);
+        const bytes = Buffer.from(await response.arrayBuffer());
+        const outHeaders: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          outHeaders[name] = value;
+        });
+        res.writeHead(response.status, outHeaders).end(req.method === 'HEAD' ? undefined : bytes);
+        return;
+      }
+      plain(res, matchedPath ? 405 : 404, matchedPath ? 'Method not allowed' : 'Not found');
+    })().catch((error: unknown) => {
+      log('error', 'host', error instanceof Error ? (error.stack ?? error.message) : String(error));
+      if (!res.headersSent) plain(res, 500, '');
+      else res.destroy();
+    });
+  });
+}
+
+/** Listens on `host:port`; resolves with the bound port. */
+export function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * A private MariaDB server for the local host and the tests: its own data folder, socket
+ * and loopback port, started from the system's `mariadbd`. When the server binary is
+ * missing it installs Debian's `mariadb-server` if running as root with apt, and otherwise
+ * stops with a message saying what to install or which setting to use instead.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+
+export interface MariaDbServer {
+  /** `mysql://root@127.0.0.1:PORT/` (no database). */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const searchPath = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/usr/local/mysql/bin'];
+
+function findBinary(names: readonly string[]): string | undefined {
+  for (const dir of [...(process.env['PATH'] ?? '').split(':'), ...searchPath]) {
+    for (const name of names) {
+      const candidate = join(dir, name);
+      if (dir && existsSync(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** Installs Debian's mariadb-server when allowed; throws with guidance when not. */
+export function ensureMariaDbInstalled(log: (line: string) => void = console.log): { server: string; installDb: string } {
+  let server = findBinary(['mariadbd', 'mysqld']);
+  let installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
+  if (server && installDb) return { server, installDb };
+  const canInstall = process.getuid?.() === 0 && findBinary(['apt-get']) !== undefined;
+  if (!canInstall) {
+    throw new Error(
+      'MariaDB is not installed. Install it (Debian/Ubuntu: sudo apt-get install mariadb-server) ' +
+        'or set MYSQL_URL to an existing MySQL/MariaDB server.',
+    );
+  }
+  log('Installing mariadb-server with apt-get (one time)...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'mariadb-server'], { stdio: 'inherit', env });
+  if (result.status !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'mariadb-server'], { stdio: 'inherit', env });
+  }
+  server = findBinary(['mariadbd', 'mysqld']);
+  installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
+  if (result.status !== 0 || !server || !installDb) {
+    throw new Error('Installing mariadb-server failed; install it by hand or set MYSQL_URL.');
+  }
+  return { server, installDb };
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  try {
+    const connection = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
+    await connection.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts (initialising on first use) a MariaDB server on 127.0.0.1:`port` with its data in
+ * `dataDir`. Root has no password and the server listens on loopback only.
+ */
+export async function startMariaDb(options: {
+  dataDir: string;
+  port: number;
+  log?: (line: string) => void;
+}): Promise<MariaDbServer> {
+  const log = options.log ?? console.log;
+  const { server, installDb } = ensureMariaDbInstalled(log);
+  const dataDir = options.dataDir;
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(join(dataDir, 'mysql'))) {
+    const result = spawnSync(
+      installDb,
+      ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],
+      { encoding: 'utf8' },
+    );
+    if (result.status !== 0) throw new Error(`mariadb-install-db failed:\n${result.stderr || result.stdout}`);
+  }
+  const logFile = openSync(join(dataDir, 'server.log'), 'a');
+  const child: ChildProcess = spawn(
+    server,
+    [
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      `--socket=${join(dataDir, 'mysqld.sock')}`,
+      `--pid-file=${join(dataDir, 'mysqld.pid')}`,
+      `--port=${options.port}`,
+      '--bind-address=127.0.0.1',
+      '--user=root',
+      '--skip-name-resolve',
+      '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_bin',
+      '--innodb-buffer-pool-size=64M',
+      '--innodb-log-file-size=16M',
+      '--max-connections=500',
+    ],
+    { stdio: ['ignore', logFile, logFile] },
+  );
+  closeSync(logFile);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  const deadline = Date.now() + 60_000;
+  while (!(await canConnect(options.port))) {
+    if (exited) throw new Error(`MariaDB exited during start-up; see ${join(dataDir, 'server.log')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`MariaDB did not accept connections within 60 s; see ${join(dataDir, 'server.log')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    url: `mysql://root@127.0.0.1:${options.port}/`,
+    port: options.port,
+    stop: async () => {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exit;
+      clearTimeout(timeout);
+    },
+  };
+}
+
+/** Creates `database` if missing. */
+export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  const url = new URL(serverUrl);
+  const connection = await createConnection({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  });
+  try {
+    await connection.query('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [database]);
+  } finally {
+    await connection.end();
+  }
+}

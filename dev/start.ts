@@ -1,0 +1,84 @@
+/**
+ * `npm start`: the product on one machine. Ensures MySQL (MYSQL_URL or a private MariaDB),
+ * applies migrations, seeds demo data into an empty database, and serves every declared
+ * HTTP function at http://127.0.0.1:PORT/api. Ctrl-C stops everything; data stays in the
+ * data folder (`.local/` by default).
+ */
+import { functionDeclarations } from '../functions/registry.js';
+import { getConfig } from '../lib/config.js';
+import { closePool, getPool } from '../lib/mysql/pool.js';
+import { createLocalHttpHost, listen } from './httpHost.js';
+import { applyMigrations, ensureDevIssuer, ensureLocalMysql } from './localStack.js';
+import { seedDemoData } from './seed.js';
+import { localSettings } from './settings.js';
+
+const log = (line: string) => {
+  console.log(line);
+};
+
+async function main(): Promise<void> {
+  const mysql = await ensureLocalMysql(log);
+  const { port, dataDir } = localSettings();
+  const issuer = await ensureDevIssuer(port);
+  const config = getConfig();
+  const pool = getPool();
+  await applyMigrations(pool, log);
+  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 20 pieces of equipment).');
+
+  const jwksBody = issuer ? JSON.stringify(issuer.jwks) : undefined;
+  const server = createLocalHttpHost({
+    declarations: functionDeclarations.filter((d) => d.kind === 'http'),
+    routePrefix: 'api',
+    extraRoutes: jwksBody
+      ? {
+          '/.well-known/jwks.json': () => ({
+            status: 200,
+            headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' },
+            body: jwksBody,
+          }),
+        }
+      : {},
+  });
+  const boundPort = await listen(server, port);
+  const base = `http://127.0.0.1:${boundPort}`;
+  const mysqlShown = new URL(mysql.url);
+  mysqlShown.password = mysqlShown.password ? '***' : '';
+  log(
+    [
+      '',
+      'SIS local stack is running',
+      `  API          ${base}/api   (health: ${base}/api/health, OpenAPI: ${base}/api/openapi.json)`,
+      `  MySQL        ${mysqlShown.toString()}${mysql.server ? `  (private MariaDB, data in ${dataDir}/mariadb)` : ''}`,
+      `  Tokens       ${issuer ? `dev issuer, JWKS at ${config.AUTH_JWKS_URI}` : `issuer ${config.AUTH_ISSUER}`}`,
+      ...(issuer
+        ? [
+            '               npm run token -- --role Admin',
+            '               npm run token -- --role Technician --sub tech-alice',
+          ]
+        : []),
+      `  Functions    ${functionDeclarations.map((d) => d.name).join(', ')}`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`\n${signal}: stopping...`);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await closePool();
+    await mysql.server?.stop();
+    log('Stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

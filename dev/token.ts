@@ -1,0 +1,32 @@
+/**
+ * `npm run token -- --role Admin` or `npm run token -- --role Technician --sub tech-alice`:
+ * prints a bearer token signed by the local dev issuer.
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { roles, type Role } from '../lib/auth.js';
+import { loadDevIssuer } from './issuer.js';
+import { applySettingsFile, localSettings } from './settings.js';
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string', multiple: true },
+    sub: { type: 'string' },
+    expires: { type: 'string', default: '8h' },
+  },
+});
+
+const chosen = values.role ?? ['Admin'];
+const unknown = chosen.filter((role) => !roles.includes(role as Role));
+if (unknown.length) {
+  console.error(`Unknown role(s): ${unknown.join(', ')}. Use ${roles.join(' or ')}.`);
+  process.exit(2);
+}
+applySettingsFile();
+if (process.env['AUTH_ISSUER']) {
+  console.error('AUTH_ISSUER is set, so the app trusts that issuer, not the dev issuer: get a token from it instead.');
+  process.exit(2);
+}
+const issuer = await loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));
+const subject = values.sub ?? (chosen.includes('Admin') ? 'dev-admin' : 'tech-alice');
+console.log(await issuer.sign({ sub: subject, roles: chosen }, values.expires));
