@@ -7,7 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpResponseInit, HttpResponse as HttpResponseType, LogLevel } from '@azure/functions';
+import type {
+  HttpMethod,
+  HttpResponseInit,
+  HttpResponse as HttpResponseType,
+  LogLevel,
+} from '@azure/functions';
 import { HttpRequest, HttpResponse, InvocationContext } from '../lib/host/azureFunctions.js';
 import type { HttpFunctionDeclaration } from '../lib/host/declarations.js';
 
@@ -28,17 +33,47 @@ export function compileRoute(declaration: HttpFunctionDeclaration, prefix: strin
       names.push(param[1]);
       return param[2] ? '(?:/([^/]+))?' : '/([^/]+)';
     }
-    if (/[{}]/.test(segment)) throw new Error(`Unsupported route segment "${segment}" in ${declaration.name}`);
+    if (/[{}]/.test(segment))
+      throw new Error(`Unsupported route segment "${segment}" in ${declaration.name}`);
     return `/${segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}`;
   });
   return { declaration, pattern: new RegExp(`^${segments.join('')}/?$`, 'i'), names };
+}
+
+export type RouteMatch =
+  | { kind: 'matched'; declaration: HttpFunctionDeclaration; params: Record<string, string> }
+  | { kind: 'method-not-allowed' }
+  | { kind: 'not-found' };
+
+/** Finds the function serving `method` at `pathname`, with its decoded route parameters. */
+export function matchRoute(
+  routes: readonly CompiledRoute[],
+  method: string,
+  pathname: string,
+): RouteMatch {
+  let pathMatched = false;
+  for (const route of routes) {
+    const match = route.pattern.exec(pathname);
+    if (!match) continue;
+    pathMatched = true;
+    if (!route.declaration.methods.includes(method as HttpMethod)) continue;
+    const params: Record<string, string> = {};
+    route.names.forEach((name, index) => {
+      const value = match[index + 1];
+      if (value !== undefined) params[name] = decodeURIComponent(value);
+    });
+    return { kind: 'matched', declaration: route.declaration, params };
+  }
+  return { kind: pathMatched ? 'method-not-allowed' : 'not-found' };
 }
 
 export interface LocalHttpHostOptions {
   declarations: readonly HttpFunctionDeclaration[];
   routePrefix: string;
   /** Extra routes outside the function prefix (the dev issuer's JWKS). */
-  extraRoutes?: Readonly<Record<string, () => { status: number; headers: Record<string, string>; body: string }>>;
+  extraRoutes?: Readonly<
+    Record<string, () => { status: number; headers: Record<string, string>; body: string }>
+  >;
   log?: (level: LogLevel, functionName: string, message: string) => void;
 }
 
@@ -77,61 +112,65 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
         res.writeHead(response.status, response.headers).end(response.body);
         return;
       }
-      let matchedPath = false;
-      for (const route of routes) {
-        const match = route.pattern.exec(url.pathname);
-        if (!match) continue;
-        matchedPath = true;
-        if (!route.declaration.methods.includes((req.method ?? 'GET') as never)) continue;
-        const params: Record<string, string> = {};
-        route.names.forEach((name, index) => {
-          const value = match[index + 1];
-          if (value !== undefined) params[name] = decodeURIComponent(value);
-        });
-        const body = await readBody(req);
-        if (body === 'too-large') {
-          plain(res, 413, 'Request body too large');
-          return;
-        }
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(req.headers)) {
-          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-        }
-        const request = new HttpRequest({
-          method: req.method ?? 'GET',
-          url: url.toString(),
-          headers,
-          params,
-          body: { bytes: body },
-        });
-        const invocationId = randomUUID();
-        const functionName = route.declaration.name;
-        const context = new InvocationContext({
-          invocationId,
-          functionName,
-          logHandler: (level, ...args) => {
-            log(level, functionName, args.map((a) => (typeof a === 'string' ? a : String(a))).join(' '));
-          },
-        });
-        let result: HttpResponseInit | HttpResponseType;
-        try {
-          result = await route.declaration.handler(request, context);
-        } catch (error) {
-          // The Functions host answers an unhandled exception with a bare 500.
-          log('error', functionName, `Unhandled: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-          plain(res, 500, '');
-          return;
-        }
-        const response = result instanceof HttpResponse ? result : new HttpResponse(result);
-        const bytes = Buffer.from(await response.arrayBuffer());
-        const outHeaders: Record<string, string> = {};
-        response.headers.forEach((value, name) => {
-          outHeaders[name] = value;
-        });
-        res.writeHead(response.status, outHeaders).end(req.method === 'HEAD' ? undefined : bytes);
+      const found = matchRoute(routes, req.method ?? 'GET', url.pathname);
+      if (found.kind !== 'matched') {
+        plain(
+          res,
+          found.kind === 'not-found' ? 404 : 405,
+          found.kind === 'not-found' ? 'Not found' : 'Method not allowed',
+        );
         return;
       }
-      plain(res, matchedPath ? 405 : 404, matchedPath ? 'Method not allowed' : 'Not found');
+      const { declaration, params } = found;
+      const body = await readBody(req);
+      if (body === 'too-large') {
+        plain(res, 413, 'Request body too large');
+        return;
+      }
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      const request = new HttpRequest({
+        method: req.method ?? 'GET',
+        url: url.toString(),
+        headers,
+        params,
+        body: { bytes: body },
+      });
+      const invocationId = randomUUID();
+      const functionName = declaration.name;
+      const context = new InvocationContext({
+        invocationId,
+        functionName,
+        logHandler: (level, ...args) => {
+          log(
+            level,
+            functionName,
+            args.map((a) => (typeof a === 'string' ? a : String(a))).join(' '),
+          );
+        },
+      });
+      let result: HttpResponseInit | HttpResponseType;
+      try {
+        result = await declaration.handler(request, context);
+      } catch (error) {
+        // The Functions host answers an unhandled exception with a bare 500.
+        log(
+          'error',
+          functionName,
+          `Unhandled: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
+        plain(res, 500, '');
+        return;
+      }
+      const response = result instanceof HttpResponse ? result : new HttpResponse(result);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      const outHeaders: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        outHeaders[name] = value;
+      });
+      res.writeHead(response.status, outHeaders).end(req.method === 'HEAD' ? undefined : bytes);
     })().catch((error: unknown) => {
       log('error', 'host', error instanceof Error ? (error.stack ?? error.message) : String(error));
       if (!res.headersSent) plain(res, 500, '');

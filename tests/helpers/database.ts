@@ -1,0 +1,66 @@
+/**
+ * A database of its own for one test file: created and migrated before the file's tests,
+ * dropped after. Sets MYSQL_URL so the app's pool (created lazily) connects to it.
+ */
+import { randomBytes } from 'node:crypto';
+import { createConnection, createPool, type Pool } from 'mysql2/promise';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { migrate } from '../../lib/mysql/migrations.js';
+import { closePool, poolOptions } from '../../lib/mysql/pool.js';
+
+export interface TestDatabase {
+  /** A pool of the test's own, for arranging and checking rows directly. */
+  pool: Pool;
+  url: string;
+  name: string;
+}
+
+async function admin<T>(serverUrl: string, work: (c: Awaited<ReturnType<typeof createConnection>>) => Promise<T>) {
+  const url = new URL(serverUrl);
+  const connection = await createConnection({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  });
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** Registers hooks and returns a handle filled in before the first test runs. */
+export function useTestDatabase(): TestDatabase {
+  const handle = {} as TestDatabase;
+  beforeAll(async () => {
+    const serverUrl = inject('mysqlServerUrl');
+    handle.name = `sis_test_${randomBytes(6).toString('hex')}`;
+    await admin(serverUrl, (c) => c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [handle.name]));
+    handle.url = `${serverUrl}${handle.name}`;
+    process.env['MYSQL_URL'] = handle.url;
+    handle.pool = createPool(poolOptions({ MYSQL_URL: handle.url, MYSQL_POOL_SIZE: 4, MYSQL_TLS: false }));
+    await migrate(handle.pool);
+  });
+  afterAll(async () => {
+    await closePool();
+    await handle.pool.end();
+    await admin(inject('mysqlServerUrl'), (c) => c.query('DROP DATABASE IF EXISTS ??', [handle.name]));
+  });
+  return handle;
+}
+
+/** Empties every product table (between tests that need a clean slate). */
+export async function truncateAll(pool: Pool): Promise<void> {
+  // One connection: FOREIGN_KEY_CHECKS is per session.
+  const connection = await pool.getConnection();
+  try {
+    await connection.query('SET FOREIGN_KEY_CHECKS = 0');
+    for (const table of ['equipment_technicians', 'service_records', 'technicians', 'equipment']) {
+      await connection.query(`TRUNCATE TABLE ${table}`);
+    }
+    await connection.query('SET FOREIGN_KEY_CHECKS = 1');
+  } finally {
+    connection.release();
+  }
+}
