@@ -11,7 +11,10 @@ export interface DevIssuer {
   issuer: string;
   audience: string;
   jwks: { keys: JWK[] };
-  sign(claims: { sub: string; roles?: readonly string[]; name?: string }, expiresIn?: string): Promise<string>;
+  sign(
+    claims: { sub: string; roles?: readonly string[]; name?: string },
+    expiresIn?: string,
+  ): Promise<string>;
 }
 
 export const devIssuerDefaults = {
@@ -32,18 +35,27 @@ export async function loadDevIssuer(
     privateJwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
   } else {
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    privateJwk = { ...(await exportJWK(privateKey)), kid: `dev-${Date.now().toString(36)}`, alg: 'ES256', use: 'sig' };
+    privateJwk = {
+      ...(await exportJWK(privateKey)),
+      kid: `dev-${Date.now().toString(36)}`,
+      alg: 'ES256',
+      use: 'sig',
+    };
     mkdirSync(dir, { recursive: true });
     writeFileSync(file, JSON.stringify(privateJwk), { mode: 0o600 });
   }
-  const { d: _private, ...publicJwk } = privateJwk;
+  const publicJwk: JWK = { ...privateJwk };
+  delete publicJwk.d;
   const key = await importJWK(privateJwk, 'ES256');
   return {
     issuer,
     audience,
     jwks: { keys: [publicJwk] },
     sign: (claims, expiresIn = '8h') =>
-      new SignJWT({ roles: claims.roles ? [...claims.roles] : [], ...(claims.name ? { name: claims.name } : {}) })
+      new SignJWT({
+        roles: claims.roles ? [...claims.roles] : [],
+        ...(claims.name ? { name: claims.name } : {}),
+      })
         .setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid ?? 'dev', typ: 'JWT' })
         .setSubject(claims.sub)
         .setIssuer(issuer)

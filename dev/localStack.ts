@@ -17,7 +17,9 @@ export interface LocalMysql {
 }
 
 /** MYSQL_URL when set; otherwise a private MariaDB in the data folder with database `sis`. */
-export async function ensureLocalMysql(log: (line: string) => void = console.log): Promise<LocalMysql> {
+export async function ensureLocalMysql(
+  log: (line: string) => void = console.log,
+): Promise<LocalMysql> {
   applySettingsFile();
   const given = process.env['MYSQL_URL'];
   if (given) return { url: given };
@@ -43,7 +45,10 @@ export async function ensureDevIssuer(port: number): Promise<DevIssuer | undefin
   return issuer;
 }
 
-export async function applyMigrations(pool: Pool, log: (line: string) => void = console.log): Promise<void> {
+export async function applyMigrations(
+  pool: Pool,
+  log: (line: string) => void = console.log,
+): Promise<void> {
   const applied = await migrate(pool);
   log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date.');
 }

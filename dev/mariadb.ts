@@ -16,7 +16,13 @@ export interface MariaDbServer {
   stop(): Promise<void>;
 }
 
-const searchPath = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/usr/local/mysql/bin'];
+const searchPath = [
+  '/usr/sbin',
+  '/usr/bin',
+  '/usr/local/sbin',
+  '/usr/local/bin',
+  '/usr/local/mysql/bin',
+];
 
 function findBinary(names: readonly string[]): string | undefined {
   for (const dir of [...(process.env['PATH'] ?? '').split(':'), ...searchPath]) {
@@ -29,7 +35,10 @@ function findBinary(names: readonly string[]): string | undefined {
 }
 
 /** Installs Debian's mariadb-server when allowed; throws with guidance when not. */
-export function ensureMariaDbInstalled(log: (line: string) => void = console.log): { server: string; installDb: string } {
+export function ensureMariaDbInstalled(log: (line: string) => void = console.log): {
+  server: string;
+  installDb: string;
+} {
   let server = findBinary(['mariadbd', 'mysqld']);
   let installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
   if (server && installDb) return { server, installDb };
@@ -42,10 +51,17 @@ export function ensureMariaDbInstalled(log: (line: string) => void = console.log
   }
   log('Installing mariadb-server with apt-get (one time)...');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'mariadb-server'], { stdio: 'inherit', env });
+  let result = spawnSync(
+    'apt-get',
+    ['install', '-y', '--no-install-recommends', 'mariadb-server'],
+    { stdio: 'inherit', env },
+  );
   if (result.status !== 0) {
     spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-    result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'mariadb-server'], { stdio: 'inherit', env });
+    result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'mariadb-server'], {
+      stdio: 'inherit',
+      env,
+    });
   }
   server = findBinary(['mariadbd', 'mysqld']);
   installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
@@ -57,7 +73,12 @@ export function ensureMariaDbInstalled(log: (line: string) => void = console.log
 
 async function canConnect(port: number): Promise<boolean> {
   try {
-    const connection = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
+    const connection = await createConnection({
+      host: '127.0.0.1',
+      port,
+      user: 'root',
+      connectTimeout: 1000,
+    });
     await connection.end();
     return true;
   } catch {
@@ -81,10 +102,17 @@ export async function startMariaDb(options: {
   if (!existsSync(join(dataDir, 'mysql'))) {
     const result = spawnSync(
       installDb,
-      ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],
+      [
+        '--no-defaults',
+        `--datadir=${dataDir}`,
+        '--user=root',
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+      ],
       { encoding: 'utf8' },
     );
-    if (result.status !== 0) throw new Error(`mariadb-install-db failed:\n${result.stderr || result.stdout}`);
+    if (result.status !== 0)
+      throw new Error(`mariadb-install-db failed:\n${result.stderr || result.stdout}`);
   }
   const logFile = openSync(join(dataDir, 'server.log'), 'a');
   const child: ChildProcess = spawn(
@@ -107,19 +135,22 @@ export async function startMariaDb(options: {
     { stdio: ['ignore', logFile, logFile] },
   );
   closeSync(logFile);
-  let exited = false;
+  const state = { exited: false };
   const exit = new Promise<void>((resolve) => {
     child.once('exit', () => {
-      exited = true;
+      state.exited = true;
       resolve();
     });
   });
   const deadline = Date.now() + 60_000;
   while (!(await canConnect(options.port))) {
-    if (exited) throw new Error(`MariaDB exited during start-up; see ${join(dataDir, 'server.log')}`);
+    if (state.exited)
+      throw new Error(`MariaDB exited during start-up; see ${join(dataDir, 'server.log')}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`MariaDB did not accept connections within 60 s; see ${join(dataDir, 'server.log')}`);
+      throw new Error(
+        `MariaDB did not accept connections within 60 s; see ${join(dataDir, 'server.log')}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -127,7 +158,7 @@ export async function startMariaDb(options: {
     url: `mysql://root@127.0.0.1:${options.port}/`,
     port: options.port,
     stop: async () => {
-      if (exited) return;
+      if (state.exited) return;
       child.kill('SIGTERM');
       const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exit;
@@ -146,7 +177,10 @@ export async function ensureDatabase(serverUrl: string, database: string): Promi
     password: decodeURIComponent(url.password),
   });
   try {
-    await connection.query('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [database]);
+    await connection.query(
+      'CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin',
+      [database],
+    );
   } finally {
     await connection.end();
   }

@@ -5,7 +5,11 @@ import { applyMigrations, ensureLocalMysql } from './localStack.js';
 
 const mysql = await ensureLocalMysql();
 const pool = createPool(
-  poolOptions({ MYSQL_URL: mysql.url, MYSQL_POOL_SIZE: 1, MYSQL_TLS: process.env['MYSQL_TLS'] === 'true' }),
+  poolOptions({
+    MYSQL_URL: mysql.url,
+    MYSQL_POOL_SIZE: 1,
+    MYSQL_TLS: process.env['MYSQL_TLS'] === 'true',
+  }),
 );
 try {
   await applyMigrations(pool);

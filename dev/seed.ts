@@ -6,9 +6,24 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 
 export const demoTechnicians = [
-  { externalId: 'tech-alice', name: 'Alice Moreau', email: 'alice@example.com', specialization: 'hydraulics' },
-  { externalId: 'tech-bashir', name: 'Bashir Haddad', email: 'bashir@example.com', specialization: 'engines' },
-  { externalId: 'tech-chen', name: 'Chen Wei', email: 'chen@example.com', specialization: 'electrical' },
+  {
+    externalId: 'tech-alice',
+    name: 'Alice Moreau',
+    email: 'alice@example.com',
+    specialization: 'hydraulics',
+  },
+  {
+    externalId: 'tech-bashir',
+    name: 'Bashir Haddad',
+    email: 'bashir@example.com',
+    specialization: 'engines',
+  },
+  {
+    externalId: 'tech-chen',
+    name: 'Chen Wei',
+    email: 'chen@example.com',
+    specialization: 'electrical',
+  },
 ] as const;
 
 const fleet = [
@@ -51,10 +66,10 @@ export async function seedDemoData(pool: Pool, equipmentCount = 20): Promise<boo
           `20${String(15 + (i % 10)).padStart(2, '0')}-0${1 + (i % 9)}-15`,
         ],
       );
-      await connection.query('INSERT INTO equipment_technicians (equipment_id, technician_id) VALUES (?, ?)', [
-        i,
-        1 + (i % demoTechnicians.length),
-      ]);
+      await connection.query(
+        'INSERT INTO equipment_technicians (equipment_id, technician_id) VALUES (?, ?)',
+        [i, 1 + (i % demoTechnicians.length)],
+      );
       await connection.query(
         `INSERT INTO service_records (equipment_id, technician_id, service_type, status, service_date, description, labor_hours)
          VALUES (?, ?, 'inspection', 'completed', ?, 'Commissioning inspection', 2.5)`,

@@ -28,8 +28,11 @@ export function readSettingsFile(root = projectRoot): Record<string, string> {
     const file = resolve(root, name);
     if (!existsSync(file)) continue;
     const parsed = settingsFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new Error(`${name} has no valid "Values" object: ${parsed.error.message}`);
-    return Object.fromEntries(Object.entries(parsed.data.Values).filter(([, value]) => value !== ''));
+    if (!parsed.success)
+      throw new Error(`${name} has no valid "Values" object: ${parsed.error.message}`);
+    return Object.fromEntries(
+      Object.entries(parsed.data.Values).filter(([, value]) => value !== ''),
+    );
   }
   return {};
 }
@@ -46,8 +49,12 @@ export function localSettings() {
   const dataDir = resolve(projectRoot, process.env['LOCAL_DATA_DIR'] || '.local');
   const port = Number(process.env['PORT'] || 7071);
   const mysqlPort = Number(process.env['LOCAL_MYSQL_PORT'] || 3307);
-  for (const [name, value] of [['PORT', port], ['LOCAL_MYSQL_PORT', mysqlPort]] as const) {
-    if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} must be a port number`);
+  for (const [name, value] of [
+    ['PORT', port],
+    ['LOCAL_MYSQL_PORT', mysqlPort],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 65535)
+      throw new Error(`${name} must be a port number`);
   }
   return { dataDir, port, mysqlPort };
 }

@@ -6,6 +6,7 @@
  */
 import { functionDeclarations } from '../functions/registry.js';
 import { getConfig } from '../lib/config.js';
+import { httpDeclarations } from '../lib/host/declarations.js';
 import { closePool, getPool } from '../lib/mysql/pool.js';
 import { createLocalHttpHost, listen } from './httpHost.js';
 import { applyMigrations, ensureDevIssuer, ensureLocalMysql } from './localStack.js';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
 
   const jwksBody = issuer ? JSON.stringify(issuer.jwks) : undefined;
   const server = createLocalHttpHost({
-    declarations: functionDeclarations.filter((d) => d.kind === 'http'),
+    declarations: httpDeclarations(functionDeclarations),
     routePrefix: 'api',
     extraRoutes: jwksBody
       ? {
@@ -68,7 +69,11 @@ async function main(): Promise<void> {
     stopping = true;
     log(`\n${signal}: stopping...`);
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
     await closePool();
     await mysql.server?.stop();
     log('Stopped.');

@@ -24,7 +24,9 @@ if (unknown.length) {
 }
 applySettingsFile();
 if (process.env['AUTH_ISSUER']) {
-  console.error('AUTH_ISSUER is set, so the app trusts that issuer, not the dev issuer: get a token from it instead.');
+  console.error(
+    'AUTH_ISSUER is set, so the app trusts that issuer, not the dev issuer: get a token from it instead.',
+  );
   process.exit(2);
 }
 const issuer = await loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));

@@ -29,11 +29,21 @@ export const assignmentFunctions = [
       PUT: async ({ request, pool, principal }) => {
         const equipmentId = routeId(request.params);
         const technicianId = routeId(request.params, 'technicianId');
-        const { assignment, created } = await assignTechnician(pool, principal, equipmentId, technicianId);
+        const { assignment, created } = await assignTechnician(
+          pool,
+          principal,
+          equipmentId,
+          technicianId,
+        );
         return jsonResponse(assignment, { status: created ? 201 : 200 });
       },
       DELETE: async ({ request, pool, principal }) => {
-        await unassignTechnician(pool, principal, routeId(request.params), routeId(request.params, 'technicianId'));
+        await unassignTechnician(
+          pool,
+          principal,
+          routeId(request.params),
+          routeId(request.params, 'technicianId'),
+        );
         return noContent();
       },
     }),

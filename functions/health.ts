@@ -10,6 +10,9 @@ export const healthFunction = httpFunction({
   methods: ['GET'],
   handler: problemHandler(async () => {
     const { healthy, checks } = await checkHealth();
-    return jsonResponse({ status: healthy ? 'healthy' : 'unhealthy', checks }, { status: healthy ? 200 : 503 });
+    return jsonResponse(
+      { status: healthy ? 'healthy' : 'unhealthy', checks },
+      { status: healthy ? 200 : 503 },
+    );
   }),
 });

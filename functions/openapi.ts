@@ -2,7 +2,6 @@
 import { buildOpenApiDocument } from '../lib/api/openapi.js';
 import { httpFunction } from '../lib/host/declarations.js';
 import { problemHandler } from '../lib/http/handler.js';
-import { jsonResponse } from '../lib/http/response.js';
 
 let document: string | undefined;
 
@@ -15,7 +14,10 @@ export const openApiFunction = httpFunction({
     document ??= JSON.stringify(buildOpenApiDocument());
     return Promise.resolve({
       status: 200,
-      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300' },
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'public, max-age=300',
+      },
       body: document,
     });
   }),

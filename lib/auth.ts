@@ -54,14 +54,19 @@ async function verifyBearer(token: string, config: Config): Promise<Principal> {
       clockTolerance: 30,
       requiredClaims: ['exp', 'sub'],
     });
-    if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthorized('The token has no subject.', 'invalid_token');
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      throw unauthorized('The token has no subject.', 'invalid_token');
     return { subject: payload.sub, roles: toRoles(payload['roles']) };
   } catch (error) {
     if (error instanceof HttpError) throw error;
     if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
-      throw new HttpError('service-unavailable', 'The identity provider could not be reached; try again shortly.', {
-        cause: error,
-      });
+      throw new HttpError(
+        'service-unavailable',
+        'The identity provider could not be reached; try again shortly.',
+        {
+          cause: error,
+        },
+      );
     }
     if (error instanceof joseErrors.JOSEError) {
       const reason =
@@ -73,9 +78,13 @@ async function verifyBearer(token: string, config: Config): Promise<Principal> {
       throw unauthorized(reason, 'invalid_token');
     }
     // A network failure fetching the key set is ours, not the caller's.
-    throw new HttpError('service-unavailable', 'The identity provider could not be reached; try again shortly.', {
-      cause: error,
-    });
+    throw new HttpError(
+      'service-unavailable',
+      'The identity provider could not be reached; try again shortly.',
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -103,7 +112,9 @@ function principalFromPlatformHeader(header: string): Principal {
   if (!subject) throw unauthorized('The client principal has no subject.');
   return {
     subject,
-    roles: toRoles(result.data.claims.filter((c) => c.typ === roleType || c.typ === 'roles').map((c) => c.val)),
+    roles: toRoles(
+      result.data.claims.filter((c) => c.typ === roleType || c.typ === 'roles').map((c) => c.val),
+    ),
   };
 }
 
@@ -116,7 +127,8 @@ export async function authenticate(request: HttpRequest, config: Config): Promis
   const authorization = boundedHeader(request, 'authorization', 16_384);
   if (!authorization) throw unauthorized('Send a bearer token in the Authorization header.');
   const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
-  if (!match?.[1]) throw unauthorized('The Authorization header must be "Bearer <token>".', 'invalid_request');
+  if (!match?.[1])
+    throw unauthorized('The Authorization header must be "Bearer <token>".', 'invalid_request');
   return verifyBearer(match[1], config);
 }
 

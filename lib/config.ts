@@ -14,10 +14,11 @@ const booleanSetting = (fallback: boolean) =>
     .transform((value) => (value === undefined ? fallback : ['true', '1', 'yes'].includes(value)));
 
 const urlSetting = (protocols: readonly string[]) =>
-  z.url({ error: `expected a URL (${protocols.join(', ')})` }).refine(
-    (value) => protocols.includes(new URL(value).protocol),
-    { error: `expected a URL with protocol ${protocols.join(' or ')}` },
-  );
+  z
+    .url({ error: `expected a URL (${protocols.join(', ')})` })
+    .refine((value) => protocols.includes(new URL(value).protocol), {
+      error: `expected a URL with protocol ${protocols.join(' or ')}`,
+    });
 
 const integerSetting = (fallback: number, min: number, max: number) =>
   z.coerce
@@ -72,7 +73,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.');
-    const message = issue.code === 'invalid_type' && input[name] === undefined ? 'required' : issue.message;
+    const message =
+      issue.code === 'invalid_type' && input[name] === undefined ? 'required' : issue.message;
     return `${name}: ${message}`;
   });
   throw new ConfigError(problems);

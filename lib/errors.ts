@@ -47,7 +47,11 @@ export class HttpError extends Error {
   constructor(
     kind: ProblemKind,
     detail: string,
-    options: { errors?: readonly FieldProblem[]; headers?: Record<string, string>; cause?: unknown } = {},
+    options: {
+      errors?: readonly FieldProblem[];
+      headers?: Record<string, string>;
+      cause?: unknown;
+    } = {},
   ) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';

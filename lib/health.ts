@@ -22,9 +22,13 @@ export const healthChecks: Readonly<Record<string, HealthCheck>> = {
 function withDeadline(check: HealthCheck, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new Error('timeout')); }, ms);
+    timer = setTimeout(() => {
+      reject(new Error('timeout'));
+    }, ms);
   });
-  return Promise.race([check(), deadline]).finally(() => { clearTimeout(timer); });
+  return Promise.race([check(), deadline]).finally(() => {
+    clearTimeout(timer);
+  });
 }
 
 /** Runs every check concurrently; `healthy` only when all are up. */
@@ -45,7 +49,10 @@ export async function checkHealth(
             : error instanceof Error && error.name === 'ConfigError'
               ? 'not configured'
               : 'unreachable';
-        return [name, { status: 'down', latencyMs: Math.round(performance.now() - started), reason }];
+        return [
+          name,
+          { status: 'down', latencyMs: Math.round(performance.now() - started), reason },
+        ];
       }
     }),
   );

@@ -7,20 +7,27 @@ import { equipmentTable } from './equipment.js';
 import type { Assignment } from './schemas.js';
 import { technicianColumns, technicianFromRow, technicianTable } from './technicians.js';
 
-const assignmentTable = new VersionedTable<Assignment & { version: number; technician_id: number }>({
-  table: 'equipment_technicians',
-  label: 'Assignment',
-  columns: [...technicianColumns.map((c) => `t.${c}`), 'a.equipment_id', 'a.technician_id', 'a.assigned_at'],
-  fromRow: (row: RowDataPacket) => ({
-    equipmentId: Number(row['equipment_id']),
-    technician: technicianFromRow(row),
-    assignedAt: isoString(row['assigned_at']),
-    technician_id: Number(row['technician_id']),
-    version: Number(row['version']),
-  }),
-  order: [{ column: 'a.technician_id', direction: 'ASC', kind: 'id' }],
-  conflicts: {},
-});
+const assignmentTable = new VersionedTable<Assignment & { version: number; technician_id: number }>(
+  {
+    table: 'equipment_technicians',
+    label: 'Assignment',
+    columns: [
+      ...technicianColumns.map((c) => `t.${c}`),
+      'a.equipment_id',
+      'a.technician_id',
+      'a.assigned_at',
+    ],
+    fromRow: (row: RowDataPacket) => ({
+      equipmentId: Number(row['equipment_id']),
+      technician: technicianFromRow(row),
+      assignedAt: isoString(row['assigned_at']),
+      technician_id: Number(row['technician_id']),
+      version: Number(row['version']),
+    }),
+    order: [{ column: 'a.technician_id', direction: 'ASC', kind: 'id' }],
+    conflicts: {},
+  },
+);
 
 const joined = 'equipment_technicians a JOIN technicians t ON t.id = a.technician_id';
 
@@ -53,11 +60,15 @@ export async function assignTechnician(
   requireRole(principal, 'Admin');
   return inTransaction(pool, async (connection) => {
     // Lock both parents so a concurrent delete cannot slip between the checks and the insert.
-    if (!(await equipmentTable.find(connection, equipmentId, true))) throw equipmentTable.notFound(equipmentId);
+    if (!(await equipmentTable.find(connection, equipmentId, true)))
+      throw equipmentTable.notFound(equipmentId);
     const technician = await technicianTable.find(connection, technicianId, true);
     if (!technician) throw technicianTable.notFound(technicianId);
     if (!technician.isActive) {
-      throw new HttpError('conflict', `Technician ${technicianId} is deactivated and cannot be assigned.`);
+      throw new HttpError(
+        'conflict',
+        `Technician ${technicianId} is deactivated and cannot be assigned.`,
+      );
     }
     const [result] = await connection.query<ResultSetHeader>(
       'INSERT IGNORE INTO equipment_technicians (equipment_id, technician_id) VALUES (?, ?)',
@@ -87,6 +98,9 @@ export async function unassignTechnician(
   );
   if (result.affectedRows === 0) {
     await equipmentTable.get(pool, equipmentId);
-    throw new HttpError('not-found', `Technician ${technicianId} is not assigned to equipment ${equipmentId}.`);
+    throw new HttpError(
+      'not-found',
+      `Technician ${technicianId} is not assigned to equipment ${equipmentId}.`,
+    );
   }
 }

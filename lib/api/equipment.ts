@@ -1,7 +1,13 @@
 /** Equipment: the machines in the field. Admins manage them; everyone signed in reads them. */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
-import { isoString, VersionedTable, type Condition, type IfMatch, type Page } from '../mysql/table.js';
+import {
+  isoString,
+  VersionedTable,
+  type Condition,
+  type IfMatch,
+  type Page,
+} from '../mysql/table.js';
 import type { Equipment, EquipmentInput } from './schemas.js';
 
 export const equipmentTable = new VersionedTable<Equipment>({
@@ -37,9 +43,13 @@ export const equipmentTable = new VersionedTable<Equipment>({
   }),
   order: [{ column: 'id', direction: 'ASC', kind: 'id' }],
   conflicts: {
-    uq_equipment_serial: { detail: 'Another piece of equipment has this serial number.', pointer: '#/serialNumber' },
+    uq_equipment_serial: {
+      detail: 'Another piece of equipment has this serial number.',
+      pointer: '#/serialNumber',
+    },
     fk_service_records_equipment: {
-      detail: 'This equipment has service records; delete them first or set its status to "retired".',
+      detail:
+        'This equipment has service records; delete them first or set its status to "retired".',
     },
   },
 });
@@ -71,7 +81,8 @@ export function listEquipment(
   const conditions: Condition[] = [];
   if (filter.status !== undefined) conditions.push({ sql: 'status = ?', params: [filter.status] });
   if (filter.type !== undefined) conditions.push({ sql: 'type = ?', params: [filter.type] });
-  if (filter.location !== undefined) conditions.push({ sql: 'location = ?', params: [filter.location] });
+  if (filter.location !== undefined)
+    conditions.push({ sql: 'location = ?', params: [filter.location] });
   return equipmentTable.list(pool, conditions, page);
 }
 
@@ -79,7 +90,11 @@ export function getEquipment(pool: Pool, id: number): Promise<Equipment> {
   return equipmentTable.get(pool, id);
 }
 
-export function createEquipment(pool: Pool, principal: Principal, input: EquipmentInput): Promise<Equipment> {
+export function createEquipment(
+  pool: Pool,
+  principal: Principal,
+  input: EquipmentInput,
+): Promise<Equipment> {
   requireRole(principal, 'Admin');
   return equipmentTable.insert(pool, columns(input));
 }
@@ -95,7 +110,12 @@ export function replaceEquipment(
   return equipmentTable.replace(pool, id, columns(input), ifMatch);
 }
 
-export function deleteEquipment(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void> {
+export function deleteEquipment(
+  pool: Pool,
+  principal: Principal,
+  id: number,
+  ifMatch: IfMatch,
+): Promise<void> {
   requireRole(principal, 'Admin');
   return equipmentTable.remove(pool, id, ifMatch);
 }

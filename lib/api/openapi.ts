@@ -2,7 +2,11 @@
  * The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
  * `tests/lib/api/openapi.test.ts` checks that every declared route and method is described.
  */
-import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type RouteConfig,
+} from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import {
   assignmentQuerySchema,
@@ -45,25 +49,45 @@ const healthSchema = z
     status: z.enum(['healthy', 'unhealthy']),
     checks: z.record(
       z.string(),
-      z.object({ status: z.enum(['up', 'down']), latencyMs: z.number(), reason: z.string().optional() }),
+      z.object({
+        status: z.enum(['up', 'down']),
+        latencyMs: z.number(),
+        reason: z.string().optional(),
+      }),
     ),
   })
   .meta({ id: 'Health' });
 
 const problemContent = { 'application/problem+json': { schema: problemSchema } };
 const problem = (description: string) => ({ description, content: problemContent });
-const etagHeader = { ETag: { description: 'Version of the resource, for If-Match.', schema: { type: 'string' as const } } };
+const etagHeader = {
+  ETag: {
+    description: 'Version of the resource, for If-Match.',
+    schema: { type: 'string' as const },
+  },
+};
 const ifMatchHeader = z.object({
-  'if-match': z.string().optional().meta({ description: 'ETag from a previous read; 412 when stale.' }),
+  'if-match': z
+    .string()
+    .optional()
+    .meta({ description: 'ETag from a previous read; 412 when stale.' }),
 });
-const idParams = z.object({ id: z.string().regex(/^[1-9][0-9]*$/).meta({ description: 'Resource id.' }) });
+const idParams = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]*$/)
+    .meta({ description: 'Resource id.' }),
+});
 const assignmentParams = idParams.extend({
-  technicianId: z.string().regex(/^[1-9][0-9]*$/).meta({ description: 'Technician id.' }),
+  technicianId: z
+    .string()
+    .regex(/^[1-9][0-9]*$/)
+    .meta({ description: 'Technician id.' }),
 });
 
 const authErrors = {
   401: problem('No valid bearer token.'),
-  403: problem('The caller\'s role does not allow this.'),
+  403: problem("The caller's role does not allow this."),
   500: problem('Unexpected error; see invocationId.'),
 };
 
@@ -88,7 +112,11 @@ function registerCrud(
       path,
       summary: `List ${tag.toLowerCase()}`,
       request: { query },
-      responses: { 200: { description: 'One page.', content: json(pageSchema(resource, pageId)) }, 400: problem('Bad filter or cursor.'), ...authErrors },
+      responses: {
+        200: { description: 'One page.', content: json(pageSchema(resource, pageId)) },
+        400: problem('Bad filter or cursor.'),
+        ...authErrors,
+      },
     },
     {
       method: 'post',
@@ -96,7 +124,11 @@ function registerCrud(
       summary: `Create (${writers})`,
       request: { body },
       responses: {
-        201: { description: 'Created.', headers: { ...etagHeader, Location: { schema: { type: 'string' } } }, content: json(resource) },
+        201: {
+          description: 'Created.',
+          headers: { ...etagHeader, Location: { schema: { type: 'string' } } },
+          content: json(resource),
+        },
         400: problem('Invalid body.'),
         409: problem('Conflicts with existing data.'),
         413: problem('Body over 1 MiB.'),
@@ -109,7 +141,12 @@ function registerCrud(
       path: `${path}/{id}`,
       summary: 'Get one',
       request: { params: idParams },
-      responses: { 200: { description: 'Found.', headers: etagHeader, content: json(resource) }, 400: problem('Bad id.'), 404: problem('No such id.'), ...authErrors },
+      responses: {
+        200: { description: 'Found.', headers: etagHeader, content: json(resource) },
+        400: problem('Bad id.'),
+        404: problem('No such id.'),
+        ...authErrors,
+      },
     },
     {
       method: 'put',
@@ -142,17 +179,21 @@ function registerCrud(
       },
     },
   ];
-  for (const route of routes) registry.registerPath({ ...route, tags: [tag], security: [{ bearer: [] }] });
+  for (const route of routes)
+    registry.registerPath({ ...route, tags: [tag], security: [{ bearer: [] }] });
 }
 
 /** Builds the document; `serverUrl` is where the API is served (ends in `/api`). */
-export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+export function buildOpenApiDocument(
+  serverUrl = '/api',
+): ReturnType<OpenApiGeneratorV31['generateDocument']> {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'Entra ID access token (local: `npm run token`). Roles come from the `roles` claim: Admin, Technician.',
+    description:
+      'Entra ID access token (local: `npm run token`). Roles come from the `roles` claim: Admin, Technician.',
   });
   registry.register('Problem', problemSchema);
 
@@ -163,8 +204,14 @@ export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGene
     summary: 'Dependency health (anonymous)',
     security: [],
     responses: {
-      200: { description: 'Every dependency is up.', content: { 'application/json': { schema: healthSchema } } },
-      503: { description: 'A dependency is down.', content: { 'application/json': { schema: healthSchema } } },
+      200: {
+        description: 'Every dependency is up.',
+        content: { 'application/json': { schema: healthSchema } },
+      },
+      503: {
+        description: 'A dependency is down.',
+        content: { 'application/json': { schema: healthSchema } },
+      },
     },
   });
   registry.registerPath({
@@ -173,7 +220,12 @@ export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGene
     tags: ['Operations'],
     summary: 'This document (anonymous)',
     security: [],
-    responses: { 200: { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: z.object({}).loose() } } } },
+    responses: {
+      200: {
+        description: 'OpenAPI 3.1 document.',
+        content: { 'application/json': { schema: z.object({}).loose() } },
+      },
+    },
   });
 
   registerCrud(registry, {
@@ -199,7 +251,7 @@ export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGene
     tag: 'Service records',
     resource: serviceRecordSchema,
     input: serviceRecordInputSchema,
-    query: serviceRecordQuerySchema as unknown as z.ZodObject,
+    query: serviceRecordQuerySchema,
     pageId: 'ServiceRecordPage',
     writers: 'Admin, or a Technician for their own records',
   });
@@ -212,7 +264,10 @@ export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGene
     security: [{ bearer: [] }],
     request: { params: idParams, query: assignmentQuerySchema },
     responses: {
-      200: { description: 'One page.', content: { 'application/json': { schema: pageSchema(assignmentSchema, 'AssignmentPage') } } },
+      200: {
+        description: 'One page.',
+        content: { 'application/json': { schema: pageSchema(assignmentSchema, 'AssignmentPage') } },
+      },
       400: problem('Bad id, limit or cursor.'),
       404: problem('No such equipment.'),
       ...authErrors,
@@ -226,8 +281,14 @@ export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGene
     security: [{ bearer: [] }],
     request: { params: assignmentParams },
     responses: {
-      200: { description: 'Already assigned.', content: { 'application/json': { schema: assignmentSchema } } },
-      201: { description: 'Assigned.', content: { 'application/json': { schema: assignmentSchema } } },
+      200: {
+        description: 'Already assigned.',
+        content: { 'application/json': { schema: assignmentSchema } },
+      },
+      201: {
+        description: 'Assigned.',
+        content: { 'application/json': { schema: assignmentSchema } },
+      },
       400: problem('Bad id.'),
       404: problem('No such equipment or technician.'),
       409: problem('Technician is deactivated.'),
@@ -241,7 +302,12 @@ export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGene
     summary: 'Unassign a technician (Admin)',
     security: [{ bearer: [] }],
     request: { params: assignmentParams },
-    responses: { 204: { description: 'Unassigned.' }, 400: problem('Bad id.'), 404: problem('Not assigned.'), ...authErrors },
+    responses: {
+      204: { description: 'Unassigned.' },
+      400: problem('Bad id.'),
+      404: problem('Not assigned.'),
+      ...authErrors,
+    },
   });
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -249,7 +315,8 @@ export function buildOpenApiDocument(serverUrl = '/api'): ReturnType<OpenApiGene
     info: {
       title: 'SIS service API',
       version: '1.0.0',
-      description: 'Equipment, technicians, assignments and service records for heavy-equipment service teams.',
+      description:
+        'Equipment, technicians, assignments and service records for heavy-equipment service teams.',
     },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],

@@ -27,10 +27,13 @@ const optionalText = (max: number) => z.string().trim().max(max).nullable().opti
 
 export const isoDateTime = z.iso
   .datetime({ offset: true, error: 'Expected an ISO 8601 date-time with a time zone' })
-  .refine((value) => {
-    const year = new Date(value).getUTCFullYear();
-    return year >= 1900 && year < 2200;
-  }, { error: 'Expected a date-time between 1900 and 2199' });
+  .refine(
+    (value) => {
+      const year = new Date(value).getUTCFullYear();
+      return year >= 1900 && year < 2200;
+    },
+    { error: 'Expected a date-time between 1900 and 2199' },
+  );
 
 const isoDate = z.iso
   .date({ error: 'Expected a date as YYYY-MM-DD' })
@@ -50,10 +53,12 @@ export const pageQuerySchema = z.object({
     .string()
     .max(512)
     .optional()
-    .meta({ description: 'Opaque cursor from the previous page\'s `nextCursor`.' }),
+    .meta({ description: "Opaque cursor from the previous page's `nextCursor`." }),
 });
 
-const boolQuery = z.enum(['true', 'false'], { error: 'Expected true or false' }).transform((v) => v === 'true');
+const boolQuery = z
+  .enum(['true', 'false'], { error: 'Expected true or false' })
+  .transform((v) => v === 'true');
 
 const timestamps = {
   version: z.number().int().meta({ description: 'Row version; the ETag of the resource.' }),
@@ -66,7 +71,10 @@ export function pageSchema<T extends z.ZodType>(item: T, id: string) {
   return z
     .object({
       items: z.array(item),
-      nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null at the end.' }),
+      nextCursor: z
+        .string()
+        .nullable()
+        .meta({ description: 'Pass as `cursor` for the next page; null at the end.' }),
     })
     .meta({ id });
 }
@@ -105,26 +113,26 @@ export const equipmentSchema = z
   .meta({ id: 'Equipment' });
 export type Equipment = z.output<typeof equipmentSchema>;
 
-export const equipmentQuerySchema = pageQuerySchema.extend({
-  status: z.enum(equipmentStatuses).optional(),
-  type: z.string().max(50).optional(),
-  location: z.string().max(200).optional(),
-}).strict();
+export const equipmentQuerySchema = pageQuerySchema
+  .extend({
+    status: z.enum(equipmentStatuses).optional(),
+    type: z.string().max(50).optional(),
+    location: z.string().max(200).optional(),
+  })
+  .strict();
 
 // ---------- technicians ----------
 
 export const technicianInputSchema = z
   .strictObject({
-    externalId: z
-      .string()
-      .trim()
-      .min(1)
-      .max(128)
-      .nullable()
-      .optional()
-      .meta({ description: 'Subject (`sub`) of the technician\'s tokens; links a login to this row.' }),
+    externalId: z.string().trim().min(1).max(128).nullable().optional().meta({
+      description: "Subject (`sub`) of the technician's tokens; links a login to this row.",
+    }),
     name: text(200),
-    email: z.email({ error: 'Expected an email address' }).max(254).transform((v) => v.toLowerCase()),
+    email: z
+      .email({ error: 'Expected an email address' })
+      .max(254)
+      .transform((v) => v.toLowerCase()),
     phone: z
       .string()
       .trim()
@@ -152,10 +160,12 @@ export const technicianSchema = z
   .meta({ id: 'Technician' });
 export type Technician = z.output<typeof technicianSchema>;
 
-export const technicianQuerySchema = pageQuerySchema.extend({
-  active: boolQuery.optional(),
-  specialization: z.string().max(100).optional(),
-}).strict();
+export const technicianQuerySchema = pageQuerySchema
+  .extend({
+    active: boolQuery.optional(),
+    specialization: z.string().max(100).optional(),
+  })
+  .strict();
 
 // ---------- service records ----------
 
@@ -174,7 +184,9 @@ export const serviceRecordInputSchema = z
       .number()
       .min(0)
       .max(9999.99)
-      .refine((v) => Math.abs(Math.round(v * 100) - v * 100) < 1e-6, { error: 'At most two decimal places' })
+      .refine((v) => Math.abs(Math.round(v * 100) - v * 100) < 1e-6, {
+        error: 'At most two decimal places',
+      })
       .nullable()
       .optional(),
   })

@@ -5,7 +5,13 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
-import { isoString, VersionedTable, type Condition, type IfMatch, type Page } from '../mysql/table.js';
+import {
+  isoString,
+  VersionedTable,
+  type Condition,
+  type IfMatch,
+  type Page,
+} from '../mysql/table.js';
 import type { ServiceRecord, ServiceRecordInput } from './schemas.js';
 import { technicianForSubject } from './technicians.js';
 
@@ -44,7 +50,10 @@ export const serviceRecordTable = new VersionedTable<ServiceRecord>({
     { column: 'id', direction: 'DESC', kind: 'id' },
   ],
   conflicts: {
-    fk_service_records_equipment: { detail: 'equipmentId does not name existing equipment.', pointer: '#/equipmentId' },
+    fk_service_records_equipment: {
+      detail: 'equipmentId does not name existing equipment.',
+      pointer: '#/equipmentId',
+    },
     fk_service_records_technician: {
       detail: 'technicianId does not name an existing technician.',
       pointer: '#/technicianId',
@@ -72,14 +81,23 @@ async function ownTechnicianId(pool: Pool, principal: Principal): Promise<number
   if (principal.roles.has('Admin')) return undefined;
   requireRole(principal, 'Technician');
   const technician = await technicianForSubject(pool, principal.subject);
-  if (!technician) throw new HttpError('forbidden', 'Your sign-in is not linked to a technician record.');
-  if (!technician.isActive) throw new HttpError('forbidden', 'Your technician record is deactivated.');
+  if (!technician)
+    throw new HttpError('forbidden', 'Your sign-in is not linked to a technician record.');
+  if (!technician.isActive)
+    throw new HttpError('forbidden', 'Your technician record is deactivated.');
   return technician.id;
 }
 
-function requireOwn(ownId: number | undefined, technicianId: number | null | undefined, what: string): void {
+function requireOwn(
+  ownId: number | undefined,
+  technicianId: number | null | undefined,
+  what: string,
+): void {
   if (ownId !== undefined && technicianId !== ownId) {
-    throw new HttpError('forbidden', `Technicians may only ${what} service records that name themselves as technicianId.`);
+    throw new HttpError(
+      'forbidden',
+      `Technicians may only ${what} service records that name themselves as technicianId.`,
+    );
   }
 }
 
@@ -97,13 +115,16 @@ export function listServiceRecords(
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Page<ServiceRecord>> {
   const conditions: Condition[] = [];
-  if (filter.equipmentId !== undefined) conditions.push({ sql: 'equipment_id = ?', params: [filter.equipmentId] });
+  if (filter.equipmentId !== undefined)
+    conditions.push({ sql: 'equipment_id = ?', params: [filter.equipmentId] });
   if (filter.technicianId !== undefined) {
     conditions.push({ sql: 'technician_id = ?', params: [filter.technicianId] });
   }
   if (filter.status !== undefined) conditions.push({ sql: 'status = ?', params: [filter.status] });
-  if (filter.from !== undefined) conditions.push({ sql: 'service_date >= ?', params: [new Date(filter.from)] });
-  if (filter.to !== undefined) conditions.push({ sql: 'service_date < ?', params: [new Date(filter.to)] });
+  if (filter.from !== undefined)
+    conditions.push({ sql: 'service_date >= ?', params: [new Date(filter.from)] });
+  if (filter.to !== undefined)
+    conditions.push({ sql: 'service_date < ?', params: [new Date(filter.to)] });
   return serviceRecordTable.list(pool, conditions, page);
 }
 
@@ -135,7 +156,12 @@ export async function replaceServiceRecord(
   });
 }
 
-export function deleteServiceRecord(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void> {
+export function deleteServiceRecord(
+  pool: Pool,
+  principal: Principal,
+  id: number,
+  ifMatch: IfMatch,
+): Promise<void> {
   requireRole(principal, 'Admin');
   return serviceRecordTable.remove(pool, id, ifMatch);
 }

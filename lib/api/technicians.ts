@@ -4,7 +4,13 @@
  */
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
-import { isoString, VersionedTable, type Condition, type IfMatch, type Page } from '../mysql/table.js';
+import {
+  isoString,
+  VersionedTable,
+  type Condition,
+  type IfMatch,
+  type Page,
+} from '../mysql/table.js';
 import type { Technician, TechnicianInput } from './schemas.js';
 
 export const technicianColumns = [
@@ -42,13 +48,21 @@ export const technicianTable = new VersionedTable<Technician>({
   fromRow: technicianFromRow,
   order: [{ column: 'id', direction: 'ASC', kind: 'id' }],
   conflicts: {
-    uq_technicians_email: { detail: 'Another technician has this email address.', pointer: '#/email' },
-    uq_technicians_external_id: { detail: 'Another technician has this external id.', pointer: '#/externalId' },
+    uq_technicians_email: {
+      detail: 'Another technician has this email address.',
+      pointer: '#/email',
+    },
+    uq_technicians_external_id: {
+      detail: 'Another technician has this external id.',
+      pointer: '#/externalId',
+    },
     fk_service_records_technician: {
-      detail: 'This technician has service records; deactivate them instead (PUT with "isActive": false).',
+      detail:
+        'This technician has service records; deactivate them instead (PUT with "isActive": false).',
     },
     fk_assignments_technician: {
-      detail: 'This technician is assigned to equipment; unassign them first or deactivate them instead.',
+      detail:
+        'This technician is assigned to equipment; unassign them first or deactivate them instead.',
     },
   },
 });
@@ -75,7 +89,8 @@ export function listTechnicians(
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Page<Technician>> {
   const conditions: Condition[] = [];
-  if (filter.active !== undefined) conditions.push({ sql: 'is_active = ?', params: [filter.active] });
+  if (filter.active !== undefined)
+    conditions.push({ sql: 'is_active = ?', params: [filter.active] });
   if (filter.specialization !== undefined) {
     conditions.push({ sql: 'specialization = ?', params: [filter.specialization] });
   }
@@ -87,7 +102,10 @@ export function getTechnician(pool: Pool, id: number): Promise<Technician> {
 }
 
 /** The technician row a token subject belongs to, if any. */
-export async function technicianForSubject(db: Pool | PoolConnection, subject: string): Promise<Technician | undefined> {
+export async function technicianForSubject(
+  db: Pool | PoolConnection,
+  subject: string,
+): Promise<Technician | undefined> {
   const [rows] = await db.query<RowDataPacket[]>(
     `SELECT ${technicianColumns.join(', ')} FROM technicians WHERE external_id = ?`,
     [subject],
@@ -95,7 +113,11 @@ export async function technicianForSubject(db: Pool | PoolConnection, subject: s
   return rows[0] ? technicianFromRow(rows[0]) : undefined;
 }
 
-export function createTechnician(pool: Pool, principal: Principal, input: TechnicianInput): Promise<Technician> {
+export function createTechnician(
+  pool: Pool,
+  principal: Principal,
+  input: TechnicianInput,
+): Promise<Technician> {
   requireRole(principal, 'Admin');
   return technicianTable.insert(pool, columns(input));
 }
@@ -111,7 +133,12 @@ export function replaceTechnician(
   return technicianTable.replace(pool, id, columns(input), ifMatch);
 }
 
-export function deleteTechnician(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void> {
+export function deleteTechnician(
+  pool: Pool,
+  principal: Principal,
+  id: number,
+  ifMatch: IfMatch,
+): Promise<void> {
   requireRole(principal, 'Admin');
   return technicianTable.remove(pool, id, ifMatch);
 }

@@ -21,7 +21,11 @@ interface PageQuery {
   cursor?: string | undefined;
 }
 
-export interface CrudResource<Resource extends { id: number; version: number }, Input, Query extends PageQuery> {
+export interface CrudResource<
+  Resource extends { id: number; version: number },
+  Input,
+  Query extends PageQuery,
+> {
   /** Function name stem, e.g. `equipment`. */
   name: string;
   /** Collection route, e.g. `equipment`. */
@@ -31,7 +35,13 @@ export interface CrudResource<Resource extends { id: number; version: number }, 
   list(pool: Pool, query: NoInfer<Query>, page: PageQuery): Promise<Page<Resource>>;
   get(pool: Pool, id: number): Promise<Resource>;
   create(pool: Pool, principal: Principal, input: Input): Promise<Resource>;
-  replace(pool: Pool, principal: Principal, id: number, input: Input, ifMatch: IfMatch): Promise<Resource>;
+  replace(
+    pool: Pool,
+    principal: Principal,
+    id: number,
+    input: Input,
+    ifMatch: IfMatch,
+  ): Promise<Resource>;
   remove(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void>;
 }
 
@@ -40,9 +50,11 @@ export function routeId(params: Readonly<Record<string, string>>, name = 'id'): 
   return parseOrThrow(pathIdSchema, params[name] ?? '', 'path');
 }
 
-export function crudFunctions<Resource extends { id: number; version: number }, Input, Query extends PageQuery>(
-  resource: CrudResource<Resource, Input, Query>,
-): HttpFunctionDeclaration[] {
+export function crudFunctions<
+  Resource extends { id: number; version: number },
+  Input,
+  Query extends PageQuery,
+>(resource: CrudResource<Resource, Input, Query>): HttpFunctionDeclaration[] {
   return [
     httpFunction({
       name: `${resource.name}-collection`,
@@ -51,7 +63,9 @@ export function crudFunctions<Resource extends { id: number; version: number }, 
       handler: protectedHandler({
         GET: async ({ request, pool }) => {
           const query = parseOrThrow(resource.querySchema, queryObject(request), 'query');
-          return jsonResponse(await resource.list(pool, query, { limit: query.limit, cursor: query.cursor }));
+          return jsonResponse(
+            await resource.list(pool, query, { limit: query.limit, cursor: query.cursor }),
+          );
         },
         POST: async ({ request, pool, principal }) => {
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');

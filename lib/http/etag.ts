@@ -37,8 +37,12 @@ export function parseIfMatch(request: HttpRequest): '*' | number[] | undefined {
 export function checkIfMatch(condition: '*' | number[] | undefined, currentVersion: number): void {
   if (condition === undefined || condition === '*') return;
   if (!condition.includes(currentVersion)) {
-    throw new HttpError('precondition-failed', 'The resource has changed since you read it; fetch it again and retry.', {
-      headers: { etag: etagFor(currentVersion) },
-    });
+    throw new HttpError(
+      'precondition-failed',
+      'The resource has changed since you read it; fetch it again and retry.',
+      {
+        headers: { etag: etagFor(currentVersion) },
+      },
+    );
   }
 }

@@ -2,7 +2,13 @@
  * Wraps domain calls into HTTP handlers: authentication first (401 before anything else),
  * then dispatch on method, with every error mapped in one place (`problem.ts`).
  */
-import type { HttpHandler, HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type {
+  HttpHandler,
+  HttpMethod,
+  HttpRequest,
+  HttpResponseInit,
+  InvocationContext,
+} from '@azure/functions';
 import type { Pool } from 'mysql2/promise';
 import { authenticate, requireRole, type Principal } from '../auth.js';
 import { getConfig } from '../config.js';
@@ -45,14 +51,18 @@ export function problemHandler(
  * A handler for an authenticated route: verifies the caller, requires one of the product's
  * roles, and dispatches on the method.
  */
-export function protectedHandler(operations: Partial<Record<HttpMethod, ApiOperation>>): HttpHandler {
+export function protectedHandler(
+  operations: Partial<Record<HttpMethod, ApiOperation>>,
+): HttpHandler {
   const allowed = Object.keys(operations).join(', ');
   return problemHandler(async (request, context) => {
     const principal = await authenticate(request, getConfig());
     requireRole(principal, 'Admin', 'Technician');
     const operation = operations[request.method as HttpMethod];
     if (!operation) {
-      throw new HttpError('method-not-allowed', `Use one of: ${allowed}.`, { headers: { allow: allowed } });
+      throw new HttpError('method-not-allowed', `Use one of: ${allowed}.`, {
+        headers: { allow: allowed },
+      });
     }
     return operation({ request, context, principal, pool: getPool() });
   });

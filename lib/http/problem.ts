@@ -4,7 +4,14 @@
  * go to the log with the invocation id, never to the client.
  */
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
-import { HttpError, ensureError, problemKinds, problemTypeUri, type FieldProblem, type ProblemKind } from '../errors.js';
+import {
+  HttpError,
+  ensureError,
+  problemKinds,
+  problemTypeUri,
+  type FieldProblem,
+  type ProblemKind,
+} from '../errors.js';
 
 /** The body of every error response. */
 export interface ProblemDocument {
@@ -23,7 +30,11 @@ function problemResponse(
   kind: ProblemKind,
   detail: string,
   instance: string,
-  extra: { errors?: readonly FieldProblem[]; headers?: Record<string, string>; invocationId?: string },
+  extra: {
+    errors?: readonly FieldProblem[];
+    headers?: Record<string, string>;
+    invocationId?: string;
+  },
 ): HttpResponseInit {
   const { status, title } = problemKinds[kind];
   const body: ProblemDocument = { type: problemTypeUri(kind), title, status, detail, instance };
@@ -40,7 +51,11 @@ function problemResponse(
  * Maps anything thrown by a handler to a problem response.
  * @param instance the request path, reported as `instance`.
  */
-export function errorToResponse(error: unknown, instance: string, context: InvocationContext): HttpResponseInit {
+export function errorToResponse(
+  error: unknown,
+  instance: string,
+  context: InvocationContext,
+): HttpResponseInit {
   if (error instanceof HttpError) {
     if (error.status >= 500) context.warn(`${error.kind}: ${error.message}`);
     return problemResponse(error.kind, error.message, instance, {
@@ -49,8 +64,15 @@ export function errorToResponse(error: unknown, instance: string, context: Invoc
     });
   }
   const err = ensureError(error);
-  context.error(`Unhandled error in ${context.functionName} (invocation ${context.invocationId}): ${err.stack ?? err.message}`);
-  return problemResponse('internal', 'An unexpected error occurred. Quote the invocation id when reporting it.', instance, {
-    invocationId: context.invocationId,
-  });
+  context.error(
+    `Unhandled error in ${context.functionName} (invocation ${context.invocationId}): ${err.stack ?? err.message}`,
+  );
+  return problemResponse(
+    'internal',
+    'An unexpected error occurred. Quote the invocation id when reporting it.',
+    instance,
+    {
+      invocationId: context.invocationId,
+    },
+  );
 }

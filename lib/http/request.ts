@@ -14,25 +14,35 @@ export const maxHeaderLength = 8192;
 const jsonContentType = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /** A header value, or undefined; refuses values too long to be honest. */
-export function boundedHeader(request: HttpRequest, name: string, maxLength = maxHeaderLength): string | undefined {
+export function boundedHeader(
+  request: HttpRequest,
+  name: string,
+  maxLength = maxHeaderLength,
+): string | undefined {
   const value = request.headers.get(name);
   if (value === null) return undefined;
   if (value.length > maxLength) {
-    throw new HttpError('validation', `The ${name} header is longer than ${maxLength} characters.`, {
-      errors: [{ header: name, detail: `At most ${maxLength} characters` }],
-    });
+    throw new HttpError(
+      'validation',
+      `The ${name} header is longer than ${maxLength} characters.`,
+      {
+        errors: [{ header: name, detail: `At most ${maxLength} characters` }],
+      },
+    );
   }
   return value;
 }
 
 async function readBounded(request: HttpRequest, limit: number): Promise<Uint8Array> {
-  const tooLarge = () => new HttpError('payload-too-large', `The request body is larger than ${limit} bytes.`);
+  const tooLarge = () =>
+    new HttpError('payload-too-large', `The request body is larger than ${limit} bytes.`);
   const declared = boundedHeader(request, 'content-length', 32);
-  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLarge();
+  if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > limit)
+    throw tooLarge();
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = request.body.getReader();
+  const reader = (request.body as ReadableStream<Uint8Array>).getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -64,7 +74,8 @@ export async function readJsonBody(request: HttpRequest, limit = maxBodyBytes): 
   } catch {
     throw new HttpError('validation', 'The request body is not valid UTF-8.');
   }
-  if (text.trim() === '') throw new HttpError('validation', 'The request body is empty; send a JSON object.');
+  if (text.trim() === '')
+    throw new HttpError('validation', 'The request body is empty; send a JSON object.');
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
@@ -78,9 +89,13 @@ export function queryObject(request: HttpRequest): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [key, value] of request.query.entries()) {
     if (Object.hasOwn(result, key)) {
-      throw new HttpError('validation', `The query parameter "${key.slice(0, 100)}" is given more than once.`, {
-        errors: [{ parameter: key.slice(0, 100), detail: 'Given more than once' }],
-      });
+      throw new HttpError(
+        'validation',
+        `The query parameter "${key.slice(0, 100)}" is given more than once.`,
+        {
+          errors: [{ parameter: key.slice(0, 100), detail: 'Given more than once' }],
+        },
+      );
     }
     result[key] = value;
   }

@@ -14,7 +14,10 @@ export function jsonPointer(path: readonly PropertyKey[]): string {
 /** Where a validated value came from; decides how problems point at it. */
 export type RequestPart = 'body' | 'query' | 'path';
 
-export function issuesToProblems(issues: readonly z.core.$ZodIssue[], part: RequestPart): FieldProblem[] {
+export function issuesToProblems(
+  issues: readonly z.core.$ZodIssue[],
+  part: RequestPart,
+): FieldProblem[] {
   const problems: FieldProblem[] = [];
   for (const issue of issues) {
     const paths =
@@ -31,11 +34,19 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], part: Requ
 }
 
 /** Validates a value or throws a 400 listing every problem. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, part: RequestPart): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  part: RequestPart,
+): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const where = part === 'body' ? 'request body' : part === 'query' ? 'query string' : 'URL';
-  throw new HttpError('validation', `The ${where} has ${result.error.issues.length === 1 ? 'a problem' : 'problems'}.`, {
-    errors: issuesToProblems(result.error.issues, part),
-  });
+  throw new HttpError(
+    'validation',
+    `The ${where} has ${result.error.issues.length === 1 ? 'a problem' : 'problems'}.`,
+    {
+      errors: issuesToProblems(result.error.issues, part),
+    },
+  );
 }

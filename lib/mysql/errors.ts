@@ -31,7 +31,10 @@ function isMysqlError(error: unknown): error is MysqlError {
 function constraintName(error: MysqlError): string | undefined {
   const message = error.sqlMessage ?? '';
   // "Duplicate entry '...' for key 'uq_x'" or "... CONSTRAINT `fk_x` FOREIGN KEY ..."
-  return /for key '(?:[^'.]*\.)?([\w]+)'$/.exec(message)?.[1] ?? /CONSTRAINT `([\w]+)`/.exec(message)?.[1];
+  return (
+    /for key '(?:[^'.]*\.)?([\w]+)'$/.exec(message)?.[1] ??
+    /CONSTRAINT `([\w]+)`/.exec(message)?.[1]
+  );
 }
 
 /** Rethrows a constraint violation as a 409 `HttpError`; returns other errors unchanged. */

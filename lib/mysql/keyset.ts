@@ -59,7 +59,10 @@ export function decodeCursor(order: KeysetOrder, cursor: string): KeyValue[] {
  * The WHERE fragment selecting rows after `values` in `order`, as nested OR/AND so MySQL can
  * use a range scan on the matching index: (a > ?) OR (a = ? AND b > ?) ...
  */
-export function afterClause(order: KeysetOrder, values: readonly KeyValue[]): { sql: string; params: KeyValue[] } {
+export function afterClause(
+  order: KeysetOrder,
+  values: readonly KeyValue[],
+): { sql: string; params: KeyValue[] } {
   const alternatives: string[] = [];
   const params: KeyValue[] = [];
   order.forEach((key, index) => {

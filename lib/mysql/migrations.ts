@@ -105,13 +105,17 @@ interface AppliedRow extends RowDataPacket {
  * recorded right after its statements succeed.
  * @returns the versions applied by this call.
  */
-export async function migrate(pool: Pool, list: readonly Migration[] = migrations): Promise<number[]> {
+export async function migrate(
+  pool: Pool,
+  list: readonly Migration[] = migrations,
+): Promise<number[]> {
   const connection = await pool.getConnection();
   try {
     const [lockRows] = await connection.query<RowDataPacket[]>(
       "SELECT GET_LOCK('sis_schema_migrations', 60) AS acquired",
     );
-    if (lockRows[0]?.['acquired'] !== 1) throw new Error('Timed out waiting for the migration lock');
+    if (lockRows[0]?.['acquired'] !== 1)
+      throw new Error('Timed out waiting for the migration lock');
     try {
       await connection.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version INT UNSIGNED NOT NULL PRIMARY KEY,
@@ -136,11 +140,10 @@ export async function migrate(pool: Pool, list: readonly Migration[] = migration
           continue;
         }
         for (const statement of migration.statements) await connection.query(statement);
-        await connection.execute('INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)', [
-          migration.version,
-          migration.name,
-          sum,
-        ]);
+        await connection.execute(
+          'INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)',
+          [migration.version, migration.name, sum],
+        );
         done.push(migration.version);
       }
       return done;

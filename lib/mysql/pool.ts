@@ -4,10 +4,13 @@
  * server. Statements are always parametrised (`execute`/`query` with values).
  */
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
+import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import { getConfig, type Config } from '../config.js';
 
 /** Pool options for a configuration; dates come back as JS `Date` in UTC. */
-export function poolOptions(config: Pick<Config, 'MYSQL_URL' | 'MYSQL_POOL_SIZE' | 'MYSQL_TLS'>): PoolOptions {
+export function poolOptions(
+  config: Pick<Config, 'MYSQL_URL' | 'MYSQL_POOL_SIZE' | 'MYSQL_TLS'>,
+): PoolOptions {
   const url = new URL(config.MYSQL_URL);
   return {
     host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -39,7 +42,13 @@ export function getPool(): Pool {
     pool = createPool(poolOptions(getConfig()));
     // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
     pool.on('connection', (connection) => {
-      connection.query("SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+      // mysql2's promise pool re-emits the core (callback) connection here, whatever its typings say.
+      (connection as unknown as CorePoolConnection).query(
+        "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+        (error) => {
+          if (error) console.error(`MySQL session setup failed: ${error.message}`);
+        },
+      );
     });
   }
   return pool;

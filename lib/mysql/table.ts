@@ -8,7 +8,13 @@ import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql
 import { HttpError } from '../errors.js';
 import { checkIfMatch } from '../http/etag.js';
 import { translateMysqlError, type ConstraintMessages } from './errors.js';
-import { afterClause, decodeCursor, encodeCursor, orderByClause, type KeysetOrder } from './keyset.js';
+import {
+  afterClause,
+  decodeCursor,
+  encodeCursor,
+  orderByClause,
+  type KeysetOrder,
+} from './keyset.js';
 
 /** A filter condition: a parametrised SQL fragment. */
 export interface Condition {
@@ -35,7 +41,10 @@ export interface TableSpec<Resource extends { version: number }> {
 }
 
 /** Runs `work` in a transaction on one pooled connection. */
-export async function inTransaction<T>(pool: Pool, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: Pool,
+  work: (connection: PoolConnection) => Promise<T>,
+): Promise<T> {
   const connection = await pool.getConnection();
   try {
     await connection.beginTransaction();

@@ -5,13 +5,14 @@
  */
 import { functionDeclarations } from '../../functions/registry.js';
 import { compileRoute, matchRoute } from '../../dev/httpHost.js';
+import { httpDeclarations } from '../../lib/host/declarations.js';
 import { HttpRequest, HttpResponse, InvocationContext } from '../../lib/host/azureFunctions.js';
 
 export interface ApiResult {
   status: number;
   headers: Headers;
   /** Parsed JSON body (undefined when empty). */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON
+  body: any;
   text: string;
   /** Messages the function logged. */
   logs: string[];
@@ -25,9 +26,7 @@ export interface ApiCallOptions {
   headers?: Record<string, string>;
 }
 
-const routes = functionDeclarations
-  .filter((d) => d.kind === 'http')
-  .map((d) => compileRoute(d, 'api'));
+const routes = httpDeclarations(functionDeclarations).map((d) => compileRoute(d, 'api'));
 
 export async function call(
   method: string,

@@ -38,7 +38,8 @@ export function useTestIssuer(): TestIssuer {
     const port = (server.address() as AddressInfo).port;
     handle.issuer = issuer;
     handle.jwksUri = `http://127.0.0.1:${port}/jwks.json`;
-    handle.token = (roles, sub = 'test-admin', expiresIn = '10m') => issuer.sign({ sub, roles }, expiresIn);
+    handle.token = (roles, sub = 'test-admin', expiresIn = '10m') =>
+      issuer.sign({ sub, roles }, expiresIn);
     handle.foreignToken = (roles, sub = 'test-admin') => foreign.sign({ sub, roles });
     process.env['AUTH_ISSUER'] = issuer.issuer;
     process.env['AUTH_AUDIENCE'] = issuer.audience;
@@ -46,7 +47,13 @@ export function useTestIssuer(): TestIssuer {
   });
   afterAll(async () => {
     server?.closeAllConnections();
-    await new Promise<void>((resolve) => (server ? server.close(() => { resolve(); }) : resolve()));
+    await new Promise<void>((resolve) => {
+      if (server)
+        server.close(() => {
+          resolve();
+        });
+      else resolve();
+    });
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
   return handle;

@@ -15,7 +15,10 @@ export interface TestDatabase {
   name: string;
 }
 
-async function admin<T>(serverUrl: string, work: (c: Awaited<ReturnType<typeof createConnection>>) => Promise<T>) {
+async function admin<T>(
+  serverUrl: string,
+  work: (c: Awaited<ReturnType<typeof createConnection>>) => Promise<T>,
+) {
   const url = new URL(serverUrl);
   const connection = await createConnection({
     host: url.hostname,
@@ -36,16 +39,22 @@ export function useTestDatabase(): TestDatabase {
   beforeAll(async () => {
     const serverUrl = inject('mysqlServerUrl');
     handle.name = `sis_test_${randomBytes(6).toString('hex')}`;
-    await admin(serverUrl, (c) => c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [handle.name]));
+    await admin(serverUrl, (c) =>
+      c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [handle.name]),
+    );
     handle.url = `${serverUrl}${handle.name}`;
     process.env['MYSQL_URL'] = handle.url;
-    handle.pool = createPool(poolOptions({ MYSQL_URL: handle.url, MYSQL_POOL_SIZE: 4, MYSQL_TLS: false }));
+    handle.pool = createPool(
+      poolOptions({ MYSQL_URL: handle.url, MYSQL_POOL_SIZE: 4, MYSQL_TLS: false }),
+    );
     await migrate(handle.pool);
   });
   afterAll(async () => {
     await closePool();
     await handle.pool.end();
-    await admin(inject('mysqlServerUrl'), (c) => c.query('DROP DATABASE IF EXISTS ??', [handle.name]));
+    await admin(inject('mysqlServerUrl'), (c) =>
+      c.query('DROP DATABASE IF EXISTS ??', [handle.name]),
+    );
   });
   return handle;
 }
