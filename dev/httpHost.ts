@@ -75,6 +75,8 @@ export interface LocalHttpHostOptions {
     Record<string, () => { status: number; headers: Record<string, string>; body: string }>
   >;
   log?: (level: LogLevel, functionName: string, message: string) => void;
+  /** Requests wait for this before they are dispatched (start-up still running). */
+  ready?: Promise<void>;
 }
 
 function defaultLog(level: LogLevel, functionName: string, message: string): void {
@@ -106,6 +108,7 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
   return createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      await options.ready;
       const extra = options.extraRoutes?.[url.pathname];
       if (extra && req.method === 'GET') {
         const response = extra();

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { migrate } from '../lib/mysql/migrations.js';
 import type { Pool } from 'mysql2/promise';
-import { loadDevIssuer, devIssuerDefaults, type DevIssuer } from './issuer.js';
+import { loadDevIssuer, type DevIssuer } from './issuer.js';
 import { ensureDatabase, startMariaDb, type MariaDbServer } from './mariadb.js';
 import { applySettingsFile, localSettings } from './settings.js';
 
@@ -31,18 +31,21 @@ export async function ensureLocalMysql(
   return { url, server };
 }
 
-/**
- * The dev issuer, when AUTH_ISSUER is unset: its settings are filled in so the app verifies
- * its tokens against the JWKS the local host serves at `/.well-known/jwks.json`.
- */
-export async function ensureDevIssuer(port: number): Promise<DevIssuer | undefined> {
+/** Where the local host serves the dev issuer's public keys. */
+export const devJwksPath = '/.well-known/jwks.json';
+
+/** The dev issuer, when AUTH_ISSUER is unset (otherwise the configured issuer is trusted). */
+export async function loadLocalDevIssuer(): Promise<DevIssuer | undefined> {
   applySettingsFile();
   if (process.env['AUTH_ISSUER']) return undefined;
-  const issuer = await loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));
-  process.env['AUTH_ISSUER'] = devIssuerDefaults.issuer;
-  process.env['AUTH_AUDIENCE'] = devIssuerDefaults.audience;
-  process.env['AUTH_JWKS_URI'] = `http://127.0.0.1:${port}/.well-known/jwks.json`;
-  return issuer;
+  return loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));
+}
+
+/** Points the app's AUTH_* settings at the dev issuer, whose JWKS is served at `jwksUri`. */
+export function useDevIssuer(issuer: DevIssuer, jwksUri: string): void {
+  process.env['AUTH_ISSUER'] = issuer.issuer;
+  process.env['AUTH_AUDIENCE'] = issuer.audience;
+  process.env['AUTH_JWKS_URI'] = jwksUri;
 }
 
 export async function applyMigrations(

@@ -9,7 +9,13 @@ import { getConfig } from '../lib/config.js';
 import { httpDeclarations } from '../lib/host/declarations.js';
 import { closePool, getPool } from '../lib/mysql/pool.js';
 import { createLocalHttpHost, listen } from './httpHost.js';
-import { applyMigrations, ensureDevIssuer, ensureLocalMysql } from './localStack.js';
+import {
+  applyMigrations,
+  devJwksPath,
+  ensureLocalMysql,
+  loadLocalDevIssuer,
+  useDevIssuer,
+} from './localStack.js';
 import { seedDemoData } from './seed.js';
 import { localSettings } from './settings.js';
 
@@ -20,19 +26,22 @@ const log = (line: string) => {
 async function main(): Promise<void> {
   const mysql = await ensureLocalMysql(log);
   const { port, dataDir } = localSettings();
-  const issuer = await ensureDevIssuer(port);
-  const config = getConfig();
-  const pool = getPool();
-  await applyMigrations(pool, log);
-  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 20 pieces of equipment).');
+  const issuer = await loadLocalDevIssuer();
 
+  // Listen first so PORT=0 works and the JWKS URL can name the real port; requests wait
+  // until start-up below has finished.
+  let startedUp: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    startedUp = resolve;
+  });
   const jwksBody = issuer ? JSON.stringify(issuer.jwks) : undefined;
   const server = createLocalHttpHost({
     declarations: httpDeclarations(functionDeclarations),
     routePrefix: 'api',
+    ready,
     extraRoutes: jwksBody
       ? {
-          '/.well-known/jwks.json': () => ({
+          [devJwksPath]: () => ({
             status: 200,
             headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' },
             body: jwksBody,
@@ -41,6 +50,13 @@ async function main(): Promise<void> {
       : {},
   });
   const boundPort = await listen(server, port);
+  if (issuer) useDevIssuer(issuer, `http://127.0.0.1:${boundPort}${devJwksPath}`);
+  const config = getConfig();
+  const pool = getPool();
+  await applyMigrations(pool, log);
+  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 20 pieces of equipment).');
+  startedUp();
+
   const base = `http://127.0.0.1:${boundPort}`;
   const mysqlShown = new URL(mysql.url);
   mysqlShown.password = mysqlShown.password ? '***' : '';

@@ -2,11 +2,9 @@
  * `npm run token -- --role Admin` or `npm run token -- --role Technician --sub tech-alice`:
  * prints a bearer token signed by the local dev issuer.
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { roles, type Role } from '../lib/auth.js';
-import { loadDevIssuer } from './issuer.js';
-import { applySettingsFile, localSettings } from './settings.js';
+import { loadLocalDevIssuer } from './localStack.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,13 +20,12 @@ if (unknown.length) {
   console.error(`Unknown role(s): ${unknown.join(', ')}. Use ${roles.join(' or ')}.`);
   process.exit(2);
 }
-applySettingsFile();
-if (process.env['AUTH_ISSUER']) {
+const issuer = await loadLocalDevIssuer();
+if (!issuer) {
   console.error(
     'AUTH_ISSUER is set, so the app trusts that issuer, not the dev issuer: get a token from it instead.',
   );
   process.exit(2);
 }
-const issuer = await loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));
 const subject = values.sub ?? (chosen.includes('Admin') ? 'dev-admin' : 'tech-alice');
 console.log(await issuer.sign({ sub: subject, roles: chosen }, values.expires));
