@@ -7,6 +7,7 @@ import {
   type Condition,
   type IfMatch,
   type Page,
+  type Queryable,
 } from '../mysql/table.js';
 import type { Equipment, EquipmentInput } from './schemas.js';
 
@@ -74,7 +75,7 @@ export interface EquipmentFilter {
 }
 
 export function listEquipment(
-  pool: Pool,
+  db: Queryable,
   filter: EquipmentFilter,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Page<Equipment>> {
@@ -83,7 +84,7 @@ export function listEquipment(
   if (filter.type !== undefined) conditions.push({ sql: 'type = ?', params: [filter.type] });
   if (filter.location !== undefined)
     conditions.push({ sql: 'location = ?', params: [filter.location] });
-  return equipmentTable.list(pool, conditions, page);
+  return equipmentTable.list(db, conditions, page);
 }
 
 export function getEquipment(pool: Pool, id: number): Promise<Equipment> {

@@ -11,6 +11,7 @@ import {
   type Condition,
   type IfMatch,
   type Page,
+  type Queryable,
 } from '../mysql/table.js';
 import type { ServiceRecord, ServiceRecordInput } from './schemas.js';
 import { technicianForSubject } from './technicians.js';
@@ -110,7 +111,7 @@ export interface ServiceRecordFilter {
 }
 
 export function listServiceRecords(
-  pool: Pool,
+  db: Queryable,
   filter: ServiceRecordFilter,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Page<ServiceRecord>> {
@@ -125,7 +126,7 @@ export function listServiceRecords(
     conditions.push({ sql: 'service_date >= ?', params: [new Date(filter.from)] });
   if (filter.to !== undefined)
     conditions.push({ sql: 'service_date < ?', params: [new Date(filter.to)] });
-  return serviceRecordTable.list(pool, conditions, page);
+  return serviceRecordTable.list(db, conditions, page);
 }
 
 export function getServiceRecord(pool: Pool, id: number): Promise<ServiceRecord> {

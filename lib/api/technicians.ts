@@ -2,7 +2,7 @@
  * Technicians: the people who service equipment. `externalId` links a row to the subject of
  * that person's tokens. Rows that history refers to are deactivated, not deleted.
  */
-import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import {
   isoString,
@@ -10,6 +10,7 @@ import {
   type Condition,
   type IfMatch,
   type Page,
+  type Queryable,
 } from '../mysql/table.js';
 import type { Technician, TechnicianInput } from './schemas.js';
 
@@ -84,7 +85,7 @@ export interface TechnicianFilter {
 }
 
 export function listTechnicians(
-  pool: Pool,
+  db: Queryable,
   filter: TechnicianFilter,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Page<Technician>> {
@@ -94,7 +95,7 @@ export function listTechnicians(
   if (filter.specialization !== undefined) {
     conditions.push({ sql: 'specialization = ?', params: [filter.specialization] });
   }
-  return technicianTable.list(pool, conditions, page);
+  return technicianTable.list(db, conditions, page);
 }
 
 export function getTechnician(pool: Pool, id: number): Promise<Technician> {
@@ -103,7 +104,7 @@ export function getTechnician(pool: Pool, id: number): Promise<Technician> {
 
 /** The technician row a token subject belongs to, if any. */
 export async function technicianForSubject(
-  db: Pool | PoolConnection,
+  db: Queryable,
   subject: string,
 ): Promise<Technician | undefined> {
   const [rows] = await db.query<RowDataPacket[]>(

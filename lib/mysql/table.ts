@@ -16,6 +16,9 @@ import {
   type KeysetOrder,
 } from './keyset.js';
 
+/** Anything statements can run on: the pool, or one connection (transactions, tests). */
+export type Queryable = Pool | PoolConnection;
+
 /** A filter condition: a parametrised SQL fragment. */
 export interface Condition {
   sql: string;
@@ -71,7 +74,7 @@ export class VersionedTable<Resource extends { version: number }> {
   }
 
   async list(
-    db: Pool | PoolConnection,
+    db: Queryable,
     conditions: readonly Condition[],
     page: { limit: number; cursor?: string | undefined },
     from = this.spec.table,
@@ -96,7 +99,7 @@ export class VersionedTable<Resource extends { version: number }> {
     };
   }
 
-  async find(db: Pool | PoolConnection, id: number, lock = false): Promise<Resource | undefined> {
+  async find(db: Queryable, id: number, lock = false): Promise<Resource | undefined> {
     const [rows] = await db.query<RowDataPacket[]>(
       `SELECT ${this.selectList} FROM ${this.spec.table} WHERE id = ?${lock ? ' FOR UPDATE' : ''}`,
       [id],
@@ -105,7 +108,7 @@ export class VersionedTable<Resource extends { version: number }> {
     return row ? this.spec.fromRow(row) : undefined;
   }
 
-  async get(db: Pool | PoolConnection, id: number): Promise<Resource> {
+  async get(db: Queryable, id: number): Promise<Resource> {
     const found = await this.find(db, id);
     if (!found) throw this.notFound(id);
     return found;
