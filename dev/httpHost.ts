@@ -42,6 +42,7 @@ export function compileRoute(declaration: HttpFunctionDeclaration, prefix: strin
 
 export type RouteMatch =
   | { kind: 'matched'; declaration: HttpFunctionDeclaration; params: Record<string, string> }
+  | { kind: 'bad-request' }
   | { kind: 'method-not-allowed' }
   | { kind: 'not-found' };
 
@@ -58,10 +59,14 @@ export function matchRoute(
     pathMatched = true;
     if (!route.declaration.methods.includes(method as HttpMethod)) continue;
     const params: Record<string, string> = {};
-    route.names.forEach((name, index) => {
-      const value = match[index + 1];
-      if (value !== undefined) params[name] = decodeURIComponent(value);
-    });
+    try {
+      route.names.forEach((name, index) => {
+        const value = match[index + 1];
+        if (value !== undefined) params[name] = decodeURIComponent(value);
+      });
+    } catch {
+      return { kind: 'bad-request' }; // a malformed percent-escape
+    }
     return { kind: 'matched', declaration: route.declaration, params };
   }
   return { kind: pathMatched ? 'method-not-allowed' : 'not-found' };
@@ -96,6 +101,12 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   return Buffer.concat(chunks);
 }
 
+const unmatched = {
+  'bad-request': [400, 'Bad request'],
+  'not-found': [404, 'Not found'],
+  'method-not-allowed': [405, 'Method not allowed'],
+} as const;
+
 function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(text);
 }
@@ -107,7 +118,12 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
 
   return createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      const base = `http://${req.headers.host ?? '127.0.0.1'}`;
+      if (!URL.canParse(req.url ?? '/', base)) {
+        plain(res, 400, 'Bad request');
+        return;
+      }
+      const url = new URL(req.url ?? '/', base);
       await options.ready;
       const extra = options.extraRoutes?.[url.pathname];
       if (extra && req.method === 'GET') {
@@ -117,11 +133,8 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
       }
       const found = matchRoute(routes, req.method ?? 'GET', url.pathname);
       if (found.kind !== 'matched') {
-        plain(
-          res,
-          found.kind === 'not-found' ? 404 : 405,
-          found.kind === 'not-found' ? 'Not found' : 'Method not allowed',
-        );
+        const [status, text] = unmatched[found.kind];
+        plain(res, status, text);
         return;
       }
       const { declaration, params } = found;

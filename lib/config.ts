@@ -15,8 +15,8 @@ const booleanSetting = (fallback: boolean) =>
 
 const urlSetting = (protocols: readonly string[]) =>
   z
-    .url({ error: `expected a URL (${protocols.join(', ')})` })
-    .refine((value) => protocols.includes(new URL(value).protocol), {
+    .string({ error: 'required' })
+    .refine((value) => URL.canParse(value) && protocols.includes(new URL(value).protocol), {
       error: `expected a URL with protocol ${protocols.join(' or ')}`,
     });
 
@@ -24,8 +24,8 @@ const integerSetting = (fallback: number, min: number, max: number) =>
   z.coerce
     .number({ error: 'expected a whole number' })
     .int({ error: 'expected a whole number' })
-    .min(min)
-    .max(max)
+    .min(min, { error: `expected a whole number from ${min} to ${max}` })
+    .max(max, { error: `expected a whole number from ${min} to ${max}` })
     .default(fallback);
 
 const settingsSchema = z.object({

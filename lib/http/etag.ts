@@ -18,6 +18,11 @@ export function parseIfMatch(request: HttpRequest): '*' | number[] | undefined {
   const header = boundedHeader(request, 'if-match', 1024);
   if (header === undefined) return undefined;
   if (header.trim() === '*') return '*';
+  if (header.trim() === '') {
+    throw new HttpError('validation', 'The If-Match header is empty.', {
+      errors: [{ header: 'if-match', detail: 'Expected "*" or quoted entity tags' }],
+    });
+  }
   const versions: number[] = [];
   for (const part of header.split(',')) {
     const tag = part.trim();

@@ -86,7 +86,8 @@ export async function readJsonBody(request: HttpRequest, limit = maxBodyBytes): 
 
 /** The query string as a plain object; a parameter given twice is an error, not a guess. */
 export function queryObject(request: HttpRequest): Record<string, string> {
-  const result: Record<string, string> = {};
+  // No prototype: a `__proto__` parameter becomes an ordinary (unknown, so refused) key.
+  const result = Object.create(null) as Record<string, string>;
   for (const [key, value] of request.query.entries()) {
     if (Object.hasOwn(result, key)) {
       throw new HttpError(

@@ -3,7 +3,12 @@ import type { z } from 'zod';
 import { HttpError, type FieldProblem } from '../errors.js';
 
 function escapePointerToken(token: PropertyKey): string {
-  return String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+  const escaped = String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+  // URI fragment form (RFC 6901 §6): percent-encode what a fragment cannot carry. Lone
+  // surrogates (possible in JSON keys) cannot be encoded, so they become U+FFFD first.
+  return escaped
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]/gu, (char) => encodeURIComponent(char));
 }
 
 /** RFC 6901 pointer (as a URI fragment) for a path inside the request body. */

@@ -1,0 +1,258 @@
+/**
+ * `npm start` end to end: the real local host as a child process (run from source with tsx,
+ * since a build is not guaranteed), against a fresh database on the test server, over real
+ * HTTP. Stopped with SIGINT and started again on the same data.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadDevIssuer } from '../../dev/issuer.js';
+import { projectRoot } from '../../dev/settings.js';
+
+const startupLimitMs = 60_000;
+const stopLimitMs = 30_000;
+
+interface Running {
+  child: ChildProcess;
+  base: string;
+  /** Everything the process has printed so far (stdout and stderr). */
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+let dataDir: string;
+let databaseName: string;
+let databaseUrl: string;
+
+async function onServer(sql: string, values: unknown[]): Promise<void> {
+  const url = new URL(inject('mysqlServerUrl'));
+  const connection = await createConnection({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  });
+  try {
+    await connection.query(sql, values);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** Starts `dev/start.ts` and resolves once it prints its banner; fails clearly otherwise. */
+function startHost(): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
+    cwd: projectRoot,
+    env: {
+      ...process.env,
+      PORT: '0',
+      LOCAL_DATA_DIR: dataDir,
+      MYSQL_URL: databaseUrl,
+      AUTH_ISSUER: '',
+      AUTH_AUDIENCE: '',
+      AUTH_JWKS_URI: '',
+      AUTH_TRUST_PLATFORM_PRINCIPAL: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      resolve(code);
+    });
+  });
+  return new Promise<Running>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`The local host printed no banner within ${startupLimitMs} ms:\n${output}`));
+    }, startupLimitMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const match = /http:\/\/127\.0\.0\.1:(\d+)\/api\b/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          base: `http://127.0.0.1:${match[1]}`,
+          output: () => output,
+          exited,
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`The local host exited with ${code} before its banner:\n${output}`));
+    });
+  });
+}
+
+/** Sends SIGINT and resolves with the exit code, failing when the process does not stop. */
+async function interrupt(running: Running): Promise<number | null> {
+  running.child.kill('SIGINT');
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`No exit within ${stopLimitMs} ms of SIGINT:\n${running.output()}`));
+    }, stopLimitMs);
+  });
+  try {
+    return await Promise.race([running.exited, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function allEquipment(base: string, token: string): Promise<{ id: number }[]> {
+  const items: { id: number }[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 20; page++) {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const response = await fetch(`${base}/api/equipment?limit=7${query}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { items: { id: number }[]; nextCursor: string | null };
+    expect(body.items.length).toBeLessThanOrEqual(7);
+    items.push(...body.items);
+    cursor = body.nextCursor;
+    if (!cursor) return items;
+  }
+  throw new Error('paging did not end');
+}
+
+let first: Running;
+let adminToken: string;
+let createdId: number;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'sis-start-'));
+  databaseName = `sis_test_start_${randomBytes(6).toString('hex')}`;
+  await onServer('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [databaseName]);
+  databaseUrl = `${inject('mysqlServerUrl')}${databaseName}`;
+  first = await startHost();
+  const issuer = await loadDevIssuer(join(dataDir, 'dev-issuer'));
+  adminToken = await issuer.sign({ sub: 'start-test-admin', roles: ['Admin'] }, '10m');
+});
+
+afterAll(async () => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    }
+  }
+  if (databaseName) await onServer('DROP DATABASE IF EXISTS ??', [databaseName]);
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start (dev/start.ts)', () => {
+  it('prints what runs where and seeds the empty database', () => {
+    const output = first.output();
+    expect(output).toContain('Applied migrations: 1');
+    expect(output).toContain('Seeded demo data');
+    expect(output).toContain(`${first.base}/api/health`);
+    // It names the database it uses.
+    expect(output).toContain(databaseName);
+  });
+
+  it('answers /api/health over real HTTP', async () => {
+    const response = await fetch(`${first.base}/api/health`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; checks: Record<string, unknown> };
+    expect(body.status).toBe('healthy');
+    expect(body.checks['mysql']).toMatchObject({ status: 'up' });
+    expect(JSON.stringify(body)).not.toContain(databaseName);
+  });
+
+  it('serves the dev issuer JWKS without the private key', async () => {
+    const response = await fetch(`${first.base}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    const jwks = (await response.json()) as { keys: Record<string, unknown>[] };
+    const issuer = await loadDevIssuer(join(dataDir, 'dev-issuer'));
+    expect(jwks).toEqual(issuer.jwks);
+    expect(jwks.keys.length).toBeGreaterThan(0);
+    for (const key of jwks.keys) {
+      expect(key).toMatchObject({ kty: 'EC', alg: 'ES256' });
+      expect(key).not.toHaveProperty('d');
+    }
+  });
+
+  it('refuses the API without a token', async () => {
+    const response = await fetch(`${first.base}/api/equipment`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  it('refuses a token from another issuer key', async () => {
+    const otherDir = mkdtempSync(join(tmpdir(), 'sis-start-other-'));
+    try {
+      const other = await loadDevIssuer(otherDir);
+      const token = await other.sign({ sub: 'start-test-admin', roles: ['Admin'] });
+      const response = await fetch(`${first.base}/api/equipment`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(response.status).toBe(401);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists the 20 seeded pieces of equipment across pages', async () => {
+    const items = await allEquipment(first.base, adminToken);
+    expect(items.map((item) => item.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('creates a row', async () => {
+    const response = await fetch(`${first.base}/api/equipment`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        serialNumber: 'START-TEST-0001',
+        name: 'Survives a restart',
+        type: 'crane',
+        status: 'operational',
+      }),
+    });
+    expect(response.status).toBe(201);
+    createdId = ((await response.json()) as { id: number }).id;
+    expect(createdId).toBeGreaterThan(20);
+  });
+
+  it(
+    'stops cleanly on SIGINT and keeps its data across a restart',
+    { timeout: 120_000 },
+    async () => {
+      expect(createdId).toBeGreaterThan(0);
+      expect(await interrupt(first)).toBe(0);
+      expect(first.output()).toContain('Stopped.');
+      await expect(fetch(`${first.base}/api/health`)).rejects.toThrow();
+
+      const second = await startHost();
+      try {
+        expect(second.output()).toContain('Schema is up to date.');
+        expect(second.output()).not.toContain('Seeded demo data');
+        const items = await allEquipment(second.base, adminToken);
+        expect(items).toHaveLength(21);
+        const created = await fetch(`${second.base}/api/equipment/${createdId}`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        expect(created.status).toBe(200);
+        expect(await created.json()).toMatchObject({
+          id: createdId,
+          serialNumber: 'START-TEST-0001',
+          name: 'Survives a restart',
+        });
+      } finally {
+        expect(await interrupt(second)).toBe(0);
+      }
+    },
+  );
+});

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, settingNames } from '../../lib/config.js';
+
+const good = {
+  MYSQL_URL: 'mysql://app:pw@db.example.com:3306/sis',
+  AUTH_ISSUER: 'https://login.example.com/tenant/v2.0',
+  AUTH_AUDIENCE: 'api://sis',
+  AUTH_JWKS_URI: 'https://login.example.com/tenant/discovery/v2.0/keys',
+};
+
+/** The ConfigError thrown for `env`, failing the test when something else happens. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('loadConfig accepted an invalid environment');
+}
+
+describe('loadConfig', () => {
+  it('accepts a complete environment and applies defaults', () => {
+    expect(loadConfig(good)).toEqual({
+      ...good,
+      MYSQL_POOL_SIZE: 10,
+      MYSQL_TLS: false,
+      AUTH_TRUST_PLATFORM_PRINCIPAL: false,
+    });
+  });
+
+  it('parses explicit numbers and booleans', () => {
+    const config = loadConfig({
+      ...good,
+      MYSQL_POOL_SIZE: '25',
+      MYSQL_TLS: 'true',
+      AUTH_TRUST_PLATFORM_PRINCIPAL: 'yes',
+    });
+    expect(config.MYSQL_POOL_SIZE).toBe(25);
+    expect(config.MYSQL_TLS).toBe(true);
+    expect(config.AUTH_TRUST_PLATFORM_PRINCIPAL).toBe(true);
+    expect(loadConfig({ ...good, MYSQL_TLS: '0' }).MYSQL_TLS).toBe(false);
+  });
+
+  it('ignores variables it does not read', () => {
+    const config = loadConfig({ ...good, PATH: '/usr/bin', UNRELATED: 'x' });
+    expect(Object.keys(config).sort()).toEqual([...settingNames].sort());
+  });
+
+  it('names every missing and invalid setting in one error', () => {
+    const error = configError({
+      MYSQL_URL: undefined,
+      AUTH_ISSUER: good.AUTH_ISSUER,
+      AUTH_AUDIENCE: undefined,
+      AUTH_JWKS_URI: good.AUTH_JWKS_URI,
+      MYSQL_POOL_SIZE: 'abc',
+      MYSQL_TLS: 'maybe',
+    });
+    expect(error.name).toBe('ConfigError');
+    const named = error.problems.map((problem) => problem.split(':')[0]).sort();
+    expect(named).toEqual(['AUTH_AUDIENCE', 'MYSQL_POOL_SIZE', 'MYSQL_TLS', 'MYSQL_URL']);
+    for (const name of named) expect(error.message).toContain(name);
+    expect(error.problems).toContain('MYSQL_URL: required');
+    expect(error.problems).toContain('AUTH_AUDIENCE: required');
+  });
+
+  it('refuses a MYSQL_URL that is not mysql:', () => {
+    const error = configError({ ...good, MYSQL_URL: 'http://db.example.com/sis' });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^MYSQL_URL: .*mysql:/);
+  });
+
+  it.each(['abc', '0', '-3', '2.5', '201'])('refuses MYSQL_POOL_SIZE %j', (value) => {
+    const error = configError({ ...good, MYSQL_POOL_SIZE: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^MYSQL_POOL_SIZE: /);
+  });
+
+  it('refuses a MYSQL_TLS that is not a boolean', () => {
+    const error = configError({ ...good, MYSQL_TLS: 'maybe' });
+    expect(error.problems).toEqual([expect.stringMatching(/^MYSQL_TLS: /)]);
+  });
+
+  it('counts empty and blank strings as missing', () => {
+    const error = configError({ ...good, AUTH_ISSUER: '', AUTH_AUDIENCE: '   ' });
+    expect([...error.problems].sort()).toEqual([
+      'AUTH_AUDIENCE: required',
+      'AUTH_ISSUER: required',
+    ]);
+    // An empty optional setting falls back to its default rather than failing.
+    expect(loadConfig({ ...good, MYSQL_POOL_SIZE: '', MYSQL_TLS: '' })).toMatchObject({
+      MYSQL_POOL_SIZE: 10,
+      MYSQL_TLS: false,
+    });
+  });
+
+  it('names every setting when the environment is empty', () => {
+    const error = configError({});
+    expect([...error.problems].sort()).toEqual([
+      'AUTH_AUDIENCE: required',
+      'AUTH_ISSUER: required',
+      'AUTH_JWKS_URI: required',
+      'MYSQL_URL: required',
+    ]);
+  });
+
+  it('never echoes the values of settings', () => {
+    const secret = 'Sup3r-S3cret-Pa55';
+    const error = configError({
+      ...good,
+      MYSQL_URL: `http://admin:${secret}@db.example.com/sis`,
+      AUTH_JWKS_URI: `ftp://keys-${secret}.example.com/`,
+      MYSQL_POOL_SIZE: secret,
+      MYSQL_TLS: secret,
+    });
+    expect(error.problems).toHaveLength(4);
+    expect(error.message).not.toContain(secret);
+    expect(error.message).not.toContain('db.example.com');
+  });
+
+  // Bug: the protocol refinement calls `new URL(value)` even when the value is not a URL, so
+  // a malformed URL escapes as a bare TypeError instead of a ConfigError naming the setting.
+  it('reports a MYSQL_URL that is not a URL at all as a ConfigError naming it', () => {
+    const error = configError({ ...good, MYSQL_URL: 'not a url' });
+    expect(error.problems).toEqual([expect.stringMatching(/^MYSQL_URL: /)]);
+  });
+
+  it('reports a malformed AUTH_JWKS_URI together with other problems', () => {
+    const error = configError({ ...good, AUTH_JWKS_URI: 'not a url', AUTH_AUDIENCE: '' });
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'AUTH_AUDIENCE',
+      'AUTH_JWKS_URI',
+    ]);
+  });
+});

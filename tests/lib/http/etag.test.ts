@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { HttpError } from '../../../lib/errors.js';
+import { HttpRequest } from '../../../lib/host/azureFunctions.js';
+import { checkIfMatch, etagFor, parseIfMatch } from '../../../lib/http/etag.js';
+
+function withIfMatch(value?: string) {
+  return new HttpRequest({
+    method: 'PUT',
+    url: 'http://127.0.0.1:7071/api/equipment/1',
+    headers: value === undefined ? {} : { 'if-match': value },
+  });
+}
+
+function thrown(work: () => unknown): HttpError {
+  try {
+    work();
+  } catch (error) {
+    expect(error).toBeInstanceOf(HttpError);
+    return error as HttpError;
+  }
+  throw new Error('expected an HttpError');
+}
+
+describe('etagFor', () => {
+  it('quotes the version as a strong tag', () => {
+    expect(etagFor(3)).toBe('"3"');
+  });
+});
+
+describe('parseIfMatch', () => {
+  it('is undefined without the header', () => {
+    expect(parseIfMatch(withIfMatch())).toBeUndefined();
+  });
+
+  it('understands *', () => {
+    expect(parseIfMatch(withIfMatch('*'))).toBe('*');
+    expect(parseIfMatch(withIfMatch(' * '))).toBe('*');
+  });
+
+  it('reads one strong tag', () => {
+    expect(parseIfMatch(withIfMatch('"3"'))).toEqual([3]);
+  });
+
+  it('reads a list of tags', () => {
+    expect(parseIfMatch(withIfMatch('"1", "2"'))).toEqual([1, 2]);
+    expect(parseIfMatch(withIfMatch('"1","2" ,  "17"'))).toEqual([1, 2, 17]);
+  });
+
+  it('never matches a weak tag', () => {
+    const condition = parseIfMatch(withIfMatch('W/"3"'));
+    expect(condition).toEqual([]);
+    expect(() => {
+      checkIfMatch(condition, 3);
+    }).toThrow(HttpError);
+  });
+
+  it('accepts opaque tags it did not issue, which then never match', () => {
+    const condition = parseIfMatch(withIfMatch('"abc", "3"'));
+    expect(condition).toEqual([3]);
+    expect(() => {
+      checkIfMatch(condition, 3);
+    }).not.toThrow();
+  });
+
+  it.each(['3', 'abc', '"3', '3"', '"3" "4"', '*, "3"', 'W/3', '"a"b"'])(
+    'refuses %j with 400',
+    (value) => {
+      const error = thrown(() => parseIfMatch(withIfMatch(value)));
+      expect(error.kind).toBe('validation');
+      expect(error.status).toBe(400);
+      expect(error.errors).toEqual([{ header: 'if-match', detail: expect.any(String) }]);
+    },
+  );
+
+  it('refuses an over-long header with 400', () => {
+    const value = Array.from({ length: 300 }, (_, i) => `"${i}"`).join(', ');
+    expect(thrown(() => parseIfMatch(withIfMatch(value))).status).toBe(400);
+  });
+});
+
+describe('checkIfMatch', () => {
+  it('passes without a condition or with *', () => {
+    expect(() => {
+      checkIfMatch(undefined, 5);
+    }).not.toThrow();
+    expect(() => {
+      checkIfMatch('*', 5);
+    }).not.toThrow();
+  });
+
+  it('passes when the current version is named', () => {
+    expect(() => {
+      checkIfMatch([4, 5], 5);
+    }).not.toThrow();
+  });
+
+  it('answers a stale tag with 412 carrying the current ETag', () => {
+    const error = thrown(() => {
+      checkIfMatch([4], 5);
+    });
+    expect(error.kind).toBe('precondition-failed');
+    expect(error.status).toBe(412);
+    expect(error.headers).toEqual({ etag: '"5"' });
+  });
+
+  it('round-trips a tag from etagFor', () => {
+    expect(() => {
+      checkIfMatch(parseIfMatch(withIfMatch(etagFor(12))), 12);
+    }).not.toThrow();
+    expect(() => {
+      checkIfMatch(parseIfMatch(withIfMatch(etagFor(12))), 13);
+    }).toThrow(HttpError);
+  });
+});
