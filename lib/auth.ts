@@ -59,7 +59,13 @@ async function verifyBearer(token: string, config: Config): Promise<Principal> {
     return { subject: payload.sub, roles: toRoles(payload['roles']) };
   } catch (error) {
     if (error instanceof HttpError) throw error;
-    if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+    // Failures fetching the key set (timeout, a non-200 answer, a body that is not a key set)
+    // are the identity provider's, not the caller's: a 401 would make clients drop good tokens.
+    if (
+      error instanceof joseErrors.JWKSTimeout ||
+      error instanceof joseErrors.JWKSInvalid ||
+      (error instanceof joseErrors.JOSEError && error.code === 'ERR_JOSE_GENERIC')
+    ) {
       throw new HttpError(
         'service-unavailable',
         'The identity provider could not be reached; try again shortly.',

@@ -195,7 +195,6 @@ export function buildOpenApiDocument(
     description:
       'Entra ID access token (local: `npm run token`). Roles come from the `roles` claim: Admin, Technician.',
   });
-  registry.register('Problem', problemSchema);
 
   registry.registerPath({
     method: 'get',

@@ -8,7 +8,14 @@ import { z } from 'zod';
 
 // ---------- shared pieces ----------
 
-/** Database ids: positive integers that fit a JS number. */
+/** An id in a JSON body: a JSON number, never a string or boolean coerced into one. */
+export const bodyIdSchema = z
+  .number({ error: 'Expected a positive whole number' })
+  .int({ error: 'Expected a positive whole number' })
+  .positive({ error: 'Expected a positive whole number' })
+  .max(Number.MAX_SAFE_INTEGER);
+
+/** An id in a query string (text by nature): digits coerced to a number. */
 export const idSchema = z.coerce
   .number({ error: 'Expected a positive whole number' })
   .int({ error: 'Expected a positive whole number' })
@@ -22,8 +29,18 @@ export const pathIdSchema = z
   .transform(Number)
   .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'Expected a positive whole number' }));
 
-const text = (max: number) => z.string().trim().min(1, { error: 'Must not be empty' }).max(max);
-const optionalText = (max: number) => z.string().trim().max(max).nullable().optional();
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Input text: JSON can carry lone UTF-16 surrogates, which utf8mb4 cannot store; they are
+ * refused rather than silently replaced, so whatever is stored is what was sent.
+ */
+const inputString = () =>
+  z.string().refine((value) => !loneSurrogate.test(value), {
+    error: 'Contains an unpaired UTF-16 surrogate',
+  });
+const text = (max: number) => inputString().trim().min(1, { error: 'Must not be empty' }).max(max);
+const optionalText = (max: number) => inputString().trim().max(max).nullable().optional();
 
 export const isoDateTime = z.iso
   .datetime({ offset: true, error: 'Expected an ISO 8601 date-time with a time zone' })
@@ -125,7 +142,7 @@ export const equipmentQuerySchema = pageQuerySchema
 
 export const technicianInputSchema = z
   .strictObject({
-    externalId: z.string().trim().min(1).max(128).nullable().optional().meta({
+    externalId: inputString().trim().min(1).max(128).nullable().optional().meta({
       description: "Subject (`sub`) of the technician's tokens; links a login to this row.",
     }),
     name: text(200),
@@ -174,8 +191,8 @@ export const serviceStatuses = ['scheduled', 'in_progress', 'completed', 'cancel
 
 export const serviceRecordInputSchema = z
   .strictObject({
-    equipmentId: idSchema.pipe(z.number()),
-    technicianId: idSchema.nullable().optional(),
+    equipmentId: bodyIdSchema,
+    technicianId: bodyIdSchema.nullable().optional(),
     serviceType: z.enum(serviceTypes),
     status: z.enum(serviceStatuses).default('scheduled'),
     serviceDate: isoDateTime,

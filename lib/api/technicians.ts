@@ -111,7 +111,9 @@ export async function technicianForSubject(
     `SELECT ${technicianColumns.join(', ')} FROM technicians WHERE external_id = ?`,
     [subject],
   );
-  return rows[0] ? technicianFromRow(rows[0]) : undefined;
+  // The collation ignores trailing spaces ('tech-1 ' = 'tech-1'); identity must match exactly.
+  const row = rows.find((candidate) => candidate['external_id'] === subject);
+  return row ? technicianFromRow(row) : undefined;
 }
 
 export function createTechnician(

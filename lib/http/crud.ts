@@ -5,7 +5,7 @@
  * translation so the three behave identically.
  */
 import type { Pool } from 'mysql2/promise';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Principal } from '../auth.js';
 import { pathIdSchema } from '../api/schemas.js';
 import { httpFunction, type HttpFunctionDeclaration } from '../host/declarations.js';
@@ -47,7 +47,15 @@ export interface CrudResource<
 
 /** Parses the `{id}` route parameter: 400 unless it is a positive whole number. */
 export function routeId(params: Readonly<Record<string, string>>, name = 'id'): number {
-  return parseOrThrow(pathIdSchema, params[name] ?? '', 'path');
+  // Wrapped in an object so a problem names the parameter (`id`, `technicianId`).
+  const parsed = parseOrThrow(
+    z.object({ [name]: pathIdSchema }),
+    { [name]: params[name] ?? '' },
+    'path',
+  );
+  const id = parsed[name];
+  if (id === undefined) throw new Error(`route parameter ${name} missing after validation`);
+  return id;
 }
 
 export function crudFunctions<
