@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConnection } from 'mysql2/promise';
+import { createConnection, type Connection } from 'mysql2/promise';
 
 export interface MariaDbServer {
   /** `mysql://root@127.0.0.1:PORT/` (no database). */
@@ -167,8 +167,11 @@ export async function startMariaDb(options: {
   };
 }
 
-/** Creates `database` if missing. */
-export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+/** Runs `work` on one connection to the server at `serverUrl` (no database selected). */
+export async function withServerConnection<T>(
+  serverUrl: string,
+  work: (connection: Connection) => Promise<T>,
+): Promise<T> {
   const url = new URL(serverUrl);
   const connection = await createConnection({
     host: url.hostname,
@@ -177,11 +180,17 @@ export async function ensureDatabase(serverUrl: string, database: string): Promi
     password: decodeURIComponent(url.password),
   });
   try {
-    await connection.query(
-      'CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin',
-      [database],
-    );
+    return await work(connection);
   } finally {
     await connection.end();
   }
+}
+
+/** Creates `database` if missing. */
+export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  await withServerConnection(serverUrl, (connection) =>
+    connection.query('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [
+      database,
+    ]),
+  );
 }

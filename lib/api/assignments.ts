@@ -2,7 +2,13 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
-import { isoString, inTransaction, VersionedTable, type Page } from '../mysql/table.js';
+import {
+  isoString,
+  inTransaction,
+  VersionedTable,
+  type Page,
+  type PageRequest,
+} from '../mysql/table.js';
 import { equipmentTable } from './equipment.js';
 import type { Assignment } from './schemas.js';
 import { technicianColumns, technicianFromRow, technicianTable } from './technicians.js';
@@ -38,7 +44,7 @@ function toAssignment(row: Assignment & { technician_id: number; version: number
 export async function listAssignments(
   pool: Pool,
   equipmentId: number,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
 ): Promise<Page<Assignment>> {
   await equipmentTable.get(pool, equipmentId);
   const result = await assignmentTable.list(

@@ -4,9 +4,10 @@ import { requireRole, type Principal } from '../auth.js';
 import {
   isoString,
   VersionedTable,
-  type Condition,
   type IfMatch,
   type Page,
+  type PageRequest,
+  filterConditions,
   type Queryable,
 } from '../mysql/table.js';
 import type { Equipment, EquipmentInput } from './schemas.js';
@@ -77,13 +78,13 @@ export interface EquipmentFilter {
 export function listEquipment(
   db: Queryable,
   filter: EquipmentFilter,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
 ): Promise<Page<Equipment>> {
-  const conditions: Condition[] = [];
-  if (filter.status !== undefined) conditions.push({ sql: 'status = ?', params: [filter.status] });
-  if (filter.type !== undefined) conditions.push({ sql: 'type = ?', params: [filter.type] });
-  if (filter.location !== undefined)
-    conditions.push({ sql: 'location = ?', params: [filter.location] });
+  const conditions = filterConditions([
+    ['status', '=', filter.status],
+    ['type', '=', filter.type],
+    ['location', '=', filter.location],
+  ]);
   return equipmentTable.list(db, conditions, page);
 }
 

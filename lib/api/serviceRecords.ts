@@ -8,9 +8,10 @@ import { HttpError } from '../errors.js';
 import {
   isoString,
   VersionedTable,
-  type Condition,
   type IfMatch,
   type Page,
+  type PageRequest,
+  filterConditions,
   type Queryable,
 } from '../mysql/table.js';
 import type { ServiceRecord, ServiceRecordInput } from './schemas.js';
@@ -113,19 +114,15 @@ export interface ServiceRecordFilter {
 export function listServiceRecords(
   db: Queryable,
   filter: ServiceRecordFilter,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
 ): Promise<Page<ServiceRecord>> {
-  const conditions: Condition[] = [];
-  if (filter.equipmentId !== undefined)
-    conditions.push({ sql: 'equipment_id = ?', params: [filter.equipmentId] });
-  if (filter.technicianId !== undefined) {
-    conditions.push({ sql: 'technician_id = ?', params: [filter.technicianId] });
-  }
-  if (filter.status !== undefined) conditions.push({ sql: 'status = ?', params: [filter.status] });
-  if (filter.from !== undefined)
-    conditions.push({ sql: 'service_date >= ?', params: [new Date(filter.from)] });
-  if (filter.to !== undefined)
-    conditions.push({ sql: 'service_date < ?', params: [new Date(filter.to)] });
+  const conditions = filterConditions([
+    ['equipment_id', '=', filter.equipmentId],
+    ['technician_id', '=', filter.technicianId],
+    ['status', '=', filter.status],
+    ['service_date', '>=', filter.from === undefined ? undefined : new Date(filter.from)],
+    ['service_date', '<', filter.to === undefined ? undefined : new Date(filter.to)],
+  ]);
   return serviceRecordTable.list(db, conditions, page);
 }
 

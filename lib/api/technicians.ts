@@ -7,9 +7,10 @@ import { requireRole, type Principal } from '../auth.js';
 import {
   isoString,
   VersionedTable,
-  type Condition,
   type IfMatch,
   type Page,
+  type PageRequest,
+  filterConditions,
   type Queryable,
 } from '../mysql/table.js';
 import type { Technician, TechnicianInput } from './schemas.js';
@@ -87,14 +88,12 @@ export interface TechnicianFilter {
 export function listTechnicians(
   db: Queryable,
   filter: TechnicianFilter,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
 ): Promise<Page<Technician>> {
-  const conditions: Condition[] = [];
-  if (filter.active !== undefined)
-    conditions.push({ sql: 'is_active = ?', params: [filter.active] });
-  if (filter.specialization !== undefined) {
-    conditions.push({ sql: 'specialization = ?', params: [filter.specialization] });
-  }
+  const conditions = filterConditions([
+    ['is_active', '=', filter.active],
+    ['specialization', '=', filter.specialization],
+  ]);
   return technicianTable.list(db, conditions, page);
 }
 

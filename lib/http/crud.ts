@@ -9,22 +9,17 @@ import { z } from 'zod';
 import type { Principal } from '../auth.js';
 import { pathIdSchema } from '../api/schemas.js';
 import { httpFunction, type HttpFunctionDeclaration } from '../host/declarations.js';
-import type { IfMatch, Page } from '../mysql/table.js';
+import type { IfMatch, Page, PageRequest } from '../mysql/table.js';
 import { parseIfMatch } from './etag.js';
 import { protectedHandler } from './handler.js';
 import { queryObject, readJsonBody } from './request.js';
 import { jsonResponse, noContent } from './response.js';
 import { parseOrThrow } from './validation.js';
 
-interface PageQuery {
-  limit: number;
-  cursor?: string | undefined;
-}
-
 export interface CrudResource<
   Resource extends { id: number; version: number },
   Input,
-  Query extends PageQuery,
+  Query extends PageRequest,
 > {
   /** Function name stem, e.g. `equipment`. */
   name: string;
@@ -32,7 +27,7 @@ export interface CrudResource<
   route: string;
   querySchema: z.ZodType<Query>;
   inputSchema: z.ZodType<Input>;
-  list(pool: Pool, query: NoInfer<Query>, page: PageQuery): Promise<Page<Resource>>;
+  list(pool: Pool, query: NoInfer<Query>, page: PageRequest): Promise<Page<Resource>>;
   get(pool: Pool, id: number): Promise<Resource>;
   create(pool: Pool, principal: Principal, input: Input): Promise<Resource>;
   replace(
@@ -61,7 +56,7 @@ export function routeId(params: Readonly<Record<string, string>>, name = 'id'): 
 export function crudFunctions<
   Resource extends { id: number; version: number },
   Input,
-  Query extends PageQuery,
+  Query extends PageRequest,
 >(resource: CrudResource<Resource, Input, Query>): HttpFunctionDeclaration[] {
   return [
     httpFunction({

@@ -25,6 +25,21 @@ export interface Condition {
   params: readonly unknown[];
 }
 
+/** Conditions for the filters that are set, each `column <operator> ?`. */
+export function filterConditions(
+  filters: readonly (readonly [column: string, operator: '=' | '>=' | '<', value: unknown])[],
+): Condition[] {
+  return filters
+    .filter(([, , value]) => value !== undefined)
+    .map(([column, operator, value]) => ({ sql: `${column} ${operator} ?`, params: [value] }));
+}
+
+/** Which page of a list to read. */
+export interface PageRequest {
+  limit: number;
+  cursor?: string | undefined;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -76,11 +91,11 @@ export class VersionedTable<Resource extends { version: number }> {
   async list(
     db: Queryable,
     conditions: readonly Condition[],
-    page: { limit: number; cursor?: string | undefined },
+    page: PageRequest,
     from = this.spec.table,
   ): Promise<Page<Resource>> {
     const where = [...conditions];
-    if (page.cursor) {
+    if (page.cursor !== undefined) {
       const after = afterClause(this.spec.order, decodeCursor(this.spec.order, page.cursor));
       where.push({ sql: after.sql, params: after.params });
     }

@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { projectRoot } from '../../dev/settings.js';
+import { onTestServer } from '../helpers/database.js';
 
 const startupLimitMs = 60_000;
 const stopLimitMs = 30_000;
@@ -28,21 +28,6 @@ const children: ChildProcess[] = [];
 let dataDir: string;
 let databaseName: string;
 let databaseUrl: string;
-
-async function onServer(sql: string, values: unknown[]): Promise<void> {
-  const url = new URL(inject('mysqlServerUrl'));
-  const connection = await createConnection({
-    host: url.hostname,
-    port: Number(url.port || 3306),
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-  });
-  try {
-    await connection.query(sql, values);
-  } finally {
-    await connection.end();
-  }
-}
 
 /** Starts `dev/start.ts` and resolves once it prints its banner; fails clearly otherwise. */
 function startHost(): Promise<Running> {
@@ -134,7 +119,9 @@ let createdId: number;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'sis-start-'));
   databaseName = `sis_test_start_${randomBytes(6).toString('hex')}`;
-  await onServer('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [databaseName]);
+  await onTestServer((c) =>
+    c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [databaseName]),
+  );
   databaseUrl = `${inject('mysqlServerUrl')}${databaseName}`;
   first = await startHost();
   const issuer = await loadDevIssuer(join(dataDir, 'dev-issuer'));
@@ -149,7 +136,8 @@ afterAll(async () => {
       await gone;
     }
   }
-  if (databaseName) await onServer('DROP DATABASE IF EXISTS ??', [databaseName]);
+  if (databaseName)
+    await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [databaseName]));
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

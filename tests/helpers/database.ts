@@ -3,8 +3,9 @@
  * dropped after. Sets MYSQL_URL so the app's pool (created lazily) connects to it.
  */
 import { randomBytes } from 'node:crypto';
-import { createConnection, createPool, type Pool } from 'mysql2/promise';
+import { createPool, type Connection, type Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { withServerConnection } from '../../dev/mariadb.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { closePool, poolOptions } from '../../lib/mysql/pool.js';
 
@@ -15,22 +16,9 @@ export interface TestDatabase {
   name: string;
 }
 
-async function admin<T>(
-  serverUrl: string,
-  work: (c: Awaited<ReturnType<typeof createConnection>>) => Promise<T>,
-) {
-  const url = new URL(serverUrl);
-  const connection = await createConnection({
-    host: url.hostname,
-    port: Number(url.port || 3306),
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-  });
-  try {
-    return await work(connection);
-  } finally {
-    await connection.end();
-  }
+/** Runs `work` on a connection to the test run's MySQL server (no database selected). */
+export function onTestServer<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
+  return withServerConnection(inject('mysqlServerUrl'), work);
 }
 
 /** Registers hooks and returns a handle filled in before the first test runs. */
@@ -39,7 +27,7 @@ export function useTestDatabase(): TestDatabase {
   beforeAll(async () => {
     const serverUrl = inject('mysqlServerUrl');
     handle.name = `sis_test_${randomBytes(6).toString('hex')}`;
-    await admin(serverUrl, (c) =>
+    await onTestServer((c) =>
       c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [handle.name]),
     );
     handle.url = `${serverUrl}${handle.name}`;
@@ -52,9 +40,7 @@ export function useTestDatabase(): TestDatabase {
   afterAll(async () => {
     await closePool();
     await handle.pool.end();
-    await admin(inject('mysqlServerUrl'), (c) =>
-      c.query('DROP DATABASE IF EXISTS ??', [handle.name]),
-    );
+    await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [handle.name]));
   });
   return handle;
 }

@@ -1,28 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createConnection, createPool, type RowDataPacket } from 'mysql2/promise';
+import { createPool, type RowDataPacket } from 'mysql2/promise';
 import { describe, expect, inject, it } from 'vitest';
 import { migrate, migrations, type Migration } from '../../../lib/mysql/migrations.js';
 import { poolOptions } from '../../../lib/mysql/pool.js';
-import { useTestDatabase } from '../../helpers/database.js';
+import { onTestServer, useTestDatabase } from '../../helpers/database.js';
 
 const db = useTestDatabase();
-
-async function onServer<T>(
-  work: (c: Awaited<ReturnType<typeof createConnection>>) => Promise<T>,
-): Promise<T> {
-  const url = new URL(inject('mysqlServerUrl'));
-  const connection = await createConnection({
-    host: url.hostname,
-    port: Number(url.port || 3306),
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-  });
-  try {
-    return await work(connection);
-  } finally {
-    await connection.end();
-  }
-}
 
 async function appliedVersions(): Promise<{ version: number; checksum: string }[]> {
   const [rows] = await db.pool.query<RowDataPacket[]>(
@@ -88,7 +71,7 @@ describe('migrate', () => {
 
   it('serialises concurrent runners on a fresh database', async () => {
     const name = `sis_test_mig_${randomBytes(6).toString('hex')}`;
-    await onServer((c) => c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4', [name]));
+    await onTestServer((c) => c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4', [name]));
     const url = `${inject('mysqlServerUrl')}${name}`;
     const pools = [1, 2, 3].map(() =>
       createPool(poolOptions({ MYSQL_URL: url, MYSQL_POOL_SIZE: 2, MYSQL_TLS: false })),
@@ -107,7 +90,7 @@ describe('migrate', () => {
       );
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
-      await onServer((c) => c.query('DROP DATABASE IF EXISTS ??', [name]));
+      await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [name]));
     }
   });
 });
