@@ -18,5 +18,6 @@ export const equipmentFunctions = crudFunctions({
   get: getEquipment,
   create: createEquipment,
   replace: replaceEquipment,
+  writerRoles: ['Admin'],
   remove: deleteEquipment,
 });

@@ -18,5 +18,6 @@ export const serviceRecordFunctions = crudFunctions({
   get: getServiceRecord,
   create: createServiceRecord,
   replace: replaceServiceRecord,
+  writerRoles: ['Admin', 'Technician'],
   remove: deleteServiceRecord,
 });

@@ -18,5 +18,6 @@ export const technicianFunctions = crudFunctions({
   get: getTechnician,
   create: createTechnician,
   replace: replaceTechnician,
+  writerRoles: ['Admin'],
   remove: deleteTechnician,
 });

@@ -70,14 +70,27 @@ export async function assignTechnician(
       throw equipmentTable.notFound(equipmentId);
     const technician = await technicianTable.find(connection, technicianId, true);
     if (!technician) throw technicianTable.notFound(technicianId);
+    const [existing] = await connection.query<RowDataPacket[]>(
+      'SELECT assigned_at FROM equipment_technicians WHERE equipment_id = ? AND technician_id = ? FOR UPDATE',
+      [equipmentId, technicianId],
+    );
+    // Repeating an assignment that exists is idempotent, even if the technician has since
+    // been deactivated; only a new assignment needs an active technician.
+    const already = existing[0];
+    if (already) {
+      return {
+        assignment: { equipmentId, technician, assignedAt: isoString(already['assigned_at']) },
+        created: false,
+      };
+    }
     if (!technician.isActive) {
       throw new HttpError(
         'conflict',
         `Technician ${technicianId} is deactivated and cannot be assigned.`,
       );
     }
-    const [result] = await connection.query<ResultSetHeader>(
-      'INSERT IGNORE INTO equipment_technicians (equipment_id, technician_id) VALUES (?, ?)',
+    await connection.query(
+      'INSERT INTO equipment_technicians (equipment_id, technician_id) VALUES (?, ?)',
       [equipmentId, technicianId],
     );
     const [rows] = await connection.query<RowDataPacket[]>(
@@ -86,7 +99,7 @@ export async function assignTechnician(
     );
     return {
       assignment: { equipmentId, technician, assignedAt: isoString(rows[0]?.['assigned_at']) },
-      created: result.affectedRows === 1,
+      created: true,
     };
   });
 }

@@ -40,7 +40,14 @@ const inputString = () =>
     error: 'Contains an unpaired UTF-16 surrogate',
   });
 const text = (max: number) => inputString().trim().min(1, { error: 'Must not be empty' }).max(max);
-const optionalText = (max: number) => inputString().trim().max(max).nullable().optional();
+/** Optional text: absent, null and empty (after trimming) all store as null. */
+const optionalText = (max: number) =>
+  inputString()
+    .trim()
+    .max(max)
+    .transform((value) => (value === '' ? null : value))
+    .nullable()
+    .optional();
 
 export const isoDateTime = z.iso
   .datetime({ offset: true, error: 'Expected an ISO 8601 date-time with a time zone' })

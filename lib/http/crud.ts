@@ -6,7 +6,7 @@
  */
 import type { Pool } from 'mysql2/promise';
 import { z } from 'zod';
-import type { Principal } from '../auth.js';
+import { requireRole, type Principal, type Role } from '../auth.js';
 import { pathIdSchema } from '../api/schemas.js';
 import { httpFunction, type HttpFunctionDeclaration } from '../host/declarations.js';
 import type { IfMatch, Page, PageRequest } from '../mysql/table.js';
@@ -38,6 +38,8 @@ export interface CrudResource<
     ifMatch: IfMatch,
   ): Promise<Resource>;
   remove(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void>;
+  /** Roles that may create and replace (the domain may narrow further, e.g. own records). */
+  writerRoles: readonly Role[];
 }
 
 /** Parses the `{id}` route parameter: 400 unless it is a positive whole number. */
@@ -71,6 +73,8 @@ export function crudFunctions<
           );
         },
         POST: async ({ request, pool, principal }) => {
+          // Before the body: a caller who may not write learns that, not what is wrong with it.
+          requireRole(principal, ...resource.writerRoles);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
           const created = await resource.create(pool, principal, input);
           return jsonResponse(created, {
@@ -91,6 +95,7 @@ export function crudFunctions<
           return jsonResponse(found, { version: found.version });
         },
         PUT: async ({ request, pool, principal }) => {
+          requireRole(principal, ...resource.writerRoles);
           const id = routeId(request.params);
           const ifMatch = parseIfMatch(request);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');

@@ -27,7 +27,7 @@ export function parseIfMatch(request: HttpRequest): '*' | number[] | undefined {
   for (const part of header.split(',')) {
     const tag = part.trim();
     if (tag === '') continue;
-    const match = /^"(\d{1,10})"$/.exec(tag);
+    const match = /^"(0|[1-9]\d{0,9})"$/.exec(tag);
     if (match?.[1]) versions.push(Number(match[1]));
     else if (!/^(W\/)?"[^"]*"$/.test(tag)) {
       throw new HttpError('validation', 'The If-Match header is not a list of entity tags.', {
