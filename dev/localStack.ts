@@ -4,6 +4,14 @@
  * token issuer, and migrations.
  */
 import { join } from 'node:path';
+import { getSection } from '../lib/config.js';
+import {
+  COSMOS_EMULATOR_KEY,
+  ensureTelemetryContainers,
+  getCosmosClient,
+} from '../lib/cosmos/client.js';
+import { cosmosSettingsFrom } from '../lib/telemetry/runtime.js';
+import { startCosmosServer, type CosmosServer } from './cosmos.js';
 import { migrate } from '../lib/mysql/migrations.js';
 import type { Pool } from 'mysql2/promise';
 import { loadDevIssuer, type DevIssuer } from './issuer.js';
@@ -29,6 +37,39 @@ export async function ensureLocalMysql(
   const url = `${server.url}sis`;
   process.env['MYSQL_URL'] = url;
   return { url, server };
+}
+
+export interface LocalCosmos {
+  endpoint: string;
+  /** The stand-in, when this process started one. */
+  server?: CosmosServer;
+}
+
+/**
+ * COSMOS__accountEndpoint when set; otherwise the Cosmos stand-in on LOCAL_COSMOS_PORT with a
+ * certificate of its own in the data folder, which only the app's Cosmos client trusts. The
+ * database and containers are created when missing either way.
+ */
+export async function ensureLocalCosmos(): Promise<LocalCosmos> {
+  applySettingsFile();
+  let server: CosmosServer | undefined;
+  if (!process.env['COSMOS__accountEndpoint']) {
+    const { dataDir, cosmosPort } = localSettings();
+    server = await startCosmosServer({ port: cosmosPort, certDir: join(dataDir, 'cosmos') });
+    process.env['COSMOS__accountEndpoint'] = server.endpoint;
+    process.env['COSMOS_KEY'] = COSMOS_EMULATOR_KEY;
+    process.env['COSMOS_CA_CERT_FILE'] = server.caCertFile;
+  }
+  const cosmos = getSection('cosmos');
+  const telemetry = getSection('telemetry');
+  await ensureTelemetryContainers(
+    getCosmosClient(cosmosSettingsFrom(cosmos)),
+    cosmos.COSMOS_DATABASE,
+    {
+      defaultTtl: { deadLetters: telemetry.DEAD_LETTER_TTL_DAYS * 86_400 },
+    },
+  );
+  return { endpoint: cosmos.COSMOS__accountEndpoint, ...(server ? { server } : {}) };
 }
 
 /** Where the local host serves the dev issuer's public keys. */

@@ -49,12 +49,14 @@ export function localSettings() {
   const dataDir = resolve(projectRoot, process.env['LOCAL_DATA_DIR'] || '.local');
   const port = Number(process.env['PORT'] || 7071);
   const mysqlPort = Number(process.env['LOCAL_MYSQL_PORT'] || 3307);
+  const cosmosPort = Number(process.env['LOCAL_COSMOS_PORT'] || 8081);
   for (const [name, value] of [
     ['PORT', port],
     ['LOCAL_MYSQL_PORT', mysqlPort],
+    ['LOCAL_COSMOS_PORT', cosmosPort],
   ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 65535)
       throw new Error(`${name} must be a port number`);
   }
-  return { dataDir, port, mysqlPort };
+  return { dataDir, port, mysqlPort, cosmosPort };
 }

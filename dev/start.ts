@@ -6,12 +6,14 @@
  */
 import { functionDeclarations } from '../functions/registry.js';
 import { getConfig } from '../lib/config.js';
+import { closeCosmosClient } from '../lib/cosmos/client.js';
 import { httpDeclarations } from '../lib/host/declarations.js';
 import { closePool, getPool } from '../lib/mysql/pool.js';
 import { createLocalHttpHost, listen } from './httpHost.js';
 import {
   applyMigrations,
   devJwksPath,
+  ensureLocalCosmos,
   ensureLocalMysql,
   loadLocalDevIssuer,
   useDevIssuer,
@@ -25,6 +27,7 @@ const log = (line: string) => {
 
 async function main(): Promise<void> {
   const mysql = await ensureLocalMysql(log);
+  const cosmos = await ensureLocalCosmos();
   const { port, dataDir } = localSettings();
   const issuer = await loadLocalDevIssuer();
 
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
       'SIS local stack is running',
       `  API          ${base}/api   (health: ${base}/api/health, OpenAPI: ${base}/api/openapi.json)`,
       `  MySQL        ${mysqlShown.toString()}${mysql.server ? `  (private MariaDB, data in ${dataDir}/mariadb)` : ''}`,
+      `  Cosmos       ${cosmos.endpoint}${cosmos.server ? '  (local stand-in: in memory, emptied on restart)' : ''}`,
       `  Tokens       ${issuer ? `dev issuer, JWKS at ${config.AUTH_JWKS_URI}` : `issuer ${config.AUTH_ISSUER}`}`,
       ...(issuer
         ? [
@@ -73,7 +77,13 @@ async function main(): Promise<void> {
             '               npm run token -- --role Technician --sub tech-alice',
           ]
         : []),
-      `  Functions    ${functionDeclarations.map((d) => d.name).join(', ')}`,
+      `  HTTP         ${httpDeclarations(functionDeclarations)
+        .map((d) => d.name)
+        .join(', ')}`,
+      `  Not run here ${functionDeclarations
+        .filter((d) => d.kind !== 'http')
+        .map((d) => `${d.name} (${d.kind})`)
+        .join(', ')}: the local Event Hubs stand-in and trigger host come next`,
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),
@@ -91,6 +101,8 @@ async function main(): Promise<void> {
       }),
     );
     await closePool();
+    closeCosmosClient();
+    await cosmos.server?.stop();
     await mysql.server?.stop();
     log('Stopped.');
     process.exit(0);

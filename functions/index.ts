@@ -23,6 +23,25 @@ const registrars: {
       handler: declaration.handler,
     });
   },
+  eventHub: (declaration) => {
+    app.eventHub(declaration.name, {
+      connection: declaration.connection,
+      eventHubName: declaration.eventHubName,
+      consumerGroup: declaration.consumerGroup,
+      cardinality: declaration.cardinality,
+      retry: declaration.retry,
+      handler: declaration.handler,
+    });
+  },
+  timer: (declaration) => {
+    app.timer(declaration.name, { schedule: declaration.schedule, handler: declaration.handler });
+  },
 };
 
-for (const declaration of functionDeclarations) registrars[declaration.kind](declaration);
+function register(declaration: FunctionDeclaration): void {
+  // The mapped type pairs each kind with its registrar; TypeScript cannot follow the
+  // correlation through a union, hence the one cast.
+  (registrars[declaration.kind] as (d: FunctionDeclaration) => void)(declaration);
+}
+
+for (const declaration of functionDeclarations) register(declaration);

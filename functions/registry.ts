@@ -1,11 +1,16 @@
 /** Every function the app declares: the single list both the Azure entry and the local host use. */
 import type { FunctionDeclaration } from '../lib/host/declarations.js';
+import { alertFunctions } from './alerts.js';
 import { assignmentFunctions } from './assignments.js';
+import { closeIdleWindowsFunction } from './closeIdleWindows.js';
+import { deadLetterFunction } from './deadLetters.js';
 import { equipmentFunctions } from './equipment.js';
 import { healthFunction } from './health.js';
+import { ingestTelemetryFunction } from './ingestTelemetry.js';
 import { openApiFunction } from './openapi.js';
 import { serviceRecordFunctions } from './serviceRecords.js';
 import { technicianFunctions } from './technicians.js';
+import { telemetryFunction } from './telemetry.js';
 
 export const functionDeclarations: readonly FunctionDeclaration[] = [
   healthFunction,
@@ -14,4 +19,9 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ...assignmentFunctions,
   ...technicianFunctions,
   ...serviceRecordFunctions,
+  telemetryFunction,
+  ...alertFunctions,
+  deadLetterFunction,
+  ingestTelemetryFunction,
+  closeIdleWindowsFunction,
 ];

@@ -6,7 +6,7 @@
 import type { HttpRequest } from '@azure/functions';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
-import type { Config } from './config.js';
+import type { SectionConfig } from './config.js';
 import { HttpError } from './errors.js';
 import { boundedHeader } from './http/request.js';
 
@@ -45,7 +45,7 @@ function keySetFor(uri: string): JWTVerifyGetKey {
   return keySet;
 }
 
-async function verifyBearer(token: string, config: Config): Promise<Principal> {
+async function verifyBearer(token: string, config: SectionConfig<'auth'>): Promise<Principal> {
   try {
     const { payload } = await jwtVerify(token, keySetFor(config.AUTH_JWKS_URI), {
       issuer: config.AUTH_ISSUER,
@@ -125,7 +125,10 @@ function principalFromPlatformHeader(header: string): Principal {
 }
 
 /** Verifies the caller; throws 401 when there is no valid identity. */
-export async function authenticate(request: HttpRequest, config: Config): Promise<Principal> {
+export async function authenticate(
+  request: HttpRequest,
+  config: SectionConfig<'auth'>,
+): Promise<Principal> {
   if (config.AUTH_TRUST_PLATFORM_PRINCIPAL) {
     const header = boundedHeader(request, 'x-ms-client-principal', 16_384);
     if (header) return principalFromPlatformHeader(header);

@@ -28,24 +28,70 @@ const integerSetting = (fallback: number, min: number, max: number) =>
     .max(max, { error: `expected a whole number from ${min} to ${max}` })
     .default(fallback);
 
+const optionalText = z.string().min(1).optional();
+
+/**
+ * Settings by section. A function validates only the sections it uses (the HTTP API does not
+ * need Cosmos settings to start), while `getConfig()` validates all of them, which the local
+ * host does at start-up to fail fast.
+ */
+export const settingSections = {
+  mysql: z.object({
+    /** mysql://user:password@host:port/database */
+    MYSQL_URL: urlSetting(['mysql:']),
+    MYSQL_POOL_SIZE: integerSetting(10, 1, 200),
+    /** Require TLS to MySQL, verified against the system's CAs (Azure Database for MySQL). */
+    MYSQL_TLS: booleanSetting(false),
+  }),
+  auth: z.object({
+    /** Expected `iss` of bearer tokens. */
+    AUTH_ISSUER: z.string({ error: 'required' }).min(1, { error: 'required' }),
+    /** Expected `aud` of bearer tokens. */
+    AUTH_AUDIENCE: z.string({ error: 'required' }).min(1, { error: 'required' }),
+    /** Where the issuer publishes its signing keys. */
+    AUTH_JWKS_URI: urlSetting(['https:', 'http:']),
+    /**
+     * Trust App Service authentication's `x-ms-client-principal` header instead of verifying
+     * tokens. Only safe when the platform strips and sets that header (Easy Auth enabled with
+     * "require authentication"), never when the app is reachable any other way.
+     */
+    AUTH_TRUST_PLATFORM_PRINCIPAL: booleanSetting(false),
+  }),
+  cosmos: z.object({
+    /** https://<account>.documents.azure.com:443/ (identity-based connection). */
+    COSMOS__accountEndpoint: urlSetting(['https:']),
+    /** `managedidentity` in Azure; absent locally, where COSMOS_KEY is used. */
+    COSMOS__credential: z
+      .enum(['managedidentity'], { error: 'expected managedidentity' })
+      .optional(),
+    /** Client id of a user-assigned managed identity. */
+    COSMOS__clientId: optionalText,
+    /** Account key: local stand-in only (Azure uses the managed identity). */
+    COSMOS_KEY: optionalText,
+    COSMOS_DATABASE: z.string().min(1).max(255).default('sis'),
+    /** PEM file of the local stand-in's certificate, trusted for Cosmos only. */
+    COSMOS_CA_CERT_FILE: optionalText,
+  }),
+  telemetry: z.object({
+    /** How far behind the newest reading of a partition a reading may arrive and still count. */
+    TELEMETRY_ALLOWED_LATENESS_SECONDS: integerSetting(60, 0, 3600),
+    /** Extra wall-clock wait before the timer closes the windows of a quiet partition. */
+    TELEMETRY_IDLE_GRACE_SECONDS: integerSetting(120, 0, 86_400),
+    AGGREGATE_TTL_DAYS: integerSetting(90, 1, 3650),
+    DEAD_LETTER_TTL_DAYS: integerSetting(14, 1, 365),
+    /** JSON severity rules; empty means the documented defaults. */
+    SEVERITY_RULES: optionalText,
+  }),
+} as const;
+
+export type Section = keyof typeof settingSections;
+export type SectionConfig<S extends Section> = z.output<(typeof settingSections)[S]>;
+
 const settingsSchema = z.object({
-  /** mysql://user:password@host:port/database */
-  MYSQL_URL: urlSetting(['mysql:']),
-  MYSQL_POOL_SIZE: integerSetting(10, 1, 200),
-  /** Require TLS to MySQL, verified against the system's CAs (Azure Database for MySQL). */
-  MYSQL_TLS: booleanSetting(false),
-  /** Expected `iss` of bearer tokens. */
-  AUTH_ISSUER: z.string({ error: 'required' }).min(1, { error: 'required' }),
-  /** Expected `aud` of bearer tokens. */
-  AUTH_AUDIENCE: z.string({ error: 'required' }).min(1, { error: 'required' }),
-  /** Where the issuer publishes its signing keys. */
-  AUTH_JWKS_URI: urlSetting(['https:', 'http:']),
-  /**
-   * Trust App Service authentication's `x-ms-client-principal` header instead of verifying
-   * tokens. Only safe when the platform strips and sets that header (Easy Auth enabled with
-   * "require authentication"), never when the app is reachable any other way.
-   */
-  AUTH_TRUST_PLATFORM_PRINCIPAL: booleanSetting(false),
+  ...settingSections.mysql.shape,
+  ...settingSections.auth.shape,
+  ...settingSections.cosmos.shape,
+  ...settingSections.telemetry.shape,
 });
 
 /** The validated settings. */
@@ -62,14 +108,16 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validates settings from an environment-like object. Empty strings count as missing. */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+function validate<S extends z.ZodObject>(
+  schema: S,
+  env: Readonly<Record<string, string | undefined>>,
+): z.output<S> {
   const input: Record<string, string> = {};
-  for (const name of settingNames) {
+  for (const name of Object.keys(schema.shape)) {
     const value = env[name]?.trim();
     if (value) input[name] = value;
   }
-  const result = settingsSchema.safeParse(input);
+  const result = schema.safeParse(input);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.');
@@ -80,10 +128,34 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   throw new ConfigError(problems);
 }
 
-let cached: Config | undefined;
+/** Validates every setting from an environment-like object. Empty strings count as missing. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  return validate(settingsSchema, env);
+}
 
-/** The process's settings, read and validated on first use. */
+/** Validates one section's settings. */
+export function loadSection<S extends Section>(
+  section: S,
+  env: Readonly<Record<string, string | undefined>>,
+): SectionConfig<S> {
+  return validate(settingSections[section], env);
+}
+
+let cached: Config | undefined;
+const cachedSections = new Map<Section, unknown>();
+
+/** Every setting of the process, read and validated on first use. */
 export function getConfig(): Config {
   cached ??= loadConfig(process.env);
   return cached;
+}
+
+/** One section's settings, read and validated on first use. */
+export function getSection<S extends Section>(section: S): SectionConfig<S> {
+  let value = cachedSections.get(section) as SectionConfig<S> | undefined;
+  if (!value) {
+    value = loadSection(section, process.env);
+    cachedSections.set(section, value);
+  }
+  return value;
 }

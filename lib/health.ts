@@ -3,7 +3,10 @@
  * never reports configuration values or driver messages (which can carry host names or
  * credentials): only a short fixed reason. Later dependencies add their own checks here.
  */
+import { getSection } from './config.js';
+import { checkCosmos, getCosmosClient } from './cosmos/client.js';
 import { getPool } from './mysql/pool.js';
+import { cosmosSettingsFrom } from './telemetry/runtime.js';
 
 export interface CheckResult {
   status: 'up' | 'down';
@@ -16,6 +19,10 @@ export type HealthCheck = () => Promise<void>;
 export const healthChecks: Readonly<Record<string, HealthCheck>> = {
   mysql: async () => {
     await getPool().query('SELECT 1');
+  },
+  cosmos: async () => {
+    const cosmos = getSection('cosmos');
+    await checkCosmos(getCosmosClient(cosmosSettingsFrom(cosmos)), cosmos.COSMOS_DATABASE);
   },
 };
 

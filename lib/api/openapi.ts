@@ -22,6 +22,15 @@ import {
   technicianQuerySchema,
   technicianSchema,
 } from './schemas.js';
+import {
+  alertPatchSchema,
+  alertQuerySchema,
+  alertSchema,
+  deadLetterQuerySchema,
+  deadLetterSchema,
+  telemetryQuerySchema,
+  telemetrySchema,
+} from './telemetrySchemas.js';
 
 const problemSchema = z
   .object({
@@ -309,6 +318,8 @@ export function buildOpenApiDocument(
     },
   });
 
+  registerTelemetryReads(registry);
+
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
@@ -319,5 +330,88 @@ export function buildOpenApiDocument(
     },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],
+  });
+}
+
+/** The telemetry reads: alerts, dead letters, equipment telemetry. */
+function registerTelemetryReads(registry: OpenAPIRegistry): void {
+  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const alertIdParams = z.object({ id: z.string().meta({ description: 'Alert id.' }) });
+  registry.registerPath({
+    method: 'get',
+    path: '/alerts',
+    tags: ['Alerts'],
+    summary: 'Maintenance alerts, newest first',
+    security: [{ bearer: [] }],
+    request: { query: alertQuerySchema },
+    responses: {
+      200: { description: 'One page.', content: json(pageSchema(alertSchema, 'AlertPage')) },
+      400: problem('Bad filter or cursor.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/alerts/{id}',
+    tags: ['Alerts'],
+    summary: 'One alert',
+    security: [{ bearer: [] }],
+    request: { params: alertIdParams },
+    responses: {
+      200: { description: 'Found.', headers: etagHeader, content: json(alertSchema) },
+      404: problem('No such alert.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'patch',
+    path: '/alerts/{id}',
+    tags: ['Alerts'],
+    summary: 'Acknowledge or resolve (Admin, Technician)',
+    security: [{ bearer: [] }],
+    request: {
+      params: alertIdParams,
+      headers: ifMatchHeader,
+      body: { content: json(alertPatchSchema), required: true },
+    },
+    responses: {
+      200: { description: 'Updated.', headers: etagHeader, content: json(alertSchema) },
+      400: problem('Invalid body.'),
+      404: problem('No such alert.'),
+      409: problem('That status change is not allowed.'),
+      412: problem('If-Match is stale.'),
+      415: problem('Body is not JSON.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/dead-letters',
+    tags: ['Alerts'],
+    summary: 'Rejected readings and why (Admin)',
+    security: [{ bearer: [] }],
+    request: { query: deadLetterQuerySchema },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: json(pageSchema(deadLetterSchema, 'DeadLetterPage')),
+      },
+      400: problem('Bad filter or cursor.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/equipment/{id}/telemetry',
+    tags: ['Equipment'],
+    summary: 'Latest reading, current window and window history',
+    security: [{ bearer: [] }],
+    request: { params: idParams, query: telemetryQuerySchema },
+    responses: {
+      200: { description: 'Telemetry.', content: json(telemetrySchema) },
+      400: problem('Bad id or range (at most 7 days).'),
+      404: problem('No such equipment.'),
+      ...authErrors,
+    },
   });
 }

@@ -51,3 +51,24 @@ export function checkIfMatch(condition: '*' | number[] | undefined, currentVersi
     );
   }
 }
+
+/**
+ * `If-Match` for resources whose ETags are opaque strings (Cosmos documents): undefined when
+ * absent, `'*'` for any, otherwise the strong tags named, quotes included.
+ */
+export function parseOpaqueIfMatch(request: HttpRequest): '*' | string[] | undefined {
+  const header = boundedHeader(request, 'if-match', 1024);
+  if (header === undefined) return undefined;
+  if (header.trim() === '*') return '*';
+  const tags = header
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter((tag) => tag !== '');
+  if (tags.length === 0 || !tags.every((tag) => /^(W\/)?"[^"]*"$/.test(tag))) {
+    throw new HttpError('validation', 'The If-Match header is not a list of entity tags.', {
+      errors: [{ header: 'if-match', detail: 'Expected "*" or quoted entity tags' }],
+    });
+  }
+  // Weak tags never match under strong comparison.
+  return tags.filter((tag) => !tag.startsWith('W/'));
+}

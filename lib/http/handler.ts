@@ -11,7 +11,7 @@ import type {
 } from '@azure/functions';
 import type { Pool } from 'mysql2/promise';
 import { authenticate, requireRole, type Principal } from '../auth.js';
-import { getConfig } from '../config.js';
+import { getSection } from '../config.js';
 import { HttpError } from '../errors.js';
 import { getPool } from '../mysql/pool.js';
 import { errorToResponse } from './problem.js';
@@ -56,7 +56,7 @@ export function protectedHandler(
 ): HttpHandler {
   const allowed = Object.keys(operations).join(', ');
   return problemHandler(async (request, context) => {
-    const principal = await authenticate(request, getConfig());
+    const principal = await authenticate(request, getSection('auth'));
     requireRole(principal, 'Admin', 'Technician');
     const operation = operations[request.method as HttpMethod];
     if (!operation) {

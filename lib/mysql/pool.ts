@@ -5,12 +5,10 @@
  */
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
-import { getConfig, type Config } from '../config.js';
+import { getSection, type SectionConfig } from '../config.js';
 
 /** Pool options for a configuration; dates come back as JS `Date` in UTC. */
-export function poolOptions(
-  config: Pick<Config, 'MYSQL_URL' | 'MYSQL_POOL_SIZE' | 'MYSQL_TLS'>,
-): PoolOptions {
+export function poolOptions(config: SectionConfig<'mysql'>): PoolOptions {
   const url = new URL(config.MYSQL_URL);
   return {
     host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -39,7 +37,7 @@ let pool: Pool | undefined;
 /** The shared pool for this process. */
 export function getPool(): Pool {
   if (!pool) {
-    pool = createPool(poolOptions(getConfig()));
+    pool = createPool(poolOptions(getSection('mysql')));
     // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
     pool.on('connection', (connection) => {
       // mysql2's promise pool re-emits the core (callback) connection here, whatever its typings say.

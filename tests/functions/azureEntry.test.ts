@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { functionDeclarations } from '../../functions/registry.js';
+import { httpDeclarations } from '../../lib/host/declarations.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -19,7 +20,13 @@ interface Binding {
   authLevel?: string;
 }
 
-function registeredFunctions(): { name: string; bindings: Record<string, Binding> }[] {
+interface Registered {
+  name: string;
+  bindings: Record<string, Binding>;
+  retryOptions?: unknown;
+}
+
+function registeredFunctions(): Registered[] {
   const script = `
     await import('./functions/index.ts');
     const core = (await import('node:module')).createRequire(import.meta.url)('@azure/functions-core');
@@ -54,12 +61,37 @@ describe('Azure entry', () => {
     expect(pkg.main).toBe('dist/functions/index.js');
   });
 
+  const registered = registeredFunctions();
+  const triggerOf = (name: string) =>
+    Object.values(registered.find((f) => f.name === name)?.bindings ?? {}).find(
+      (b) => b.direction === 'in',
+    );
+
+  it('registers the Event Hub trigger in batch mode with its retry policy', () => {
+    expect(triggerOf('ingestTelemetry')).toMatchObject({
+      type: 'eventHubTrigger',
+      connection: 'EventHubConnection',
+      eventHubName: '%EVENTHUB_NAME%',
+      consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
+      cardinality: 'many',
+    });
+    expect(registered.find((f) => f.name === 'ingestTelemetry')).toMatchObject({
+      retryOptions: { strategy: 'exponentialBackoff', maxRetryCount: 5 },
+    });
+  });
+
+  it('registers the idle-window timer with a six-field schedule', () => {
+    const trigger = triggerOf('closeIdleWindows') as
+      { type: string; schedule?: string } | undefined;
+    expect(trigger?.type).toBe('timerTrigger');
+    expect(trigger?.schedule?.split(' ')).toHaveLength(6);
+  });
+
   it('registers every declaration once, with its route, methods and trigger', () => {
-    const registered = registeredFunctions();
     expect(registered.map((f) => f.name).sort()).toEqual(
       functionDeclarations.map((d) => d.name).sort(),
     );
-    for (const declaration of functionDeclarations) {
+    for (const declaration of httpDeclarations(functionDeclarations)) {
       const entry = registered.find((f) => f.name === declaration.name);
       const trigger = Object.values(entry?.bindings ?? {}).find((b) => b.direction === 'in');
       expect(trigger).toMatchObject({

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, settingNames } from '../../lib/config.js';
+import { ConfigError, loadConfig, loadSection, settingNames } from '../../lib/config.js';
 
 const good = {
   MYSQL_URL: 'mysql://app:pw@db.example.com:3306/sis',
   AUTH_ISSUER: 'https://login.example.com/tenant/v2.0',
   AUTH_AUDIENCE: 'api://sis',
   AUTH_JWKS_URI: 'https://login.example.com/tenant/discovery/v2.0/keys',
+  COSMOS__accountEndpoint: 'https://sis.documents.azure.com:443/',
 };
 
 /** The ConfigError thrown for `env`, failing the test when something else happens. */
@@ -19,6 +20,27 @@ function configError(env: Record<string, string | undefined>): ConfigError {
   throw new Error('loadConfig accepted an invalid environment');
 }
 
+describe('loadSection', () => {
+  it('validates only the settings of one section', () => {
+    const mysql = loadSection('mysql', { MYSQL_URL: good.MYSQL_URL });
+    expect(mysql).toEqual({ MYSQL_URL: good.MYSQL_URL, MYSQL_POOL_SIZE: 10, MYSQL_TLS: false });
+    expect(() => loadSection('cosmos', { MYSQL_URL: good.MYSQL_URL })).toThrow(
+      /COSMOS__accountEndpoint: required/,
+    );
+  });
+
+  it('refuses a Cosmos endpoint that is not https and a credential it does not know', () => {
+    expect(() =>
+      loadSection('cosmos', {
+        COSMOS__accountEndpoint: 'http://x.example.com',
+        COSMOS__credential: 'password',
+      }),
+    ).toThrow(
+      /COSMOS__accountEndpoint: expected a URL with protocol https:[\s\S]*COSMOS__credential/,
+    );
+  });
+});
+
 describe('loadConfig', () => {
   it('accepts a complete environment and applies defaults', () => {
     expect(loadConfig(good)).toEqual({
@@ -26,6 +48,11 @@ describe('loadConfig', () => {
       MYSQL_POOL_SIZE: 10,
       MYSQL_TLS: false,
       AUTH_TRUST_PLATFORM_PRINCIPAL: false,
+      COSMOS_DATABASE: 'sis',
+      TELEMETRY_ALLOWED_LATENESS_SECONDS: 60,
+      TELEMETRY_IDLE_GRACE_SECONDS: 120,
+      AGGREGATE_TTL_DAYS: 90,
+      DEAD_LETTER_TTL_DAYS: 14,
     });
   });
 
@@ -44,7 +71,8 @@ describe('loadConfig', () => {
 
   it('ignores variables it does not read', () => {
     const config = loadConfig({ ...good, PATH: '/usr/bin', UNRELATED: 'x' });
-    expect(Object.keys(config).sort()).toEqual([...settingNames].sort());
+    expect(Object.keys(config).every((key) => (settingNames as string[]).includes(key))).toBe(true);
+    expect(config).not.toHaveProperty('PATH');
   });
 
   it('names every missing and invalid setting in one error', () => {
@@ -55,6 +83,7 @@ describe('loadConfig', () => {
       AUTH_JWKS_URI: good.AUTH_JWKS_URI,
       MYSQL_POOL_SIZE: 'abc',
       MYSQL_TLS: 'maybe',
+      COSMOS__accountEndpoint: good.COSMOS__accountEndpoint,
     });
     expect(error.name).toBe('ConfigError');
     const named = error.problems.map((problem) => problem.split(':')[0]).sort();
@@ -100,6 +129,7 @@ describe('loadConfig', () => {
       'AUTH_AUDIENCE: required',
       'AUTH_ISSUER: required',
       'AUTH_JWKS_URI: required',
+      'COSMOS__accountEndpoint: required',
       'MYSQL_URL: required',
     ]);
   });

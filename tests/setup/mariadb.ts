@@ -4,30 +4,16 @@
  * files never see each other's rows.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startMariaDb, type MariaDbServer } from '../../dev/mariadb.js';
+import { unusedPort } from '../helpers/ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     mysqlServerUrl: string;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 let server: MariaDbServer | undefined;
@@ -40,7 +26,7 @@ export async function setup(project: TestProject): Promise<void> {
     return;
   }
   dataDir = mkdtempSync(join(tmpdir(), 'sis-test-mariadb-'));
-  server = await startMariaDb({ dataDir, port: await freePort(), log: () => undefined });
+  server = await startMariaDb({ dataDir, port: await unusedPort(), log: () => undefined });
   project.provide('mysqlServerUrl', server.url);
 }
 

@@ -1,0 +1,26 @@
+/**
+ * Timer trigger: closes the windows of partitions that went quiet, once their end plus the
+ * allowed lateness plus the idle grace has passed on the wall clock.
+ */
+import { getSection } from '../lib/config.js';
+import type { TimerFunctionDeclaration } from '../lib/host/declarations.js';
+import { closeIdleWindows } from '../lib/telemetry/processor.js';
+import { withTransientRetry } from '../lib/telemetry/retry.js';
+import { getTelemetryProcessor } from '../lib/telemetry/runtime.js';
+
+export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
+  kind: 'timer',
+  name: 'closeIdleWindows',
+  schedule: '0 * * * * *',
+  handler: async (_timer, context) => {
+    const graceMs = getSection('telemetry').TELEMETRY_IDLE_GRACE_SECONDS * 1000;
+    const result = await withTransientRetry(() =>
+      closeIdleWindows(getTelemetryProcessor(), Date.now(), graceMs),
+    );
+    if (result.windowsClosed) {
+      context.log(
+        `closed ${result.windowsClosed} idle windows across ${result.partitions} partitions`,
+      );
+    }
+  },
+};

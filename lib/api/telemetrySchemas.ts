@@ -1,0 +1,139 @@
+/**
+ * Shapes of the telemetry reads (alerts, dead letters, equipment telemetry): validation of
+ * their queries and bodies, and their OpenAPI descriptions, from one set of zod schemas.
+ */
+import { z } from 'zod';
+import { alertStatuses } from '../telemetry/alerts.js';
+import { rejectionReasons, metricNames } from '../telemetry/reading.js';
+import { severities } from '../telemetry/severity.js';
+import { isoDateTime, pageQuerySchema } from './schemas.js';
+
+/** An equipment id as the pipeline knows it (text). */
+export const telemetryEquipmentId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, { error: 'Expected 1 to 64 of A-Z a-z 0-9 . _ : -' });
+
+export const deadLetterReasons = [...rejectionReasons, 'late'] as const;
+
+export const alertQuerySchema = pageQuerySchema
+  .extend({
+    equipmentId: telemetryEquipmentId.optional(),
+    severity: z.enum(severities).optional(),
+    status: z.enum(alertStatuses).optional(),
+    since: isoDateTime.optional().meta({ description: 'Alerts raised at or after this time.' }),
+  })
+  .strict();
+
+export const alertPatchSchema = z
+  .strictObject({
+    status: z
+      .enum(['acknowledged', 'resolved'])
+      .meta({ description: 'open → acknowledged → resolved' }),
+  })
+  .meta({ id: 'AlertPatch' });
+
+const metricSummary = z.object({
+  count: z.number(),
+  min: z.number(),
+  max: z.number(),
+  mean: z.number(),
+});
+const windowSummary = z.object({
+  readings: z.number().int(),
+  metrics: z.partialRecord(z.enum(metricNames), metricSummary),
+});
+
+export const alertSchema = z
+  .object({
+    id: z.string(),
+    equipmentId: z.string(),
+    metric: z.enum(metricNames),
+    status: z.enum(alertStatuses),
+    severity: z.enum(severities),
+    occurrences: z.number().int(),
+    firstWindowStart: z.iso.datetime(),
+    lastWindowStart: z.iso.datetime(),
+    raisedAt: z.iso.datetime(),
+    breach: z.object({
+      metric: z.enum(metricNames),
+      severity: z.enum(severities),
+      mean: z.number(),
+      threshold: z.number(),
+      comparison: z.enum(['>', '<']),
+      unit: z.string(),
+      description: z.string(),
+      recommendedAction: z.string(),
+    }),
+    window: z.object({ start: z.iso.datetime(), end: z.iso.datetime(), summary: windowSummary }),
+    acknowledgedAt: z.iso.datetime().optional(),
+    acknowledgedBy: z.string().optional(),
+    resolvedAt: z.iso.datetime().optional(),
+    resolvedBy: z.string().optional(),
+    etag: z.string(),
+  })
+  .meta({ id: 'Alert' });
+
+export const deadLetterQuerySchema = pageQuerySchema
+  .extend({
+    equipmentId: z.string().min(1).max(64).optional(),
+    reason: z.enum(deadLetterReasons).optional(),
+    since: isoDateTime.optional().meta({ description: 'Events enqueued at or after this time.' }),
+  })
+  .strict();
+
+export const deadLetterSchema = z
+  .object({
+    id: z.string(),
+    equipmentId: z.string(),
+    reason: z.enum(deadLetterReasons),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })),
+    raw: z.string(),
+    rawTruncated: z.boolean(),
+    partitionId: z.string(),
+    sequenceNumber: z.number().int(),
+    enqueuedTime: z.iso.datetime(),
+    index: z.number().int().nullable(),
+  })
+  .meta({ id: 'DeadLetter' });
+
+/** Longest history one request may ask for. */
+export const maxTelemetryRangeMs = 7 * 86_400_000;
+
+export const telemetryQuerySchema = z
+  .object({
+    from: isoDateTime.optional().meta({ description: 'Start of the history (default: 24 h ago).' }),
+    to: isoDateTime
+      .optional()
+      .meta({ description: 'End of the history, exclusive (default: now).' }),
+  })
+  .strict();
+
+export const telemetrySchema = z
+  .object({
+    equipmentId: z.string(),
+    latest: z
+      .object({
+        equipmentId: z.string(),
+        timestamp: z.number().meta({ description: 'Epoch milliseconds.' }),
+        temperature: z.number().optional(),
+        vibration: z.number().optional(),
+        pressure: z.number().optional(),
+        status: z.string().optional(),
+        messageId: z.string().optional(),
+      })
+      .nullable(),
+    currentWindow: z
+      .object({ start: z.iso.datetime(), end: z.iso.datetime(), summary: windowSummary })
+      .nullable(),
+    history: z.array(
+      z.object({
+        id: z.string(),
+        equipmentId: z.string(),
+        windowStart: z.iso.datetime(),
+        windowEnd: z.iso.datetime(),
+        partitionId: z.string(),
+        summary: windowSummary,
+      }),
+    ),
+  })
+  .meta({ id: 'EquipmentTelemetry' });

@@ -1,0 +1,185 @@
+/**
+ * The telemetry store on Cosmos DB. Containers (see `lib/cosmos/client.ts`):
+ * - `pipelineState` (pk `/pk` = `partition:{id}`): one `partition-state` document per Event
+ *   Hubs partition, guarded by its ETag, and the `partial` documents of that partition's
+ *   batches (kept for a day: the live view reads the newest ones).
+ * - `aggregates` (pk `/equipmentId`): one document per equipment and closed window.
+ * - `alerts` (pk `/equipmentId`), `deadLetters` (pk `/equipmentId`).
+ * Every write is an upsert of a deterministic id or a create/replace under a precondition,
+ * so repeating any of them is harmless.
+ */
+import type { Container, Database, ItemDefinition } from '@azure/cosmos';
+import type { Alert } from './alerts.js';
+import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
+import type { TelemetryStore, WindowAggregate } from './processor.js';
+import type { MetricName } from './reading.js';
+
+export interface CosmosStoreOptions {
+  aggregateTtlSeconds: number;
+  deadLetterTtlSeconds: number;
+  /** How long batch partials stay readable after their windows closed. */
+  partialTtlSeconds?: number;
+}
+
+/** Equipment id under which dead letters without a readable one are filed. */
+export const unknownEquipmentId = '(unknown)';
+
+/**
+ * A stored document without what Cosmos and this store add to it (system properties, the
+ * partition key field, the document type and its time to live): the domain object again.
+ */
+export function documentBody(resource: ItemDefinition): unknown {
+  const { _rid, _self, _etag, _ts, _attachments, _lsn, ttl, pk, type, ...body } = resource;
+  return body;
+}
+
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Key of one equipment's window inside partial documents. */
+export function windowKey(equipmentId: string, windowStart: number): string {
+  return `${equipmentId}@${windowStart}`;
+}
+
+export function partitionKeyOf(partitionId: string): string {
+  return `partition:${partitionId}`;
+}
+
+export class CosmosTelemetryStore implements TelemetryStore {
+  private readonly state: Container;
+  private readonly aggregates: Container;
+  private readonly alerts: Container;
+  private readonly deadLetters: Container;
+
+  constructor(
+    database: Database,
+    private readonly options: CosmosStoreOptions,
+  ) {
+    this.state = database.container('pipelineState');
+    this.aggregates = database.container('aggregates');
+    this.alerts = database.container('alerts');
+    this.deadLetters = database.container('deadLetters');
+  }
+
+  async readState(partitionId: string) {
+    try {
+      const { resource, etag } = await this.state
+        .item('state', partitionKeyOf(partitionId))
+        .read<ItemDefinition>();
+      if (!resource) return { state: undefined, etag: undefined };
+      return { state: documentBody(resource) as PartitionState & { id: string }, etag };
+    } catch (error) {
+      if (statusOf(error) === 404) return { state: undefined, etag: undefined };
+      throw error;
+    }
+  }
+
+  async listStates() {
+    const { resources } = await this.state.items
+      .query<ItemDefinition>({ query: "SELECT * FROM c WHERE c.type = 'partition-state'" })
+      .fetchAll();
+    return resources.map((resource) => ({
+      state: documentBody(resource) as PartitionState,
+      etag: String(resource._etag),
+    }));
+  }
+
+  async commitState(state: PartitionState, etag: string | undefined): Promise<boolean> {
+    const document = {
+      ...state,
+      id: 'state',
+      pk: partitionKeyOf(state.partitionId),
+      type: 'partition-state',
+    };
+    try {
+      if (etag === undefined) await this.state.items.create(document);
+      else {
+        await this.state
+          .item('state', document.pk)
+          .replace(document, { accessCondition: { type: 'IfMatch', condition: etag } });
+      }
+      return true;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 409 || status === 412) return false;
+      throw error;
+    }
+  }
+
+  async writePartial(partial: BatchPartial): Promise<void> {
+    await this.state.items.upsert({
+      ...partial,
+      pk: partitionKeyOf(partial.partitionId),
+      type: 'partial',
+      equipmentIds: [...new Set(partial.entries.map((e) => e.equipmentId))],
+      // Lets the live view find every batch holding an equipment's open window.
+      windowKeys: partial.entries.map((e) => windowKey(e.equipmentId, e.windowStart)),
+      ttl: this.options.partialTtlSeconds ?? 86_400,
+    });
+  }
+
+  async readPartials(partitionId: string, ids: readonly string[]): Promise<BatchPartial[]> {
+    const partials: BatchPartial[] = [];
+    for (const id of ids) {
+      const { resource } = await this.state
+        .item(id, partitionKeyOf(partitionId))
+        .read<ItemDefinition>();
+      if (resource) partials.push(documentBody(resource) as BatchPartial);
+    }
+    return partials;
+  }
+
+  async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+    for (const letter of letters) {
+      await this.deadLetters.items.upsert({
+        ...letter,
+        equipmentId: letter.equipmentId ?? unknownEquipmentId,
+        ttl: this.options.deadLetterTtlSeconds,
+      });
+    }
+  }
+
+  async writeAggregates(aggregates: readonly WindowAggregate[]): Promise<void> {
+    for (const aggregate of aggregates) {
+      await this.aggregates.items.upsert({ ...aggregate, ttl: this.options.aggregateTtlSeconds });
+    }
+  }
+
+  async latestAlert(equipmentId: string, metric: MetricName) {
+    const { resources } = await this.alerts.items
+      .query<ItemDefinition>(
+        {
+          query:
+            'SELECT TOP 1 * FROM c WHERE c.equipmentId = @equipmentId AND c.metric = @metric ORDER BY c.lastWindowStart DESC',
+          parameters: [
+            { name: '@equipmentId', value: equipmentId },
+            { name: '@metric', value: metric },
+          ],
+        },
+        { partitionKey: equipmentId },
+      )
+      .fetchAll();
+    const resource = resources[0];
+    return resource
+      ? { alert: documentBody(resource) as Alert, etag: String(resource._etag) }
+      : undefined;
+  }
+
+  async writeAlert(alert: Alert, etag: string | undefined): Promise<boolean> {
+    try {
+      if (etag === undefined) await this.alerts.items.create(alert);
+      else {
+        await this.alerts
+          .item(alert.id, alert.equipmentId)
+          .replace(alert, { accessCondition: { type: 'IfMatch', condition: etag } });
+      }
+      return true;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 409 || status === 412) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Runs the partition fold against a store: read the partition's state, apply the batch,
+ * write the batch's partial and dead letters, emit every window the watermark closed
+ * (aggregates, then alerts), and commit the new state under its ETag. Losing the commit
+ * race (another instance owns the partition for a moment) means re-reading and redoing:
+ * everything written before the commit is deterministic and idempotent, so the redo, or the
+ * other instance, writes the same documents.
+ */
+import { applyBreach, type Alert } from './alerts.js';
+import {
+  advanceByClock,
+  applyBatch,
+  initialPartitionState,
+  dueWindows,
+  markEmitted,
+  mergeWindow,
+  type BatchPartial,
+  type DeadLetter,
+  type PartitionEvent,
+  type PartitionState,
+  type PipelineSettings,
+} from './partition.js';
+import type { MetricName } from './reading.js';
+import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
+import { meansOf, summarize, type WindowStats } from './stats.js';
+import { windowEndOf } from './window.js';
+
+/** One equipment's closed window: the historical series. */
+export interface WindowAggregate {
+  /** `{equipmentId}:{window start ISO}` */
+  id: string;
+  equipmentId: string;
+  windowStart: string;
+  windowEnd: string;
+  partitionId: string;
+  summary: ReturnType<typeof summarize>;
+  /** Exact sums, so aggregates can be re-merged without rounding drift. */
+  stats: WindowStats;
+}
+
+/** Where the pipeline keeps its state; `lib/telemetry/cosmosStore.ts` is the real one. */
+export interface TelemetryStore {
+  readState(
+    partitionId: string,
+  ): Promise<{ state: PartitionState | undefined; etag: string | undefined }>;
+  /** Every partition's state (for the idle-window timer). */
+  listStates(): Promise<{ state: PartitionState; etag: string }[]>;
+  /** Writes `state` if the stored one still has `etag` (absent: must not exist). False on a lost race. */
+  commitState(state: PartitionState, etag: string | undefined): Promise<boolean>;
+  writePartial(partial: BatchPartial): Promise<void>;
+  readPartials(partitionId: string, ids: readonly string[]): Promise<BatchPartial[]>;
+  writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
+  writeAggregates(aggregates: readonly WindowAggregate[]): Promise<void>;
+  /** The alert with the newest window for this equipment and metric, any status. */
+  latestAlert(
+    equipmentId: string,
+    metric: MetricName,
+  ): Promise<{ alert: Alert; etag: string } | undefined>;
+  /** Creates (etag undefined) or replaces (etag given) an alert. False on a lost race. */
+  writeAlert(alert: Alert, etag: string | undefined): Promise<boolean>;
+}
+
+/** Severity rules for each equipment id (per-type overrides resolved by the caller). */
+export type RulesLookup = (
+  equipmentIds: readonly string[],
+) => Promise<(equipmentId: string) => ResolvedSeverityRules>;
+
+export interface ProcessorOptions {
+  store: TelemetryStore;
+  settings: PipelineSettings;
+  rules: RulesLookup;
+  /** How often to redo after losing a commit race before giving up. */
+  maxAttempts?: number;
+}
+
+export interface BatchOutcome {
+  accepted: boolean;
+  skippedEvents: number;
+  deadLetters: number;
+  windowsClosed: number;
+  aggregatesWritten: number;
+  alertsWritten: number;
+  attempts: number;
+}
+
+/** Thrown when another instance keeps winning the partition; the batch is safe to redeliver. */
+export class PartitionContendedError extends Error {
+  constructor(partitionId: string, attempts: number) {
+    super(
+      `Partition ${partitionId} was updated concurrently ${attempts} times; giving up this batch`,
+    );
+    this.name = 'PartitionContendedError';
+  }
+}
+
+async function applyAlerts(
+  store: TelemetryStore,
+  alert: (latest: Alert | undefined) => Alert | undefined,
+  equipmentId: string,
+  metric: MetricName,
+): Promise<boolean> {
+  // A person may acknowledge or resolve the alert between our read and write: re-read and reapply.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const latest = await store.latestAlert(equipmentId, metric);
+    const next = alert(latest?.alert);
+    if (!next) return false;
+    const sameDocument = latest !== undefined && latest.alert.id === next.id;
+    if (await store.writeAlert(next, sameDocument ? latest.etag : undefined)) return true;
+  }
+  throw new Error(`Alert for ${equipmentId}/${metric} kept changing underneath the pipeline`);
+}
+
+/** Emits every closed window of `state`; returns the state with them removed from pending. */
+export async function emitDueWindows(
+  options: ProcessorOptions,
+  state: PartitionState,
+  known: readonly BatchPartial[] = [],
+): Promise<{
+  state: PartitionState;
+  windowsClosed: number;
+  aggregatesWritten: number;
+  alertsWritten: number;
+}> {
+  const due = dueWindows(state);
+  if (!due.length) return { state, windowsClosed: 0, aggregatesWritten: 0, alertsWritten: 0 };
+  const { store } = options;
+  const byId = new Map(known.map((partial) => [partial.id, partial]));
+  const missing = [...new Set(due.flatMap((w) => w.partialIds))].filter((id) => !byId.has(id));
+  for (const partial of await store.readPartials(state.partitionId, missing))
+    byId.set(partial.id, partial);
+
+  let aggregatesWritten = 0;
+  let alertsWritten = 0;
+  for (const { windowStart, partialIds } of due) {
+    const partials = partialIds.map((id) => {
+      const partial = byId.get(id);
+      if (!partial)
+        throw new Error(`Partial ${id} listed by partition ${state.partitionId} is missing`);
+      return partial;
+    });
+    const merged = mergeWindow(partials, windowStart);
+    const aggregates: WindowAggregate[] = [...merged.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([equipmentId, stats]) => ({
+        id: `${equipmentId}:${new Date(windowStart).toISOString()}`,
+        equipmentId,
+        windowStart: new Date(windowStart).toISOString(),
+        windowEnd: new Date(windowEndOf(windowStart)).toISOString(),
+        partitionId: state.partitionId,
+        summary: summarize(stats),
+        stats,
+      }));
+    // Aggregates are stored before any alert, so an alert never points at a missing window.
+    await store.writeAggregates(aggregates);
+    aggregatesWritten += aggregates.length;
+
+    const rulesFor = await options.rules(aggregates.map((a) => a.equipmentId));
+    for (const aggregate of aggregates) {
+      const { breaches } = gradeWindow(meansOf(aggregate.stats), rulesFor(aggregate.equipmentId));
+      for (const breach of breaches) {
+        const written = await applyAlerts(
+          store,
+          (latest) =>
+            applyBreach(latest, aggregate.equipmentId, windowStart, aggregate.summary, breach),
+          aggregate.equipmentId,
+          breach.metric,
+        );
+        if (written) alertsWritten++;
+      }
+    }
+  }
+  return {
+    state: markEmitted(
+      state,
+      due.map((w) => w.windowStart),
+    ),
+    windowsClosed: due.length,
+    aggregatesWritten,
+    alertsWritten,
+  };
+}
+
+/** Processes one partition's batch exactly once (see the module comment). */
+export async function processBatch(
+  options: ProcessorOptions,
+  partitionId: string,
+  events: readonly PartitionEvent[],
+): Promise<BatchOutcome> {
+  const maxAttempts = options.maxAttempts ?? 5;
+  const { store } = options;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const stored = await store.readState(partitionId);
+    const before = stored.state ?? initialPartitionState(partitionId);
+    const applied = applyBatch(before, events, options.settings);
+    if (applied.state === before) {
+      return {
+        accepted: false,
+        skippedEvents: applied.skipped,
+        deadLetters: 0,
+        windowsClosed: 0,
+        aggregatesWritten: 0,
+        alertsWritten: 0,
+        attempts: attempt,
+      };
+    }
+    if (applied.partial) await store.writePartial(applied.partial);
+    if (applied.deadLetters.length) await store.writeDeadLetters(applied.deadLetters);
+    const emitted = await emitDueWindows(
+      options,
+      applied.state,
+      applied.partial ? [applied.partial] : [],
+    );
+    if (await store.commitState(emitted.state, stored.etag)) {
+      return {
+        accepted: true,
+        skippedEvents: applied.skipped,
+        deadLetters: applied.deadLetters.length,
+        windowsClosed: emitted.windowsClosed,
+        aggregatesWritten: emitted.aggregatesWritten,
+        alertsWritten: emitted.alertsWritten,
+        attempts: attempt,
+      };
+    }
+  }
+  throw new PartitionContendedError(partitionId, maxAttempts);
+}
+
+/**
+ * Closes windows by the wall clock for partitions that went quiet (the timer function), so a
+ * device's last window is evaluated even when no newer event arrives. A partition whose state
+ * changes underneath is left for its batch processing or the next tick.
+ */
+export async function closeIdleWindows(
+  options: ProcessorOptions,
+  nowMs: number,
+  idleGraceMs: number,
+): Promise<{ partitions: number; windowsClosed: number; alertsWritten: number }> {
+  let windowsClosed = 0;
+  let alertsWritten = 0;
+  const states = await options.store.listStates();
+  for (const { state, etag } of states) {
+    const advanced = advanceByClock(state, nowMs, options.settings, idleGraceMs);
+    if (advanced === state) continue;
+    const emitted = await emitDueWindows(options, advanced);
+    if (await options.store.commitState(emitted.state, etag)) {
+      windowsClosed += emitted.windowsClosed;
+      alertsWritten += emitted.alertsWritten;
+    }
+  }
+  return { partitions: states.length, windowsClosed, alertsWritten };
+}

@@ -1,0 +1,332 @@
+/**
+ * Reads for the HTTP API over the pipeline's Cosmos containers: alerts, dead letters and an
+ * equipment's telemetry. Lists page by keyset (newest first, then id) with an opaque cursor,
+ * so a page costs the same at any depth, as with the MySQL lists.
+ */
+import type { Container, Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
+import { z } from 'zod';
+import { HttpError } from '../errors.js';
+import type { Page } from '../mysql/table.js';
+import { canTransition, type Alert, type AlertStatus } from './alerts.js';
+import { documentBody, partitionKeyOf, windowKey } from './cosmosStore.js';
+import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
+import type { WindowAggregate } from './processor.js';
+import type { Reading } from './reading.js';
+import { emptyStats, mergeStats, summarize, type WindowStats } from './stats.js';
+import { windowEndOf, windowStartOf } from './window.js';
+
+/** Cosmos ETags are quoted in Azure and bare in the local stand-in; HTTP wants them quoted. */
+export function httpEtag(cosmosEtag: unknown): string {
+  const value = String(cosmosEtag);
+  return value.startsWith('"') ? value : `"${value}"`;
+}
+
+// ---------- cursors ----------
+
+const cursorSchema = z.tuple([z.string().max(64), z.string().max(512)]);
+
+function encodeCursor(sortValue: string, id: string): string {
+  return Buffer.from(JSON.stringify([sortValue, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  const invalid = () =>
+    new HttpError('validation', 'The cursor is not one this list returned.', {
+      errors: [{ parameter: 'cursor', detail: 'Use nextCursor from the previous page unchanged' }],
+    });
+  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) throw invalid();
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw invalid();
+  }
+}
+
+/**
+ * One keyset page of `container`, newest `sortField` first: `conditions` are ANDed SQL
+ * fragments over `c` with their parameters.
+ */
+async function keysetPage<T extends { id: string }>(
+  container: Container,
+  sortField: string,
+  conditions: string[],
+  parameters: SqlParameter[],
+  page: { limit: number; cursor?: string | undefined },
+  partitionKey?: string,
+): Promise<Page<T & { etag: string }>> {
+  const where = [...conditions];
+  const params = [...parameters];
+  if (page.cursor !== undefined) {
+    const [after, afterId] = decodeCursor(page.cursor);
+    where.push(
+      `(c.${sortField} < @afterSort OR (c.${sortField} = @afterSort AND c.id < @afterId))`,
+    );
+    params.push({ name: '@afterSort', value: after }, { name: '@afterId', value: afterId });
+  }
+  const query = {
+    query:
+      `SELECT TOP @take * FROM c` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY c.${sortField} DESC, c.id DESC`,
+    parameters: [...params, { name: '@take', value: page.limit + 1 }],
+  };
+  const { resources } = await container.items
+    .query<ItemDefinition>(query, partitionKey === undefined ? {} : { partitionKey })
+    .fetchAll();
+  const items = resources
+    .slice(0, page.limit)
+    .map((r) => ({ ...(documentBody(r) as T), etag: httpEtag(r._etag) }));
+  const last = items.at(-1);
+  const lastSort = last ? (last as unknown as Record<string, unknown>)[sortField] : undefined;
+  return {
+    items,
+    nextCursor:
+      resources.length > page.limit && last && typeof lastSort === 'string'
+        ? encodeCursor(lastSort, last.id)
+        : null,
+  };
+}
+
+// ---------- alerts ----------
+
+export interface AlertFilter {
+  equipmentId?: string | undefined;
+  severity?: string | undefined;
+  status?: string | undefined;
+  since?: string | undefined;
+}
+
+export async function listAlerts(
+  database: Database,
+  filter: AlertFilter,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<Alert & { etag: string }>> {
+  const conditions: string[] = [];
+  const parameters: SqlParameter[] = [];
+  const equal = (field: string, value: string | undefined) => {
+    if (value === undefined) return;
+    conditions.push(`c.${field} = @${field}`);
+    parameters.push({ name: `@${field}`, value });
+  };
+  equal('equipmentId', filter.equipmentId);
+  equal('severity', filter.severity);
+  equal('status', filter.status);
+  if (filter.since !== undefined) {
+    conditions.push('c.raisedAt >= @since');
+    parameters.push({ name: '@since', value: new Date(filter.since).toISOString() });
+  }
+  return keysetPage<Alert>(
+    database.container('alerts'),
+    'raisedAt',
+    conditions,
+    parameters,
+    page,
+    filter.equipmentId,
+  );
+}
+
+/** Alert ids are `{equipmentId}:{metric}:{ISO window start}`; the equipment id is the partition key. */
+export function equipmentIdOfAlert(id: string): string | undefined {
+  const match =
+    /^(.+):(temperature|vibration|pressure):\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(id);
+  return match?.[1];
+}
+
+async function readAlert(
+  database: Database,
+  id: string,
+): Promise<{ alert: Alert; cosmosEtag: string }> {
+  const equipmentId = equipmentIdOfAlert(id);
+  const notFound = new HttpError('not-found', 'No alert has this id.');
+  if (!equipmentId) throw notFound;
+  const { resource } = await database
+    .container('alerts')
+    .item(id, equipmentId)
+    .read<ItemDefinition>();
+  if (!resource) throw notFound;
+  return { alert: documentBody(resource) as Alert, cosmosEtag: resource._etag };
+}
+
+export async function getAlert(database: Database, id: string): Promise<Alert & { etag: string }> {
+  const { alert, cosmosEtag } = await readAlert(database, id);
+  return { ...alert, etag: httpEtag(cosmosEtag) };
+}
+
+/**
+ * Acknowledges or resolves an alert. The pipeline may update the same alert at the same
+ * moment (another anomalous window), so the write is conditional on the ETag read here, and
+ * on the caller's `If-Match` when given.
+ */
+export async function changeAlertStatus(
+  database: Database,
+  id: string,
+  to: Exclude<AlertStatus, 'open'>,
+  by: string,
+  ifMatch: '*' | string[] | undefined,
+  now: Date = new Date(),
+): Promise<Alert & { etag: string }> {
+  const { alert, cosmosEtag } = await readAlert(database, id);
+  const etag = httpEtag(cosmosEtag);
+  if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(etag)) {
+    throw new HttpError(
+      'precondition-failed',
+      'The alert has changed since you read it; fetch it again and retry.',
+      { headers: { etag } },
+    );
+  }
+  if (alert.status === to) return { ...alert, etag };
+  if (!canTransition(alert.status, to)) {
+    throw new HttpError('conflict', `An alert that is ${alert.status} cannot become ${to}.`);
+  }
+  const next: Alert =
+    to === 'acknowledged'
+      ? { ...alert, status: to, acknowledgedAt: now.toISOString(), acknowledgedBy: by }
+      : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
+  try {
+    const { resource } = await database
+      .container('alerts')
+      .item(id, alert.equipmentId)
+      .replace<ItemDefinition>(next, {
+        accessCondition: { type: 'IfMatch', condition: cosmosEtag },
+      });
+    if (!resource) throw new Error('Cosmos returned no alert after replace');
+    return { ...(documentBody(resource) as Alert), etag: httpEtag(resource._etag) };
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 412) {
+      throw new HttpError(
+        'precondition-failed',
+        'The alert changed while you updated it; fetch it again and retry.',
+      );
+    }
+    throw error;
+  }
+}
+
+// ---------- dead letters ----------
+
+export interface DeadLetterFilter {
+  equipmentId?: string | undefined;
+  reason?: string | undefined;
+  since?: string | undefined;
+}
+
+export function listDeadLetters(
+  database: Database,
+  filter: DeadLetterFilter,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<DeadLetter & { etag: string }>> {
+  const conditions: string[] = [];
+  const parameters: SqlParameter[] = [];
+  if (filter.equipmentId !== undefined) {
+    conditions.push('c.equipmentId = @equipmentId');
+    parameters.push({ name: '@equipmentId', value: filter.equipmentId });
+  }
+  if (filter.reason !== undefined) {
+    conditions.push('c.reason = @reason');
+    parameters.push({ name: '@reason', value: filter.reason });
+  }
+  if (filter.since !== undefined) {
+    conditions.push('c.enqueuedTime >= @since');
+    parameters.push({ name: '@since', value: new Date(filter.since).toISOString() });
+  }
+  return keysetPage<DeadLetter>(
+    database.container('deadLetters'),
+    'enqueuedTime',
+    conditions,
+    parameters,
+    page,
+    filter.equipmentId,
+  );
+}
+
+// ---------- telemetry of one equipment ----------
+
+export interface EquipmentTelemetry {
+  equipmentId: string;
+  /** The newest reading the pipeline accepted, from the newest batch that held one. */
+  latest: Reading | null;
+  /** The window still collecting readings, from the batches not yet merged. */
+  currentWindow: { start: string; end: string; summary: ReturnType<typeof summarize> } | null;
+  /** Closed windows in [from, to), oldest first. */
+  history: Omit<WindowAggregate, 'stats'>[];
+}
+
+export async function equipmentTelemetry(
+  database: Database,
+  equipmentId: string,
+  range: { from: Date; to: Date },
+): Promise<EquipmentTelemetry> {
+  // The newest batch that held a reading of this equipment has its latest reading.
+  const partials = database.container('pipelineState');
+  const { resources: newest } = await partials.items
+    .query<BatchPartial & ItemDefinition>({
+      query:
+        "SELECT TOP 1 * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.equipmentIds, @equipmentId) ORDER BY c.lastSequenceNumber DESC",
+      parameters: [{ name: '@equipmentId', value: equipmentId }],
+    })
+    .fetchAll();
+  const latest =
+    newest[0]?.entries
+      .filter((e) => e.equipmentId === equipmentId)
+      .reduce<Reading | null>(
+        (found, entry) =>
+          found === null || entry.latest.timestamp > found.timestamp ? entry.latest : found,
+        null,
+      ) ?? null;
+
+  const { resources: aggregates } = await database
+    .container('aggregates')
+    .items.query<WindowAggregate & ItemDefinition>(
+      {
+        query:
+          'SELECT * FROM c WHERE c.equipmentId = @equipmentId AND c.windowStart >= @from AND c.windowStart < @to ORDER BY c.windowStart ASC',
+        parameters: [
+          { name: '@equipmentId', value: equipmentId },
+          { name: '@from', value: range.from.toISOString() },
+          { name: '@to', value: range.to.toISOString() },
+        ],
+      },
+      { partitionKey: equipmentId },
+    )
+    .fetchAll();
+  const closed = new Set(aggregates.map((a) => a.windowStart));
+
+  let currentWindow: EquipmentTelemetry['currentWindow'] = null;
+  if (latest) {
+    const start = windowStartOf(latest.timestamp);
+    if (!closed.has(new Date(start).toISOString())) {
+      const { resources: holding } = await partials.items
+        .query<BatchPartial & ItemDefinition>({
+          query: "SELECT * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.windowKeys, @key)",
+          parameters: [{ name: '@key', value: windowKey(equipmentId, start) }],
+        })
+        .fetchAll();
+      // Only committed partials count: an attempt that crashed before committing left a
+      // partial that its redo wrote again under another sequence range.
+      const partitionId = newest[0]?.partitionId ?? '';
+      const { resource: state } = await partials
+        .item('state', partitionKeyOf(partitionId))
+        .read<PartitionState & ItemDefinition>();
+      const committed = new Set((state?.pending ?? []).map((p) => p.id));
+      const stats = holding
+        .filter((p) => committed.has(p.id))
+        .flatMap((p) => p.entries)
+        .filter((e) => e.equipmentId === equipmentId && e.windowStart === start)
+        .reduce<WindowStats>((sum, e) => mergeStats(sum, e.stats), emptyStats());
+      currentWindow = {
+        start: new Date(start).toISOString(),
+        end: new Date(windowEndOf(start)).toISOString(),
+        summary: summarize(stats),
+      };
+    }
+  }
+  return {
+    equipmentId,
+    latest,
+    currentWindow,
+    history: aggregates.map((a) => {
+      const { stats: _stats, ...rest } = documentBody(a) as WindowAggregate;
+      return rest;
+    }),
+  };
+}

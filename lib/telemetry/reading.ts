@@ -1,0 +1,527 @@
+/**
+ * What a device sends and how an Event Hubs event body becomes validated readings.
+ *
+ * Pure: depends on nothing but zod, never touches the clock (the caller passes the event's
+ * enqueued time) and never throws for any body, so one bad event or reading can never fail
+ * or stall the batch it arrived in. Everything that is not accepted comes back as a
+ * {@link Rejection} with its reason, each problem and the (bounded) raw payload, ready for
+ * the dead-letter store.
+ */
+import { z } from 'zod';
+
+/** The metrics a reading can carry, in the canonical order used everywhere (documents, alerts). */
+export const metricNames = ['temperature', 'vibration', 'pressure'] as const;
+
+/** One of {@link metricNames}. */
+export type MetricName = (typeof metricNames)[number];
+
+/**
+ * Physical bounds per metric (inclusive). A value outside them is a broken sensor or a
+ * unit mix-up, not an anomaly, so the reading is rejected rather than graded.
+ *
+ * - `temperature`: °C, -60..250. Covers arctic cold starts up to the hottest engine,
+ *   exhaust-manifold-adjacent and hydraulic-oil sensors on heavy equipment.
+ * - `vibration`: mm/s RMS (velocity, the ISO 10816 / 20816 measure), 0..100. Machines
+ *   needing a shutdown sit around 7–11 mm/s; 100 is far beyond any real running machine.
+ * - `pressure`: psi, 0..1000. Engine oil pressure or hydraulic pilot pressure, the
+ *   quantity the severity thresholds (< 12 / < 10 / < 5) are written for. Gauge pressure,
+ *   so never negative. Main hydraulic circuits (3000+ psi) are not this metric.
+ */
+export const metricBounds: Record<MetricName, { min: number; max: number; unit: string }> = {
+  temperature: { min: -60, max: 250, unit: '°C' },
+  vibration: { min: 0, max: 100, unit: 'mm/s' },
+  pressure: { min: 0, max: 1000, unit: 'psi' },
+};
+
+/** Decimal places kept for every metric value. */
+export const valueDecimals = 4;
+
+/**
+ * 10^{@link valueDecimals}. Values are rounded to this precision on input and aggregates
+ * keep `round(value × valueScale)` as exact integers: integer addition is associative and
+ * commutative, floating-point addition is not, so partial aggregates merged in any order
+ * (batches, replays, rebalances) give bit-identical results.
+ */
+export const valueScale = 10_000;
+
+/**
+ * The exact integer `round(value × valueScale)`, the unit every sum is kept in. Halves
+ * round towards +∞ (`Math.round`); what matters is that it is deterministic. -0 becomes 0
+ * so that a stored document never depends on the sign of a zero.
+ */
+export function toScaled(value: number): number {
+  const scaled = Math.round(value * valueScale);
+  return scaled === 0 ? 0 : scaled;
+}
+
+/**
+ * A value rounded to {@link valueDecimals} decimals. Idempotent, and `toScaled` of the
+ * result gives back the same integer (|value × 10^4| ≤ 10^7 is far inside the range where
+ * the division and multiplication round-trip), which keeps sums exact.
+ */
+export function roundValue(value: number): number {
+  return toScaled(value) / valueScale;
+}
+
+/**
+ * Equipment ids as the HTTP API shows them, in text form. Also safe as a Cosmos partition
+ * key and inside document ids (no `/`, `\`, `?`, `#`).
+ */
+export const equipmentIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Earliest accepted reading time (inclusive): 2000-01-01T00:00:00.000Z. */
+export const minTimestampMs = Date.UTC(2000, 0, 1);
+
+/**
+ * Latest accepted reading time (exclusive): 2101-01-01T00:00:00.000Z, so the years 2000
+ * through 2100 are accepted. Anything outside is a device with an unset or corrupt clock
+ * (1970 after a power loss, or seconds sent as milliseconds).
+ */
+export const maxTimestampMs = Date.UTC(2101, 0, 1);
+
+/** Most readings one event body may hold; a larger array is rejected whole as `too-many`. */
+export const maxReadingsPerEvent = 500;
+
+/**
+ * Most bytes (UTF-8) of raw payload kept in a rejection. Dead letters exist to show why
+ * data is missing, not to archive it; bounding them keeps a flood of garbage from turning
+ * into a flood of large Cosmos documents.
+ */
+export const maxRawBytes = 4096;
+
+/** How far a reading may be stamped after its event's enqueued time unless told otherwise. */
+export const defaultFutureToleranceMs = 300_000;
+
+/** A validated reading. Metric values are rounded to 4 decimals; `timestamp` is epoch ms. */
+export interface Reading {
+  equipmentId: string;
+  /** Event time, epoch milliseconds (UTC). */
+  timestamp: number;
+  /** °C */
+  temperature?: number;
+  /** mm/s RMS */
+  vibration?: number;
+  /** psi */
+  pressure?: number;
+  status?: string;
+  messageId?: string;
+}
+
+/** Why a reading (or a whole event) was not accepted. */
+export const rejectionReasons = ['malformed', 'invalid', 'too-many', 'future'] as const;
+
+/** One of {@link rejectionReasons}. */
+export type RejectionReason = (typeof rejectionReasons)[number];
+
+/** One problem with a rejected reading. */
+export interface RejectionIssue {
+  /** JSON pointer (RFC 6901) into the reading, e.g. `/temperature`; `` for the whole thing. */
+  path: string;
+  message: string;
+}
+
+/** Something from an event body that was not accepted, with enough to dead-letter it. */
+export interface Rejection {
+  /**
+   * - `malformed`: the body is not UTF-8 or not JSON (the whole event).
+   * - `invalid`: a reading failed the schema.
+   * - `too-many`: an array of more than {@link maxReadingsPerEvent} readings (the whole event).
+   * - `future`: a valid reading stamped too far after its event was enqueued.
+   */
+  reason: RejectionReason;
+  issues: RejectionIssue[];
+  /** The offending JSON text (the element's, for array bodies), at most {@link maxRawBytes}. */
+  raw: string;
+  rawTruncated: boolean;
+  /** Position in the array for array bodies; null for a single reading or an unreadable body. */
+  index: number | null;
+}
+
+/** Options of {@link parseEventBody}. */
+export interface ParseEventBodyOptions {
+  /** The event's enqueued time (epoch ms), from the trigger metadata. */
+  enqueuedTimeMs: number;
+  /** How far after `enqueuedTimeMs` a reading may be stamped; default 300 000 (5 minutes). */
+  futureToleranceMs?: number;
+}
+
+// ---------- timestamps ----------
+
+/**
+ * ISO 8601 / RFC 3339 date-time with a zone: `2024-05-01T12:00:00Z`,
+ * `2024-05-01T14:00:00.123+02:00`. Seconds and fractions are optional. A zone is required:
+ * without one the instant depends on wherever the device happens to be configured.
+ */
+const isoDateTimePattern =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** Epoch ms of an ISO date-time with zone, or a message saying what is wrong with it. */
+function parseIsoDateTime(text: string): number | string {
+  const match = isoDateTimePattern.exec(text);
+  if (!match) {
+    return /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text)
+      ? 'Expected a time zone (Z or ±hh:mm) on the date-time'
+      : 'Expected an ISO 8601 date-time with a time zone, e.g. 2024-05-01T12:00:00Z';
+  }
+  const [, y, mo, d, h, mi, s, frac, , sign, oh, om] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s ?? '0');
+  // Digits past milliseconds are cut off, not rounded: a reading at 12:04:59.9999 must stay
+  // in the window ending at 12:05, as it would for any engine that truncates to ms.
+  const millis = Number((frac ?? '').padEnd(3, '0').slice(0, 3));
+  const offsetHours = Number(oh ?? '0');
+  const offsetMinutes = Number(om ?? '0');
+  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) {
+    return 'Expected a valid time of day and zone offset';
+  }
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  const check = new Date(local);
+  // Date.UTC silently rolls 2024-02-30 over into March; a date that does not round-trip
+  // does not exist.
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day
+  ) {
+    return 'Expected a calendar date that exists';
+  }
+  const offsetMs = (offsetHours * 60 + offsetMinutes) * 60_000;
+  return sign === '-' ? local + offsetMs : local - offsetMs;
+}
+
+const timestampRangeMessage = 'Expected a time from 2000-01-01 through 2100 (UTC)';
+
+const timestampSchema = z
+  .union([z.number(), z.string()], {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'Required'
+        : 'Expected an ISO 8601 date-time with a time zone, or epoch milliseconds',
+  })
+  .transform((value, ctx) => {
+    let ms: number;
+    if (typeof value === 'number') {
+      if (!Number.isInteger(value)) {
+        ctx.issues.push({ code: 'custom', input: value, message: 'Expected whole epoch ms' });
+        return z.NEVER;
+      }
+      ms = value;
+      // The commonest device bug: epoch seconds where milliseconds are expected.
+      if (ms >= minTimestampMs / 1000 && ms < maxTimestampMs / 1000) {
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: `${timestampRangeMessage}; ${value} looks like epoch seconds, send milliseconds`,
+        });
+        return z.NEVER;
+      }
+    } else {
+      const parsed = parseIsoDateTime(value);
+      if (typeof parsed === 'string') {
+        ctx.issues.push({ code: 'custom', input: value, message: parsed });
+        return z.NEVER;
+      }
+      ms = parsed;
+    }
+    if (ms < minTimestampMs || ms >= maxTimestampMs) {
+      ctx.issues.push({ code: 'custom', input: value, message: timestampRangeMessage });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+// ---------- the reading schema ----------
+
+function metricSchema(metric: MetricName) {
+  const { min, max, unit } = metricBounds[metric];
+  const range = `Expected ${metric} from ${min} to ${max} ${unit}`;
+  // Bounds apply to the value as sent; rounding afterwards cannot leave them because they
+  // are whole numbers. null means "no value from this sensor", the same as leaving it out.
+  return z
+    .number({ error: `Expected ${metric} as a finite number in ${unit}` })
+    .min(min, { error: (issue) => `${range}, got ${String(issue.input)}` })
+    .max(max, { error: (issue) => `${range}, got ${String(issue.input)}` })
+    .transform(roundValue)
+    .nullish();
+}
+
+function optionalText(max: number) {
+  return z
+    .string({ error: 'Expected a string' })
+    .max(max, { error: `Expected at most ${max} characters` })
+    .nullish();
+}
+
+/**
+ * A device reading: `equipmentId`, `timestamp` (ISO 8601 with a zone, or epoch ms; both
+ * become epoch ms; 2000 through 2100), any of `temperature` / `vibration` / `pressure`
+ * (at least one; finite, within {@link metricBounds}, rounded to 4 decimals; null counts as
+ * absent) and optional `status` (≤ 32 characters) and `messageId` (≤ 128). Unknown fields
+ * are ignored so devices can send more than this pipeline reads. The output has exactly
+ * the {@link Reading} keys that carry a value, in a fixed order.
+ */
+export const readingSchema = z
+  .object({
+    equipmentId: z
+      .string({ error: (issue) => (issue.input === undefined ? 'Required' : 'Expected a string') })
+      .regex(equipmentIdPattern, {
+        error: 'Expected 1 to 64 characters from A-Z, a-z, 0-9, ".", "_", ":" and "-"',
+      }),
+    timestamp: timestampSchema,
+    temperature: metricSchema('temperature'),
+    vibration: metricSchema('vibration'),
+    pressure: metricSchema('pressure'),
+    status: optionalText(32),
+    messageId: optionalText(128),
+  })
+  .refine((value) => metricNames.some((metric) => value[metric] != null), {
+    error: 'Expected at least one of temperature, vibration or pressure',
+  })
+  .transform((value): Reading => {
+    const reading: Reading = { equipmentId: value.equipmentId, timestamp: value.timestamp };
+    for (const metric of metricNames) {
+      const metricValue = value[metric];
+      if (metricValue != null) reading[metric] = metricValue;
+    }
+    if (value.status != null) reading.status = value.status;
+    if (value.messageId != null) reading.messageId = value.messageId;
+    return reading;
+  });
+
+// ---------- event bodies ----------
+
+/** RFC 6901 pointer for a zod issue path; `` is the whole reading. */
+function pointer(path: readonly PropertyKey[]): string {
+  return path.map((token) => `/${String(token).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const lossyDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/** Text cut to at most {@link maxRawBytes} UTF-8 bytes, never inside a character. */
+function boundedRaw(text: string): { raw: string; rawTruncated: boolean } {
+  // Each UTF-16 unit encodes to at most 3 bytes, so short text needs no encoding at all.
+  if (text.length * 3 <= maxRawBytes) return { raw: text, rawTruncated: false };
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxRawBytes) return { raw: text, rawTruncated: false };
+  let end = maxRawBytes;
+  // Back up over continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+  return { raw: lossyDecoder.decode(bytes.subarray(0, end)), rawTruncated: true };
+}
+
+/** JSON text of an already-parsed value, or a best-effort description when it has none. */
+function safeStringify(value: unknown): string {
+  try {
+    const json = JSON.stringify(value) as string | undefined;
+    if (json !== undefined) return json;
+  } catch {
+    // BigInt or a cycle: fall through to a description.
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function errorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : safeStringify(error);
+  // Engine messages can quote the input; keep dead letters bounded.
+  return message.length > 200 ? `${message.slice(0, 199)}…` : message;
+}
+
+/**
+ * Bytes of a body, for the binary shapes the Functions host and SDKs hand over: Buffer and
+ * other typed arrays, ArrayBuffer, and a Buffer that went through JSON.stringify
+ * (`{ type: 'Buffer', data: [...] }`).
+ */
+function bytesOf(body: unknown): Uint8Array | undefined {
+  if (ArrayBuffer.isView(body))
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  const tag = Object.prototype.toString.call(body);
+  if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]') {
+    return new Uint8Array(body as ArrayBufferLike);
+  }
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const record = body as Record<string, unknown>;
+    const keys = Object.keys(record);
+    const data = record['data'];
+    if (
+      keys.length === 2 &&
+      record['type'] === 'Buffer' &&
+      Array.isArray(data) &&
+      data.every(
+        (byte) => Number.isInteger(byte) && (byte as number) >= 0 && (byte as number) <= 255,
+      )
+    ) {
+      return Uint8Array.from(data as number[]);
+    }
+  }
+  return undefined;
+}
+
+type Decoded =
+  { ok: true; value: unknown; text: string | undefined } | { ok: false; rejection: Rejection };
+
+function malformed(message: string, text: string): Decoded {
+  return {
+    ok: false,
+    rejection: {
+      reason: 'malformed',
+      issues: [{ path: '', message }],
+      ...boundedRaw(text),
+      index: null,
+    },
+  };
+}
+
+/** The parsed JSON value of a body, with its text when it came as text or bytes. */
+function decode(body: unknown): Decoded {
+  let text: string;
+  if (typeof body === 'string') {
+    text = body;
+  } else {
+    const bytes = bytesOf(body);
+    // Anything else is a value the host already parsed from JSON.
+    if (bytes === undefined) return { ok: true, value: body, text: undefined };
+    try {
+      text = strictDecoder.decode(bytes);
+    } catch {
+      return malformed('The body is not valid UTF-8', lossyDecoder.decode(bytes));
+    }
+  }
+  // A UTF-8 byte order mark (common from .NET and Windows tools) is not JSON whitespace,
+  // but RFC 8259 lets parsers ignore it; a device should not lose data over it.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown, text };
+  } catch (error) {
+    return malformed(`The body is not valid JSON: ${errorMessage(error)}`, text);
+  }
+}
+
+/** Validates one reading; `raw()` is only computed when it is rejected. */
+function checkReading(
+  value: unknown,
+  index: number | null,
+  raw: () => string,
+  enqueuedTimeMs: number,
+  futureToleranceMs: number,
+): Reading | Rejection {
+  try {
+    const result = readingSchema.safeParse(value);
+    if (!result.success) {
+      return {
+        reason: 'invalid',
+        issues: result.error.issues.map((issue) => ({
+          path: pointer(issue.path),
+          message: issue.message,
+        })),
+        ...boundedRaw(raw()),
+        index,
+      };
+    }
+    const ahead = result.data.timestamp - enqueuedTimeMs;
+    if (ahead > futureToleranceMs) {
+      return {
+        reason: 'future',
+        issues: [
+          {
+            path: '/timestamp',
+            message: `Stamped ${ahead} ms after the event was enqueued; at most ${futureToleranceMs} ms is allowed`,
+          },
+        ],
+        ...boundedRaw(raw()),
+        index,
+      };
+    }
+    return result.data;
+  } catch (error) {
+    // Only reachable with values no JSON parser produces (throwing getters, proxies);
+    // still this reading's problem alone, never the batch's.
+    return {
+      reason: 'invalid',
+      issues: [{ path: '', message: `Could not validate the reading: ${errorMessage(error)}` }],
+      ...boundedRaw(safeStringify(value)),
+      index,
+    };
+  }
+}
+
+function isRejection(value: Reading | Rejection): value is Rejection {
+  return 'reason' in value;
+}
+
+/**
+ * Turns one Event Hubs event body into validated readings and rejections.
+ *
+ * The body may be JSON text, UTF-8 bytes (Buffer, any typed array, ArrayBuffer) or a value
+ * the Functions host already parsed. It holds one reading object or an array of up to
+ * {@link maxReadingsPerEvent}. Each array element is judged on its own: a bad one becomes
+ * a rejection at its `index` and never affects its neighbours. An empty array yields
+ * nothing (there is nothing to lose). Readings keep their order in the body.
+ *
+ * Never throws for any body. Throws a `RangeError` only for a programming error in
+ * `options` (a non-finite enqueued time or a negative tolerance), because silently skipping
+ * the future check would let a device with a runaway clock poison windows.
+ */
+export function parseEventBody(
+  body: unknown,
+  options: ParseEventBodyOptions,
+): { readings: Reading[]; rejections: Rejection[] } {
+  const { enqueuedTimeMs, futureToleranceMs = defaultFutureToleranceMs } = options;
+  if (!Number.isFinite(enqueuedTimeMs)) {
+    throw new RangeError(`enqueuedTimeMs must be finite epoch ms, got ${String(enqueuedTimeMs)}`);
+  }
+  if (!(futureToleranceMs >= 0)) {
+    throw new RangeError(`futureToleranceMs must be ≥ 0, got ${String(futureToleranceMs)}`);
+  }
+  const readings: Reading[] = [];
+  const rejections: Rejection[] = [];
+  const decoded = decode(body);
+  if (!decoded.ok) return { readings, rejections: [decoded.rejection] };
+  const { value, text } = decoded;
+  const wholeRaw = () => text ?? safeStringify(value);
+
+  if (!Array.isArray(value)) {
+    const outcome = checkReading(value, null, wholeRaw, enqueuedTimeMs, futureToleranceMs);
+    if (isRejection(outcome)) rejections.push(outcome);
+    else readings.push(outcome);
+    return { readings, rejections };
+  }
+
+  const items: readonly unknown[] = value;
+  if (items.length > maxReadingsPerEvent) {
+    rejections.push({
+      reason: 'too-many',
+      issues: [
+        {
+          path: '',
+          message: `The event holds ${items.length} readings; at most ${maxReadingsPerEvent} are accepted per event`,
+        },
+      ],
+      ...boundedRaw(wholeRaw()),
+      index: null,
+    });
+    return { readings, rejections };
+  }
+  for (let index = 0; index < items.length; index += 1) {
+    const item = items[index];
+    const outcome = checkReading(
+      item,
+      index,
+      () => safeStringify(item),
+      enqueuedTimeMs,
+      futureToleranceMs,
+    );
+    if (isRejection(outcome)) rejections.push(outcome);
+    else readings.push(outcome);
+  }
+  return { readings, rejections };
+}

@@ -1,0 +1,95 @@
+/**
+ * The pipeline's process-wide wiring, built once from app settings: the Cosmos client and
+ * store, the window settings and the severity rules. Per-type rule overrides need each
+ * equipment's type, read from MySQL only when overrides exist, and cached.
+ */
+import type { Database } from '@azure/cosmos';
+import type { RowDataPacket } from 'mysql2/promise';
+import { getCosmosClient, type CosmosSettings } from '../cosmos/client.js';
+import { getSection, type SectionConfig } from '../config.js';
+import { getPool } from '../mysql/pool.js';
+import { CosmosTelemetryStore } from './cosmosStore.js';
+import type { ProcessorOptions, RulesLookup } from './processor.js';
+import { defaultFutureToleranceMs } from './reading.js';
+import { parseSeverityRules, rulesFor, type SeverityRules } from './severity.js';
+
+/** Cosmos client settings from the `cosmos` section: managed identity in Azure, key locally. */
+export function cosmosSettingsFrom(config: SectionConfig<'cosmos'>): CosmosSettings {
+  if (config.COSMOS_KEY) {
+    return {
+      mode: 'local',
+      endpoint: config.COSMOS__accountEndpoint,
+      key: config.COSMOS_KEY,
+      caCertFile: config.COSMOS_CA_CERT_FILE,
+    };
+  }
+  return {
+    mode: 'azure',
+    endpoint: config.COSMOS__accountEndpoint,
+    managedIdentityClientId: config.COSMOS__clientId,
+  };
+}
+
+const typeCacheMs = 5 * 60_000;
+
+/** Severity rules per equipment id; looks types up in MySQL only when overrides exist. */
+export function rulesLookup(
+  rules: SeverityRules,
+  lookupTypes: (ids: number[]) => Promise<Map<number, string>>,
+): RulesLookup {
+  const cache = new Map<string, { type: string | null; until: number }>();
+  return async (equipmentIds) => {
+    if (!rules.byEquipmentType || Object.keys(rules.byEquipmentType).length === 0) {
+      const resolved = rulesFor(rules);
+      return () => resolved;
+    }
+    const now = Date.now();
+    // Telemetry ids are text; only the numeric ones can name a MySQL row.
+    const missing = equipmentIds.filter(
+      (id) => /^[1-9][0-9]{0,15}$/.test(id) && !((cache.get(id)?.until ?? 0) > now),
+    );
+    if (missing.length) {
+      const types = await lookupTypes(missing.map(Number));
+      for (const id of missing)
+        cache.set(id, { type: types.get(Number(id)) ?? null, until: now + typeCacheMs });
+    }
+    return (equipmentId) => rulesFor(rules, cache.get(equipmentId)?.type ?? null);
+  };
+}
+
+async function equipmentTypes(ids: number[]): Promise<Map<number, string>> {
+  const [rows] = await getPool().query<RowDataPacket[]>(
+    'SELECT id, type FROM equipment WHERE id IN (?)',
+    [ids],
+  );
+  return new Map(rows.map((row) => [Number(row['id']), String(row['type'])]));
+}
+
+/** The pipeline's Cosmos database, for the HTTP reads. */
+export function getTelemetryDatabase(): Database {
+  const cosmos = getSection('cosmos');
+  return getCosmosClient(cosmosSettingsFrom(cosmos)).database(cosmos.COSMOS_DATABASE);
+}
+
+let options: ProcessorOptions | undefined;
+
+/** The processor options of this process. */
+export function getTelemetryProcessor(): ProcessorOptions {
+  if (!options) {
+    const cosmos = getSection('cosmos');
+    const telemetry = getSection('telemetry');
+    const client = getCosmosClient(cosmosSettingsFrom(cosmos));
+    options = {
+      store: new CosmosTelemetryStore(client.database(cosmos.COSMOS_DATABASE), {
+        aggregateTtlSeconds: telemetry.AGGREGATE_TTL_DAYS * 86_400,
+        deadLetterTtlSeconds: telemetry.DEAD_LETTER_TTL_DAYS * 86_400,
+      }),
+      settings: {
+        allowedLatenessMs: telemetry.TELEMETRY_ALLOWED_LATENESS_SECONDS * 1000,
+        futureToleranceMs: defaultFutureToleranceMs,
+      },
+      rules: rulesLookup(parseSeverityRules(telemetry.SEVERITY_RULES), equipmentTypes),
+    };
+  }
+  return options;
+}

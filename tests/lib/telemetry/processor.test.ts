@@ -1,0 +1,282 @@
+/**
+ * The processor against the real `@azure/cosmos` SDK and the local Cosmos server: a stream
+ * with known contents gives exactly the expected aggregates, alerts and dead letters, and so
+ * does the same stream replayed, redelivered, or interrupted at any write.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Database, ItemDefinition } from '@azure/cosmos';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ensureTelemetryContainers } from '../../../lib/cosmos/client.js';
+import { CosmosTelemetryStore } from '../../../lib/telemetry/cosmosStore.js';
+import type { PartitionEvent } from '../../../lib/telemetry/partition.js';
+import {
+  closeIdleWindows,
+  processBatch,
+  type ProcessorOptions,
+  type TelemetryStore,
+} from '../../../lib/telemetry/processor.js';
+import { defaultSeverityRules, rulesFor } from '../../../lib/telemetry/severity.js';
+import { useTestCosmos } from '../../helpers/cosmos.js';
+
+const cosmos = useTestCosmos();
+const databases: Database[] = [];
+
+afterAll(async () => {
+  for (const database of databases) await database.delete();
+});
+
+const at = (hhmmss: string) => Date.parse(`2026-11-24T${hhmmss}Z`);
+
+function reading(equipmentId: string, time: string, metrics: Record<string, number>) {
+  return JSON.stringify({ equipmentId, timestamp: `2026-11-24T${time}Z`, ...metrics });
+}
+
+/** The known stream (see each line), with enqueued times close to event times. */
+const stream: PartitionEvent[] = [
+  [reading('E1', '08:00:10', { temperature: 70 }), '08:00:11'],
+  [reading('E2', '08:00:20', { temperature: 92 }), '08:00:21'],
+  [reading('E3', '08:00:30', { vibration: 5.5, pressure: 11 }), '08:00:31'],
+  [reading('E2', '08:01:00', { temperature: 95 }), '08:01:01'],
+  [reading('E1', '08:02:00', { temperature: 72 }), '08:02:01'],
+  ['{"equipmentId": "E1", "timestamp": ', '08:02:10'], // malformed
+  [reading('E1', '08:02:30', { temperature: 9999 }), '08:02:31'], // invalid: out of bounds
+  [reading('E1', '08:20:00', { temperature: 70 }), '08:03:00'], // future: 17 min ahead
+  [reading('E2', '08:05:10', { temperature: 85 }), '08:05:11'],
+  [reading('E1', '08:04:30', { temperature: 71 }), '08:05:12'], // out of order, within lateness
+  [reading('E2', '08:06:30', { temperature: 85 }), '08:06:31'], // watermark passes 08:05
+  [reading('E1', '08:03:00', { temperature: 60 }), '08:06:40'], // late: window 08:00 closed
+  [reading('E3', '08:11:30', { vibration: 1 }), '08:11:31'], // watermark passes 08:10
+].map(([body, enqueued], sequenceNumber) => ({
+  body,
+  sequenceNumber,
+  enqueuedTimeMs: at(enqueued as string),
+}));
+
+const batches = [stream.slice(0, 4), stream.slice(4, 8), stream.slice(8, 11), stream.slice(11)];
+
+async function freshDatabase(): Promise<Database> {
+  const { database } = await ensureTelemetryContainers(
+    cosmos.client,
+    `sis_proc_${randomBytes(5).toString('hex')}`,
+  );
+  databases.push(database);
+  return database;
+}
+
+function optionsFor(store: TelemetryStore): ProcessorOptions {
+  const rules = rulesFor(defaultSeverityRules);
+  return {
+    store,
+    settings: { allowedLatenessMs: 60_000, futureToleranceMs: 300_000 },
+    rules: () => Promise.resolve(() => rules),
+  };
+}
+
+function storeFor(database: Database): CosmosTelemetryStore {
+  return new CosmosTelemetryStore(database, {
+    aggregateTtlSeconds: 3600,
+    deadLetterTtlSeconds: 3600,
+  });
+}
+
+async function all(database: Database, container: string): Promise<ItemDefinition[]> {
+  const { resources } = await database
+    .container(container)
+    .items.readAll<ItemDefinition>()
+    .fetchAll();
+  return resources;
+}
+
+/** What a run leaves behind, without Cosmos' system properties. */
+async function contents(database: Database) {
+  const aggregates = (await all(database, 'aggregates'))
+    .map((a) => ({ id: a.id, summary: a['summary'] as unknown }))
+    .sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  const alerts = (await all(database, 'alerts'))
+    .map((a) => ({
+      id: a.id,
+      severity: a['severity'] as unknown,
+      occurrences: a['occurrences'] as unknown,
+      lastWindowStart: a['lastWindowStart'] as unknown,
+      status: a['status'] as unknown,
+      breach: a['breach'] as unknown,
+    }))
+    .sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  const deadLetters = (await all(database, 'deadLetters'))
+    .map((d) => ({
+      id: d.id,
+      reason: d['reason'] as unknown,
+      equipmentId: d['equipmentId'] as unknown,
+    }))
+    .sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  return { aggregates, alerts, deadLetters };
+}
+
+let cleanContents: Awaited<ReturnType<typeof contents>> | undefined;
+
+async function cleanRun() {
+  if (!cleanContents) {
+    const database = await freshDatabase();
+    const options = optionsFor(storeFor(database));
+    for (const batch of batches) await processBatch(options, '0', batch);
+    cleanContents = await contents(database);
+  }
+  return cleanContents;
+}
+
+describe('processBatch through Cosmos', () => {
+  it('turns the known stream into exactly the expected aggregates, alerts and dead letters', async () => {
+    const { aggregates, alerts, deadLetters } = await cleanRun();
+    expect(aggregates.map((a) => a.id)).toEqual([
+      'E1:2026-11-24T08:00:00.000Z',
+      'E2:2026-11-24T08:00:00.000Z',
+      'E2:2026-11-24T08:05:00.000Z',
+      'E3:2026-11-24T08:00:00.000Z',
+    ]);
+    const summary = (id: string) => aggregates.find((a) => a.id === id)?.summary;
+    expect(summary('E1:2026-11-24T08:00:00.000Z')).toEqual({
+      readings: 3,
+      metrics: { temperature: { count: 3, min: 70, max: 72, mean: 71 } },
+    });
+    expect(summary('E2:2026-11-24T08:00:00.000Z')).toEqual({
+      readings: 2,
+      metrics: { temperature: { count: 2, min: 92, max: 95, mean: 93.5 } },
+    });
+    expect(summary('E2:2026-11-24T08:05:00.000Z')).toEqual({
+      readings: 2,
+      metrics: { temperature: { count: 2, min: 85, max: 85, mean: 85 } },
+    });
+
+    expect(
+      alerts.map((a) => [a.id, a.severity, a.occurrences, a.lastWindowStart, a.status]),
+    ).toEqual([
+      [
+        'E2:temperature:2026-11-24T08:00:00.000Z',
+        'critical',
+        2,
+        '2026-11-24T08:05:00.000Z',
+        'open',
+      ],
+      ['E3:pressure:2026-11-24T08:00:00.000Z', 'medium', 1, '2026-11-24T08:00:00.000Z', 'open'],
+      ['E3:vibration:2026-11-24T08:00:00.000Z', 'high', 1, '2026-11-24T08:00:00.000Z', 'open'],
+    ]);
+    // The latest breach is the high one of the second window: storm control never de-escalates.
+    expect(alerts[0]?.breach).toMatchObject({ severity: 'high', mean: 85, threshold: 80 });
+
+    expect(deadLetters).toEqual([
+      { id: '0:11:late-0', reason: 'late', equipmentId: 'E1' },
+      { id: '0:5:event', reason: 'malformed', equipmentId: '(unknown)' },
+      { id: '0:6:event', reason: 'invalid', equipmentId: 'E1' },
+      { id: '0:7:event', reason: 'future', equipmentId: 'E1' },
+    ]);
+  });
+
+  it('changes nothing when every batch is delivered again, or the whole stream replayed', async () => {
+    const database = await freshDatabase();
+    const options = optionsFor(storeFor(database));
+    for (const batch of batches) {
+      await processBatch(options, '0', batch);
+      const again = await processBatch(options, '0', batch);
+      expect(again.accepted).toBe(false);
+    }
+    const replay = await processBatch(options, '0', stream);
+    expect(replay).toMatchObject({ accepted: false, skippedEvents: stream.length });
+    expect(await contents(database)).toEqual(await cleanRun());
+  });
+
+  it('gives the clean result however the stream is cut into batches', async () => {
+    const database = await freshDatabase();
+    const options = optionsFor(storeFor(database));
+    for (const event of stream) await processBatch(options, '0', [event]);
+    expect(await contents(database)).toEqual(await cleanRun());
+  });
+
+  it('closes the last window of a quiet partition by the clock', async () => {
+    const database = await freshDatabase();
+    const options = optionsFor(storeFor(database));
+    for (const batch of batches) await processBatch(options, '0', batch);
+    const early = await closeIdleWindows(options, at('08:16:29'), 120_000);
+    expect(early.windowsClosed).toBe(0);
+    const due = await closeIdleWindows(options, at('08:18:00'), 120_000);
+    expect(due.windowsClosed).toBe(1);
+    const ids = (await all(database, 'aggregates')).map((a) => a.id);
+    expect(ids).toContain('E3:2026-11-24T08:10:00.000Z');
+  });
+});
+
+/** Thrown by the fault-injecting store: the process died at this write. */
+class Crash extends Error {}
+
+/**
+ * The real store, made to die at its Nth write: before it (nothing written) or right after it
+ * (written, but the process never learned).
+ */
+function crashingStore(
+  inner: TelemetryStore,
+  crashAt: number,
+  when: 'before' | 'after',
+  counter = { writes: 0 },
+): TelemetryStore {
+  const write =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const write = ++counter.writes;
+      if (write === crashAt && when === 'before') throw new Crash();
+      const result = await fn(...args);
+      if (write === crashAt) throw new Crash();
+      return result;
+    };
+  return {
+    readState: (id) => inner.readState(id),
+    listStates: () => inner.listStates(),
+    readPartials: (id, ids) => inner.readPartials(id, ids),
+    latestAlert: (e, m) => inner.latestAlert(e, m),
+    commitState: write((s, e) => inner.commitState(s, e)),
+    writePartial: write((p) => inner.writePartial(p)),
+    writeDeadLetters: write((l) => inner.writeDeadLetters(l)),
+    writeAggregates: write((a) => inner.writeAggregates(a)),
+    writeAlert: write((a, e) => inner.writeAlert(a, e)),
+  };
+}
+
+const crashPoints = 22;
+
+describe('crash at any write', () => {
+  it('covers every write of a clean pass with a crash point', async () => {
+    const database = await freshDatabase();
+    const counter = { writes: 0 };
+    const options = optionsFor(
+      crashingStore(storeFor(database), Number.MAX_SAFE_INTEGER, 'before', counter),
+    );
+    for (const batch of batches) await processBatch(options, '0', batch);
+    expect(counter.writes).toBeGreaterThan(10);
+    expect(counter.writes).toBeLessThanOrEqual(crashPoints);
+  });
+
+  // Crash at each write, before and after it lands.
+  const points = Array.from({ length: crashPoints }, (_, i) => i + 1).flatMap((n) => [
+    [n, 'before'] as const,
+    [n, 'after'] as const,
+  ]);
+
+  it.each(points)(
+    'redelivery after a crash at write %i (%s) gives the clean result',
+    async (crashAt, when) => {
+      const database = await freshDatabase();
+      const faulty = optionsFor(crashingStore(storeFor(database), crashAt, when));
+      const healthy = optionsFor(storeFor(database));
+      let crashed = false;
+      for (const batch of batches) {
+        try {
+          await processBatch(crashed ? healthy : faulty, '0', batch);
+        } catch (error) {
+          if (!(error instanceof Crash)) throw error;
+          crashed = true;
+          // The host had not checkpointed this batch: a new instance gets it again.
+          await processBatch(healthy, '0', batch);
+        }
+      }
+      expect(await contents(database)).toEqual(await cleanRun());
+    },
+  );
+});
