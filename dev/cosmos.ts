@@ -48,6 +48,7 @@
  */
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import type { Server } from 'node:https';
 import { isIPv4, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -61,6 +62,8 @@ export interface CosmosServerOptions {
   certDir: string;
   /** An IPv4 loopback address; default 127.0.0.1. */
   host?: string;
+  /** Sees every request as it arrives (the benchmark counts writes here, at the server). */
+  onRequest?: (request: IncomingMessage) => void;
 }
 
 export interface CosmosServer {
@@ -212,6 +215,7 @@ export async function startCosmosServer(options: CosmosServerOptions): Promise<C
   // Every accepted socket, from the TCP accept on: `closeAllConnections()` only knows
   // connections that finished the TLS handshake, and one caught mid-handshake or with a
   // request half sent would hold `close()` open.
+  if (options.onRequest) server.on('request', options.onRequest);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);

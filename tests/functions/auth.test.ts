@@ -16,16 +16,18 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { functionDeclarations } from '../../functions/registry.js';
 import { httpDeclarations } from '../../lib/host/declarations.js';
 import { call, type ApiResult } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { expectProblem } from '../helpers/problems.js';
+import { rowHelpers } from '../helpers/rows.js';
 
 const db = useTestDatabase();
 const issuer = useTestIssuer();
+const { rows, insert } = rowHelpers(db);
 
 let equipmentId = 0;
 let recordId = 0;
@@ -60,16 +62,14 @@ beforeAll(async () => {
   const jwk = issuerPrivateJwk();
   issuerKid = jwk.kid ?? '';
   issuerKey = await importJWK(jwk, 'ES256');
-  const [equipment] = await db.pool.query<ResultSetHeader>(
+  equipmentId = await insert(
     "INSERT INTO equipment (serial_number, name, type, status) VALUES ('AUTH-1', 'Loader', 'loader', 'operational')",
   );
-  equipmentId = equipment.insertId;
-  const [record] = await db.pool.query<ResultSetHeader>(
+  recordId = await insert(
     `INSERT INTO service_records (equipment_id, service_type, status, service_date, description)
      VALUES (?, 'inspection', 'completed', '2024-01-01 00:00:00', 'seeded')`,
     [equipmentId],
   );
-  recordId = record.insertId;
 });
 
 interface Craft {
@@ -112,27 +112,17 @@ async function readWithToken(token: string): Promise<ApiResult> {
 }
 
 function expectUnauthorized(result: ApiResult): void {
-  expect(result.status, result.text).toBe(401);
-  expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expectProblem(result, 401, '/api/service-records');
   expect(result.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
-  expect(result.body).toMatchObject({
-    type: 'urn:sis:problem:unauthorized',
-    status: 401,
-    title: expect.any(String),
-    detail: expect.any(String),
-    instance: '/api/service-records',
-  });
 }
 
 function expectForbidden(result: ApiResult): void {
-  expect(result.status, result.text).toBe(403);
-  expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(result.body).toMatchObject({ type: 'urn:sis:problem:forbidden', status: 403 });
+  expectProblem(result, 403, /^\/api\//);
 }
 
 async function recordCount(): Promise<number> {
-  const [rows] = await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM service_records');
-  return Number(rows[0]?.['n']);
+  const [row] = await rows('SELECT COUNT(*) AS n FROM service_records');
+  return Number(row?.['n']);
 }
 
 describe('authentication: the Authorization header', () => {
@@ -219,10 +209,9 @@ describe('authentication: the Authorization header', () => {
       json: { serialNumber: 'SPOOF-1', name: 'Spoofed', type: 'loader' },
     });
     expect(created.status).toBe(401);
-    const [rows] = await db.pool.query<RowDataPacket[]>(
-      "SELECT COUNT(*) AS n FROM equipment WHERE serial_number = 'SPOOF-1'",
-    );
-    expect(rows[0]?.['n']).toBe(0);
+    expect(
+      await rows("SELECT COUNT(*) AS n FROM equipment WHERE serial_number = 'SPOOF-1'"),
+    ).toEqual([{ n: 0 }]);
   });
 });
 

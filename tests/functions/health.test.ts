@@ -5,13 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { call } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
+import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useTestDatabase } from '../helpers/database.js';
 
 const db = useTestDatabase();
 // Health needs no token, but the app's settings include the AUTH_* values.
 const issuer = useTestIssuer();
+const cosmos = useAppCosmos();
 
-describe('health with MySQL up', () => {
+describe('health with MySQL and Cosmos up', () => {
   it('answers 200 anonymously with MySQL up', async () => {
     const result = await call('GET', '/api/health');
     expect(result.status, result.text).toBe(200);
@@ -19,7 +21,10 @@ describe('health with MySQL up', () => {
     expect(result.headers.get('cache-control')).toBe('no-store');
     expect(result.body).toEqual({
       status: 'healthy',
-      checks: { mysql: { status: 'up', latencyMs: expect.any(Number) } },
+      checks: {
+        mysql: { status: 'up', latencyMs: expect.any(Number) },
+        cosmos: { status: 'up', latencyMs: expect.any(Number) },
+      },
     });
     expect(result.body.checks.mysql.latencyMs).toBeGreaterThanOrEqual(0);
   });
@@ -33,6 +38,8 @@ describe('health with MySQL up', () => {
     expect(result.text).not.toContain(`:${url.port}`);
     if (url.password) expect(result.text).not.toContain(decodeURIComponent(url.password));
     expect(result.logs.join('\n')).not.toContain(db.url);
+    expect(result.text).not.toContain(cosmos.endpoint);
+    expect(result.text).not.toContain(cosmos.databaseId);
   });
 
   it('ignores whatever credentials are sent', async () => {

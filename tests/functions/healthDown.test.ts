@@ -3,11 +3,11 @@
  * password and user that must never appear in any answer. Set before the app reads its
  * settings (once per process, so in a file of its own).
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closePool } from '../../lib/mysql/pool.js';
 import { call, type ApiResult } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
+import { unusedPort } from '../helpers/ports.js';
 
 const issuer = useTestIssuer();
 const password = 's3cret-pw';
@@ -15,22 +15,8 @@ const user = 'health-user';
 const database = 'sis_health_down';
 let port = 0;
 
-/** A loopback port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const found = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  return found;
-}
-
 beforeAll(async () => {
-  port = await closedPort();
+  port = await unusedPort();
   process.env['MYSQL_URL'] = `mysql://${user}:${password}@127.0.0.1:${port}/${database}`;
 });
 

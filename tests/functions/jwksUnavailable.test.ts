@@ -5,27 +5,15 @@
  * must recover once the keys are reachable again.
  */
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
+import { unusedPort } from '../helpers/ports.js';
+import { expectProblem } from '../helpers/problems.js';
 
 const issuer = useTestIssuer();
 let port = 0;
 let server: Server | undefined;
-
-async function closedPort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  const found = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) =>
-    probe.close(() => {
-      resolve();
-    }),
-  );
-  return found;
-}
 
 /** Serves `respond` on the (until now closed) JWKS port. */
 async function serveJwks(status: number, body: string, contentType = 'application/json') {
@@ -48,7 +36,7 @@ async function stopJwks(): Promise<void> {
 }
 
 beforeAll(async () => {
-  port = await closedPort();
+  port = await unusedPort();
   process.env['AUTH_JWKS_URI'] = `http://127.0.0.1:${port}/jwks.json`;
   // Never reached: authentication fails first. Required by the settings schema.
   process.env['MYSQL_URL'] = 'mysql://unused:unused@127.0.0.1:9/unused';
@@ -58,13 +46,7 @@ afterEach(stopJwks);
 afterAll(stopJwks);
 
 function expectUnavailable(result: ApiResult): void {
-  expect(result.status, result.text).toBe(503);
-  expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(result.body).toMatchObject({
-    type: 'urn:sis:problem:service-unavailable',
-    status: 503,
-    instance: '/api/service-records',
-  });
+  expectProblem(result, 503, '/api/service-records');
   expect(result.text).not.toContain(String(port));
   expect(result.text).not.toContain('jwks');
 }

@@ -3,14 +3,19 @@
  * `x-ms-client-principal` header (base64 JSON claims) instead of verifying a bearer token.
  * Config is read once per process, so this file sets the flag before the first request.
  */
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
+import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { expectProblem } from '../helpers/problems.js';
+import { rowHelpers } from '../helpers/rows.js';
 
 const db = useTestDatabase();
 const issuer = useTestIssuer();
+// Health checks Cosmos too.
+useAppCosmos();
+const { rows, insert } = rowHelpers(db);
 
 const roleClaim = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
 const nameIdentifier = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier';
@@ -21,18 +26,15 @@ let otherTechnicianId = 0;
 
 beforeAll(async () => {
   process.env['AUTH_TRUST_PLATFORM_PRINCIPAL'] = 'true';
-  const [equipment] = await db.pool.query<ResultSetHeader>(
+  equipmentId = await insert(
     "INSERT INTO equipment (serial_number, name, type, status) VALUES ('PP-1', 'Dozer', 'dozer', 'operational')",
   );
-  equipmentId = equipment.insertId;
-  const [own] = await db.pool.query<ResultSetHeader>(
+  ownTechnicianId = await insert(
     "INSERT INTO technicians (external_id, name, email, specialization) VALUES ('aad-oid-1', 'Ann', 'ann@example.com', 'engines')",
   );
-  ownTechnicianId = own.insertId;
-  const [other] = await db.pool.query<ResultSetHeader>(
+  otherTechnicianId = await insert(
     "INSERT INTO technicians (external_id, name, email, specialization) VALUES ('aad-oid-2', 'Bo', 'bo@example.com', 'engines')",
   );
-  otherTechnicianId = other.insertId;
 });
 
 /** The header App Service sets: base64 of `{ auth_typ, claims: [{ typ, val }], role_typ }`. */
@@ -70,13 +72,12 @@ function record(technicianId: number): Record<string, unknown> {
 }
 
 async function count(table: string): Promise<number> {
-  const [rows] = await db.pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`);
-  return Number(rows[0]?.['n']);
+  const [row] = await rows(`SELECT COUNT(*) AS n FROM ${table}`);
+  return Number(row?.['n']);
 }
 
 function expectUnauthorized(result: ApiResult): void {
-  expect(result.status, result.text).toBe(401);
-  expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expectProblem(result, 401, '/api/service-records');
   expect(result.headers.get('www-authenticate')).toMatch(/^Bearer/);
 }
 
@@ -134,8 +135,7 @@ describe('platform principal (AUTH_TRUST_PLATFORM_PRINCIPAL=true)', () => {
       { typ: roleClaim, val: 'Reader' },
     ]);
     const result = await call('GET', '/api/service-records', asPrincipal(header));
-    expect(result.status).toBe(403);
-    expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expectProblem(result, 403, '/api/service-records');
   });
 
   it.each([

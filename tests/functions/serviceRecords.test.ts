@@ -2,44 +2,41 @@
  * /api/service-records against a real MariaDB database and real signed tokens: CRUD with
  * entity tags, every validation problem with its JSON pointer, foreign-key conflicts, list
  * filters and keyset paging, the technician ownership rules, and hostile strings. Every
- * refused write is checked to leave the table exactly as it was.
+ * refused write is checked to leave the table exactly as it was. What every CRUD resource
+ * shares (ids, bodies, If-Match, authentication) also runs from tests/helpers/suites.ts.
  */
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
-import { useTestIssuer } from '../helpers/auth.js';
+import { useTestIssuer, useTokens } from '../helpers/auth.js';
 import { truncateAll, useTestDatabase } from '../helpers/database.js';
+import { singlePageIds, walkPages } from '../helpers/lists.js';
+import { expectProblem, problemTargets } from '../helpers/problems.js';
+import { rowHelpers } from '../helpers/rows.js';
+import {
+  describeAuthentication,
+  describeBodyParsing,
+  describeConditionalWrites,
+  describeItemIds,
+  type Item,
+  type RoleCheckedResourceUnderTest,
+  type TableResourceUnderTest,
+} from '../helpers/suites.js';
 
 const db = useTestDatabase();
 const issuer = useTestIssuer();
-
-const tokens = {} as {
-  admin: string;
-  tech1: string;
-  tech2: string;
-  inactive: string;
-  unlinked: string;
-  noRoles: string;
-  adminAndTechnician: string;
-};
+const tokens = useTokens(issuer, {
+  admin: [['Admin'], 'admin-1'],
+  tech1: [['Technician'], 'tech-1'],
+  tech2: [['Technician'], 'tech-2'],
+  inactive: [['Technician'], 'tech-inactive'],
+  unlinked: [['Technician'], 'nobody-here'],
+  noRoles: [[], 'tech-1'],
+  adminAndTechnician: [['Technician', 'Admin'], 'tech-2'],
+});
+const { rows, insert } = rowHelpers(db);
 
 /** Ids of the rows every test starts with. */
 const ids = { e1: 0, e2: 0, t1: 0, t2: 0, inactive: 0, unlinked: 0 };
-
-beforeAll(async () => {
-  tokens.admin = await issuer.token(['Admin'], 'admin-1');
-  tokens.tech1 = await issuer.token(['Technician'], 'tech-1');
-  tokens.tech2 = await issuer.token(['Technician'], 'tech-2');
-  tokens.inactive = await issuer.token(['Technician'], 'tech-inactive');
-  tokens.unlinked = await issuer.token(['Technician'], 'nobody-here');
-  tokens.noRoles = await issuer.token([], 'tech-1');
-  tokens.adminAndTechnician = await issuer.token(['Technician', 'Admin'], 'tech-2');
-});
-
-async function insert(sql: string, params: unknown[]): Promise<number> {
-  const [result] = await db.pool.query<ResultSetHeader>(sql, params);
-  return result.insertId;
-}
 
 async function insertEquipment(serial: string): Promise<number> {
   return insert('INSERT INTO equipment (serial_number, name, type, status) VALUES (?, ?, ?, ?)', [
@@ -93,9 +90,8 @@ beforeEach(async () => {
 });
 
 /** Every row of service_records, every column: what "unchanged" is compared against. */
-async function snapshot(): Promise<RowDataPacket[]> {
-  const [rows] = await db.pool.query<RowDataPacket[]>('SELECT * FROM service_records ORDER BY id');
-  return rows;
+function snapshot() {
+  return rows('SELECT * FROM service_records ORDER BY id');
 }
 
 function body(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -111,27 +107,39 @@ function body(overrides: Record<string, unknown> = {}): Record<string, unknown> 
   };
 }
 
-function expectProblem(result: ApiResult, status: number): void {
-  expect(result.status).toBe(status);
-  expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(result.body).toMatchObject({
-    type: expect.stringMatching(/^urn:sis:problem:/),
-    title: expect.any(String),
-    status,
-    detail: expect.any(String),
-    instance: expect.stringMatching(/^\/api\/service-records/),
-  });
-}
-
-/** The pointers (body) or parameters (query) a 400 names. */
-function problemTargets(result: ApiResult): string[] {
-  const errors = (result.body?.errors ?? []) as { pointer?: string; parameter?: string }[];
-  return errors.map((e) => e.pointer ?? e.parameter ?? '?');
+/** A problem for some path under /api/service-records. */
+function expectRecordProblem(result: ApiResult, status: number): void {
+  expectProblem(result, status, /^\/api\/service-records(\/|$)/);
 }
 
 async function create(token: string, overrides: Record<string, unknown> = {}): Promise<ApiResult> {
   return call('POST', '/api/service-records', { token, json: body(overrides) });
 }
+
+/** What the shared suites (tests/helpers/suites.ts) need to know about service records. */
+const resource = {
+  name: 'service records',
+  path: '/api/service-records',
+  db,
+  issuer,
+  // Read when the tests run; tech1 is the technician the shared suites act as.
+  tokens: {
+    get admin() {
+      return tokens.admin;
+    },
+    get technician() {
+      return tokens.tech1;
+    },
+  },
+  create: async () => {
+    const created = await create(tokens.admin);
+    expect(created.status, created.text).toBe(201);
+    return created.body as Item;
+  },
+  validBody: () => body(),
+  table: 'service_records',
+  textField: 'description',
+} satisfies TableResourceUnderTest & RoleCheckedResourceUnderTest;
 
 describe('service records: create, read, replace, delete', () => {
   it('round-trips a record with ETags, Location and a 412 on a stale If-Match', async () => {
@@ -170,13 +178,13 @@ describe('service records: create, read, replace, delete', () => {
       json: body({ description: 'lost update' }),
       headers: { 'if-match': '"1"' },
     });
-    expectProblem(stalePut, 412);
+    expectRecordProblem(stalePut, 412);
     expect(stalePut.headers.get('etag')).toBe('"2"');
     const staleDelete = await call('DELETE', `/api/service-records/${id}`, {
       token: tokens.admin,
       headers: { 'if-match': '"1"' },
     });
-    expectProblem(staleDelete, 412);
+    expectRecordProblem(staleDelete, 412);
     expect(await snapshot()).toEqual(before);
 
     const deleted = await call('DELETE', `/api/service-records/${id}`, {
@@ -188,7 +196,7 @@ describe('service records: create, read, replace, delete', () => {
     expect(await snapshot()).toEqual([]);
 
     const gone = await call('GET', `/api/service-records/${id}`, { token: tokens.admin });
-    expectProblem(gone, 404);
+    expectRecordProblem(gone, 404);
   });
 
   it('normalises the service date to UTC, defaults the status and keeps two decimals', async () => {
@@ -210,12 +218,12 @@ describe('service records: create, read, replace, delete', () => {
       serviceDate: '2024-03-10T06:30:00.250Z',
       laborHours: 9999.99,
     });
-    const [rows] = await db.pool.query<RowDataPacket[]>(
+    const stored = await rows(
       'SELECT service_date, labor_hours, status FROM service_records WHERE id = ?',
       [created.body.id],
     );
-    expect(rows[0]?.['service_date']).toEqual(new Date('2024-03-10T06:30:00.250Z'));
-    expect(rows[0]?.['labor_hours']).toBe(9999.99);
+    expect(stored[0]?.['service_date']).toEqual(new Date('2024-03-10T06:30:00.250Z'));
+    expect(stored[0]?.['labor_hours']).toBe(9999.99);
   });
 
   it('accepts the boundaries: 4000 characters, 0 hours, 1900 and 2199', async () => {
@@ -267,12 +275,12 @@ describe('service records: create, read, replace, delete', () => {
       json: body({ description: 'weak' }),
       headers: { 'if-match': 'W/"1"' },
     });
-    expectProblem(weak, 412);
+    expectRecordProblem(weak, 412);
     const malformed = await call('DELETE', `/api/service-records/${id}`, {
       token: tokens.admin,
       headers: { 'if-match': '1' },
     });
-    expectProblem(malformed, 400);
+    expectRecordProblem(malformed, 400);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -280,11 +288,11 @@ describe('service records: create, read, replace, delete', () => {
     const id = (await create(tokens.admin)).body.id as number;
     const before = await snapshot();
     const unknown = id + 1000;
-    expectProblem(
+    expectRecordProblem(
       await call('GET', `/api/service-records/${unknown}`, { token: tokens.admin }),
       404,
     );
-    expectProblem(
+    expectRecordProblem(
       await call('PUT', `/api/service-records/${unknown}`, {
         token: tokens.admin,
         json: body(),
@@ -292,7 +300,7 @@ describe('service records: create, read, replace, delete', () => {
       }),
       404,
     );
-    expectProblem(
+    expectRecordProblem(
       await call('DELETE', `/api/service-records/${unknown}`, { token: tokens.admin }),
       404,
     );
@@ -306,18 +314,25 @@ describe('service records: create, read, replace, delete', () => {
       '%20' + String(id),
     ]) {
       const result = await call('GET', `/api/service-records/${bad}`, { token: tokens.admin });
-      expectProblem(result, 400);
+      expectRecordProblem(result, 400);
       expect(result.body.type).toBe('urn:sis:problem:validation');
     }
-    expectProblem(await call('DELETE', `/api/service-records/abc`, { token: tokens.admin }), 400);
+    expectRecordProblem(
+      await call('DELETE', `/api/service-records/abc`, { token: tokens.admin }),
+      400,
+    );
     expect(await snapshot()).toEqual(before);
   });
   it('names the id parameter when a path id is refused', async () => {
     const result = await call('GET', '/api/service-records/abc', { token: tokens.admin });
-    expectProblem(result, 400);
+    expectRecordProblem(result, 400);
     expect(problemTargets(result)).toEqual(['id']);
   });
 });
+
+describeItemIds(resource);
+
+describeConditionalWrites(resource);
 
 describe('service records: validation', () => {
   const cases: [string, () => Record<string, unknown>, string][] = [
@@ -378,7 +393,7 @@ describe('service records: validation', () => {
       token: tokens.admin,
       json: make(),
     });
-    expectProblem(result, 400);
+    expectRecordProblem(result, 400);
     expect(result.body.type).toBe('urn:sis:problem:validation');
     expect(problemTargets(result)).toContain(pointer);
     expect(await snapshot()).toEqual(before);
@@ -392,7 +407,7 @@ describe('service records: validation', () => {
       json: make(),
       headers: { 'if-match': '"1"' },
     });
-    expectProblem(result, 400);
+    expectRecordProblem(result, 400);
     expect(problemTargets(result)).toContain(pointer);
     expect(await snapshot()).toEqual(before);
   });
@@ -404,7 +419,7 @@ describe('service records: validation', () => {
       serviceType: 'overhaul',
       extra: true,
     });
-    expectProblem(result, 400);
+    expectRecordProblem(result, 400);
     expect(problemTargets(result).sort()).toEqual(
       ['#/extra', '#/laborHours', '#/serviceDate', '#/serviceType'].sort(),
     );
@@ -421,15 +436,15 @@ describe('service records: validation', () => {
         raw: payload,
         headers: { 'content-type': contentType },
       });
-    expectProblem(await raw('{"equipmentId": 1,'), 400);
-    expectProblem(await raw(''), 400);
-    expectProblem(await raw('[]'), 400);
-    expectProblem(await raw('null'), 400);
-    expectProblem(await raw(new Uint8Array([0x7b, 0xff, 0x7d])), 400);
-    expectProblem(await raw(JSON.stringify(body()), 'text/plain'), 415);
+    expectRecordProblem(await raw('{"equipmentId": 1,'), 400);
+    expectRecordProblem(await raw(''), 400);
+    expectRecordProblem(await raw('[]'), 400);
+    expectRecordProblem(await raw('null'), 400);
+    expectRecordProblem(await raw(new Uint8Array([0x7b, 0xff, 0x7d])), 400);
+    expectRecordProblem(await raw(JSON.stringify(body()), 'text/plain'), 415);
     const huge = JSON.stringify(body({ description: 'x'.repeat(1024 * 1024) }));
-    expectProblem(await raw(huge), 413);
-    expectProblem(
+    expectRecordProblem(await raw(huge), 413);
+    expectRecordProblem(
       await call('POST', '/api/service-records', {
         token: tokens.admin,
         raw: JSON.stringify(body()),
@@ -440,16 +455,18 @@ describe('service records: validation', () => {
   });
 });
 
+describeBodyParsing(resource);
+
 describe('service records: foreign keys', () => {
   it('answers 409 naming the field when equipmentId or technicianId does not exist', async () => {
     const missingEquipment = await create(tokens.admin, { equipmentId: ids.e2 + 1000 });
-    expectProblem(missingEquipment, 409);
+    expectRecordProblem(missingEquipment, 409);
     expect(problemTargets(missingEquipment)).toEqual(['#/equipmentId']);
     const missingTechnician = await create(tokens.admin, { technicianId: ids.unlinked + 1000 });
-    expectProblem(missingTechnician, 409);
+    expectRecordProblem(missingTechnician, 409);
     expect(problemTargets(missingTechnician)).toEqual(['#/technicianId']);
     const largest = await create(tokens.admin, { equipmentId: Number.MAX_SAFE_INTEGER });
-    expectProblem(largest, 409);
+    expectRecordProblem(largest, 409);
     expect(await snapshot()).toEqual([]);
   });
 
@@ -462,7 +479,7 @@ describe('service records: foreign keys', () => {
         json: body(overrides),
         headers: { 'if-match': '"1"' },
       });
-      expectProblem(result, 409);
+      expectRecordProblem(result, 409);
       expect(problemTargets(result)).toEqual([`#/${Object.keys(overrides)[0] ?? ''}`]);
     }
     expect(await snapshot()).toEqual(before);
@@ -498,12 +515,8 @@ describe('service records: lists', () => {
     };
   }
 
-  async function listIds(query: string, token = tokens.tech1): Promise<number[]> {
-    const result = await call('GET', `/api/service-records${query}`, { token });
-    expect(result.status, result.text).toBe(200);
-    expect(result.body.nextCursor).toBeNull();
-    return (result.body.items as { id: number }[]).map((item) => item.id);
-  }
+  const listIds = (query: string, token = tokens.tech1) =>
+    singlePageIds(`/api/service-records${query}`, token);
 
   it('orders newest service date first, then by id descending', async () => {
     const r = await seed();
@@ -584,7 +597,7 @@ describe('service records: lists', () => {
   it.each(badQueries)('refuses %s with a 400 naming the parameter', async (_name, query, name) => {
     await seed();
     const result = await call('GET', `/api/service-records${query}`, { token: tokens.admin });
-    expectProblem(result, 400);
+    expectRecordProblem(result, 400);
     expect(problemTargets(result)).toContain(name);
   });
 
@@ -596,28 +609,16 @@ describe('service records: lists', () => {
     seeded.push(await insertRecord({ serviceDate: '2024-06-01T11:59:59.999Z' }));
     seeded.push(await insertRecord({ serviceDate: shared, equipmentId: ids.e2 }));
     seeded.push(await insertRecord({ serviceDate: '2024-06-01T12:00:00.001Z' }));
-    const [rows] = await db.pool.query<RowDataPacket[]>(
-      'SELECT id FROM service_records ORDER BY service_date DESC, id DESC',
-    );
-    const expected = rows.map((row) => Number(row['id']));
+    const stored = await rows('SELECT id FROM service_records ORDER BY service_date DESC, id DESC');
+    const expected = stored.map((row) => Number(row['id']));
     expect(expected).toHaveLength(seeded.length);
 
     for (const limit of [1, 2, 3, 4, 200]) {
-      const seen: number[] = [];
-      let cursor: string | null = null;
-      let pages = 0;
-      do {
-        const query: string = cursor
-          ? `?limit=${limit}&cursor=${encodeURIComponent(cursor)}`
-          : `?limit=${limit}`;
-        const page = await call('GET', `/api/service-records${query}`, { token: tokens.tech1 });
-        expect(page.status, page.text).toBe(200);
-        expect(page.body.items.length).toBeLessThanOrEqual(limit);
-        seen.push(...(page.body.items as { id: number }[]).map((item) => item.id));
-        cursor = page.body.nextCursor as string | null;
-        pages++;
-        expect(pages).toBeLessThanOrEqual(seeded.length + 1);
-      } while (cursor);
+      const { ids: seen, pages } = await walkPages(
+        `/api/service-records?limit=${limit}`,
+        tokens.tech1,
+        { maxItems: limit, maxPages: seeded.length + 1 },
+      );
       expect(seen, `limit ${limit}`).toEqual(expected);
       expect(pages).toBe(Math.max(1, Math.ceil(expected.length / limit)));
     }
@@ -695,10 +696,78 @@ describe('service records: technicians', () => {
     expect(await snapshot()).toHaveLength(1);
   });
 
+  it('answers a technician posting a bad body with 400 or 415, not 403: they may write records', async () => {
+    const post = (options: { json?: unknown; raw?: string | Uint8Array; contentType?: string }) =>
+      call('POST', '/api/service-records', {
+        token: tokens.tech1,
+        ...(options.json === undefined ? {} : { json: options.json }),
+        ...(options.raw === undefined ? {} : { raw: options.raw }),
+        headers: { 'content-type': options.contentType ?? 'application/json' },
+      });
+    const invalid = await post({ json: body({ serviceType: 'overhaul', laborHours: -1 }) });
+    expectRecordProblem(invalid, 400);
+    expect(problemTargets(invalid).sort()).toEqual(['#/laborHours', '#/serviceType']);
+    const empty = await post({ json: {} });
+    expectRecordProblem(empty, 400);
+    expect(problemTargets(empty)).toEqual(
+      expect.arrayContaining(['#/equipmentId', '#/serviceType', '#/serviceDate']),
+    );
+    expectRecordProblem(await post({ json: { bogus: true } }), 400);
+    expectRecordProblem(await post({ raw: '{"equipmentId": 1,' }), 400);
+    expectRecordProblem(await post({ raw: '' }), 400);
+    expectRecordProblem(await post({ raw: new Uint8Array([0x7b, 0xff, 0x7d]) }), 400);
+    expectRecordProblem(
+      await post({ raw: JSON.stringify(body()), contentType: 'text/plain' }),
+      415,
+    );
+    expect(await snapshot()).toEqual([]);
+  });
+
+  it('answers a technician putting a bad body over their own record with 400', async () => {
+    const id = await insertRecord({ serviceDate: '2024-01-01T00:00:00Z', technicianId: ids.t1 });
+    const before = await snapshot();
+    const path = `/api/service-records/${id}`;
+    const invalid = await call('PUT', path, {
+      token: tokens.tech1,
+      json: body({ status: 'done' }),
+      headers: { 'if-match': '"1"' },
+    });
+    expectRecordProblem(invalid, 400);
+    expect(problemTargets(invalid)).toEqual(['#/status']);
+    const malformed = await call('PUT', path, {
+      token: tokens.tech1,
+      raw: '{"equipmentId": 1,',
+      headers: { 'content-type': 'application/json', 'if-match': '"1"' },
+    });
+    expectRecordProblem(malformed, 400);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('answers 403 to a token without a product role before reading its body', async () => {
+    const id = await insertRecord({ serviceDate: '2024-01-01T00:00:00Z', technicianId: ids.t1 });
+    const before = await snapshot();
+    const json = { 'content-type': 'application/json' };
+    for (const options of [
+      { json: {} },
+      { raw: '{"equipmentId": 1,', headers: json },
+      { raw: JSON.stringify(body()), headers: { 'content-type': 'text/plain' } },
+    ]) {
+      expectRecordProblem(
+        await call('POST', '/api/service-records', { ...options, token: tokens.noRoles }),
+        403,
+      );
+      expectRecordProblem(
+        await call('PUT', `/api/service-records/${id}`, { ...options, token: tokens.noRoles }),
+        403,
+      );
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('refuses a technician creating a record for someone else, or for nobody', async () => {
     for (const technicianId of [ids.t2, ids.unlinked, null, undefined]) {
       const result = await create(tokens.tech1, { technicianId });
-      expectProblem(result, 403);
+      expectRecordProblem(result, 403);
     }
     expect(await snapshot()).toEqual([]);
   });
@@ -731,7 +800,7 @@ describe('service records: technicians', () => {
         json: body({ technicianId, description: 'taken over' }),
         headers: { 'if-match': '"1"' },
       });
-      expectProblem(result, 403);
+      expectRecordProblem(result, 403);
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -744,7 +813,7 @@ describe('service records: technicians', () => {
         token: tokens.tech1,
         json: body({ technicianId }),
       });
-      expectProblem(result, 403);
+      expectRecordProblem(result, 403);
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -755,8 +824,8 @@ describe('service records: technicians', () => {
       technicianId: ids.inactive,
     });
     const before = await snapshot();
-    expectProblem(await create(tokens.inactive, { technicianId: ids.inactive }), 403);
-    expectProblem(
+    expectRecordProblem(await create(tokens.inactive, { technicianId: ids.inactive }), 403);
+    expectRecordProblem(
       await call('PUT', `/api/service-records/${id}`, {
         token: tokens.inactive,
         json: body({ technicianId: ids.inactive }),
@@ -775,8 +844,8 @@ describe('service records: technicians', () => {
     });
     const before = await snapshot();
     for (const technicianId of [ids.unlinked, ids.t1]) {
-      expectProblem(await create(tokens.unlinked, { technicianId }), 403);
-      expectProblem(
+      expectRecordProblem(await create(tokens.unlinked, { technicianId }), 403);
+      expectRecordProblem(
         await call('PUT', `/api/service-records/${id}`, {
           token: tokens.unlinked,
           json: body({ technicianId }),
@@ -794,7 +863,7 @@ describe('service records: technicians', () => {
     ['a prefix', 'tech-'],
   ])('does not link a subject differing by %s to the technician row', async (_name, subject) => {
     const token = await issuer.token(['Technician'], subject);
-    expectProblem(await create(token, { technicianId: ids.t1 }), 403);
+    expectRecordProblem(await create(token, { technicianId: ids.t1 }), 403);
     expect(await snapshot()).toEqual([]);
   });
 
@@ -803,7 +872,7 @@ describe('service records: technicians', () => {
     const other = await insertRecord({ serviceDate: '2024-01-01T00:00:00Z', technicianId: ids.t2 });
     const before = await snapshot();
     for (const id of [own, other]) {
-      expectProblem(
+      expectRecordProblem(
         await call('DELETE', `/api/service-records/${id}`, {
           token: tokens.tech1,
           headers: { 'if-match': '"1"' },
@@ -817,14 +886,17 @@ describe('service records: technicians', () => {
   it('refuses every operation to a token with no product role', async () => {
     const id = await insertRecord({ serviceDate: '2024-01-01T00:00:00Z', technicianId: ids.t1 });
     const before = await snapshot();
-    expectProblem(await call('GET', '/api/service-records', { token: tokens.noRoles }), 403);
-    expectProblem(await call('GET', `/api/service-records/${id}`, { token: tokens.noRoles }), 403);
-    expectProblem(await create(tokens.noRoles, { technicianId: ids.t1 }), 403);
-    expectProblem(
+    expectRecordProblem(await call('GET', '/api/service-records', { token: tokens.noRoles }), 403);
+    expectRecordProblem(
+      await call('GET', `/api/service-records/${id}`, { token: tokens.noRoles }),
+      403,
+    );
+    expectRecordProblem(await create(tokens.noRoles, { technicianId: ids.t1 }), 403);
+    expectRecordProblem(
       await call('PUT', `/api/service-records/${id}`, { token: tokens.noRoles, json: body() }),
       403,
     );
-    expectProblem(
+    expectRecordProblem(
       await call('DELETE', `/api/service-records/${id}`, { token: tokens.noRoles }),
       403,
     );
@@ -861,6 +933,8 @@ describe('service records: technicians', () => {
   });
 });
 
+describeAuthentication(resource);
+
 describe('service records: hostile strings', () => {
   const hostile: [string, string][] = [
     ['SQL injection', "'; DROP TABLE service_records; --"],
@@ -884,18 +958,16 @@ describe('service records: hostile strings', () => {
       token: tokens.admin,
     });
     expect(read.body.description).toBe(description);
-    const [rows] = await db.pool.query<RowDataPacket[]>(
-      'SELECT description FROM service_records WHERE id = ?',
-      [created.body.id],
-    );
-    expect(rows[0]?.['description']).toBe(description);
-    const [tables] = await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM equipment');
-    expect(tables[0]?.['n']).toBe(2);
+    const stored = await rows('SELECT description FROM service_records WHERE id = ?', [
+      created.body.id,
+    ]);
+    expect(stored[0]?.['description']).toBe(description);
+    expect(await rows('SELECT COUNT(*) AS n FROM equipment')).toEqual([{ n: 2 }]);
   });
 
   it('rejects 10,000 characters cleanly and stores nothing', async () => {
     const result = await create(tokens.admin, { description: "'".repeat(10_000) });
-    expectProblem(result, 400);
+    expectRecordProblem(result, 400);
     expect(problemTargets(result)).toEqual(['#/description']);
     expect(await snapshot()).toEqual([]);
   });
@@ -905,13 +977,12 @@ describe('service records: hostile strings', () => {
     const created = await create(tokens.admin, { description });
     expect(created.status).toBeLessThan(500);
     if (created.status === 201) {
-      const [rows] = await db.pool.query<RowDataPacket[]>(
-        'SELECT description FROM service_records WHERE id = ?',
-        [created.body.id],
-      );
-      expect(rows[0]?.['description']).toBe(description);
+      const stored = await rows('SELECT description FROM service_records WHERE id = ?', [
+        created.body.id,
+      ]);
+      expect(stored[0]?.['description']).toBe(description);
     } else {
-      expectProblem(created, 400);
+      expectRecordProblem(created, 400);
       expect(await snapshot()).toEqual([]);
     }
   });
@@ -924,7 +995,7 @@ describe('service records: hostile strings', () => {
       `?from=${encodeURIComponent("2024-01-01T00:00:00Z' OR 1=1 --")}`,
     ]) {
       const result = await call('GET', `/api/service-records${query}`, { token: tokens.admin });
-      expectProblem(result, 400);
+      expectRecordProblem(result, 400);
     }
     expect(await snapshot()).toHaveLength(1);
   });

@@ -58,3 +58,23 @@ export function useTestIssuer(): TestIssuer {
   });
   return handle;
 }
+
+/** Roles and (optionally) subject of a token; see `TestIssuer.token`. */
+export type TokenSpec = readonly [roles: readonly string[], sub?: string];
+
+/**
+ * Signs one token per entry before the file's tests run (after `useTestIssuer`'s own setup,
+ * so call it after that). The returned object is filled in then; read it inside tests.
+ */
+export function useTokens<Name extends string>(
+  issuer: TestIssuer,
+  specs: Readonly<Record<Name, TokenSpec>>,
+): Readonly<Record<Name, string>> {
+  const tokens = {} as Record<Name, string>;
+  beforeAll(async () => {
+    for (const [name, [roles, sub]] of Object.entries(specs) as [Name, TokenSpec][]) {
+      tokens[name] = await issuer.token(roles, sub);
+    }
+  });
+  return tokens;
+}
