@@ -57,7 +57,8 @@ export function rulesLookup(
   };
 }
 
-async function equipmentTypes(ids: number[]): Promise<Map<number, string>> {
+/** Equipment types by id, from MySQL. */
+export async function equipmentTypes(ids: number[]): Promise<Map<number, string>> {
   const [rows] = await getPool().query<RowDataPacket[]>(
     'SELECT id, type FROM equipment WHERE id IN (?)',
     [ids],

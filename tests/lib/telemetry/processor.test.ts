@@ -191,6 +191,24 @@ describe('processBatch through Cosmos', () => {
     expect(await contents(database)).toEqual(await cleanRun());
   });
 
+  it('never double counts when two instances own the partition at once', async () => {
+    const database = await freshDatabase();
+    // Separate store instances, as two hosts would have; they race on the state's ETag.
+    const first = optionsFor(storeFor(database));
+    const second = optionsFor(storeFor(database));
+    // Both start from the same checkpoint and are handed overlapping stretches of the stream.
+    await Promise.all([
+      (async () => {
+        for (const batch of batches) await processBatch(first, '0', batch);
+      })(),
+      (async () => {
+        await processBatch(second, '0', stream.slice(0, 6));
+        await processBatch(second, '0', stream.slice(6));
+      })(),
+    ]);
+    expect(await contents(database)).toEqual(await cleanRun());
+  });
+
   it('closes the last window of a quiet partition by the clock', async () => {
     const database = await freshDatabase();
     const options = optionsFor(storeFor(database));

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { alertId, applyBreach, canTransition, type Alert } from '../../../lib/telemetry/alerts.js';
+import {
+  gradeWindow,
+  defaultSeverityRules,
+  rulesFor,
+  type Breach,
+} from '../../../lib/telemetry/severity.js';
+
+const w0 = Date.UTC(2026, 10, 24, 8, 0);
+const w1 = w0 + 300_000;
+const w2 = w1 + 300_000;
+const summary = { readings: 1, metrics: { temperature: { count: 1, min: 1, max: 1, mean: 1 } } };
+const rules = rulesFor(defaultSeverityRules);
+
+function breach(mean: number): Breach {
+  const found = gradeWindow({ temperature: mean }, rules).breaches[0];
+  if (!found) throw new Error(`no breach at ${mean}`);
+  return found;
+}
+
+describe('applyBreach', () => {
+  it('opens an alert with a deterministic id, raised at the end of its window', () => {
+    const alert = applyBreach(undefined, 'E1', w0, summary, breach(95));
+    expect(alert).toMatchObject({
+      id: alertId('E1', 'temperature', w0),
+      status: 'open',
+      severity: 'critical',
+      occurrences: 1,
+      raisedAt: new Date(w1).toISOString(),
+    });
+    expect(alert?.id).toBe('E1:temperature:2026-11-24T08:00:00.000Z');
+  });
+
+  it('folds later windows into the open alert, escalating but never de-escalating', () => {
+    const first = applyBreach(undefined, 'E1', w0, summary, breach(82)) as Alert;
+    const second = applyBreach(first, 'E1', w1, summary, breach(95)) as Alert;
+    expect(second).toMatchObject({ id: first.id, severity: 'critical', occurrences: 2 });
+    const third = applyBreach(second, 'E1', w2, summary, breach(76)) as Alert;
+    expect(third).toMatchObject({ id: first.id, severity: 'critical', occurrences: 3 });
+    expect(third.breach.severity).toBe('medium');
+    expect(third.lastWindowStart).toBe(new Date(w2).toISOString());
+  });
+
+  it('ignores a window it already holds (a re-emission after a crash)', () => {
+    const first = applyBreach(undefined, 'E1', w1, summary, breach(95)) as Alert;
+    expect(applyBreach(first, 'E1', w1, summary, breach(95))).toBeUndefined();
+    expect(applyBreach(first, 'E1', w0, summary, breach(95))).toBeUndefined();
+  });
+
+  it('keeps updating an acknowledged alert, and opens a new one after resolution', () => {
+    const first = applyBreach(undefined, 'E1', w0, summary, breach(95)) as Alert;
+    const acknowledged = applyBreach(
+      { ...first, status: 'acknowledged' },
+      'E1',
+      w1,
+      summary,
+      breach(95),
+    );
+    expect(acknowledged).toMatchObject({ id: first.id, status: 'acknowledged', occurrences: 2 });
+    const reopened = applyBreach({ ...first, status: 'resolved' }, 'E1', w1, summary, breach(95));
+    expect(reopened).toMatchObject({
+      id: alertId('E1', 'temperature', w1),
+      status: 'open',
+      occurrences: 1,
+    });
+  });
+});
+
+describe('canTransition', () => {
+  it('allows open → acknowledged → resolved and open → resolved only', () => {
+    expect(canTransition('open', 'acknowledged')).toBe(true);
+    expect(canTransition('open', 'resolved')).toBe(true);
+    expect(canTransition('acknowledged', 'resolved')).toBe(true);
+    expect(canTransition('acknowledged', 'open')).toBe(false);
+    expect(canTransition('resolved', 'acknowledged')).toBe(false);
+    expect(canTransition('resolved', 'open')).toBe(false);
+  });
+});
