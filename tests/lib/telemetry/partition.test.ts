@@ -17,6 +17,7 @@ import {
   type PartitionState,
   type PipelineSettings,
 } from '../../../lib/telemetry/partition.js';
+import { parseEventBody } from '../../../lib/telemetry/reading.js';
 import type { WindowStats } from '../../../lib/telemetry/stats.js';
 import { windowSizeMs } from '../../../lib/telemetry/window.js';
 
@@ -181,6 +182,50 @@ describe('applyBatch', () => {
         const aggregated = [...messy.aggregates.values()].reduce((sum, s) => sum + s.readings, 0);
         expect(aggregated + messy.deadLetters.size).toBe(sent);
         expect(messy.state.pending).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('matches a plain reference fold over the distinct events', () => {
+    /** Event-time windows with a watermark, written as directly as possible. */
+    function referenceFold(events: readonly PartitionEvent[]) {
+      const byWindow = new Map<string, number[]>();
+      let newest = -Infinity;
+      const distinct = [...new Map(events.map((e) => [e.sequenceNumber, e])).values()].sort(
+        (a, b) => a.sequenceNumber - b.sequenceNumber,
+      );
+      for (const e of distinct) {
+        for (const r of parseEventBody(e.body, { enqueuedTimeMs: e.enqueuedTimeMs }).readings) {
+          const start = Math.floor(r.timestamp / windowSizeMs) * windowSizeMs;
+          if (start + windowSizeMs <= newest - settings.allowedLatenessMs) continue; // late
+          const key = `${r.equipmentId}:${start}`;
+          byWindow.set(key, [...(byWindow.get(key) ?? []), r.temperature ?? NaN]);
+          newest = Math.max(newest, r.timestamp);
+        }
+      }
+      return new Map(
+        [...byWindow].map(([key, temps]) => [
+          key,
+          { count: temps.length, min: Math.min(...temps), max: Math.max(...temps) },
+        ]),
+      );
+    }
+    fc.assert(
+      fc.property(streamArbitrary, stepsArbitrary, (events, steps) => {
+        const deliveries = schedule(events, steps);
+        const messy = run(deliveries, { closeEverythingAtEnd: true });
+        const folded = new Map(
+          [...messy.aggregates].map(([key, stats]) => [
+            key,
+            {
+              count: stats.temperature?.count,
+              min: stats.temperature?.min,
+              max: stats.temperature?.max,
+            },
+          ]),
+        );
+        expect(folded).toEqual(referenceFold(deliveries.flatMap((d) => d.events)));
       }),
       { numRuns: 200 },
     );
