@@ -64,9 +64,7 @@ const maxWaitMs = ((h * 60 + m) * 60 + s) * 1000;
 let writes = 0;
 function countWrites(request: IncomingMessage): void {
   const path = request.url ?? '';
-  const isQuery = (request.headers['content-type'] ?? '').startsWith(
-    'application/query+json',
-  );
+  const isQuery = (request.headers['content-type'] ?? '').startsWith('application/query+json');
   const onDocuments = /\/docs(\/|$)/.test(path);
   if (!onDocuments || isQuery) return;
   if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method ?? '')) writes++;

@@ -102,7 +102,10 @@ function equipmentIdOf(raw: string): string | null {
   try {
     const parsed: unknown = JSON.parse(raw);
     const id = (parsed as { equipmentId?: unknown } | null)?.equipmentId;
-    return typeof id === 'string' && id.length <= 64 ? id : null;
+    // File it where an admin looking for that equipment will search: devices sometimes send
+    // the API's numeric id as a number.
+    if (typeof id === 'number' && Number.isSafeInteger(id) && id > 0) return String(id);
+    return typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : null;
   } catch {
     return null;
   }

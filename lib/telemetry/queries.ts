@@ -256,23 +256,24 @@ export async function equipmentTelemetry(
   equipmentId: string,
   range: { from: Date; to: Date },
 ): Promise<EquipmentTelemetry> {
-  // The newest batch that held a reading of this equipment has its latest reading.
+  // Batches arrive in sequence order, not event time: the latest reading is the newest by
+  // timestamp among the last few batches that held this equipment.
   const partials = database.container('pipelineState');
   const { resources: newest } = await partials.items
     .query<BatchPartial & ItemDefinition>({
       query:
-        "SELECT TOP 1 * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.equipmentIds, @equipmentId) ORDER BY c.lastSequenceNumber DESC",
+        "SELECT TOP 5 * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.equipmentIds, @equipmentId) ORDER BY c.lastSequenceNumber DESC",
       parameters: [{ name: '@equipmentId', value: equipmentId }],
     })
     .fetchAll();
-  const latest =
-    newest[0]?.entries
-      .filter((e) => e.equipmentId === equipmentId)
-      .reduce<Reading | null>(
-        (found, entry) =>
-          found === null || entry.latest.timestamp > found.timestamp ? entry.latest : found,
-        null,
-      ) ?? null;
+  const latest = newest
+    .flatMap((p) => p.entries)
+    .filter((e) => e.equipmentId === equipmentId)
+    .reduce<Reading | null>(
+      (found, entry) =>
+        found === null || entry.latest.timestamp > found.timestamp ? entry.latest : found,
+      null,
+    );
 
   const { resources: aggregates } = await database
     .container('aggregates')
@@ -289,27 +290,29 @@ export async function equipmentTelemetry(
       { partitionKey: equipmentId },
     )
     .fetchAll();
-  const closed = new Set(aggregates.map((a) => a.windowStart));
 
   let currentWindow: EquipmentTelemetry['currentWindow'] = null;
-  if (latest) {
+  const partitionId = newest[0]?.partitionId;
+  if (latest && partitionId !== undefined) {
     const start = windowStartOf(latest.timestamp);
-    if (!closed.has(new Date(start).toISOString())) {
+    // The partition's committed state decides: a window is open while the partials that
+    // hold it are still pending. Only those count: an attempt that crashed before
+    // committing left a partial that its redo wrote again under another sequence range.
+    const { resource: state } = await partials
+      .item('state', partitionKeyOf(partitionId))
+      .read<PartitionState & ItemDefinition>();
+    const pending = new Set(
+      (state?.pending ?? []).filter((p) => p.windows.includes(start)).map((p) => p.id),
+    );
+    if (pending.size > 0 && windowEndOf(start) > (state?.closedBefore ?? 0)) {
       const { resources: holding } = await partials.items
         .query<BatchPartial & ItemDefinition>({
           query: "SELECT * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.windowKeys, @key)",
           parameters: [{ name: '@key', value: windowKey(equipmentId, start) }],
         })
         .fetchAll();
-      // Only committed partials count: an attempt that crashed before committing left a
-      // partial that its redo wrote again under another sequence range.
-      const partitionId = newest[0]?.partitionId ?? '';
-      const { resource: state } = await partials
-        .item('state', partitionKeyOf(partitionId))
-        .read<PartitionState & ItemDefinition>();
-      const committed = new Set((state?.pending ?? []).map((p) => p.id));
       const stats = holding
-        .filter((p) => committed.has(p.id))
+        .filter((p) => pending.has(p.id))
         .flatMap((p) => p.entries)
         .filter((e) => e.equipmentId === equipmentId && e.windowStart === start)
         .reduce<WindowStats>((sum, e) => mergeStats(sum, e.stats), emptyStats());

@@ -11,6 +11,9 @@ import { InvocationContext } from '../../lib/host/azureFunctions.js';
 import type { ApiResult } from './api.js';
 import type { TestCosmos } from './cosmos.js';
 
+/** A JSON object from a response body. */
+export type Json = Record<string, unknown>;
+
 /** A reading as a device sends it: `time` is ISO 8601 with a zone. */
 export function reading(
   equipmentId: string,
@@ -171,11 +174,15 @@ export async function expectCosmosUnchanged<T>(
 }
 
 /** Checks an RFC 9457 problem response; returns its body. */
-export function expectProblem(result: ApiResult, status: number): Record<string, any> {
+export function expectProblem(result: ApiResult, status: number): Json {
   expect(result.status, result.text).toBe(status);
   expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(result.body).toMatchObject({ status, type: expect.any(String), title: expect.any(String) });
-  return result.body as Record<string, any>;
+  expect(result.body).toMatchObject({
+    status,
+    type: expect.any(String),
+    title: expect.any(String),
+  });
+  return result.body as Json;
 }
 
 /** A 400 whose problems name the query or path parameter `parameter`. */
@@ -196,8 +203,8 @@ export async function insertEquipment(pool: Pool, id: number): Promise<void> {
 export async function allPages(
   get: (path: string) => Promise<ApiResult>,
   path: string,
-): Promise<any[][]> {
-  const pages: any[][] = [];
+): Promise<Json[][]> {
+  const pages: Json[][] = [];
   let cursor: string | null = null;
   for (let guard = 0; guard < 50; guard++) {
     const separator = path.includes('?') ? '&' : '?';
@@ -205,7 +212,7 @@ export async function allPages(
       cursor === null ? path : `${path}${separator}cursor=${encodeURIComponent(cursor)}`,
     );
     expect(result.status, result.text).toBe(200);
-    pages.push(result.body.items as any[]);
+    pages.push(result.body.items as Json[]);
     cursor = result.body.nextCursor as string | null;
     if (cursor === null) return pages;
   }

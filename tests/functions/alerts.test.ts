@@ -1,0 +1,531 @@
+/**
+ * /api/alerts and /api/alerts/{id} over alerts the real pipeline raised: the Event Hub
+ * handler is fed a known stream, then the HTTP functions are called in-process with real
+ * signed tokens. Refused requests are checked to leave every Cosmos document as it was.
+ */
+import type { ItemDefinition } from '@azure/cosmos';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { alertSchema } from '../../lib/api/telemetrySchemas.js';
+import { call } from '../helpers/api.js';
+import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useTestIssuer } from '../helpers/auth.js';
+import { useTestDatabase } from '../helpers/database.js';
+import {
+  allPages,
+  expectCosmosUnchanged,
+  expectParameterProblem,
+  expectProblem,
+  jsonEvents,
+  type Json,
+  PartitionFeed,
+  reading,
+} from '../helpers/telemetry.js';
+
+useTestDatabase();
+const issuer = useTestIssuer();
+const cosmos = useAppCosmos();
+
+const tokens = { admin: '', technician: '', otherTechnician: '', noRole: '' };
+beforeAll(async () => {
+  tokens.admin = await issuer.token(['Admin'], 'admin-ada');
+  tokens.technician = await issuer.token(['Technician'], 'tech-dana');
+  tokens.otherTechnician = await issuer.token(['Technician'], 'tech-eli');
+  tokens.noRole = await issuer.token([], 'x');
+});
+
+const get = (path: string, token: string = tokens.admin) => call('GET', path, { token });
+const alertPath = (id: string) => `/api/alerts/${encodeURIComponent(id)}`;
+
+async function storedAlert(id: string, equipmentId: string) {
+  const { resource } = await cosmos.containers.alerts.item(id, equipmentId).read<ItemDefinition>();
+  return resource;
+}
+
+// ---------- the listing stream: five alerts over three windows ----------
+
+const listDay = '2026-03-10';
+const lt = (hhmmss: string) => `${listDay}T${hhmmss}Z`;
+const listed = {
+  e1Pressure: `1:pressure:${lt('08:10:00.000')}`,
+  e3Temperature: `3:temperature:${lt('08:05:00.000')}`,
+  e2Vibration: `2:vibration:${lt('08:00:00.000')}`,
+  e2Pressure: `2:pressure:${lt('08:00:00.000')}`,
+  e1Temperature: `1:temperature:${lt('08:00:00.000')}`,
+};
+/** Newest raisedAt first, ties by id descending. */
+const listOrder = [
+  listed.e1Pressure,
+  listed.e3Temperature,
+  listed.e2Vibration,
+  listed.e2Pressure,
+  listed.e1Temperature,
+];
+
+describe('GET /api/alerts', () => {
+  beforeAll(async () => {
+    const feed = new PartitionFeed('0');
+    await feed.send(
+      jsonEvents([
+        reading('1', lt('08:00:30'), { temperature: 92 }), // critical
+        reading('2', lt('08:01:00'), { vibration: 5.5, pressure: 11 }), // high, medium
+        reading('9', lt('08:02:00'), { temperature: 40 }), // normal
+        reading('3', lt('08:05:30'), { temperature: 78 }), // medium
+        reading('1', lt('08:06:10'), { temperature: 60 }), // closes 08:00
+      ]),
+    );
+    await feed.send(
+      jsonEvents([
+        reading('1', lt('08:10:30'), { pressure: 4 }), // critical
+        reading('9', lt('08:16:00'), { temperature: 40 }), // closes 08:05 and 08:10
+      ]),
+    );
+  });
+
+  it('lists every alert newest first (raisedAt, then id)', async () => {
+    const result = await get('/api/alerts');
+    expect(result.status, result.text).toBe(200);
+    expect(result.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(result.body.nextCursor).toBeNull();
+    const items = result.body.items as Json[];
+    expect(items.map((a) => a.id)).toEqual(listOrder);
+    expect(items.map((a) => a.raisedAt)).toEqual([
+      lt('08:15:00.000'),
+      lt('08:10:00.000'),
+      lt('08:05:00.000'),
+      lt('08:05:00.000'),
+      lt('08:05:00.000'),
+    ]);
+    for (const item of items) expect(() => alertSchema.parse(item)).not.toThrow();
+    expect(items.map((a) => [a.id, a.severity, a.status, a.occurrences])).toEqual([
+      [listed.e1Pressure, 'critical', 'open', 1],
+      [listed.e3Temperature, 'medium', 'open', 1],
+      [listed.e2Vibration, 'high', 'open', 1],
+      [listed.e2Pressure, 'medium', 'open', 1],
+      [listed.e1Temperature, 'critical', 'open', 1],
+    ]);
+    // Nothing of Cosmos' own or the store's bookkeeping leaks into the API.
+    for (const item of items) {
+      expect(Object.keys(item).filter((k) => k.startsWith('_') || k === 'ttl')).toEqual([]);
+    }
+  });
+
+  it('shows what raised an alert: window, aggregates, threshold, guidance', async () => {
+    const item = (await get('/api/alerts?equipmentId=2&severity=high')).body.items[0];
+    expect(item).toMatchObject({
+      id: listed.e2Vibration,
+      equipmentId: '2',
+      metric: 'vibration',
+      firstWindowStart: lt('08:00:00.000'),
+      lastWindowStart: lt('08:00:00.000'),
+      breach: {
+        metric: 'vibration',
+        severity: 'high',
+        mean: 5.5,
+        threshold: 5,
+        comparison: '>',
+        unit: 'mm/s',
+        description: expect.stringContaining('5.5'),
+        recommendedAction: expect.any(String),
+      },
+      window: {
+        start: lt('08:00:00.000'),
+        end: lt('08:05:00.000'),
+        summary: {
+          readings: 1,
+          metrics: {
+            vibration: { count: 1, min: 5.5, max: 5.5, mean: 5.5 },
+            pressure: { count: 1, min: 11, max: 11, mean: 11 },
+          },
+        },
+      },
+    });
+  });
+
+  it('filters by equipmentId, severity, status and since', async () => {
+    const ids = async (query: string) => {
+      const result = await get(`/api/alerts?${query}`);
+      expect(result.status, result.text).toBe(200);
+      return (result.body.items as Json[]).map((a) => a.id as string);
+    };
+    expect(await ids('equipmentId=2')).toEqual([listed.e2Vibration, listed.e2Pressure]);
+    expect(await ids('equipmentId=1')).toEqual([listed.e1Pressure, listed.e1Temperature]);
+    expect(await ids('equipmentId=77')).toEqual([]);
+    expect(await ids('severity=critical')).toEqual([listed.e1Pressure, listed.e1Temperature]);
+    expect(await ids('severity=medium')).toEqual([listed.e3Temperature, listed.e2Pressure]);
+    expect(await ids('status=open')).toEqual(listOrder);
+    expect(await ids('status=resolved')).toEqual([]);
+    // since: raised at or after.
+    expect(await ids(`since=${lt('08:10:00')}`)).toEqual([listed.e1Pressure, listed.e3Temperature]);
+    expect(await ids(`since=${encodeURIComponent('2026-03-10T09:10:00.001+01:00')}`)).toEqual([
+      listed.e1Pressure,
+    ]);
+    expect(await ids(`since=${lt('08:15:00.001')}`)).toEqual([]);
+    expect(await ids(`equipmentId=1&severity=critical&since=${lt('08:06:00')}`)).toEqual([
+      listed.e1Pressure,
+    ]);
+  });
+
+  it('walks every page with limit=2, without duplicates or gaps', async () => {
+    const pages = await allPages(get, '/api/alerts?limit=2');
+    expect(pages.map((page) => page.length)).toEqual([2, 2, 1]);
+    expect(pages.flat().map((a) => a.id)).toEqual(listOrder);
+    // One per page, across ties in raisedAt.
+    const single = await allPages(get, '/api/alerts?limit=1');
+    expect(single.flat().map((a) => a.id)).toEqual(listOrder);
+    // Filters hold on every page.
+    const filtered = await allPages(get, '/api/alerts?limit=1&severity=critical');
+    expect(filtered.flat().map((a) => a.id)).toEqual([listed.e1Pressure, listed.e1Temperature]);
+    // A full last page has no next one.
+    const exact = await get('/api/alerts?limit=5');
+    expect(exact.body.items).toHaveLength(5);
+    expect(exact.body.nextCursor).toBeNull();
+  });
+
+  it('lists alerts for a technician too', async () => {
+    const result = await get('/api/alerts?limit=1', tokens.technician);
+    expect(result.status, result.text).toBe(200);
+    expect((result.body.items as Json[]).map((a) => a.id)).toEqual([listed.e1Pressure]);
+  });
+
+  it.each([
+    ['limit=0', 'limit'],
+    ['limit=201', 'limit'],
+    ['limit=abc', 'limit'],
+    ['limit=1.5', 'limit'],
+    ['cursor=not%20a%20cursor', 'cursor'],
+    ['cursor=bm9wZQ', 'cursor'], // base64url of "nope"
+    [`cursor=${Buffer.from('[1,2]').toString('base64url')}`, 'cursor'],
+    ['colour=red', 'colour'],
+    ['severity=low', 'severity'],
+    ['severity=CRITICAL', 'severity'],
+    ['status=closed', 'status'],
+    ['since=yesterday', 'since'],
+    ['since=2026-03-10T08:00:00', 'since'],
+    ['equipmentId=a%2Fb', 'equipmentId'],
+    ['equipmentId=', 'equipmentId'],
+    ['severity=high&severity=critical', 'severity'],
+  ])('refuses ?%s with a 400 naming %s', async (query, parameter) => {
+    const result = await expectCosmosUnchanged(cosmos, () => get(`/api/alerts?${query}`));
+    expectParameterProblem(result, parameter);
+    expect(result.body.instance).toBe('/api/alerts');
+  });
+
+  it('needs a token (401) with a role (403)', async () => {
+    await expectCosmosUnchanged(cosmos, async () => {
+      const anonymous = await call('GET', '/api/alerts');
+      expectProblem(anonymous, 401);
+      expect(anonymous.text).not.toContain(listed.e1Pressure);
+      const noRole = await get('/api/alerts', tokens.noRole);
+      expectProblem(noRole, 403);
+      expect(noRole.text).not.toContain(listed.e1Pressure);
+      expectProblem(await call('GET', '/api/alerts/x'), 401);
+      expectProblem(await get(alertPath(listed.e1Pressure), tokens.noRole), 403);
+      expectProblem(
+        await get(alertPath(listed.e1Pressure), await issuer.foreignToken(['Admin'])),
+        401,
+      );
+    });
+  });
+});
+
+describe('GET /api/alerts/{id}', () => {
+  it('returns the alert with its ETag', async () => {
+    const result = await get(alertPath(listed.e3Temperature), tokens.technician);
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({
+      id: listed.e3Temperature,
+      equipmentId: '3',
+      metric: 'temperature',
+      status: 'open',
+      severity: 'medium',
+      raisedAt: lt('08:10:00.000'),
+    });
+    expect(() => alertSchema.parse(result.body)).not.toThrow();
+    const etag = result.headers.get('etag');
+    expect(etag).toMatch(/^"[^"]+"$/);
+    expect(result.body.etag).toBe(etag);
+    // The ETag is the stored document's, quoted.
+    const stored = await storedAlert(listed.e3Temperature, '3');
+    expect(etag).toBe(`"${String(stored?._etag).replace(/^"|"$/g, '')}"`);
+    // The same alert as in the list, ETag included.
+    const inList = (await get('/api/alerts?equipmentId=3')).body.items[0];
+    expect(inList).toEqual(result.body);
+  });
+
+  it('reads an id given with its colons unescaped', async () => {
+    const result = await get(`/api/alerts/${listed.e1Temperature}`);
+    expect(result.status, result.text).toBe(200);
+    expect(result.body.id).toBe(listed.e1Temperature);
+  });
+
+  it.each([
+    ['an unknown id of the right shape', `1:temperature:${lt('08:05:00.000')}`],
+    ['an unknown equipment', `404:pressure:${lt('08:10:00.000')}`],
+    ['a known id with another metric', `1:vibration:${lt('08:00:00.000')}`],
+    ['a malformed id', 'not-an-alert'],
+    ['an id with an unknown metric', `1:humidity:${lt('08:00:00.000')}`],
+    ['an id with a non-ISO window', '1:temperature:2026-03-10'],
+    ['an id with a trailing character', `${listed.e1Temperature}x`],
+  ])('answers 404 for %s', async (_name, id) => {
+    const result = await expectCosmosUnchanged(cosmos, () => get(alertPath(id)));
+    expectProblem(result, 404);
+    expect(result.headers.get('etag')).toBeNull();
+  });
+
+  it('refuses an over-long id with 400', async () => {
+    expectParameterProblem(await get(alertPath(`1:temperature:${'x'.repeat(300)}`)), 'id');
+  });
+});
+
+// ---------- PATCH: one equipment's alert through its life ----------
+
+const patchDay = '2026-03-11';
+const pt = (hhmmss: string) => `${patchDay}T${hhmmss}Z`;
+const firstId = `30:temperature:${pt('09:00:00.000')}`;
+const secondId = `30:temperature:${pt('09:15:00.000')}`;
+
+const patch = (id: string, json: unknown, token: string, headers: Record<string, string> = {}) =>
+  call('PATCH', alertPath(id), { token, json, headers });
+
+describe('PATCH /api/alerts/{id}', () => {
+  const feed = new PartitionFeed('1');
+  let acknowledgedEtag = '';
+
+  beforeAll(async () => {
+    await feed.send(
+      jsonEvents([
+        reading('30', pt('09:00:30'), { temperature: 85 }), // high
+        reading('31', pt('09:01:00'), { temperature: 20 }),
+        reading('31', pt('09:06:00'), { temperature: 20 }), // closes 09:00
+      ]),
+    );
+  });
+
+  it('starts with the pipeline’s open alert', async () => {
+    const result = await get(alertPath(firstId));
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({ status: 'open', severity: 'high', occurrences: 1 });
+    expect(result.body.acknowledgedAt).toBeUndefined();
+    expect(result.body.acknowledgedBy).toBeUndefined();
+  });
+
+  it('refuses requests without a token (401) or a role (403), changing nothing', async () => {
+    await expectCosmosUnchanged(cosmos, async () => {
+      expectProblem(
+        await call('PATCH', alertPath(firstId), { json: { status: 'acknowledged' } }),
+        401,
+      );
+      expectProblem(await patch(firstId, { status: 'acknowledged' }, tokens.noRole), 403);
+    });
+  });
+
+  it.each([
+    ['an unknown field', { status: 'acknowledged', note: 'on my way' }, '#/note'],
+    ['status open', { status: 'open' }, '#/status'],
+    ['an unknown status', { status: 'closed' }, '#/status'],
+    ['no status', {}, '#/status'],
+    ['status as a number', { status: 1 }, '#/status'],
+  ])('refuses a body with %s (400), changing nothing', async (_name, json, pointer) => {
+    const result = await expectCosmosUnchanged(cosmos, () =>
+      patch(firstId, json, tokens.technician),
+    );
+    const problem = expectProblem(result, 400);
+    expect(problem['errors']).toEqual(
+      expect.arrayContaining([expect.objectContaining({ pointer })]),
+    );
+  });
+
+  it.each([
+    ['not JSON', '{"status": ', 'application/json', 400],
+    ['an array', '["acknowledged"]', 'application/json', 400],
+    ['empty', '', 'application/json', 400],
+    ['text/plain', '{"status":"acknowledged"}', 'text/plain', 415],
+    ['form data', 'status=acknowledged', 'application/x-www-form-urlencoded', 415],
+  ])('refuses a body that is %s, changing nothing', async (_name, raw, contentType, status) => {
+    const result = await expectCosmosUnchanged(cosmos, () =>
+      call('PATCH', alertPath(firstId), {
+        token: tokens.technician,
+        raw,
+        headers: { 'content-type': contentType },
+      }),
+    );
+    expectProblem(result, status);
+  });
+
+  it('refuses a body without a content type (415), changing nothing', async () => {
+    const result = await expectCosmosUnchanged(cosmos, () =>
+      call('PATCH', alertPath(firstId), { token: tokens.technician, raw: '{"status":"resolved"}' }),
+    );
+    expectProblem(result, 415);
+  });
+
+  it('answers 404 for unknown and malformed ids, changing nothing', async () => {
+    await expectCosmosUnchanged(cosmos, async () => {
+      expectProblem(
+        await patch(`30:temperature:${pt('09:05:00.000')}`, { status: 'resolved' }, tokens.admin),
+        404,
+      );
+      expectProblem(await patch('nonsense', { status: 'resolved' }, tokens.admin), 404);
+    });
+  });
+
+  it('refuses a stale If-Match with 412 and the current ETag, changing nothing', async () => {
+    const current = (await get(alertPath(firstId))).headers.get('etag');
+    for (const ifMatch of ['"stale"', 'W/"stale"', `W/${String(current)}`, '"a", "b"']) {
+      const result = await expectCosmosUnchanged(cosmos, () =>
+        patch(firstId, { status: 'acknowledged' }, tokens.technician, { 'if-match': ifMatch }),
+      );
+      expectProblem(result, 412);
+      expect(result.headers.get('etag'), ifMatch).toBe(current);
+    }
+  });
+
+  it('refuses an If-Match that is not a list of entity tags (400), changing nothing', async () => {
+    const result = await expectCosmosUnchanged(cosmos, () =>
+      patch(firstId, { status: 'acknowledged' }, tokens.technician, { 'if-match': 'abc' }),
+    );
+    expectProblem(result, 400);
+  });
+
+  it('lets a technician acknowledge it, conditionally on the ETag they read', async () => {
+    const read = await get(alertPath(firstId), tokens.technician);
+    const etag = read.headers.get('etag')!;
+    const result = await patch(firstId, { status: 'acknowledged' }, tokens.technician, {
+      'if-match': `"other", ${etag}`,
+    });
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({
+      id: firstId,
+      status: 'acknowledged',
+      acknowledgedBy: 'tech-dana',
+      severity: 'high',
+      occurrences: 1,
+    });
+    expect(result.body.acknowledgedAt).toEqual(expect.any(String));
+    expect(new Date(result.body.acknowledgedAt as string).toISOString()).toBe(
+      result.body.acknowledgedAt,
+    );
+    expect(result.body.resolvedAt).toBeUndefined();
+    expect(result.headers.get('etag')).toBe(result.body.etag);
+    expect(result.body.etag).not.toBe(etag);
+    acknowledgedEtag = result.body.etag as string;
+    // Stored, and read back the same.
+    const again = await get(alertPath(firstId));
+    expect(again.body).toEqual(result.body);
+    expect((await storedAlert(firstId, '30'))?.['acknowledgedBy']).toBe('tech-dana');
+    // The status filter sees it.
+    const acknowledged = await get('/api/alerts?status=acknowledged');
+    expect((acknowledged.body.items as Json[]).map((a) => a.id)).toEqual([firstId]);
+  });
+
+  it('answers an acknowledgement of an acknowledged alert with it unchanged', async () => {
+    const result = await expectCosmosUnchanged(cosmos, () =>
+      patch(firstId, { status: 'acknowledged' }, tokens.otherTechnician),
+    );
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({ acknowledgedBy: 'tech-dana', etag: acknowledgedEtag });
+  });
+
+  it('keeps folding anomalous windows into the acknowledged alert (storm control)', async () => {
+    const { logs } = await feed.send(
+      jsonEvents([
+        reading('30', pt('09:05:30'), { temperature: 92 }), // critical
+        reading('31', pt('09:11:00'), { temperature: 20 }), // closes 09:05
+      ]),
+    );
+    expect(logs[0]).toContain('1 alerts');
+    const result = await get(alertPath(firstId));
+    expect(result.body).toMatchObject({
+      status: 'acknowledged',
+      acknowledgedBy: 'tech-dana',
+      severity: 'critical',
+      occurrences: 2,
+      firstWindowStart: pt('09:00:00.000'),
+      lastWindowStart: pt('09:05:00.000'),
+      raisedAt: pt('09:05:00.000'),
+    });
+    expect(result.body.etag).not.toBe(acknowledgedEtag);
+  });
+
+  it('refuses to resolve with the ETag from before the pipeline’s update (412)', async () => {
+    const current = (await get(alertPath(firstId))).headers.get('etag');
+    const result = await expectCosmosUnchanged(cosmos, () =>
+      patch(firstId, { status: 'resolved' }, tokens.technician, { 'if-match': acknowledgedEtag }),
+    );
+    expectProblem(result, 412);
+    expect(result.headers.get('etag')).toBe(current);
+  });
+
+  it('resolves it with If-Match: *', async () => {
+    const result = await patch(firstId, { status: 'resolved' }, tokens.otherTechnician, {
+      'if-match': '*',
+    });
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({
+      status: 'resolved',
+      resolvedBy: 'tech-eli',
+      acknowledgedBy: 'tech-dana',
+      occurrences: 2,
+    });
+    expect(new Date(result.body.resolvedAt as string).toISOString()).toBe(result.body.resolvedAt);
+    expect(result.headers.get('etag')).toBe(result.body.etag);
+    expect((await get(alertPath(firstId))).body).toEqual(result.body);
+  });
+
+  it('answers resolving a resolved alert with it unchanged (idempotent)', async () => {
+    const before = (await get(alertPath(firstId))).body;
+    for (const token of [tokens.technician, tokens.admin]) {
+      const result = await expectCosmosUnchanged(cosmos, () =>
+        patch(firstId, { status: 'resolved' }, token),
+      );
+      expect(result.status, result.text).toBe(200);
+      expect(result.body).toEqual(before);
+      expect(result.headers.get('etag')).toBe(before.etag);
+    }
+  });
+
+  it('refuses to take a resolved alert back to acknowledged (409)', async () => {
+    const result = await expectCosmosUnchanged(cosmos, () =>
+      patch(firstId, { status: 'acknowledged' }, tokens.admin),
+    );
+    expectProblem(result, 409);
+    expect((await get(alertPath(firstId))).body.status).toBe('resolved');
+  });
+
+  it('opens a new alert for the next anomalous window after a resolve', async () => {
+    const resolved = (await get(alertPath(firstId))).body;
+    const { logs } = await feed.send(
+      jsonEvents([
+        reading('30', pt('09:15:30'), { temperature: 78 }), // medium
+        reading('31', pt('09:21:00'), { temperature: 20 }), // closes 09:10 and 09:15
+      ]),
+    );
+    expect(logs[0]).toContain('1 alerts');
+    const fresh = await get(alertPath(secondId));
+    expect(fresh.status, fresh.text).toBe(200);
+    expect(fresh.body).toMatchObject({
+      id: secondId,
+      status: 'open',
+      severity: 'medium',
+      occurrences: 1,
+      firstWindowStart: pt('09:15:00.000'),
+      raisedAt: pt('09:20:00.000'),
+    });
+    expect(fresh.body.acknowledgedBy).toBeUndefined();
+    expect(fresh.body.resolvedBy).toBeUndefined();
+    // The resolved one is left as it was.
+    expect((await get(alertPath(firstId))).body).toEqual(resolved);
+    const forEquipment = await get('/api/alerts?equipmentId=30');
+    expect((forEquipment.body.items as Json[]).map((a) => [a.id, a.status])).toEqual([
+      [secondId, 'open'],
+      [firstId, 'resolved'],
+    ]);
+  });
+
+  it('lets an admin resolve an open alert directly', async () => {
+    const result = await patch(secondId, { status: 'resolved' }, tokens.admin);
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({ status: 'resolved', resolvedBy: 'admin-ada' });
+    expect(result.body.acknowledgedAt).toBeUndefined();
+  });
+});
