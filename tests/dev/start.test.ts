@@ -42,6 +42,12 @@ function startHost(): Promise<Running> {
       AUTH_AUDIENCE: '',
       AUTH_JWKS_URI: '',
       AUTH_TRUST_PLATFORM_PRINCIPAL: '',
+      // The local Cosmos stand-in, on a free port.
+      COSMOS__accountEndpoint: '',
+      COSMOS_KEY: '',
+      COSMOS_CA_CERT_FILE: '',
+      COSMOS_DATABASE: '',
+      LOCAL_COSMOS_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
