@@ -19,6 +19,7 @@ import {
   type CosmosServer,
 } from '../../dev/cosmos.js';
 import { COSMOS_EMULATOR_KEY, checkCosmos, createCosmosClient } from '../../lib/cosmos/client.js';
+import { failure } from '../helpers/failure.js';
 
 let certDir: string;
 const started: CosmosServer[] = [];
@@ -86,15 +87,6 @@ function canListen(port: number): Promise<boolean> {
       });
     });
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail');
 }
 
 describe('startCosmosServer', () => {

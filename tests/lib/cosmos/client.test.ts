@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChangeFeedStartFrom, type CosmosClient, type Container } from '@azure/cosmos';
@@ -25,6 +24,8 @@ import {
   telemetryContainers,
 } from '../../../lib/cosmos/client.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
+import { failure } from '../../helpers/failure.js';
+import { unusedPort } from '../../helpers/ports.js';
 
 const cosmos = useTestCosmos();
 
@@ -39,29 +40,6 @@ const certificateErrors = [
 
 function errorCode(error: unknown): unknown {
   return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail');
-}
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 /** Databases made by single tests, deleted at the end. */
@@ -630,7 +608,7 @@ describe('checkCosmos', () => {
 
   it('fails against a closed port', async () => {
     const client: CosmosClient = createCosmosClient({
-      endpoint: `https://127.0.0.1:${await closedPort()}/`,
+      endpoint: `https://127.0.0.1:${await unusedPort()}/`,
       key: COSMOS_EMULATOR_KEY,
       caCertPem: cosmos.caCertPem,
     });
