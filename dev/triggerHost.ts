@@ -169,6 +169,9 @@ export function startEventHubTriggers(
       options.connectionString,
       eventHubName,
       options.checkpointStore,
+      // Claim every partition at once, as a single local host should, rather than one per
+      // 10 s balancing round (the default, made for many instances sharing a hub).
+      { loadBalancingOptions: { strategy: 'greedy', updateIntervalInMs: 2000 } },
     );
     const subscription = client.subscribe(
       {
