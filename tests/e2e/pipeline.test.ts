@@ -116,7 +116,7 @@ describe('the pipeline on one machine', () => {
         count: e.count,
         min: e.temperature.min,
         max: e.temperature.max,
-        mean: expect.closeTo(e.temperature.sum / e.count, 6) as unknown as number,
+        mean: expect.closeTo(e.temperature.sum / e.count, 6),
       }))
       .sort((a, b) => a.key.localeCompare(b.key));
     expect(actual).toEqual(expected);
