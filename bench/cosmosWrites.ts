@@ -9,13 +9,13 @@
  * partition's batch is dispatched once `minEventBatchSize` events wait (up to
  * `maxEventBatchSize`), or when the oldest has waited `maxWaitTime`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCosmosServer } from '../dev/cosmos.js';
-import { projectRoot } from '../dev/settings.js';
+import { hostJsonEventHubs } from '../dev/hostJson.js';
 import {
   COSMOS_EMULATOR_KEY,
   createCosmosClient,
@@ -52,14 +52,8 @@ if (!Number.isInteger(minutes) || minutes <= 0 || minutes % 5 !== 0) {
 }
 const partitions = 4;
 
-const hostJson = JSON.parse(readFileSync(join(projectRoot, 'host.json'), 'utf8')) as {
-  extensions: {
-    eventHubs: { maxEventBatchSize: number; minEventBatchSize: number; maxWaitTime: string };
-  };
-};
-const batching = hostJson.extensions.eventHubs;
-const [h = 0, m = 0, s = 0] = batching.maxWaitTime.split(':').map(Number);
-const maxWaitMs = ((h * 60 + m) * 60 + s) * 1000;
+const batching = hostJsonEventHubs();
+const maxWaitMs = batching.maxWaitTimeSeconds * 1000;
 
 let writes = 0;
 function countWrites(request: IncomingMessage): void {
@@ -174,7 +168,7 @@ async function runProfile(profile: Profile, index: number) {
 try {
   console.log(
     `Cosmos writes per 1,000 readings, ${minutes} min of event time, ${partitions} partitions, ` +
-      `batches ${batching.minEventBatchSize}-${batching.maxEventBatchSize} (maxWaitTime ${batching.maxWaitTime})`,
+      `batches ${batching.minEventBatchSize}-${batching.maxEventBatchSize} (maxWaitTime ${batching.maxWaitTimeSeconds} s)`,
   );
   let failed = false;
   for (const [index, profile] of profiles.entries()) {

@@ -3,6 +3,8 @@
  * migrate` and `npm run token` share: settings, MySQL (given or private MariaDB), the dev
  * token issuer, and migrations.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getSection } from '../lib/config.js';
 import {
@@ -11,7 +13,10 @@ import {
   getCosmosClient,
 } from '../lib/cosmos/client.js';
 import { cosmosSettingsFrom } from '../lib/telemetry/runtime.js';
+import { startAzurite, type Azurite } from './azurite.js';
 import { startCosmosServer, type CosmosServer } from './cosmos.js';
+import { startEventHubsStandIn, type EventHubsStandIn } from './eventhubs/index.js';
+import { startWebPubSubStandIn, type WebPubSubStandIn } from './webpubsub/index.js';
 import { migrate } from '../lib/mysql/migrations.js';
 import type { Pool } from 'mysql2/promise';
 import { loadDevIssuer, type DevIssuer } from './issuer.js';
@@ -95,4 +100,84 @@ export async function applyMigrations(
 ): Promise<void> {
   const applied = await migrate(pool);
   log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date.');
+}
+
+/** Keys of the local stand-ins, generated once into the data folder (git-ignored). */
+function localKeys(dataDir: string): { device: string; app: string; webPubSub: string } {
+  const file = join(dataDir, 'local-keys.json');
+  if (existsSync(file))
+    return JSON.parse(readFileSync(file, 'utf8')) as {
+      device: string;
+      app: string;
+      webPubSub: string;
+    };
+  const keys = {
+    device: randomBytes(32).toString('base64'),
+    app: randomBytes(32).toString('base64'),
+    webPubSub: randomBytes(32).toString('base64'),
+  };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
+  return keys;
+}
+
+export interface LocalMessaging {
+  /** AzureWebJobsStorage as the app sees it. */
+  storage: string;
+  azurite?: Azurite;
+  eventHubs?: EventHubsStandIn;
+  /** Send-only connection string for devices (the simulator). */
+  deviceConnectionString?: string;
+  webPubSub?: WebPubSubStandIn;
+  stop(): Promise<void>;
+}
+
+/**
+ * Azurite, the Event Hubs stand-in (hub `telemetry`, 4 partitions; a send-only `device` key
+ * and a listen-only `app` key) and the Web PubSub stand-in (hub `sis`), each unless its
+ * setting already points elsewhere (AzureWebJobsStorage, EventHubConnection,
+ * WebPubSubConnectionString).
+ */
+export async function ensureLocalMessaging(): Promise<LocalMessaging> {
+  applySettingsFile();
+  const { dataDir, azuritePorts, eventHubsPort, webPubSubPort } = localSettings();
+  const keys = localKeys(dataDir);
+  const started: { stop(): Promise<void> }[] = [];
+  const result: Omit<LocalMessaging, 'stop' | 'storage'> = {};
+  const storageSetting = process.env['AzureWebJobsStorage'];
+  if (!storageSetting || storageSetting === 'UseDevelopmentStorage=true') {
+    result.azurite = await startAzurite({ dataDir: join(dataDir, 'azurite'), ports: azuritePorts });
+    started.push(result.azurite);
+    process.env['AzureWebJobsStorage'] = result.azurite.connectionString;
+  }
+  if (!process.env['EventHubConnection']) {
+    const hub = process.env['EVENTHUB_NAME'] || 'telemetry';
+    result.eventHubs = await startEventHubsStandIn({
+      port: eventHubsPort,
+      hubs: [{ name: hub, partitions: 4 }],
+      keys: [
+        { name: 'device', key: keys.device, rights: ['Send'] },
+        { name: 'app', key: keys.app, rights: ['Listen'] },
+      ],
+    });
+    started.push(result.eventHubs);
+    process.env['EventHubConnection'] = result.eventHubs.connectionString('app');
+    result.deviceConnectionString = result.eventHubs.connectionString('device');
+  }
+  if (!process.env['WebPubSubConnectionString']) {
+    result.webPubSub = await startWebPubSubStandIn({
+      port: webPubSubPort,
+      hubs: ['sis'],
+      accessKey: keys.webPubSub,
+    });
+    started.push(result.webPubSub);
+    process.env['WebPubSubConnectionString'] = result.webPubSub.connectionString;
+  }
+  return {
+    ...result,
+    storage: process.env['AzureWebJobsStorage'] ?? '',
+    stop: async () => {
+      for (const service of started.reverse()) await service.stop();
+    },
+  };
 }

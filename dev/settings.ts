@@ -50,13 +50,33 @@ export function localSettings() {
   const port = Number(process.env['PORT'] || 7071);
   const mysqlPort = Number(process.env['LOCAL_MYSQL_PORT'] || 3307);
   const cosmosPort = Number(process.env['LOCAL_COSMOS_PORT'] || 8081);
+  const eventHubsPort = Number(process.env['LOCAL_EVENTHUBS_PORT'] || 5672);
+  const webPubSubPort = Number(process.env['LOCAL_WEBPUBSUB_PORT'] || 8080);
+  const [azuriteBlob = NaN, azuriteQueue = NaN, azuriteTable = NaN] = (
+    process.env['LOCAL_AZURITE_PORTS'] || '10000,10001,10002'
+  )
+    .split(',')
+    .map(Number);
   for (const [name, value] of [
     ['PORT', port],
     ['LOCAL_MYSQL_PORT', mysqlPort],
     ['LOCAL_COSMOS_PORT', cosmosPort],
+    ['LOCAL_EVENTHUBS_PORT', eventHubsPort],
+    ['LOCAL_WEBPUBSUB_PORT', webPubSubPort],
+    ['LOCAL_AZURITE_PORTS', azuriteBlob],
+    ['LOCAL_AZURITE_PORTS', azuriteQueue],
+    ['LOCAL_AZURITE_PORTS', azuriteTable],
   ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 65535)
       throw new Error(`${name} must be a port number`);
   }
-  return { dataDir, port, mysqlPort, cosmosPort };
+  return {
+    dataDir,
+    port,
+    mysqlPort,
+    cosmosPort,
+    eventHubsPort,
+    webPubSubPort,
+    azuritePorts: { blob: azuriteBlob, queue: azuriteQueue, table: azuriteTable },
+  };
 }

@@ -125,45 +125,52 @@ export async function simulate(
   for (let tick = began; tick < end; tick += options.intervalSeconds * 1000) {
     const wait = tick - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    // One batch per partition key: the SDK sends a batch to one partition.
-    for (const device of devices) {
+    // One batch per device (a batch goes to one partition key); a tick's sends run together.
+    const sends = devices.map(async (device) => {
       const timestamp = Date.now();
       let body: string | Record<string, unknown>;
+      let metrics: ReturnType<typeof nextReading> | undefined;
       if (rand() < options.malformedRate) {
         body =
           rand() < 0.5
             ? `{"equipmentId":"${device.id}","timestamp":`
             : { equipmentId: device.id, temperature: 'hot' };
-        summary.malformed++;
       } else {
-        const metrics = nextReading(device, rand, options.anomalyRate);
+        metrics = nextReading(device, rand, options.anomalyRate);
         if (device.anomaly) summary.anomalous++;
         body = { equipmentId: device.id, timestamp: new Date(timestamp).toISOString(), ...metrics };
-        const windowStart = new Date(windowStartOf(timestamp)).toISOString();
-        const key = `${device.id}@${windowStart}`;
-        const entry = ledger.get(key) ?? {
-          equipmentId: device.id,
-          windowStart,
-          count: 0,
-          temperature: { min: Infinity, max: -Infinity, sum: 0 },
-        };
-        entry.count++;
-        entry.temperature.min = Math.min(entry.temperature.min, metrics.temperature);
-        entry.temperature.max = Math.max(entry.temperature.max, metrics.temperature);
-        entry.temperature.sum = round2(entry.temperature.sum + metrics.temperature);
-        ledger.set(key, entry);
       }
       try {
         const batch = await producer.createBatch({ partitionKey: device.id });
         const event: EventData = { body, contentType: 'application/json' };
         if (!batch.tryAdd(event)) throw new Error('reading too large for a batch');
         await producer.sendBatch(batch);
-        summary.sent++;
       } catch (error) {
         summary.errors++;
         progress(`send failed: ${error instanceof Error ? error.message : String(error)}`);
+        return;
       }
-    }
+      summary.sent++;
+      if (!metrics) {
+        summary.malformed++;
+        return;
+      }
+      // Only what was sent goes into the ledger.
+      const windowStart = new Date(windowStartOf(timestamp)).toISOString();
+      const key = `${device.id}@${windowStart}`;
+      const entry = ledger.get(key) ?? {
+        equipmentId: device.id,
+        windowStart,
+        count: 0,
+        temperature: { min: Infinity, max: -Infinity, sum: 0 },
+      };
+      entry.count++;
+      entry.temperature.min = Math.min(entry.temperature.min, metrics.temperature);
+      entry.temperature.max = Math.max(entry.temperature.max, metrics.temperature);
+      entry.temperature.sum = round2(entry.temperature.sum + metrics.temperature);
+      ledger.set(key, entry);
+    });
+    await Promise.all(sends);
     if (Date.now() - lastProgress >= 1000) {
       lastProgress = Date.now();
       const seconds = (Date.now() - began) / 1000;

@@ -1,24 +1,34 @@
 /**
  * `npm start`: the product on one machine. Ensures MySQL (MYSQL_URL or a private MariaDB),
- * applies migrations, seeds demo data into an empty database, and serves every declared
- * HTTP function at http://127.0.0.1:PORT/api. Ctrl-C stops everything; data stays in the
- * data folder (`.local/` by default).
+ * Cosmos (or its local stand-in), Azurite, the Event Hubs and Web PubSub stand-ins, applies
+ * migrations, seeds demo data into an empty database, serves every declared HTTP function at
+ * http://127.0.0.1:PORT/api and runs the timer and Event Hub triggers. Ctrl-C stops
+ * everything; MySQL and Azurite data stay in the data folder (`.local/` by default).
  */
 import { functionDeclarations } from '../functions/registry.js';
 import { getConfig } from '../lib/config.js';
 import { closeCosmosClient } from '../lib/cosmos/client.js';
-import { httpDeclarations } from '../lib/host/declarations.js';
+import {
+  httpDeclarations,
+  type EventHubFunctionDeclaration,
+  type TimerFunctionDeclaration,
+} from '../lib/host/declarations.js';
+import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
+import { ContainerClient } from '@azure/storage-blob';
 import { closePool, getPool } from '../lib/mysql/pool.js';
 import { createLocalHttpHost, listen } from './httpHost.js';
 import {
   applyMigrations,
   devJwksPath,
   ensureLocalCosmos,
+  ensureLocalMessaging,
   ensureLocalMysql,
   loadLocalDevIssuer,
   useDevIssuer,
 } from './localStack.js';
 import { seedDemoData } from './seed.js';
+import { hostJsonEventHubs } from './hostJson.js';
+import { startEventHubTriggers, startTimers } from './triggerHost.js';
 import { localSettings } from './settings.js';
 
 const log = (line: string) => {
@@ -28,6 +38,7 @@ const log = (line: string) => {
 async function main(): Promise<void> {
   const mysql = await ensureLocalMysql(log);
   const cosmos = await ensureLocalCosmos();
+  const messaging = await ensureLocalMessaging();
   const { port, dataDir } = localSettings();
   const issuer = await loadLocalDevIssuer();
 
@@ -60,6 +71,22 @@ async function main(): Promise<void> {
   if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 20 pieces of equipment).');
   startedUp();
 
+  const timers = startTimers(
+    functionDeclarations.filter((d): d is TimerFunctionDeclaration => d.kind === 'timer'),
+  );
+  const eventHubs = hostJsonEventHubs();
+  const checkpoints = new ContainerClient(messaging.storage, 'eventhub-checkpoints');
+  await checkpoints.createIfNotExists();
+  const triggers = startEventHubTriggers(
+    functionDeclarations.filter((d): d is EventHubFunctionDeclaration => d.kind === 'eventHub'),
+    {
+      connectionString: process.env['EventHubConnection'] ?? '',
+      checkpointStore: new BlobCheckpointStore(checkpoints),
+      maxEventBatchSize: eventHubs.maxEventBatchSize,
+      maxWaitTimeSeconds: eventHubs.maxWaitTimeSeconds,
+    },
+  );
+
   const base = `http://127.0.0.1:${boundPort}`;
   const mysqlShown = new URL(mysql.url);
   mysqlShown.password = mysqlShown.password ? '***' : '';
@@ -80,10 +107,20 @@ async function main(): Promise<void> {
       `  HTTP         ${httpDeclarations(functionDeclarations)
         .map((d) => d.name)
         .join(', ')}`,
-      `  Not run here ${functionDeclarations
+      `  Triggers     ${functionDeclarations
         .filter((d) => d.kind !== 'http')
         .map((d) => `${d.name} (${d.kind})`)
-        .join(', ')}: the local Event Hubs stand-in and trigger host come next`,
+        .join(', ')}`,
+      `  Azurite      ${messaging.azurite ? `${messaging.azurite.blobEndpoint} (data in ${dataDir}/azurite)` : 'AzureWebJobsStorage'}`,
+      ...(messaging.eventHubs
+        ? [
+            `  Event Hubs   amqp://127.0.0.1:${messaging.eventHubs.port}, hub ${process.env['EVENTHUB_NAME'] || 'telemetry'}, 4 partitions (in memory)`,
+            `    devices (send only): ${messaging.deviceConnectionString ?? ''}`,
+            `    app (listen only):   ${process.env['EventHubConnection'] ?? ''}`,
+            `    npm run simulate -- --connection-string "${messaging.deviceConnectionString ?? ''}" --devices 20 --interval 1 --duration 60`,
+          ]
+        : ['  Event Hubs   EventHubConnection']),
+      `  Web PubSub   ${messaging.webPubSub ? `${messaging.webPubSub.endpoint} hub sis (in memory)` : 'WebPubSubConnectionString'}`,
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),
@@ -100,6 +137,9 @@ async function main(): Promise<void> {
         resolve();
       }),
     );
+    await triggers.stop();
+    await timers.stop();
+    await messaging.stop();
     await closePool();
     closeCosmosClient();
     await cosmos.server?.stop();

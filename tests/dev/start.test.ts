@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { projectRoot } from '../../dev/settings.js';
 import { onTestServer } from '../helpers/database.js';
+import { unusedPort } from '../helpers/ports.js';
 
 const startupLimitMs = 60_000;
 const stopLimitMs = 30_000;
@@ -28,6 +29,7 @@ const children: ChildProcess[] = [];
 let dataDir: string;
 let databaseName: string;
 let databaseUrl: string;
+let azuritePorts: string;
 
 /** Starts `dev/start.ts` and resolves once it prints its banner; fails clearly otherwise. */
 function startHost(): Promise<Running> {
@@ -48,6 +50,13 @@ function startHost(): Promise<Running> {
       COSMOS_CA_CERT_FILE: '',
       COSMOS_DATABASE: '',
       LOCAL_COSMOS_PORT: '0',
+      // The messaging stand-ins on free ports (Azurite cannot pick its own).
+      AzureWebJobsStorage: '',
+      EventHubConnection: '',
+      WebPubSubConnectionString: '',
+      LOCAL_EVENTHUBS_PORT: '0',
+      LOCAL_WEBPUBSUB_PORT: '0',
+      LOCAL_AZURITE_PORTS: azuritePorts,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -129,6 +138,7 @@ beforeAll(async () => {
     c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [databaseName]),
   );
   databaseUrl = `${inject('mysqlServerUrl')}${databaseName}`;
+  azuritePorts = [await unusedPort(), await unusedPort(), await unusedPort()].join(',');
   first = await startHost();
   const issuer = await loadDevIssuer(join(dataDir, 'dev-issuer'));
   adminToken = await issuer.sign({ sub: 'start-test-admin', roles: ['Admin'] }, '10m');
