@@ -3,27 +3,21 @@
  * since a build is not guaranteed), against a fresh database on the test server, over real
  * HTTP. Stopped with SIGINT and started again on the same data.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDevIssuer } from '../../dev/issuer.js';
-import { projectRoot } from '../../dev/settings.js';
 import { onTestServer } from '../helpers/database.js';
+import { startLocalHost, type RunningHost } from '../helpers/localHost.js';
 import { unusedPort } from '../helpers/ports.js';
 
 const startupLimitMs = 60_000;
 const stopLimitMs = 30_000;
 
-interface Running {
-  child: ChildProcess;
-  base: string;
-  /** Everything the process has printed so far (stdout and stderr). */
-  output: () => string;
-  exited: Promise<number | null>;
-}
+type Running = RunningHost;
 
 const children: ChildProcess[] = [];
 let dataDir: string;
@@ -31,13 +25,10 @@ let databaseName: string;
 let databaseUrl: string;
 let azuritePorts: string;
 
-/** Starts `dev/start.ts` and resolves once it prints its banner; fails clearly otherwise. */
+/** Starts `dev/start.ts` with every service local, on free ports. */
 function startHost(): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      PORT: '0',
+  return startLocalHost(
+    {
       LOCAL_DATA_DIR: dataDir,
       MYSQL_URL: databaseUrl,
       AUTH_ISSUER: '',
@@ -58,39 +49,9 @@ function startHost(): Promise<Running> {
       LOCAL_WEBPUBSUB_PORT: '0',
       LOCAL_AZURITE_PORTS: azuritePorts,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      resolve(code);
-    });
-  });
-  return new Promise<Running>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`The local host printed no banner within ${startupLimitMs} ms:\n${output}`));
-    }, startupLimitMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const match = /http:\/\/127\.0\.0\.1:(\d+)\/api\b/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          base: `http://127.0.0.1:${match[1]}`,
-          output: () => output,
-          exited,
-        });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`The local host exited with ${code} before its banner:\n${output}`));
-    });
-  });
+    children,
+    startupLimitMs,
+  );
 }
 
 /** Sends SIGINT and resolves with the exit code, failing when the process does not stop. */

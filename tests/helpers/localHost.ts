@@ -1,0 +1,51 @@
+/** Runs `dev/start.ts` (the local host) as a child process, as a user runs `npm start`. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { projectRoot } from '../../dev/settings.js';
+
+export interface RunningHost {
+  child: ChildProcess;
+  /** `http://127.0.0.1:PORT` */
+  base: string;
+  /** Everything the process has printed so far (stdout and stderr). */
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts the host with `env` over the current environment; resolves at its banner. */
+export function startLocalHost(
+  env: Record<string, string>,
+  children: ChildProcess[],
+  startupLimitMs = 60_000,
+): Promise<RunningHost> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      resolve(code);
+    });
+  });
+  return new Promise<RunningHost>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`The local host printed no banner within ${startupLimitMs} ms:\n${output}`));
+    }, startupLimitMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const match = /http:\/\/127\.0\.0\.1:(\d+)\/api\b/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({ child, base: `http://127.0.0.1:${match[1]}`, output: () => output, exited });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`The local host exited with ${code} before its banner:\n${output}`));
+    });
+  });
+}
