@@ -1,6 +1,6 @@
 /**
  * Demo data for the local stack, inserted once into an empty database: technicians linked to
- * dev-issuer subjects, a fleet of equipment (ids 1..N, which the device simulator uses),
+ * dev-issuer subjects, a fleet of 200 machines (ids 1..200, which the device simulator uses),
  * assignments and a little service history.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
@@ -36,7 +36,7 @@ const fleet = [
 const sites = ['Quarry North', 'Harbour Yard', 'Tunnel Site B', 'Depot'] as const;
 
 /** Seeds when every table is empty; returns whether it did. */
-export async function seedDemoData(pool: Pool, equipmentCount = 20): Promise<boolean> {
+export async function seedDemoData(pool: Pool, equipmentCount = 200): Promise<boolean> {
   const [counts] = await pool.query<RowDataPacket[]>(
     'SELECT (SELECT COUNT(*) FROM equipment) + (SELECT COUNT(*) FROM technicians) + (SELECT COUNT(*) FROM service_records) AS total',
   );

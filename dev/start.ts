@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const config = getConfig();
   const pool = getPool();
   await applyMigrations(pool, log);
-  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 20 pieces of equipment).');
+  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 200 pieces of equipment).');
   startedUp();
 
   const timers = startTimers(

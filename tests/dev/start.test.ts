@@ -75,12 +75,12 @@ async function allEquipment(base: string, token: string): Promise<{ id: number }
   let cursor: string | null = null;
   for (let page = 0; page < 20; page++) {
     const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-    const response = await fetch(`${base}/api/equipment?limit=7${query}`, {
+    const response = await fetch(`${base}/api/equipment?limit=50${query}`, {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { items: { id: number }[]; nextCursor: string | null };
-    expect(body.items.length).toBeLessThanOrEqual(7);
+    expect(body.items.length).toBeLessThanOrEqual(50);
     items.push(...body.items);
     cursor = body.nextCursor;
     if (!cursor) return items;
@@ -170,9 +170,9 @@ describe('npm start (dev/start.ts)', () => {
     }
   });
 
-  it('lists the 20 seeded pieces of equipment across pages', async () => {
+  it('lists the 200 seeded pieces of equipment across pages', async () => {
     const items = await allEquipment(first.base, adminToken);
-    expect(items.map((item) => item.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(items.map((item) => item.id)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
   it('creates a row', async () => {
@@ -188,7 +188,7 @@ describe('npm start (dev/start.ts)', () => {
     });
     expect(response.status).toBe(201);
     createdId = ((await response.json()) as { id: number }).id;
-    expect(createdId).toBeGreaterThan(20);
+    expect(createdId).toBeGreaterThan(200);
   });
 
   it(
@@ -205,7 +205,7 @@ describe('npm start (dev/start.ts)', () => {
         expect(second.output()).toContain('Schema is up to date.');
         expect(second.output()).not.toContain('Seeded demo data');
         const items = await allEquipment(second.base, adminToken);
-        expect(items).toHaveLength(21);
+        expect(items).toHaveLength(201);
         const created = await fetch(`${second.base}/api/equipment/${createdId}`, {
           headers: { authorization: `Bearer ${adminToken}` },
         });
