@@ -17,6 +17,13 @@ export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
     const result = await withTransientRetry(() =>
       closeIdleWindows(getTelemetryProcessor(), Date.now(), graceMs),
     );
+    for (const failure of result.failures) {
+      const detail =
+        failure.error instanceof Error
+          ? (failure.error.stack ?? failure.error.message)
+          : String(failure.error);
+      context.error(`partition ${failure.partitionId}: closing idle windows failed: ${detail}`);
+    }
     if (result.windowsClosed) {
       context.log(
         `closed ${result.windowsClosed} idle windows across ${result.partitions} partitions`,

@@ -17,9 +17,16 @@ import type { MetricName } from './reading.js';
 export interface CosmosStoreOptions {
   aggregateTtlSeconds: number;
   deadLetterTtlSeconds: number;
-  /** How long batch partials stay readable after their windows closed. */
+  /** How long batch partials stay readable (default {@link defaultPartialTtlSeconds}). */
   partialTtlSeconds?: number;
 }
+
+/**
+ * Partials must outlive any stop of the app: a window is merged from its partials when it
+ * closes, possibly days later after an outage. Event Hubs keeps events at most 7 days
+ * (standard tier), so a partial older than that could not be redelivered anyway.
+ */
+export const defaultPartialTtlSeconds = 8 * 86_400;
 
 /** Equipment id under which dead letters without a readable one are filed. */
 export const unknownEquipmentId = '(unknown)';
@@ -86,7 +93,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
     }));
   }
 
-  async commitState(state: PartitionState, etag: string | undefined): Promise<boolean> {
+  async commitState(state: PartitionState, etag: string | undefined): Promise<string | undefined> {
     const document = {
       ...state,
       id: 'state',
@@ -94,16 +101,16 @@ export class CosmosTelemetryStore implements TelemetryStore {
       type: 'partition-state',
     };
     try {
-      if (etag === undefined) await this.state.items.create(document);
-      else {
-        await this.state
-          .item('state', document.pk)
-          .replace(document, { accessCondition: { type: 'IfMatch', condition: etag } });
-      }
-      return true;
+      const response =
+        etag === undefined
+          ? await this.state.items.create(document)
+          : await this.state
+              .item('state', document.pk)
+              .replace(document, { accessCondition: { type: 'IfMatch', condition: etag } });
+      return response.etag;
     } catch (error) {
       const status = statusOf(error);
-      if (status === 409 || status === 412) return false;
+      if (status === 409 || status === 412) return undefined;
       throw error;
     }
   }
@@ -116,7 +123,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
       equipmentIds: [...new Set(partial.entries.map((e) => e.equipmentId))],
       // Lets the live view find every batch holding an equipment's open window.
       windowKeys: partial.entries.map((e) => windowKey(e.equipmentId, e.windowStart)),
-      ttl: this.options.partialTtlSeconds ?? 86_400,
+      ttl: this.options.partialTtlSeconds ?? defaultPartialTtlSeconds,
     });
   }
 

@@ -42,7 +42,10 @@ export interface PartitionState {
   partitionId: string;
   /** Highest sequence number whose effects are committed; -1 before the first event. */
   lastSequenceNumber: number;
-  /** Largest accepted event time, or null before the first accepted reading. */
+  /**
+   * Largest accepted event time (each capped at its event's enqueued time), or null before
+   * the first accepted reading.
+   */
   maxEventTime: number | null;
   /** Windows ending at or before this instant are closed: no reading is added to them. */
   closedBefore: number;
@@ -200,8 +203,11 @@ export function applyBatch(
           latest: reading,
         });
       }
-      maxEventTime =
-        maxEventTime === null ? reading.timestamp : Math.max(maxEventTime, reading.timestamp);
+      // The watermark trusts a reading's clock only up to when its event was enqueued: a
+      // device running a few minutes fast (within the future tolerance) must not close
+      // every other device's windows early.
+      const eventTime = Math.min(reading.timestamp, event.enqueuedTimeMs);
+      maxEventTime = maxEventTime === null ? eventTime : Math.max(maxEventTime, eventTime);
       closedBefore = Math.max(closedBefore, maxEventTime - settings.allowedLatenessMs);
     });
   }

@@ -45,8 +45,11 @@ export interface TelemetryStore {
   ): Promise<{ state: PartitionState | undefined; etag: string | undefined }>;
   /** Every partition's state (for the idle-window timer). */
   listStates(): Promise<{ state: PartitionState; etag: string }[]>;
-  /** Writes `state` if the stored one still has `etag` (absent: must not exist). False on a lost race. */
-  commitState(state: PartitionState, etag: string | undefined): Promise<boolean>;
+  /**
+   * Writes `state` if the stored one still has `etag` (absent: must not exist yet). Returns
+   * the new ETag, or undefined when another writer got there first.
+   */
+  commitState(state: PartitionState, etag: string | undefined): Promise<string | undefined>;
   writePartial(partial: BatchPartial): Promise<void>;
   readPartials(partitionId: string, ids: readonly string[]): Promise<BatchPartial[]>;
   writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
@@ -180,7 +183,29 @@ export async function emitDueWindows(
   };
 }
 
-/** Processes one partition's batch exactly once (see the module comment). */
+/**
+ * Emits the closed windows of a COMMITTED state, then records that under its ETag. Working
+ * only from committed state is what makes emission deterministic: whoever emits (the batch,
+ * its redo, another instance, the timer) writes the same documents. Losing the final commit
+ * only means someone else moved the partition on; they emit the same windows again.
+ */
+async function emitCommitted(
+  options: ProcessorOptions,
+  state: PartitionState,
+  etag: string,
+  known: readonly BatchPartial[] = [],
+): Promise<{ windowsClosed: number; aggregatesWritten: number; alertsWritten: number }> {
+  const emitted = await emitDueWindows(options, state, known);
+  if (emitted.windowsClosed > 0) await options.store.commitState(emitted.state, etag);
+  return emitted;
+}
+
+/**
+ * Processes one partition's batch exactly once (see the module comment). The batch is
+ * committed first (partial, dead letters, then the state with the new watermark); windows it
+ * closed are emitted afterwards from the committed state, so ingestion never waits on, or is
+ * lost to, a failure while emitting: the next batch or timer tick emits them.
+ */
 export async function processBatch(
   options: ProcessorOptions,
   partitionId: string,
@@ -193,59 +218,72 @@ export async function processBatch(
     const before = stored.state ?? initialPartitionState(partitionId);
     const applied = applyBatch(before, events, options.settings);
     if (applied.state === before) {
+      // Already committed; finish any emission an earlier attempt did not get to.
+      const emitted =
+        stored.state && stored.etag
+          ? await emitCommitted(options, stored.state, stored.etag)
+          : { windowsClosed: 0, aggregatesWritten: 0, alertsWritten: 0 };
       return {
         accepted: false,
         skippedEvents: applied.skipped,
         deadLetters: 0,
-        windowsClosed: 0,
-        aggregatesWritten: 0,
-        alertsWritten: 0,
+        ...emitted,
         attempts: attempt,
       };
     }
     if (applied.partial) await store.writePartial(applied.partial);
     if (applied.deadLetters.length) await store.writeDeadLetters(applied.deadLetters);
-    const emitted = await emitDueWindows(
+    const etag = await store.commitState(applied.state, stored.etag);
+    if (etag === undefined) continue; // another writer moved the partition on: redo against it
+    const emitted = await emitCommitted(
       options,
       applied.state,
+      etag,
       applied.partial ? [applied.partial] : [],
     );
-    if (await store.commitState(emitted.state, stored.etag)) {
-      return {
-        accepted: true,
-        skippedEvents: applied.skipped,
-        deadLetters: applied.deadLetters.length,
-        windowsClosed: emitted.windowsClosed,
-        aggregatesWritten: emitted.aggregatesWritten,
-        alertsWritten: emitted.alertsWritten,
-        attempts: attempt,
-      };
-    }
+    return {
+      accepted: true,
+      skippedEvents: applied.skipped,
+      deadLetters: applied.deadLetters.length,
+      ...emitted,
+      attempts: attempt,
+    };
   }
   throw new PartitionContendedError(partitionId, maxAttempts);
 }
 
 /**
  * Closes windows by the wall clock for partitions that went quiet (the timer function), so a
- * device's last window is evaluated even when no newer event arrives. A partition whose state
- * changes underneath is left for its batch processing or the next tick.
+ * device's last window is evaluated even when no newer event arrives. The closing is
+ * committed before anything is emitted from it; a partition whose state changes underneath
+ * is left for its batch processing or the next tick, and one partition's failure does not
+ * stop the others.
  */
 export async function closeIdleWindows(
   options: ProcessorOptions,
   nowMs: number,
   idleGraceMs: number,
-): Promise<{ partitions: number; windowsClosed: number; alertsWritten: number }> {
+): Promise<{
+  partitions: number;
+  windowsClosed: number;
+  alertsWritten: number;
+  failures: { partitionId: string; error: unknown }[];
+}> {
   let windowsClosed = 0;
   let alertsWritten = 0;
+  const failures: { partitionId: string; error: unknown }[] = [];
   const states = await options.store.listStates();
   for (const { state, etag } of states) {
-    const advanced = advanceByClock(state, nowMs, options.settings, idleGraceMs);
-    if (advanced === state) continue;
-    const emitted = await emitDueWindows(options, advanced);
-    if (await options.store.commitState(emitted.state, etag)) {
+    try {
+      const advanced = advanceByClock(state, nowMs, options.settings, idleGraceMs);
+      const committed = advanced === state ? etag : await options.store.commitState(advanced, etag);
+      if (committed === undefined) continue;
+      const emitted = await emitCommitted(options, advanced, committed);
       windowsClosed += emitted.windowsClosed;
       alertsWritten += emitted.alertsWritten;
+    } catch (error) {
+      failures.push({ partitionId: state.partitionId, error });
     }
   }
-  return { partitions: states.length, windowsClosed, alertsWritten };
+  return { partitions: states.length, windowsClosed, alertsWritten, failures };
 }

@@ -127,8 +127,12 @@ export async function listAlerts(
 
 /** Alert ids are `{equipmentId}:{metric}:{ISO window start}`; the equipment id is the partition key. */
 export function equipmentIdOfAlert(id: string): string | undefined {
+  // The equipment part must be a valid equipment id: anything else (including characters
+  // Cosmos refuses in ids, such as '#' or '\\') is simply not an alert.
   const match =
-    /^(.+):(temperature|vibration|pressure):\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(id);
+    /^([A-Za-z0-9._:-]{1,64}):(temperature|vibration|pressure):\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(
+      id,
+    );
   return match?.[1];
 }
 

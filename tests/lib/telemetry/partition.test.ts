@@ -231,6 +231,24 @@ describe('applyBatch', () => {
     );
   });
 
+  it("does not let a device with a fast clock close other devices' windows early", () => {
+    // FAST is stamped 4 minutes ahead of when its event was enqueued (within the tolerance).
+    const events = [
+      event(0, reading('FAST', base + 6 * 60_000 + 30_000, 70), base + 2 * 60_000 + 30_000),
+      event(1, reading('E1', base + 2 * 60_000 + 40_000, 71), base + 2 * 60_000 + 41_000),
+      event(2, reading('E1', base + 4 * 60_000 + 40_000, 72), base + 4 * 60_000 + 41_000),
+    ];
+    const { deadLetters, partial, state } = applyBatch(
+      initialPartitionState('0'),
+      events,
+      settings,
+    );
+    expect(deadLetters).toEqual([]);
+    expect(partial?.entries.find((e) => e.equipmentId === 'E1')?.stats.readings).toBe(2);
+    // The fast reading counts at its enqueued time (08:02:30); the newest is 08:04:40, less 60 s.
+    expect(state.closedBefore).toBe(base + 3 * 60_000 + 40_000);
+  });
+
   it('skips a batch it has committed and changes nothing', () => {
     const events = [
       event(0, reading('eq-1', base, 70)),

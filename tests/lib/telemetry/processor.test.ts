@@ -209,6 +209,50 @@ describe('processBatch through Cosmos', () => {
     expect(await contents(database)).toEqual(await cleanRun());
   });
 
+  it('emits nothing from a state the timer read before a batch moved the partition on', async () => {
+    const database = await freshDatabase();
+    const store = storeFor(database);
+    const options = optionsFor(store);
+    await processBatch(options, '0', [stream[1] as PartitionEvent]); // E2 08:00:20, 92 °C
+    const stale = await store.listStates();
+    const cool: PartitionEvent = {
+      body: reading('E2', '08:04:00', { temperature: 50 }),
+      sequenceNumber: 2,
+      enqueuedTimeMs: at('08:04:01'),
+    };
+    await processBatch(options, '0', [cool]);
+    // The timer, holding the state from before the second batch, tries to close 08:00.
+    const staleStore: TelemetryStore = {
+      readState: (id) => store.readState(id),
+      listStates: () => Promise.resolve(stale),
+      commitState: (state, etag) => store.commitState(state, etag),
+      writePartial: (p) => store.writePartial(p),
+      readPartials: (id, ids) => store.readPartials(id, ids),
+      writeDeadLetters: (l) => store.writeDeadLetters(l),
+      writeAggregates: (a) => store.writeAggregates(a),
+      latestAlert: (e, m) => store.latestAlert(e, m),
+      writeAlert: (a, e) => store.writeAlert(a, e),
+    };
+    const timer = optionsFor(staleStore);
+    const result = await closeIdleWindows(timer, at('08:20:00'), 0);
+    expect(result.failures).toEqual([]);
+    expect(result.windowsClosed).toBe(0);
+    expect(await all(database, 'alerts')).toEqual([]);
+    expect(await all(database, 'aggregates')).toEqual([]);
+    // A fresh tick closes it from the committed state: both readings, mean 71, no alert.
+    expect((await closeIdleWindows(options, at('08:20:00'), 0)).windowsClosed).toBe(1);
+    expect((await contents(database)).aggregates).toEqual([
+      {
+        id: 'E2:2026-11-24T08:00:00.000Z',
+        summary: {
+          readings: 2,
+          metrics: { temperature: { count: 2, min: 50, max: 92, mean: 71 } },
+        },
+      },
+    ]);
+    expect(await all(database, 'alerts')).toEqual([]);
+  });
+
   it('closes the last window of a quiet partition by the clock', async () => {
     const database = await freshDatabase();
     const options = optionsFor(storeFor(database));
