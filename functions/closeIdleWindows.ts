@@ -6,7 +6,7 @@ import { getSection } from '../lib/config.js';
 import type { TimerFunctionDeclaration } from '../lib/host/declarations.js';
 import { closeIdleWindows } from '../lib/telemetry/processor.js';
 import { withTransientRetry } from '../lib/telemetry/retry.js';
-import { getTelemetryProcessor } from '../lib/telemetry/runtime.js';
+import { getHubProbe, getTelemetryProcessor } from '../lib/telemetry/runtime.js';
 
 export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
   kind: 'timer',
@@ -15,7 +15,7 @@ export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
   handler: async (_timer, context) => {
     const graceMs = getSection('telemetry').TELEMETRY_IDLE_GRACE_SECONDS * 1000;
     const result = await withTransientRetry(() =>
-      closeIdleWindows(getTelemetryProcessor(), Date.now(), graceMs),
+      closeIdleWindows(getTelemetryProcessor(), Date.now(), graceMs, getHubProbe()),
     );
     for (const failure of result.failures) {
       const detail =

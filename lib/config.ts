@@ -72,6 +72,14 @@ export const settingSections = {
     /** PEM file of the local stand-in's certificate, trusted for Cosmos only. */
     COSMOS_CA_CERT_FILE: optionalText,
   }),
+  eventHubs: z.object({
+    /** Connection string (local stand-in); in Azure the identity-based form below. */
+    EventHubConnection: optionalText,
+    EventHubConnection__fullyQualifiedNamespace: optionalText,
+    EventHubConnection__clientId: optionalText,
+    EVENTHUB_NAME: z.string().min(1).default('telemetry'),
+    EVENTHUB_CONSUMER_GROUP: z.string().min(1).default('$Default'),
+  }),
   telemetry: z.object({
     /** How far behind the newest reading of a partition a reading may arrive and still count. */
     TELEMETRY_ALLOWED_LATENESS_SECONDS: integerSetting(60, 0, 3600),
@@ -91,6 +99,7 @@ const settingsSchema = z.object({
   ...settingSections.mysql.shape,
   ...settingSections.auth.shape,
   ...settingSections.cosmos.shape,
+  ...settingSections.eventHubs.shape,
   ...settingSections.telemetry.shape,
 });
 

@@ -263,6 +263,9 @@ export async function closeIdleWindows(
   options: ProcessorOptions,
   nowMs: number,
   idleGraceMs: number,
+  /** Whether the hub holds nothing beyond what the state has processed; see hubProbe.ts. */
+  isCaughtUp: (partitionId: string, lastSequenceNumber: number) => Promise<boolean> = () =>
+    Promise.resolve(true),
 ): Promise<{
   partitions: number;
   windowsClosed: number;
@@ -275,7 +278,11 @@ export async function closeIdleWindows(
   const states = await options.store.listStates();
   for (const { state, etag } of states) {
     try {
-      const advanced = advanceByClock(state, nowMs, options.settings, idleGraceMs);
+      let advanced = advanceByClock(state, nowMs, options.settings, idleGraceMs);
+      // A partition that is behind, not quiet, keeps its windows open for its backlog.
+      if (advanced !== state && !(await isCaughtUp(state.partitionId, state.lastSequenceNumber))) {
+        advanced = state;
+      }
       const committed = advanced === state ? etag : await options.store.commitState(advanced, etag);
       if (committed === undefined) continue;
       const emitted = await emitCommitted(options, advanced, committed);

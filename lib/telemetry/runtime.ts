@@ -9,6 +9,7 @@ import { getCosmosClient, type CosmosSettings } from '../cosmos/client.js';
 import { getSection, type SectionConfig } from '../config.js';
 import { getPool } from '../mysql/pool.js';
 import { CosmosTelemetryStore } from './cosmosStore.js';
+import { createHubProbe, type HubProbe } from './hubProbe.js';
 import type { ProcessorOptions, RulesLookup } from './processor.js';
 import { defaultFutureToleranceMs } from './reading.js';
 import { parseSeverityRules, rulesFor, type SeverityRules } from './severity.js';
@@ -93,4 +94,12 @@ export function getTelemetryProcessor(): ProcessorOptions {
     };
   }
   return options;
+}
+
+let hubProbe: HubProbe | undefined;
+
+/** The process's probe of Event Hubs partition progress (for the idle-window timer). */
+export function getHubProbe(): HubProbe {
+  hubProbe ??= createHubProbe(getSection('eventHubs')).probe;
+  return hubProbe;
 }

@@ -49,6 +49,8 @@ describe('loadConfig', () => {
       MYSQL_TLS: false,
       AUTH_TRUST_PLATFORM_PRINCIPAL: false,
       COSMOS_DATABASE: 'sis',
+      EVENTHUB_NAME: 'telemetry',
+      EVENTHUB_CONSUMER_GROUP: '$Default',
       TELEMETRY_ALLOWED_LATENESS_SECONDS: 60,
       TELEMETRY_IDLE_GRACE_SECONDS: 120,
       AGGREGATE_TTL_DAYS: 90,

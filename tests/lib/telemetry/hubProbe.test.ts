@@ -1,0 +1,48 @@
+/** The hub probe asks Event Hubs (here the stand-in, over AMQP) how far a partition goes. */
+import { EventHubProducerClient } from '@azure/event-hubs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEventHubsStandIn, type EventHubsStandIn } from '../../../dev/eventhubs/index.js';
+import { createHubProbe } from '../../../lib/telemetry/hubProbe.js';
+
+let eventHubs: EventHubsStandIn;
+
+beforeAll(async () => {
+  eventHubs = await startEventHubsStandIn({
+    port: 0,
+    hubs: [{ name: 'telemetry', partitions: 2 }],
+    keys: [{ name: 'app', key: 'cHJvYmUta2V5LWZvci10ZXN0cw==', rights: ['Listen', 'Send'] }],
+  });
+});
+
+afterAll(async () => {
+  await eventHubs.stop();
+});
+
+describe('createHubProbe', () => {
+  it('says a partition is caught up only when nothing was enqueued past the given sequence number', async () => {
+    const producer = new EventHubProducerClient(eventHubs.connectionString('app'), 'telemetry');
+    const batch = await producer.createBatch({ partitionId: '0' });
+    for (const body of ['a', 'b', 'c']) batch.tryAdd({ body });
+    await producer.sendBatch(batch);
+    await producer.close();
+
+    const { probe, close } = createHubProbe({
+      EventHubConnection: eventHubs.connectionString('app'),
+      EVENTHUB_NAME: 'telemetry',
+      EVENTHUB_CONSUMER_GROUP: '$Default',
+    });
+    try {
+      expect(await probe('0', 1)).toBe(false);
+      expect(await probe('0', 2)).toBe(true);
+      expect(await probe('1', -1)).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+
+  it('refuses to start without a connection setting', () => {
+    expect(() =>
+      createHubProbe({ EVENTHUB_NAME: 'telemetry', EVENTHUB_CONSUMER_GROUP: '$Default' }),
+    ).toThrow(/EventHubConnection/);
+  });
+});
