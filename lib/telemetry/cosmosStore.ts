@@ -10,7 +10,7 @@
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
 import type { Alert } from './alerts.js';
-import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
+import type { BatchPartial, DeadLetter, PartialEntry, PartitionState } from './partition.js';
 import type { TelemetryStore, WindowAggregate } from './processor.js';
 import type { MetricName } from './reading.js';
 
@@ -27,6 +27,31 @@ export interface CosmosStoreOptions {
  * (standard tier), so a partial older than that could not be redelivered anyway.
  */
 export const defaultPartialTtlSeconds = 8 * 86_400;
+
+/** Largest serialized entries per partial document, well under Cosmos' 2 MB item limit. */
+export const maxPartialChunkBytes = 1_000_000;
+
+/** Splits entries, in order, into runs whose JSON (with their keys) stays under the limit. */
+export function chunkEntries(
+  entries: readonly PartialEntry[],
+  limit = maxPartialChunkBytes,
+): PartialEntry[][] {
+  const chunks: PartialEntry[][] = [[]];
+  let size = 0;
+  for (const entry of entries) {
+    // The entry itself plus its windowKeys and equipmentIds items.
+    const cost = Buffer.byteLength(JSON.stringify(entry)) + 2 * entry.equipmentId.length + 40;
+    const current = chunks.at(-1) ?? [];
+    if (current.length > 0 && size + cost > limit) {
+      chunks.push([entry]);
+      size = cost;
+    } else {
+      current.push(entry);
+      size += cost;
+    }
+  }
+  return chunks;
+}
 
 /** Equipment id under which dead letters without a readable one are filed. */
 export const unknownEquipmentId = '(unknown)';
@@ -115,25 +140,51 @@ export class CosmosTelemetryStore implements TelemetryStore {
     }
   }
 
+  /**
+   * Writes a batch's partial as one document, or as several when it would not fit Cosmos'
+   * 2 MB item limit (a batch of gateway events, each an array of many devices' readings):
+   * chunk 0 keeps the partial's id and says how many chunks there are; chunk k is `{id}~k` (Cosmos ids cannot hold `#`).
+   */
   async writePartial(partial: BatchPartial): Promise<void> {
-    await this.state.items.upsert({
-      ...partial,
-      pk: partitionKeyOf(partial.partitionId),
-      type: 'partial',
-      equipmentIds: [...new Set(partial.entries.map((e) => e.equipmentId))],
-      // Lets the live view find every batch holding an equipment's open window.
-      windowKeys: partial.entries.map((e) => windowKey(e.equipmentId, e.windowStart)),
-      ttl: this.options.partialTtlSeconds ?? defaultPartialTtlSeconds,
-    });
+    const chunks = chunkEntries(partial.entries);
+    for (const [index, entries] of chunks.entries()) {
+      await this.state.items.upsert({
+        ...partial,
+        entries,
+        id: index === 0 ? partial.id : `${partial.id}~${index}`,
+        partialId: partial.id,
+        chunks: chunks.length,
+        pk: partitionKeyOf(partial.partitionId),
+        type: 'partial',
+        equipmentIds: [...new Set(entries.map((e) => e.equipmentId))],
+        // Lets the live view find every batch holding an equipment's open window.
+        windowKeys: entries.map((e) => windowKey(e.equipmentId, e.windowStart)),
+        ttl: this.options.partialTtlSeconds ?? defaultPartialTtlSeconds,
+      });
+    }
   }
 
   async readPartials(partitionId: string, ids: readonly string[]): Promise<BatchPartial[]> {
     const partials: BatchPartial[] = [];
+    const read = async (id: string) =>
+      (await this.state.item(id, partitionKeyOf(partitionId)).read<ItemDefinition>()).resource;
     for (const id of ids) {
-      const { resource } = await this.state
-        .item(id, partitionKeyOf(partitionId))
-        .read<ItemDefinition>();
-      if (resource) partials.push(documentBody(resource) as BatchPartial);
+      const first = await read(id);
+      if (!first) continue;
+      const partial = documentBody(first) as BatchPartial & { chunks?: number };
+      const entries = [...partial.entries];
+      for (let index = 1; index < (partial.chunks ?? 1); index++) {
+        const chunk = await read(`${id}~${index}`);
+        if (!chunk) throw new Error(`Chunk ${index} of partial ${id} is missing`);
+        entries.push(...(documentBody(chunk) as BatchPartial).entries);
+      }
+      partials.push({
+        id: partial.id,
+        partitionId: partial.partitionId,
+        firstSequenceNumber: partial.firstSequenceNumber,
+        lastSequenceNumber: partial.lastSequenceNumber,
+        entries,
+      });
     }
     return partials;
   }

@@ -14,7 +14,7 @@ export type HubProbe = (partitionId: string, lastSequenceNumber: number) => Prom
 
 export function createHubProbe(config: SectionConfig<'eventHubs'>): {
   probe: HubProbe;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 } {
   const hub = config.EVENTHUB_NAME;
   const group = config.EVENTHUB_CONSUMER_GROUP;

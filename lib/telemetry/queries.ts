@@ -316,7 +316,7 @@ export async function equipmentTelemetry(
         })
         .fetchAll();
       const stats = holding
-        .filter((p) => pending.has(p.id))
+        .filter((p) => pending.has((p as { partialId?: string }).partialId ?? p.id))
         .flatMap((p) => p.entries)
         .filter((e) => e.equipmentId === equipmentId && e.windowStart === start)
         .reduce<WindowStats>((sum, e) => mergeStats(sum, e.stats), emptyStats());
