@@ -12,7 +12,7 @@ import {
   ensureTelemetryContainers,
   getCosmosClient,
 } from '../lib/cosmos/client.js';
-import { cosmosSettingsFrom } from '../lib/telemetry/runtime.js';
+import { cosmosSettingsFrom } from '../lib/cosmos/settings.js';
 import { startAzurite, type Azurite } from './azurite.js';
 import { startCosmosServer, type CosmosServer } from './cosmos.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from './eventhubs/index.js';

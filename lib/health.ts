@@ -6,7 +6,7 @@
 import { getSection } from './config.js';
 import { checkCosmos, getCosmosClient } from './cosmos/client.js';
 import { getPool } from './mysql/pool.js';
-import { cosmosSettingsFrom } from './telemetry/runtime.js';
+import { cosmosSettingsFrom } from './cosmos/settings.js';
 
 export interface CheckResult {
   status: 'up' | 'down';

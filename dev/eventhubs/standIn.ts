@@ -269,6 +269,25 @@ export async function startEventHubsStandIn(
     link.close(amqpError(condition, description));
   };
 
+  /**
+   * Refuses `link` with the service's wording unless the connection holds `right` for
+   * `path`; returns whether the link may go on.
+   */
+  const requireRight = (
+    link: Sender | Receiver,
+    connection: Connection,
+    path: string,
+    right: AccessRight,
+  ): boolean => {
+    if (authorised(connection, path, right)) return true;
+    refuse(
+      link,
+      'amqp:unauthorized-access',
+      `Unauthorized access. '${right}' claim(s) are required to perform this operation. Resource: '${path}'.`,
+    );
+    return false;
+  };
+
   // ---- request/response nodes ($cbs, $management) ----
 
   const flushReplies = (reply: ReplyLink): void => {
@@ -576,14 +595,7 @@ export async function startEventHubsStandIn(
       link.close(invalidPartition(hub));
       return;
     }
-    if (!authorised(context.connection, path.join('/'), 'Listen')) {
-      refuse(
-        link,
-        'amqp:unauthorized-access',
-        `Unauthorized access. 'Listen' claim(s) are required to perform this operation. Resource: '${path.join('/')}'.`,
-      );
-      return;
-    }
+    if (!requireRight(link, context.connection, path.join('/'), 'Listen')) return;
     let next: number;
     try {
       next = partition.startSequence(startPositionFromFilter(link.source.filter));
@@ -706,14 +718,7 @@ export async function startEventHubsStandIn(
       link.close(invalidPartition(hub));
       return;
     }
-    if (!authorised(context.connection, path.join('/'), 'Send')) {
-      refuse(
-        link,
-        'amqp:unauthorized-access',
-        `Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: '${path.join('/')}'.`,
-      );
-      return;
-    }
+    if (!requireRight(link, context.connection, path.join('/'), 'Send')) return;
     localAttach(link).max_message_size = maxMessageSize;
     inbound.set(link, { kind: 'publish', hub, partitionId });
     stateOf(context.connection).guarded.set(link, { path: path.join('/'), right: 'Send' });

@@ -5,31 +5,15 @@
  */
 import type { Database } from '@azure/cosmos';
 import type { RowDataPacket } from 'mysql2/promise';
-import { getCosmosClient, type CosmosSettings } from '../cosmos/client.js';
-import { getSection, type SectionConfig } from '../config.js';
+import { getCosmosClient } from '../cosmos/client.js';
+import { cosmosSettingsFrom } from '../cosmos/settings.js';
+import { getSection } from '../config.js';
 import { getPool } from '../mysql/pool.js';
 import { CosmosTelemetryStore } from './cosmosStore.js';
 import { createHubProbe, type HubProbe } from './hubProbe.js';
 import type { ProcessorOptions, RulesLookup } from './processor.js';
 import { defaultFutureToleranceMs } from './reading.js';
 import { parseSeverityRules, rulesFor, type SeverityRules } from './severity.js';
-
-/** Cosmos client settings from the `cosmos` section: managed identity in Azure, key locally. */
-export function cosmosSettingsFrom(config: SectionConfig<'cosmos'>): CosmosSettings {
-  if (config.COSMOS_KEY) {
-    return {
-      mode: 'local',
-      endpoint: config.COSMOS__accountEndpoint,
-      key: config.COSMOS_KEY,
-      caCertFile: config.COSMOS_CA_CERT_FILE,
-    };
-  }
-  return {
-    mode: 'azure',
-    endpoint: config.COSMOS__accountEndpoint,
-    managedIdentityClientId: config.COSMOS__clientId,
-  };
-}
 
 const typeCacheMs = 5 * 60_000;
 

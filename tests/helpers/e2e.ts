@@ -1,0 +1,101 @@
+/**
+ * Shared pieces of the end-to-end tests: the messaging services that outlive the local host
+ * (Event Hubs stand-in, Azurite), how far the pipeline has committed, and the comparison of
+ * the closed windows in Cosmos with the simulator's ledger.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database, ItemDefinition } from '@azure/cosmos';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { startAzurite, type Azurite } from '../../dev/azurite.js';
+import { startEventHubsStandIn, type EventHubsStandIn } from '../../dev/eventhubs/index.js';
+import type { LedgerEntry } from '../../dev/simulator.js';
+import { unusedPort } from './ports.js';
+
+export interface LocalMessaging {
+  eventHubs: EventHubsStandIn;
+  azurite: Azurite;
+  dataDir: string;
+}
+
+/** Hub `telemetry` (4 partitions, a send-only `device` and a listen-only `app` key) and Azurite. */
+export function useLocalMessaging(): LocalMessaging {
+  const handle = {} as LocalMessaging;
+  beforeAll(async () => {
+    handle.dataDir = mkdtempSync(join(tmpdir(), 'sis-e2e-'));
+    handle.eventHubs = await startEventHubsStandIn({
+      port: 0,
+      hubs: [{ name: 'telemetry', partitions: 4 }],
+      keys: [
+        { name: 'device', key: 'ZGV2aWNlLWtleS1mb3ItdGVzdHM=', rights: ['Send'] },
+        { name: 'app', key: 'YXBwLWtleS1mb3ItdGVzdHM=', rights: ['Listen'] },
+      ],
+    });
+    handle.azurite = await startAzurite({
+      dataDir: join(handle.dataDir, 'azurite'),
+      ports: { blob: await unusedPort(), queue: await unusedPort(), table: await unusedPort() },
+    });
+  });
+  afterAll(async () => {
+    await handle.eventHubs.stop();
+    await handle.azurite.stop();
+    rmSync(handle.dataDir, { recursive: true, force: true });
+  });
+  return handle;
+}
+
+/** Events the pipeline has committed, over every partition. */
+export async function committedEvents(database: Database): Promise<number> {
+  const { resources } = await database
+    .container('pipelineState')
+    .items.query<ItemDefinition>("SELECT * FROM c WHERE c.type = 'partition-state'")
+    .fetchAll();
+  return resources.reduce((sum, s) => sum + Number(s['lastSequenceNumber']) + 1, 0);
+}
+
+/** Waits (bounded) until `count` events are committed; returns how many are. */
+export async function waitForCommitted(
+  database: Database,
+  count: number,
+  limitMs = 60_000,
+): Promise<number> {
+  const deadline = Date.now() + limitMs;
+  let committed = await committedEvents(database);
+  while (committed < count && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    committed = await committedEvents(database);
+  }
+  return committed;
+}
+
+/** Every closed window's temperature figures equal what the simulator sent, exactly. */
+export async function expectAggregatesMatchLedger(
+  database: Database,
+  ledger: readonly LedgerEntry[],
+): Promise<void> {
+  const { resources } = await database
+    .container('aggregates')
+    .items.readAll<ItemDefinition>()
+    .fetchAll();
+  const actual = resources
+    .map((a) => {
+      const { temperature } = (
+        a['summary'] as {
+          metrics: { temperature: { count: number; min: number; max: number; mean: number } };
+        }
+      ).metrics;
+      return { key: `${String(a['equipmentId'])}@${String(a['windowStart'])}`, ...temperature };
+    })
+    .sort((a, b) => a.key.localeCompare(b.key));
+  const expected = ledger
+    .map((e) => ({
+      key: `${e.equipmentId}@${e.windowStart}`,
+      count: e.count,
+      min: e.temperature.min,
+      max: e.temperature.max,
+      mean: expect.closeTo(e.temperature.sum / e.count, 6),
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+  expect(actual).toEqual(expected);
+}
