@@ -136,7 +136,7 @@ export interface LocalMessaging {
  * Azurite, the Event Hubs stand-in (hub `telemetry`, 4 partitions; a send-only `device` key
  * and a listen-only `app` key) and the Web PubSub stand-in (hub `sis`), each unless its
  * setting already points elsewhere (AzureWebJobsStorage, EventHubConnection,
- * WebPubSubConnectionString).
+ * WEBPUBSUB__endpoint).
  */
 export async function ensureLocalMessaging(): Promise<LocalMessaging> {
   applySettingsFile();
@@ -164,14 +164,15 @@ export async function ensureLocalMessaging(): Promise<LocalMessaging> {
     process.env['EventHubConnection'] = result.eventHubs.connectionString('app');
     result.deviceConnectionString = result.eventHubs.connectionString('device');
   }
-  if (!process.env['WebPubSubConnectionString']) {
+  if (!process.env['WEBPUBSUB__endpoint']) {
     result.webPubSub = await startWebPubSubStandIn({
       port: webPubSubPort,
       hubs: ['sis'],
       accessKey: keys.webPubSub,
     });
     started.push(result.webPubSub);
-    process.env['WebPubSubConnectionString'] = result.webPubSub.connectionString;
+    process.env['WEBPUBSUB__endpoint'] = result.webPubSub.endpoint;
+    process.env['WEBPUBSUB_KEY'] = keys.webPubSub;
   }
   return {
     ...result,

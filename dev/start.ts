@@ -120,7 +120,7 @@ async function main(): Promise<void> {
             `    npm run simulate -- --connection-string "${messaging.deviceConnectionString ?? ''}" --devices 20 --interval 1 --duration 60`,
           ]
         : ['  Event Hubs   EventHubConnection']),
-      `  Web PubSub   ${messaging.webPubSub ? `${messaging.webPubSub.endpoint} hub sis (in memory)` : 'WebPubSubConnectionString'}`,
+      `  Web PubSub   ${messaging.webPubSub ? `${messaging.webPubSub.endpoint} hub sis (in memory)` : 'WEBPUBSUB__endpoint'}`,
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),

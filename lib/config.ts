@@ -80,6 +80,36 @@ export const settingSections = {
     EVENTHUB_NAME: z.string().min(1).default('telemetry'),
     EVENTHUB_CONSUMER_GROUP: z.string().min(1).default('$Default'),
   }),
+  webPubSub: z.object({
+    /** https://<name>.webpubsub.azure.com (identity-based); locally the stand-in's http URL. */
+    WEBPUBSUB__endpoint: urlSetting(['https:', 'http:']),
+    /** `managedidentity` in Azure; absent locally, where WEBPUBSUB_KEY is used. */
+    WEBPUBSUB__credential: z
+      .enum(['managedidentity'], { error: 'expected managedidentity' })
+      .optional(),
+    /** Client id of a user-assigned managed identity. */
+    WEBPUBSUB__clientId: optionalText,
+    /** Access key: local stand-in only (Azure uses the managed identity). */
+    WEBPUBSUB_KEY: optionalText,
+    WEBPUBSUB_HUB: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, { error: 'expected a hub name' })
+      .default('sis'),
+    /** Lifetime of the client URLs `/api/negotiate` hands out. */
+    WEBPUBSUB_TOKEN_MINUTES: integerSetting(10, 1, 60),
+    /** Least time between two equipment status messages for one equipment (0: every batch). */
+    EQUIPMENT_STATUS_INTERVAL_SECONDS: integerSetting(5, 0, 3600),
+  }),
+  push: z.object({
+    /**
+     * Notification Hubs connection string of a Send-only policy (a Key Vault reference in
+     * Azure). Absent: push is off and the app says so once at start-up.
+     */
+    NOTIFICATION_HUBS_CONNECTION: optionalText,
+    NOTIFICATION_HUB_NAME: optionalText,
+    /** PEM file of a local Notification Hubs stand-in's certificate, trusted for push only. */
+    NOTIFICATION_HUBS_CA_CERT_FILE: optionalText,
+  }),
   telemetry: z.object({
     /** How far behind the newest reading of a partition a reading may arrive and still count. */
     TELEMETRY_ALLOWED_LATENESS_SECONDS: integerSetting(60, 0, 3600),
@@ -100,6 +130,8 @@ const settingsSchema = z.object({
   ...settingSections.auth.shape,
   ...settingSections.cosmos.shape,
   ...settingSections.eventHubs.shape,
+  ...settingSections.webPubSub.shape,
+  ...settingSections.push.shape,
   ...settingSections.telemetry.shape,
 });
 

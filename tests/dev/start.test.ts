@@ -44,7 +44,8 @@ function startHost(): Promise<Running> {
       // The messaging stand-ins on free ports (Azurite cannot pick its own).
       AzureWebJobsStorage: '',
       EventHubConnection: '',
-      WebPubSubConnectionString: '',
+      WEBPUBSUB__endpoint: '',
+      WEBPUBSUB_KEY: '',
       LOCAL_EVENTHUBS_PORT: '0',
       LOCAL_WEBPUBSUB_PORT: '0',
       LOCAL_AZURITE_PORTS: azuritePorts,

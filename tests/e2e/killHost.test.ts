@@ -47,7 +47,8 @@ function hostEnv(): Record<string, string> {
     EVENTHUB_NAME: 'telemetry',
     EVENTHUB_CONSUMER_GROUP: '$Default',
     // Not used here; set so the host starts no stand-in of its own.
-    WebPubSubConnectionString: 'Endpoint=http://127.0.0.1:9;AccessKey=dW51c2Vk;Version=1.0;',
+    WEBPUBSUB__endpoint: 'http://127.0.0.1:9',
+    WEBPUBSUB_KEY: 'dW51c2Vk',
   };
 }
 

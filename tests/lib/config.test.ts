@@ -7,6 +7,7 @@ const good = {
   AUTH_AUDIENCE: 'api://sis',
   AUTH_JWKS_URI: 'https://login.example.com/tenant/discovery/v2.0/keys',
   COSMOS__accountEndpoint: 'https://sis.documents.azure.com:443/',
+  WEBPUBSUB__endpoint: 'https://sis.webpubsub.azure.com',
 };
 
 /** The ConfigError thrown for `env`, failing the test when something else happens. */
@@ -55,6 +56,9 @@ describe('loadConfig', () => {
       TELEMETRY_IDLE_GRACE_SECONDS: 120,
       AGGREGATE_TTL_DAYS: 90,
       DEAD_LETTER_TTL_DAYS: 14,
+      WEBPUBSUB_HUB: 'sis',
+      WEBPUBSUB_TOKEN_MINUTES: 10,
+      EQUIPMENT_STATUS_INTERVAL_SECONDS: 5,
     });
   });
 
@@ -86,6 +90,7 @@ describe('loadConfig', () => {
       MYSQL_POOL_SIZE: 'abc',
       MYSQL_TLS: 'maybe',
       COSMOS__accountEndpoint: good.COSMOS__accountEndpoint,
+      WEBPUBSUB__endpoint: good.WEBPUBSUB__endpoint,
     });
     expect(error.name).toBe('ConfigError');
     const named = error.problems.map((problem) => problem.split(':')[0]).sort();
@@ -133,6 +138,7 @@ describe('loadConfig', () => {
       'AUTH_JWKS_URI: required',
       'COSMOS__accountEndpoint: required',
       'MYSQL_URL: required',
+      'WEBPUBSUB__endpoint: required',
     ]);
   });
 
