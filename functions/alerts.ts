@@ -1,5 +1,9 @@
 /** /api/alerts and /api/alerts/{id}: maintenance alerts raised by the telemetry pipeline. */
-import { requireRole } from '../lib/auth.js';
+import type { Pool } from 'mysql2/promise';
+import { requireRole, type Principal } from '../lib/auth.js';
+import { accessScope, canSee } from '../lib/fanout/audience.js';
+import { getAlertDeliverer } from '../lib/fanout/runtime.js';
+import { publicAlert } from '../lib/telemetry/alerts.js';
 import { alertPatchSchema, alertQuerySchema } from '../lib/api/telemetrySchemas.js';
 import { HttpError } from '../lib/errors.js';
 import { httpFunction } from '../lib/host/declarations.js';
@@ -8,7 +12,12 @@ import { protectedHandler } from '../lib/http/handler.js';
 import { queryObject, readJsonBody } from '../lib/http/request.js';
 import { jsonResponse } from '../lib/http/response.js';
 import { parseOrThrow } from '../lib/http/validation.js';
-import { changeAlertStatus, getAlert, listAlerts } from '../lib/telemetry/queries.js';
+import {
+  changeAlertStatus,
+  equipmentIdOfAlert,
+  getAlert,
+  listAlerts,
+} from '../lib/telemetry/queries.js';
 import { getTelemetryDatabase } from '../lib/telemetry/runtime.js';
 
 function alertIdOf(params: Readonly<Record<string, string>>): string {
@@ -21,15 +30,28 @@ function alertIdOf(params: Readonly<Record<string, string>>): string {
   return id;
 }
 
+/** 404 (as for a missing alert) when the alert's equipment is not the caller's to see. */
+async function requireVisible(pool: Pool, principal: Principal, id: string): Promise<void> {
+  const equipmentId = equipmentIdOfAlert(id);
+  if (equipmentId === undefined || !canSee(await accessScope(pool, principal), equipmentId)) {
+    throw new HttpError('not-found', 'No alert has this id.');
+  }
+}
+
 export const alertFunctions = [
   httpFunction({
     name: 'alerts-collection',
     route: 'alerts',
     methods: ['GET'],
     handler: protectedHandler({
-      GET: async ({ request }) => {
+      GET: async ({ request, principal, pool }) => {
         const query = parseOrThrow(alertQuerySchema, queryObject(request), 'query');
-        return jsonResponse(await listAlerts(getTelemetryDatabase(), query, query));
+        // Technicians see the alerts of the equipment assigned to them.
+        const scope = await accessScope(pool, principal);
+        const equipmentIds = scope.kind === 'all' ? undefined : scope.equipmentIds;
+        return jsonResponse(
+          await listAlerts(getTelemetryDatabase(), { ...query, equipmentIds }, query),
+        );
       },
     }),
   }),
@@ -38,23 +60,30 @@ export const alertFunctions = [
     route: 'alerts/{id}',
     methods: ['GET', 'PATCH'],
     handler: protectedHandler({
-      GET: async ({ request }) => {
-        const alert = await getAlert(getTelemetryDatabase(), alertIdOf(request.params));
+      GET: async ({ request, principal, pool }) => {
+        const id = alertIdOf(request.params);
+        await requireVisible(pool, principal, id);
+        const alert = await getAlert(getTelemetryDatabase(), id);
         return jsonResponse(alert, { headers: { etag: alert.etag } });
       },
-      PATCH: async ({ request, principal }) => {
-        // Technicians handle alerts in the field; both roles may acknowledge and resolve.
+      PATCH: async ({ request, principal, pool }) => {
+        // Technicians handle alerts in the field; both roles may acknowledge and resolve
+        // the alerts of equipment they can see.
         requireRole(principal, 'Admin', 'Technician');
         const id = alertIdOf(request.params);
+        await requireVisible(pool, principal, id);
         const ifMatch = parseOpaqueIfMatch(request);
         const { status } = parseOrThrow(alertPatchSchema, await readJsonBody(request), 'body');
-        const alert = await changeAlertStatus(
-          getTelemetryDatabase(),
-          id,
-          status,
-          principal.subject,
-          ifMatch,
-        );
+        const database = getTelemetryDatabase();
+        const changed = await changeAlertStatus(database, id, status, principal.subject, ifMatch);
+        if (!changed.changed) {
+          const alert = { ...publicAlert(changed.alert), etag: changed.etag };
+          return jsonResponse(alert, { headers: { etag: alert.etag } });
+        }
+        // Stored first; what cannot be delivered now stays owed for the sweep. Recording the
+        // delivery changes the document, so the answer carries the ETag as it is after that.
+        await getAlertDeliverer(database).deliverWritten([changed.alert]);
+        const alert = await getAlert(database, id);
         return jsonResponse(alert, { headers: { etag: alert.etag } });
       },
     }),

@@ -4,9 +4,11 @@ import { alertFunctions } from './alerts.js';
 import { assignmentFunctions } from './assignments.js';
 import { closeIdleWindowsFunction } from './closeIdleWindows.js';
 import { deadLetterFunction } from './deadLetters.js';
+import { deliverAlertsFunction } from './deliverAlerts.js';
 import { equipmentFunctions } from './equipment.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
+import { negotiateFunctions } from './negotiate.js';
 import { openApiFunction } from './openapi.js';
 import { serviceRecordFunctions } from './serviceRecords.js';
 import { technicianFunctions } from './technicians.js';
@@ -24,4 +26,6 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   deadLetterFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,
+  ...negotiateFunctions,
+  deliverAlertsFunction,
 ];

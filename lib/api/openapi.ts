@@ -26,6 +26,8 @@ import {
   alertPatchSchema,
   alertQuerySchema,
   alertSchema,
+  meSchema,
+  negotiateSchema,
   deadLetterQuerySchema,
   deadLetterSchema,
   telemetryQuerySchema,
@@ -319,6 +321,7 @@ export function buildOpenApiDocument(
   });
 
   registerTelemetryReads(registry);
+  registerRealtime(registry);
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
@@ -411,6 +414,37 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
       200: { description: 'Telemetry.', content: json(telemetrySchema) },
       400: problem('Bad id or range (at most 7 days).'),
       404: problem('No such equipment.'),
+      ...authErrors,
+    },
+  });
+}
+
+/** Negotiation for the live channel, and who the caller is. */
+function registerRealtime(registry: OpenAPIRegistry): void {
+  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  registry.registerPath({
+    method: 'post',
+    path: '/negotiate',
+    tags: ['Live'],
+    summary: 'A Web PubSub client URL for the groups the caller may watch',
+    description:
+      'Admins join `alerts` (and may join any `equipment.{id}`); technicians join the ' +
+      '`equipment.{id}` groups of their assigned equipment. The token carries the caller as ' +
+      'user id, grants no send role and expires after WEBPUBSUB_TOKEN_MINUTES.',
+    security: [{ bearer: [] }],
+    responses: {
+      200: { description: 'Client access.', content: json(negotiateSchema) },
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/me',
+    tags: ['Live'],
+    summary: 'The caller: subject, roles and the equipment they may see',
+    security: [{ bearer: [] }],
+    responses: {
+      200: { description: 'The caller.', content: json(meSchema) },
       ...authErrors,
     },
   });

@@ -46,6 +46,7 @@ const windowSummary = z.object({
 export const alertSchema = z
   .object({
     id: z.string(),
+    version: z.number().int().meta({ description: '1 when raised, +1 on every change.' }),
     equipmentId: z.string(),
     metric: z.enum(metricNames),
     status: z.enum(alertStatuses),
@@ -69,6 +70,7 @@ export const alertSchema = z
     acknowledgedBy: z.string().optional(),
     resolvedAt: z.iso.datetime().optional(),
     resolvedBy: z.string().optional(),
+    serviceRecordId: z.number().int().optional(),
     etag: z.string(),
   })
   .meta({ id: 'Alert' });
@@ -137,3 +139,23 @@ export const telemetrySchema = z
     ),
   })
   .meta({ id: 'EquipmentTelemetry' });
+
+export const negotiateSchema = z
+  .object({
+    baseUrl: z.string(),
+    token: z.string(),
+    url: z.string().meta({ description: 'WebSocket URL with the access token.' }),
+  })
+  .meta({ id: 'Negotiate' });
+
+export const meSchema = z
+  .object({
+    subject: z.string(),
+    roles: z.array(z.enum(['Admin', 'Technician'])),
+    technicianId: z.number().int().nullable(),
+    equipmentIds: z
+      .array(z.number().int())
+      .nullable()
+      .meta({ description: 'Equipment the caller may see; null: all (admins).' }),
+  })
+  .meta({ id: 'Me' });

@@ -12,7 +12,6 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
-import { isIP } from 'node:net';
 import {
   CosmosClient,
   PartitionKeyDefinitionVersion,
@@ -27,6 +26,7 @@ import {
   ManagedIdentityCredential,
   type TokenCredential,
 } from '@azure/identity';
+import { isLoopbackHost } from '../loopback.js';
 
 /**
  * The key every Cosmos DB emulator accepts, published by Microsoft
@@ -47,13 +47,6 @@ export interface CreateCosmosClientOptions {
    * certificate. Every other certificate is then refused.
    */
   caCertPem?: string;
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }
 
 /** A new client; the app uses `getCosmosClient` instead, so one exists per process. */

@@ -68,10 +68,23 @@ export type RulesLookup = (
   equipmentIds: readonly string[],
 ) => Promise<(equipmentId: string) => ResolvedSeverityRules>;
 
+/**
+ * What happens after the pipeline has committed something: the alert fan-out and the live
+ * equipment status (lib/fanout). Implementations never throw: delivery owed is kept in the
+ * alert documents, and a failure here must not fail or redo a committed batch.
+ */
+export interface PipelineFanOut {
+  /** Alerts just written (each carries its delivery duty). */
+  alertsWritten(alerts: readonly Alert[]): Promise<void>;
+  /** A batch's partial and the state that lists it, just committed. */
+  batchCommitted(state: PartitionState, partial: BatchPartial): Promise<void>;
+}
+
 export interface ProcessorOptions {
   store: TelemetryStore;
   settings: PipelineSettings;
   rules: RulesLookup;
+  fanOut?: PipelineFanOut | undefined;
   /** How often to redo after losing a commit race before giving up. */
   maxAttempts?: number;
 }
@@ -101,14 +114,14 @@ async function applyAlerts(
   alert: (latest: Alert | undefined) => Alert | undefined,
   equipmentId: string,
   metric: MetricName,
-): Promise<boolean> {
+): Promise<Alert | undefined> {
   // A person may acknowledge or resolve the alert between our read and write: re-read and reapply.
   for (let attempt = 0; attempt < 10; attempt++) {
     const latest = await store.latestAlert(equipmentId, metric);
     const next = alert(latest?.alert);
-    if (!next) return false;
+    if (!next) return undefined;
     const sameDocument = latest !== undefined && latest.alert.id === next.id;
-    if (await store.writeAlert(next, sameDocument ? latest.etag : undefined)) return true;
+    if (await store.writeAlert(next, sameDocument ? latest.etag : undefined)) return next;
   }
   throw new Error(`Alert for ${equipmentId}/${metric} kept changing underneath the pipeline`);
 }
@@ -123,9 +136,11 @@ export async function emitDueWindows(
   windowsClosed: number;
   aggregatesWritten: number;
   alertsWritten: number;
+  alerts: Alert[];
 }> {
   const due = dueWindows(state);
-  if (!due.length) return { state, windowsClosed: 0, aggregatesWritten: 0, alertsWritten: 0 };
+  if (!due.length)
+    return { state, windowsClosed: 0, aggregatesWritten: 0, alertsWritten: 0, alerts: [] };
   const { store } = options;
   const byId = new Map(known.map((partial) => [partial.id, partial]));
   const missing = [...new Set(due.flatMap((w) => w.partialIds))].filter((id) => !byId.has(id));
@@ -133,7 +148,7 @@ export async function emitDueWindows(
     byId.set(partial.id, partial);
 
   let aggregatesWritten = 0;
-  let alertsWritten = 0;
+  const alerts: Alert[] = [];
   for (const { windowStart, partialIds } of due) {
     const partials = partialIds.map((id) => {
       const partial = byId.get(id);
@@ -168,7 +183,7 @@ export async function emitDueWindows(
           aggregate.equipmentId,
           breach.metric,
         );
-        if (written) alertsWritten++;
+        if (written) alerts.push(written);
       }
     }
   }
@@ -179,7 +194,8 @@ export async function emitDueWindows(
     ),
     windowsClosed: due.length,
     aggregatesWritten,
-    alertsWritten,
+    alertsWritten: alerts.length,
+    alerts,
   };
 }
 
@@ -195,8 +211,10 @@ async function emitCommitted(
   etag: string,
   known: readonly BatchPartial[] = [],
 ): Promise<{ windowsClosed: number; aggregatesWritten: number; alertsWritten: number }> {
-  const emitted = await emitDueWindows(options, state, known);
+  const { alerts, ...emitted } = await emitDueWindows(options, state, known);
   if (emitted.windowsClosed > 0) await options.store.commitState(emitted.state, etag);
+  // Stored first, delivered after: what this attempt cannot deliver stays owed in the alert.
+  if (alerts.length) await options.fanOut?.alertsWritten(alerts);
   return emitted;
 }
 
@@ -235,6 +253,7 @@ export async function processBatch(
     if (applied.deadLetters.length) await store.writeDeadLetters(applied.deadLetters);
     const etag = await store.commitState(applied.state, stored.etag);
     if (etag === undefined) continue; // another writer moved the partition on: redo against it
+    if (applied.partial) await options.fanOut?.batchCommitted(applied.state, applied.partial);
     const emitted = await emitCommitted(
       options,
       applied.state,

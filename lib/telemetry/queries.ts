@@ -7,7 +7,13 @@ import type { Container, Database, ItemDefinition, SqlParameter } from '@azure/c
 import { z } from 'zod';
 import { HttpError } from '../errors.js';
 import type { Page } from '../mysql/table.js';
-import { canTransition, type Alert, type AlertStatus } from './alerts.js';
+import {
+  canTransition,
+  publicAlert,
+  withNewVersion,
+  type Alert,
+  type AlertStatus,
+} from './alerts.js';
 import { documentBody, partitionKeyOf, windowKey } from './cosmosStore.js';
 import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
 import type { WindowAggregate } from './processor.js';
@@ -94,13 +100,17 @@ export interface AlertFilter {
   severity?: string | undefined;
   status?: string | undefined;
   since?: string | undefined;
+  /** Only these equipment (a technician's assignments). */
+  equipmentIds?: readonly string[] | undefined;
 }
+
+export type PublicAlert = ReturnType<typeof publicAlert<Alert>>;
 
 export async function listAlerts(
   database: Database,
   filter: AlertFilter,
   page: { limit: number; cursor?: string | undefined },
-): Promise<Page<Alert & { etag: string }>> {
+): Promise<Page<PublicAlert & { etag: string }>> {
   const conditions: string[] = [];
   const parameters: SqlParameter[] = [];
   const equal = (field: string, value: string | undefined) => {
@@ -115,7 +125,11 @@ export async function listAlerts(
     conditions.push('c.raisedAt >= @since');
     parameters.push({ name: '@since', value: new Date(filter.since).toISOString() });
   }
-  return keysetPage<Alert>(
+  if (filter.equipmentIds !== undefined) {
+    conditions.push('ARRAY_CONTAINS(@equipmentIds, c.equipmentId)');
+    parameters.push({ name: '@equipmentIds', value: [...filter.equipmentIds] });
+  }
+  const found = await keysetPage<Alert>(
     database.container('alerts'),
     'raisedAt',
     conditions,
@@ -123,6 +137,7 @@ export async function listAlerts(
     page,
     filter.equipmentId,
   );
+  return { ...found, items: found.items.map(publicAlert) };
 }
 
 /** Alert ids are `{equipmentId}:{metric}:{ISO window start}`; the equipment id is the partition key. */
@@ -151,9 +166,12 @@ async function readAlert(
   return { alert: documentBody(resource) as Alert, cosmosEtag: resource._etag };
 }
 
-export async function getAlert(database: Database, id: string): Promise<Alert & { etag: string }> {
+export async function getAlert(
+  database: Database,
+  id: string,
+): Promise<PublicAlert & { etag: string }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
-  return { ...alert, etag: httpEtag(cosmosEtag) };
+  return { ...publicAlert(alert), etag: httpEtag(cosmosEtag) };
 }
 
 /**
@@ -168,7 +186,7 @@ export async function changeAlertStatus(
   by: string,
   ifMatch: '*' | string[] | undefined,
   now: Date = new Date(),
-): Promise<Alert & { etag: string }> {
+): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
   const etag = httpEtag(cosmosEtag);
   if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(etag)) {
@@ -178,14 +196,17 @@ export async function changeAlertStatus(
       { headers: { etag } },
     );
   }
-  if (alert.status === to) return { ...alert, etag };
+  if (alert.status === to) return { alert, etag, changed: false };
   if (!canTransition(alert.status, to)) {
     throw new HttpError('conflict', `An alert that is ${alert.status} cannot become ${to}.`);
   }
-  const next: Alert =
+  const next = withNewVersion(
+    alert,
     to === 'acknowledged'
       ? { ...alert, status: to, acknowledgedAt: now.toISOString(), acknowledgedBy: by }
-      : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
+      : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by },
+    'alert.updated',
+  );
   try {
     const { resource } = await database
       .container('alerts')
@@ -194,7 +215,11 @@ export async function changeAlertStatus(
         accessCondition: { type: 'IfMatch', condition: cosmosEtag },
       });
     if (!resource) throw new Error('Cosmos returned no alert after replace');
-    return { ...(documentBody(resource) as Alert), etag: httpEtag(resource._etag) };
+    return {
+      alert: documentBody(resource) as Alert,
+      etag: httpEtag(resource._etag),
+      changed: true,
+    };
   } catch (error) {
     if ((error as { code?: unknown }).code === 412) {
       throw new HttpError(

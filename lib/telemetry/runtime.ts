@@ -8,6 +8,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { getCosmosClient } from '../cosmos/client.js';
 import { cosmosSettingsFrom } from '../cosmos/settings.js';
 import { getSection } from '../config.js';
+import { pipelineFanOut } from '../fanout/runtime.js';
 import { getPool } from '../mysql/pool.js';
 import { CosmosTelemetryStore } from './cosmosStore.js';
 import { createHubProbe, type HubProbe } from './hubProbe.js';
@@ -64,12 +65,14 @@ export function getTelemetryProcessor(): ProcessorOptions {
   if (!options) {
     const cosmos = getSection('cosmos');
     const telemetry = getSection('telemetry');
-    const client = getCosmosClient(cosmosSettingsFrom(cosmos));
+    const database = getCosmosClient(cosmosSettingsFrom(cosmos)).database(cosmos.COSMOS_DATABASE);
+    const store = new CosmosTelemetryStore(database, {
+      aggregateTtlSeconds: telemetry.AGGREGATE_TTL_DAYS * 86_400,
+      deadLetterTtlSeconds: telemetry.DEAD_LETTER_TTL_DAYS * 86_400,
+    });
     options = {
-      store: new CosmosTelemetryStore(client.database(cosmos.COSMOS_DATABASE), {
-        aggregateTtlSeconds: telemetry.AGGREGATE_TTL_DAYS * 86_400,
-        deadLetterTtlSeconds: telemetry.DEAD_LETTER_TTL_DAYS * 86_400,
-      }),
+      store,
+      fanOut: pipelineFanOut(database, (partitionId, ids) => store.readPartials(partitionId, ids)),
       settings: {
         allowedLatenessMs: telemetry.TELEMETRY_ALLOWED_LATENESS_SECONDS * 1000,
         futureToleranceMs: defaultFutureToleranceMs,

@@ -8,7 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { alertSchema } from '../../lib/api/telemetrySchemas.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
+import { assignTechnician } from '../helpers/audience.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
   allPages,
@@ -21,16 +23,22 @@ import {
   reading,
 } from '../helpers/telemetry.js';
 
-useTestDatabase();
+const database = useTestDatabase();
 const issuer = useTestIssuer();
 const cosmos = useAppCosmos();
+useAppWebPubSub();
 
-const tokens = { admin: '', technician: '', otherTechnician: '', noRole: '' };
+const tokens = { admin: '', technician: '', otherTechnician: '', noRole: '', unassigned: '' };
 beforeAll(async () => {
   tokens.admin = await issuer.token(['Admin'], 'admin-ada');
   tokens.technician = await issuer.token(['Technician'], 'tech-dana');
   tokens.otherTechnician = await issuer.token(['Technician'], 'tech-eli');
   tokens.noRole = await issuer.token([], 'x');
+  tokens.unassigned = await issuer.token(['Technician'], 'tech-fay');
+  // Technicians see the alerts of their equipment: these two look after every machine here.
+  for (const subject of ['tech-dana', 'tech-eli'])
+    await assignTechnician(database.pool, subject, [1, 2, 3, 9, 30, 31]);
+  await assignTechnician(database.pool, 'tech-fay', [2]);
 });
 
 const get = (path: string, token: string = tokens.admin) => call('GET', path, { token });
@@ -179,6 +187,17 @@ describe('GET /api/alerts', () => {
     const exact = await get('/api/alerts?limit=5');
     expect(exact.body.items).toHaveLength(5);
     expect(exact.body.nextCursor).toBeNull();
+  });
+
+  it('lists only the alerts of equipment assigned to a technician', async () => {
+    const pages = await allPages(
+      (path: string) => get(path, tokens.unassigned),
+      '/api/alerts?limit=1',
+    );
+    expect(pages.flat().map((a) => a.id)).toEqual([listed.e2Vibration, listed.e2Pressure]);
+    expectProblem(await get(alertPath(listed.e1Pressure), tokens.unassigned), 404);
+    const own = await get(alertPath(listed.e2Pressure), tokens.unassigned);
+    expect(own.status, own.text).toBe(200);
   });
 
   it('lists alerts for a technician too', async () => {

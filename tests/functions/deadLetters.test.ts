@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterSchema } from '../../lib/api/telemetrySchemas.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
@@ -23,6 +24,7 @@ import {
 useTestDatabase();
 const issuer = useTestIssuer();
 const cosmos = useAppCosmos();
+useAppWebPubSub();
 
 const tokens = { admin: '', technician: '', noRole: '' };
 const get = (path: string, token: string = tokens.admin) => call('GET', path, { token });

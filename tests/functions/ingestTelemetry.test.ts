@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { TriggerMetadataError } from '../../lib/telemetry/trigger.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
@@ -25,6 +26,7 @@ import {
 useTestDatabase();
 useTestIssuer();
 const cosmos = useAppCosmos();
+useAppWebPubSub();
 
 const day = '2026-05-04';
 const t = (hhmmss: string) => `${day}T${hhmmss}Z`;

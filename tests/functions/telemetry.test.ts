@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { telemetrySchema } from '../../lib/api/telemetrySchemas.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
@@ -24,6 +25,7 @@ import {
 const db = useTestDatabase();
 const issuer = useTestIssuer();
 const cosmos = useAppCosmos();
+useAppWebPubSub();
 
 const tokens = { admin: '', technician: '', noRole: '' };
 beforeAll(async () => {

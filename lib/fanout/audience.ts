@@ -1,0 +1,59 @@
+/** The people behind the fan-out and the client tokens, from MySQL. */
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Principal } from '../auth.js';
+import type { AccessScope } from './routing.js';
+
+/** Telemetry equipment ids are text; only numeric ones name a MySQL row. */
+const mysqlIdPattern = /^[1-9][0-9]{0,15}$/;
+
+/**
+ * The user ids (token subjects) of the active technicians assigned to each equipment.
+ * Equipment without any (or unknown to MySQL) map to an empty list.
+ */
+export async function assignedUserIds(
+  pool: Pool,
+  equipmentIds: readonly string[],
+): Promise<Map<string, string[]>> {
+  const result = new Map(equipmentIds.map((id) => [id, [] as string[]]));
+  const numeric = [...new Set(equipmentIds.filter((id) => mysqlIdPattern.test(id)))];
+  if (numeric.length === 0) return result;
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT a.equipment_id, t.external_id
+       FROM equipment_technicians a JOIN technicians t ON t.id = a.technician_id
+      WHERE a.equipment_id IN (?) AND t.is_active AND t.external_id IS NOT NULL`,
+    [numeric.map(Number)],
+  );
+  for (const row of rows) {
+    result.get(String(row['equipment_id']))?.push(String(row['external_id']));
+  }
+  return result;
+}
+
+/**
+ * What a signed-in user may see. Admins see everything; a technician sees the equipment
+ * assigned to their technician row (linked by token subject), and nothing when they have no
+ * active row.
+ */
+export async function accessScope(pool: Pool, principal: Principal): Promise<AccessScope> {
+  if (principal.roles.has('Admin')) return { kind: 'all' };
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT t.id, a.equipment_id
+       FROM technicians t LEFT JOIN equipment_technicians a ON a.technician_id = t.id
+      WHERE t.external_id = ? AND t.is_active
+      ORDER BY a.equipment_id`,
+    [principal.subject],
+  );
+  const first = rows[0];
+  return {
+    kind: 'assigned',
+    technicianId: first ? Number(first['id']) : null,
+    equipmentIds: rows
+      .filter((row) => row['equipment_id'] !== null)
+      .map((row) => String(row['equipment_id'])),
+  };
+}
+
+/** Whether the scope includes one equipment. */
+export function canSee(scope: AccessScope, equipmentId: string): boolean {
+  return scope.kind === 'all' || scope.equipmentIds.includes(equipmentId);
+}

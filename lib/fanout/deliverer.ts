@@ -1,0 +1,170 @@
+/**
+ * Delivers alerts: right after they are written (by the pipeline or a person), and again
+ * from the sweep for whatever failed, with backoff, until every target has it. Each target
+ * (a group, a user, a push platform) is recorded separately, so a retry never repeats what
+ * already arrived; in normal operation every client gets each version once.
+ */
+import type { Alert } from '../telemetry/alerts.js';
+import { alertMessage } from './messages.js';
+import type { AlertOutbox, StoredAlert } from './outbox.js';
+import { pushPlatforms, type PushPlatform, type PushSender } from './push.js';
+import { alertTargets } from './routing.js';
+import type { WebPubSubSender } from './webPubSub.js';
+
+export interface DelivererOptions {
+  outbox: AlertOutbox;
+  webPubSub: WebPubSubSender;
+  /** Absent when push is not configured: push duties are then dropped. */
+  push?: PushSender | undefined;
+  /** Active technicians' user ids per equipment id. */
+  audience(equipmentIds: readonly string[]): Promise<Map<string, string[]>>;
+  log(message: string): void;
+  /** Bound on each send. */
+  sendTimeoutMs?: number;
+  /** How long the sweep leaves a fresh alert to its writer's own attempt. */
+  graceMs?: number;
+  /** How long a sweeper holds an alert it is delivering. */
+  leaseMs?: number;
+  /** Alerts per sweep. */
+  sweepLimit?: number;
+  /** Alerts delivered at once. */
+  concurrency?: number;
+  now?: () => number;
+}
+
+export interface DeliveryReport {
+  /** Alert versions fully delivered. */
+  delivered: number;
+  /** Alert versions with something still owed (retried later). */
+  pending: number;
+}
+
+async function inBatches<T>(
+  items: readonly T[],
+  size: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map(work));
+  }
+}
+
+export class AlertDeliverer {
+  private readonly sendTimeoutMs: number;
+  private readonly graceMs: number;
+  private readonly leaseMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DelivererOptions) {
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 5_000;
+    this.graceMs = options.graceMs ?? 30_000;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Delivers alerts just written (the newest version of each) and records the outcome.
+   * Never throws: whatever fails stays owed in the alert, for the sweep.
+   */
+  async deliverWritten(alerts: readonly Alert[]): Promise<DeliveryReport> {
+    const newest = new Map<string, Alert>();
+    for (const alert of alerts) {
+      const known = newest.get(alert.id);
+      if (!known || known.version < alert.version) newest.set(alert.id, alert);
+    }
+    return this.deliverAll([...newest.values()]);
+  }
+
+  /** Delivers what is owed and due; run by a timer. Throws only when Cosmos cannot be read. */
+  async sweep(): Promise<DeliveryReport> {
+    const nowMs = this.now();
+    const due = await this.options.outbox.due(nowMs, this.graceMs, this.options.sweepLimit ?? 200);
+    const claimed: Alert[] = [];
+    for (const entry of due) {
+      const taken: StoredAlert | undefined = await this.options.outbox.claim(
+        entry,
+        nowMs,
+        this.leaseMs,
+      );
+      if (taken) claimed.push(taken.alert);
+    }
+    return this.deliverAll(claimed);
+  }
+
+  private async deliverAll(alerts: readonly Alert[]): Promise<DeliveryReport> {
+    const report: DeliveryReport = { delivered: 0, pending: 0 };
+    await inBatches(alerts, this.options.concurrency ?? 10, async (alert) => {
+      if (!alert.delivery?.pending.length) return;
+      let remaining: string[];
+      try {
+        remaining = await this.attempt(alert);
+      } catch (error) {
+        this.options.log(`Alert ${alert.id} v${alert.version}: delivery failed: ${String(error)}`);
+        remaining = alert.delivery.pending;
+      }
+      try {
+        await this.options.outbox.record(alert, remaining, this.now());
+      } catch (error) {
+        // Still marked pending in Cosmos: the sweep retries after the grace period.
+        this.options.log(`Alert ${alert.id} v${alert.version}: recording failed: ${String(error)}`);
+      }
+      if (remaining.length) report.pending++;
+      else report.delivered++;
+    });
+    return report;
+  }
+
+  /** Sends to every pending target; returns the targets that failed. */
+  private async attempt(alert: Alert): Promise<string[]> {
+    const delivery = alert.delivery;
+    if (!delivery) return [];
+    const needsPeople = delivery.pending.some(
+      (target) => target === 'webPubSub' || target.startsWith('push'),
+    );
+    const people = needsPeople
+      ? ((await this.options.audience([alert.equipmentId])).get(alert.equipmentId) ?? [])
+      : [];
+    const { push } = this.options;
+    const targets = [
+      ...new Set(
+        delivery.pending.flatMap((target) => {
+          if (target === 'webPubSub') return alertTargets(alert.equipmentId, people);
+          if (target === 'push')
+            return push && people.length ? pushPlatforms.map((p) => `push:${p}`) : [];
+          if (target.startsWith('push:') && (!push || people.length === 0)) return [];
+          return [target];
+        }),
+      ),
+    ];
+    const message = alertMessage(alert, delivery.type);
+    const outcomes = await Promise.allSettled(
+      targets.map((target) => this.send(target, alert, message, people)),
+    );
+    const failed = targets.filter((_, i) => outcomes[i]?.status === 'rejected');
+    if (failed.length) {
+      const reasons = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
+      this.options.log(
+        `Alert ${alert.id} v${alert.version}: ${failed.length} of ${targets.length} deliveries failed (${reasons[0] ?? ''}); retrying later`,
+      );
+    }
+    return failed;
+  }
+
+  private async send(
+    target: string,
+    alert: Alert,
+    message: unknown,
+    people: readonly string[],
+  ): Promise<void> {
+    const signal = AbortSignal.timeout(this.sendTimeoutMs);
+    const separator = target.indexOf(':');
+    const kind = target.slice(0, separator);
+    const name = target.slice(separator + 1);
+    if (kind === 'group') return this.options.webPubSub.sendToGroup(name, message, signal);
+    if (kind === 'user') return this.options.webPubSub.sendToUser(name, message, signal);
+    if (kind === 'push' && this.options.push) {
+      return this.options.push.send(name as PushPlatform, alert, people, signal);
+    }
+    throw new Error(`Unknown delivery target ${target}`);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The alert outbox: delivery duty lives in the alert document itself (`delivery`,
+ * `deliveryPending`), written in the same operation as the alert, so no alert is stored
+ * without it. Delivery records its outcome with a conditional replace; a sweep finds what is
+ * still owed. No change feed is needed (the local Cosmos stand-in has none).
+ */
+import type { Container, ItemDefinition } from '@azure/cosmos';
+import type { Alert } from '../telemetry/alerts.js';
+import { documentBody } from '../telemetry/cosmosStore.js';
+
+export interface StoredAlert {
+  alert: Alert;
+  etag: string;
+}
+
+/** Backoff after the n-th failed attempt: 2 s, 4 s, 8 s, … up to 5 minutes. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(2_000 * 2 ** Math.max(0, attempts - 1), 300_000);
+}
+
+function isPreconditionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 412 || code === 409 || code === 404;
+}
+
+/** The alert with its delivery set to `pending` remaining, as it will be stored. */
+export function withOutcome(current: Alert, remaining: readonly string[], nowMs: number): Alert {
+  const { delivery } = current;
+  if (!delivery) return current;
+  const { deliveryPending: _pending, ...rest } = current;
+  if (remaining.length === 0) {
+    const { retryAt: _retryAt, ...done } = delivery;
+    return { ...rest, delivery: { ...done, pending: [] } };
+  }
+  const attempts = delivery.attempts + 1;
+  return {
+    ...rest,
+    delivery: {
+      ...delivery,
+      pending: [...remaining],
+      attempts,
+      retryAt: new Date(nowMs + retryDelayMs(attempts)).toISOString(),
+    },
+    deliveryPending: true,
+  };
+}
+
+export class AlertOutbox {
+  constructor(private readonly alerts: Container) {}
+
+  /**
+   * Alerts whose delivery is due: failed ones whose retry time has come, and ones left
+   * pending longer than `graceMs` without an attempt recorded (the writer crashed, or lost
+   * its delivery), which leaves the writer's own immediate attempt alone.
+   */
+  async due(nowMs: number, graceMs: number, limit: number): Promise<StoredAlert[]> {
+    const { resources } = await this.alerts.items
+      .query<ItemDefinition>({
+        query:
+          'SELECT TOP @limit * FROM c WHERE c.deliveryPending = true AND ' +
+          '((IS_DEFINED(c.delivery.retryAt) AND c.delivery.retryAt <= @now) OR ' +
+          '(NOT IS_DEFINED(c.delivery.retryAt) AND c._ts <= @settled))',
+        parameters: [
+          { name: '@limit', value: limit },
+          { name: '@now', value: new Date(nowMs).toISOString() },
+          { name: '@settled', value: Math.floor((nowMs - graceMs) / 1000) },
+        ],
+      })
+      .fetchAll();
+    return resources.map((resource) => ({
+      alert: documentBody(resource) as Alert,
+      etag: String(resource._etag),
+    }));
+  }
+
+  /**
+   * Takes one alert's delivery for `leaseMs`: another sweeper sees it as not due until then.
+   * Undefined when someone else changed the alert first.
+   */
+  async claim(
+    entry: StoredAlert,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<StoredAlert | undefined> {
+    const { delivery } = entry.alert;
+    if (!delivery) return undefined;
+    const leased: Alert = {
+      ...entry.alert,
+      delivery: { ...delivery, retryAt: new Date(nowMs + leaseMs).toISOString() },
+    };
+    try {
+      const { resource } = await this.alerts
+        .item(leased.id, leased.equipmentId)
+        .replace<ItemDefinition>(leased, {
+          accessCondition: { type: 'IfMatch', condition: entry.etag },
+        });
+      if (!resource) return undefined;
+      return { alert: documentBody(resource) as Alert, etag: resource._etag };
+    } catch (error) {
+      if (isPreconditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Records what is still owed for the version `delivered` was. A newer version written in
+   * the meantime carries its own duty, so its record is left alone.
+   */
+  async record(delivered: Alert, remaining: readonly string[], nowMs: number): Promise<void> {
+    const version = delivered.delivery?.version;
+    if (version === undefined) return;
+    const item = this.alerts.item(delivered.id, delivered.equipmentId);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { resource } = await item.read<ItemDefinition>();
+      if (!resource) return;
+      const current = documentBody(resource) as Alert;
+      if (current.delivery?.version !== version) return;
+      try {
+        await item.replace(withOutcome(current, remaining, nowMs), {
+          accessCondition: { type: 'IfMatch', condition: resource._etag },
+        });
+        return;
+      } catch (error) {
+        if (!isPreconditionFailure(error)) throw error;
+      }
+    }
+    throw new Error(`The delivery record of alert ${delivered.id} kept changing`);
+  }
+}

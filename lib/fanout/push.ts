@@ -1,0 +1,102 @@
+/**
+ * Push to technicians' phones through Azure Notification Hubs. Devices register with the tag
+ * `user:<token subject>`; each alert goes natively to APNs and FCM v1 so that critical alerts
+ * can ask for high priority on both (a template notification cannot set APNs headers).
+ */
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  NotificationHubsClient,
+  createAppleNotification,
+  createFcmV1Notification,
+} from '@azure/notification-hubs';
+import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
+import type { SectionConfig } from '../config.js';
+import type { Alert } from '../telemetry/alerts.js';
+
+export const pushPlatforms = ['apple', 'fcmv1'] as const;
+export type PushPlatform = (typeof pushPlatforms)[number];
+
+/** Notification Hubs accepts up to 20 tags in an OR expression. */
+const maxTagsPerSend = 20;
+
+export interface PushSender {
+  send(
+    platform: PushPlatform,
+    alert: Alert,
+    userIds: readonly string[],
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+function title(alert: Alert): string {
+  return `${alert.severity.toUpperCase()}: equipment ${alert.equipmentId} ${alert.metric}`;
+}
+
+function notificationFor(platform: PushPlatform, alert: Alert) {
+  const critical = alert.severity === 'critical';
+  const body = alert.breach.description;
+  const data = {
+    alertId: alert.id,
+    version: String(alert.version),
+    equipmentId: alert.equipmentId,
+    severity: alert.severity,
+  };
+  if (platform === 'apple') {
+    return createAppleNotification({
+      body: {
+        aps: {
+          alert: { title: title(alert), body },
+          sound: 'default',
+          'interruption-level': critical ? 'time-sensitive' : 'active',
+        },
+        ...data,
+      },
+      headers: { 'apns-priority': critical ? '10' : '5', 'apns-push-type': 'alert' },
+    });
+  }
+  // Notification Hubs takes the FCM v1 message inside a `message` envelope.
+  return createFcmV1Notification({
+    body: JSON.stringify({
+      message: {
+        notification: { title: title(alert), body },
+        android: { priority: critical ? 'HIGH' : 'NORMAL' },
+        data,
+      },
+    }),
+  });
+}
+
+/** An HTTP client that trusts only `caPem` (a local stand-in's certificate). */
+function pinnedHttpClient(caPem: string): HttpClient {
+  const agent = new HttpsAgent({ ca: caPem, keepAlive: true });
+  const inner = createDefaultHttpClient();
+  return { sendRequest: (request) => inner.sendRequest(Object.assign(request, { agent })) };
+}
+
+/** The push sender, or undefined when push is not configured. */
+export function createPushSender(config: SectionConfig<'push'>): PushSender | undefined {
+  const connection = config.NOTIFICATION_HUBS_CONNECTION;
+  if (!connection) return undefined;
+  if (!config.NOTIFICATION_HUB_NAME) {
+    throw new Error('NOTIFICATION_HUB_NAME: required when NOTIFICATION_HUBS_CONNECTION is set');
+  }
+  const caPem = config.NOTIFICATION_HUBS_CA_CERT_FILE
+    ? readFileSync(config.NOTIFICATION_HUBS_CA_CERT_FILE, 'utf8')
+    : undefined;
+  const client = new NotificationHubsClient(connection, config.NOTIFICATION_HUB_NAME, {
+    ...(caPem ? { httpClient: pinnedHttpClient(caPem) } : {}),
+    retryOptions: { maxRetries: 1 },
+  });
+  return {
+    async send(platform, alert, userIds, abortSignal) {
+      const tags = [...new Set(userIds)].sort().map((user) => `user:${user}`);
+      for (let i = 0; i < tags.length; i += maxTagsPerSend) {
+        await client.sendNotification(notificationFor(platform, alert), {
+          tagExpression: tags.slice(i, i + maxTagsPerSend).join(' || '),
+          abortSignal,
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Who receives what: the pure rules of the fan-out and of the client tokens, kept apart from
+ * the services so every role and assignment case is tested directly.
+ *
+ * - Dashboards of admins join group `alerts`; anyone watching one machine joins
+ *   `equipment.{id}`; every active technician assigned to a machine also gets its alerts by
+ *   user id, on every device they are signed in on.
+ * - Client tokens never carry a send role: clients only listen.
+ */
+import type { Role } from '../auth.js';
+
+export const alertsGroup = 'alerts';
+
+export function equipmentGroup(equipmentId: string): string {
+  return `equipment.${equipmentId}`;
+}
+
+/** The Web PubSub targets of one alert: `group:<name>` and `user:<id>`, without repeats. */
+export function alertTargets(equipmentId: string, assignedUserIds: readonly string[]): string[] {
+  const users = [...new Set(assignedUserIds)].sort().map((user) => `user:${user}`);
+  return [`group:${equipmentGroup(equipmentId)}`, `group:${alertsGroup}`, ...users];
+}
+
+/** What a user may see: everything (admins) or the equipment they are assigned to. */
+export type AccessScope =
+  { kind: 'all' } | { kind: 'assigned'; technicianId: number | null; equipmentIds: string[] };
+
+/** What a negotiated client token carries. */
+export interface ClientGrant {
+  userId: string;
+  /** Joined on connect. */
+  groups: string[];
+  roles: string[];
+}
+
+export function clientGrant(
+  principal: { subject: string; roles: ReadonlySet<Role> },
+  scope: AccessScope,
+): ClientGrant {
+  if (scope.kind === 'all') {
+    // Admins watch the whole feed and may open any machine's channel on demand.
+    return {
+      userId: principal.subject,
+      groups: [alertsGroup],
+      roles: ['webpubsub.joinLeaveGroup'],
+    };
+  }
+  const groups = [...new Set(scope.equipmentIds)].sort().map(equipmentGroup);
+  // Rejoining one's own groups (after a reconnect) is allowed; nothing else.
+  return {
+    userId: principal.subject,
+    groups,
+    roles: groups.map((group) => `webpubsub.joinLeaveGroup.${group}`),
+  };
+}

@@ -1,0 +1,36 @@
+/** MySQL rows that decide who sees which equipment: equipment with given ids, technicians, assignments. */
+import type { Pool } from 'mysql2/promise';
+
+/** Makes `subject` an active technician assigned to `equipmentIds` (creating missing rows). */
+export async function assignTechnician(
+  pool: Pool,
+  subject: string,
+  equipmentIds: readonly number[],
+  options: { active?: boolean } = {},
+): Promise<number> {
+  for (const id of equipmentIds) {
+    await pool.query(
+      `INSERT IGNORE INTO equipment (id, serial_number, name, type, status)
+       VALUES (?, ?, ?, 'excavator', 'operational')`,
+      [id, `SN-AUD-${id}`, `Machine ${id}`],
+    );
+  }
+  await pool.query(
+    `INSERT INTO technicians (external_id, name, email, specialization, is_active)
+     VALUES (?, ?, ?, 'hydraulics', ?)
+     ON DUPLICATE KEY UPDATE is_active = VALUES(is_active)`,
+    [subject, subject, `${subject}@example.com`, options.active ?? true],
+  );
+  const [rows] = await pool.query<(import('mysql2/promise').RowDataPacket & { id: number })[]>(
+    'SELECT id FROM technicians WHERE external_id = ?',
+    [subject],
+  );
+  const technicianId = Number(rows[0]?.id);
+  for (const id of equipmentIds) {
+    await pool.query(
+      'INSERT IGNORE INTO equipment_technicians (equipment_id, technician_id) VALUES (?, ?)',
+      [id, technicianId],
+    );
+  }
+  return technicianId;
+}
