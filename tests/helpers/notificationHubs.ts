@@ -88,7 +88,7 @@ export async function startPushStandIn(options: {
         res.writeHead(404).end();
         return;
       }
-      if (!validSignature(String(req.headers.authorization ?? ''), keyName, key, origin)) {
+      if (!validSignature(req.headers.authorization ?? '', keyName, key, origin)) {
         handle.refused++;
         res.writeHead(401).end('<Error><Code>401</Code><Detail>Unauthorized</Detail></Error>');
         return;
@@ -131,7 +131,9 @@ export async function startPushStandIn(options: {
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }
