@@ -89,7 +89,9 @@ export function nextDelivery(
 ): AlertDelivery {
   const unsent = previous?.delivery?.pending.length ? previous.delivery : undefined;
   const effective = unsent?.type === 'alert.raised' ? 'alert.raised' : type;
-  const pushOwed = effective !== 'alert.updated' || unsent?.pending.includes('push') === true;
+  const pushOwed =
+    effective !== 'alert.updated' ||
+    unsent?.pending.some((target) => target.startsWith('push')) === true;
   return {
     version,
     type: effective,
