@@ -3,18 +3,24 @@
  * `EventHubProducerClient` to the Event Hubs stand-in over AMQP; the local trigger host
  * receives with `EventHubConsumerClient`, checkpointing in Azurite, and runs the declared
  * `ingestTelemetry` function; the pipeline writes to the local Cosmos server. The closed
- * windows must match the simulator's ledger exactly.
+ * windows must match the simulator's ledger exactly, and every alert the anomalies raise
+ * must reach a connected Web PubSub client (the stand-in) exactly once.
  */
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
+import { WebPubSubClient } from '@azure/web-pubsub-client';
+import type { ItemDefinition } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulate } from '../../dev/simulator.js';
 import { startEventHubTriggers, type Running } from '../../dev/triggerHost.js';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
+import { getWebPubSubClient } from '../../lib/fanout/runtime.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
+import { useTestDatabase } from '../helpers/database.js';
 import {
   expectAggregatesMatchLedger,
   useLocalMessaging,
@@ -23,6 +29,9 @@ import {
 
 const cosmos = useAppCosmos();
 const messaging = useLocalMessaging();
+useAppWebPubSub();
+// The fan-out looks up who is assigned to each machine.
+useTestDatabase();
 let triggers: Running | undefined;
 
 beforeAll(() => {
@@ -49,12 +58,25 @@ describe('the pipeline on one machine', () => {
       },
     });
 
+    // A dashboard, connected the way /api/negotiate connects an admin's.
+    const { url } = await getWebPubSubClient().getClientAccessToken({
+      userId: 'admin-ada',
+      groups: ['alerts'],
+    });
+    const dashboard = new WebPubSubClient(url, { autoReconnect: false });
+    const received: string[] = [];
+    dashboard.on('group-message', (event) => {
+      const data = event.message.data as { type: string; alert: { id: string; version: number } };
+      received.push(`${data.alert.id} v${data.alert.version}`);
+    });
+    await dashboard.start();
+
     const producer = new EventHubProducerClient(eventHubs.connectionString('device'), 'telemetry');
     const summary = await simulate(producer, {
       devices: 6,
       intervalSeconds: 0.25,
       durationSeconds: 3,
-      anomalyRate: 0,
+      anomalyRate: 0.5,
       malformedRate: 0,
       seed: 42,
     });
@@ -66,5 +88,20 @@ describe('the pipeline on one machine', () => {
     // The stream has stopped: the idle timer closes every window.
     await closeIdleWindows(getTelemetryProcessor(), Date.now() + 3_600_000, 0);
     await expectAggregatesMatchLedger(cosmos.database, summary.ledger);
+
+    // Each alert's latest version reached the dashboard, once.
+    const { resources } = await cosmos.database
+      .container('alerts')
+      .items.query<ItemDefinition>('SELECT * FROM c')
+      .fetchAll();
+    expect(resources.length).toBeGreaterThan(0);
+    const expected = resources.map((a) => `${String(a.id)} v${String(a['version'])}`).sort();
+    await expect
+      .poll(() => received.length, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(expected.length);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(new Set(received).size).toBe(received.length);
+    expect(received.filter((id) => expected.includes(id)).sort()).toEqual(expected);
+    dashboard.stop();
   }, 120_000);
 });
