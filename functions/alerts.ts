@@ -3,6 +3,7 @@ import type { Pool } from 'mysql2/promise';
 import { requireRole, type Principal } from '../lib/auth.js';
 import { accessScope, canSee } from '../lib/fanout/audience.js';
 import { getAlertDeliverer } from '../lib/fanout/runtime.js';
+import { serviceRecordForAlert } from '../lib/api/serviceRecords.js';
 import { publicAlert } from '../lib/telemetry/alerts.js';
 import { alertPatchSchema, alertQuerySchema } from '../lib/api/telemetrySchemas.js';
 import { HttpError } from '../lib/errors.js';
@@ -73,9 +74,25 @@ export const alertFunctions = [
         const id = alertIdOf(request.params);
         await requireVisible(pool, principal, id);
         const ifMatch = parseOpaqueIfMatch(request);
-        const { status } = parseOrThrow(alertPatchSchema, await readJsonBody(request), 'body');
+        const { status, serviceRecord } = parseOrThrow(
+          alertPatchSchema,
+          await readJsonBody(request),
+          'body',
+        );
         const database = getTelemetryDatabase();
-        const changed = await changeAlertStatus(database, id, status, principal.subject, ifMatch);
+        // The service record is written first, keyed by the alert: if storing the alert then
+        // fails, the client's retry finds the record and completes the link.
+        const changed = await changeAlertStatus(
+          database,
+          id,
+          status,
+          principal.subject,
+          ifMatch,
+          new Date(),
+          serviceRecord &&
+            (async (alert) =>
+              (await serviceRecordForAlert(pool, principal, alert, serviceRecord)).id),
+        );
         if (!changed.changed) {
           const alert = { ...publicAlert(changed.alert), etag: changed.etag };
           return jsonResponse(alert, { headers: { etag: alert.etag } });

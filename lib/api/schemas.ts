@@ -227,6 +227,10 @@ export const serviceRecordSchema = z
     serviceDate: z.iso.datetime(),
     description: z.string(),
     laborHours: z.number().nullable(),
+    alertId: z
+      .string()
+      .nullable()
+      .meta({ description: 'The alert whose resolution this record documents, if any.' }),
     ...timestamps,
   })
   .meta({ id: 'ServiceRecord' });

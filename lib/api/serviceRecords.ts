@@ -2,7 +2,7 @@
  * Service records: the work done on equipment. Admins manage all of them; a technician may
  * create and replace only records that name themselves, and only while their row is active.
  */
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
 import {
@@ -29,6 +29,7 @@ export const serviceRecordTable = new VersionedTable<ServiceRecord>({
     'service_date',
     'description',
     'labor_hours',
+    'alert_id',
     'version',
     'created_at',
     'updated_at',
@@ -42,6 +43,7 @@ export const serviceRecordTable = new VersionedTable<ServiceRecord>({
     serviceDate: isoString(row['service_date']),
     description: String(row['description']),
     laborHours: row['labor_hours'] === null ? null : Number(row['labor_hours']),
+    alertId: (row['alert_id'] as string | null) ?? null,
     version: Number(row['version']),
     createdAt: isoString(row['created_at']),
     updatedAt: isoString(row['updated_at']),
@@ -162,4 +164,53 @@ export function deleteServiceRecord(
 ): Promise<void> {
   requireRole(principal, 'Admin');
   return serviceRecordTable.remove(pool, id, ifMatch);
+}
+
+/** The work reported when an alert is resolved. */
+export interface AlertResolutionWork {
+  description: string;
+  serviceType?: ServiceRecord['serviceType'] | undefined;
+  laborHours?: number | undefined;
+}
+
+/**
+ * The service record documenting the resolution of an alert, created once however often it
+ * is asked for (a retried resolve finds the first one by the alert's unique id). Technicians
+ * are recorded as the technician; an admin's record names none.
+ */
+export async function serviceRecordForAlert(
+  pool: Pool,
+  principal: Principal,
+  alert: { id: string; equipmentId: string },
+  work: AlertResolutionWork,
+  now: Date = new Date(),
+): Promise<ServiceRecord> {
+  const noEquipment = new HttpError(
+    'conflict',
+    "The alert's equipment is not in the equipment registry, so no service record can document it.",
+  );
+  if (!/^[1-9][0-9]{0,15}$/.test(alert.equipmentId)) throw noEquipment;
+  const ownId = await ownTechnicianId(pool, principal);
+  try {
+    // On a repeat, LAST_INSERT_ID(id) makes insertId the existing record's id.
+    const [result] = await pool.query<ResultSetHeader>(
+      `INSERT INTO service_records
+         (equipment_id, technician_id, service_type, status, service_date, description, labor_hours, alert_id)
+       VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)`,
+      [
+        Number(alert.equipmentId),
+        ownId ?? null,
+        work.serviceType ?? 'repair',
+        now,
+        work.description,
+        work.laborHours ?? null,
+        alert.id,
+      ],
+    );
+    return await serviceRecordTable.get(pool, result.insertId);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ER_NO_REFERENCED_ROW_2') throw noEquipment;
+    throw error;
+  }
 }

@@ -88,6 +88,16 @@ export const migrations: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ],
   },
+  {
+    version: 2,
+    name: 'service records name the alert whose resolution they record',
+    statements: [
+      // Unique: a retried resolve finds the record it created instead of adding another.
+      `ALTER TABLE service_records
+        ADD COLUMN alert_id VARCHAR(200) NULL AFTER labor_hours,
+        ADD UNIQUE KEY uq_service_records_alert (alert_id)`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

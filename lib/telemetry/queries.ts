@@ -186,6 +186,12 @@ export async function changeAlertStatus(
   by: string,
   ifMatch: '*' | string[] | undefined,
   now: Date = new Date(),
+  /**
+   * Called once the change is allowed and before it is stored: returns the service record
+   * documenting the resolution, stored in the same write. Also links a record to an alert
+   * resolved earlier without one (a retry after a failure between the two stores).
+   */
+  serviceRecordFor?: (alert: Alert) => Promise<number>,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
   const etag = httpEtag(cosmosEtag);
@@ -196,15 +202,21 @@ export async function changeAlertStatus(
       { headers: { etag } },
     );
   }
-  if (alert.status === to) return { alert, etag, changed: false };
-  if (!canTransition(alert.status, to)) {
+  const linkMissing = serviceRecordFor !== undefined && alert.serviceRecordId === undefined;
+  if (alert.status === to && !linkMissing) return { alert, etag, changed: false };
+  if (alert.status !== to && !canTransition(alert.status, to)) {
     throw new HttpError('conflict', `An alert that is ${alert.status} cannot become ${to}.`);
   }
+  const serviceRecordId = linkMissing ? await serviceRecordFor(alert) : alert.serviceRecordId;
+  const changed: Alert =
+    alert.status === to
+      ? alert
+      : to === 'acknowledged'
+        ? { ...alert, status: to, acknowledgedAt: now.toISOString(), acknowledgedBy: by }
+        : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
   const next = withNewVersion(
     alert,
-    to === 'acknowledged'
-      ? { ...alert, status: to, acknowledgedAt: now.toISOString(), acknowledgedBy: by }
-      : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by },
+    serviceRecordId === undefined ? changed : { ...changed, serviceRecordId },
     'alert.updated',
   );
   try {

@@ -548,3 +548,94 @@ describe('PATCH /api/alerts/{id}', () => {
     expect(result.body.acknowledgedAt).toBeUndefined();
   });
 });
+
+describe('resolving with a service record', () => {
+  const countFor = async (alertId: string) => {
+    const [rows] = await database.pool.query<import('mysql2/promise').RowDataPacket[]>(
+      'SELECT COUNT(*) AS n FROM service_records WHERE alert_id = ?',
+      [alertId],
+    );
+    return Number(rows[0]?.['n']);
+  };
+
+  it('records the work once, linked to the alert, however often the resolve is retried', async () => {
+    const id = listed.e2Vibration;
+    const work = { description: 'Replaced the slewing bearing', laborHours: 3.5 };
+    const first = await patch(id, { status: 'resolved', serviceRecord: work }, tokens.technician);
+    expect(first.status, first.text).toBe(200);
+    expect(first.body).toMatchObject({ status: 'resolved', serviceRecordId: expect.any(Number) });
+    const recordId = first.body.serviceRecordId as number;
+    const record = await get(`/api/service-records/${String(recordId)}`);
+    expect(record.status, record.text).toBe(200);
+    expect(record.body).toMatchObject({
+      equipmentId: 2,
+      status: 'completed',
+      serviceType: 'repair',
+      description: work.description,
+      laborHours: 3.5,
+      alertId: id,
+      technicianId: expect.any(Number),
+    });
+    const again = await patch(id, { status: 'resolved', serviceRecord: work }, tokens.technician);
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.serviceRecordId).toBe(recordId);
+    expect(await countFor(id)).toBe(1);
+  });
+
+  it('completes the link when the record was stored but the alert was not', async () => {
+    const id = listed.e1Temperature;
+    // The state a crash between the two stores leaves: the record exists, the alert is open.
+    const { serviceRecordForAlert } = await import('../../lib/api/serviceRecords.js');
+    const orphan = await serviceRecordForAlert(
+      database.pool,
+      { subject: 'admin-ada', roles: new Set(['Admin'] as const) },
+      { id, equipmentId: '1' },
+      { description: 'Cleaned the radiator' },
+    );
+    expect((await get(alertPath(id))).body.status).toBe('open');
+    const retry = await patch(
+      id,
+      { status: 'resolved', serviceRecord: { description: 'Cleaned the radiator' } },
+      tokens.admin,
+    );
+    expect(retry.status, retry.text).toBe(200);
+    expect(retry.body).toMatchObject({ status: 'resolved', serviceRecordId: orphan.id });
+    expect(await countFor(id)).toBe(1);
+  });
+
+  it('refuses a service record with anything but resolving, or a bad one, changing nothing', async () => {
+    const id = listed.e3Temperature;
+    for (const json of [
+      { status: 'acknowledged', serviceRecord: { description: 'x' } },
+      { status: 'resolved', serviceRecord: { description: '' } },
+      { status: 'resolved', serviceRecord: { description: 'x', laborHours: -1 } },
+      { status: 'resolved', serviceRecord: { description: 'x', serviceType: 'magic' } },
+      { status: 'resolved', serviceRecord: { description: 'x', alertId: 'other' } },
+      { status: 'resolved', serviceRecord: 'fixed it' },
+    ]) {
+      const result = await expectCosmosUnchanged(cosmos, () => patch(id, json, tokens.admin));
+      expectProblem(result, 400);
+    }
+    expect(await countFor(id)).toBe(0);
+  });
+
+  it('refuses a record for equipment the registry does not know (409)', async () => {
+    const { serviceRecordForAlert } = await import('../../lib/api/serviceRecords.js');
+    await expect(
+      serviceRecordForAlert(
+        database.pool,
+        { subject: 'admin-ada', roles: new Set(['Admin'] as const) },
+        { id: 'pump-7:temperature:2026-03-10T08:00:00.000Z', equipmentId: 'pump-7' },
+        { description: 'x' },
+      ),
+    ).rejects.toMatchObject({ kind: 'conflict' });
+    await expect(
+      serviceRecordForAlert(
+        database.pool,
+        { subject: 'admin-ada', roles: new Set(['Admin'] as const) },
+        { id: '777:temperature:2026-03-10T08:00:00.000Z', equipmentId: '777' },
+        { description: 'x' },
+      ),
+    ).rejects.toMatchObject({ kind: 'conflict' });
+  });
+});
