@@ -12,6 +12,7 @@ import { simulate } from '../../dev/simulator.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
   committedEvents,
@@ -24,6 +25,7 @@ import { startLocalHost } from '../helpers/localHost.js';
 const db = useTestDatabase();
 const cosmos = useAppCosmos();
 const messaging = useLocalMessaging();
+const webPubSub = useAppWebPubSub();
 const children: ChildProcess[] = [];
 
 afterAll(() => {
@@ -46,9 +48,8 @@ function hostEnv(): Record<string, string> {
     EventHubConnection: eventHubs.connectionString('app'),
     EVENTHUB_NAME: 'telemetry',
     EVENTHUB_CONSUMER_GROUP: '$Default',
-    // Not used here; set so the host starts no stand-in of its own.
-    WEBPUBSUB__endpoint: 'http://127.0.0.1:9',
-    WEBPUBSUB_KEY: 'dW51c2Vk',
+    WEBPUBSUB__endpoint: webPubSub.standIn.endpoint,
+    WEBPUBSUB_KEY: webPubSub.accessKey,
   };
 }
 
