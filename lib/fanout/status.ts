@@ -125,6 +125,9 @@ export class EquipmentStatusPublisher {
 
   private async flush(): Promise<void> {
     const concurrency = this.options.concurrency ?? 16;
+    // One line per flush, not per machine: an outage would otherwise flood the log.
+    let failed = 0;
+    let lastError: unknown;
     while (this.queued.size) {
       const batch = [...this.queued].slice(0, concurrency);
       for (const [id] of batch) this.queued.delete(id);
@@ -137,10 +140,12 @@ export class EquipmentStatusPublisher {
               AbortSignal.timeout(this.options.sendTimeoutMs ?? 5_000),
             );
           } catch (error) {
-            this.options.log(`Status of equipment ${equipmentId} not sent: ${String(error)}`);
+            failed++;
+            lastError = error;
           }
         }),
       );
     }
+    if (failed) this.options.log(`${failed} equipment statuses not sent: ${String(lastError)}`);
   }
 }
