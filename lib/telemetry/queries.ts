@@ -193,6 +193,37 @@ export async function changeAlertStatus(
    */
   serviceRecordFor?: (alert: Alert) => Promise<number>,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
+  // Without a precondition from the client, a write that lands between our read and our
+  // replace (the pipeline's next window, a delivery record) is simply re-read and reapplied.
+  const attempts = ifMatch === undefined ? 5 : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await changeAlertStatusOnce(database, id, to, by, ifMatch, now, serviceRecordFor);
+    } catch (error) {
+      if (!(error instanceof LostRace) || attempt >= attempts) {
+        if (error instanceof LostRace) {
+          throw new HttpError(
+            'precondition-failed',
+            'The alert changed while you updated it; fetch it again and retry.',
+          );
+        }
+        throw error;
+      }
+    }
+  }
+}
+
+class LostRace extends Error {}
+
+async function changeAlertStatusOnce(
+  database: Database,
+  id: string,
+  to: Exclude<AlertStatus, 'open'>,
+  by: string,
+  ifMatch: '*' | string[] | undefined,
+  now: Date,
+  serviceRecordFor: ((alert: Alert) => Promise<number>) | undefined,
+): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
   const etag = httpEtag(cosmosEtag);
   if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(etag)) {
@@ -233,12 +264,7 @@ export async function changeAlertStatus(
       changed: true,
     };
   } catch (error) {
-    if ((error as { code?: unknown }).code === 412) {
-      throw new HttpError(
-        'precondition-failed',
-        'The alert changed while you updated it; fetch it again and retry.',
-      );
-    }
+    if ((error as { code?: unknown }).code === 412) throw new LostRace();
     throw error;
   }
 }
