@@ -201,7 +201,9 @@ describe('applyBatch', () => {
           if (start + windowSizeMs <= newest - settings.allowedLatenessMs) continue; // late
           const key = `${r.equipmentId}:${start}`;
           byWindow.set(key, [...(byWindow.get(key) ?? []), r.temperature ?? NaN]);
-          newest = Math.max(newest, r.timestamp);
+          // The watermark counts each reading at most at its event's enqueued time, so a device
+          // with a fast clock cannot close other devices' windows early.
+          newest = Math.max(newest, Math.min(r.timestamp, e.enqueuedTimeMs));
         }
       }
       return new Map(
