@@ -603,8 +603,12 @@ resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
     }
   }
 
+  // The server takes one change at a time: its children are applied in a chain.
   resource entraAdmin 'administrators' = {
     name: 'ActiveDirectory'
+    dependsOn: [
+      database
+    ]
     properties: {
       administratorType: 'ActiveDirectory'
       identityResourceId: mysqlIdentity.id
@@ -614,9 +618,11 @@ resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
     }
   }
 
-  // Server parameters are applied one at a time (the server refuses concurrent updates).
   resource requireSecureTransport 'configurations' = {
     name: 'require_secure_transport'
+    dependsOn: [
+      entraAdmin
+    ]
     properties: {
       value: 'ON'
       source: 'user-override'
@@ -626,7 +632,6 @@ resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
   resource entraOnly 'configurations' = {
     name: 'aad_auth_only'
     dependsOn: [
-      entraAdmin
       requireSecureTransport
     ]
     properties: {
@@ -639,6 +644,9 @@ resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
   // Entra ID only). Put the app in a virtual network with private access to close this.
   resource allowAzure 'firewallRules' = {
     name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
+    dependsOn: [
+      entraOnly
+    ]
     properties: {
       startIpAddress: '0.0.0.0'
       endIpAddress: '0.0.0.0'
@@ -647,6 +655,9 @@ resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
 
   resource allowClient 'firewallRules' = if (!empty(mysqlClientIpAddress)) {
     name: 'AllowDeployingClient'
+    dependsOn: [
+      allowAzure
+    ]
     properties: {
       startIpAddress: mysqlClientIpAddress
       endIpAddress: mysqlClientIpAddress
