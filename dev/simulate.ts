@@ -1,11 +1,15 @@
 /**
  * `npm run simulate -- --devices N --interval S --duration T [--anomaly-rate P]
- * [--malformed-rate P] [--connection-string CS] [--hub NAME] [--ledger FILE] [--seed N]`:
- * sends simulated readings (dev/simulator.ts) and prints progress and a summary.
+ * [--malformed-rate P] [--connection-string CS | --namespace FQNS] [--hub NAME] [--ledger FILE]
+ * [--seed N]`: sends simulated readings (dev/simulator.ts) and prints progress and a summary.
+ * `--namespace` signs in with Microsoft Entra ID (DefaultAzureCredential: `az login`, a
+ * service principal's environment variables or a managed identity), which needs "Azure
+ * Event Hubs Data Sender" on the hub; `--connection-string` is a send-only SAS connection.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EventHubProducerClient } from '@azure/event-hubs';
+import { DefaultAzureCredential } from '@azure/identity';
 import { simulate, type SimulationOptions } from './simulator.js';
 
 function number(
@@ -31,6 +35,7 @@ async function main(): Promise<void> {
       'anomaly-rate': { type: 'string' },
       'malformed-rate': { type: 'string' },
       'connection-string': { type: 'string' },
+      namespace: { type: 'string' },
       hub: { type: 'string' },
       ledger: { type: 'string' },
       seed: { type: 'string' },
@@ -38,9 +43,11 @@ async function main(): Promise<void> {
   });
   const connectionString =
     values['connection-string'] ?? process.env['SIMULATOR_CONNECTION_STRING'];
-  if (!connectionString) {
+  const namespace = values.namespace ?? process.env['SIMULATOR_NAMESPACE'];
+  if (!connectionString === !namespace) {
     throw new Error(
-      'Give --connection-string (a send-only connection string; npm start prints one) or set SIMULATOR_CONNECTION_STRING',
+      'Give --connection-string (a send-only connection string; npm start prints one) or ' +
+        '--namespace (<name>.servicebus.windows.net, signing in with Entra ID), not both',
     );
   }
   const options: SimulationOptions = {
@@ -51,10 +58,10 @@ async function main(): Promise<void> {
     malformedRate: number('malformed-rate', values['malformed-rate'], 0, 0, 1),
     seed: number('seed', values.seed, Date.now() % 2 ** 31, 0, 2 ** 31),
   };
-  const producer = new EventHubProducerClient(
-    connectionString,
-    values.hub ?? process.env['EVENTHUB_NAME'] ?? 'telemetry',
-  );
+  const hub = values.hub ?? process.env['EVENTHUB_NAME'] ?? 'telemetry';
+  const producer = connectionString
+    ? new EventHubProducerClient(connectionString, hub)
+    : new EventHubProducerClient(namespace ?? '', hub, new DefaultAzureCredential());
   let stopping = false;
   process.on('SIGINT', () => {
     if (stopping) process.exit(130);

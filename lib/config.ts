@@ -30,19 +30,80 @@ const integerSetting = (fallback: number, min: number, max: number) =>
 
 const optionalText = z.string().min(1).optional();
 
+const mysqlHostForm = ['MYSQL_HOST', 'MYSQL_USER', 'MYSQL_DATABASE'] as const;
+const mysqlIdentity = ['MYSQL__credential', 'MYSQL__clientId'] as const;
+type Presence = Partial<Record<string, unknown>>;
+
+/**
+ * Exactly one way to MySQL: MYSQL_URL, or MYSQL_HOST with MYSQL_USER and MYSQL_DATABASE.
+ * The rules run even when other settings are invalid, so one error names every problem.
+ */
+function withMysqlTarget<S extends z.ZodObject>(schema: S): S {
+  const always = { when: () => true };
+  let result = schema.refine(
+    (v: Presence) => v['MYSQL_URL'] !== undefined || v['MYSQL_HOST'] !== undefined,
+    {
+      ...always,
+      path: ['MYSQL_URL'],
+      message: 'required',
+    },
+  );
+  for (const name of [...mysqlHostForm, ...mysqlIdentity]) {
+    result = result.refine((v: Presence) => v['MYSQL_URL'] === undefined || v[name] === undefined, {
+      ...always,
+      path: [name],
+      message: 'set either MYSQL_URL or MYSQL_HOST with MYSQL_USER and MYSQL_DATABASE',
+    });
+  }
+  for (const name of mysqlHostForm.slice(1)) {
+    result = result.refine(
+      (v: Presence) =>
+        v['MYSQL_URL'] !== undefined || v['MYSQL_HOST'] === undefined || v[name] !== undefined,
+      { ...always, path: [name], message: 'required with MYSQL_HOST' },
+    );
+  }
+  return result;
+}
+
 /**
  * Settings by section. A function validates only the sections it uses (the HTTP API does not
  * need Cosmos settings to start), while `getConfig()` validates all of them, which the local
  * host does at start-up to fail fast.
  */
 export const settingSections = {
-  mysql: z.object({
-    /** mysql://user:password@host:port/database */
-    MYSQL_URL: urlSetting(['mysql:']),
-    MYSQL_POOL_SIZE: integerSetting(10, 1, 200),
-    /** Require TLS to MySQL, verified against the system's CAs (Azure Database for MySQL). */
-    MYSQL_TLS: booleanSetting(false),
-  }),
+  mysql: withMysqlTarget(
+    z.object({
+      /** mysql://user:password@host:port/database (local, or any server with a password). */
+      MYSQL_URL: urlSetting(['mysql:']).optional(),
+      /**
+       * Azure Database for MySQL: the server's host name. The app signs in as MYSQL_USER with
+       * a Microsoft Entra access token (no password) over TLS. Exactly one of MYSQL_URL and
+       * MYSQL_HOST.
+       */
+      MYSQL_HOST: z
+        .string()
+        .regex(/^[A-Za-z0-9.-]{1,253}$/, { error: 'expected a host name' })
+        .optional(),
+      MYSQL_PORT: z.coerce
+        .number({ error: 'expected a port' })
+        .int({ error: 'expected a port' })
+        .min(1, { error: 'expected a port' })
+        .max(65_535, { error: 'expected a port' })
+        .optional(),
+      /** The Entra database user (created once by bicep/scripts/create-mysql-user.sh). */
+      MYSQL_USER: optionalText,
+      MYSQL_DATABASE: optionalText,
+      /** `managedidentity` in Azure; absent: DefaultAzureCredential (a developer's sign-in). */
+      MYSQL__credential: z
+        .enum(['managedidentity'], { error: 'expected managedidentity' })
+        .optional(),
+      /** Client id of a user-assigned managed identity. */
+      MYSQL__clientId: optionalText,
+      MYSQL_POOL_SIZE: integerSetting(10, 1, 200),
+      /** Require TLS to MySQL, verified against the system's CAs (always on with MYSQL_HOST). */
+      MYSQL_TLS: booleanSetting(false),
+    }),
+  ),
   auth: z.object({
     /** Expected `iss` of bearer tokens. */
     AUTH_ISSUER: z.string({ error: 'required' }).min(1, { error: 'required' }),
@@ -75,7 +136,13 @@ export const settingSections = {
   eventHubs: z.object({
     /** Connection string (local stand-in); in Azure the identity-based form below. */
     EventHubConnection: optionalText,
+    /** `<namespace>.servicebus.windows.net`: the identity-based connection (Azure). */
     EventHubConnection__fullyQualifiedNamespace: optionalText,
+    /** `managedidentity` in Azure; absent: DefaultAzureCredential. */
+    EventHubConnection__credential: z
+      .enum(['managedidentity'], { error: 'expected managedidentity' })
+      .optional(),
+    /** Client id of a user-assigned managed identity. */
     EventHubConnection__clientId: optionalText,
     EVENTHUB_NAME: z.string().min(1).default('telemetry'),
     EVENTHUB_CONSUMER_GROUP: z.string().min(1).default('$Default'),
@@ -171,7 +238,7 @@ function validate<S extends z.ZodObject>(
 
 /** Validates every setting from an environment-like object. Empty strings count as missing. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  return validate(settingsSchema, env);
+  return validate(withMysqlTarget(settingsSchema), env);
 }
 
 /** Validates one section's settings. */

@@ -2,20 +2,83 @@
  * The process-wide MySQL pool: created on first use and reused by every invocation, since
  * a Functions instance serves many invocations and a connection per call would exhaust the
  * server. Statements are always parametrised (`execute`/`query` with values).
+ *
+ * Two ways to reach the server:
+ * - `MYSQL_URL` (local, or any server with a password in the URL);
+ * - `MYSQL_HOST` + `MYSQL_USER` + `MYSQL_DATABASE` (Azure Database for MySQL): no password;
+ *   each new connection signs in with a Microsoft Entra access token of the managed identity
+ *   (or DefaultAzureCredential), over TLS verified against the public CAs. Tokens live about
+ *   an hour and are checked only when a connection signs in, so open connections keep
+ *   working and every new one gets a token that is fresh for at least a few minutes.
  */
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
-import type { PoolConnection as CorePoolConnection } from 'mysql2';
-import { getSection, type SectionConfig } from '../config.js';
+import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import {
+  DefaultAzureCredential,
+  ManagedIdentityCredential,
+  type AccessToken,
+  type TokenCredential,
+} from '@azure/identity';
+import { ConfigError, getSection, type SectionConfig } from '../config.js';
+
+/** The scope of access tokens for Azure Database for MySQL (and PostgreSQL). */
+export const MYSQL_ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
+
+/** Where the pool connects and how it signs in, from the `mysql` section. */
+export type MysqlTarget =
+  | { mode: 'password'; url: string }
+  | {
+      mode: 'entra';
+      host: string;
+      port: number;
+      user: string;
+      database: string;
+      /** Client id of a user-assigned managed identity; absent: DefaultAzureCredential. */
+      managedIdentityClientId?: string | undefined;
+    };
+
+/** Resolves the section to one target; exactly one of MYSQL_URL and MYSQL_HOST is set. */
+export function mysqlTarget(config: SectionConfig<'mysql'>): MysqlTarget {
+  if (config.MYSQL_URL !== undefined && config.MYSQL_HOST === undefined) {
+    return { mode: 'password', url: config.MYSQL_URL };
+  }
+  if (
+    config.MYSQL_URL === undefined &&
+    config.MYSQL_HOST !== undefined &&
+    config.MYSQL_USER !== undefined &&
+    config.MYSQL_DATABASE !== undefined
+  ) {
+    return {
+      mode: 'entra',
+      host: config.MYSQL_HOST,
+      port: config.MYSQL_PORT ?? 3306,
+      user: config.MYSQL_USER,
+      database: config.MYSQL_DATABASE,
+      managedIdentityClientId: config.MYSQL__clientId,
+    };
+  }
+  throw new ConfigError([
+    'MYSQL_URL: set either MYSQL_URL or MYSQL_HOST with MYSQL_USER and MYSQL_DATABASE',
+  ]);
+}
+
+/**
+ * The server asks Entra users for their token through `mysql_clear_password`: send it only
+ * inside TLS, never in the clear.
+ */
+const clearPasswordOverTls: AuthPlugin =
+  ({ connection }) =>
+  () => {
+    if (!connection.config.ssl) {
+      throw new Error('MySQL asked for a clear-text password on a connection without TLS');
+    }
+    return Buffer.from(`${connection.config.password ?? ''}\0`);
+  };
 
 /** Pool options for a configuration; dates come back as JS `Date` in UTC. */
 export function poolOptions(config: SectionConfig<'mysql'>): PoolOptions {
-  const url = new URL(config.MYSQL_URL);
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port ? Number(url.port) : 3306,
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined,
+  const target = mysqlTarget(config);
+  const common: PoolOptions = {
     connectionLimit: config.MYSQL_POOL_SIZE,
     waitForConnections: true,
     queueLimit: 0,
@@ -28,8 +91,120 @@ export function poolOptions(config: SectionConfig<'mysql'>): PoolOptions {
     supportBigNumbers: true,
     bigNumberStrings: false,
     connectTimeout: 10_000,
-    ...(config.MYSQL_TLS ? { ssl: { minVersion: 'TLSv1.2', rejectUnauthorized: true } } : {}),
   };
+  // Verified against Node's CA list (Azure Database for MySQL's roots are public CAs).
+  const tls = { ssl: { minVersion: 'TLSv1.2', rejectUnauthorized: true } } as const;
+  if (target.mode === 'entra') {
+    return {
+      ...common,
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      database: target.database,
+      // The password of each new connection is a fresh access token (createTokenPool).
+      ...tls,
+      authPlugins: { mysql_clear_password: clearPasswordOverTls },
+    };
+  }
+  const url = new URL(target.url);
+  return {
+    ...common,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : 3306,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined,
+    ...(config.MYSQL_TLS ? tls : {}),
+  };
+}
+
+export interface TokenSourceOptions {
+  scope?: string;
+  /** Get a new token this long before the current one expires. Default 5 minutes. */
+  refreshMarginMs?: number;
+  /** The clock (a seam for tests). */
+  now?: () => number;
+}
+
+/**
+ * Access tokens for MySQL from a credential, cached until shortly before they expire (or
+ * until the credential says to refresh), one request at a time. A failed refresh falls back
+ * to the current token while it is still valid.
+ */
+export function tokenSource(
+  credential: TokenCredential,
+  options: TokenSourceOptions = {},
+): () => Promise<string> {
+  const scope = options.scope ?? MYSQL_ENTRA_SCOPE;
+  const margin = options.refreshMarginMs ?? 5 * 60_000;
+  const now = options.now ?? Date.now;
+  let current: AccessToken | undefined;
+  let pending: Promise<string> | undefined;
+  const refreshAt = (token: AccessToken) =>
+    Math.min(token.refreshAfterTimestamp ?? Infinity, token.expiresOnTimestamp - margin);
+  return () => {
+    if (current && now() < refreshAt(current)) return Promise.resolve(current.token);
+    pending ??= credential
+      .getToken(scope)
+      .then(
+        (token) => {
+          if (!token) throw new Error(`No access token for ${scope}`);
+          current = token;
+          return token.token;
+        },
+        (error: unknown) => {
+          if (current && now() < current.expiresOnTimestamp) return current.token;
+          throw error;
+        },
+      )
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+}
+
+/** The core pool's fields this module relies on (mysql2 copies them per new connection). */
+type CorePoolInternals = CorePool & { config: { connectionConfig: { password?: string } } };
+
+/**
+ * A pool whose new connections sign in with `token()` as their password. Every connection
+ * request first awaits the token (a cached value, except shortly before expiry) and puts it
+ * into the pool's connection settings, which mysql2 copies into each connection it opens.
+ */
+export function createTokenPool(options: PoolOptions, token: () => Promise<string>): Pool {
+  const pool = createPool({ ...options, password: '' });
+  const core = pool.pool as CorePoolInternals;
+  const getConnection = core.getConnection.bind(core);
+  core.getConnection = (callback) => {
+    token().then(
+      (value) => {
+        core.config.connectionConfig.password = value;
+        getConnection(callback);
+      },
+      (error: unknown) => {
+        callback(error instanceof Error ? error : new Error(String(error)), undefined as never);
+      },
+    );
+  };
+  return pool;
+}
+
+/** The credential of the Entra mode: the user-assigned identity, or DefaultAzureCredential. */
+export function mysqlCredential(target: Extract<MysqlTarget, { mode: 'entra' }>): TokenCredential {
+  return target.managedIdentityClientId
+    ? new ManagedIdentityCredential({ clientId: target.managedIdentityClientId })
+    : new DefaultAzureCredential();
+}
+
+/** A new pool for a configuration (the app uses `getPool`; scripts make their own). */
+export function createMysqlPool(
+  config: SectionConfig<'mysql'>,
+  credential?: TokenCredential,
+): Pool {
+  const target = mysqlTarget(config);
+  if (target.mode === 'password') return createPool(poolOptions(config));
+  return createTokenPool(poolOptions(config), tokenSource(credential ?? mysqlCredential(target)));
 }
 
 let pool: Pool | undefined;
@@ -37,7 +212,7 @@ let pool: Pool | undefined;
 /** The shared pool for this process. */
 export function getPool(): Pool {
   if (!pool) {
-    pool = createPool(poolOptions(getSection('mysql')));
+    pool = createMysqlPool(getSection('mysql'));
     // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
     pool.on('connection', (connection) => {
       // mysql2's promise pool re-emits the core (callback) connection here, whatever its typings say.

@@ -100,6 +100,28 @@ describe('loadConfig', () => {
     expect(error.problems).toContain('AUTH_AUDIENCE: required');
   });
 
+  it('accepts the Azure form of MySQL (host, Entra user, database) instead of MYSQL_URL', () => {
+    const azure = {
+      ...good,
+      MYSQL_URL: undefined,
+      MYSQL_HOST: 'mysql-x.mysql.database.azure.com',
+      MYSQL_USER: 'id-x',
+      MYSQL_DATABASE: 'sis',
+      MYSQL__credential: 'managedidentity',
+      MYSQL__clientId: '00000000-0000-4000-8000-000000000001',
+    };
+    expect(loadConfig(azure)).toMatchObject({ MYSQL_HOST: azure.MYSQL_HOST, MYSQL_USER: 'id-x' });
+    const both = configError({ ...azure, MYSQL_URL: good.MYSQL_URL, MYSQL_POOL_SIZE: 'abc' });
+    expect(both.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'MYSQL_DATABASE',
+      'MYSQL_HOST',
+      'MYSQL_POOL_SIZE',
+      'MYSQL_USER',
+      'MYSQL__clientId',
+      'MYSQL__credential',
+    ]);
+  });
+
   it('refuses a MYSQL_URL that is not mysql:', () => {
     const error = configError({ ...good, MYSQL_URL: 'http://db.example.com/sis' });
     expect(error.problems).toHaveLength(1);

@@ -1,0 +1,894 @@
+// Every resource of one environment, in one resource group. Deployed by main.bicep.
+// The app signs in to each service with one user-assigned managed identity, which holds only
+// the data-plane roles the code uses, each scoped as narrowly as the service allows.
+
+@description('Name of the environment; seeds resource names.')
+param environmentName string
+
+@description('Region of every resource.')
+param location string
+
+@description('Tags for every resource (azd-env-name).')
+param tags object
+
+@description('Entra ID tenant that issues the API\'s bearer tokens.')
+param authTenantId string
+
+@description('Application (client) id of the API\'s app registration.')
+param authApiAppId string
+
+@description('Object id of the MySQL Microsoft Entra administrator.')
+param mysqlAdminPrincipalId string
+
+@description('Sign-in name of the MySQL Microsoft Entra administrator.')
+param mysqlAdminLogin string
+
+@description('Object id of the device principal given Azure Event Hubs Data Sender; empty: none.')
+param devicePrincipalId string
+
+@description('Kind of the device principal.')
+param devicePrincipalType string
+
+@description('Create a send-only SAS rule on the hub for devices without Entra ID.')
+param allowDeviceSasKeys bool
+
+@description('Memory of each Flex Consumption instance, in MB.')
+param instanceMemoryMB int
+
+@description('Most Flex Consumption instances.')
+param maximumInstanceCount int
+
+@description('MySQL connections per instance.')
+param mysqlPoolSize int
+
+@description('Event Hubs throughput units.')
+param eventHubsThroughputUnits int
+
+@description('Partitions of the telemetry hub.')
+param eventHubsPartitionCount int
+
+@description('Days the telemetry hub keeps events.')
+param eventHubsRetentionDays int
+
+@description('Cosmos DB capacity: serverless or autoscale.')
+param cosmosCapacityMode string
+
+@description('Autoscale ceiling of the database in RU/s.')
+param cosmosAutoscaleMaxThroughput int
+
+@description('Second Cosmos DB region (autoscale mode only); empty: none.')
+param cosmosSecondaryLocation string
+
+@description('Web PubSub units.')
+param webPubSubCapacity int
+
+@description('Deploy Notification Hubs for push.')
+param enableNotificationHubs bool
+
+@description('Notification Hubs namespace tier.')
+param notificationHubsSku string
+
+@description('MySQL compute size.')
+param mysqlSkuName string
+
+@description('MySQL compute tier.')
+param mysqlSkuTier string
+
+@description('MySQL storage in GiB.')
+param mysqlStorageSizeGB int
+
+@description('Days of MySQL backups.')
+param mysqlBackupRetentionDays int
+
+@description('Geo-redundant MySQL backups.')
+param mysqlGeoRedundantBackup bool
+
+@description('MySQL high availability mode.')
+param mysqlHighAvailability string
+
+@description('Public IPv4 address allowed through the MySQL firewall; empty: none.')
+param mysqlClientIpAddress string
+
+@description('Days a window aggregate is kept.')
+param aggregateTtlDays int
+
+@description('Days a dead letter is kept.')
+param deadLetterTtlDays int
+
+@secure()
+@description('Password of the MySQL server\'s built-in administrator, which Azure requires at creation. Nobody needs it: the server accepts only Entra ID sign-ins (aad_auth_only), so a fresh random value is set on each deployment.')
+param mysqlAdministratorPassword string = newGuid()
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName, location))
+var functionAppName = 'func-${resourceToken}'
+var deploymentContainerName = 'app-package-${resourceToken}'
+var eventHubName = 'telemetry'
+var eventHubConsumerGroupName = 'sis-functions'
+var cosmosDatabaseName = 'sis'
+var webPubSubHubName = 'sis'
+var mysqlDatabaseName = 'sis'
+var notificationHubName = 'sis'
+var serverless = cosmosCapacityMode == 'serverless'
+
+// Built-in role definitions the app (or the devices) need; nothing broader is assigned.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
+  eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
+  webPubSubServiceOwner: '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+}
+// Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role).
+var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
+
+// ---------------------------------------------------------------- identity
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: 'id-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+// The MySQL server's own identity, through which it resolves Entra principals; it needs the
+// Microsoft Graph permissions granted once by bicep/scripts/grant-mysql-graph.sh.
+resource mysqlIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: 'id-mysql-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------- storage
+
+// AzureWebJobsStorage (host leases and keys, timer locks, Event Hubs checkpoints in
+// azure-webjobs-eventhub) and the deployment package container. No shared keys.
+resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
+  name: 'st${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+
+  resource blobServices 'blobServices' = {
+    name: 'default'
+
+    resource deploymentContainer 'containers' = {
+      name: deploymentContainerName
+      properties: {
+        publicAccess: 'None'
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- monitoring
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2025-02-01' = {
+  name: 'log-${resourceToken}'
+  location: location
+  tags: tags
+  properties: {
+    retentionInDays: 30
+    sku: {
+      name: 'PerGB2018'
+    }
+    features: {
+      disableLocalAuth: true
+    }
+  }
+}
+
+// Entra ID authentication only: telemetry is accepted from the identity (Monitoring Metrics
+// Publisher), never with the instrumentation key alone.
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+    DisableLocalAuth: true
+  }
+}
+
+// ---------------------------------------------------------------- Event Hubs
+
+resource eventHubsNamespace 'Microsoft.EventHub/namespaces@2026-01-01' = {
+  name: 'evhns-${resourceToken}'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+    tier: 'Standard'
+    capacity: eventHubsThroughputUnits
+  }
+  properties: {
+    // SAS is on only for the devices' send-only rule, when asked for.
+    disableLocalAuth: !allowDeviceSasKeys
+    minimumTlsVersion: '1.2'
+    publicNetworkAccess: 'Enabled'
+    isAutoInflateEnabled: false
+  }
+
+  resource hub 'eventhubs' = {
+    name: eventHubName
+    properties: {
+      partitionCount: eventHubsPartitionCount
+      messageRetentionInDays: eventHubsRetentionDays
+    }
+
+    resource consumerGroup 'consumergroups' = {
+      name: eventHubConsumerGroupName
+    }
+
+    // Devices that cannot use Entra ID: send only, on this hub only.
+    resource deviceSendRule 'authorizationRules' = if (allowDeviceSasKeys) {
+      name: 'devices-send'
+      properties: {
+        rights: [
+          'Send'
+        ]
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Cosmos DB
+
+resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {
+  name: 'cosmos-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'GlobalDocumentDB'
+  properties: {
+    databaseAccountOfferType: 'Standard'
+    disableLocalAuth: true
+    disableKeyBasedMetadataWriteAccess: true
+    minimalTlsVersion: 'Tls12'
+    publicNetworkAccess: 'Enabled'
+    consistencyPolicy: {
+      defaultConsistencyLevel: 'Session'
+    }
+    enableAutomaticFailover: !serverless && !empty(cosmosSecondaryLocation)
+    capabilities: serverless
+      ? [
+          {
+            name: 'EnableServerless'
+          }
+        ]
+      : []
+    locations: concat(
+      [
+        {
+          locationName: location
+          failoverPriority: 0
+          isZoneRedundant: false
+        }
+      ],
+      !serverless && !empty(cosmosSecondaryLocation)
+        ? [
+            {
+              locationName: cosmosSecondaryLocation
+              failoverPriority: 1
+              isZoneRedundant: false
+            }
+          ]
+        : []
+    )
+  }
+
+  resource database 'sqlDatabases' = {
+    name: cosmosDatabaseName
+    properties: {
+      resource: {
+        id: cosmosDatabaseName
+      }
+      options: serverless
+        ? {}
+        : {
+            autoscaleSettings: {
+              maxThroughput: cosmosAutoscaleMaxThroughput
+            }
+          }
+    }
+
+    // The containers mirror telemetryContainers in lib/cosmos/client.ts (tests/bicep checks
+    // that they agree): the app cannot create containers with Entra ID data-plane roles.
+
+    // TTL on without a default: each aggregate carries its own ttl (AGGREGATE_TTL_DAYS).
+    resource aggregates 'containers' = {
+      name: 'aggregates'
+      properties: {
+        resource: {
+          id: 'aggregates'
+          partitionKey: {
+            paths: [
+              '/equipmentId'
+            ]
+            kind: 'Hash'
+            version: 2
+          }
+          defaultTtl: -1
+          indexingPolicy: {
+            indexingMode: 'consistent'
+            automatic: true
+            includedPaths: [
+              {
+                path: '/*'
+              }
+            ]
+            excludedPaths: [
+              {
+                path: '/"_etag"/?'
+              }
+            ]
+          }
+        }
+      }
+    }
+
+    // TTL off: alerts stay. The list pages newest first, ties broken by id.
+    resource alerts 'containers' = {
+      name: 'alerts'
+      properties: {
+        resource: {
+          id: 'alerts'
+          partitionKey: {
+            paths: [
+              '/equipmentId'
+            ]
+            kind: 'Hash'
+            version: 2
+          }
+          indexingPolicy: {
+            indexingMode: 'consistent'
+            automatic: true
+            includedPaths: [
+              {
+                path: '/*'
+              }
+            ]
+            excludedPaths: [
+              {
+                path: '/"_etag"/?'
+              }
+            ]
+            compositeIndexes: [
+              [
+                {
+                  path: '/raisedAt'
+                  order: 'descending'
+                }
+                {
+                  path: '/id'
+                  order: 'descending'
+                }
+              ]
+            ]
+          }
+        }
+      }
+    }
+
+    // Default TTL 30 days; each record carries its own ttl (DEAD_LETTER_TTL_DAYS).
+    resource deadLetters 'containers' = {
+      name: 'deadLetters'
+      properties: {
+        resource: {
+          id: 'deadLetters'
+          partitionKey: {
+            paths: [
+              '/equipmentId'
+            ]
+            kind: 'Hash'
+            version: 2
+          }
+          defaultTtl: 2592000
+          indexingPolicy: {
+            indexingMode: 'consistent'
+            automatic: true
+            includedPaths: [
+              {
+                path: '/*'
+              }
+            ]
+            excludedPaths: [
+              {
+                path: '/"_etag"/?'
+              }
+            ]
+            compositeIndexes: [
+              [
+                {
+                  path: '/enqueuedTime'
+                  order: 'descending'
+                }
+                {
+                  path: '/id'
+                  order: 'descending'
+                }
+              ]
+            ]
+          }
+        }
+      }
+    }
+
+    // Partition states never expire; batch partials carry their own ttl.
+    resource pipelineState 'containers' = {
+      name: 'pipelineState'
+      properties: {
+        resource: {
+          id: 'pipelineState'
+          partitionKey: {
+            paths: [
+              '/pk'
+            ]
+            kind: 'Hash'
+            version: 2
+          }
+          defaultTtl: -1
+          indexingPolicy: {
+            indexingMode: 'consistent'
+            automatic: true
+            includedPaths: [
+              {
+                path: '/*'
+              }
+            ]
+            excludedPaths: [
+              {
+                path: '/"_etag"/?'
+              }
+            ]
+          }
+        }
+      }
+    }
+  }
+
+  // Read and write items in the app's database only (not the whole account).
+  resource appDataContributor 'sqlRoleAssignments' = {
+    name: guid(cosmos.id, cosmosDatabaseName, identity.id, cosmosDataContributorRoleId)
+    properties: {
+      roleDefinitionId: '${cosmos.id}/sqlRoleDefinitions/${cosmosDataContributorRoleId}'
+      principalId: identity.properties.principalId
+      scope: '${cosmos.id}/dbs/${cosmosDatabaseName}'
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Web PubSub
+
+resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' = {
+  name: 'wps-${resourceToken}'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard_S1'
+    tier: 'Standard'
+    capacity: webPubSubCapacity
+  }
+  properties: {
+    disableLocalAuth: true
+    disableAadAuth: false
+    publicNetworkAccess: 'Enabled'
+  }
+
+  resource hub 'hubs' = {
+    name: webPubSubHubName
+    properties: {
+      // Clients connect only with URLs from /api/negotiate.
+      anonymousConnectPolicy: 'deny'
+    }
+  }
+}
+
+// ---------------------------------------------------------------- Notification Hubs
+
+resource notificationHubsNamespace 'Microsoft.NotificationHubs/namespaces@2023-09-01' = if (enableNotificationHubs) {
+  name: 'ntfns-${resourceToken}'
+  location: location
+  tags: tags
+  sku: {
+    name: notificationHubsSku
+  }
+  properties: {
+    namespaceType: 'NotificationHub'
+  }
+
+  resource hub 'notificationHubs' = {
+    name: notificationHubName
+    location: location
+    tags: tags
+    properties: {}
+
+    // The SDK accepts only a connection string: the app gets one of a send-only rule,
+    // through Key Vault.
+    resource appSendRule 'authorizationRules' = {
+      name: 'app-send'
+      properties: {
+        rights: [
+          'Send'
+        ]
+      }
+    }
+  }
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2026-02-01' = if (enableNotificationHubs) {
+  name: 'kv-${resourceToken}'
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 7
+    publicNetworkAccess: 'Enabled'
+  }
+
+  resource notificationHubsConnection 'secrets' = {
+    name: 'notification-hubs-connection'
+    properties: {
+      value: notificationHubsNamespace::hub::appSendRule!.listKeys().primaryConnectionString
+      contentType: 'Notification Hubs connection string (send only)'
+    }
+  }
+}
+
+// ---------------------------------------------------------------- MySQL
+
+resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
+  name: 'mysql-${resourceToken}'
+  location: location
+  tags: tags
+  sku: {
+    name: mysqlSkuName
+    tier: mysqlSkuTier
+  }
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${mysqlIdentity.id}': {}
+    }
+  }
+  properties: {
+    version: '8.0.21'
+    administratorLogin: 'sisadmin'
+    administratorLoginPassword: mysqlAdministratorPassword
+    storage: {
+      storageSizeGB: mysqlStorageSizeGB
+      autoGrow: 'Enabled'
+    }
+    backup: {
+      backupRetentionDays: mysqlBackupRetentionDays
+      geoRedundantBackup: mysqlGeoRedundantBackup ? 'Enabled' : 'Disabled'
+    }
+    highAvailability: {
+      mode: mysqlHighAvailability
+    }
+    network: {
+      publicNetworkAccess: 'Enabled'
+    }
+  }
+
+  resource database 'databases' = {
+    name: mysqlDatabaseName
+    properties: {
+      charset: 'utf8mb4'
+      collation: 'utf8mb4_unicode_ci'
+    }
+  }
+
+  // The server takes one change at a time: its children are applied in a chain.
+  resource entraAdmin 'administrators' = {
+    name: 'ActiveDirectory'
+    dependsOn: [
+      database
+    ]
+    properties: {
+      administratorType: 'ActiveDirectory'
+      identityResourceId: mysqlIdentity.id
+      login: mysqlAdminLogin
+      sid: mysqlAdminPrincipalId
+      tenantId: tenant().tenantId
+    }
+  }
+
+  resource requireSecureTransport 'configurations' = {
+    name: 'require_secure_transport'
+    dependsOn: [
+      entraAdmin
+    ]
+    properties: {
+      value: 'ON'
+      source: 'user-override'
+    }
+  }
+
+  resource entraOnly 'configurations' = {
+    name: 'aad_auth_only'
+    dependsOn: [
+      requireSecureTransport
+    ]
+    properties: {
+      value: 'ON'
+      source: 'user-override'
+    }
+  }
+
+  // Flex Consumption has no fixed outbound addresses: allow Azure services (still TLS and
+  // Entra ID only). Put the app in a virtual network with private access to close this.
+  resource allowAzure 'firewallRules' = {
+    name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
+    dependsOn: [
+      entraOnly
+    ]
+    properties: {
+      startIpAddress: '0.0.0.0'
+      endIpAddress: '0.0.0.0'
+    }
+  }
+
+  resource allowClient 'firewallRules' = if (!empty(mysqlClientIpAddress)) {
+    name: 'AllowDeployingClient'
+    dependsOn: [
+      allowAzure
+    ]
+    properties: {
+      startIpAddress: mysqlClientIpAddress
+      endIpAddress: mysqlClientIpAddress
+    }
+  }
+}
+
+// ---------------------------------------------------------------- function app
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
+  name: 'plan-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+var appSettings = {
+  // Host storage through the identity: blobs (leases, keys, Event Hubs checkpoints) and
+  // tables (host diagnostic events). No queue- or blob-triggered functions, so no queues.
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  MYSQL_HOST: mysql.properties.fullyQualifiedDomainName
+  MYSQL_USER: identity.name
+  MYSQL_DATABASE: mysqlDatabaseName
+  MYSQL__credential: 'managedidentity'
+  MYSQL__clientId: identity.properties.clientId
+  MYSQL_POOL_SIZE: string(mysqlPoolSize)
+  AUTH_ISSUER: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+  AUTH_AUDIENCE: authApiAppId
+  AUTH_JWKS_URI: '${environment().authentication.loginEndpoint}${authTenantId}/discovery/v2.0/keys'
+  COSMOS__accountEndpoint: cosmos.properties.documentEndpoint
+  COSMOS__credential: 'managedidentity'
+  COSMOS__clientId: identity.properties.clientId
+  COSMOS_DATABASE: cosmosDatabaseName
+  EventHubConnection__fullyQualifiedNamespace: eventHubsFullyQualifiedNamespace
+  EventHubConnection__credential: 'managedidentity'
+  EventHubConnection__clientId: identity.properties.clientId
+  EVENTHUB_NAME: eventHubName
+  EVENTHUB_CONSUMER_GROUP: eventHubConsumerGroupName
+  WEBPUBSUB__endpoint: 'https://${webPubSub.properties.hostName}'
+  WEBPUBSUB__credential: 'managedidentity'
+  WEBPUBSUB__clientId: identity.properties.clientId
+  WEBPUBSUB_HUB: webPubSubHubName
+  AGGREGATE_TTL_DAYS: string(aggregateTtlDays)
+  DEAD_LETTER_TTL_DAYS: string(deadLetterTtlDays)
+}
+
+// Push, when deployed: the send-only connection string stays in Key Vault; the platform
+// resolves the reference with the identity (keyVaultReferenceIdentity).
+var pushAppSettings = enableNotificationHubs
+  ? {
+      NOTIFICATION_HUBS_CONNECTION: '@Microsoft.KeyVault(SecretUri=${keyVault::notificationHubsConnection!.properties.secretUri})'
+      NOTIFICATION_HUB_NAME: notificationHubName
+    }
+  : {}
+
+// https://<namespace>.servicebus.windows.net:443/ -> <namespace>.servicebus.windows.net
+var eventHubsFullyQualifiedNamespace = split(split(eventHubsNamespace.properties.serviceBusEndpoint, '//')[1], ':')[0]
+
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
+  name: functionAppName
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identity.id
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: '20'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: union(appSettings, pushAppSettings)
+  }
+
+  // Deployments sign in with Entra ID (azd, az functionapp deploy), never basic credentials.
+  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource scmCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: {
+      allow: false
+    }
+  }
+}
+
+// ---------------------------------------------------------------- role assignments
+
+resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Listen on the telemetry hub only (includes the partition properties the idle-window
+// timer reads).
+resource eventHubReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(eventHubsNamespace::hub.id, identity.id, roles.eventHubsDataReceiver)
+  scope: eventHubsNamespace::hub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataReceiver)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource deviceSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(devicePrincipalId)) {
+  name: guid(eventHubsNamespace::hub.id, devicePrincipalId, roles.eventHubsDataSender)
+  scope: eventHubsNamespace::hub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataSender)
+    principalId: devicePrincipalId
+    principalType: devicePrincipalType
+  }
+}
+
+resource webPubSubOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(webPubSub.id, identity.id, roles.webPubSubServiceOwner)
+  scope: webPubSub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.webPubSubServiceOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Read this one secret, not the whole vault.
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableNotificationHubs) {
+  name: guid(keyVault::notificationHubsConnection.id, identity.id, roles.keyVaultSecretsUser)
+  scope: keyVault::notificationHubsConnection
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---------------------------------------------------------------- outputs (no secrets)
+
+output functionAppName string = functionApp.name
+output functionAppUrl string = 'https://${functionApp.properties.defaultHostName}'
+output identityName string = identity.name
+output identityClientId string = identity.properties.clientId
+output identityPrincipalId string = identity.properties.principalId
+output eventHubsNamespaceName string = eventHubsNamespace.name
+output eventHubsFullyQualifiedNamespace string = eventHubsFullyQualifiedNamespace
+output eventHubName string = eventHubName
+output eventHubConsumerGroup string = eventHubConsumerGroupName
+output deviceSasRuleName string = allowDeviceSasKeys ? eventHubsNamespace::hub::deviceSendRule.name : ''
+output cosmosEndpoint string = cosmos.properties.documentEndpoint
+output cosmosDatabase string = cosmosDatabaseName
+output webPubSubEndpoint string = appSettings.WEBPUBSUB__endpoint
+output webPubSubHub string = webPubSubHubName
+output mysqlServerName string = mysql.name
+output mysqlHost string = mysql.properties.fullyQualifiedDomainName
+output mysqlDatabase string = mysqlDatabaseName
+output mysqlAppUser string = identity.name
+output notificationHubName string = enableNotificationHubs ? notificationHubName : ''
+output keyVaultName string = enableNotificationHubs ? keyVault.name : ''
+output authIssuer string = appSettings.AUTH_ISSUER
+output authAudience string = authApiAppId

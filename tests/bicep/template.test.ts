@@ -1,0 +1,623 @@
+/**
+ * The infrastructure against the code, through the real Bicep CLI (obtained by
+ * `.ci/bicep.sh`, which fails, and so fails these tests, when it cannot get one). The
+ * template is compiled, and `bicep snapshot` evaluates it for two parameter sets into the
+ * resources ARM would deploy, with everything known before deployment filled in. Then:
+ * every setting the config module reads in Azure mode is set and every app setting the
+ * template sets is read; every data-plane role the code needs is assigned, narrowly, and
+ * no other; the Cosmos containers are the ones `telemetryContainers` describes; and no
+ * output, parameter default or app setting holds a secret.
+ */
+import { execFile as execFileCallback, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, settingNames } from '../../lib/config.js';
+import { telemetryContainers } from '../../lib/cosmos/client.js';
+import { cosmosSettingsFrom } from '../../lib/cosmos/settings.js';
+import { mysqlTarget } from '../../lib/mysql/pool.js';
+
+const execFile = promisify(execFileCallback);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const subscriptionId = '00000000-0000-0000-0000-0000000000aa';
+const tenantId = '00000000-0000-0000-0000-0000000000bb';
+const apiAppId = '00000000-0000-0000-0000-0000000000cc';
+const devicePrincipal = '00000000-0000-0000-0000-0000000000dd';
+
+interface Resource {
+  id: string;
+  type: string;
+  name: string;
+  identity?: { userAssignedIdentities?: Record<string, unknown> };
+  tags?: Record<string, string>;
+  sku?: Record<string, unknown>;
+  properties?: Record<string, unknown>;
+}
+interface Snapshot {
+  predictedResources: Resource[];
+  outputs: Record<string, unknown>;
+  diagnostics: unknown[];
+}
+
+/** Parameters of the two evaluated environments: the defaults, and everything switched on. */
+const scenarios = {
+  minimal: {},
+  full: {
+    enableNotificationHubs: true,
+    allowDeviceSasKeys: true,
+    devicePrincipalId: `'${devicePrincipal}'`,
+    cosmosCapacityMode: `'autoscale'`,
+    cosmosSecondaryLocation: `'norwayeast'`,
+    mysqlSkuName: `'Standard_D2ds_v4'`,
+    mysqlSkuTier: `'GeneralPurpose'`,
+    mysqlHighAvailability: `'ZoneRedundant'`,
+    mysqlBackupRetentionDays: 35,
+    mysqlGeoRedundantBackup: true,
+    mysqlClientIpAddress: `'203.0.113.7'`,
+    maximumInstanceCount: 100,
+    instanceMemoryMB: 4096,
+    eventHubsThroughputUnits: 4,
+    eventHubsPartitionCount: 16,
+  },
+} as const;
+type Scenario = keyof typeof scenarios;
+
+let cli = '';
+let work = '';
+let compiled = '';
+const snapshots = {} as Record<Scenario, Snapshot>;
+
+beforeAll(async () => {
+  // Prints the CLI's path on stdout; fails (and so fails this file) when there is none.
+  cli = execFileSync('bash', [join(root, '.ci/bicep.sh'), '--path'], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .at(-1) as string;
+  work = mkdtempSync(join(tmpdir(), 'sis-bicep-'));
+  const build = await execFile(cli, [
+    'build',
+    join(root, 'bicep/main.bicep'),
+    '--outfile',
+    join(work, 'main.json'),
+  ]);
+  expect(`${build.stdout}${build.stderr}`).toBe('');
+  compiled = readFileSync(join(work, 'main.json'), 'utf8');
+  await Promise.all(
+    (Object.keys(scenarios) as Scenario[]).map(async (scenario) => {
+      const file = join(work, `${scenario}.bicepparam`);
+      const params: Record<string, string | number | boolean> = {
+        environmentName: `'ci-${scenario}'`,
+        location: `'swedencentral'`,
+        authApiAppId: `'${apiAppId}'`,
+        mysqlAdminPrincipalId: `'00000000-0000-0000-0000-0000000000ee'`,
+        mysqlAdminLogin: `'dba@example.com'`,
+        ...scenarios[scenario],
+      };
+      writeFileSync(
+        file,
+        [
+          `using '${relative(work, join(root, 'bicep/main.bicep'))}'`,
+          ...Object.entries(params).map(([name, value]) => `param ${name} = ${String(value)}`),
+        ].join('\n'),
+      );
+      await execFile(cli, [
+        'snapshot',
+        file,
+        '--subscription-id',
+        subscriptionId,
+        '--tenant-id',
+        tenantId,
+        '--location',
+        'swedencentral',
+        '--deployment-name',
+        'sis',
+      ]);
+      snapshots[scenario] = JSON.parse(
+        readFileSync(join(work, `${scenario}.snapshot.json`), 'utf8'),
+      ) as Snapshot;
+    }),
+  );
+}, 600_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function resources(scenario: Scenario, type: string): Resource[] {
+  return snapshots[scenario].predictedResources.filter((r) => r.type === type);
+}
+
+function one(scenario: Scenario, type: string): Resource {
+  const found = resources(scenario, type);
+  expect(found, type).toHaveLength(1);
+  return found[0] as Resource;
+}
+
+function appSettings(scenario: Scenario): Record<string, string> {
+  return one(scenario, 'Microsoft.Web/sites/config').properties as Record<string, string>;
+}
+
+/** The resource id of the identity the function app runs as. */
+function appIdentityId(scenario: Scenario): string {
+  const identities = Object.keys(
+    one(scenario, 'Microsoft.Web/sites').identity?.userAssignedIdentities ?? {},
+  );
+  expect(identities).toHaveLength(1);
+  return identities[0] as string;
+}
+
+/** An ARM expression reading `property` of the resource `id`. */
+const readsProperty = (id: string, property: string) =>
+  new RegExp(
+    `reference\\('${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}', '[^']+'\\)\\.${property}\\b`,
+  );
+
+/** Settings only a local stand-in uses; Azure must not set them. */
+const localOnly = [
+  'MYSQL_URL',
+  'MYSQL_TLS',
+  'MYSQL_PORT',
+  'COSMOS_KEY',
+  'COSMOS_CA_CERT_FILE',
+  'EventHubConnection',
+  'WEBPUBSUB_KEY',
+  'NOTIFICATION_HUBS_CA_CERT_FILE',
+];
+/** Tunables whose code defaults suit Azure; the template may leave them out. */
+const tunables = [
+  'AUTH_TRUST_PLATFORM_PRINCIPAL',
+  'WEBPUBSUB_TOKEN_MINUTES',
+  'EQUIPMENT_STATUS_INTERVAL_SECONDS',
+  'TELEMETRY_ALLOWED_LATENESS_SECONDS',
+  'TELEMETRY_IDLE_GRACE_SECONDS',
+  'SEVERITY_RULES',
+];
+/** Settings only present when push is deployed. */
+const pushSettings = ['NOTIFICATION_HUBS_CONNECTION', 'NOTIFICATION_HUB_NAME'];
+/** Settings the Functions host reads itself (not the app's config module). */
+const hostSetting = /^(AzureWebJobsStorage__|APPLICATIONINSIGHTS_|FUNCTIONS_)/;
+
+/** Plausible deployed values for settings that ARM fills in at deployment. */
+function deployedValue(name: string, value: string): string {
+  if (!value.startsWith('[')) return value;
+  if (name.endsWith('__clientId')) return '00000000-0000-4000-8000-000000000001';
+  const samples: Record<string, string> = {
+    MYSQL_HOST: 'mysql-x.mysql.database.azure.com',
+    COSMOS__accountEndpoint: 'https://cosmos-x.documents.azure.com:443/',
+    WEBPUBSUB__endpoint: 'https://wps-x.webpubsub.azure.com',
+    EventHubConnection__fullyQualifiedNamespace: 'evhns-x.servicebus.windows.net',
+    AUTH_ISSUER: `https://login.microsoftonline.com/${tenantId}/v2.0`,
+    AUTH_JWKS_URI: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
+    NOTIFICATION_HUBS_CONNECTION: 'Endpoint=sb://resolved-by-the-platform/',
+  };
+  const sample = samples[name];
+  if (sample === undefined) throw new Error(`no sample for ${name} = ${value}`);
+  return sample;
+}
+
+describe.each(Object.keys(scenarios) as Scenario[])('app settings (%s)', (scenario) => {
+  it('sets every setting the code reads in Azure mode, and only settings something reads', () => {
+    const settings = appSettings(scenario);
+    const names = Object.keys(settings);
+    const read = new Set<string>(settingNames);
+    for (const name of names) {
+      expect(read.has(name) || hostSetting.test(name), `${name} is read by nothing`).toBe(true);
+    }
+    for (const name of settingNames) {
+      if (localOnly.includes(name)) {
+        expect(names, `${name} is local only`).not.toContain(name);
+      } else if (pushSettings.includes(name)) {
+        if (scenario === 'full') expect(names).toContain(name);
+        else expect(names).not.toContain(name);
+      } else if (!tunables.includes(name)) {
+        expect(names, `${name} is not set`).toContain(name);
+      }
+    }
+    // The host's own storage and monitoring settings, identity-based.
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'AzureWebJobsStorage__blobServiceUri',
+        'AzureWebJobsStorage__credential',
+        'AzureWebJobsStorage__clientId',
+        'APPLICATIONINSIGHTS_CONNECTION_STRING',
+        'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+      ]),
+    );
+  });
+
+  it('connects to everything as the app identity, and the config module agrees', () => {
+    const settings = appSettings(scenario);
+    const identity = appIdentityId(scenario);
+    for (const [name, value] of Object.entries(settings)) {
+      if (name.endsWith('__credential')) expect(value, name).toBe('managedidentity');
+      if (name.endsWith('__clientId'))
+        expect(value, name).toMatch(readsProperty(identity, 'clientId'));
+    }
+    for (const prefix of [
+      'AzureWebJobsStorage',
+      'MYSQL',
+      'COSMOS',
+      'EventHubConnection',
+      'WEBPUBSUB',
+    ]) {
+      expect(settings[`${prefix}__credential`], prefix).toBe('managedidentity');
+    }
+    expect(settings['APPLICATIONINSIGHTS_AUTHENTICATION_STRING']).toMatch(
+      /^\[format\('ClientId=\{0\};Authorization=AAD', reference\('[^']+userAssignedIdentities\/[^']+', '[^']+'\)\.clientId\)\]$/,
+    );
+    expect(settings['MYSQL_USER']).toBe(identity.split('/').at(-1));
+    expect(settings['MYSQL_HOST']).toMatch(
+      /Microsoft\.DBforMySQL\/flexibleServers\/[^']+', '[^']+'\)\.fullyQualifiedDomainName\]$/,
+    );
+    expect(settings['COSMOS__accountEndpoint']).toMatch(
+      /databaseAccounts\/[^']+', '[^']+'\)\.documentEndpoint\]$/,
+    );
+    expect(settings['AUTH_AUDIENCE']).toBe(apiAppId);
+    expect(settings['AUTH_ISSUER']).toContain('environment().authentication.loginEndpoint');
+    expect(settings['AUTH_ISSUER']).toContain(`'${tenantId}'`);
+
+    const env = Object.fromEntries(
+      Object.entries(settings)
+        .filter(([name]) => !hostSetting.test(name))
+        .map(([name, value]) => [name, deployedValue(name, value)]),
+    );
+    const config = loadConfig(env);
+    expect(mysqlTarget(config)).toMatchObject({ mode: 'entra', database: 'sis' });
+    expect(cosmosSettingsFrom(config)).toMatchObject({ mode: 'azure' });
+    expect(config.EventHubConnection).toBeUndefined();
+    expect(config.WEBPUBSUB_KEY).toBeUndefined();
+    expect(config.EVENTHUB_NAME).toBe('telemetry');
+    expect(config.EVENTHUB_CONSUMER_GROUP).toBe('sis-functions');
+    expect(config.COSMOS_DATABASE).toBe('sis');
+    expect(config.WEBPUBSUB_HUB).toBe('sis');
+  });
+
+  it('names the resources the settings point at', () => {
+    const settings = appSettings(scenario);
+    const hub = one(scenario, 'Microsoft.EventHub/namespaces/eventhubs');
+    expect(hub.name.split('/').at(-1)).toBe(settings['EVENTHUB_NAME']);
+    expect(
+      one(scenario, 'Microsoft.EventHub/namespaces/eventhubs/consumergroups')
+        .name.split('/')
+        .at(-1),
+    ).toBe(settings['EVENTHUB_CONSUMER_GROUP']);
+    expect(
+      one(scenario, 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases').name.split('/').at(-1),
+    ).toBe(settings['COSMOS_DATABASE']);
+    expect(one(scenario, 'Microsoft.SignalRService/webPubSub/hubs').name.split('/').at(-1)).toBe(
+      settings['WEBPUBSUB_HUB'],
+    );
+    expect(
+      one(scenario, 'Microsoft.DBforMySQL/flexibleServers/databases').name.split('/').at(-1),
+    ).toBe(settings['MYSQL_DATABASE']);
+    const namespace = one(scenario, 'Microsoft.EventHub/namespaces');
+    expect(settings['EventHubConnection__fullyQualifiedNamespace']).toMatch(
+      readsProperty(namespace.id, 'serviceBusEndpoint'),
+    );
+    if (scenario === 'full') {
+      const secret = one(scenario, 'Microsoft.KeyVault/vaults/secrets');
+      expect(settings['NOTIFICATION_HUBS_CONNECTION']).toMatch(
+        /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)', /,
+      );
+      expect(settings['NOTIFICATION_HUBS_CONNECTION']).toMatch(
+        readsProperty(secret.id, 'secretUri'),
+      );
+      expect(one(scenario, 'Microsoft.Web/sites').properties?.['keyVaultReferenceIdentity']).toBe(
+        appIdentityId(scenario),
+      );
+      expect(
+        one(scenario, 'Microsoft.NotificationHubs/namespaces/notificationHubs')
+          .name.split('/')
+          .at(-1),
+      ).toBe(settings['NOTIFICATION_HUB_NAME']);
+    } else {
+      expect(resources(scenario, 'Microsoft.NotificationHubs/namespaces')).toHaveLength(0);
+      expect(resources(scenario, 'Microsoft.KeyVault/vaults')).toHaveLength(0);
+    }
+  });
+});
+
+const role = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+  eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde',
+  eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975',
+  webPubSubServiceOwner: '12cf5a90-567b-43ae-8102-96cf46c7d9b4',
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+};
+
+describe.each(Object.keys(scenarios) as Scenario[])('role assignments (%s)', (scenario) => {
+  it('grants exactly the data-plane roles the code uses, each on the narrowest scope', () => {
+    const identity = appIdentityId(scenario);
+    const scopeOf = (type: string) => one(scenario, type).id;
+    const assignments = resources(scenario, 'Microsoft.Authorization/roleAssignments').map((r) => {
+      const properties = r.properties as Record<string, string>;
+      return {
+        name: r.name,
+        role: properties['roleDefinitionId']?.split('/').at(-1),
+        scope: r.id.slice(0, r.id.indexOf('/providers/Microsoft.Authorization/roleAssignments/')),
+        principal:
+          properties['principalId'] === `[reference('${identity}', '2024-11-30').principalId]`
+            ? 'app'
+            : properties['principalId'],
+      };
+    });
+    const expected = [
+      {
+        role: role.storageBlobDataOwner,
+        scope: scopeOf('Microsoft.Storage/storageAccounts'),
+        principal: 'app',
+      },
+      {
+        role: role.storageTableDataContributor,
+        scope: scopeOf('Microsoft.Storage/storageAccounts'),
+        principal: 'app',
+      },
+      {
+        role: role.monitoringMetricsPublisher,
+        scope: scopeOf('Microsoft.Insights/components'),
+        principal: 'app',
+      },
+      {
+        role: role.eventHubsDataReceiver,
+        scope: scopeOf('Microsoft.EventHub/namespaces/eventhubs'),
+        principal: 'app',
+      },
+      {
+        role: role.webPubSubServiceOwner,
+        scope: scopeOf('Microsoft.SignalRService/webPubSub'),
+        principal: 'app',
+      },
+    ];
+    if (scenario === 'full') {
+      expected.push(
+        {
+          role: role.keyVaultSecretsUser,
+          scope: scopeOf('Microsoft.KeyVault/vaults/secrets'),
+          principal: 'app',
+        },
+        {
+          role: role.eventHubsDataSender,
+          scope: scopeOf('Microsoft.EventHub/namespaces/eventhubs'),
+          principal: devicePrincipal,
+        },
+      );
+    }
+    const sortKey = (a: { role?: string | undefined; principal?: string | undefined }) =>
+      `${a.role}${a.principal}`;
+    expect(
+      assignments
+        .map(({ name: _, ...rest }) => rest)
+        .sort((a, b) => sortKey(a).localeCompare(sortKey(b))),
+    ).toEqual(expected.sort((a, b) => sortKey(a).localeCompare(sortKey(b))));
+    // guid() names: deterministic GUIDs, one per assignment.
+    const names = assignments.map((a) => a.name);
+    for (const name of names)
+      expect(name).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('gives the app Cosmos DB Built-in Data Contributor on its database only', () => {
+    const identity = appIdentityId(scenario);
+    const account = one(scenario, 'Microsoft.DocumentDB/databaseAccounts');
+    const assignment = one(scenario, 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments');
+    expect(assignment.properties).toEqual({
+      roleDefinitionId: `${account.id}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002`,
+      principalId: `[reference('${identity}', '2024-11-30').principalId]`,
+      scope: `${account.id}/dbs/sis`,
+    });
+    expect(assignment.name.split('/').at(-1)).toMatch(/^[0-9a-f]{8}-[0-9a-f-]{27}$/);
+  });
+});
+
+describe('Cosmos DB', () => {
+  it('declares exactly the containers of telemetryContainers', () => {
+    for (const scenario of Object.keys(scenarios) as Scenario[]) {
+      const declared = resources(
+        scenario,
+        'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers',
+      ).map((r) => (r.properties as { resource: Record<string, unknown> }).resource);
+      const normalised = declared.map((c) => {
+        const partitionKey = c['partitionKey'] as {
+          paths: string[];
+          kind: string;
+          version: number;
+        };
+        const indexing = c['indexingPolicy'] as {
+          compositeIndexes?: unknown[];
+          indexingMode: string;
+        };
+        expect(partitionKey.kind).toBe('Hash');
+        expect(partitionKey.version).toBe(2);
+        expect(indexing.indexingMode).toBe('consistent');
+        return {
+          id: c['id'],
+          partitionKeyPath: partitionKey.paths.join(','),
+          defaultTtl: c['defaultTtl'],
+          compositeIndexes: indexing.compositeIndexes,
+        };
+      });
+      const wanted = telemetryContainers.map((spec) => ({
+        id: spec.id,
+        partitionKeyPath: spec.partitionKeyPath,
+        defaultTtl: 'defaultTtl' in spec ? spec.defaultTtl : undefined,
+        compositeIndexes: 'compositeIndexes' in spec ? spec.compositeIndexes : undefined,
+      }));
+      const byId = (a: { id: unknown }, b: { id: unknown }) =>
+        String(a.id).localeCompare(String(b.id));
+      expect(normalised.sort(byId)).toEqual(wanted.sort(byId));
+    }
+  });
+
+  it('is serverless or autoscale by parameter, with local auth off and a DR region when asked', () => {
+    const minimal = one('minimal', 'Microsoft.DocumentDB/databaseAccounts').properties ?? {};
+    expect(minimal['capabilities']).toEqual([{ name: 'EnableServerless' }]);
+    expect(
+      one('minimal', 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases').properties?.['options'],
+    ).toEqual({});
+    const full = one('full', 'Microsoft.DocumentDB/databaseAccounts').properties ?? {};
+    expect(full['capabilities']).toEqual([]);
+    expect(full['locations']).toHaveLength(2);
+    expect(full['enableAutomaticFailover']).toBe(true);
+    expect(
+      one('full', 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases').properties?.['options'],
+    ).toEqual({
+      autoscaleSettings: { maxThroughput: 1000 },
+    });
+    for (const account of [minimal, full]) {
+      expect(account['disableLocalAuth']).toBe(true);
+      expect(account['disableKeyBasedMetadataWriteAccess']).toBe(true);
+    }
+  });
+});
+
+describe('platform', () => {
+  it('runs the app on Flex Consumption, Node 20, deploying through the identity', () => {
+    for (const scenario of Object.keys(scenarios) as Scenario[]) {
+      const plan = one(scenario, 'Microsoft.Web/serverfarms');
+      expect(plan.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
+      expect(plan.properties?.['reserved']).toBe(true);
+      const site = one(scenario, 'Microsoft.Web/sites');
+      expect(site.tags).toMatchObject({
+        'azd-service-name': 'api',
+        'azd-env-name': `ci-${scenario}`,
+      });
+      const app = site.properties?.['functionAppConfig'] as Record<string, Record<string, unknown>>;
+      expect(app['runtime']).toEqual({ name: 'node', version: '20' });
+      expect(app['deployment']?.['storage']).toMatchObject({
+        type: 'blobContainer',
+        authentication: {
+          type: 'UserAssignedIdentity',
+          userAssignedIdentityResourceId: appIdentityId(scenario),
+        },
+      });
+    }
+    expect(
+      (
+        one('full', 'Microsoft.Web/sites').properties?.['functionAppConfig'] as Record<
+          string,
+          unknown
+        >
+      )['scaleAndConcurrency'],
+    ).toEqual({ instanceMemoryMB: 4096, maximumInstanceCount: 100 });
+  });
+
+  it('turns shared keys and local auth off everywhere but the opt-in device SAS rule', () => {
+    for (const scenario of Object.keys(scenarios) as Scenario[]) {
+      expect(
+        one(scenario, 'Microsoft.Storage/storageAccounts').properties?.['allowSharedKeyAccess'],
+      ).toBe(false);
+      expect(one(scenario, 'Microsoft.Insights/components').properties?.['DisableLocalAuth']).toBe(
+        true,
+      );
+      expect(
+        one(scenario, 'Microsoft.SignalRService/webPubSub').properties?.['disableLocalAuth'],
+      ).toBe(true);
+    }
+    expect(one('minimal', 'Microsoft.EventHub/namespaces').properties?.['disableLocalAuth']).toBe(
+      true,
+    );
+    expect(
+      resources('minimal', 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules'),
+    ).toHaveLength(0);
+    expect(one('full', 'Microsoft.EventHub/namespaces').properties?.['disableLocalAuth']).toBe(
+      false,
+    );
+    const rule = one('full', 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules');
+    expect(rule.properties).toEqual({ rights: ['Send'] });
+    expect(one('full', 'Microsoft.EventHub/namespaces').sku).toMatchObject({
+      name: 'Standard',
+      capacity: 4,
+    });
+    expect(one('full', 'Microsoft.EventHub/namespaces/eventhubs').properties).toMatchObject({
+      partitionCount: 16,
+    });
+  });
+
+  it('makes MySQL Entra-only over TLS, with backups and high availability by parameter', () => {
+    for (const scenario of Object.keys(scenarios) as Scenario[]) {
+      const configurations = Object.fromEntries(
+        resources(scenario, 'Microsoft.DBforMySQL/flexibleServers/configurations').map((r) => [
+          r.name.split('/').at(-1),
+          (r.properties as { value: string }).value,
+        ]),
+      );
+      expect(configurations).toEqual({ require_secure_transport: 'ON', aad_auth_only: 'ON' });
+      expect(
+        one(scenario, 'Microsoft.DBforMySQL/flexibleServers/administrators').properties,
+      ).toMatchObject({
+        administratorType: 'ActiveDirectory',
+        login: 'dba@example.com',
+      });
+    }
+    expect(one('minimal', 'Microsoft.DBforMySQL/flexibleServers').properties).toMatchObject({
+      backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' },
+      highAvailability: { mode: 'Disabled' },
+    });
+    expect(one('full', 'Microsoft.DBforMySQL/flexibleServers').properties).toMatchObject({
+      backup: { backupRetentionDays: 35, geoRedundantBackup: 'Enabled' },
+      highAvailability: { mode: 'ZoneRedundant' },
+    });
+    expect(resources('full', 'Microsoft.DBforMySQL/flexibleServers/firewallRules')).toHaveLength(2);
+  });
+});
+
+describe('secrets', () => {
+  const secretPattern =
+    /listKeys|listConnectionStrings|listCredentials|AccountKey=|SharedAccessKey=|Password=/i;
+
+  it('no output, parameter default or app setting holds a secret', () => {
+    const template = JSON.parse(compiled) as Record<string, unknown>;
+    const deployment = (template['resources'] as Record<string, unknown>[]).find(
+      (r) => r['type'] === 'Microsoft.Resources/deployments',
+    );
+    const nested = (deployment?.['properties'] as Record<string, unknown> | undefined)?.[
+      'template'
+    ] as Record<string, unknown>;
+    expect(nested, 'the resources module is inlined').toBeDefined();
+    for (const level of [template, nested]) {
+      const outputs = JSON.stringify(level['outputs']);
+      expect(outputs).not.toMatch(secretPattern);
+      for (const [name, parameter] of Object.entries(
+        level['parameters'] as Record<string, Record<string, unknown>>,
+      )) {
+        const fallback = parameter['defaultValue'];
+        if (fallback === undefined) continue;
+        expect(JSON.stringify(fallback), name).not.toMatch(secretPattern);
+        if (parameter['type'] === 'securestring') expect(fallback, name).toBe('[newGuid()]');
+      }
+    }
+    for (const scenario of Object.keys(scenarios) as Scenario[]) {
+      expect(JSON.stringify(snapshots[scenario].outputs)).not.toMatch(secretPattern);
+      expect(JSON.stringify(appSettings(scenario))).not.toMatch(secretPattern);
+    }
+  });
+
+  it('reads a key only into the Key Vault secret of the push connection string', () => {
+    for (const scenario of Object.keys(scenarios) as Scenario[]) {
+      const holders = snapshots[scenario].predictedResources.filter((r) =>
+        /listKeys\(/i.test(JSON.stringify(r)),
+      );
+      if (scenario === 'minimal') {
+        expect(holders).toHaveLength(0);
+        continue;
+      }
+      expect(holders.map((r) => r.type)).toEqual(['Microsoft.KeyVault/vaults/secrets']);
+      const rule = one(
+        scenario,
+        'Microsoft.NotificationHubs/namespaces/notificationHubs/authorizationRules',
+      );
+      expect(rule.properties).toEqual({ rights: ['Send'] });
+      expect(holders[0]?.properties?.['value']).toBe(
+        `[listKeys('${rule.id}', '2023-09-01').primaryConnectionString]`,
+      );
+      expect(
+        one(scenario, 'Microsoft.KeyVault/vaults').properties?.['enableRbacAuthorization'],
+      ).toBe(true);
+    }
+  });
+});
