@@ -121,6 +121,21 @@ function localKeys(dataDir: string): { device: string; app: string; webPubSub: s
   return keys;
 }
 
+/**
+ * The send-only device connection string of the local stack's Event Hubs stand-in, when
+ * `npm start` has run here (its keys live in the data folder); undefined otherwise.
+ */
+export function localDeviceConnectionString(): string | undefined {
+  applySettingsFile();
+  const { dataDir, eventHubsPort } = localSettings();
+  if (!existsSync(join(dataDir, 'local-keys.json'))) return undefined;
+  const hub = process.env['EVENTHUB_NAME'] || 'telemetry';
+  return (
+    `Endpoint=sb://127.0.0.1:${eventHubsPort};SharedAccessKeyName=device;` +
+    `SharedAccessKey=${localKeys(dataDir).device};EntityPath=${hub};UseDevelopmentEmulator=true`
+  );
+}
+
 export interface LocalMessaging {
   /** AzureWebJobsStorage as the app sees it. */
   storage: string;

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { DefaultAzureCredential } from '@azure/identity';
+import { localDeviceConnectionString } from './localStack.js';
 import { simulate, type SimulationOptions } from './simulator.js';
 
 function number(
@@ -41,12 +42,16 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
     },
   });
-  const connectionString =
-    values['connection-string'] ?? process.env['SIMULATOR_CONNECTION_STRING'];
   const namespace = values.namespace ?? process.env['SIMULATOR_NAMESPACE'];
+  // With neither given, the local stack's stand-in (`npm start` on this machine).
+  const connectionString =
+    values['connection-string'] ??
+    process.env['SIMULATOR_CONNECTION_STRING'] ??
+    (namespace ? undefined : localDeviceConnectionString());
   if (!connectionString === !namespace) {
     throw new Error(
-      'Give --connection-string (a send-only connection string; npm start prints one) or ' +
+      'Give --connection-string (a send-only connection string; npm start prints one; by ' +
+        'default the local stack started here), or ' +
         '--namespace (<name>.servicebus.windows.net, signing in with Entra ID), not both',
     );
   }
