@@ -21,11 +21,8 @@ import {
   type ContainerDefinition,
   type Database,
 } from '@azure/cosmos';
-import {
-  DefaultAzureCredential,
-  ManagedIdentityCredential,
-  type TokenCredential,
-} from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
+import { azureCredential as lazyAzureCredential } from '../identity.js';
 import { isLoopbackHost } from '../loopback.js';
 
 /**
@@ -114,11 +111,9 @@ export type CosmosSettings =
       caCertFile?: string | undefined;
     };
 
-/** The credential used in Azure mode. */
+/** The credential used in Azure mode (`@azure/identity` loads at the first token request). */
 export function azureCredential(managedIdentityClientId?: string): TokenCredential {
-  return managedIdentityClientId
-    ? new ManagedIdentityCredential({ clientId: managedIdentityClientId })
-    : new DefaultAzureCredential();
+  return lazyAzureCredential(managedIdentityClientId);
 }
 
 /** Client options for settings; reads the certificate file, creates the credential. */

@@ -5,9 +5,9 @@
  * that is merely behind (after a restart, a rebalance or a burst), whose backlog would
  * otherwise be dead-lettered as late.
  */
-import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
-import { EventHubConsumerClient } from '@azure/event-hubs';
+import type { EventHubConsumerClient } from '@azure/event-hubs';
 import type { SectionConfig } from '../config.js';
+import { azureCredential } from '../identity.js';
 
 /** True when every event enqueued in the partition is at or below `lastSequenceNumber`. */
 export type HubProbe = (partitionId: string, lastSequenceNumber: number) => Promise<boolean>;
@@ -18,27 +18,31 @@ export function createHubProbe(config: SectionConfig<'eventHubs'>): {
 } {
   const hub = config.EVENTHUB_NAME;
   const group = config.EVENTHUB_CONSUMER_GROUP;
-  let client: EventHubConsumerClient;
-  if (config.EventHubConnection) {
-    client = new EventHubConsumerClient(group, config.EventHubConnection, hub);
-  } else if (config.EventHubConnection__fullyQualifiedNamespace) {
-    const credential = config.EventHubConnection__clientId
-      ? new ManagedIdentityCredential({ clientId: config.EventHubConnection__clientId })
-      : new DefaultAzureCredential();
-    client = new EventHubConsumerClient(
-      group,
-      config.EventHubConnection__fullyQualifiedNamespace,
-      hub,
-      credential,
-    );
-  } else {
+  const connection = config.EventHubConnection;
+  const namespace = config.EventHubConnection__fullyQualifiedNamespace;
+  if (!connection && !namespace) {
     throw new Error('Set EventHubConnection or EventHubConnection__fullyQualifiedNamespace');
   }
+  // The SDK loads at the first probe, not when the app is imported (cold start).
+  let client: Promise<EventHubConsumerClient> | undefined;
+  const connect = () =>
+    (client ??= import('@azure/event-hubs').then(({ EventHubConsumerClient: Client }) =>
+      connection
+        ? new Client(group, connection, hub)
+        : new Client(
+            group,
+            namespace ?? '',
+            hub,
+            azureCredential(config.EventHubConnection__clientId),
+          ),
+    ));
   return {
     probe: async (partitionId, lastSequenceNumber) => {
-      const properties = await client.getPartitionProperties(partitionId);
+      const properties = await (await connect()).getPartitionProperties(partitionId);
       return properties.isEmpty || properties.lastEnqueuedSequenceNumber <= lastSequenceNumber;
     },
-    close: () => client.close(),
+    close: async () => {
+      if (client) await (await client).close();
+    },
   };
 }

@@ -1,0 +1,133 @@
+/**
+ * `npm run bench [-- --quick] [--only name,name] [--no-build]`: builds the deployable app,
+ * runs every benchmark in its own Node process (so no metric inherits another's caches,
+ * pools or settings), prints the table and writes `bench/results.json`. Every child is
+ * bounded in time and every figure is a ratio against a baseline measured in the same run.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '../dev/settings.js';
+import {
+  metricOrder,
+  notMeasured,
+  resultMarker,
+  table,
+  type MetricName,
+  type MetricResult,
+} from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+
+/** Each benchmark process, the metrics it reports, and how long it may take. */
+const suites: { script: string; metrics: MetricName[]; limitSeconds: number }[] = [
+  { script: 'ingestCore.ts', metrics: ['ingest_core_ratio'], limitSeconds: quick ? 90 : 300 },
+  {
+    script: 'cosmosWrites.ts',
+    metrics: ['cosmos_writes_per_1k_seed', 'cosmos_writes_per_1k_highrate'],
+    limitSeconds: quick ? 120 : 600,
+  },
+  { script: 'e2e.ts', metrics: ['e2e_readings_per_s'], limitSeconds: quick ? 150 : 600 },
+  { script: 'alertLatency.ts', metrics: ['alert_latency_p99_ms'], limitSeconds: quick ? 120 : 600 },
+  {
+    script: 'mysqlApi.ts',
+    metrics: ['api_get_ratio', 'deep_page_ratio'],
+    limitSeconds: quick ? 150 : 900,
+  },
+  { script: 'coldImport.ts', metrics: ['cold_import_ms'], limitSeconds: quick ? 90 : 300 },
+];
+
+const only = values.only?.split(',').map((name) => name.trim());
+const selected = suites.filter((s) => !only || s.metrics.some((m) => only.includes(m)));
+
+function runSuite(
+  suite: (typeof suites)[number],
+): Promise<Partial<Record<MetricName, MetricResult>>> {
+  return new Promise((resolve) => {
+    const args = ['--import', 'tsx', join('bench', 'metrics', suite.script)];
+    if (quick) args.push('--quick');
+    const child = spawn(process.execPath, args, {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => {
+      console.error(`${suite.script}: over ${suite.limitSeconds} s, stopping it`);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    }, suite.limitSeconds * 1000);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith(resultMarker));
+      const printed = out
+        .split('\n')
+        .filter((l) => l && !l.startsWith(resultMarker))
+        .join('\n');
+      if (printed) console.log(printed);
+      const results = line
+        ? (JSON.parse(line.slice(resultMarker.length)) as Partial<Record<MetricName, MetricResult>>)
+        : {};
+      for (const name of suite.metrics) {
+        results[name] ??= notMeasured(
+          name,
+          `${suite.script} ended (${signal ?? `exit ${code ?? '?'}`}) without reporting it`,
+        );
+      }
+      resolve(results);
+    });
+  });
+}
+
+const began = new Date();
+const loadBefore = loadavg();
+if (!values['no-build']) {
+  console.error('Building the deployable app (npm run build)...');
+  const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: projectRoot, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
+}
+const metrics: Partial<Record<MetricName, MetricResult>> = {};
+for (const suite of selected) {
+  console.error(`\n== ${suite.metrics.join(', ')} (${suite.script}${quick ? ', quick' : ''})`);
+  Object.assign(metrics, await runSuite(suite));
+}
+const ordered: Partial<Record<MetricName, MetricResult>> = {};
+for (const name of metricOrder) {
+  const result = metrics[name];
+  if (result) ordered[name] = result;
+}
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+  cwd: projectRoot,
+  encoding: 'utf8',
+}).stdout.trim();
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+  platform: `${platform()} ${release()} ${arch()}`,
+  node: process.version,
+  loadAverageBefore: loadBefore.map((l) => Math.round(l * 100) / 100),
+  loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100),
+  startedAt: began.toISOString(),
+  seconds: Math.round((Date.now() - began.getTime()) / 1000),
+  quick,
+  commit,
+};
+const file = join(projectRoot, 'bench', 'results.json');
+writeFileSync(file, `${JSON.stringify({ machine, metrics: ordered }, null, 2)}\n`);
+console.log(`\n${table(ordered)}\n`);
+for (const [name, result] of Object.entries(ordered)) console.log(`${name}: ${result.note}`);
+console.log(
+  `\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverageBefore.join('/')} before; ${machine.seconds} s${quick ? ' (--quick)' : ''}. Written to bench/results.json`,
+);
