@@ -1,0 +1,38 @@
+/**
+ * The local functions host serving every declared HTTP function, for the API benchmarks:
+ * the same host `npm start` runs (dev/httpHost.ts), against `MYSQL_URL`, verifying tokens of
+ * the dev issuer whose keys are in `BENCH_ISSUER_DIR`. Prints `listening PORT`; stops on
+ * SIGTERM.
+ */
+import { functionDeclarations } from '../../functions/registry.js';
+import { httpDeclarations } from '../../lib/host/declarations.js';
+import { closePool } from '../../lib/mysql/pool.js';
+import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
+import { loadDevIssuer } from '../../dev/issuer.js';
+import { devJwksPath, useDevIssuer } from '../../dev/localStack.js';
+
+const issuer = await loadDevIssuer(process.env['BENCH_ISSUER_DIR'] ?? '');
+const jwks = JSON.stringify(issuer.jwks);
+const server = createLocalHttpHost({
+  declarations: httpDeclarations(functionDeclarations),
+  routePrefix: 'api',
+  // Quiet: a log line per request would measure the terminal.
+  log: (level, name, message) => {
+    if (level === 'error') console.error(`${name}: ${message}`);
+  },
+  extraRoutes: {
+    [devJwksPath]: () => ({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: jwks,
+    }),
+  },
+});
+const port = await listen(server, 0);
+useDevIssuer(issuer, `http://127.0.0.1:${port}${devJwksPath}`);
+console.log(`listening ${port}`);
+process.once('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+  void closePool().then(() => process.exit(0));
+});
