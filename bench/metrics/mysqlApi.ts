@@ -12,7 +12,6 @@
  *   first page, through the same host.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -23,6 +22,7 @@ import { encodeCursor, type KeysetOrder } from '../../lib/mysql/keyset.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { emit, isQuick, metric } from '../report.js';
 import { startChildServer } from '../servers/child.js';
+import { freePort } from '../servers/ports.js';
 
 const quick = isQuick();
 const rows = quick ? 200_000 : 1_000_000;
@@ -31,19 +31,6 @@ const connections = 8;
 const seconds = quick ? 4 : 10;
 const rounds = quick ? 2 : 3;
 const pageSize = 50;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        resolve(typeof address === 'object' && address ? address.port : 0);
-      });
-    });
-  });
-}
 
 /** One bounded autocannon run (stops after `seconds`). */
 async function load(
