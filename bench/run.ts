@@ -46,6 +46,19 @@ const suites: { script: string; metrics: MetricName[]; limitSeconds: number }[] 
   { script: 'coldImport.ts', metrics: ['cold_import_ms'], limitSeconds: quick ? 90 : 300 },
 ];
 
+let running: number | undefined;
+// Ctrl-C: the suite's process group (with its servers) stops too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    try {
+      if (running) process.kill(-running, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    process.exit(130);
+  });
+}
+
 const only = values.only?.split(',').map((name) => name.trim());
 const selected = suites.filter((s) => !only || s.metrics.some((m) => only.includes(m)));
 
@@ -58,15 +71,27 @@ function runSuite(
     const child = spawn(process.execPath, args, {
       cwd: projectRoot,
       stdio: ['ignore', 'pipe', 'inherit'],
+      // Its own process group, so an overrun stops the servers it started with it.
+      detached: true,
     });
+    running = child.pid;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
     });
     const timer = setTimeout(() => {
       console.error(`${suite.script}: over ${suite.limitSeconds} s, stopping it`);
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      signalGroup('SIGTERM');
+      setTimeout(() => {
+        signalGroup('SIGKILL');
+      }, 10_000).unref();
     }, suite.limitSeconds * 1000);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);

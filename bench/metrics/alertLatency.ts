@@ -42,7 +42,7 @@ const partitions = 4;
 const stepMs = 20_000; // event time per tick
 const tickMs = 200; // wall time per tick
 const latenessSeconds = 60;
-const windows = quick ? 10 : 30;
+const windows = quick ? 8 : 30;
 // The first windows warm the host (JIT, Cosmos, MySQL and Web PubSub connections): not counted.
 const warmupWindows = 3;
 const ticksPerWindow = windowSizeMs / stepMs;

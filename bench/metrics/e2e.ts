@@ -19,6 +19,7 @@ import { startAzurite } from '../../dev/azurite.js';
 import { startCosmosServer } from '../../dev/cosmos.js';
 import { startEventHubsStandIn } from '../../dev/eventhubs/index.js';
 import { projectRoot } from '../../dev/settings.js';
+import { startWebPubSubStandIn } from '../../dev/webpubsub/index.js';
 import type { LedgerEntry, SimulationSummary } from '../../dev/simulator.js';
 import {
   COSMOS_EMULATOR_KEY,
@@ -37,7 +38,7 @@ const quick = isQuick();
 // than one process sending an event per call reaches here).
 const devices = quick ? 1000 : 2000;
 const intervalSeconds = 0.1;
-const durationSeconds = quick ? 5 : 10;
+const durationSeconds = quick ? 2 : 10;
 const drainLimitMs = quick ? 60_000 : 180_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'sis-bench-e2e-'));
@@ -149,6 +150,14 @@ try {
     return Promise.resolve();
   });
   const { database } = await ensureTelemetryContainers(client, 'bench');
+  // The fan-out publishes live equipment status with every batch.
+  const webPubSubKey = 'bench-web-pubsub-access-key';
+  const webPubSub = await startWebPubSubStandIn({
+    port: 0,
+    hubs: ['sis'],
+    accessKey: webPubSubKey,
+  });
+  stops.push(() => webPubSub.stop());
   const appEnv = {
     COSMOS__accountEndpoint: cosmos.endpoint,
     COSMOS_KEY: COSMOS_EMULATOR_KEY,
@@ -157,6 +166,9 @@ try {
     EventHubConnection: eventHubs.connectionString('app', 'telemetry'),
     EVENTHUB_NAME: 'telemetry',
     EVENTHUB_CONSUMER_GROUP: '$Default',
+    WEBPUBSUB__endpoint: webPubSub.endpoint,
+    WEBPUBSUB_KEY: webPubSubKey,
+    WEBPUBSUB_HUB: 'sis',
   };
   Object.assign(process.env, appEnv);
 

@@ -28,7 +28,7 @@ const quick = isQuick();
 const rows = quick ? 200_000 : 1_000_000;
 const deepRow = Math.round(rows * 0.9);
 const connections = 8;
-const seconds = quick ? 4 : 10;
+const seconds = quick ? 3 : 10;
 const rounds = quick ? 2 : 3;
 const pageSize = 50;
 
