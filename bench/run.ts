@@ -30,20 +30,20 @@ const quick = values.quick;
 
 /** Each benchmark process, the metrics it reports, and how long it may take. */
 const suites: { script: string; metrics: MetricName[]; limitSeconds: number }[] = [
-  { script: 'ingestCore.ts', metrics: ['ingest_core_ratio'], limitSeconds: quick ? 90 : 300 },
+  { script: 'ingestCore.ts', metrics: ['ingest_core_ratio'], limitSeconds: quick ? 180 : 600 },
   {
     script: 'cosmosWrites.ts',
     metrics: ['cosmos_writes_per_1k_seed', 'cosmos_writes_per_1k_highrate'],
-    limitSeconds: quick ? 120 : 600,
+    limitSeconds: quick ? 300 : 900,
   },
-  { script: 'e2e.ts', metrics: ['e2e_readings_per_s'], limitSeconds: quick ? 150 : 600 },
-  { script: 'alertLatency.ts', metrics: ['alert_latency_p99_ms'], limitSeconds: quick ? 120 : 600 },
+  { script: 'e2e.ts', metrics: ['e2e_readings_per_s'], limitSeconds: quick ? 300 : 900 },
+  { script: 'alertLatency.ts', metrics: ['alert_latency_p99_ms'], limitSeconds: quick ? 240 : 600 },
   {
     script: 'mysqlApi.ts',
     metrics: ['api_get_ratio', 'deep_page_ratio'],
-    limitSeconds: quick ? 150 : 900,
+    limitSeconds: quick ? 300 : 900,
   },
-  { script: 'coldImport.ts', metrics: ['cold_import_ms'], limitSeconds: quick ? 90 : 300 },
+  { script: 'coldImport.ts', metrics: ['cold_import_ms'], limitSeconds: quick ? 180 : 300 },
 ];
 
 let running: number | undefined;
