@@ -15,11 +15,16 @@ import { projectRoot } from './settings.js';
 /** Packages the bundle leaves to `node_modules` (see the module comment). */
 export const bundleExternals = ['@azure/functions', '@azure/functions-core'] as const;
 
-export async function bundleEntry(root: string = projectRoot): Promise<void> {
+/** Bundles `functions/index.ts` into `outdir` (relative to `root`) as `index.js`. */
+export async function bundleEntry(
+  root: string = projectRoot,
+  outdir = 'dist/functions',
+  log: (line: string) => void = console.log,
+): Promise<void> {
   const result = await build({
     absWorkingDir: root,
     entryPoints: ['functions/index.ts'],
-    outdir: 'dist/functions',
+    outdir,
     entryNames: '[name]',
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
@@ -38,9 +43,7 @@ export async function bundleEntry(root: string = projectRoot): Promise<void> {
     logLevel: 'warning',
   });
   const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
-  console.log(
-    `Bundled dist/functions/index.js (${(bytes / 1024).toFixed(0)} KiB with map and licences)`,
-  );
+  log(`Bundled ${outdir}/index.js (${(bytes / 1024).toFixed(0)} KiB with map and licences)`);
 }
 
 // `node dist/dev/bundle.js` (the build script) runs it; importing it does not.
