@@ -5,11 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
-import {
-  NotificationHubsClient,
-  createAppleNotification,
-  createFcmV1Notification,
-} from '@azure/notification-hubs';
+import type { NotificationHubsClient } from '@azure/notification-hubs';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import type { SectionConfig } from '../config.js';
 import type { Alert } from '../telemetry/alerts.js';
@@ -33,7 +29,13 @@ function title(alert: Alert): string {
   return `${alert.severity.toUpperCase()}: equipment ${alert.equipmentId} ${alert.metric}`;
 }
 
-function notificationFor(platform: PushPlatform, alert: Alert) {
+type NotificationHubs = typeof import('@azure/notification-hubs');
+
+function notificationFor(
+  { createAppleNotification, createFcmV1Notification }: NotificationHubs,
+  platform: PushPlatform,
+  alert: Alert,
+) {
   const critical = alert.severity === 'critical';
   const body = alert.breach.description;
   const data = {
@@ -84,15 +86,23 @@ export function createPushSender(config: SectionConfig<'push'>): PushSender | un
   const caPem = config.NOTIFICATION_HUBS_CA_CERT_FILE
     ? readFileSync(config.NOTIFICATION_HUBS_CA_CERT_FILE, 'utf8')
     : undefined;
-  const client = new NotificationHubsClient(connection, config.NOTIFICATION_HUB_NAME, {
-    ...(caPem ? { httpClient: pinnedHttpClient(caPem) } : {}),
-    retryOptions: { maxRetries: 1 },
-  });
+  const hubName = config.NOTIFICATION_HUB_NAME;
+  // The SDK loads on the first push, so importing the app (a cold start) does not pay for it.
+  let loaded: Promise<{ sdk: NotificationHubs; client: NotificationHubsClient }> | undefined;
+  const load = () =>
+    (loaded ??= import('@azure/notification-hubs').then((sdk) => ({
+      sdk,
+      client: new sdk.NotificationHubsClient(connection, hubName, {
+        ...(caPem ? { httpClient: pinnedHttpClient(caPem) } : {}),
+        retryOptions: { maxRetries: 1 },
+      }),
+    })));
   return {
     async send(platform, alert, userIds, abortSignal) {
+      const { sdk, client } = await load();
       const tags = [...new Set(userIds)].sort().map((user) => `user:${user}`);
       for (let i = 0; i < tags.length; i += maxTagsPerSend) {
-        await client.sendNotification(notificationFor(platform, alert), {
+        await client.sendNotification(notificationFor(sdk, platform, alert), {
           tagExpression: tags.slice(i, i + maxTagsPerSend).join(' || '),
           abortSignal,
         });

@@ -4,8 +4,8 @@
  * http is allowed only to a loopback stand-in with a key, never with Entra tokens.
  */
 import { AzureKeyCredential, WebPubSubServiceClient } from '@azure/web-pubsub';
-import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { SectionConfig } from '../config.js';
+import { azureCredential } from '../identity.js';
 import { isLoopbackHost } from '../loopback.js';
 
 /** What delivery needs from Web PubSub (the service client, or anything shaped like it). */
@@ -33,15 +33,12 @@ export function createWebPubSubClient(config: SectionConfig<'webPubSub'>): WebPu
   if (url.protocol !== 'https:') {
     throw new Error('WEBPUBSUB__endpoint: expected https when signing in with Entra ID');
   }
-  const credential =
-    config.WEBPUBSUB__credential === 'managedidentity'
-      ? config.WEBPUBSUB__clientId
-        ? new ManagedIdentityCredential({ clientId: config.WEBPUBSUB__clientId })
-        : new ManagedIdentityCredential()
-      : new DefaultAzureCredential(
-          config.WEBPUBSUB__clientId ? { managedIdentityClientId: config.WEBPUBSUB__clientId } : {},
-        );
-  return new WebPubSubServiceClient(endpoint, credential, config.WEBPUBSUB_HUB, options);
+  return new WebPubSubServiceClient(
+    endpoint,
+    azureCredential(config.WEBPUBSUB__clientId),
+    config.WEBPUBSUB_HUB,
+    options,
+  );
 }
 
 /** Delivery's view of a service client: JSON messages, each call bounded by `signal`. */

@@ -13,13 +13,9 @@
  */
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
 import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
-import {
-  DefaultAzureCredential,
-  ManagedIdentityCredential,
-  type AccessToken,
-  type TokenCredential,
-} from '@azure/identity';
+import type { AccessToken, TokenCredential } from '@azure/identity';
 import { ConfigError, getSection, type SectionConfig } from '../config.js';
+import { azureCredential } from '../identity.js';
 
 /** The scope of access tokens for Azure Database for MySQL (and PostgreSQL). */
 export const MYSQL_ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
@@ -193,8 +189,8 @@ export function createTokenPool(options: PoolOptions, token: () => Promise<strin
 /** The credential of the Entra mode: the user-assigned identity, or DefaultAzureCredential. */
 export function mysqlCredential(target: Extract<MysqlTarget, { mode: 'entra' }>): TokenCredential {
   return target.managedIdentityClientId
-    ? new ManagedIdentityCredential({ clientId: target.managedIdentityClientId })
-    : new DefaultAzureCredential();
+    ? azureCredential(target.managedIdentityClientId)
+    : azureCredential();
 }
 
 /** A new pool for a configuration (the app uses `getPool`; scripts make their own). */
