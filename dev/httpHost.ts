@@ -2,7 +2,8 @@
  * The HTTP half of the local functions host: serves every declared HTTP function under the
  * route prefix from host.json, turning Node requests into `HttpRequest` and results into
  * responses through `@azure/functions` own classes, as the Functions host's Node worker
- * does. Route templates support `{name}` and `{name?}` segments.
+ * does. Route templates support `{name}` and `{name?}` segments, and a catch-all `{*name}` as
+ * the last segment (optional, as in the Functions host: it may match nothing).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,11 +24,21 @@ interface CompiledRoute {
   declaration: HttpFunctionDeclaration;
   pattern: RegExp;
   names: string[];
+  /** The catch-all parameter, when the template ends with `{*name}`. */
+  catchAll?: string;
 }
 
 export function compileRoute(declaration: HttpFunctionDeclaration, prefix: string): CompiledRoute {
   const names: string[] = [];
-  const segments = [prefix, ...declaration.route.split('/')].filter(Boolean).map((segment) => {
+  let catchAll: string | undefined;
+  const parts = [prefix, ...declaration.route.split('/')].filter(Boolean);
+  const segments = parts.map((segment, index) => {
+    const rest = /^\{\*(\w+)\}$/.exec(segment);
+    if (rest?.[1] && index === parts.length - 1) {
+      names.push(rest[1]);
+      catchAll = rest[1];
+      return '(?:/(.*))?';
+    }
     const param = /^\{(\w+)(\?)?\}$/.exec(segment);
     if (param?.[1]) {
       names.push(param[1]);
@@ -37,7 +48,8 @@ export function compileRoute(declaration: HttpFunctionDeclaration, prefix: strin
       throw new Error(`Unsupported route segment "${segment}" in ${declaration.name}`);
     return `/${segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}`;
   });
-  return { declaration, pattern: new RegExp(`^${segments.join('')}/?$`, 'i'), names };
+  const pattern = new RegExp(`^${segments.join('')}/?$`, 'i');
+  return { declaration, pattern, names, ...(catchAll ? { catchAll } : {}) };
 }
 
 export type RouteMatch =
@@ -62,7 +74,10 @@ export function matchRoute(
     try {
       route.names.forEach((name, index) => {
         const value = match[index + 1];
-        if (value !== undefined) params[name] = decodeURIComponent(value);
+        if (value === undefined) return;
+        // A catch-all keeps escaped separators (`%2F`) escaped, so they never become path
+        // separators; other parameters are one segment and decoded whole.
+        params[name] = name === route.catchAll ? decodeURI(value) : decodeURIComponent(value);
       });
     } catch {
       return { kind: 'bad-request' }; // a malformed percent-escape

@@ -3,6 +3,7 @@ import type { FunctionDeclaration } from '../lib/host/declarations.js';
 import { alertFunctions } from './alerts.js';
 import { assignmentFunctions } from './assignments.js';
 import { closeIdleWindowsFunction } from './closeIdleWindows.js';
+import { dashboardFunction } from './dashboard.js';
 import { deadLetterFunction } from './deadLetters.js';
 import { deliverAlertsFunction } from './deliverAlerts.js';
 import { equipmentFunctions } from './equipment.js';
@@ -28,4 +29,5 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   closeIdleWindowsFunction,
   ...negotiateFunctions,
   deliverAlertsFunction,
+  dashboardFunction,
 ];

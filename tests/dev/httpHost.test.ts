@@ -1,7 +1,13 @@
 import { request as httpRequest, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpRequest, InvocationContext, LogLevel } from '@azure/functions';
-import { compileRoute, createLocalHttpHost, hostMaxBodyBytes, listen } from '../../dev/httpHost.js';
+import {
+  compileRoute,
+  createLocalHttpHost,
+  hostMaxBodyBytes,
+  listen,
+  matchRoute,
+} from '../../dev/httpHost.js';
 import { httpFunction } from '../../lib/host/declarations.js';
 
 interface Seen {
@@ -353,7 +359,8 @@ describe('compileRoute', () => {
     'things/{id:int}',
     'things/{id:regex(^\\d+$)}',
     'things/x{id}',
-    'things/{*rest}',
+    'things/{*rest}/more',
+    'things/x{*rest}',
     '{a}-{b}',
   ])('refuses the unsupported segment in %s', (route) => {
     expect(() => compileRoute(declaration(route), 'api')).toThrow(/Unsupported route segment/);
@@ -365,6 +372,20 @@ describe('compileRoute', () => {
     expect(compiled.pattern.test('/api/equipment/1/technicians')).toBe(true);
     expect(compiled.pattern.test('/api/equipment/1/technicians/2')).toBe(true);
     expect(compiled.pattern.test('/api/equipment//technicians')).toBe(false);
+  });
+
+  it('compiles a trailing catch-all that may match nothing, keeping escaped separators', () => {
+    const compiled = compileRoute(declaration('files/{*path}'), 'api');
+    expect(compiled.names).toEqual(['path']);
+    const match = (path: string) => matchRoute([compiled], 'GET', path);
+    expect(match('/api/files')).toMatchObject({ kind: 'matched', params: {} });
+    expect(match('/api/files/')).toMatchObject({ kind: 'matched', params: { path: '' } });
+    expect(match('/api/files/a/b%20c.js')).toMatchObject({ params: { path: 'a/b c.js' } });
+    expect(match('/api/files/a%2Fb')).toMatchObject({ params: { path: 'a%2Fb' } });
+    expect(match('/api/files/%E0%A4%A')).toEqual({ kind: 'bad-request' });
+    expect(match('/api/filesx')).toEqual({ kind: 'not-found' });
+    expect(match('/api/files/x')).toMatchObject({ kind: 'matched' });
+    expect(matchRoute([compiled], 'POST', '/api/files/x')).toEqual({ kind: 'method-not-allowed' });
   });
 
   it('escapes regular-expression characters in literal segments', () => {

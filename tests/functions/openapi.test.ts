@@ -48,13 +48,17 @@ function resolve(ref: string): unknown {
 }
 
 const anonymous = new Set(['health', 'openapi']);
-const declared = httpDeclarations(functionDeclarations).flatMap((declaration) =>
-  declaration.methods.map((method) => ({
-    name: declaration.name,
-    path: `/${declaration.route}`,
-    method: method.toLowerCase(),
-  })),
-);
+/** Functions that serve pages and files, not the JSON API: the document leaves them out. */
+const notApi = new Set(['dashboard']);
+const declared = httpDeclarations(functionDeclarations)
+  .filter((declaration) => !notApi.has(declaration.name))
+  .flatMap((declaration) =>
+    declaration.methods.map((method) => ({
+      name: declaration.name,
+      path: `/${declaration.route}`,
+      method: method.toLowerCase(),
+    })),
+  );
 const protectedOps = declared.filter((d) => !anonymous.has(d.name));
 const httpMethods = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 

@@ -1,0 +1,132 @@
+/**
+ * The API as the page calls it: same origin, with the pasted development token as a bearer
+ * token when there is one; without it the request carries only what the platform adds
+ * (App Service authentication's session cookie in Azure).
+ */
+import {
+  isAlert,
+  isMe,
+  statusFromTelemetry,
+  type Alert,
+  type EquipmentStatus,
+  type Me,
+} from './model.js';
+
+const tokenKey = 'sis.dashboard.token';
+
+export function storedToken(): string {
+  return sessionStorage.getItem(tokenKey) ?? '';
+}
+
+export function storeToken(token: string): void {
+  if (token) sessionStorage.setItem(tokenKey, token);
+  else sessionStorage.removeItem(tokenKey);
+}
+
+/** A failed call, with the problem document's title and detail when the server sent one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly etag: string | null;
+
+  constructor(status: number, message: string, etag: string | null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.etag = etag;
+  }
+}
+
+/** The API root, derived from where the page is served (…/api/dashboard/ → …/api/). */
+export function apiBase(location: Location = window.location): string {
+  return new URL('../', location.href).href;
+}
+
+async function request(
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  const token = storedToken();
+  if (token) headers['authorization'] = `Bearer ${token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+  const response = await fetch(new URL(path, apiBase()), {
+    method,
+    headers,
+    body: body ?? null,
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  if (!response.ok) {
+    let message = `${method} ${path}: ${response.status} ${response.statusText}`;
+    try {
+      const problem = (await response.json()) as { title?: unknown; detail?: unknown };
+      if (typeof problem.detail === 'string') message = problem.detail;
+      else if (typeof problem.title === 'string') message = problem.title;
+    } catch {
+      // Not a problem document: the status line says enough.
+    }
+    throw new ApiError(response.status, message, response.headers.get('etag'));
+  }
+  return response;
+}
+
+export async function getMe(): Promise<Me> {
+  const body: unknown = await (await request('GET', 'me')).json();
+  if (!isMe(body))
+    throw new ApiError(500, 'The server answered /api/me with an unexpected shape.', null);
+  return body;
+}
+
+/** `POST /api/negotiate`: the Web PubSub client URL for this user. */
+export async function negotiate(): Promise<string> {
+  const body = (await (await request('POST', 'negotiate')).json()) as { url?: unknown };
+  if (typeof body.url !== 'string') throw new ApiError(500, 'Negotiation returned no URL.', null);
+  return body.url;
+}
+
+function alertWithEtag(body: unknown, etag: string | null): Alert | undefined {
+  if (!isAlert(body)) return undefined;
+  return etag ? { ...body, etag } : body;
+}
+
+/** The newest alerts, optionally of one piece of equipment. */
+export async function listAlerts(equipmentId?: string, limit = 100): Promise<Alert[]> {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (equipmentId !== undefined) query.set('equipmentId', equipmentId);
+  const body = (await (await request('GET', `alerts?${query.toString()}`)).json()) as {
+    items?: unknown;
+  };
+  return Array.isArray(body.items) ? body.items.filter(isAlert) : [];
+}
+
+export async function getAlert(id: string): Promise<Alert> {
+  const response = await request('GET', `alerts/${encodeURIComponent(id)}`);
+  const alert = alertWithEtag(await response.json(), response.headers.get('etag'));
+  if (!alert) throw new ApiError(500, 'The server sent an alert of an unexpected shape.', null);
+  return alert;
+}
+
+/** `PATCH /api/alerts/{id}` with `If-Match`: 412 when the alert changed since `etag`. */
+export async function changeAlertStatus(
+  id: string,
+  status: 'acknowledged' | 'resolved',
+  etag: string,
+): Promise<Alert> {
+  const response = await request('PATCH', `alerts/${encodeURIComponent(id)}`, {
+    body: { status },
+    headers: { 'if-match': etag },
+  });
+  const alert = alertWithEtag(await response.json(), response.headers.get('etag'));
+  if (!alert) throw new ApiError(500, 'The server sent an alert of an unexpected shape.', null);
+  return alert;
+}
+
+export async function getStatus(equipmentId: string): Promise<EquipmentStatus> {
+  const response = await request('GET', `equipment/${encodeURIComponent(equipmentId)}/telemetry`);
+  return statusFromTelemetry(equipmentId, await response.json());
+}

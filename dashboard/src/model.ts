@@ -1,0 +1,281 @@
+/**
+ * What the page receives from the API and from Web PubSub, checked at the edge: the server
+ * is trusted to send these shapes, but a message that is not one is dropped, never rendered.
+ * No DOM here, so the feed's rules are testable on their own.
+ */
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
+export type Metric = 'temperature' | 'vibration' | 'pressure';
+
+export interface MetricSummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+export interface WindowSummary {
+  readings: number;
+  metrics: Partial<Record<Metric, MetricSummary>>;
+}
+
+/** The API's `Alert` (lib/api/telemetrySchemas.ts), as far as the page uses it. */
+export interface Alert {
+  id: string;
+  equipmentId: string;
+  metric: Metric;
+  status: AlertStatus;
+  severity: Severity;
+  occurrences: number;
+  firstWindowStart: string;
+  lastWindowStart: string;
+  raisedAt: string;
+  breach: {
+    metric: Metric;
+    severity: Severity;
+    mean: number;
+    threshold: number;
+    comparison: '>' | '<';
+    unit: string;
+    description: string;
+    recommendedAction: string;
+  };
+  window: { start: string; end: string; summary: WindowSummary };
+  acknowledgedAt?: string;
+  acknowledgedBy?: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+  /** The HTTP ETag (REST answers; messages may carry it too). */
+  etag?: string;
+}
+
+/** `GET /api/me`. */
+export interface Me {
+  subject: string;
+  roles: string[];
+  technicianId: number | null;
+  /** null: every piece of equipment (admins). */
+  equipmentIds: number[] | null;
+}
+
+export interface Reading {
+  temperature?: number;
+  vibration?: number;
+  pressure?: number;
+}
+
+/** One piece of equipment's latest status, from the telemetry route or a live message. */
+export interface EquipmentStatus {
+  equipmentId: string;
+  /** ISO time of the latest reading, or null before any. */
+  at: string | null;
+  reading: Reading;
+  window: { start: string; end: string; summary: WindowSummary } | null;
+}
+
+export type AlertMessageType = 'alert.raised' | 'alert.escalated' | 'alert.updated';
+
+export type LiveMessage =
+  | { type: AlertMessageType; alert: Alert; version: number }
+  | { type: 'equipment.status'; status: EquipmentStatus };
+
+const severities: readonly string[] = ['low', 'medium', 'high', 'critical'];
+const statuses: readonly string[] = ['open', 'acknowledged', 'resolved'];
+const metrics: readonly string[] = ['temperature', 'vibration', 'pressure'];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isNumber = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value);
+
+/** An alert with the fields the page shows; anything else about it is left as sent. */
+export function isAlert(value: unknown): value is Alert {
+  if (!isRecord(value)) return false;
+  const { breach, window } = value;
+  return (
+    isString(value['id']) &&
+    isString(value['equipmentId']) &&
+    isString(value['metric']) &&
+    metrics.includes(value['metric']) &&
+    isString(value['status']) &&
+    statuses.includes(value['status']) &&
+    isString(value['severity']) &&
+    severities.includes(value['severity']) &&
+    isNumber(value['occurrences']) &&
+    isString(value['raisedAt']) &&
+    isRecord(breach) &&
+    isNumber(breach['mean']) &&
+    isNumber(breach['threshold']) &&
+    isString(breach['unit']) &&
+    isString(breach['description']) &&
+    isString(breach['recommendedAction']) &&
+    isRecord(window) &&
+    isString(window['start']) &&
+    isString(window['end']) &&
+    isRecord(window['summary']) &&
+    isRecord(window['summary']['metrics'])
+  );
+}
+
+function readingOf(value: unknown): Reading {
+  const reading: Reading = {};
+  if (!isRecord(value)) return reading;
+  for (const metric of ['temperature', 'vibration', 'pressure'] as const) {
+    const figure = value[metric];
+    if (isNumber(figure)) reading[metric] = figure;
+  }
+  return reading;
+}
+
+function windowOf(value: unknown): EquipmentStatus['window'] {
+  if (!isRecord(value) || !isString(value['start']) || !isString(value['end'])) return null;
+  const summary = value['summary'];
+  const metricsIn = isRecord(summary) && isRecord(summary['metrics']) ? summary['metrics'] : {};
+  const out: WindowSummary = {
+    readings: isRecord(summary) && isNumber(summary['readings']) ? summary['readings'] : 0,
+    metrics: {},
+  };
+  for (const metric of ['temperature', 'vibration', 'pressure'] as const) {
+    const m = metricsIn[metric];
+    if (isRecord(m) && isNumber(m['count']) && isNumber(m['min']) && isNumber(m['max'])) {
+      if (isNumber(m['mean'])) {
+        out.metrics[metric] = { count: m['count'], min: m['min'], max: m['max'], mean: m['mean'] };
+      }
+    }
+  }
+  return { start: value['start'], end: value['end'], summary: out };
+}
+
+/** A Web PubSub message's data (JSON, or JSON text) as one of the envelopes, or undefined. */
+export function parseLiveMessage(data: unknown): LiveMessage | undefined {
+  let value = data;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isRecord(value)) return undefined;
+  const type = value['type'];
+  if (type === 'alert.raised' || type === 'alert.escalated' || type === 'alert.updated') {
+    const alert = value['alert'];
+    if (!isAlert(alert)) return undefined;
+    const version = (alert as unknown as Record<string, unknown>)['version'];
+    if (!isNumber(version)) return undefined;
+    return { type, alert, version };
+  }
+  if (type === 'equipment.status') {
+    const equipmentId = value['equipmentId'];
+    if (!isString(equipmentId) && !isNumber(equipmentId)) return undefined;
+    const at = value['at'];
+    return {
+      type,
+      status: {
+        equipmentId: String(equipmentId),
+        at: isString(at) ? at : null,
+        reading: readingOf(value['reading']),
+        window: windowOf(value['window']),
+      },
+    };
+  }
+  return undefined;
+}
+
+/** `GET /api/equipment/{id}/telemetry` as a status. */
+export function statusFromTelemetry(equipmentId: string, body: unknown): EquipmentStatus {
+  const status: EquipmentStatus = { equipmentId, at: null, reading: {}, window: null };
+  if (!isRecord(body)) return status;
+  const latest = body['latest'];
+  if (isRecord(latest)) {
+    status.reading = readingOf(latest);
+    const timestamp = latest['timestamp'];
+    if (isNumber(timestamp)) status.at = new Date(timestamp).toISOString();
+    else if (isString(timestamp)) status.at = timestamp;
+  }
+  status.window = windowOf(body['currentWindow']);
+  return status;
+}
+
+export function isMe(value: unknown): value is Me {
+  if (!isRecord(value)) return false;
+  const ids = value['equipmentIds'];
+  return (
+    isString(value['subject']) &&
+    Array.isArray(value['roles']) &&
+    value['roles'].every(isString) &&
+    (ids === null || (Array.isArray(ids) && ids.every(isNumber)))
+  );
+}
+
+interface Entry {
+  alert: Alert;
+  /** The highest message version applied; undefined while only REST answers were seen. */
+  version: number | undefined;
+}
+
+/**
+ * The alert feed: one entry per alert id, newest raised first. A message whose version is
+ * not above the one applied is a repeat (a technician gets the same alert through the
+ * equipment group and by user id) or stale, and is dropped.
+ */
+export class AlertFeed {
+  readonly #entries = new Map<string, Entry>();
+  /** Equipment the user may see; null for everything. */
+  #scope: ReadonlySet<string> | null = null;
+
+  setScope(equipmentIds: readonly (number | string)[] | null): void {
+    this.#scope = equipmentIds === null ? null : new Set(equipmentIds.map(String));
+    for (const id of [...this.#entries.keys()]) {
+      const entry = this.#entries.get(id);
+      if (entry && !this.inScope(entry.alert.equipmentId)) this.#entries.delete(id);
+    }
+  }
+
+  inScope(equipmentId: string): boolean {
+    return this.#scope === null || this.#scope.has(equipmentId);
+  }
+
+  /** Applies a live message; true when it changed the feed. */
+  applyMessage(alert: Alert, version: number): boolean {
+    if (!this.inScope(alert.equipmentId)) return false;
+    const known = this.#entries.get(alert.id);
+    if (known?.version !== undefined && version <= known.version) return false;
+    // A message without an ETag makes any ETag read before it stale: the next action re-reads.
+    this.#entries.set(alert.id, { alert, version });
+    return true;
+  }
+
+  /** Applies an alert read over HTTP (always current when it was read). */
+  applyRead(alert: Alert): boolean {
+    if (!this.inScope(alert.equipmentId)) return false;
+    const known = this.#entries.get(alert.id);
+    this.#entries.set(alert.id, { alert, version: known?.version });
+    return true;
+  }
+
+  get(id: string): Alert | undefined {
+    return this.#entries.get(id)?.alert;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  /** Newest raised first; ties by id, so the order is stable. */
+  list(): Alert[] {
+    return [...this.#entries.values()]
+      .map((e) => e.alert)
+      .sort((a, b) =>
+        a.raisedAt === b.raisedAt ? a.id.localeCompare(b.id) : a.raisedAt < b.raisedAt ? 1 : -1,
+      );
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Builds the live dashboard (`dashboard/`) into `dist/dashboard`, served by the `dashboard`
+ * function at /api/dashboard/. `base` is that prefix, so asset URLs resolve under it.
+ */
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+export const dashboardBase = '/api/dashboard/';
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: dashboardBase,
+  // No public/ folder: everything the page needs is imported, hashed and under assets/.
+  publicDir: false,
+  logLevel: 'warn',
+  build: {
+    outDir: fileURLToPath(new URL('../dist/dashboard', import.meta.url)),
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    assetsInlineLimit: 0,
+  },
+});
