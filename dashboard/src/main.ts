@@ -216,7 +216,16 @@ function connect(mine: number, attempt = 0): void {
   setConnection(attempt === 0 ? 'connecting' : 'stopped');
   const live = new WebPubSubClient(
     { getClientAccessUrl: async () => negotiate() },
-    { protocol: WebPubSubJsonReliableProtocol(), autoReconnect: true },
+    {
+      protocol: WebPubSubJsonReliableProtocol(),
+      autoReconnect: true,
+      // Reconnect for as long as it takes, backing off to every 15 s while the service is away.
+      reconnectRetryOptions: {
+        mode: 'Exponential',
+        retryDelayInMs: 1_000,
+        maxRetryDelayInMs: 15_000,
+      },
+    },
   );
   client = live;
   let everConnected = false;

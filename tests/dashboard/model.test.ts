@@ -1,0 +1,175 @@
+/**
+ * The dashboard's feed rules, without a browser: repeats and stale versions are dropped,
+ * reads replace what they read, the user's scope filters, and messages that are not one of
+ * the envelopes are ignored rather than rendered.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  AlertFeed,
+  isMe,
+  parseLiveMessage,
+  statusFromTelemetry,
+  type Alert,
+} from '../../dashboard/src/model.js';
+
+function alert(overrides: Partial<Alert> = {}): Alert {
+  return {
+    id: '7:temperature:2026-11-24T08:00:00.000Z',
+    equipmentId: '7',
+    metric: 'temperature',
+    status: 'open',
+    severity: 'high',
+    occurrences: 1,
+    firstWindowStart: '2026-11-24T08:00:00.000Z',
+    lastWindowStart: '2026-11-24T08:00:00.000Z',
+    raisedAt: '2026-11-24T08:06:00.000Z',
+    breach: {
+      metric: 'temperature',
+      severity: 'high',
+      mean: 85,
+      threshold: 80,
+      comparison: '>',
+      unit: '°C',
+      description: 'Running hot',
+      recommendedAction: 'Check coolant',
+    },
+    window: {
+      start: '2026-11-24T08:00:00.000Z',
+      end: '2026-11-24T08:05:00.000Z',
+      summary: { readings: 3, metrics: { temperature: { count: 3, min: 84, max: 86, mean: 85 } } },
+    },
+    etag: '"1"',
+    ...overrides,
+  };
+}
+
+describe('AlertFeed', () => {
+  it('keeps one entry per alert and drops a repeated or older version', () => {
+    const feed = new AlertFeed();
+    expect(feed.applyMessage(alert(), 1)).toBe(true);
+    expect(feed.applyMessage(alert(), 1)).toBe(false); // the same message by user id
+    expect(feed.applyMessage(alert({ severity: 'critical' }), 2)).toBe(true);
+    expect(feed.applyMessage(alert({ severity: 'low' }), 1)).toBe(false); // late, stale
+    expect(feed.size).toBe(1);
+    expect(feed.get(alert().id)?.severity).toBe('critical');
+  });
+
+  it('applies reads over messages and keeps the version it has seen', () => {
+    const feed = new AlertFeed();
+    feed.applyRead(alert());
+    expect(feed.applyMessage(alert({ status: 'acknowledged' }), 3)).toBe(true);
+    feed.applyRead(alert({ status: 'resolved', etag: '"9"' }));
+    expect(feed.get(alert().id)).toMatchObject({ status: 'resolved', etag: '"9"' });
+    expect(feed.applyMessage(alert({ status: 'acknowledged' }), 3)).toBe(false);
+  });
+
+  it('lists newest raised first, stable on ties', () => {
+    const feed = new AlertFeed();
+    feed.applyRead(alert({ id: 'a', raisedAt: '2026-11-24T08:00:00.000Z' }));
+    feed.applyRead(alert({ id: 'c', raisedAt: '2026-11-24T09:00:00.000Z' }));
+    feed.applyRead(alert({ id: 'b', raisedAt: '2026-11-24T09:00:00.000Z' }));
+    expect(feed.list().map((a) => a.id)).toEqual(['b', 'c', 'a']);
+  });
+
+  it('shows only the equipment in scope', () => {
+    const feed = new AlertFeed();
+    feed.applyRead(alert({ id: 'x', equipmentId: '8' }));
+    feed.setScope([7, 9]);
+    expect(feed.size).toBe(0);
+    expect(feed.applyMessage(alert({ id: 'y', equipmentId: '8' }), 1)).toBe(false);
+    expect(feed.applyMessage(alert(), 1)).toBe(true);
+    feed.setScope(null);
+    expect(feed.applyRead(alert({ id: 'z', equipmentId: '8' }))).toBe(true);
+  });
+});
+
+describe('parseLiveMessage', () => {
+  it('reads alert envelopes with their version, as JSON or JSON text', () => {
+    const envelope = { type: 'alert.raised', alert: { ...alert(), version: 4 } };
+    expect(parseLiveMessage(envelope)).toMatchObject({ type: 'alert.raised', version: 4 });
+    expect(parseLiveMessage(JSON.stringify(envelope))).toMatchObject({ version: 4 });
+  });
+
+  it('reads equipment status', () => {
+    const message = parseLiveMessage({
+      type: 'equipment.status',
+      equipmentId: '7',
+      at: '2026-11-24T08:01:00.000Z',
+      reading: { temperature: 70.5, vibration: 'x' },
+      window: {
+        start: '2026-11-24T08:00:00.000Z',
+        end: '2026-11-24T08:05:00.000Z',
+        summary: {
+          readings: 2,
+          metrics: { temperature: { count: 2, min: 70, max: 71, mean: 70.5 } },
+        },
+      },
+    });
+    expect(message).toEqual({
+      type: 'equipment.status',
+      status: {
+        equipmentId: '7',
+        at: '2026-11-24T08:01:00.000Z',
+        reading: { temperature: 70.5 },
+        window: {
+          start: '2026-11-24T08:00:00.000Z',
+          end: '2026-11-24T08:05:00.000Z',
+          summary: {
+            readings: 2,
+            metrics: { temperature: { count: 2, min: 70, max: 71, mean: 70.5 } },
+          },
+        },
+      },
+    });
+  });
+
+  it.each([
+    ['not JSON', '{'],
+    ['no type', { alert: alert() }],
+    ['an unknown type', { type: 'alert.deleted', alert: { ...alert(), version: 1 } }],
+    ['no version', { type: 'alert.raised', alert: alert() }],
+    [
+      'a bad severity',
+      { type: 'alert.raised', alert: { ...alert({ severity: 'x' as never }), version: 1 } },
+    ],
+    [
+      'a missing breach',
+      { type: 'alert.updated', alert: { ...alert(), breach: null, version: 1 } },
+    ],
+    ['status without equipment', { type: 'equipment.status', reading: {} }],
+    ['an array', [1]],
+  ])('ignores %s', (_name, data) => {
+    expect(parseLiveMessage(data)).toBeUndefined();
+  });
+});
+
+describe('API shapes', () => {
+  it('turns the telemetry route into a status', () => {
+    const at = Date.UTC(2026, 10, 24, 8, 1);
+    expect(
+      statusFromTelemetry('7', {
+        equipmentId: '7',
+        latest: { equipmentId: '7', timestamp: at, pressure: 40 },
+        currentWindow: null,
+        history: [],
+      }),
+    ).toEqual({
+      equipmentId: '7',
+      at: new Date(at).toISOString(),
+      reading: { pressure: 40 },
+      window: null,
+    });
+    expect(statusFromTelemetry('8', { latest: null })).toMatchObject({ at: null, reading: {} });
+  });
+
+  it('accepts /api/me for a technician and an admin only in its shape', () => {
+    expect(
+      isMe({ subject: 'a', roles: ['Technician'], technicianId: 1, equipmentIds: [1, 4] }),
+    ).toBe(true);
+    expect(isMe({ subject: 'b', roles: ['Admin'], technicianId: null, equipmentIds: null })).toBe(
+      true,
+    );
+    expect(isMe({ subject: 'c', roles: 'Admin', equipmentIds: null })).toBe(false);
+    expect(isMe({ subject: 'd', roles: [], equipmentIds: ['1'] })).toBe(false);
+  });
+});
