@@ -95,6 +95,7 @@ async function main(): Promise<void> {
       '',
       'SIS local stack is running',
       `  API          ${base}/api   (health: ${base}/api/health, OpenAPI: ${base}/api/openapi.json)`,
+      `  Dashboard    ${base}/api/dashboard/   (sign in with a token from npm run token)`,
       `  MySQL        ${mysqlShown.toString()}${mysql.server ? `  (private MariaDB, data in ${dataDir}/mariadb)` : ''}`,
       `  Cosmos       ${cosmos.endpoint}${cosmos.server ? '  (local stand-in: in memory, emptied on restart)' : ''}`,
       `  Tokens       ${issuer ? `dev issuer, JWKS at ${config.AUTH_JWKS_URI}` : `issuer ${config.AUTH_ISSUER}`}`,

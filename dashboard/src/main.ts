@@ -169,6 +169,10 @@ function statusIdsToLoad(): string[] {
 function applyAlert(alert: Alert, version: number, type: string): void {
   if (!feed.applyMessage(alert, version)) return;
   renderAlerts();
+  // Admins have no assigned equipment: show the status of what is alerting, a few at most.
+  if (me?.equipmentIds === null && !statuses.has(alert.equipmentId)) {
+    if (statuses.size < maxAdminStatusCards) void loadStatuses(session, [alert.equipmentId]);
+  }
   if (type === 'alert.raised') {
     announce(`New ${alert.severity} alert on equipment ${alert.equipmentId}: ${alert.metric}.`);
   } else if (type === 'alert.escalated') {

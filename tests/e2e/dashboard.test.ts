@@ -1,0 +1,362 @@
+/**
+ * The live dashboard end to end, in Debian's headless Chromium driven by playwright-core:
+ * the real local host (`dev/start.ts`, as `npm start` runs it) serves the dashboard built by
+ * Vite here; readings go through `EventHubProducerClient` to the Event Hubs stand-in, the
+ * host's trigger folds them into windows in the local Cosmos server, the fan-out delivers
+ * the alerts and equipment status through the Web PubSub stand-in, and the pages show them.
+ * Every wait is bounded; nothing asserts on how long anything took.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventHubProducerClient } from '@azure/event-hubs';
+import { WebPubSubServiceClient } from '@azure/web-pubsub';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { partitionIndexForKey } from '../../dev/eventhubs/partitionKey.js';
+import { loadDevIssuer } from '../../dev/issuer.js';
+import { projectRoot } from '../../dev/settings.js';
+import { onTestServer } from '../helpers/database.js';
+import { startLocalHost, type RunningHost } from '../helpers/localHost.js';
+import { unusedPort } from '../helpers/ports.js';
+
+const chromiumPath = '/usr/bin/chromium';
+/** Bounded waits for what crosses the pipeline (a batch, a window, a delivery). */
+const deliveryLimitMs = 60_000;
+const windowMs = 5 * 60_000;
+
+const children: ChildProcess[] = [];
+const pageErrors: string[] = [];
+let dataDir: string;
+let databaseName: string;
+let host: RunningHost;
+let browser: Browser | undefined;
+let producer: EventHubProducerClient | undefined;
+let adminToken: string;
+let aliceToken: string;
+
+/** `vite build` of the dashboard into `outDir`, as `npm run build` does into dist/dashboard. */
+function buildDashboard(outDir: string): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    [
+      join(projectRoot, 'node_modules', 'vite', 'bin', 'vite.js'),
+      'build',
+      '--config',
+      join(projectRoot, 'dashboard', 'vite.config.ts'),
+      '--outDir',
+      outDir,
+      '--emptyOutDir',
+    ],
+    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`vite build did not finish:\n${output}`));
+    }, 90_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`vite build exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+function bannerValue(pattern: RegExp): string {
+  const match = pattern.exec(host.output());
+  if (!match?.[1]) throw new Error(`Not in the banner: ${pattern}\n${host.output()}`);
+  return match[1];
+}
+
+async function api(token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${host.base}/api/${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  expect(response.status, `${method} ${path}: ${text.slice(0, 300)}`).toBeLessThan(300);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Opens the dashboard at its folder URL without the slash, signs in with `token`, waits till live. */
+async function openDashboard(token: string): Promise<Page> {
+  if (!browser) throw new Error('no browser');
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(`${host.base}/api/dashboard`);
+  expect(new URL(page.url()).pathname).toBe('/api/dashboard/');
+  await page.fill('#token', token);
+  await page.click('#sign-in');
+  await page.waitForSelector('body[data-connection="online"]', { timeout: 30_000 });
+  return page;
+}
+
+/**
+ * Readings that raise a critical temperature alert for `equipmentId`: three hot readings in a
+ * window that ended minutes ago, then a normal one now, which moves the partition's
+ * watermark past that window so it closes. Returns the time of the last reading.
+ */
+async function raiseAlert(equipmentId: string): Promise<{ windowStart: number; at: number }> {
+  if (!producer) throw new Error('no producer');
+  const now = Date.now();
+  const windowStart = Math.floor(now / windowMs) * windowMs - 2 * windowMs;
+  const hot = [10, 20, 30].map((s) => ({
+    equipmentId,
+    timestamp: new Date(windowStart + s * 1000).toISOString(),
+    temperature: 95,
+    vibration: 2,
+    pressure: 40,
+  }));
+  const at = now - 1_000;
+  const latest = {
+    equipmentId,
+    timestamp: new Date(at).toISOString(),
+    temperature: 61.5,
+    vibration: 1.5,
+    pressure: 41,
+  };
+  await producer.sendBatch(
+    [...hot, latest].map((body) => ({ body })),
+    { partitionKey: equipmentId },
+  );
+  return { windowStart, at };
+}
+
+interface Chosen {
+  /** Alice's equipment, on three different partitions with the other equipment. */
+  own: string;
+  ownLater: string;
+  /** Not alice's. */
+  theirs: string;
+  mine: string[];
+}
+let chosen: Chosen | undefined;
+
+/**
+ * Equipment for the alerts, each on a partition of its own: a window closes for the whole
+ * partition, so readings for an older window sent there later would be late.
+ */
+async function choose(): Promise<Chosen> {
+  if (chosen) return chosen;
+  const me = await api(aliceToken, 'GET', 'me');
+  expect(me).toMatchObject({ subject: 'tech-alice', roles: ['Technician'] });
+  const mine = (me.equipmentIds as number[]).map(String);
+  const partition = (id: string) => partitionIndexForKey(id, 4);
+  const own = mine[0];
+  const theirs = Array.from({ length: 200 }, (_, i) => String(i + 1)).find(
+    (id) => !mine.includes(id) && partition(id) !== partition(own ?? ''),
+  );
+  const ownLater = mine.find(
+    (id) => ![partition(own ?? ''), partition(theirs ?? '')].includes(partition(id)),
+  );
+  if (!own || !theirs || !ownLater) throw new Error(`seed data changed: ${JSON.stringify(me)}`);
+  chosen = { own, ownLater, theirs, mine };
+  return chosen;
+}
+
+function alertSelector(equipmentId: string, windowStart: number): string {
+  const id = `${equipmentId}:temperature:${new Date(windowStart).toISOString()}`;
+  return `li.alert[data-alert-id="${id}"]`;
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'sis-dashboard-e2e-'));
+  databaseName = `sis_test_dashboard_${randomBytes(6).toString('hex')}`;
+  await onTestServer((c) =>
+    c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [databaseName]),
+  );
+  const dashboardDir = join(dataDir, 'dashboard');
+  await buildDashboard(dashboardDir);
+  expect(existsSync(join(dashboardDir, 'index.html'))).toBe(true);
+  const azuritePorts = [await unusedPort(), await unusedPort(), await unusedPort()].join(',');
+  host = await startLocalHost(
+    {
+      LOCAL_DATA_DIR: dataDir,
+      DASHBOARD_DIR: dashboardDir,
+      MYSQL_URL: `${inject('mysqlServerUrl')}${databaseName}`,
+      AUTH_ISSUER: '',
+      AUTH_AUDIENCE: '',
+      AUTH_JWKS_URI: '',
+      AUTH_TRUST_PLATFORM_PRINCIPAL: '',
+      COSMOS__accountEndpoint: '',
+      COSMOS_KEY: '',
+      COSMOS_CA_CERT_FILE: '',
+      COSMOS_DATABASE: '',
+      LOCAL_COSMOS_PORT: '0',
+      AzureWebJobsStorage: '',
+      EventHubConnection: '',
+      WEBPUBSUB__endpoint: '',
+      WEBPUBSUB_KEY: '',
+      LOCAL_EVENTHUBS_PORT: '0',
+      LOCAL_WEBPUBSUB_PORT: '0',
+      LOCAL_AZURITE_PORTS: azuritePorts,
+    },
+    children,
+  );
+  const issuer = await loadDevIssuer(join(dataDir, 'dev-issuer'));
+  adminToken = await issuer.sign({ sub: 'dashboard-admin', roles: ['Admin'] }, '30m');
+  aliceToken = await issuer.sign({ sub: 'tech-alice', roles: ['Technician'] }, '30m');
+  producer = new EventHubProducerClient(bannerValue(/devices \(send only\): (\S+)/), 'telemetry');
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await producer?.close();
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    }
+  }
+  if (databaseName)
+    await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [databaseName]));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the live dashboard', () => {
+  it('serves the built page with its hashed assets under /api/dashboard/', async () => {
+    const page = await fetch(`${host.base}/api/dashboard/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/api\/dashboard\/assets\/[^"]+)"/g)].map(
+      (m) => m[1] ?? '',
+    );
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const asset of assets) {
+      const response = await fetch(`${host.base}${asset}`);
+      expect(response.status, asset).toBe(200);
+      expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      expect(response.headers.get('content-type')).toMatch(/^text\/(javascript|css)/);
+    }
+    for (const path of ['..%2F..%2Fpackage.json', '.vite/manifest.json', 'assets/nope.js']) {
+      const response = await fetch(`${host.base}/api/dashboard/${path}`);
+      expect([400, 404], path).toContain(response.status);
+    }
+    expect((await fetch(`${host.base}/api/dashboard/`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('shows each user the alerts and status they may see, live, and acknowledges through the API', async () => {
+    const { own, theirs, mine } = await choose();
+
+    const admin = await openDashboard(adminToken);
+    const alice = await openDashboard(aliceToken);
+    // Alice's page lists a status card for each piece of her equipment, and no other.
+    await expect
+      .poll(() => alice.locator('li.status').count(), { timeout: 30_000, interval: 250 })
+      .toBe(mine.length);
+    expect(await alice.locator(`li.status[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    expect(await alice.locator('#who').textContent()).toContain('tech-alice');
+
+    // Someone else's equipment first, then alice's.
+    const other = await raiseAlert(theirs);
+    const hers = await raiseAlert(own);
+    await admin.waitForSelector(alertSelector(theirs, other.windowStart), {
+      timeout: deliveryLimitMs,
+    });
+    await admin.waitForSelector(alertSelector(own, hers.windowStart), { timeout: deliveryLimitMs });
+    const item = alice.locator(alertSelector(own, hers.windowStart));
+    await item.waitFor({ timeout: deliveryLimitMs });
+    expect(await item.getAttribute('data-severity')).toBe('critical');
+    expect(await item.getAttribute('data-status')).toBe('open');
+    expect(await item.locator('.breach').textContent()).toMatch(/95 °C > 90 °C/);
+    // Delivered to her by group and by user id, shown once.
+    expect(await alice.locator(`li.alert[data-equipment-id="${own}"]`).count()).toBe(1);
+    // The admin's page has both; alice's never shows the other equipment.
+    expect(await alice.locator(`li.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
+
+    // Her equipment's card follows the live status: the latest reading sent.
+    const card = alice.locator(`li.status[data-equipment-id="${own}"]`);
+    await expect
+      .poll(async () => Date.parse((await card.getAttribute('data-at')) ?? ''), {
+        timeout: deliveryLimitMs,
+        interval: 250,
+      })
+      .toBe(hers.at);
+    expect(await card.locator('[data-metric="temperature"]').textContent()).toBe('61.5 °C');
+
+    // Acknowledge on alice's page: her page, the admin's page and the API agree.
+    await item.locator('button[data-action="acknowledged"]').click();
+    await alice.waitForSelector(
+      `${alertSelector(own, hers.windowStart)}[data-status="acknowledged"]`,
+      {
+        timeout: deliveryLimitMs,
+      },
+    );
+    await admin.waitForSelector(
+      `${alertSelector(own, hers.windowStart)}[data-status="acknowledged"]`,
+      {
+        timeout: deliveryLimitMs,
+      },
+    );
+    const id = await item.getAttribute('data-alert-id');
+    const stored = await api(adminToken, 'GET', `alerts/${encodeURIComponent(id ?? '')}`);
+    expect(stored).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'tech-alice' });
+
+    // Resolve from the admin's page.
+    await admin
+      .locator(alertSelector(own, hers.windowStart))
+      .locator('button[data-action="resolved"]')
+      .click();
+    await alice.waitForSelector(`${alertSelector(own, hers.windowStart)}[data-status="resolved"]`, {
+      timeout: deliveryLimitMs,
+    });
+    expect(await api(adminToken, 'GET', `alerts/${encodeURIComponent(id ?? '')}`)).toMatchObject({
+      status: 'resolved',
+      resolvedBy: 'dashboard-admin',
+    });
+    expect(await alice.locator(`li.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    await admin.context().close();
+    await alice.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 240_000);
+
+  it('shows when it is offline, reconnects by itself and catches up', async () => {
+    const own = (await choose()).ownLater;
+    const page = await openDashboard(aliceToken);
+    // The service drops every connection and, for a while, negotiation fails.
+    await page.route('**/api/negotiate', (route) => route.abort());
+    const key = (
+      JSON.parse(readFileSync(join(dataDir, 'local-keys.json'), 'utf8')) as {
+        webPubSub: string;
+      }
+    ).webPubSub;
+    const endpoint = bannerValue(/Web PubSub\s+(http:\/\/127\.0\.0\.1:\d+)/);
+    const service = new WebPubSubServiceClient(
+      `Endpoint=${endpoint};AccessKey=${key};Version=1.0;`,
+      'sis',
+      { allowInsecureConnection: true },
+    );
+    await service.closeAllConnections({ reason: 'test outage' });
+    await page.waitForSelector('body[data-connection="offline"], body[data-connection="stopped"]', {
+      timeout: 30_000,
+    });
+    expect(await page.locator('#connection').textContent()).toMatch(/Offline/);
+
+    // An alert raised while the page is away is there once it is back.
+    const raised = await raiseAlert(own);
+    await page.unroute('**/api/negotiate');
+    await page.waitForSelector('body[data-connection="online"]', { timeout: deliveryLimitMs });
+    await page.waitForSelector(alertSelector(own, raised.windowStart), {
+      timeout: deliveryLimitMs,
+    });
+    expect(await page.locator(alertSelector(own, raised.windowStart)).count()).toBe(1);
+    await page.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
+});
