@@ -6,102 +6,33 @@
  * the alerts and equipment status through the Web PubSub stand-in, and the pages show them.
  * Every wait is bounded; nothing asserts on how long anything took.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { WebPubSubServiceClient } from '@azure/web-pubsub';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionIndexForKey } from '../../dev/eventhubs/partitionKey.js';
-import { loadDevIssuer } from '../../dev/issuer.js';
-import { projectRoot } from '../../dev/settings.js';
-import { onTestServer } from '../helpers/database.js';
-import { startLocalHost, type RunningHost } from '../helpers/localHost.js';
-import { unusedPort } from '../helpers/ports.js';
+import { useDashboardStack } from '../helpers/dashboard.js';
 
-const chromiumPath = '/usr/bin/chromium';
 /** Bounded waits for what crosses the pipeline (a batch, a window, a delivery). */
 const deliveryLimitMs = 60_000;
 const windowMs = 5 * 60_000;
 
-const children: ChildProcess[] = [];
-const pageErrors: string[] = [];
-let dataDir: string;
-let databaseName: string;
-let host: RunningHost;
-let browser: Browser | undefined;
+const stack = useDashboardStack();
+const { pageErrors } = stack;
 let producer: EventHubProducerClient | undefined;
 let adminToken: string;
 let aliceToken: string;
+const api = (token: string, method: string, path: string, body?: unknown) =>
+  stack.api(token, method, path, body);
+const openDashboard = (token: string) => stack.open(token);
 
-/** `vite build` of the dashboard into `outDir`, as `npm run build` does into dist/dashboard. */
-function buildDashboard(outDir: string): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(projectRoot, 'node_modules', 'vite', 'bin', 'vite.js'),
-      'build',
-      '--config',
-      join(projectRoot, 'dashboard', 'vite.config.ts'),
-      '--outDir',
-      outDir,
-      '--emptyOutDir',
-    ],
-    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`vite build did not finish:\n${output}`));
-    }, 90_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`vite build exited with ${code}:\n${output}`));
-    });
-  });
-}
+beforeAll(async () => {
+  adminToken = await stack.issuer.sign({ sub: 'dashboard-admin', roles: ['Admin'] }, '30m');
+  aliceToken = await stack.issuer.sign({ sub: 'tech-alice', roles: ['Technician'] }, '30m');
+  producer = new EventHubProducerClient(stack.banner(/devices \(send only\): (\S+)/), 'telemetry');
+});
 
-function bannerValue(pattern: RegExp): string {
-  const match = pattern.exec(host.output());
-  if (!match?.[1]) throw new Error(`Not in the banner: ${pattern}\n${host.output()}`);
-  return match[1];
-}
-
-async function api(token: string, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${host.base}/api/${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  expect(response.status, `${method} ${path}: ${text.slice(0, 300)}`).toBeLessThan(300);
-  return text ? JSON.parse(text) : undefined;
-}
-
-/** Opens the dashboard at its folder URL without the slash, signs in with `token`, waits till live. */
-async function openDashboard(token: string): Promise<Page> {
-  if (!browser) throw new Error('no browser');
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-  const page = await context.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${host.base}/api/dashboard`);
-  expect(new URL(page.url()).pathname).toBe('/api/dashboard/');
-  await page.fill('#token', token);
-  await page.click('#sign-in');
-  await page.waitForSelector('body[data-connection="online"]', { timeout: 30_000 });
-  return page;
-}
+afterAll(async () => {
+  await producer?.close();
+});
 
 /**
  * Readings that raise a critical temperature alert for `equipmentId`: three hot readings in a
@@ -171,65 +102,9 @@ function alertSelector(equipmentId: string, windowStart: number): string {
   return `li.alert[data-alert-id="${id}"]`;
 }
 
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'sis-dashboard-e2e-'));
-  databaseName = `sis_test_dashboard_${randomBytes(6).toString('hex')}`;
-  await onTestServer((c) =>
-    c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [databaseName]),
-  );
-  const dashboardDir = join(dataDir, 'dashboard');
-  await buildDashboard(dashboardDir);
-  expect(existsSync(join(dashboardDir, 'index.html'))).toBe(true);
-  const azuritePorts = [await unusedPort(), await unusedPort(), await unusedPort()].join(',');
-  host = await startLocalHost(
-    {
-      LOCAL_DATA_DIR: dataDir,
-      DASHBOARD_DIR: dashboardDir,
-      MYSQL_URL: `${inject('mysqlServerUrl')}${databaseName}`,
-      AUTH_ISSUER: '',
-      AUTH_AUDIENCE: '',
-      AUTH_JWKS_URI: '',
-      AUTH_TRUST_PLATFORM_PRINCIPAL: '',
-      COSMOS__accountEndpoint: '',
-      COSMOS_KEY: '',
-      COSMOS_CA_CERT_FILE: '',
-      COSMOS_DATABASE: '',
-      LOCAL_COSMOS_PORT: '0',
-      AzureWebJobsStorage: '',
-      EventHubConnection: '',
-      WEBPUBSUB__endpoint: '',
-      WEBPUBSUB_KEY: '',
-      LOCAL_EVENTHUBS_PORT: '0',
-      LOCAL_WEBPUBSUB_PORT: '0',
-      LOCAL_AZURITE_PORTS: azuritePorts,
-    },
-    children,
-  );
-  const issuer = await loadDevIssuer(join(dataDir, 'dev-issuer'));
-  adminToken = await issuer.sign({ sub: 'dashboard-admin', roles: ['Admin'] }, '30m');
-  aliceToken = await issuer.sign({ sub: 'tech-alice', roles: ['Technician'] }, '30m');
-  producer = new EventHubProducerClient(bannerValue(/devices \(send only\): (\S+)/), 'telemetry');
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await producer?.close();
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await gone;
-    }
-  }
-  if (databaseName)
-    await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [databaseName]));
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
-
 describe('the live dashboard', () => {
   it('serves the built page with its hashed assets under /api/dashboard/', async () => {
-    const page = await fetch(`${host.base}/api/dashboard/`);
+    const page = await fetch(`${stack.host.base}/api/dashboard/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('cache-control')).toBe('no-cache');
@@ -239,16 +114,16 @@ describe('the live dashboard', () => {
     );
     expect(assets.length).toBeGreaterThanOrEqual(2);
     for (const asset of assets) {
-      const response = await fetch(`${host.base}${asset}`);
+      const response = await fetch(`${stack.host.base}${asset}`);
       expect(response.status, asset).toBe(200);
       expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
       expect(response.headers.get('content-type')).toMatch(/^text\/(javascript|css)/);
     }
     for (const path of ['..%2F..%2Fpackage.json', '.vite/manifest.json', 'assets/nope.js']) {
-      const response = await fetch(`${host.base}/api/dashboard/${path}`);
+      const response = await fetch(`${stack.host.base}/api/dashboard/${path}`);
       expect([400, 404], path).toContain(response.status);
     }
-    expect((await fetch(`${host.base}/api/dashboard/`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${stack.host.base}/api/dashboard/`, { method: 'POST' })).status).toBe(405);
   });
 
   it('shows each user the alerts and status they may see, live, and acknowledges through the API', async () => {
@@ -331,17 +206,7 @@ describe('the live dashboard', () => {
     const page = await openDashboard(aliceToken);
     // The service drops every connection and, for a while, negotiation fails.
     await page.route('**/api/negotiate', (route) => route.abort());
-    const key = (
-      JSON.parse(readFileSync(join(dataDir, 'local-keys.json'), 'utf8')) as {
-        webPubSub: string;
-      }
-    ).webPubSub;
-    const endpoint = bannerValue(/Web PubSub\s+(http:\/\/127\.0\.0\.1:\d+)/);
-    const service = new WebPubSubServiceClient(
-      `Endpoint=${endpoint};AccessKey=${key};Version=1.0;`,
-      'sis',
-      { allowInsecureConnection: true },
-    );
+    const service = stack.webPubSub();
     await service.closeAllConnections({ reason: 'test outage' });
     await page.waitForSelector('body[data-connection="offline"], body[data-connection="stopped"]', {
       timeout: 30_000,

@@ -1,0 +1,192 @@
+/**
+ * The dashboard's handling of what Web PubSub delivers, in headless Chromium against the
+ * real local host: envelopes are sent here through the host's Web PubSub stand-in with the
+ * service SDK, to the groups and users the real `/api/negotiate` put the page in. Repeats
+ * (the same alert by group and by user id) and stale versions are dropped, server text is
+ * shown as text, and nothing outside the user's equipment is shown.
+ */
+import type { WebPubSubServiceClient } from '@azure/web-pubsub';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useDashboardStack } from '../helpers/dashboard.js';
+
+const stack = useDashboardStack();
+const deliveryLimitMs = 30_000;
+
+let service: WebPubSubServiceClient;
+let aliceToken: string;
+let adminToken: string;
+let mine: string[];
+let theirs: string;
+
+beforeAll(async () => {
+  service = stack.webPubSub();
+  aliceToken = await stack.issuer.sign({ sub: 'tech-alice', roles: ['Technician'] }, '30m');
+  adminToken = await stack.issuer.sign({ sub: 'messages-admin', roles: ['Admin'] }, '30m');
+  const me = await stack.api(aliceToken, 'GET', 'me');
+  mine = (me.equipmentIds as number[]).map(String);
+  theirs = Array.from({ length: 200 }, (_, i) => String(i + 1)).find((id) => !mine.includes(id))!;
+  expect(mine.length).toBeGreaterThan(2);
+});
+
+let serial = 0;
+
+/** An alert as the fan-out sends it (the API's Alert and a version). */
+function alertOf(equipmentId: string, overrides: Record<string, unknown> = {}) {
+  serial += 1;
+  const start = new Date(Date.UTC(2026, 0, 1, 8, 0) + serial * 300_000).toISOString();
+  const end = new Date(Date.parse(start) + 300_000).toISOString();
+  return {
+    id: `${equipmentId}:temperature:${start}`,
+    equipmentId,
+    metric: 'temperature',
+    status: 'open',
+    severity: 'high',
+    occurrences: 1,
+    firstWindowStart: start,
+    lastWindowStart: start,
+    raisedAt: end,
+    breach: {
+      metric: 'temperature',
+      severity: 'high',
+      mean: 85,
+      threshold: 80,
+      comparison: '>',
+      unit: '°C',
+      description: 'Engine running hot',
+      recommendedAction: 'Check the coolant level',
+    },
+    window: {
+      start,
+      end,
+      summary: { readings: 3, metrics: { temperature: { count: 3, min: 84, max: 86, mean: 85 } } },
+    },
+    etag: '"1"',
+    version: 1,
+    ...overrides,
+  };
+}
+
+const item = (page: Page, id: string) => page.locator(`li.alert[data-alert-id="${id}"]`);
+
+/**
+ * Sends a marker alert last and waits for it: messages on one connection arrive in order, so
+ * everything sent before it has been handled by then.
+ */
+async function settle(page: Page, equipmentId: string, to: (envelope: object) => Promise<void>) {
+  const marker = alertOf(equipmentId);
+  await to({ type: 'alert.raised', alert: marker });
+  await item(page, marker.id).waitFor({ timeout: deliveryLimitMs });
+}
+
+describe('the dashboard with live messages', () => {
+  it('shows an alert once, whether it came by group or by user id, and only newer versions', async () => {
+    const page = await stack.open(aliceToken);
+    const own = mine[0]!;
+    const toGroup = (envelope: object) => service.group(`equipment.${own}`).sendToAll(envelope);
+    const toUser = (envelope: object) => service.sendToUser('tech-alice', envelope);
+    const first = alertOf(own);
+    await toGroup({ type: 'alert.raised', alert: first });
+    await toUser({ type: 'alert.raised', alert: first });
+    await item(page, first.id).waitFor({ timeout: deliveryLimitMs });
+    expect(await item(page, first.id).getAttribute('data-severity')).toBe('high');
+
+    const escalated = { ...first, severity: 'critical', occurrences: 2, version: 3 };
+    await toUser({ type: 'alert.escalated', alert: escalated });
+    await toGroup({ type: 'alert.escalated', alert: escalated });
+    await page.waitForSelector(`li.alert[data-alert-id="${first.id}"][data-severity="critical"]`, {
+      timeout: deliveryLimitMs,
+    });
+    // Version 2 arrives late: it must not undo version 3.
+    await toGroup({ type: 'alert.updated', alert: { ...first, severity: 'medium', version: 2 } });
+    await settle(page, own, toGroup);
+    expect(await item(page, first.id).getAttribute('data-severity')).toBe('critical');
+    expect(await item(page, first.id).count()).toBe(1);
+
+    // Newest raised first.
+    const ids = await page
+      .locator('li.alert')
+      .evaluateAll((items) => items.map((li) => li.getAttribute('data-alert-id')));
+    expect(ids[ids.length - 1]).toBe(first.id);
+    await page.context().close();
+  }, 120_000);
+
+  it('shows what the server sends as text, never as markup', async () => {
+    const page = await stack.open(aliceToken);
+    const own = mine[1]!;
+    const hostile = alertOf(own, {
+      breach: {
+        ...alertOf(own).breach,
+        description: '<img src=x onerror="window.pwned=1">Hot',
+        recommendedAction: '<b>bold</b> & "quoted"',
+      },
+    });
+    await service.sendToUser('tech-alice', { type: 'alert.raised', alert: hostile });
+    const li = item(page, hostile.id);
+    await li.waitFor({ timeout: deliveryLimitMs });
+    expect(await li.locator('.description').textContent()).toBe(
+      '<img src=x onerror="window.pwned=1">Hot',
+    );
+    expect(await li.locator('.action').textContent()).toBe('Recommended: <b>bold</b> & "quoted"');
+    expect(await li.locator('img, b').count()).toBe(0);
+    expect(await page.evaluate('typeof window.pwned')).toBe('undefined');
+    await page.context().close();
+  }, 120_000);
+
+  it("ignores other equipment, malformed messages, and follows the user's equipment status", async () => {
+    const page = await stack.open(aliceToken);
+    const own = mine[2]!;
+    const toUser = (envelope: object | string) => service.sendToUser('tech-alice', envelope);
+    const foreign = alertOf(theirs);
+    await toUser({ type: 'alert.raised', alert: foreign });
+    await toUser({
+      type: 'equipment.status',
+      equipmentId: theirs,
+      at: new Date().toISOString(),
+      reading: { temperature: 1 },
+    });
+    await toUser('not json {');
+    await toUser({ type: 'alert.raised' });
+    await toUser({ type: 'alert.raised', alert: { ...alertOf(own), version: 'x' } });
+    const at = new Date(Date.UTC(2026, 10, 24, 8, 3, 7)).toISOString();
+    await service.group(`equipment.${own}`).sendToAll({
+      type: 'equipment.status',
+      equipmentId: own,
+      at,
+      reading: { temperature: 71.25, vibration: 2.5, pressure: 42 },
+      window: {
+        start: '2026-11-24T08:00:00.000Z',
+        end: '2026-11-24T08:05:00.000Z',
+        summary: {
+          readings: 4,
+          metrics: { temperature: { count: 4, min: 70, max: 72, mean: 71.25 } },
+        },
+      },
+    });
+    await settle(page, own, toUser);
+    expect(await page.locator(`li.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    expect(await page.locator(`li.status[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    const card = page.locator(`li.status[data-equipment-id="${own}"]`);
+    await expect
+      .poll(() => card.getAttribute('data-at'), { timeout: deliveryLimitMs, interval: 200 })
+      .toBe(at);
+    expect(await card.locator('[data-metric="temperature"]').textContent()).toBe('71.25 °C');
+    expect(await card.locator('[data-metric="pressure"]').textContent()).toBe('42 psi');
+    expect(await card.locator('.current-window').textContent()).toMatch(/4 readings/);
+    await page.context().close();
+  }, 120_000);
+
+  it('gives admins the alerts group and technicians not', async () => {
+    const admin = await stack.open(adminToken);
+    const alice = await stack.open(aliceToken);
+    // Alice's own equipment, but sent only to the dashboards' group, which she is not in.
+    const alert = alertOf(mine[0]!);
+    await service.group('alerts').sendToAll({ type: 'alert.raised', alert });
+    await item(admin, alert.id).waitFor({ timeout: deliveryLimitMs });
+    await settle(alice, mine[0]!, (envelope) => service.sendToUser('tech-alice', envelope));
+    expect(await item(alice, alert.id).count()).toBe(0);
+    await admin.context().close();
+    await alice.context().close();
+    expect(stack.pageErrors).toEqual([]);
+  }, 120_000);
+});
