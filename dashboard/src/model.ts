@@ -46,7 +46,11 @@ export interface Alert {
   acknowledgedBy?: string;
   resolvedAt?: string;
   resolvedBy?: string;
-  /** The HTTP ETag (REST answers; messages may carry it too). */
+  /** The service record created when it was resolved. */
+  serviceRecordId?: number;
+  /** 1 when raised, +1 on every change (REST answers and messages both carry it). */
+  version?: number;
+  /** The HTTP ETag (REST answers only). */
   etag?: string;
 }
 
@@ -250,11 +254,16 @@ export class AlertFeed {
     return true;
   }
 
-  /** Applies an alert read over HTTP (always current when it was read). */
+  /**
+   * Applies an alert read over HTTP, unless a message already brought a newer version (the
+   * read started before that change and finished after it).
+   */
   applyRead(alert: Alert): boolean {
     if (!this.inScope(alert.equipmentId)) return false;
     const known = this.#entries.get(alert.id);
-    this.#entries.set(alert.id, { alert, version: known?.version });
+    const read = typeof alert.version === 'number' ? alert.version : undefined;
+    if (read !== undefined && known?.version !== undefined && read < known.version) return false;
+    this.#entries.set(alert.id, { alert, version: read ?? known?.version });
     return true;
   }
 

@@ -151,6 +151,9 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
       el('dd', {}, formatTime(alert.raisedAt)),
     ),
     el('p', { class: 'action' }, `Recommended: ${breach.recommendedAction}`),
+    typeof alert.serviceRecordId === 'number'
+      ? el('p', { class: 'service-record' }, `Service record #${alert.serviceRecordId}`)
+      : null,
     actions,
   );
 }

@@ -63,6 +63,16 @@ describe('AlertFeed', () => {
     expect(feed.applyMessage(alert({ status: 'acknowledged' }), 3)).toBe(false);
   });
 
+  it("drops a read older than a message it has applied, and takes a read's version", () => {
+    const feed = new AlertFeed();
+    feed.applyMessage(alert({ severity: 'critical' }), 3);
+    expect(feed.applyRead(alert({ severity: 'high', version: 2 }))).toBe(false);
+    expect(feed.get(alert().id)?.severity).toBe('critical');
+    expect(feed.applyRead(alert({ status: 'acknowledged', version: 4 }))).toBe(true);
+    expect(feed.applyMessage(alert({ status: 'open' }), 4)).toBe(false);
+    expect(feed.applyMessage(alert({ status: 'resolved' }), 5)).toBe(true);
+  });
+
   it('lists newest raised first, stable on ties', () => {
     const feed = new AlertFeed();
     feed.applyRead(alert({ id: 'a', raisedAt: '2026-11-24T08:00:00.000Z' }));
