@@ -100,6 +100,9 @@ function renderStatuses(): void {
 function renderWho(): void {
   const who = byId('who');
   const scope = byId('equipment-scope');
+  // Signed in: the token box gives way to the feed (sign out to use another token).
+  byId('token-form').hidden = me !== undefined;
+  byId('sign-out').hidden = me === undefined && !storedToken();
   if (!me) {
     who.textContent = storedToken() ? 'Signing in…' : 'Not signed in.';
     scope.textContent = '';

@@ -144,6 +144,7 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
         { class: 'breach' },
         `${metricNames[breach.metric]} mean ${figure(breach.mean)} ${breach.unit} ${breach.comparison} ${figure(breach.threshold)} ${breach.unit}`,
       ),
+      ...(breached.length ? [el('dt', {}, 'In the window')] : []),
       ...breached.map((text) => el('dd', { class: 'window-figures' }, text)),
       el('dt', {}, 'Occurrences'),
       el('dd', {}, String(alert.occurrences)),
