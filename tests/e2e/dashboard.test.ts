@@ -69,6 +69,8 @@ interface Chosen {
   /** Alice's equipment, on three different partitions with the other equipment. */
   own: string;
   ownLater: string;
+  /** Alice's, on the fourth partition. */
+  ownRace: string;
   /** Not alice's. */
   theirs: string;
   mine: string[];
@@ -92,8 +94,13 @@ async function choose(): Promise<Chosen> {
   const ownLater = mine.find(
     (id) => ![partition(own ?? ''), partition(theirs ?? '')].includes(partition(id)),
   );
-  if (!own || !theirs || !ownLater) throw new Error(`seed data changed: ${JSON.stringify(me)}`);
-  chosen = { own, ownLater, theirs, mine };
+  const ownRace = mine.find(
+    (id) => ![own, theirs, ownLater].map((x) => partition(x ?? '')).includes(partition(id)),
+  );
+  if (!own || !theirs || !ownLater || !ownRace) {
+    throw new Error(`seed data changed: ${JSON.stringify(me)}`);
+  }
+  chosen = { own, ownLater, ownRace, theirs, mine };
   return chosen;
 }
 
@@ -221,6 +228,52 @@ describe('the live dashboard', () => {
       timeout: deliveryLimitMs,
     });
     expect(await page.locator(alertSelector(own, raised.windowStart)).count()).toBe(1);
+    await page.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
+  it('re-reads and retries once when the alert changed between reading and writing it', async () => {
+    const own = (await choose()).ownRace;
+    const page = await openDashboard(aliceToken);
+    const raised = await raiseAlert(own);
+    const selector = alertSelector(own, raised.windowStart);
+    await page.waitForSelector(selector, { timeout: deliveryLimitMs });
+    const id = (await page.locator(selector).getAttribute('data-alert-id')) ?? '';
+    // The admin acknowledges it just before alice's resolve reaches the API, so her If-Match
+    // is stale: 412; the page reads it again and resolves it with the fresh ETag.
+    let patches = 0;
+    await page.route('**/api/alerts/*', async (route) => {
+      if (route.request().method() === 'PATCH' && patches++ === 0) {
+        const current = await fetch(`${stack.host.base}/api/alerts/${encodeURIComponent(id)}`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        const changed = await fetch(`${stack.host.base}/api/alerts/${encodeURIComponent(id)}`, {
+          method: 'PATCH',
+          headers: {
+            authorization: `Bearer ${adminToken}`,
+            'content-type': 'application/json',
+            'if-match': current.headers.get('etag') ?? '',
+          },
+          body: JSON.stringify({ status: 'acknowledged' }),
+        });
+        expect(changed.status).toBe(200);
+      }
+      await route.continue();
+    });
+    const statuses: number[] = [];
+    page.on('response', (response) => {
+      if (response.request().method() === 'PATCH') statuses.push(response.status());
+    });
+    await page.locator(selector).locator('button[data-action="resolved"]').click();
+    await page.waitForSelector(`${selector}[data-status="resolved"]`, {
+      timeout: deliveryLimitMs,
+    });
+    expect(statuses).toEqual([412, 200]);
+    expect(await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}`)).toMatchObject({
+      status: 'resolved',
+      acknowledgedBy: 'dashboard-admin',
+      resolvedBy: 'tech-alice',
+    });
+    expect(await page.locator('#problem').isHidden()).toBe(true);
     await page.context().close();
     expect(pageErrors).toEqual([]);
   }, 180_000);
