@@ -222,7 +222,19 @@ function connect(mine: number, attempt = 0): void {
   if (mine !== session) return;
   setConnection(attempt === 0 ? 'connecting' : 'stopped');
   const live = new WebPubSubClient(
-    { getClientAccessUrl: async () => negotiate() },
+    {
+      getClientAccessUrl: async () => {
+        try {
+          return await negotiate();
+        } catch (error) {
+          // While reconnecting, an expired token is worth saying: retrying will not fix it.
+          if (mine === session && error instanceof ApiError && error.status === 401) {
+            showProblem('Your sign-in has expired: paste a new token and sign in again.');
+          }
+          throw error;
+        }
+      },
+    },
     {
       protocol: WebPubSubJsonReliableProtocol(),
       autoReconnect: true,
