@@ -13,28 +13,20 @@
  * end plus the lateness, so the figure includes the send, the Event Hubs hop, the host's
  * batching, the pipeline, Cosmos and the fan-out.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
 import { createPool } from 'mysql2/promise';
-import { startAzurite } from '../../dev/azurite.js';
-import { startCosmosServer } from '../../dev/cosmos.js';
-import { startEventHubsStandIn } from '../../dev/eventhubs/index.js';
 import { ensureDatabase, startMariaDb } from '../../dev/mariadb.js';
-import { startWebPubSubStandIn } from '../../dev/webpubsub/index.js';
-import {
-  COSMOS_EMULATOR_KEY,
-  createCosmosClient,
-  ensureTelemetryContainers,
-} from '../../lib/cosmos/client.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { windowSizeMs } from '../../lib/telemetry/window.js';
 import { emit, isQuick, metric } from '../report.js';
 import { startChildServer } from '../servers/child.js';
 import { freePort } from '../servers/ports.js';
+import { startBenchStack } from '../servers/stack.js';
 
 const quick = isQuick();
 const devices = 100;
@@ -69,46 +61,14 @@ try {
   await migrate(pool);
   await pool.end();
 
-  const eventHubs = await startEventHubsStandIn({
-    port: 0,
-    hubs: [{ name: 'telemetry', partitions }],
-    keys: [
-      { name: 'device', key: 'YmVuY2gtZGV2aWNlLWtleQ==', rights: ['Send'] },
-      { name: 'app', key: 'YmVuY2gtYXBwLWtleQ==', rights: ['Listen'] },
-    ],
+  const { eventHubs, azurite, webPubSub, appEnv } = await startBenchStack({
+    dir,
+    stops,
+    partitions,
   });
-  stops.push(() => eventHubs.stop());
-  const azurite = await startAzurite({
-    dataDir: join(dir, 'azurite'),
-    ports: { blob: await freePort(), queue: await freePort(), table: await freePort() },
-  });
-  stops.push(() => azurite.stop());
-  const cosmos = await startCosmosServer({ port: 0, certDir: join(dir, 'cosmos') });
-  stops.push(() => cosmos.stop());
-  const caFile = join(dir, 'cosmos.pem');
-  writeFileSync(caFile, cosmos.caCertPem);
-  const cosmosClient = createCosmosClient({
-    endpoint: cosmos.endpoint,
-    key: COSMOS_EMULATOR_KEY,
-    caCertPem: cosmos.caCertPem,
-  });
-  await ensureTelemetryContainers(cosmosClient, 'bench');
-  cosmosClient.dispose();
-  const accessKey = 'bench-web-pubsub-access-key';
-  const webPubSub = await startWebPubSubStandIn({ port: 0, hubs: ['sis'], accessKey });
-  stops.push(() => webPubSub.stop());
 
   const host = await startChildServer('bench/servers/triggerHost.ts', {
-    COSMOS__accountEndpoint: cosmos.endpoint,
-    COSMOS_KEY: COSMOS_EMULATOR_KEY,
-    COSMOS_CA_CERT_FILE: caFile,
-    COSMOS_DATABASE: 'bench',
-    EventHubConnection: eventHubs.connectionString('app', 'telemetry'),
-    EVENTHUB_NAME: 'telemetry',
-    EVENTHUB_CONSUMER_GROUP: '$Default',
-    WEBPUBSUB__endpoint: webPubSub.endpoint,
-    WEBPUBSUB_KEY: accessKey,
-    WEBPUBSUB_HUB: 'sis',
+    ...appEnv,
     MYSQL_URL: `${mariadb.url}bench`,
     TELEMETRY_ALLOWED_LATENESS_SECONDS: String(latenessSeconds),
     BENCH_STORAGE: azurite.connectionString,

@@ -11,26 +11,18 @@
  * same devices and interval, i.e. the most the pipeline could be offered on this machine.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ItemDefinition } from '@azure/cosmos';
-import { startAzurite } from '../../dev/azurite.js';
-import { startCosmosServer } from '../../dev/cosmos.js';
-import { startEventHubsStandIn } from '../../dev/eventhubs/index.js';
 import { projectRoot } from '../../dev/settings.js';
-import { startWebPubSubStandIn } from '../../dev/webpubsub/index.js';
 import type { LedgerEntry, SimulationSummary } from '../../dev/simulator.js';
-import {
-  COSMOS_EMULATOR_KEY,
-  createCosmosClient,
-  ensureTelemetryContainers,
-} from '../../lib/cosmos/client.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { emit, isQuick, metric } from '../report.js';
 import { startChildServer } from '../servers/child.js';
-import { freePort } from '../servers/ports.js';
+import { ensureTelemetryContainers } from '../../lib/cosmos/client.js';
+import { startBenchStack } from '../servers/stack.js';
 
 const quick = isQuick();
 // The simulator sends every device on every tick, however late it runs, so these fix the
@@ -117,59 +109,13 @@ function compare(aggregates: ItemDefinition[], ledger: readonly LedgerEntry[]): 
 }
 
 try {
-  const eventHubs = await startEventHubsStandIn({
-    port: 0,
-    hubs: [
-      { name: 'telemetry', partitions: 4 },
-      { name: 'baseline', partitions: 4 },
-    ],
-    keys: [
-      { name: 'device', key: 'YmVuY2gtZGV2aWNlLWtleQ==', rights: ['Send'] },
-      { name: 'app', key: 'YmVuY2gtYXBwLWtleQ==', rights: ['Listen'] },
-    ],
+  const { eventHubs, azurite, cosmosClient, database, appEnv } = await startBenchStack({
+    dir,
+    stops,
+    extraHubs: ['baseline'],
     // Nothing may age out while the pipeline catches up.
     retention: { maxEventsPerPartition: 5_000_000, maxAgeMs: 3_600_000 },
   });
-  stops.push(() => eventHubs.stop());
-  const azurite = await startAzurite({
-    dataDir: join(dir, 'azurite'),
-    ports: { blob: await freePort(), queue: await freePort(), table: await freePort() },
-  });
-  stops.push(() => azurite.stop());
-  const cosmos = await startCosmosServer({ port: 0, certDir: join(dir, 'cosmos') });
-  stops.push(() => cosmos.stop());
-  const caFile = join(dir, 'cosmos.pem');
-  writeFileSync(caFile, cosmos.caCertPem);
-  const client = createCosmosClient({
-    endpoint: cosmos.endpoint,
-    key: COSMOS_EMULATOR_KEY,
-    caCertPem: cosmos.caCertPem,
-  });
-  stops.push(() => {
-    client.dispose();
-    return Promise.resolve();
-  });
-  const { database } = await ensureTelemetryContainers(client, 'bench');
-  // The fan-out publishes live equipment status with every batch.
-  const webPubSubKey = 'bench-web-pubsub-access-key';
-  const webPubSub = await startWebPubSubStandIn({
-    port: 0,
-    hubs: ['sis'],
-    accessKey: webPubSubKey,
-  });
-  stops.push(() => webPubSub.stop());
-  const appEnv = {
-    COSMOS__accountEndpoint: cosmos.endpoint,
-    COSMOS_KEY: COSMOS_EMULATOR_KEY,
-    COSMOS_CA_CERT_FILE: caFile,
-    COSMOS_DATABASE: 'bench',
-    EventHubConnection: eventHubs.connectionString('app', 'telemetry'),
-    EVENTHUB_NAME: 'telemetry',
-    EVENTHUB_CONSUMER_GROUP: '$Default',
-    WEBPUBSUB__endpoint: webPubSub.endpoint,
-    WEBPUBSUB_KEY: webPubSubKey,
-    WEBPUBSUB_HUB: 'sis',
-  };
   Object.assign(process.env, appEnv);
 
   // Baseline: the simulator alone.
@@ -212,7 +158,7 @@ try {
 
   // Where the ceiling is: the pipeline alone, draining the baseline hub's backlog (sent
   // before it started) into a database of its own.
-  const { database: drainDatabase } = await ensureTelemetryContainers(client, 'bench-drain');
+  const { database: drainDatabase } = await ensureTelemetryContainers(cosmosClient, 'bench-drain');
   const drainBegan = Date.now();
   const drainHost = await startChildServer('bench/servers/triggerHost.ts', {
     ...appEnv,

@@ -15,6 +15,7 @@ import {
   type Queryable,
 } from '../mysql/table.js';
 import type { ServiceRecord, ServiceRecordInput } from './schemas.js';
+import { namesMysqlRow } from '../telemetry/reading.js';
 import { technicianForSubject } from './technicians.js';
 
 export const serviceRecordTable = new VersionedTable<ServiceRecord>({
@@ -189,7 +190,7 @@ export async function serviceRecordForAlert(
     'conflict',
     "The alert's equipment is not in the equipment registry, so no service record can document it.",
   );
-  if (!/^[1-9][0-9]{0,15}$/.test(alert.equipmentId)) throw noEquipment;
+  if (!namesMysqlRow(alert.equipmentId)) throw noEquipment;
   const ownId = await ownTechnicianId(pool, principal);
   try {
     // On a repeat, LAST_INSERT_ID(id) makes insertId the existing record's id.

@@ -1,10 +1,8 @@
 /** The people behind the fan-out and the client tokens, from MySQL. */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Principal } from '../auth.js';
+import { namesMysqlRow } from '../telemetry/reading.js';
 import type { AccessScope } from './routing.js';
-
-/** Telemetry equipment ids are text; only numeric ones name a MySQL row. */
-const mysqlIdPattern = /^[1-9][0-9]{0,15}$/;
 
 /**
  * The user ids (token subjects) of the active technicians assigned to each equipment.
@@ -15,7 +13,7 @@ export async function assignedUserIds(
   equipmentIds: readonly string[],
 ): Promise<Map<string, string[]>> {
   const result = new Map(equipmentIds.map((id) => [id, [] as string[]]));
-  const numeric = [...new Set(equipmentIds.filter((id) => mysqlIdPattern.test(id)))];
+  const numeric = [...new Set(equipmentIds.filter(namesMysqlRow))];
   if (numeric.length === 0) return result;
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT a.equipment_id, t.external_id

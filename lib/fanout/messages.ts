@@ -3,13 +3,18 @@
  * id and version, so a client that gets the same version twice (by group and by user id, or
  * after a retried delivery) drops the repeat.
  */
-import { publicAlert, type Alert, type AlertEventType } from '../telemetry/alerts.js';
+import {
+  publicAlert,
+  type Alert,
+  type AlertEventType,
+  type PublicAlert,
+} from '../telemetry/alerts.js';
 import type { Reading } from '../telemetry/reading.js';
 import type { StatsSummary } from '../telemetry/stats.js';
 
 export interface AlertMessage {
   type: AlertEventType;
-  alert: ReturnType<typeof publicAlert<Alert>>;
+  alert: PublicAlert;
 }
 
 export function alertMessage(alert: Alert, type: AlertEventType): AlertMessage {

@@ -71,6 +71,9 @@ export interface Alert {
   deliveryPending?: true;
 }
 
+/** An alert as the API and clients see it. */
+export type PublicAlert = Omit<Alert, 'delivery' | 'deliveryPending'>;
+
 /** The alert as the API and clients see it: without its outbox bookkeeping. */
 export function publicAlert<T extends Alert>(alert: T): Omit<T, 'delivery' | 'deliveryPending'> {
   const { delivery: _delivery, deliveryPending: _pending, ...rest } = alert;

@@ -13,6 +13,7 @@ import {
   withNewVersion,
   type Alert,
   type AlertStatus,
+  type PublicAlert,
 } from './alerts.js';
 import { documentBody, partitionKeyOf, windowKey } from './cosmosStore.js';
 import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
@@ -103,8 +104,6 @@ export interface AlertFilter {
   /** Only these equipment (a technician's assignments). */
   equipmentIds?: readonly string[] | undefined;
 }
-
-export type PublicAlert = ReturnType<typeof publicAlert<Alert>>;
 
 export async function listAlerts(
   database: Database,

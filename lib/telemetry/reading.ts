@@ -69,6 +69,11 @@ export function roundValue(value: number): number {
  */
 export const equipmentIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** Whether a telemetry equipment id (text) can name a MySQL equipment row (a positive id). */
+export function namesMysqlRow(equipmentId: string): boolean {
+  return /^[1-9][0-9]{0,15}$/.test(equipmentId);
+}
+
 /** Earliest accepted reading time (inclusive): 2000-01-01T00:00:00.000Z. */
 export const minTimestampMs = Date.UTC(2000, 0, 1);
 

@@ -13,7 +13,7 @@ import { getPool } from '../mysql/pool.js';
 import { CosmosTelemetryStore } from './cosmosStore.js';
 import { createHubProbe, type HubProbe } from './hubProbe.js';
 import type { ProcessorOptions, RulesLookup } from './processor.js';
-import { defaultFutureToleranceMs } from './reading.js';
+import { defaultFutureToleranceMs, namesMysqlRow } from './reading.js';
 import { parseSeverityRules, rulesFor, type SeverityRules } from './severity.js';
 
 const typeCacheMs = 5 * 60_000;
@@ -32,7 +32,7 @@ export function rulesLookup(
     const now = Date.now();
     // Telemetry ids are text; only the numeric ones can name a MySQL row.
     const missing = equipmentIds.filter(
-      (id) => /^[1-9][0-9]{0,15}$/.test(id) && !((cache.get(id)?.until ?? 0) > now),
+      (id) => namesMysqlRow(id) && !((cache.get(id)?.until ?? 0) > now),
     );
     if (missing.length) {
       const types = await lookupTypes(missing.map(Number));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { onTestServer } from '../helpers/database.js';
-import { startLocalHost, type RunningHost } from '../helpers/localHost.js';
+import { allLocalEnv, startLocalHost, type RunningHost } from '../helpers/localHost.js';
 import { unusedPort } from '../helpers/ports.js';
 
 const startupLimitMs = 60_000;
@@ -28,28 +28,7 @@ let azuritePorts: string;
 /** Starts `dev/start.ts` with every service local, on free ports. */
 function startHost(): Promise<Running> {
   return startLocalHost(
-    {
-      LOCAL_DATA_DIR: dataDir,
-      MYSQL_URL: databaseUrl,
-      AUTH_ISSUER: '',
-      AUTH_AUDIENCE: '',
-      AUTH_JWKS_URI: '',
-      AUTH_TRUST_PLATFORM_PRINCIPAL: '',
-      // The local Cosmos stand-in, on a free port.
-      COSMOS__accountEndpoint: '',
-      COSMOS_KEY: '',
-      COSMOS_CA_CERT_FILE: '',
-      COSMOS_DATABASE: '',
-      LOCAL_COSMOS_PORT: '0',
-      // The messaging stand-ins on free ports (Azurite cannot pick its own).
-      AzureWebJobsStorage: '',
-      EventHubConnection: '',
-      WEBPUBSUB__endpoint: '',
-      WEBPUBSUB_KEY: '',
-      LOCAL_EVENTHUBS_PORT: '0',
-      LOCAL_WEBPUBSUB_PORT: '0',
-      LOCAL_AZURITE_PORTS: azuritePorts,
-    },
+    allLocalEnv({ dataDir, mysqlUrl: databaseUrl, azuritePorts }),
     children,
     startupLimitMs,
   );

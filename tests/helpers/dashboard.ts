@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { loadDevIssuer, type DevIssuer } from '../../dev/issuer.js';
 import { projectRoot } from '../../dev/settings.js';
 import { onTestServer } from './database.js';
-import { startLocalHost, type RunningHost } from './localHost.js';
+import { allLocalEnv, startLocalHost, type RunningHost } from './localHost.js';
 import { unusedPort } from './ports.js';
 
 /** Debian's chromium package; `.ci/run` installs it. */
@@ -93,25 +93,12 @@ export function useDashboardStack(): DashboardStack {
     const azuritePorts = [await unusedPort(), await unusedPort(), await unusedPort()].join(',');
     const host = await startLocalHost(
       {
-        LOCAL_DATA_DIR: dataDir,
+        ...allLocalEnv({
+          dataDir,
+          mysqlUrl: `${inject('mysqlServerUrl')}${name}`,
+          azuritePorts,
+        }),
         DASHBOARD_DIR: dashboardDir,
-        MYSQL_URL: `${inject('mysqlServerUrl')}${name}`,
-        AUTH_ISSUER: '',
-        AUTH_AUDIENCE: '',
-        AUTH_JWKS_URI: '',
-        AUTH_TRUST_PLATFORM_PRINCIPAL: '',
-        COSMOS__accountEndpoint: '',
-        COSMOS_KEY: '',
-        COSMOS_CA_CERT_FILE: '',
-        COSMOS_DATABASE: '',
-        LOCAL_COSMOS_PORT: '0',
-        AzureWebJobsStorage: '',
-        EventHubConnection: '',
-        WEBPUBSUB__endpoint: '',
-        WEBPUBSUB_KEY: '',
-        LOCAL_EVENTHUBS_PORT: '0',
-        LOCAL_WEBPUBSUB_PORT: '0',
-        LOCAL_AZURITE_PORTS: azuritePorts,
       },
       children,
     );

@@ -49,3 +49,35 @@ export function startLocalHost(
     });
   });
 }
+
+/**
+ * Settings that make `dev/start.ts` run every service itself, on free ports: the private
+ * MariaDB is replaced by `mysqlUrl`, the dev issuer signs tokens, and the Cosmos, Event Hubs,
+ * Web PubSub and Azurite stand-ins start here (Azurite cannot pick its own ports).
+ */
+export function allLocalEnv(options: {
+  dataDir: string;
+  mysqlUrl: string;
+  azuritePorts: string;
+}): Record<string, string> {
+  return {
+    LOCAL_DATA_DIR: options.dataDir,
+    MYSQL_URL: options.mysqlUrl,
+    AUTH_ISSUER: '',
+    AUTH_AUDIENCE: '',
+    AUTH_JWKS_URI: '',
+    AUTH_TRUST_PLATFORM_PRINCIPAL: '',
+    COSMOS__accountEndpoint: '',
+    COSMOS_KEY: '',
+    COSMOS_CA_CERT_FILE: '',
+    COSMOS_DATABASE: '',
+    LOCAL_COSMOS_PORT: '0',
+    AzureWebJobsStorage: '',
+    EventHubConnection: '',
+    WEBPUBSUB__endpoint: '',
+    WEBPUBSUB_KEY: '',
+    LOCAL_EVENTHUBS_PORT: '0',
+    LOCAL_WEBPUBSUB_PORT: '0',
+    LOCAL_AZURITE_PORTS: options.azuritePorts,
+  };
+}
