@@ -29,7 +29,7 @@ export async function bundleEntry(
     chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     format: 'esm',
     splitting: true,
     external: [...bundleExternals],

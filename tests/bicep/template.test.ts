@@ -476,7 +476,7 @@ describe('Cosmos DB', () => {
 });
 
 describe('platform', () => {
-  it('runs the app on Flex Consumption, Node 20, deploying through the identity', () => {
+  it('runs the app on Flex Consumption, Node 22, deploying through the identity', () => {
     for (const scenario of Object.keys(scenarios) as Scenario[]) {
       const plan = one(scenario, 'Microsoft.Web/serverfarms');
       expect(plan.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
@@ -487,7 +487,7 @@ describe('platform', () => {
         'azd-env-name': `ci-${scenario}`,
       });
       const app = site.properties?.['functionAppConfig'] as Record<string, Record<string, unknown>>;
-      expect(app['runtime']).toEqual({ name: 'node', version: '20' });
+      expect(app['runtime']).toEqual({ name: 'node', version: '22' });
       expect(app['deployment']?.['storage']).toMatchObject({
         type: 'blobContainer',
         authentication: {
