@@ -256,6 +256,17 @@ export class PartitionLog {
           throw new StartPositionOutOfRangeError(`The offset '${position.offset}' is invalid.`);
         }
         if (offset < 0) return begin; // '-1': the start of the stream
+        // The service refuses a position past the end of the stream rather than waiting for
+        // it, e.g. a checkpoint left by a hub deleted and recreated under the same name:
+        // "The supplied offset '13953' is invalid. The last offset in the system is '13952'"
+        // (Azure/azure-sdk-for-net#9213, Azure/azure-sdk-for-java#28990; the SDK teams'
+        // remedy is to delete the stale checkpoints, see docs/disaster-recovery.md).
+        const lastOffset = this.events.at(-1)?.offset ?? -1;
+        if (offset > lastOffset) {
+          throw new StartPositionOutOfRangeError(
+            `The supplied offset '${position.offset}' is invalid. The last offset in the system is '${lastOffset}'.`,
+          );
+        }
         return firstAfter((e) => (position.inclusive ? e.offset >= offset : e.offset > offset));
       }
       case 'sequenceNumber': {

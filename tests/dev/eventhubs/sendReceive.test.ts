@@ -250,6 +250,21 @@ describe('start positions', () => {
     await expectStart({ offset: from(1).offset, isInclusive: true }, 1);
   });
 
+  it('refuses a position past the end of the stream, as the service does', async () => {
+    const last = from(4);
+    for (const position of [
+      { offset: String(Number(last.offset) + 1) },
+      { sequenceNumber: last.sequenceNumber + 5 },
+    ]) {
+      const refused = await receive(consumer, partitionId, position, 1, { stopOnError: true });
+      expect(refused.events).toEqual([]);
+      expect(refused.errors[0]).toMatchObject({ code: 'ArgumentOutOfRangeError' });
+      expect(String(refused.errors[0])).toMatch(/is invalid\. The last .* in the system is/);
+    }
+    // The last event itself, exclusive, is a valid place to wait for what comes next.
+    await expectStart({ offset: last.offset }, 5);
+  });
+
   it('sequence number, exclusive and inclusive', async () => {
     await expectStart({ sequenceNumber: from(2).sequenceNumber }, 3);
     await expectStart({ sequenceNumber: from(2).sequenceNumber, isInclusive: true }, 2);
