@@ -121,7 +121,6 @@ export function dashboardHandler(dir: () => string = defaultDashboardDir): HttpH
     const headers: Record<string, string> = {
       'content-type': contentTypes[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'cache-control': hashed && !isIndex ? immutable : 'no-cache',
-      'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
     };
     if (extname(file).toLowerCase() === '.html') {

@@ -30,6 +30,20 @@ const integerSetting = (fallback: number, min: number, max: number) =>
 
 const optionalText = z.string().min(1).optional();
 
+/**
+ * Defaults of the MySQL timeouts (milliseconds). A hung or unreachable server costs a request
+ * at most the acquire wait plus one statement's timeout before it answers 503; scripts that
+ * build a pool without these settings get the same values.
+ */
+export const mysqlTimeoutDefaults = {
+  MYSQL_CONNECT_TIMEOUT_MS: 3000,
+  MYSQL_ACQUIRE_TIMEOUT_MS: 3000,
+  MYSQL_QUERY_TIMEOUT_MS: 5000,
+} as const;
+
+/** Default of COSMOS_REQUEST_TIMEOUT_MS (the SDK's own is 60 s). */
+export const DEFAULT_COSMOS_REQUEST_TIMEOUT_MS = 5000;
+
 const mysqlHostForm = ['MYSQL_HOST', 'MYSQL_USER', 'MYSQL_DATABASE'] as const;
 const mysqlIdentity = ['MYSQL__credential', 'MYSQL__clientId'] as const;
 type Presence = Partial<Record<string, unknown>>;
@@ -102,6 +116,24 @@ export const settingSections = {
       MYSQL_POOL_SIZE: integerSetting(10, 1, 200),
       /** Require TLS to MySQL, verified against the system's CAs (always on with MYSQL_HOST). */
       MYSQL_TLS: booleanSetting(false),
+      /** Longest wait for a new connection: TCP connect, handshake and sign-in. */
+      MYSQL_CONNECT_TIMEOUT_MS: integerSetting(
+        mysqlTimeoutDefaults.MYSQL_CONNECT_TIMEOUT_MS,
+        100,
+        60_000,
+      ),
+      /** Longest wait for a pooled connection (queueing behind busy ones, or connecting). */
+      MYSQL_ACQUIRE_TIMEOUT_MS: integerSetting(
+        mysqlTimeoutDefaults.MYSQL_ACQUIRE_TIMEOUT_MS,
+        100,
+        60_000,
+      ),
+      /** Longest wait for the answer to one statement; the connection is then dropped. */
+      MYSQL_QUERY_TIMEOUT_MS: integerSetting(
+        mysqlTimeoutDefaults.MYSQL_QUERY_TIMEOUT_MS,
+        100,
+        300_000,
+      ),
     }),
   ),
   auth: z.object({
@@ -132,6 +164,13 @@ export const settingSections = {
     COSMOS_DATABASE: z.string().min(1).max(255).default('sis'),
     /** PEM file of the local stand-in's certificate, trusted for Cosmos only. */
     COSMOS_CA_CERT_FILE: optionalText,
+    /** Longest wait for the answer to one request to Cosmos DB (the SDK's default is 60 s). */
+    COSMOS_REQUEST_TIMEOUT_MS: integerSetting(DEFAULT_COSMOS_REQUEST_TIMEOUT_MS, 100, 60_000),
+    /**
+     * Let the SDK redirect to other regions of a geo-replicated account. Off by default: with
+     * it on, the SDK retries a timed-out read up to 120 times, far past any HTTP deadline.
+     */
+    COSMOS_ENDPOINT_DISCOVERY: booleanSetting(false),
   }),
   eventHubs: z.object({
     /** Connection string (local stand-in); in Azure the identity-based form below. */

@@ -62,6 +62,46 @@ export class HttpError extends Error {
   }
 }
 
+/** A service the product depends on; named in logs and in `/api/health`. */
+export type Dependency = 'mysql' | 'cosmos' | 'redis';
+
+/** Why a dependency counts as unavailable: no answer in time, no connection, or refusing load. */
+export type UnavailableReason = 'timed out' | 'unreachable' | 'throttled';
+
+const unavailableMessages: Readonly<Record<UnavailableReason, string>> = {
+  'timed out': 'did not answer in time',
+  unreachable: 'could not be reached',
+  throttled: 'refused the request under load',
+};
+
+/**
+ * A dependency could not serve a request (refused or lost connection, no answer within its
+ * timeout, pool closed). Storage adapters throw it (or the HTTP edge recognises the SDK's own
+ * errors as it); the edge answers 503 with `Retry-After`. Its message names the dependency
+ * only: driver messages, which can carry host names, stay in `cause` for the log.
+ */
+export class DependencyUnavailableError extends Error {
+  readonly dependency: Dependency;
+  readonly reason: UnavailableReason;
+  /** The driver's error code, kept so transient-failure checks keyed on codes still match. */
+  readonly code: string | undefined;
+
+  constructor(dependency: Dependency, options: { reason: UnavailableReason; cause?: unknown }) {
+    super(
+      `${dependency} ${unavailableMessages[options.reason]}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'DependencyUnavailableError';
+    this.dependency = dependency;
+    this.reason = options.reason;
+    const code: unknown =
+      typeof options.cause === 'object' && options.cause !== null
+        ? (options.cause as { code?: unknown }).code
+        : undefined;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
 /** Turns any thrown value into an `Error`, keeping the original as `cause` when it was not one. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

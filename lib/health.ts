@@ -4,9 +4,10 @@
  * credentials): only a short fixed reason. Later dependencies add their own checks here.
  */
 import { getSection } from './config.js';
-import { checkCosmos, getCosmosClient } from './cosmos/client.js';
-import { getPool } from './mysql/pool.js';
+import { checkCosmos, cosmosFailure, getCosmosClient } from './cosmos/client.js';
 import { cosmosSettingsFrom } from './cosmos/settings.js';
+import { DependencyUnavailableError } from './errors.js';
+import { getPool } from './mysql/pool.js';
 
 export interface CheckResult {
   status: 'up' | 'down';
@@ -26,16 +27,27 @@ export const healthChecks: Readonly<Record<string, HealthCheck>> = {
   },
 };
 
+/** A check that outlived the deadline of `/api/health`. */
+class DeadlineExceeded extends Error {}
+
 function withDeadline(check: HealthCheck, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new Error('timeout'));
+      reject(new DeadlineExceeded());
     }, ms);
   });
   return Promise.race([check(), deadline]).finally(() => {
     clearTimeout(timer);
   });
+}
+
+/** The fixed reason a check failed: never the driver's message. */
+function reasonFor(error: unknown): string {
+  if (error instanceof DeadlineExceeded) return 'timed out';
+  if (error instanceof Error && error.name === 'ConfigError') return 'not configured';
+  const unavailable = error instanceof DependencyUnavailableError ? error : cosmosFailure(error);
+  return unavailable?.reason ?? 'unreachable';
 }
 
 /** Runs every check concurrently; `healthy` only when all are up. */
@@ -50,15 +62,13 @@ export async function checkHealth(
         await withDeadline(check, deadlineMs);
         return [name, { status: 'up', latencyMs: Math.round(performance.now() - started) }];
       } catch (error) {
-        const reason =
-          error instanceof Error && error.message === 'timeout'
-            ? 'timed out'
-            : error instanceof Error && error.name === 'ConfigError'
-              ? 'not configured'
-              : 'unreachable';
         return [
           name,
-          { status: 'down', latencyMs: Math.round(performance.now() - started), reason },
+          {
+            status: 'down',
+            latencyMs: Math.round(performance.now() - started),
+            reason: reasonFor(error),
+          },
         ];
       }
     }),

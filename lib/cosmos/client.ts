@@ -14,6 +14,8 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import {
   CosmosClient,
+  CosmosDiagnostics,
+  ErrorResponse,
   PartitionKeyDefinitionVersion,
   PartitionKeyKind,
   type CompositePath,
@@ -22,6 +24,8 @@ import {
   type Database,
 } from '@azure/cosmos';
 import type { TokenCredential } from '@azure/identity';
+import { DEFAULT_COSMOS_REQUEST_TIMEOUT_MS } from '../config.js';
+import { DependencyUnavailableError, type UnavailableReason } from '../errors.js';
 import { azureCredential as lazyAzureCredential } from '../identity.js';
 import { isLoopbackHost } from '../loopback.js';
 
@@ -44,6 +48,36 @@ export interface CreateCosmosClientOptions {
    * certificate. Every other certificate is then refused.
    */
   caCertPem?: string;
+  /** How long one request may wait for its answer (default 5 s; the SDK's own is 60 s). */
+  requestTimeoutMs?: number | undefined;
+  /** Redirect to other regions of a geo-replicated account (default off; see below). */
+  endpointDiscovery?: boolean | undefined;
+}
+
+/**
+ * Bounds each operation so an unavailable Cosmos DB fails fast (@azure/cosmos 4.x sources):
+ * - `requestTimeout` aborts one HTTP request and throws `TimeoutError`
+ *   (src/request/RequestHandler.ts).
+ * - With endpoint discovery on, a timed-out read or query is retried up to 120 times with no
+ *   pause and a refused connection (`REQUEST_SEND_ERROR`) up to 120 times a second apart
+ *   (src/retry/timeoutFailoverRetryPolicy.ts, endpointDiscoveryRetryPolicy.ts,
+ *   retryUtility.ts): minutes, not seconds. Off, each failure surfaces after one attempt.
+ *   Turn it on (COSMOS_ENDPOINT_DISCOVERY) only for a geo-replicated account whose readers
+ *   should fail over to another region and can wait for it.
+ * - Throttling (429) is retried by the SDK for at most `maxWaitTimeInSeconds` in total
+ *   (src/retry/resourceThrottleRetryPolicy.ts; default 30 s), here 5 s: the pipeline retries
+ *   on its own (lib/telemetry/retry.ts) and an API caller gets a 503 with Retry-After.
+ */
+function connectionPolicyFor(options: CreateCosmosClientOptions) {
+  return {
+    requestTimeout: options.requestTimeoutMs ?? DEFAULT_COSMOS_REQUEST_TIMEOUT_MS,
+    enableEndpointDiscovery: options.endpointDiscovery ?? false,
+    retryOptions: {
+      maxRetryAttemptCount: 9,
+      fixedRetryIntervalInMilliseconds: 0,
+      maxWaitTimeInSeconds: 5,
+    },
+  };
 }
 
 /** A new client; the app uses `getCosmosClient` instead, so one exists per process. */
@@ -84,12 +118,47 @@ export function createCosmosClient(options: CreateCosmosClientOptions): CosmosCl
     endpoint: options.endpoint,
     ...(hasKey ? { key: options.key } : { aadCredentials: options.credential }),
     ...(agent ? { agent } : {}),
+    connectionPolicy: connectionPolicyFor(options),
     userAgentSuffix: 'sis',
   });
 }
 
+const networkCodes = new Set([
+  'REQUEST_SEND_ERROR',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+
+/**
+ * An error of a Cosmos DB operation as a `DependencyUnavailableError` when it means Cosmos
+ * is unavailable: a timeout, a refused or dropped connection, 503, 408, or throttling left
+ * after the SDK's retries. Anything else (404, 409, 412, a bad query) is returned unchanged.
+ * The SDK attaches `diagnostics` to every error an operation throws
+ * (src/utils/diagnostics.ts `withDiagnostics`), which tells its errors from other SDKs'.
+ */
+export function cosmosFailure(error: unknown): DependencyUnavailableError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (!((error as { diagnostics?: unknown }).diagnostics instanceof CosmosDiagnostics)) {
+    return undefined;
+  }
+  const code = (error as { code?: unknown }).code;
+  const unavailable = (reason: UnavailableReason) =>
+    new DependencyUnavailableError('cosmos', { reason, cause: error });
+  if (error.name === 'TimeoutError' || code === 408) return unavailable('timed out');
+  if (error instanceof ErrorResponse && code === 503) return unavailable('unreachable');
+  if (error instanceof ErrorResponse && code === 429) return unavailable('throttled');
+  if (typeof code === 'string' && networkCodes.has(code)) return unavailable('unreachable');
+  return undefined;
+}
+
 /** How the app reaches Cosmos DB; built from app settings by whoever owns them. */
-export type CosmosSettings =
+export type CosmosSettings = (
   | {
       /** Azure: Entra ID through a managed identity, never a key. */
       mode: 'azure';
@@ -109,7 +178,12 @@ export type CosmosSettings =
       /** The local server's certificate, as PEM text or a file (`caCertPem` wins). */
       caCertPem?: string | undefined;
       caCertFile?: string | undefined;
-    };
+    }
+) & {
+  /** See `CreateCosmosClientOptions`. */
+  requestTimeoutMs?: number | undefined;
+  endpointDiscovery?: boolean | undefined;
+};
 
 /** The credential used in Azure mode (`@azure/identity` loads at the first token request). */
 export function azureCredential(managedIdentityClientId?: string): TokenCredential {
@@ -118,6 +192,10 @@ export function azureCredential(managedIdentityClientId?: string): TokenCredenti
 
 /** Client options for settings; reads the certificate file, creates the credential. */
 function clientOptionsFor(settings: CosmosSettings): CreateCosmosClientOptions {
+  const bounds = {
+    requestTimeoutMs: settings.requestTimeoutMs,
+    endpointDiscovery: settings.endpointDiscovery,
+  };
   if (settings.mode === 'azure') {
     if (new URL(settings.endpoint).protocol !== 'https:') {
       throw new Error('Cosmos endpoint: Azure mode needs an https URL');
@@ -125,6 +203,7 @@ function clientOptionsFor(settings: CosmosSettings): CreateCosmosClientOptions {
     return {
       endpoint: settings.endpoint,
       credential: azureCredential(settings.managedIdentityClientId),
+      ...bounds,
     };
   }
   const caCertPem =
@@ -134,10 +213,12 @@ function clientOptionsFor(settings: CosmosSettings): CreateCosmosClientOptions {
     endpoint: settings.endpoint,
     key: settings.key ?? COSMOS_EMULATOR_KEY,
     ...(caCertPem !== undefined ? { caCertPem } : {}),
+    ...bounds,
   };
 }
 
 function fingerprint(settings: CosmosSettings): string {
+  const bounds = [settings.requestTimeoutMs ?? '', settings.endpointDiscovery ?? ''];
   const parts =
     settings.mode === 'azure'
       ? [settings.mode, settings.endpoint, settings.managedIdentityClientId ?? '']
@@ -148,6 +229,7 @@ function fingerprint(settings: CosmosSettings): string {
           settings.caCertPem ?? '',
           settings.caCertFile ?? '',
         ];
+  parts.push(...bounds.map(String));
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 

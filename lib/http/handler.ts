@@ -34,15 +34,32 @@ function instanceOf(request: HttpRequest): string {
   }
 }
 
-/** A handler whose errors become problem documents. */
+/**
+ * Headers every API response carries: browsers must not guess a type other than the one
+ * declared (a JSON body rendered as HTML, a text file run as a script).
+ */
+export const baseResponseHeaders: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+};
+
+function withBaseHeaders(response: HttpResponseInit): HttpResponseInit {
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(baseResponseHeaders)) headers.set(name, value);
+  return { ...response, headers: Object.fromEntries(headers) };
+}
+
+/**
+ * A handler whose errors become problem documents; every HTTP function is one, so this is
+ * also where the headers every response carries are added.
+ */
 export function problemHandler(
   handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
 ): HttpHandler {
   return async (request, context) => {
     try {
-      return await handler(request, context);
+      return withBaseHeaders(await handler(request, context));
     } catch (error) {
-      return errorToResponse(error, instanceOf(request), context);
+      return withBaseHeaders(errorToResponse(error, instanceOf(request), context, request.method));
     }
   };
 }

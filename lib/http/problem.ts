@@ -1,10 +1,13 @@
 /**
  * The one place where errors become HTTP responses: RFC 9457 `application/problem+json`.
- * Client errors carry their message; anything unexpected becomes a bare 500 whose details
- * go to the log with the invocation id, never to the client.
+ * Client errors carry their message; an unavailable dependency becomes a 503 with
+ * `Retry-After`; anything unexpected becomes a bare 500 whose details go to the log with the
+ * invocation id, never to the client.
  */
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { cosmosFailure } from '../cosmos/client.js';
 import {
+  DependencyUnavailableError,
   HttpError,
   ensureError,
   problemKinds,
@@ -48,14 +51,51 @@ function problemResponse(
 }
 
 /**
+ * Seconds a client should wait before retrying after a dependency failed: about one connect
+ * timeout, long enough for a restarted server or a failover to finish accepting connections.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The 503 for an unavailable dependency. The client learns neither which dependency nor any
+ * driver text (host names, ports); the log gets both. A failed write may still have been
+ * applied (a statement the server received before it hung runs when it resumes; a commit's
+ * reply can be lost), and nothing retries it inside the request: the detail says so and what
+ * to do (README, "When a dependency is down").
+ */
+function unavailableResponse(
+  error: DependencyUnavailableError,
+  instance: string,
+  method: string | undefined,
+  context: InvocationContext,
+): HttpResponseInit {
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  context.warn(`Dependency unavailable: ${error.message}${cause}`);
+  const isWrite = method !== undefined && !safeMethods.has(method.toUpperCase());
+  const detail = isWrite
+    ? 'A storage service is unavailable, so the change was not confirmed: it may or may not ' +
+      'have been applied. Read the resource before repeating the request.'
+    : 'A storage service is unavailable. Try again later.';
+  return problemResponse('service-unavailable', detail, instance, {
+    headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  });
+}
+
+/**
  * Maps anything thrown by a handler to a problem response.
  * @param instance the request path, reported as `instance`.
+ * @param method the request's method: a failed write is described differently from a read.
  */
 export function errorToResponse(
   error: unknown,
   instance: string,
   context: InvocationContext,
+  method?: string,
 ): HttpResponseInit {
+  const unavailable = error instanceof DependencyUnavailableError ? error : cosmosFailure(error);
+  if (unavailable) return unavailableResponse(unavailable, instance, method, context);
   if (error instanceof HttpError) {
     if (error.status >= 500) context.warn(`${error.kind}: ${error.message}`);
     return problemResponse(error.kind, error.message, instance, {

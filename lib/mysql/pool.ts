@@ -10,11 +10,17 @@
  *   (or DefaultAzureCredential), over TLS verified against the public CAs. Tokens live about
  *   an hour and are checked only when a connection signs in, so open connections keep
  *   working and every new one gets a token that is fresh for at least a few minutes.
+ *
+ * The app's pool is bounded (`boundPool`): a server that refuses, hangs or vanishes costs a
+ * request at most MYSQL_ACQUIRE_TIMEOUT_MS plus MYSQL_QUERY_TIMEOUT_MS, and the failure comes
+ * out as a `DependencyUnavailableError` (503 at the HTTP edge). Scripts (migrations, seeding)
+ * use unbounded pools: a long DDL statement or a migration lock wait is not an outage.
  */
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
 import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { ConfigError, getSection, type SectionConfig } from '../config.js';
+import { ConfigError, getSection, mysqlTimeoutDefaults, type SectionConfig } from '../config.js';
+import { DependencyUnavailableError } from '../errors.js';
 import { azureCredential } from '../identity.js';
 
 /** The scope of access tokens for Azure Database for MySQL (and PostgreSQL). */
@@ -33,8 +39,14 @@ export type MysqlTarget =
       managedIdentityClientId?: string | undefined;
     };
 
+type TimeoutSetting = keyof typeof mysqlTimeoutDefaults;
+
+/** The `mysql` section; scripts and tests may leave the timeouts out to get their defaults. */
+export type MysqlPoolConfig = Omit<SectionConfig<'mysql'>, TimeoutSetting> &
+  Partial<Pick<SectionConfig<'mysql'>, TimeoutSetting>>;
+
 /** Resolves the section to one target; exactly one of MYSQL_URL and MYSQL_HOST is set. */
-export function mysqlTarget(config: SectionConfig<'mysql'>): MysqlTarget {
+export function mysqlTarget(config: MysqlPoolConfig): MysqlTarget {
   if (config.MYSQL_URL !== undefined && config.MYSQL_HOST === undefined) {
     return { mode: 'password', url: config.MYSQL_URL };
   }
@@ -72,7 +84,7 @@ const clearPasswordOverTls: AuthPlugin =
   };
 
 /** Pool options for a configuration; dates come back as JS `Date` in UTC. */
-export function poolOptions(config: SectionConfig<'mysql'>): PoolOptions {
+export function poolOptions(config: MysqlPoolConfig): PoolOptions {
   const target = mysqlTarget(config);
   const common: PoolOptions = {
     connectionLimit: config.MYSQL_POOL_SIZE,
@@ -86,7 +98,10 @@ export function poolOptions(config: SectionConfig<'mysql'>): PoolOptions {
     decimalNumbers: true,
     supportBigNumbers: true,
     bigNumberStrings: false,
-    connectTimeout: 10_000,
+    // Bounds TCP connect, handshake and sign-in together: mysql2 clears this timer only when
+    // the handshake command ends (sidorares/node-mysql2 lib/base/connection.js).
+    connectTimeout:
+      config.MYSQL_CONNECT_TIMEOUT_MS ?? mysqlTimeoutDefaults.MYSQL_CONNECT_TIMEOUT_MS,
   };
   // Verified against Node's CA list (Azure Database for MySQL's roots are public CAs).
   const tls = { ssl: { minVersion: 'TLSv1.2', rejectUnauthorized: true } } as const;
@@ -194,21 +209,164 @@ export function mysqlCredential(target: Extract<MysqlTarget, { mode: 'entra' }>)
 }
 
 /** A new pool for a configuration (the app uses `getPool`; scripts make their own). */
-export function createMysqlPool(
-  config: SectionConfig<'mysql'>,
-  credential?: TokenCredential,
-): Pool {
+export function createMysqlPool(config: MysqlPoolConfig, credential?: TokenCredential): Pool {
   const target = mysqlTarget(config);
   if (target.mode === 'password') return createPool(poolOptions(config));
   return createTokenPool(poolOptions(config), tokenSource(credential ?? mysqlCredential(target)));
 }
 
+/** How long the app's pool waits (milliseconds) before it calls MySQL unavailable. */
+export interface PoolBounds {
+  /** For a connection: queueing behind busy ones, or connecting and signing in. */
+  acquireMs: number;
+  /** For the answer to one command (statement, commit, rollback, ping, quit). */
+  commandMs: number;
+}
+
+/** Errors mysql2 reports when the server did not answer in time. */
+const timeoutCodes = new Set(['ETIMEDOUT', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+/** Errors mysql2 reports when the server cannot be reached or dropped the connection. */
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+]);
+/** The core pool's errors, which carry no code (mysql2 lib/base/pool.js). */
+const poolMessages = new Set([
+  'Pool is closed.',
+  'Queue limit reached.',
+  'No connections available.',
+]);
+
+/**
+ * A MySQL error as a `DependencyUnavailableError` when it means the server is unavailable
+ * (refused, dropped, timed out, or the pool closed); any other error (a constraint, bad SQL)
+ * unchanged.
+ */
+export function mysqlFailure(error: Error): Error {
+  if (error instanceof DependencyUnavailableError) return error;
+  const { code, fatal } = error as { code?: unknown; fatal?: unknown };
+  if (typeof code === 'string' && timeoutCodes.has(code)) {
+    return new DependencyUnavailableError('mysql', {
+      reason: 'timed out',
+      cause: error,
+    });
+  }
+  // `fatal`: mysql2 marks every error after which the connection is unusable (network,
+  // protocol, a command on a closed connection).
+  if (
+    (typeof code === 'string' && unreachableCodes.has(code)) ||
+    fatal === true ||
+    poolMessages.has(error.message)
+  ) {
+    return new DependencyUnavailableError('mysql', {
+      reason: 'unreachable',
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/** The parts of a core (callback) connection the command bound relies on. */
+interface CoreCommand {
+  onResult?: ((error: Error | null, ...results: unknown[]) => void) | undefined;
+}
+interface CoreConnectionInternals {
+  addCommand(command: CoreCommand): CoreCommand;
+  stream: { destroy(error?: Error): void };
+}
+
+/**
+ * Gives every command of a connection `commandMs` to answer. mysql2's own per-query `timeout`
+ * only calls back with an error and leaves the connection waiting with the command still in
+ * flight, so a rollback queued behind it would hang as long as the server does (mysql2 issue
+ * 185: timeouts are a client-side helper, the server keeps running the statement). Here the
+ * socket is destroyed instead: mysql2 then fails the command and everything queued behind it
+ * with that error, emits `error`, and the pool drops the connection (lib/base/connection.js
+ * `_handleNetworkError` → `_notifyError`; lib/pool_connection.js). A server that resumes later
+ * may still execute what it had already received, so a write that timed out may have been
+ * applied (README, "When a dependency is down").
+ */
+function boundCommands(connection: CoreConnectionInternals, commandMs: number): void {
+  const addCommand = connection.addCommand.bind(connection);
+  connection.addCommand = (command) => {
+    const onResult = command.onResult;
+    if (!onResult) return addCommand(command);
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      timer = undefined;
+      const error = new Error(`MySQL did not answer within ${commandMs} ms`);
+      connection.stream.destroy(Object.assign(error, { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }));
+    }, commandMs);
+    command.onResult = (error, ...results) => {
+      clearTimeout(timer);
+      timer = undefined;
+      onResult.call(command, error ? mysqlFailure(error) : error, ...results);
+    };
+    return addCommand(command);
+  };
+}
+
+/** The core pool's callback-style `getConnection`. */
+type GetConnection = CorePool['getConnection'];
+
+/**
+ * Bounds a pool: a caller waits at most `acquireMs` for a connection (mysql2 has no acquire
+ * timeout: sidorares/node-mysql2 issue 673; `waitForConnections` queues forever), and every
+ * command on its connections at most `commandMs`. Failures that mean "MySQL is unavailable"
+ * reject with `DependencyUnavailableError`. The deadline is armed once, at the caller's
+ * request: the pool re-enters `getConnection` for queued callers when a connection dies, and
+ * a connection that arrives after the caller gave up goes straight back to the pool.
+ */
+export function boundPool(pool: Pool, bounds: PoolBounds): Pool {
+  const core = pool.pool;
+  const getConnection: GetConnection = core.getConnection.bind(core);
+  core.getConnection = (callback) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      const error = new Error(`No MySQL connection within ${bounds.acquireMs} ms`);
+      callback(
+        new DependencyUnavailableError('mysql', {
+          reason: 'timed out',
+          cause: error,
+        }),
+        undefined as never,
+      );
+    }, bounds.acquireMs);
+    getConnection((error, connection) => {
+      if (settled) {
+        if (!error) connection.release();
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      if (error) callback(mysqlFailure(error), undefined as never);
+      else callback(null, connection);
+    });
+  };
+  core.on('connection', (connection) => {
+    boundCommands(connection as unknown as CoreConnectionInternals, bounds.commandMs);
+  });
+  return pool;
+}
+
 let pool: Pool | undefined;
 
-/** The shared pool for this process. */
+/** The shared pool for this process, bounded by the MYSQL_*_TIMEOUT_MS settings. */
 export function getPool(): Pool {
   if (!pool) {
-    pool = createMysqlPool(getSection('mysql'));
+    const config = getSection('mysql');
+    pool = boundPool(createMysqlPool(config), {
+      acquireMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
+      commandMs: config.MYSQL_QUERY_TIMEOUT_MS,
+    });
     // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
     pool.on('connection', (connection) => {
       // mysql2's promise pool re-emits the core (callback) connection here, whatever its typings say.

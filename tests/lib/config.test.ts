@@ -24,7 +24,14 @@ function configError(env: Record<string, string | undefined>): ConfigError {
 describe('loadSection', () => {
   it('validates only the settings of one section', () => {
     const mysql = loadSection('mysql', { MYSQL_URL: good.MYSQL_URL });
-    expect(mysql).toEqual({ MYSQL_URL: good.MYSQL_URL, MYSQL_POOL_SIZE: 10, MYSQL_TLS: false });
+    expect(mysql).toEqual({
+      MYSQL_URL: good.MYSQL_URL,
+      MYSQL_POOL_SIZE: 10,
+      MYSQL_TLS: false,
+      MYSQL_CONNECT_TIMEOUT_MS: 3000,
+      MYSQL_ACQUIRE_TIMEOUT_MS: 3000,
+      MYSQL_QUERY_TIMEOUT_MS: 5000,
+    });
     expect(() => loadSection('cosmos', { MYSQL_URL: good.MYSQL_URL })).toThrow(
       /COSMOS__accountEndpoint: required/,
     );
@@ -48,8 +55,13 @@ describe('loadConfig', () => {
       ...good,
       MYSQL_POOL_SIZE: 10,
       MYSQL_TLS: false,
+      MYSQL_CONNECT_TIMEOUT_MS: 3000,
+      MYSQL_ACQUIRE_TIMEOUT_MS: 3000,
+      MYSQL_QUERY_TIMEOUT_MS: 5000,
       AUTH_TRUST_PLATFORM_PRINCIPAL: false,
       COSMOS_DATABASE: 'sis',
+      COSMOS_REQUEST_TIMEOUT_MS: 5000,
+      COSMOS_ENDPOINT_DISCOVERY: false,
       EVENTHUB_NAME: 'telemetry',
       EVENTHUB_CONSUMER_GROUP: '$Default',
       TELEMETRY_ALLOWED_LATENESS_SECONDS: 60,
@@ -126,6 +138,18 @@ describe('loadConfig', () => {
     const error = configError({ ...good, MYSQL_URL: 'http://db.example.com/sis' });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(/^MYSQL_URL: .*mysql:/);
+  });
+
+  it.each([
+    ['MYSQL_CONNECT_TIMEOUT_MS', '99'],
+    ['MYSQL_ACQUIRE_TIMEOUT_MS', '60001'],
+    ['MYSQL_QUERY_TIMEOUT_MS', '1.5'],
+    ['COSMOS_REQUEST_TIMEOUT_MS', 'soon'],
+    ['COSMOS_ENDPOINT_DISCOVERY', 'maybe'],
+  ])('refuses %s=%j, naming it', (name, value) => {
+    const error = configError({ ...good, [name]: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(new RegExp(`^${name}: `));
   });
 
   it.each(['abc', '0', '-3', '2.5', '201'])('refuses MYSQL_POOL_SIZE %j', (value) => {
