@@ -34,16 +34,21 @@ const invalidD1 = JSON.stringify(reading('D1', t('10:00:05'), { temperature: 300
 const elementD2 = { equipmentId: 'D2', timestamp: t('10:00:35'), vibration: 'high' };
 const elementD3 = { equipmentId: 'D3', timestamp: t('10:00:36'), status: 'ok' };
 
-/** Every dead letter of the stream, newest enqueued first, ties by id descending. */
+/** Every dead letter of the stream (one per event), newest enqueued first. */
 const newestFirst = [
-  '0:7:event', // 10:07:20 invalid D2
-  '0:6:late-0', // 10:07:10 late D1
-  '0:4:2', // 10:00:40 invalid D3
-  '0:4:0', // 10:00:40 invalid D2
-  '0:3:event', // 10:00:30 future D2
-  '0:2:event', // 10:00:20 malformed
-  '0:1:event', // 10:00:10 invalid D1
+  '0:7', // 10:07:20 invalid D2
+  '0:6', // 10:07:10 late D1
+  '0:4', // 10:00:40 invalid D2 and D3
+  '0:3', // 10:00:30 future D2
+  '0:2', // 10:00:20 malformed
+  '0:1', // 10:00:10 invalid D1
 ];
+
+/** The first rejected reading of each letter, by letter id. */
+async function firstRejections(): Promise<Map<string, Json>> {
+  const items = (await get('/api/dead-letters')).body.items as Json[];
+  return new Map(items.map((d) => [d.id as string, (d.rejections as Json[])[0] ?? {}]));
+}
 
 beforeAll(async () => {
   tokens.admin = await issuer.token(['Admin'], 'admin-ada');
@@ -76,14 +81,19 @@ describe('GET /api/dead-letters', () => {
     expect(result.body.nextCursor).toBeNull();
     const items = result.body.items as Json[];
     expect(items.map((d) => d.id)).toEqual(newestFirst);
-    expect(items.map((d) => [d.reason, d.equipmentId, d.sequenceNumber, d.index])).toEqual([
-      ['invalid', 'D2', 7, null],
-      ['late', 'D1', 6, null],
-      ['invalid', 'D3', 4, 2],
-      ['invalid', 'D2', 4, 0],
-      ['future', 'D2', 3, null],
-      ['malformed', '(unknown)', 2, null],
-      ['invalid', 'D1', 1, null],
+    expect(items.map((d) => [d.reason, d.equipmentId, d.equipmentIds, d.sequenceNumber])).toEqual([
+      ['invalid', 'D2', ['D2'], 7],
+      ['late', 'D1', ['D1'], 6],
+      ['invalid', 'D2', ['D2', 'D3'], 4],
+      ['future', 'D2', ['D2'], 3],
+      ['malformed', '(unknown)', [], 2],
+      ['invalid', 'D1', ['D1'], 1],
+    ]);
+    // The array event's two bad readings are one document.
+    expect(items[2]).toMatchObject({ rejectedCount: 2, omittedCount: 0, reasons: ['invalid'] });
+    expect((items[2]?.rejections as Json[]).map((r) => [r.index, r.equipmentId])).toEqual([
+      [0, 'D2'],
+      [2, 'D3'],
     ]);
     for (const item of items) {
       expect(() => deadLetterSchema.parse(item)).not.toThrow();
@@ -98,32 +108,32 @@ describe('GET /api/dead-letters', () => {
   });
 
   it('shows the raw payload and each issue', async () => {
-    const byId = new Map(
-      ((await get('/api/dead-letters')).body.items as Json[]).map((d) => [d.id as string, d]),
-    );
-    expect(byId.get('0:1:event')).toMatchObject({
+    const byId = await firstRejections();
+    expect(byId.get('0:1')).toMatchObject({
       raw: invalidD1,
       rawTruncated: false,
-      enqueuedTime: '2026-06-02T10:00:10.000Z',
       issues: [{ path: '/temperature', message: expect.stringContaining('got 300') }],
     });
-    expect(byId.get('0:2:event')).toMatchObject({
+    expect(byId.get('0:2')).toMatchObject({
       raw: 'not json at all',
       issues: [{ path: '', message: expect.stringContaining('not valid JSON') }],
     });
-    expect(byId.get('0:3:event')).toMatchObject({
+    expect(byId.get('0:3')).toMatchObject({
       issues: [{ path: '/timestamp', message: expect.stringContaining('1770000 ms after') }],
     });
-    expect(byId.get('0:4:0')).toMatchObject({
+    expect(byId.get('0:4')).toMatchObject({
       raw: JSON.stringify(elementD2),
-      enqueuedTime: '2026-06-02T10:00:40.000Z',
       issues: [{ path: '/vibration', message: expect.any(String) }],
     });
-    expect(byId.get('0:4:2')).toMatchObject({
+    const items = (await get('/api/dead-letters')).body.items as Json[];
+    expect(items.find((d) => d.id === '0:4')).toMatchObject({
+      enqueuedTime: '2026-06-02T10:00:40.000Z',
+    });
+    expect((items.find((d) => d.id === '0:4')?.rejections as Json[])[1]).toMatchObject({
       raw: JSON.stringify(elementD3),
       issues: [{ path: '', message: expect.stringContaining('at least one of') }],
     });
-    expect(byId.get('0:6:late-0')).toMatchObject({
+    expect(byId.get('0:6')).toMatchObject({
       raw: JSON.stringify({
         equipmentId: 'D1',
         timestamp: Date.parse(t('10:03:00')),
@@ -131,7 +141,7 @@ describe('GET /api/dead-letters', () => {
       }),
       issues: [{ path: '/timestamp', message: expect.stringContaining('closed') }],
     });
-    expect(byId.get('0:7:event')?.issues).toEqual([
+    expect(byId.get('0:7')?.issues).toEqual([
       { path: '/timestamp', message: expect.stringContaining('ISO 8601') },
     ]);
   });
@@ -142,35 +152,37 @@ describe('GET /api/dead-letters', () => {
       expect(result.status, result.text).toBe(200);
       return (result.body.items as Json[]).map((d) => d.id as string);
     };
-    expect(await ids('reason=invalid')).toEqual(['0:7:event', '0:4:2', '0:4:0', '0:1:event']);
-    expect(await ids('reason=late')).toEqual(['0:6:late-0']);
-    expect(await ids('reason=future')).toEqual(['0:3:event']);
-    expect(await ids('reason=malformed')).toEqual(['0:2:event']);
+    expect(await ids('reason=invalid')).toEqual(['0:7', '0:4', '0:1']);
+    expect(await ids('reason=late')).toEqual(['0:6']);
+    expect(await ids('reason=future')).toEqual(['0:3']);
+    expect(await ids('reason=malformed')).toEqual(['0:2']);
     expect(await ids('reason=too-many')).toEqual([]);
-    expect(await ids('equipmentId=D2')).toEqual(['0:7:event', '0:4:0', '0:3:event']);
-    expect(await ids('equipmentId=D1')).toEqual(['0:6:late-0', '0:1:event']);
-    expect(await ids(`equipmentId=${encodeURIComponent('(unknown)')}`)).toEqual(['0:2:event']);
+    expect(await ids('reason=unregistered')).toEqual([]);
+    expect(await ids('reason=unreadable-batch')).toEqual([]);
+    expect(await ids('equipmentId=D2')).toEqual(['0:7', '0:4', '0:3']);
+    // Found by any of its readings' ids, not only the one it is filed under.
+    expect(await ids('equipmentId=D3')).toEqual(['0:4']);
+    expect(await ids('equipmentId=D1')).toEqual(['0:6', '0:1']);
+    expect(await ids(`equipmentId=${encodeURIComponent('(unknown)')}`)).toEqual(['0:2']);
     expect(await ids('equipmentId=D9')).toEqual([]);
     // since: enqueued at or after.
-    expect(await ids(`since=${t('10:00:30')}`)).toEqual(newestFirst.slice(0, 5));
+    expect(await ids(`since=${t('10:00:30')}`)).toEqual(newestFirst.slice(0, 4));
     expect(await ids(`since=${encodeURIComponent('2026-06-02T12:07:10+02:00')}`)).toEqual([
-      '0:7:event',
-      '0:6:late-0',
+      '0:7',
+      '0:6',
     ]);
     expect(await ids(`since=${t('10:07:20.001')}`)).toEqual([]);
-    expect(await ids(`reason=invalid&equipmentId=D2&since=${t('10:05:00')}`)).toEqual([
-      '0:7:event',
-    ]);
+    expect(await ids(`reason=invalid&equipmentId=D2&since=${t('10:05:00')}`)).toEqual(['0:7']);
   });
 
   it('walks every page without duplicates or gaps', async () => {
     const pages = await allPages(get, '/api/dead-letters?limit=2');
-    expect(pages.map((page) => page.length)).toEqual([2, 2, 2, 1]);
+    expect(pages.map((page) => page.length)).toEqual([2, 2, 2]);
     expect(pages.flat().map((d) => d.id)).toEqual(newestFirst);
     const single = await allPages(get, '/api/dead-letters?limit=1&reason=invalid');
-    expect(single.flat().map((d) => d.id)).toEqual(['0:7:event', '0:4:2', '0:4:0', '0:1:event']);
-    const exact = await get('/api/dead-letters?limit=7');
-    expect(exact.body.items).toHaveLength(7);
+    expect(single.flat().map((d) => d.id)).toEqual(['0:7', '0:4', '0:1']);
+    const exact = await get('/api/dead-letters?limit=6');
+    expect(exact.body.items).toHaveLength(6);
     expect(exact.body.nextCursor).toBeNull();
   });
 
@@ -185,7 +197,7 @@ describe('GET /api/dead-letters', () => {
         expectProblem(result, status);
         // Raw payloads stay hidden.
         expect(result.text).not.toContain('not json at all');
-        expect(result.text).not.toContain('0:1:event');
+        expect(result.text).not.toContain(invalidD1);
       }
     });
   });
@@ -232,9 +244,42 @@ describe('GET /api/dead-letters: finding a device’s rejected readings', () => 
       ],
     ]);
     const all = (await get(`/api/dead-letters?since=${t('11:00:00')}`)).body.items as Json[];
-    expect(all.map((d) => [d.id, d.reason])).toEqual([['1:0:event', 'invalid']]);
+    expect(all.map((d) => [d.id, d.reason])).toEqual([['1:0', 'invalid']]);
     const result = await get('/api/dead-letters?equipmentId=7');
     expect(result.status, result.text).toBe(200);
-    expect((result.body.items as Json[]).map((d) => d.id)).toEqual(['1:0:event']);
+    expect((result.body.items as Json[]).map((d) => d.id)).toEqual(['1:0']);
+  });
+});
+
+describe('GET /api/dead-letters: parked batches', () => {
+  it('lists a parked batch beside the readings’ dead letters, filtered by its reason', async () => {
+    // The shape the ingest handler parks an unreadable batch in (same container).
+    const parked = {
+      id: 'parked:5:100-101',
+      type: 'parked-batch',
+      equipmentId: '(unknown)',
+      reason: 'unreadable-batch',
+      detail: '2 events but 1 sequence numbers',
+      partitionId: '5',
+      firstSequenceNumber: 100,
+      lastSequenceNumber: 101,
+      enqueuedTime: t('12:00:00'),
+      eventCount: 2,
+      events: [
+        { sequenceNumber: 100, raw: '{}', rawTruncated: false },
+        { sequenceNumber: 101, raw: '[]', rawTruncated: false },
+      ],
+    };
+    await cosmos.containers.deadLetters.items.create(parked);
+    const result = await get(`/api/dead-letters?since=${t('12:00:00')}`);
+    expect(result.status, result.text).toBe(200);
+    const items = result.body.items as Json[];
+    expect(items.map((d) => d.id)).toEqual([parked.id]);
+    expect(() => deadLetterSchema.parse(items[0])).not.toThrow();
+    expect(items[0]).toMatchObject({ reason: 'unreadable-batch', eventCount: 2 });
+    const byReason = await get('/api/dead-letters?reason=unreadable-batch');
+    expect((byReason.body.items as Json[]).map((d) => d.id)).toEqual([parked.id]);
+    const invalid = await get(`/api/dead-letters?reason=invalid&since=${t('12:00:00')}`);
+    expect(invalid.body.items).toEqual([]);
   });
 });

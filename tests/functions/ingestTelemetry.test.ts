@@ -184,55 +184,59 @@ describe('ingestTelemetry: bad data', () => {
         d['reason'],
         d['equipmentId'],
         d['sequenceNumber'],
-        d['index'],
+        (d['rejections'] as { index: unknown }[]).map((r) => r.index),
       ]),
     ).toEqual([
-      ['10:1:event', 'malformed', '(unknown)', 1, null],
-      ['10:2:event', 'invalid', 'B1', 2, null],
-      ['10:3:event', 'invalid', 'B1', 3, null],
-      ['10:4:event', 'future', 'B1', 4, null],
-      ['10:5:1', 'invalid', 'B3', 5, 1],
-      ['10:6:event', 'malformed', '(unknown)', 6, null],
-      ['10:7:event', 'too-many', '(unknown)', 7, null],
-      ['10:9:late-0', 'late', 'B1', 9, null],
+      ['10:1', 'malformed', '(unknown)', 1, [null]],
+      ['10:2', 'invalid', 'B1', 2, [null]],
+      ['10:3', 'invalid', 'B1', 3, [null]],
+      ['10:4', 'future', 'B1', 4, [null]],
+      ['10:5', 'invalid', 'B3', 5, [1]],
+      ['10:6', 'malformed', '(unknown)', 6, [null]],
+      ['10:7', 'too-many', '(unknown)', 7, [null]],
+      ['10:9', 'late', 'B1', 9, [null]],
     ]);
-    const byId = new Map(letters.map((d) => [d.id, d]));
+    // One document per event, its only rejection inside.
+    const byId = new Map(
+      letters.map((d) => [d.id, (d['rejections'] as Record<string, unknown>[])[0]]),
+    );
     for (const letter of letters) {
       const sequenceNumber = Number(letter['sequenceNumber']);
       expect(letter['partitionId']).toBe(partitionId);
       expect(letter['enqueuedTime']).toBe(new Date(events[sequenceNumber]![1]).toISOString());
-      expect(letter['issues']).toEqual(
+      expect(letter).toMatchObject({ rejectedCount: 1, omittedCount: 0 });
+      expect(byId.get(letter.id)?.['issues']).toEqual(
         expect.arrayContaining([{ path: expect.any(String), message: expect.any(String) }]),
       );
       // DEAD_LETTER_TTL_DAYS defaults to 14.
       expect(letter['ttl']).toBe(14 * 86_400);
     }
-    expect(byId.get('10:1:event')).toMatchObject({
+    expect(byId.get('10:1')).toMatchObject({
       raw: '{"equipmentId": "B1", "timestamp": ',
       rawTruncated: false,
       issues: [{ path: '', message: expect.stringContaining('not valid JSON') }],
     });
-    expect(byId.get('10:2:event')).toMatchObject({
+    expect(byId.get('10:2')).toMatchObject({
       raw: invalidText,
       issues: [{ path: '/temperature', message: expect.stringContaining('-60 to 250') }],
     });
-    expect(byId.get('10:3:event')).toMatchObject({
+    expect(byId.get('10:3')).toMatchObject({
       raw: '{"equipmentId":"B1","temperature":20}',
       issues: [{ path: '/timestamp', message: 'Required' }],
     });
-    expect(byId.get('10:4:event')?.['issues']).toEqual([
+    expect(byId.get('10:4')?.['issues']).toEqual([
       { path: '/timestamp', message: expect.stringContaining('1140000 ms after') },
     ]);
-    expect(byId.get('10:5:1')).toMatchObject({
+    expect(byId.get('10:5')).toMatchObject({
       raw: JSON.stringify(reading('B3', t('06:01:00'), { vibration: -1 })),
       issues: [{ path: '/vibration', message: expect.any(String) }],
     });
-    expect(byId.get('10:6:event')?.['issues']).toEqual([
+    expect(byId.get('10:6')?.['issues']).toEqual([
       { path: '', message: 'The body is not valid UTF-8' },
     ]);
-    expect(byId.get('10:7:event')).toMatchObject({ rawTruncated: true });
-    expect(String(byId.get('10:7:event')?.['raw']).length).toBeLessThanOrEqual(4096);
-    expect(byId.get('10:9:late-0')).toMatchObject({
+    expect(byId.get('10:7')).toMatchObject({ rawTruncated: true });
+    expect(String(byId.get('10:7')?.['raw']).length).toBeLessThanOrEqual(4096);
+    expect(byId.get('10:9')).toMatchObject({
       raw: JSON.stringify({ equipmentId: 'B1', timestamp: ms('06:04:00'), temperature: 40 }),
       issues: [{ path: '/timestamp', message: expect.stringContaining('closed') }],
     });
