@@ -16,12 +16,13 @@ import {
   expectCosmosUnchanged,
   expectParameterProblem,
   expectProblem,
+  insertEquipment,
   type Json,
   PartitionFeed,
   reading,
 } from '../helpers/telemetry.js';
 
-useTestDatabase();
+const db = useTestDatabase();
 const issuer = useTestIssuer();
 const cosmos = useAppCosmos();
 useAppWebPubSub();
@@ -30,18 +31,18 @@ const tokens = { admin: '', technician: '', noRole: '' };
 const get = (path: string, token: string = tokens.admin) => call('GET', path, { token });
 
 const t = (hhmmss: string) => `2026-06-02T${hhmmss}Z`;
-const invalidD1 = JSON.stringify(reading('D1', t('10:00:05'), { temperature: 300 }));
-const elementD2 = { equipmentId: 'D2', timestamp: t('10:00:35'), vibration: 'high' };
-const elementD3 = { equipmentId: 'D3', timestamp: t('10:00:36'), status: 'ok' };
+const invalidD1 = JSON.stringify(reading('41', t('10:00:05'), { temperature: 300 }));
+const elementD2 = { equipmentId: '42', timestamp: t('10:00:35'), vibration: 'high' };
+const elementD3 = { equipmentId: '43', timestamp: t('10:00:36'), status: 'ok' };
 
 /** Every dead letter of the stream (one per event), newest enqueued first. */
 const newestFirst = [
-  '0:7', // 10:07:20 invalid D2
-  '0:6', // 10:07:10 late D1
-  '0:4', // 10:00:40 invalid D2 and D3
-  '0:3', // 10:00:30 future D2
+  '0:7', // 10:07:20 invalid 42
+  '0:6', // 10:07:10 late 41
+  '0:4', // 10:00:40 invalid 42 and 43
+  '0:3', // 10:00:30 future 42
   '0:2', // 10:00:20 malformed
-  '0:1', // 10:00:10 invalid D1
+  '0:1', // 10:00:10 invalid 41
 ];
 
 /** The first rejected reading of each letter, by letter id. */
@@ -51,25 +52,27 @@ async function firstRejections(): Promise<Map<string, Json>> {
 }
 
 beforeAll(async () => {
+  // Registered machines; readings of any other id are dead-lettered as unregistered.
+  for (const id of [41, 42, 43]) await insertEquipment(db.pool, id);
   tokens.admin = await issuer.token(['Admin'], 'admin-ada');
   tokens.technician = await issuer.token(['Technician'], 'tech-dana');
   tokens.noRole = await issuer.token([], 'x');
 
   const feed = new PartitionFeed('0');
   await feed.send([
-    [JSON.stringify(reading('D1', t('10:00:00'), { temperature: 40 })), t('10:00:01')],
+    [JSON.stringify(reading('41', t('10:00:00'), { temperature: 40 })), t('10:00:01')],
     [invalidD1, t('10:00:10')],
     ['not json at all', t('10:00:20')],
-    [JSON.stringify(reading('D2', t('10:30:00'), { temperature: 40 })), t('10:00:30')],
+    [JSON.stringify(reading('42', t('10:30:00'), { temperature: 40 })), t('10:00:30')],
     [
-      JSON.stringify([elementD2, reading('D1', t('10:00:38'), { temperature: 42 }), elementD3]),
+      JSON.stringify([elementD2, reading('41', t('10:00:38'), { temperature: 42 }), elementD3]),
       t('10:00:40'),
     ],
   ]);
   await feed.send([
-    [JSON.stringify(reading('D1', t('10:07:00'), { temperature: 41 })), t('10:07:01')],
-    [JSON.stringify(reading('D1', t('10:03:00'), { temperature: 44 })), t('10:07:10')],
-    [JSON.stringify({ equipmentId: 'D2', timestamp: 'yesterday', pressure: 30 }), t('10:07:20')],
+    [JSON.stringify(reading('41', t('10:07:00'), { temperature: 41 })), t('10:07:01')],
+    [JSON.stringify(reading('41', t('10:03:00'), { temperature: 44 })), t('10:07:10')],
+    [JSON.stringify({ equipmentId: '42', timestamp: 'yesterday', pressure: 30 }), t('10:07:20')],
   ]);
 });
 
@@ -82,18 +85,18 @@ describe('GET /api/dead-letters', () => {
     const items = result.body.items as Json[];
     expect(items.map((d) => d.id)).toEqual(newestFirst);
     expect(items.map((d) => [d.reason, d.equipmentId, d.equipmentIds, d.sequenceNumber])).toEqual([
-      ['invalid', 'D2', ['D2'], 7],
-      ['late', 'D1', ['D1'], 6],
-      ['invalid', 'D2', ['D2', 'D3'], 4],
-      ['future', 'D2', ['D2'], 3],
+      ['invalid', '42', ['42'], 7],
+      ['late', '41', ['41'], 6],
+      ['invalid', '42', ['42', '43'], 4],
+      ['future', '42', ['42'], 3],
       ['malformed', '(unknown)', [], 2],
-      ['invalid', 'D1', ['D1'], 1],
+      ['invalid', '41', ['41'], 1],
     ]);
     // The array event's two bad readings are one document.
     expect(items[2]).toMatchObject({ rejectedCount: 2, omittedCount: 0, reasons: ['invalid'] });
     expect((items[2]?.rejections as Json[]).map((r) => [r.index, r.equipmentId])).toEqual([
-      [0, 'D2'],
-      [2, 'D3'],
+      [0, '42'],
+      [2, '43'],
     ]);
     for (const item of items) {
       expect(() => deadLetterSchema.parse(item)).not.toThrow();
@@ -135,7 +138,7 @@ describe('GET /api/dead-letters', () => {
     });
     expect(byId.get('0:6')).toMatchObject({
       raw: JSON.stringify({
-        equipmentId: 'D1',
+        equipmentId: '41',
         timestamp: Date.parse(t('10:03:00')),
         temperature: 44,
       }),
@@ -159,12 +162,12 @@ describe('GET /api/dead-letters', () => {
     expect(await ids('reason=too-many')).toEqual([]);
     expect(await ids('reason=unregistered')).toEqual([]);
     expect(await ids('reason=unreadable-batch')).toEqual([]);
-    expect(await ids('equipmentId=D2')).toEqual(['0:7', '0:4', '0:3']);
+    expect(await ids('equipmentId=42')).toEqual(['0:7', '0:4', '0:3']);
     // Found by any of its readings' ids, not only the one it is filed under.
-    expect(await ids('equipmentId=D3')).toEqual(['0:4']);
-    expect(await ids('equipmentId=D1')).toEqual(['0:6', '0:1']);
+    expect(await ids('equipmentId=43')).toEqual(['0:4']);
+    expect(await ids('equipmentId=41')).toEqual(['0:6', '0:1']);
     expect(await ids(`equipmentId=${encodeURIComponent('(unknown)')}`)).toEqual(['0:2']);
-    expect(await ids('equipmentId=D9')).toEqual([]);
+    expect(await ids('equipmentId=49')).toEqual([]);
     // since: enqueued at or after.
     expect(await ids(`since=${t('10:00:30')}`)).toEqual(newestFirst.slice(0, 4));
     expect(await ids(`since=${encodeURIComponent('2026-06-02T12:07:10+02:00')}`)).toEqual([
@@ -172,7 +175,7 @@ describe('GET /api/dead-letters', () => {
       '0:6',
     ]);
     expect(await ids(`since=${t('10:07:20.001')}`)).toEqual([]);
-    expect(await ids(`reason=invalid&equipmentId=D2&since=${t('10:05:00')}`)).toEqual(['0:7']);
+    expect(await ids(`reason=invalid&equipmentId=42&since=${t('10:05:00')}`)).toEqual(['0:7']);
   });
 
   it('walks every page without duplicates or gaps', async () => {
@@ -281,5 +284,45 @@ describe('GET /api/dead-letters: parked batches', () => {
     expect((byReason.body.items as Json[]).map((d) => d.id)).toEqual([parked.id]);
     const invalid = await get(`/api/dead-letters?reason=invalid&since=${t('12:00:00')}`);
     expect(invalid.body.items).toEqual([]);
+  });
+});
+
+describe('GET /api/dead-letters: readings of machines nobody registered', () => {
+  it('dead-letters them as unregistered, keeps the registered ones, and lists who sends', async () => {
+    const feed = new PartitionFeed('6');
+    await feed.send([
+      [JSON.stringify(reading('41', t('13:00:00'), { temperature: 95 })), t('13:00:01')],
+      [
+        JSON.stringify([
+          reading('41', t('13:00:05'), { temperature: 96 }),
+          reading('777', t('13:00:05'), { temperature: 99 }),
+          reading('gateway-x', t('13:00:06'), { temperature: 99 }),
+        ]),
+        t('13:00:07'),
+      ],
+      [JSON.stringify(reading('777', t('13:06:30'), { temperature: 99 })), t('13:06:31')],
+      // A registered machine's reading moves the watermark: window 13:00 closes.
+      [JSON.stringify(reading('42', t('13:06:40'), { temperature: 20 })), t('13:06:41')],
+    ]);
+    const unregistered = await get(`/api/dead-letters?reason=unregistered&since=${t('13:00:00')}`);
+    expect(unregistered.status, unregistered.text).toBe(200);
+    const items = unregistered.body.items as Json[];
+    expect(items.map((d) => [d.id, d.equipmentId, d.equipmentIds, d.rejectedCount])).toEqual([
+      ['6:2', '777', ['777'], 1],
+      ['6:1', '777', ['777', 'gateway-x'], 2],
+    ]);
+    for (const item of items) expect(() => deadLetterSchema.parse(item)).not.toThrow();
+    expect(
+      ((await get('/api/dead-letters?equipmentId=gateway-x')).body.items as Json[]).map(
+        (d) => d.id,
+      ),
+    ).toEqual(['6:1']);
+    // Only the registered machine's readings made an aggregate, and only its alert exists.
+    const aggregates = await documents(cosmos, 'aggregates');
+    expect(
+      aggregates.filter((a) => String(a['windowStart']) === t('13:00:00.000')).map((a) => a.id),
+    ).toEqual([`41:${t('13:00:00.000')}`]);
+    const alerts = await documents(cosmos, 'alerts');
+    expect(alerts.map((a) => String(a['equipmentId']))).toEqual(['41']);
   });
 });
