@@ -28,6 +28,14 @@ export const ingestTelemetryFunction: EventHubFunctionDeclaration = {
     const outcome = await withTransientRetry(() =>
       processBatch(getTelemetryProcessor(), partitionId, events),
     );
+    for (const change of outcome.epochsStarted) {
+      // Rare and worth a look: the hub was recreated, failed over or restored.
+      context.warn(
+        `partition ${partitionId}: sequence numbers started again at ${change.firstSequenceNumber} ` +
+          `(enqueued ${change.startedAt}) after ${change.previousLastSequenceNumber} ` +
+          `(enqueued ${change.previousLastEnqueuedTime}); epoch ${change.epoch} started`,
+      );
+    }
     context.log(
       `partition ${partitionId}: ${events.length} events (${outcome.skippedEvents} already processed), ` +
         `${outcome.deadLetters} dead letters, ${outcome.windowsClosed} windows closed, ` +

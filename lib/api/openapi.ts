@@ -391,7 +391,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
     method: 'get',
     path: '/dead-letters',
     tags: ['Alerts'],
-    summary: 'Rejected readings and why (Admin)',
+    summary: 'Rejected readings, one entry per event, and parked batches (Admin)',
     security: [{ bearer: [] }],
     request: { query: deadLetterQuerySchema },
     responses: {

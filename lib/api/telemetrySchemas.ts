@@ -13,7 +13,11 @@ export const telemetryEquipmentId = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,64}$/, { error: 'Expected 1 to 64 of A-Z a-z 0-9 . _ : -' });
 
-export const deadLetterReasons = [...rejectionReasons, 'late'] as const;
+/** Why a reading was dead-lettered (see lib/telemetry/partition.ts). */
+export const deadLetterReasons = [...rejectionReasons, 'late', 'unregistered'] as const;
+
+/** Every reason the dead-letter listing filters on: the readings' and a parked batch's. */
+export const deadLetterListReasons = [...deadLetterReasons, 'unreadable-batch'] as const;
 
 export const alertQuerySchema = pageQuerySchema
   .extend({
@@ -93,25 +97,80 @@ export const alertSchema = z
 
 export const deadLetterQuerySchema = pageQuerySchema
   .extend({
-    equipmentId: z.string().min(1).max(64).optional(),
-    reason: z.enum(deadLetterReasons).optional(),
+    equipmentId: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .meta({ description: 'Events with a rejected reading of this equipment.' }),
+    reason: z
+      .enum(deadLetterListReasons)
+      .optional()
+      .meta({ description: 'Events that lost a reading for this reason, or parked batches.' }),
     since: isoDateTime.optional().meta({ description: 'Events enqueued at or after this time.' }),
   })
   .strict();
 
-export const deadLetterSchema = z
+const issueSchema = z.object({ path: z.string(), message: z.string() });
+
+/** Everything one event lost: its rejected readings, bounded in size. */
+export const readingDeadLetterSchema = z
   .object({
-    id: z.string(),
-    equipmentId: z.string(),
-    reason: z.enum(deadLetterReasons),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })),
-    raw: z.string(),
-    rawTruncated: z.boolean(),
+    id: z
+      .string()
+      .meta({ description: '`{partition}:{sequence}`, or `{partition}:e{epoch}:{sequence}`.' }),
+    equipmentId: z
+      .string()
+      .meta({ description: 'The first readable equipment id of its readings, or `(unknown)`.' }),
+    equipmentIds: z.array(z.string()).meta({ description: 'Distinct ids (at most 100).' }),
+    reason: z.enum(deadLetterReasons).meta({ description: 'The first rejection’s reason.' }),
+    reasons: z.array(z.enum(deadLetterReasons)),
     partitionId: z.string(),
     sequenceNumber: z.number().int(),
     enqueuedTime: z.iso.datetime(),
-    index: z.number().int().nullable(),
+    rejections: z.array(
+      z.object({
+        index: z.number().int().nullable().meta({ description: 'Position in an array body.' }),
+        reason: z.enum(deadLetterReasons),
+        equipmentId: z.string().nullable(),
+        issues: z.array(issueSchema),
+        raw: z
+          .string()
+          .nullable()
+          .meta({ description: 'At most 4 KiB; null once the letter holds 64 KiB of raw text.' }),
+        rawTruncated: z.boolean(),
+      }),
+    ),
+    rejectedCount: z.number().int(),
+    omittedCount: z
+      .number()
+      .int()
+      .meta({ description: 'Rejections left out of `rejections` to bound the document.' }),
+    etag: z.string(),
   })
+  .meta({ id: 'ReadingDeadLetter' });
+
+/** A batch the handler could not align or read, kept whole. */
+export const parkedBatchSchema = z
+  .object({
+    id: z.string(),
+    equipmentId: z.string(),
+    reason: z.literal('unreadable-batch'),
+    detail: z.string(),
+    partitionId: z.string(),
+    firstSequenceNumber: z.number().int(),
+    lastSequenceNumber: z.number().int(),
+    enqueuedTime: z.iso.datetime(),
+    eventCount: z.number().int(),
+    events: z.array(
+      z.object({ sequenceNumber: z.number().int(), raw: z.string(), rawTruncated: z.boolean() }),
+    ),
+    etag: z.string(),
+  })
+  .meta({ id: 'ParkedBatch' });
+
+export const deadLetterSchema = z
+  .union([readingDeadLetterSchema, parkedBatchSchema])
   .meta({ id: 'DeadLetter' });
 
 /** Longest history one request may ask for. */

@@ -10,7 +10,14 @@
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
 import type { Alert } from './alerts.js';
-import type { BatchPartial, DeadLetter, PartialEntry, PartitionState } from './partition.js';
+import {
+  partitionStateFrom,
+  type BatchPartial,
+  type DeadLetter,
+  type PartialEntry,
+  type PartitionState,
+  type StoredPartitionState,
+} from './partition.js';
 import type { TelemetryStore, WindowAggregate } from './processor.js';
 import type { MetricName } from './reading.js';
 
@@ -52,9 +59,6 @@ export function chunkEntries(
   }
   return chunks;
 }
-
-/** Equipment id under which dead letters without a readable one are filed. */
-export const unknownEquipmentId = '(unknown)';
 
 /**
  * A stored document without what Cosmos and this store add to it (system properties, the
@@ -101,7 +105,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
         .item('state', partitionKeyOf(partitionId))
         .read<ItemDefinition>();
       if (!resource) return { state: undefined, etag: undefined };
-      return { state: documentBody(resource) as PartitionState & { id: string }, etag };
+      return { state: partitionStateFrom(documentBody(resource) as StoredPartitionState), etag };
     } catch (error) {
       if (statusOf(error) === 404) return { state: undefined, etag: undefined };
       throw error;
@@ -113,7 +117,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
       .query<ItemDefinition>({ query: "SELECT * FROM c WHERE c.type = 'partition-state'" })
       .fetchAll();
     return resources.map((resource) => ({
-      state: documentBody(resource) as PartitionState,
+      state: partitionStateFrom(documentBody(resource) as StoredPartitionState),
       etag: String(resource._etag),
     }));
   }
@@ -189,13 +193,10 @@ export class CosmosTelemetryStore implements TelemetryStore {
     return partials;
   }
 
+  /** One document per event (pk: its first readable equipment id), upserted by its id. */
   async writeDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
     for (const letter of letters) {
-      await this.deadLetters.items.upsert({
-        ...letter,
-        equipmentId: letter.equipmentId ?? unknownEquipmentId,
-        ttl: this.options.deadLetterTtlSeconds,
-      });
+      await this.deadLetters.items.upsert({ ...letter, ttl: this.options.deadLetterTtlSeconds });
     }
   }
 

@@ -6,13 +6,20 @@
  * highest sequence number whose effects are committed. Events at or below it are skipped, so
  * a redelivered batch, or a stretch of the stream replayed after a crash, changes nothing.
  * Everything else is decided per event in sequence order (the watermark, whether a reading is
- * late), so the outcome does not depend on how the host splits the stream into batches. A
+ * late, whether the hub started a new epoch), so the outcome does not depend on how the host
+ * splits the stream into batches. A
  * batch's accepted readings are written once, as one partial document keyed by its sequence
  * range, and only partials the committed state lists are ever merged, so the partial of an
  * attempt that crashed before committing is ignored. Sums are exact integers, so merging in
  * any order gives the same aggregates.
  */
-import { parseEventBody, type Reading, type Rejection } from './reading.js';
+import {
+  parseEventBody,
+  type Reading,
+  type Rejection,
+  type RejectionIssue,
+  type RejectionReason,
+} from './reading.js';
 import { addReading, emptyStats, mergeStats, type WindowStats } from './stats.js';
 import { windowEndOf, windowStartOf } from './window.js';
 
@@ -37,11 +44,43 @@ export interface PendingPartial {
   windows: number[];
 }
 
+/**
+ * A point where the partition's sequence numbers started again (see {@link applyBatch}): the
+ * hub was recreated under the same name, the app failed over to another namespace, or a
+ * namespace was restored.
+ */
+export interface EpochChange {
+  /** The epoch that started. */
+  epoch: number;
+  /** Enqueued time of its first event (ISO 8601). */
+  startedAt: string;
+  /** Its first event's sequence number: the new high-water mark. */
+  firstSequenceNumber: number;
+  /** The high-water mark and newest enqueued time of the epoch before. */
+  previousLastSequenceNumber: number;
+  previousLastEnqueuedTime: string;
+}
+
+/** How many epoch changes a state keeps (they are rare; the newest matter). */
+export const maxEpochHistory = 20;
+
 /** What a partition's processing has committed. */
 export interface PartitionState {
   partitionId: string;
+  /**
+   * Which run of sequence numbers the high-water mark belongs to: 0 until the hub's numbering
+   * starts again (documents written before epochs existed have none, and are epoch 0).
+   */
+  epoch: number;
   /** Highest sequence number whose effects are committed; -1 before the first event. */
   lastSequenceNumber: number;
+  /**
+   * Newest enqueued time (epoch ms) among the committed events, or null before the first
+   * (and in documents written before it was recorded, until their next batch).
+   */
+  lastEnqueuedTimeMs: number | null;
+  /** Every epoch change, oldest first, at most {@link maxEpochHistory}. */
+  epochs: EpochChange[];
   /**
    * Largest accepted event time (each capped at its event's enqueued time), or null before
    * the first accepted reading.
@@ -70,35 +109,102 @@ export interface BatchPartial {
   entries: PartialEntry[];
 }
 
-export type DeadLetterReason = Rejection['reason'] | 'late';
+/** Why a reading was dead-lettered: a parse rejection, or a valid reading the fold refused. */
+export type DeadLetterReason = RejectionReason | 'late' | 'unregistered';
 
-/** A rejected reading, with where it came from and why. */
-export interface DeadLetter {
-  /** Deterministic, so redelivery overwrites rather than duplicates. */
-  id: string;
-  equipmentId: string | null;
+/** One rejected reading (or a whole unreadable body) inside an event's dead letter. */
+export interface DeadLetterRejection {
+  /** Position in an array body, or null (a single reading, a whole body, a late reading). */
+  index: number | null;
   reason: DeadLetterReason;
-  issues: { path: string; message: string }[];
-  raw: string;
+  /** The reading's equipment id when it is readable, else null. */
+  equipmentId: string | null;
+  issues: RejectionIssue[];
+  /** The reading's JSON text (at most 4 KiB each), or null when the letter's raw budget ran out. */
+  raw: string | null;
   rawTruncated: boolean;
+}
+
+/**
+ * Everything rejected from one event, as one document: a 40 KB array of bad readings is one
+ * write, not 500. Bounded in size: see {@link deadLetterLimits}.
+ */
+export interface DeadLetter {
+  /** `{partition}:{sequence}` (epoch 0) or `{partition}:e{epoch}:{sequence}`: redelivery overwrites. */
+  id: string;
+  /** The first readable equipment id among the rejected readings, else {@link unknownEquipmentId}. */
+  equipmentId: string;
+  /** Distinct readable equipment ids of the rejected readings, in order, at most {@link deadLetterLimits}.equipmentIds. */
+  equipmentIds: string[];
+  /** The first rejection's reason. */
+  reason: DeadLetterReason;
+  /** Distinct reasons, in order. */
+  reasons: DeadLetterReason[];
   partitionId: string;
   sequenceNumber: number;
   enqueuedTime: string;
-  /** Position in an array body, or null. */
-  index: number | null;
+  /** The rejections kept, in order: parse rejections, then late and unregistered readings. */
+  rejections: DeadLetterRejection[];
+  /** How many readings (or whole bodies) the event lost, kept or not. */
+  rejectedCount: number;
+  /** Rejections left out of `rejections` to keep the document bounded. */
+  omittedCount: number;
 }
+
+/** Equipment id under which dead letters without a readable one are filed. */
+export const unknownEquipmentId = '(unknown)';
+
+/**
+ * Bounds of one dead letter, far under Cosmos' 2 MB item limit: raw text beyond `rawBytes`
+ * is dropped (issues kept), and rejections beyond `detailBytes` of everything else are left
+ * out and counted in `omittedCount`.
+ */
+export const deadLetterLimits = { rawBytes: 64 * 1024, detailBytes: 128 * 1024, equipmentIds: 100 };
 
 export function initialPartitionState(partitionId: string): PartitionState {
-  return { partitionId, lastSequenceNumber: -1, maxEventTime: null, closedBefore: 0, pending: [] };
+  return {
+    partitionId,
+    epoch: 0,
+    lastSequenceNumber: -1,
+    lastEnqueuedTimeMs: null,
+    epochs: [],
+    maxEventTime: null,
+    closedBefore: 0,
+    pending: [],
+  };
 }
 
-export function partialId(partitionId: string, first: number, last: number): string {
-  return `${partitionId}:${first}-${last}`;
+/**
+ * A stored state as the fold expects it: documents written before epochs existed lack
+ * `epoch`, `lastEnqueuedTimeMs` and `epochs`, and are epoch 0 with no enqueued time known.
+ */
+/** A state document as stored: older ones lack the epoch fields. */
+export type StoredPartitionState = Omit<PartitionState, 'epoch' | 'lastEnqueuedTimeMs' | 'epochs'> &
+  Partial<Pick<PartitionState, 'epoch' | 'lastEnqueuedTimeMs' | 'epochs'>>;
+
+export function partitionStateFrom(stored: StoredPartitionState): PartitionState {
+  return {
+    ...stored,
+    epoch: stored.epoch ?? 0,
+    lastEnqueuedTimeMs: stored.lastEnqueuedTimeMs ?? null,
+    epochs: stored.epochs ?? [],
+  };
 }
 
-/** Rejections are numbered by array index; late readings by position among the valid ones. */
-function deadLetterId(partitionId: string, sequenceNumber: number, slot: string): string {
-  return `${partitionId}:${sequenceNumber}:${slot}`;
+/**
+ * Ids derived from sequence numbers carry the epoch once it is past 0, so a new epoch's
+ * documents never overwrite the old epoch's; epoch 0 keeps the format ids always had.
+ */
+function sequencePrefix(partitionId: string, epoch: number): string {
+  return epoch === 0 ? partitionId : `${partitionId}:e${epoch}`;
+}
+
+export function partialId(partitionId: string, first: number, last: number, epoch = 0): string {
+  return `${sequencePrefix(partitionId, epoch)}:${first}-${last}`;
+}
+
+export function deadLetterId(partitionId: string, sequenceNumber: number, epoch = 0): string {
+  return `${sequencePrefix(partitionId, epoch)}:${sequenceNumber}`;
 }
 
 function equipmentIdOf(raw: string): string | null {
@@ -114,81 +220,212 @@ function equipmentIdOf(raw: string): string | null {
   }
 }
 
+/** What {@link applyBatch} needs besides the state and the events. */
+export interface BatchContext {
+  /**
+   * Whether an equipment id names a registered machine. Readings of any other id are
+   * dead-lettered as `unregistered`: never aggregated, never alerting. Default: every id.
+   */
+  isRegistered?: (equipmentId: string) => boolean;
+  /** The events' bodies already parsed by {@link parseEvents} (saves parsing them again). */
+  parsed?: ReadonlyMap<PartitionEvent, ParsedBody>;
+}
+
+/** What {@link parseEventBody} makes of one event's body. */
+export type ParsedBody = ReturnType<typeof parseEventBody>;
+
+/** Parses every event's body once; pure, and independent of any partition state. */
+export function parseEvents(
+  events: readonly PartitionEvent[],
+  settings: PipelineSettings,
+): Map<PartitionEvent, ParsedBody> {
+  return new Map(
+    events.map((event) => [
+      event,
+      parseEventBody(event.body, {
+        enqueuedTimeMs: event.enqueuedTimeMs,
+        futureToleranceMs: settings.futureToleranceMs,
+      }),
+    ]),
+  );
+}
+
+/** Equipment ids of the valid readings among `parsed` (what a registry is asked about). */
+export function equipmentIdsOf(parsed: ReadonlyMap<PartitionEvent, ParsedBody>): string[] {
+  const ids = new Set<string>();
+  for (const { readings } of parsed.values()) for (const r of readings) ids.add(r.equipmentId);
+  return [...ids];
+}
+
+const utf8 = new TextEncoder();
+
+/** One dead letter for everything `event` lost, bounded by {@link deadLetterLimits}. */
+function deadLetterOf(
+  partitionId: string,
+  epoch: number,
+  event: PartitionEvent,
+  all: readonly DeadLetterRejection[],
+): DeadLetter {
+  const equipmentIds = [
+    ...new Set(all.flatMap((r) => (r.equipmentId === null ? [] : [r.equipmentId]))),
+  ];
+  const rejections: DeadLetterRejection[] = [];
+  let rawBytes = 0;
+  let detailBytes = 0;
+  let rawFull = false;
+  for (const rejection of all) {
+    const detail = utf8.encode(JSON.stringify({ ...rejection, raw: null })).length;
+    if (detailBytes + detail > deadLetterLimits.detailBytes) continue; // counted as omitted
+    detailBytes += detail;
+    const raw = rejection.raw === null ? 0 : utf8.encode(rejection.raw).length;
+    // Once the raw budget is spent, later readings keep their issues but not their text, so
+    // what an admin sees is always a prefix of the event.
+    rawFull ||= rawBytes + raw > deadLetterLimits.rawBytes;
+    if (rawFull) rejections.push({ ...rejection, raw: null, rawTruncated: true });
+    else {
+      rawBytes += raw;
+      rejections.push(rejection);
+    }
+  }
+  const first = all[0];
+  return {
+    id: deadLetterId(partitionId, event.sequenceNumber, epoch),
+    equipmentId: equipmentIds[0] ?? unknownEquipmentId,
+    equipmentIds: equipmentIds.slice(0, deadLetterLimits.equipmentIds),
+    reason: first?.reason ?? 'invalid',
+    reasons: [...new Set(all.map((r) => r.reason))],
+    partitionId,
+    sequenceNumber: event.sequenceNumber,
+    enqueuedTime: new Date(event.enqueuedTimeMs).toISOString(),
+    rejections,
+    rejectedCount: all.length,
+    omittedCount: all.length - rejections.length,
+  };
+}
+
+/** A valid reading the fold refused, as a dead-letter rejection (its JSON as raw text). */
+function refused(reading: Reading, reason: DeadLetterReason, issue: RejectionIssue) {
+  return {
+    index: null,
+    reason,
+    equipmentId: reading.equipmentId,
+    issues: [issue],
+    raw: JSON.stringify(reading),
+    rawTruncated: false,
+  } satisfies DeadLetterRejection;
+}
+
 /**
  * Applies a batch to a partition's state. Returns the new state (not yet committed), the
- * batch's partial (null when nothing new was accepted) and its dead letters.
+ * batch's partial (null when nothing new was accepted), its dead letters (at most one per
+ * event) and the epochs it started.
+ *
+ * Which events are new is decided per event, in sequence order, against the high-water mark
+ * as it stands after the events before it, so it does not depend on where batches are cut:
+ * - above the mark: new;
+ * - at or below it, enqueued no later than the newest committed enqueued time: already
+ *   processed (a redelivery carries the same sequence number and the same enqueued time);
+ * - at or below it but enqueued later than anything committed: Event Hubs never reuses a
+ *   sequence number within a partition's log, and enqueued times grow with it, so the
+ *   numbering started again (hub recreated, failover to another namespace, restore). The
+ *   partition starts a new epoch at this event and goes on from it.
+ * A new epoch keeps the watermark, closed windows and pending partials: event time does not
+ * restart with the hub, so a window open across the switch collects both epochs' readings,
+ * and a reading for a window closed before the switch is late, as it would have been.
  */
 export function applyBatch(
   state: PartitionState,
   events: readonly PartitionEvent[],
   settings: PipelineSettings,
+  context: BatchContext = {},
 ): {
   state: PartitionState;
   partial: BatchPartial | null;
   deadLetters: DeadLetter[];
   skipped: number;
+  epochsStarted: EpochChange[];
 } {
-  const fresh = [...events]
-    .filter((event) => event.sequenceNumber > state.lastSequenceNumber)
-    .sort((a, b) => a.sequenceNumber - b.sequenceNumber)
-    .filter(
-      (event, i, sorted) => i === 0 || sorted[i - 1]?.sequenceNumber !== event.sequenceNumber,
-    );
+  const ordered = [...events].sort(
+    (a, b) => a.sequenceNumber - b.sequenceNumber || a.enqueuedTimeMs - b.enqueuedTimeMs,
+  );
+  let { epoch, lastSequenceNumber, lastEnqueuedTimeMs } = state;
+  const epochsStarted: EpochChange[] = [];
+  /** The new events, each with the epoch it belongs to. */
+  const fresh: { event: PartitionEvent; epoch: number }[] = [];
+  // Every event of the current epoch was enqueued after the previous epoch's newest one.
+  const current = state.epochs.at(-1);
+  let epochFloorMs =
+    state.epoch > 0 && current ? Date.parse(current.previousLastEnqueuedTime) : null;
+  for (const event of ordered) {
+    if (epochFloorMs !== null && event.enqueuedTimeMs <= epochFloorMs) {
+      // An older epoch's event (an instance still reading the old hub): its number may lie
+      // above the new mark, but its effects, if any, belong to the old epoch.
+      continue;
+    }
+    if (event.sequenceNumber <= lastSequenceNumber) {
+      // Without a recorded enqueued time (a state from before epochs), nothing can be told
+      // apart from a redelivery: skip, as before, until the next new event records one.
+      if (lastEnqueuedTimeMs === null || event.enqueuedTimeMs <= lastEnqueuedTimeMs) continue;
+      epoch += 1;
+      epochsStarted.push({
+        epoch,
+        startedAt: new Date(event.enqueuedTimeMs).toISOString(),
+        firstSequenceNumber: event.sequenceNumber,
+        previousLastSequenceNumber: lastSequenceNumber,
+        previousLastEnqueuedTime: new Date(lastEnqueuedTimeMs).toISOString(),
+      });
+      epochFloorMs = lastEnqueuedTimeMs;
+    }
+    fresh.push({ event, epoch });
+    lastSequenceNumber = event.sequenceNumber;
+    lastEnqueuedTimeMs = Math.max(lastEnqueuedTimeMs ?? event.enqueuedTimeMs, event.enqueuedTimeMs);
+  }
   const skipped = events.length - fresh.length;
-  const first = fresh[0];
-  const last = fresh.at(-1);
-  if (!first || !last) return { state, partial: null, deadLetters: [], skipped };
+  const first = fresh[0]?.event;
+  const last = fresh.at(-1)?.event;
+  if (!first || !last) return { state, partial: null, deadLetters: [], skipped, epochsStarted };
 
+  const isRegistered = context.isRegistered ?? (() => true);
   const entries = new Map<string, PartialEntry>();
   const deadLetters: DeadLetter[] = [];
   let { maxEventTime, closedBefore } = state;
 
-  for (const event of fresh) {
-    const enqueuedTime = new Date(event.enqueuedTimeMs).toISOString();
-    const letter = (
-      reason: DeadLetterReason,
-      slot: string,
-      details: Pick<DeadLetter, 'issues' | 'raw' | 'rawTruncated' | 'index' | 'equipmentId'>,
-    ) => {
-      deadLetters.push({
-        id: deadLetterId(state.partitionId, event.sequenceNumber, slot),
-        reason,
-        partitionId: state.partitionId,
-        sequenceNumber: event.sequenceNumber,
-        enqueuedTime,
-        ...details,
+  for (const { event, epoch: eventEpoch } of fresh) {
+    const { readings, rejections } =
+      context.parsed?.get(event) ??
+      parseEventBody(event.body, {
+        enqueuedTimeMs: event.enqueuedTimeMs,
+        futureToleranceMs: settings.futureToleranceMs,
       });
-    };
-    const { readings, rejections } = parseEventBody(event.body, {
-      enqueuedTimeMs: event.enqueuedTimeMs,
-      futureToleranceMs: settings.futureToleranceMs,
-    });
-    for (const rejection of rejections) {
-      letter(rejection.reason, String(rejection.index ?? 'event'), {
-        issues: rejection.issues,
-        raw: rejection.raw,
-        rawTruncated: rejection.rawTruncated,
-        index: rejection.index,
-        equipmentId: equipmentIdOf(rejection.raw),
-      });
-    }
-    readings.forEach((reading, position) => {
+    const lost: DeadLetterRejection[] = rejections.map((rejection: Rejection) => ({
+      index: rejection.index,
+      reason: rejection.reason,
+      equipmentId: equipmentIdOf(rejection.raw),
+      issues: rejection.issues,
+      raw: rejection.raw,
+      rawTruncated: rejection.rawTruncated,
+    }));
+    for (const reading of readings) {
+      // Nobody can see an unregistered machine's telemetry or alerts: it is not folded, and
+      // it does not move the watermark (an unknown sender must not close anyone's windows).
+      if (!isRegistered(reading.equipmentId)) {
+        lost.push(
+          refused(reading, 'unregistered', {
+            path: '/equipmentId',
+            message: `No equipment with id ${reading.equipmentId} is registered`,
+          }),
+        );
+        continue;
+      }
       const windowStart = windowStartOf(reading.timestamp);
       if (windowEndOf(windowStart) <= closedBefore) {
-        const raw = JSON.stringify(reading);
-        letter('late', `late-${position}`, {
-          issues: [
-            {
-              path: '/timestamp',
-              message: `Window ${new Date(windowStart).toISOString()} closed at ${new Date(closedBefore).toISOString()}`,
-            },
-          ],
-          raw,
-          rawTruncated: false,
-          index: null,
-          equipmentId: reading.equipmentId,
-        });
-        return;
+        lost.push(
+          refused(reading, 'late', {
+            path: '/timestamp',
+            message: `Window ${new Date(windowStart).toISOString()} closed at ${new Date(closedBefore).toISOString()}`,
+          }),
+        );
+        continue;
       }
       const key = `${reading.equipmentId}\u0000${windowStart}`;
       const entry = entries.get(key);
@@ -209,12 +446,14 @@ export function applyBatch(
       const eventTime = Math.min(reading.timestamp, event.enqueuedTimeMs);
       maxEventTime = maxEventTime === null ? eventTime : Math.max(maxEventTime, eventTime);
       closedBefore = Math.max(closedBefore, maxEventTime - settings.allowedLatenessMs);
-    });
+    }
+    if (lost.length) deadLetters.push(deadLetterOf(state.partitionId, eventEpoch, event, lost));
   }
 
   const partial: BatchPartial | null = entries.size
     ? {
-        id: partialId(state.partitionId, first.sequenceNumber, last.sequenceNumber),
+        // The epoch the batch ends in: its last event identifies the partial uniquely.
+        id: partialId(state.partitionId, first.sequenceNumber, last.sequenceNumber, epoch),
         partitionId: state.partitionId,
         firstSequenceNumber: first.sequenceNumber,
         lastSequenceNumber: last.sequenceNumber,
@@ -232,7 +471,10 @@ export function applyBatch(
   return {
     state: {
       ...state,
-      lastSequenceNumber: last.sequenceNumber,
+      epoch,
+      lastSequenceNumber,
+      lastEnqueuedTimeMs,
+      epochs: [...state.epochs, ...epochsStarted].slice(-maxEpochHistory),
       maxEventTime,
       closedBefore,
       pending,
@@ -240,6 +482,7 @@ export function applyBatch(
     partial,
     deadLetters,
     skipped,
+    epochsStarted,
   };
 }
 

@@ -10,12 +10,15 @@ import { applyBreach, type Alert } from './alerts.js';
 import {
   advanceByClock,
   applyBatch,
+  equipmentIdsOf,
   initialPartitionState,
   dueWindows,
   markEmitted,
   mergeWindow,
+  parseEvents,
   type BatchPartial,
   type DeadLetter,
+  type EpochChange,
   type PartitionEvent,
   type PartitionState,
   type PipelineSettings,
@@ -80,10 +83,21 @@ export interface PipelineFanOut {
   batchCommitted(state: PartitionState, partial: BatchPartial): Promise<void>;
 }
 
+/**
+ * Which equipment ids name registered machines: given a batch's ids, a predicate over them.
+ * Throws when it cannot tell (MySQL unreachable): the batch fails and is retried, rather than
+ * every reading being dead-lettered.
+ */
+export type RegistryLookup = (
+  equipmentIds: readonly string[],
+) => Promise<(equipmentId: string) => boolean>;
+
 export interface ProcessorOptions {
   store: TelemetryStore;
   settings: PipelineSettings;
   rules: RulesLookup;
+  /** Readings of ids it rejects are dead-lettered as `unregistered`. Default: every id. */
+  registry?: RegistryLookup | undefined;
   fanOut?: PipelineFanOut | undefined;
   /** How often to redo after losing a commit race before giving up. */
   maxAttempts?: number;
@@ -97,6 +111,8 @@ export interface BatchOutcome {
   aggregatesWritten: number;
   alertsWritten: number;
   attempts: number;
+  /** Epochs this batch started (the hub's sequence numbers began again); see applyBatch. */
+  epochsStarted: EpochChange[];
 }
 
 /** Thrown when another instance keeps winning the partition; the batch is safe to redeliver. */
@@ -231,10 +247,21 @@ export async function processBatch(
 ): Promise<BatchOutcome> {
   const maxAttempts = options.maxAttempts ?? 5;
   const { store } = options;
+  // Parsed and checked against the registry once, outside the redo loop: neither depends on
+  // the partition's state.
+  const parsed = parseEvents(events, options.settings);
+  const isRegistered = options.registry
+    ? await options.registry(equipmentIdsOf(parsed))
+    : undefined;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const stored = await store.readState(partitionId);
     const before = stored.state ?? initialPartitionState(partitionId);
-    const applied = applyBatch(before, events, options.settings);
+    const applied = applyBatch(
+      before,
+      events,
+      options.settings,
+      isRegistered ? { parsed, isRegistered } : { parsed },
+    );
     if (applied.state === before) {
       // Already committed; finish any emission an earlier attempt did not get to.
       const emitted =
@@ -247,6 +274,7 @@ export async function processBatch(
         deadLetters: 0,
         ...emitted,
         attempts: attempt,
+        epochsStarted: [],
       };
     }
     if (applied.partial) await store.writePartial(applied.partial);
@@ -266,6 +294,7 @@ export async function processBatch(
       deadLetters: applied.deadLetters.length,
       ...emitted,
       attempts: attempt,
+      epochsStarted: applied.epochsStarted,
     };
   }
   throw new PartitionContendedError(partitionId, maxAttempts);

@@ -276,32 +276,57 @@ export interface DeadLetterFilter {
   since?: string | undefined;
 }
 
+/**
+ * A batch the handler could not align or read, parked whole (written by the ingest handler
+ * in the same container, with `reason: 'unreadable-batch'`).
+ */
+export interface ParkedBatch {
+  id: string;
+  equipmentId: string;
+  reason: 'unreadable-batch';
+  detail: string;
+  partitionId: string;
+  firstSequenceNumber: number;
+  lastSequenceNumber: number;
+  enqueuedTime: string;
+  eventCount: number;
+  events: { sequenceNumber: number; raw: string; rawTruncated: boolean }[];
+}
+
+/**
+ * Dead letters (one per event) and parked batches, newest enqueued first. `equipmentId` finds
+ * an event by any of its rejected readings' ids, `reason` by any of its reasons.
+ */
 export function listDeadLetters(
   database: Database,
   filter: DeadLetterFilter,
   page: { limit: number; cursor?: string | undefined },
-): Promise<Page<DeadLetter & { etag: string }>> {
+): Promise<Page<(DeadLetter | ParkedBatch) & { etag: string }>> {
   const conditions: string[] = [];
   const parameters: SqlParameter[] = [];
   if (filter.equipmentId !== undefined) {
-    conditions.push('c.equipmentId = @equipmentId');
+    // An event's letter lives in the partition of its first id; the others are in
+    // `equipmentIds` (a parked batch has only its `equipmentId`), so this is a cross-partition
+    // query, as the unfiltered listing already is.
+    conditions.push(
+      '(c.equipmentId = @equipmentId OR ARRAY_CONTAINS(c.equipmentIds, @equipmentId))',
+    );
     parameters.push({ name: '@equipmentId', value: filter.equipmentId });
   }
   if (filter.reason !== undefined) {
-    conditions.push('c.reason = @reason');
+    conditions.push('(c.reason = @reason OR ARRAY_CONTAINS(c.reasons, @reason))');
     parameters.push({ name: '@reason', value: filter.reason });
   }
   if (filter.since !== undefined) {
     conditions.push('c.enqueuedTime >= @since');
     parameters.push({ name: '@since', value: new Date(filter.since).toISOString() });
   }
-  return keysetPage<DeadLetter>(
+  return keysetPage<DeadLetter | ParkedBatch>(
     database.container('deadLetters'),
     'enqueuedTime',
     conditions,
     parameters,
     page,
-    filter.equipmentId,
   );
 }
 

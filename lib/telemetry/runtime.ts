@@ -1,7 +1,8 @@
 /**
  * The pipeline's process-wide wiring, built once from app settings: the Cosmos client and
- * store, the window settings and the severity rules. Per-type rule overrides need each
- * equipment's type, read from MySQL only when overrides exist, and cached.
+ * store, the window settings, the severity rules and the registry of equipment ids. Per-type
+ * rule overrides need each equipment's type, read from MySQL only when overrides exist, and
+ * cached; which ids are registered is read from MySQL and cached too.
  */
 import type { Database } from '@azure/cosmos';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -12,7 +13,7 @@ import { pipelineFanOut } from '../fanout/runtime.js';
 import { getPool } from '../mysql/pool.js';
 import { CosmosTelemetryStore } from './cosmosStore.js';
 import { createHubProbe, type HubProbe } from './hubProbe.js';
-import type { ProcessorOptions, RulesLookup } from './processor.js';
+import type { ProcessorOptions, RegistryLookup, RulesLookup } from './processor.js';
 import { defaultFutureToleranceMs, namesMysqlRow } from './reading.js';
 import { parseSeverityRules, rulesFor, type SeverityRules } from './severity.js';
 
@@ -52,6 +53,83 @@ export async function equipmentTypes(ids: number[]): Promise<Map<number, string>
   return new Map(rows.map((row) => [Number(row['id']), String(row['type'])]));
 }
 
+/** Where the registry of equipment reads registered ids (MySQL in the app). */
+export interface EquipmentIdSource {
+  /** Every registered id. */
+  all(): Promise<number[]>;
+  /** Which of `ids` are registered. */
+  some(ids: readonly number[]): Promise<number[]>;
+}
+
+export interface RegistryCacheOptions {
+  /** The whole set is reloaded when it is older than this (a deleted machine drops out). */
+  refreshMs: number;
+  /** Ids missing from the set are asked about at most this often (a new machine comes in). */
+  recheckMs: number;
+  /** Most ids asked about in one recheck. */
+  maxRecheck: number;
+  /** The cache's clock (epoch ms); tests drive it. */
+  now: () => number;
+}
+
+export const defaultRegistryCache: RegistryCacheOptions = {
+  refreshMs: 60_000,
+  recheckMs: 10_000,
+  maxRecheck: 1000,
+  now: () => Date.now(),
+};
+
+/**
+ * Which equipment ids are registered, from a cached set of every registered id: reloaded
+ * once it is `refreshMs` old, and a batch naming ids the set lacks re-checks those ids once
+ * the last check is `recheckMs` old, so a machine registered now is accepted within
+ * `recheckMs` (and at worst `refreshMs`). Memory is one string per registered machine. Only
+ * ids that can name a MySQL row (positive integers as text) can be registered. When MySQL
+ * cannot answer the lookup throws: the batch fails and is retried rather than every reading
+ * being dead-lettered.
+ */
+export function registryLookup(
+  source: EquipmentIdSource,
+  options: RegistryCacheOptions = defaultRegistryCache,
+): RegistryLookup {
+  let known: Set<string> | undefined;
+  let loadedAt = 0;
+  let checkedAt = 0;
+  return async (equipmentIds) => {
+    const now = options.now();
+    if (known === undefined || now - loadedAt >= options.refreshMs) {
+      known = new Set((await source.all()).map(String));
+      loadedAt = checkedAt = now;
+    }
+    const registered = known;
+    const missing = [...new Set(equipmentIds)].filter(
+      (id) => namesMysqlRow(id) && !registered.has(id),
+    );
+    if (missing.length > 0 && now - checkedAt >= options.recheckMs) {
+      const asked = missing.slice(0, options.maxRecheck).map(Number);
+      for (const id of await source.some(asked)) registered.add(String(id));
+      checkedAt = now;
+    }
+    return (equipmentId) => registered.has(equipmentId);
+  };
+}
+
+/** Registered equipment ids, from MySQL. */
+export const mysqlEquipmentIds: EquipmentIdSource = {
+  async all() {
+    const [rows] = await getPool().query<RowDataPacket[]>('SELECT id FROM equipment');
+    return rows.map((row) => Number(row['id']));
+  },
+  async some(ids) {
+    if (ids.length === 0) return [];
+    const [rows] = await getPool().query<RowDataPacket[]>(
+      'SELECT id FROM equipment WHERE id IN (?)',
+      [ids],
+    );
+    return rows.map((row) => Number(row['id']));
+  },
+};
+
 /** The pipeline's Cosmos database, for the HTTP reads. */
 export function getTelemetryDatabase(): Database {
   const cosmos = getSection('cosmos');
@@ -78,6 +156,7 @@ export function getTelemetryProcessor(): ProcessorOptions {
         futureToleranceMs: defaultFutureToleranceMs,
       },
       rules: rulesLookup(parseSeverityRules(telemetry.SEVERITY_RULES), equipmentTypes),
+      registry: registryLookup(mysqlEquipmentIds),
     };
   }
   return options;

@@ -21,6 +21,7 @@ import {
   waitForCommitted,
 } from '../helpers/e2e.js';
 import { startLocalHost } from '../helpers/localHost.js';
+import { insertEquipment } from '../helpers/telemetry.js';
 
 const db = useTestDatabase();
 const cosmos = useAppCosmos();
@@ -55,6 +56,8 @@ function hostEnv(): Record<string, string> {
 
 describe('killing the local host mid-stream', () => {
   it('keeps the aggregates equal to the simulator ledger', async () => {
+    // The simulator's devices are machines 1..8 (the pipeline accepts registered ones only).
+    for (let id = 1; id <= 8; id++) await insertEquipment(db.pool, id);
     const first = await startLocalHost(hostEnv(), children);
     const producer = new EventHubProducerClient(
       messaging.eventHubs.connectionString('device'),

@@ -21,6 +21,7 @@ import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { insertEquipment } from '../helpers/telemetry.js';
 import {
   expectAggregatesMatchLedger,
   useLocalMessaging,
@@ -30,8 +31,9 @@ import {
 const cosmos = useAppCosmos();
 const messaging = useLocalMessaging();
 useAppWebPubSub();
-// The fan-out looks up who is assigned to each machine.
-useTestDatabase();
+// The fan-out looks up who is assigned to each machine; the pipeline accepts readings of
+// registered machines only.
+const db = useTestDatabase();
 let triggers: Running | undefined;
 
 beforeAll(() => {
@@ -71,6 +73,8 @@ describe('the pipeline on one machine', () => {
     });
     await dashboard.start();
 
+    // The simulator's devices are machines 1..6.
+    for (let id = 1; id <= 6; id++) await insertEquipment(db.pool, id);
     const producer = new EventHubProducerClient(eventHubs.connectionString('device'), 'telemetry');
     const summary = await simulate(producer, {
       devices: 6,

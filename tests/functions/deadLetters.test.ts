@@ -16,12 +16,13 @@ import {
   expectCosmosUnchanged,
   expectParameterProblem,
   expectProblem,
+  insertEquipment,
   type Json,
   PartitionFeed,
   reading,
 } from '../helpers/telemetry.js';
 
-useTestDatabase();
+const db = useTestDatabase();
 const issuer = useTestIssuer();
 const cosmos = useAppCosmos();
 useAppWebPubSub();
@@ -30,41 +31,48 @@ const tokens = { admin: '', technician: '', noRole: '' };
 const get = (path: string, token: string = tokens.admin) => call('GET', path, { token });
 
 const t = (hhmmss: string) => `2026-06-02T${hhmmss}Z`;
-const invalidD1 = JSON.stringify(reading('D1', t('10:00:05'), { temperature: 300 }));
-const elementD2 = { equipmentId: 'D2', timestamp: t('10:00:35'), vibration: 'high' };
-const elementD3 = { equipmentId: 'D3', timestamp: t('10:00:36'), status: 'ok' };
+const invalidD1 = JSON.stringify(reading('41', t('10:00:05'), { temperature: 300 }));
+const elementD2 = { equipmentId: '42', timestamp: t('10:00:35'), vibration: 'high' };
+const elementD3 = { equipmentId: '43', timestamp: t('10:00:36'), status: 'ok' };
 
-/** Every dead letter of the stream, newest enqueued first, ties by id descending. */
+/** Every dead letter of the stream (one per event), newest enqueued first. */
 const newestFirst = [
-  '0:7:event', // 10:07:20 invalid D2
-  '0:6:late-0', // 10:07:10 late D1
-  '0:4:2', // 10:00:40 invalid D3
-  '0:4:0', // 10:00:40 invalid D2
-  '0:3:event', // 10:00:30 future D2
-  '0:2:event', // 10:00:20 malformed
-  '0:1:event', // 10:00:10 invalid D1
+  '0:7', // 10:07:20 invalid 42
+  '0:6', // 10:07:10 late 41
+  '0:4', // 10:00:40 invalid 42 and 43
+  '0:3', // 10:00:30 future 42
+  '0:2', // 10:00:20 malformed
+  '0:1', // 10:00:10 invalid 41
 ];
 
+/** The first rejected reading of each letter, by letter id. */
+async function firstRejections(): Promise<Map<string, Json>> {
+  const items = (await get('/api/dead-letters')).body.items as Json[];
+  return new Map(items.map((d) => [d.id as string, (d.rejections as Json[])[0] ?? {}]));
+}
+
 beforeAll(async () => {
+  // Registered machines; readings of any other id are dead-lettered as unregistered.
+  for (const id of [41, 42, 43]) await insertEquipment(db.pool, id);
   tokens.admin = await issuer.token(['Admin'], 'admin-ada');
   tokens.technician = await issuer.token(['Technician'], 'tech-dana');
   tokens.noRole = await issuer.token([], 'x');
 
   const feed = new PartitionFeed('0');
   await feed.send([
-    [JSON.stringify(reading('D1', t('10:00:00'), { temperature: 40 })), t('10:00:01')],
+    [JSON.stringify(reading('41', t('10:00:00'), { temperature: 40 })), t('10:00:01')],
     [invalidD1, t('10:00:10')],
     ['not json at all', t('10:00:20')],
-    [JSON.stringify(reading('D2', t('10:30:00'), { temperature: 40 })), t('10:00:30')],
+    [JSON.stringify(reading('42', t('10:30:00'), { temperature: 40 })), t('10:00:30')],
     [
-      JSON.stringify([elementD2, reading('D1', t('10:00:38'), { temperature: 42 }), elementD3]),
+      JSON.stringify([elementD2, reading('41', t('10:00:38'), { temperature: 42 }), elementD3]),
       t('10:00:40'),
     ],
   ]);
   await feed.send([
-    [JSON.stringify(reading('D1', t('10:07:00'), { temperature: 41 })), t('10:07:01')],
-    [JSON.stringify(reading('D1', t('10:03:00'), { temperature: 44 })), t('10:07:10')],
-    [JSON.stringify({ equipmentId: 'D2', timestamp: 'yesterday', pressure: 30 }), t('10:07:20')],
+    [JSON.stringify(reading('41', t('10:07:00'), { temperature: 41 })), t('10:07:01')],
+    [JSON.stringify(reading('41', t('10:03:00'), { temperature: 44 })), t('10:07:10')],
+    [JSON.stringify({ equipmentId: '42', timestamp: 'yesterday', pressure: 30 }), t('10:07:20')],
   ]);
 });
 
@@ -76,14 +84,19 @@ describe('GET /api/dead-letters', () => {
     expect(result.body.nextCursor).toBeNull();
     const items = result.body.items as Json[];
     expect(items.map((d) => d.id)).toEqual(newestFirst);
-    expect(items.map((d) => [d.reason, d.equipmentId, d.sequenceNumber, d.index])).toEqual([
-      ['invalid', 'D2', 7, null],
-      ['late', 'D1', 6, null],
-      ['invalid', 'D3', 4, 2],
-      ['invalid', 'D2', 4, 0],
-      ['future', 'D2', 3, null],
-      ['malformed', '(unknown)', 2, null],
-      ['invalid', 'D1', 1, null],
+    expect(items.map((d) => [d.reason, d.equipmentId, d.equipmentIds, d.sequenceNumber])).toEqual([
+      ['invalid', '42', ['42'], 7],
+      ['late', '41', ['41'], 6],
+      ['invalid', '42', ['42', '43'], 4],
+      ['future', '42', ['42'], 3],
+      ['malformed', '(unknown)', [], 2],
+      ['invalid', '41', ['41'], 1],
+    ]);
+    // The array event's two bad readings are one document.
+    expect(items[2]).toMatchObject({ rejectedCount: 2, omittedCount: 0, reasons: ['invalid'] });
+    expect((items[2]?.rejections as Json[]).map((r) => [r.index, r.equipmentId])).toEqual([
+      [0, '42'],
+      [2, '43'],
     ]);
     for (const item of items) {
       expect(() => deadLetterSchema.parse(item)).not.toThrow();
@@ -98,40 +111,40 @@ describe('GET /api/dead-letters', () => {
   });
 
   it('shows the raw payload and each issue', async () => {
-    const byId = new Map(
-      ((await get('/api/dead-letters')).body.items as Json[]).map((d) => [d.id as string, d]),
-    );
-    expect(byId.get('0:1:event')).toMatchObject({
+    const byId = await firstRejections();
+    expect(byId.get('0:1')).toMatchObject({
       raw: invalidD1,
       rawTruncated: false,
-      enqueuedTime: '2026-06-02T10:00:10.000Z',
       issues: [{ path: '/temperature', message: expect.stringContaining('got 300') }],
     });
-    expect(byId.get('0:2:event')).toMatchObject({
+    expect(byId.get('0:2')).toMatchObject({
       raw: 'not json at all',
       issues: [{ path: '', message: expect.stringContaining('not valid JSON') }],
     });
-    expect(byId.get('0:3:event')).toMatchObject({
+    expect(byId.get('0:3')).toMatchObject({
       issues: [{ path: '/timestamp', message: expect.stringContaining('1770000 ms after') }],
     });
-    expect(byId.get('0:4:0')).toMatchObject({
+    expect(byId.get('0:4')).toMatchObject({
       raw: JSON.stringify(elementD2),
-      enqueuedTime: '2026-06-02T10:00:40.000Z',
       issues: [{ path: '/vibration', message: expect.any(String) }],
     });
-    expect(byId.get('0:4:2')).toMatchObject({
+    const items = (await get('/api/dead-letters')).body.items as Json[];
+    expect(items.find((d) => d.id === '0:4')).toMatchObject({
+      enqueuedTime: '2026-06-02T10:00:40.000Z',
+    });
+    expect((items.find((d) => d.id === '0:4')?.rejections as Json[])[1]).toMatchObject({
       raw: JSON.stringify(elementD3),
       issues: [{ path: '', message: expect.stringContaining('at least one of') }],
     });
-    expect(byId.get('0:6:late-0')).toMatchObject({
+    expect(byId.get('0:6')).toMatchObject({
       raw: JSON.stringify({
-        equipmentId: 'D1',
+        equipmentId: '41',
         timestamp: Date.parse(t('10:03:00')),
         temperature: 44,
       }),
       issues: [{ path: '/timestamp', message: expect.stringContaining('closed') }],
     });
-    expect(byId.get('0:7:event')?.issues).toEqual([
+    expect(byId.get('0:7')?.issues).toEqual([
       { path: '/timestamp', message: expect.stringContaining('ISO 8601') },
     ]);
   });
@@ -142,35 +155,37 @@ describe('GET /api/dead-letters', () => {
       expect(result.status, result.text).toBe(200);
       return (result.body.items as Json[]).map((d) => d.id as string);
     };
-    expect(await ids('reason=invalid')).toEqual(['0:7:event', '0:4:2', '0:4:0', '0:1:event']);
-    expect(await ids('reason=late')).toEqual(['0:6:late-0']);
-    expect(await ids('reason=future')).toEqual(['0:3:event']);
-    expect(await ids('reason=malformed')).toEqual(['0:2:event']);
+    expect(await ids('reason=invalid')).toEqual(['0:7', '0:4', '0:1']);
+    expect(await ids('reason=late')).toEqual(['0:6']);
+    expect(await ids('reason=future')).toEqual(['0:3']);
+    expect(await ids('reason=malformed')).toEqual(['0:2']);
     expect(await ids('reason=too-many')).toEqual([]);
-    expect(await ids('equipmentId=D2')).toEqual(['0:7:event', '0:4:0', '0:3:event']);
-    expect(await ids('equipmentId=D1')).toEqual(['0:6:late-0', '0:1:event']);
-    expect(await ids(`equipmentId=${encodeURIComponent('(unknown)')}`)).toEqual(['0:2:event']);
-    expect(await ids('equipmentId=D9')).toEqual([]);
+    expect(await ids('reason=unregistered')).toEqual([]);
+    expect(await ids('reason=unreadable-batch')).toEqual([]);
+    expect(await ids('equipmentId=42')).toEqual(['0:7', '0:4', '0:3']);
+    // Found by any of its readings' ids, not only the one it is filed under.
+    expect(await ids('equipmentId=43')).toEqual(['0:4']);
+    expect(await ids('equipmentId=41')).toEqual(['0:6', '0:1']);
+    expect(await ids(`equipmentId=${encodeURIComponent('(unknown)')}`)).toEqual(['0:2']);
+    expect(await ids('equipmentId=49')).toEqual([]);
     // since: enqueued at or after.
-    expect(await ids(`since=${t('10:00:30')}`)).toEqual(newestFirst.slice(0, 5));
+    expect(await ids(`since=${t('10:00:30')}`)).toEqual(newestFirst.slice(0, 4));
     expect(await ids(`since=${encodeURIComponent('2026-06-02T12:07:10+02:00')}`)).toEqual([
-      '0:7:event',
-      '0:6:late-0',
+      '0:7',
+      '0:6',
     ]);
     expect(await ids(`since=${t('10:07:20.001')}`)).toEqual([]);
-    expect(await ids(`reason=invalid&equipmentId=D2&since=${t('10:05:00')}`)).toEqual([
-      '0:7:event',
-    ]);
+    expect(await ids(`reason=invalid&equipmentId=42&since=${t('10:05:00')}`)).toEqual(['0:7']);
   });
 
   it('walks every page without duplicates or gaps', async () => {
     const pages = await allPages(get, '/api/dead-letters?limit=2');
-    expect(pages.map((page) => page.length)).toEqual([2, 2, 2, 1]);
+    expect(pages.map((page) => page.length)).toEqual([2, 2, 2]);
     expect(pages.flat().map((d) => d.id)).toEqual(newestFirst);
     const single = await allPages(get, '/api/dead-letters?limit=1&reason=invalid');
-    expect(single.flat().map((d) => d.id)).toEqual(['0:7:event', '0:4:2', '0:4:0', '0:1:event']);
-    const exact = await get('/api/dead-letters?limit=7');
-    expect(exact.body.items).toHaveLength(7);
+    expect(single.flat().map((d) => d.id)).toEqual(['0:7', '0:4', '0:1']);
+    const exact = await get('/api/dead-letters?limit=6');
+    expect(exact.body.items).toHaveLength(6);
     expect(exact.body.nextCursor).toBeNull();
   });
 
@@ -185,7 +200,7 @@ describe('GET /api/dead-letters', () => {
         expectProblem(result, status);
         // Raw payloads stay hidden.
         expect(result.text).not.toContain('not json at all');
-        expect(result.text).not.toContain('0:1:event');
+        expect(result.text).not.toContain(invalidD1);
       }
     });
   });
@@ -232,9 +247,82 @@ describe('GET /api/dead-letters: finding a device’s rejected readings', () => 
       ],
     ]);
     const all = (await get(`/api/dead-letters?since=${t('11:00:00')}`)).body.items as Json[];
-    expect(all.map((d) => [d.id, d.reason])).toEqual([['1:0:event', 'invalid']]);
+    expect(all.map((d) => [d.id, d.reason])).toEqual([['1:0', 'invalid']]);
     const result = await get('/api/dead-letters?equipmentId=7');
     expect(result.status, result.text).toBe(200);
-    expect((result.body.items as Json[]).map((d) => d.id)).toEqual(['1:0:event']);
+    expect((result.body.items as Json[]).map((d) => d.id)).toEqual(['1:0']);
+  });
+});
+
+describe('GET /api/dead-letters: parked batches', () => {
+  it('lists a parked batch beside the readings’ dead letters, filtered by its reason', async () => {
+    // The shape the ingest handler parks an unreadable batch in (same container).
+    const parked = {
+      id: 'parked:5:100-101',
+      type: 'parked-batch',
+      equipmentId: '(unknown)',
+      reason: 'unreadable-batch',
+      detail: '2 events but 1 sequence numbers',
+      partitionId: '5',
+      firstSequenceNumber: 100,
+      lastSequenceNumber: 101,
+      enqueuedTime: t('12:00:00'),
+      eventCount: 2,
+      events: [
+        { sequenceNumber: 100, raw: '{}', rawTruncated: false },
+        { sequenceNumber: 101, raw: '[]', rawTruncated: false },
+      ],
+    };
+    await cosmos.containers.deadLetters.items.create(parked);
+    const result = await get(`/api/dead-letters?since=${t('12:00:00')}`);
+    expect(result.status, result.text).toBe(200);
+    const items = result.body.items as Json[];
+    expect(items.map((d) => d.id)).toEqual([parked.id]);
+    expect(() => deadLetterSchema.parse(items[0])).not.toThrow();
+    expect(items[0]).toMatchObject({ reason: 'unreadable-batch', eventCount: 2 });
+    const byReason = await get('/api/dead-letters?reason=unreadable-batch');
+    expect((byReason.body.items as Json[]).map((d) => d.id)).toEqual([parked.id]);
+    const invalid = await get(`/api/dead-letters?reason=invalid&since=${t('12:00:00')}`);
+    expect(invalid.body.items).toEqual([]);
+  });
+});
+
+describe('GET /api/dead-letters: readings of machines nobody registered', () => {
+  it('dead-letters them as unregistered, keeps the registered ones, and lists who sends', async () => {
+    const feed = new PartitionFeed('6');
+    await feed.send([
+      [JSON.stringify(reading('41', t('13:00:00'), { temperature: 95 })), t('13:00:01')],
+      [
+        JSON.stringify([
+          reading('41', t('13:00:05'), { temperature: 96 }),
+          reading('777', t('13:00:05'), { temperature: 99 }),
+          reading('gateway-x', t('13:00:06'), { temperature: 99 }),
+        ]),
+        t('13:00:07'),
+      ],
+      [JSON.stringify(reading('777', t('13:06:30'), { temperature: 99 })), t('13:06:31')],
+      // A registered machine's reading moves the watermark: window 13:00 closes.
+      [JSON.stringify(reading('42', t('13:06:40'), { temperature: 20 })), t('13:06:41')],
+    ]);
+    const unregistered = await get(`/api/dead-letters?reason=unregistered&since=${t('13:00:00')}`);
+    expect(unregistered.status, unregistered.text).toBe(200);
+    const items = unregistered.body.items as Json[];
+    expect(items.map((d) => [d.id, d.equipmentId, d.equipmentIds, d.rejectedCount])).toEqual([
+      ['6:2', '777', ['777'], 1],
+      ['6:1', '777', ['777', 'gateway-x'], 2],
+    ]);
+    for (const item of items) expect(() => deadLetterSchema.parse(item)).not.toThrow();
+    expect(
+      ((await get('/api/dead-letters?equipmentId=gateway-x')).body.items as Json[]).map(
+        (d) => d.id,
+      ),
+    ).toEqual(['6:1']);
+    // Only the registered machine's readings made an aggregate, and only its alert exists.
+    const aggregates = await documents(cosmos, 'aggregates');
+    expect(
+      aggregates.filter((a) => String(a['windowStart']) === t('13:00:00.000')).map((a) => a.id),
+    ).toEqual([`41:${t('13:00:00.000')}`]);
+    const alerts = await documents(cosmos, 'alerts');
+    expect(alerts.map((a) => String(a['equipmentId']))).toEqual(['41']);
   });
 });

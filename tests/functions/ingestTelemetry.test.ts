@@ -5,7 +5,7 @@
  * batch, redeliveries changing nothing, and unusable metadata refused before any write.
  */
 import type { ItemDefinition } from '@azure/cosmos';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { TriggerMetadataError } from '../../lib/telemetry/trigger.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
@@ -17,16 +17,23 @@ import {
   documents,
   expectCosmosUnchanged,
   hostMetadata,
+  insertEquipment,
   invokeIngest,
   PartitionFeed,
   reading,
   type SentEvent,
 } from '../helpers/telemetry.js';
 
-useTestDatabase();
+const db = useTestDatabase();
 useTestIssuer();
 const cosmos = useAppCosmos();
 useAppWebPubSub();
+
+// The machines this file sends for (readings of any other id are dead-lettered as unregistered).
+beforeAll(async () => {
+  for (const id of [201, 202, 203, 204, 205, 206, 207, 208, 209, 211, 212, 213])
+    await insertEquipment(db.pool, id);
+});
 
 const day = '2026-05-04';
 const t = (hhmmss: string) => `${day}T${hhmmss}Z`;
@@ -61,7 +68,7 @@ describe('ingestTelemetry: body shapes the host may pass', () => {
   it.each(encodings)(
     'folds readings sent as %s into a window',
     async (_name, partitionId, encode) => {
-      const equipmentId = `FMT-${partitionId}`;
+      const equipmentId = `21${partitionId}`;
       const feed = new PartitionFeed(partitionId);
       const { logs } = await feed.send([
         [
@@ -113,21 +120,21 @@ describe('ingestTelemetry: body shapes the host may pass', () => {
 
   it('accepts a UTF-8 byte order mark and a Buffer that went through JSON', async () => {
     const feed = new PartitionFeed('4');
-    const text = JSON.stringify(reading('FMT-4', t('06:00:10'), { pressure: 40 }));
+    const text = JSON.stringify(reading('208', t('06:00:10'), { pressure: 40 }));
     const { logs } = await feed.send([
       [Buffer.from(`\uFEFF${text}`, 'utf8'), t('06:00:11')],
       [
         JSON.parse(
           JSON.stringify(
-            Buffer.from(JSON.stringify(reading('FMT-4', t('06:01:00'), { pressure: 44 }))),
+            Buffer.from(JSON.stringify(reading('208', t('06:01:00'), { pressure: 44 }))),
           ),
         ),
         t('06:01:01'),
       ],
-      [JSON.stringify(reading('FMT-4', t('06:06:00'), { pressure: 42 })), t('06:06:01')],
+      [JSON.stringify(reading('208', t('06:06:00'), { pressure: 42 })), t('06:06:01')],
     ]);
     expect(logs[0]).toContain('0 dead letters, 1 windows closed, 1 aggregates');
-    expect((await aggregate('FMT-4', '06:00:00.000'))?.['summary']).toEqual({
+    expect((await aggregate('208', '06:00:00.000'))?.['summary']).toEqual({
       readings: 2,
       metrics: { pressure: { count: 2, min: 40, max: 44, mean: 42 } },
     });
@@ -137,25 +144,25 @@ describe('ingestTelemetry: body shapes the host may pass', () => {
 describe('ingestTelemetry: bad data', () => {
   const partitionId = '10';
   const feed = new PartitionFeed(partitionId);
-  const invalidText = JSON.stringify(reading('B1', t('06:00:30'), { temperature: 9999 }));
+  const invalidText = JSON.stringify(reading('201', t('06:00:30'), { temperature: 9999 }));
   const tooMany = JSON.stringify(
     Array.from({ length: 501 }, (_, i) =>
-      reading('B4', t(`06:01:${String(i % 60).padStart(2, '0')}`), { temperature: 20 }),
+      reading('204', t(`06:01:${String(i % 60).padStart(2, '0')}`), { temperature: 20 }),
     ),
   );
   const events: SentEvent[] = [
-    /* 0 */ [JSON.stringify(reading('B2', t('06:00:10'), { temperature: 50 })), t('06:00:11')],
-    /* 1 */ ['{"equipmentId": "B1", "timestamp": ', t('06:00:20')],
+    /* 0 */ [JSON.stringify(reading('202', t('06:00:10'), { temperature: 50 })), t('06:00:11')],
+    /* 1 */ ['{"equipmentId": "201", "timestamp": ', t('06:00:20')],
     /* 2 */ [invalidText, t('06:00:31')],
-    /* 3 */ [{ equipmentId: 'B1', temperature: 20 }, t('06:00:40')],
+    /* 3 */ [{ equipmentId: '201', temperature: 20 }, t('06:00:40')],
     /* 4: stamped 19 minutes after it was enqueued */
-    [JSON.stringify(reading('B1', t('06:20:00'), { temperature: 20 })), t('06:01:00')],
+    [JSON.stringify(reading('201', t('06:20:00'), { temperature: 20 })), t('06:01:00')],
     /* 5: an array whose second reading is out of bounds */
     [
       Buffer.from(
         JSON.stringify([
-          reading('B2', t('06:01:00'), { temperature: 52 }),
-          reading('B3', t('06:01:00'), { vibration: -1 }),
+          reading('202', t('06:01:00'), { temperature: 52 }),
+          reading('203', t('06:01:00'), { vibration: -1 }),
         ]),
       ),
       t('06:01:05'),
@@ -163,9 +170,9 @@ describe('ingestTelemetry: bad data', () => {
     /* 6: not UTF-8 */ [Buffer.from([0xff, 0xfe, 0x7b]), t('06:01:10')],
     /* 7: more readings than one event may hold */ [tooMany, t('06:01:20')],
     /* 8: the watermark passes 06:05: window 06:00 closes */
-    [JSON.stringify(reading('B2', t('06:06:30'), { temperature: 54 })), t('06:06:31')],
+    [JSON.stringify(reading('202', t('06:06:30'), { temperature: 54 })), t('06:06:31')],
     /* 9: late: its window has closed */
-    [JSON.stringify(reading('B1', t('06:04:00'), { temperature: 40 })), t('06:06:40')],
+    [JSON.stringify(reading('201', t('06:04:00'), { temperature: 40 })), t('06:06:40')],
   ];
   let batch: ReturnType<PartitionFeed['batch']> | undefined;
 
@@ -184,65 +191,69 @@ describe('ingestTelemetry: bad data', () => {
         d['reason'],
         d['equipmentId'],
         d['sequenceNumber'],
-        d['index'],
+        (d['rejections'] as { index: unknown }[]).map((r) => r.index),
       ]),
     ).toEqual([
-      ['10:1:event', 'malformed', '(unknown)', 1, null],
-      ['10:2:event', 'invalid', 'B1', 2, null],
-      ['10:3:event', 'invalid', 'B1', 3, null],
-      ['10:4:event', 'future', 'B1', 4, null],
-      ['10:5:1', 'invalid', 'B3', 5, 1],
-      ['10:6:event', 'malformed', '(unknown)', 6, null],
-      ['10:7:event', 'too-many', '(unknown)', 7, null],
-      ['10:9:late-0', 'late', 'B1', 9, null],
+      ['10:1', 'malformed', '(unknown)', 1, [null]],
+      ['10:2', 'invalid', '201', 2, [null]],
+      ['10:3', 'invalid', '201', 3, [null]],
+      ['10:4', 'future', '201', 4, [null]],
+      ['10:5', 'invalid', '203', 5, [1]],
+      ['10:6', 'malformed', '(unknown)', 6, [null]],
+      ['10:7', 'too-many', '(unknown)', 7, [null]],
+      ['10:9', 'late', '201', 9, [null]],
     ]);
-    const byId = new Map(letters.map((d) => [d.id, d]));
+    // One document per event, its only rejection inside.
+    const byId = new Map(
+      letters.map((d) => [d.id, (d['rejections'] as Record<string, unknown>[])[0]]),
+    );
     for (const letter of letters) {
       const sequenceNumber = Number(letter['sequenceNumber']);
       expect(letter['partitionId']).toBe(partitionId);
       expect(letter['enqueuedTime']).toBe(new Date(events[sequenceNumber]![1]).toISOString());
-      expect(letter['issues']).toEqual(
+      expect(letter).toMatchObject({ rejectedCount: 1, omittedCount: 0 });
+      expect(byId.get(letter.id)?.['issues']).toEqual(
         expect.arrayContaining([{ path: expect.any(String), message: expect.any(String) }]),
       );
       // DEAD_LETTER_TTL_DAYS defaults to 14.
       expect(letter['ttl']).toBe(14 * 86_400);
     }
-    expect(byId.get('10:1:event')).toMatchObject({
-      raw: '{"equipmentId": "B1", "timestamp": ',
+    expect(byId.get('10:1')).toMatchObject({
+      raw: '{"equipmentId": "201", "timestamp": ',
       rawTruncated: false,
       issues: [{ path: '', message: expect.stringContaining('not valid JSON') }],
     });
-    expect(byId.get('10:2:event')).toMatchObject({
+    expect(byId.get('10:2')).toMatchObject({
       raw: invalidText,
       issues: [{ path: '/temperature', message: expect.stringContaining('-60 to 250') }],
     });
-    expect(byId.get('10:3:event')).toMatchObject({
-      raw: '{"equipmentId":"B1","temperature":20}',
+    expect(byId.get('10:3')).toMatchObject({
+      raw: '{"equipmentId":"201","temperature":20}',
       issues: [{ path: '/timestamp', message: 'Required' }],
     });
-    expect(byId.get('10:4:event')?.['issues']).toEqual([
+    expect(byId.get('10:4')?.['issues']).toEqual([
       { path: '/timestamp', message: expect.stringContaining('1140000 ms after') },
     ]);
-    expect(byId.get('10:5:1')).toMatchObject({
-      raw: JSON.stringify(reading('B3', t('06:01:00'), { vibration: -1 })),
+    expect(byId.get('10:5')).toMatchObject({
+      raw: JSON.stringify(reading('203', t('06:01:00'), { vibration: -1 })),
       issues: [{ path: '/vibration', message: expect.any(String) }],
     });
-    expect(byId.get('10:6:event')?.['issues']).toEqual([
+    expect(byId.get('10:6')?.['issues']).toEqual([
       { path: '', message: 'The body is not valid UTF-8' },
     ]);
-    expect(byId.get('10:7:event')).toMatchObject({ rawTruncated: true });
-    expect(String(byId.get('10:7:event')?.['raw']).length).toBeLessThanOrEqual(4096);
-    expect(byId.get('10:9:late-0')).toMatchObject({
-      raw: JSON.stringify({ equipmentId: 'B1', timestamp: ms('06:04:00'), temperature: 40 }),
+    expect(byId.get('10:7')).toMatchObject({ rawTruncated: true });
+    expect(String(byId.get('10:7')?.['raw']).length).toBeLessThanOrEqual(4096);
+    expect(byId.get('10:9')).toMatchObject({
+      raw: JSON.stringify({ equipmentId: '201', timestamp: ms('06:04:00'), temperature: 40 }),
       issues: [{ path: '/timestamp', message: expect.stringContaining('closed') }],
     });
 
     // The good readings of window 06:00 (events 0 and 5[0]) made the aggregate; nothing else.
-    expect((await aggregate('B2', '06:00:00.000'))?.['summary']).toEqual({
+    expect((await aggregate('202', '06:00:00.000'))?.['summary']).toEqual({
       readings: 2,
       metrics: { temperature: { count: 2, min: 50, max: 52, mean: 51 } },
     });
-    for (const equipmentId of ['B1', 'B3', 'B4']) {
+    for (const equipmentId of ['201', '203', '204']) {
       const { resources } = await cosmos.containers.aggregates.items
         .query({
           query: 'SELECT * FROM c WHERE c.equipmentId = @id',
@@ -267,7 +278,7 @@ describe('ingestTelemetry: bad data', () => {
     const overlap: SentEvent[] = [
       events[8]!,
       events[9]!,
-      [JSON.stringify(reading('B2', t('06:07:00'), { temperature: 56 })), t('06:07:01')],
+      [JSON.stringify(reading('202', t('06:07:00'), { temperature: 56 })), t('06:07:01')],
     ];
     const before = await deadLettersOf(partitionId);
     const { logs } = await invokeIngest(
@@ -294,19 +305,19 @@ describe('ingestTelemetry: bad data', () => {
   it('raises an alert from an anomalous window, once, however often it is delivered', async () => {
     const hot = new PartitionFeed('11');
     const sent = hot.batch([
-      [JSON.stringify(reading('HOT', t('07:00:10'), { temperature: 95 })), t('07:00:11')],
-      [JSON.stringify(reading('HOT', t('07:02:10'), { temperature: 91 })), t('07:02:11')],
-      [JSON.stringify(reading('HOT', t('07:06:30'), { temperature: 20 })), t('07:06:31')],
+      [JSON.stringify(reading('205', t('07:00:10'), { temperature: 95 })), t('07:00:11')],
+      [JSON.stringify(reading('205', t('07:02:10'), { temperature: 91 })), t('07:02:11')],
+      [JSON.stringify(reading('205', t('07:06:30'), { temperature: 20 })), t('07:06:31')],
     ]);
     const { logs } = await deliver(sent);
     expect(logs).toEqual([
       'partition 11: 3 events (0 already processed), 0 dead letters, ' +
         '1 windows closed, 1 aggregates, 1 alerts',
     ]);
-    const alerts = (await documents(cosmos, 'alerts')).filter((a) => a['equipmentId'] === 'HOT');
+    const alerts = (await documents(cosmos, 'alerts')).filter((a) => a['equipmentId'] === '205');
     expect(alerts).toEqual([
       expect.objectContaining({
-        id: `HOT:temperature:${t('07:00:00.000')}`,
+        id: `205:temperature:${t('07:00:00.000')}`,
         status: 'open',
         severity: 'critical',
         occurrences: 1,
@@ -320,8 +331,8 @@ describe('ingestTelemetry: bad data', () => {
 describe('ingestTelemetry: unusable trigger metadata', () => {
   const partitionId = '20';
   const bodies = [
-    JSON.stringify(reading('M1', t('08:00:00'), { temperature: 20 })),
-    JSON.stringify(reading('M1', t('08:06:00'), { temperature: 21 })),
+    JSON.stringify(reading('206', t('08:00:00'), { temperature: 20 })),
+    JSON.stringify(reading('206', t('08:06:00'), { temperature: 21 })),
   ];
   const enqueued = [t('08:00:01'), t('08:06:01')];
   const good = () => hostMetadata(partitionId, [0, 1], enqueued);
@@ -361,7 +372,7 @@ describe('ingestTelemetry: unusable trigger metadata', () => {
 
   it('reads sequence numbers the host passes as digit strings', async () => {
     const { logs } = await invokeIngest(
-      [JSON.stringify(reading('M2', t('08:00:00'), { temperature: 20 }))],
+      [JSON.stringify(reading('207', t('08:00:00'), { temperature: 20 }))],
       { ...hostMetadata('21', [0], [t('08:00:01')]), sequenceNumberArray: ['7'] },
     );
     expect(logs[0]).toMatch(/^partition 21: 1 events/);
@@ -381,7 +392,7 @@ describe('ingestTelemetry: cardinality many with a single message', () => {
 
   it('processes a batch of one message', async () => {
     const { logs } = await invokeIngest(
-      [JSON.stringify(reading('ONE', t('09:00:00'), { temperature: 30 }))],
+      [JSON.stringify(reading('209', t('09:00:00'), { temperature: 30 }))],
       hostMetadata('30', [0], [t('09:00:01')]),
     );
     expect(logs).toEqual([
@@ -396,9 +407,9 @@ describe('ingestTelemetry: cardinality many with a single message', () => {
         id: '30:0-0',
         entries: [
           expect.objectContaining({
-            equipmentId: 'ONE',
+            equipmentId: '209',
             windowStart: ms('09:00:00'),
-            latest: { equipmentId: 'ONE', timestamp: ms('09:00:00'), temperature: 30 },
+            latest: { equipmentId: '209', timestamp: ms('09:00:00'), temperature: 30 },
           }),
         ],
       }),
@@ -407,7 +418,7 @@ describe('ingestTelemetry: cardinality many with a single message', () => {
 
   it('processes a single message handed over without the array around it', async () => {
     const { logs } = await invokeIngest(
-      reading('ONE', t('09:01:00'), { temperature: 31 }),
+      reading('209', t('09:01:00'), { temperature: 31 }),
       hostMetadata('30', [1], [t('09:01:01')]),
     );
     expect(logs[0]).toMatch(/^partition 30: 1 events \(0 already processed\), 0 dead letters/);
@@ -418,8 +429,8 @@ describe('ingestTelemetry: cardinality many with a single message', () => {
     const { logs } = await invokeIngest(
       [
         [
-          reading('ONE', t('09:02:00'), { temperature: 32 }),
-          reading('ONE', t('09:03:00'), { temperature: 33 }),
+          reading('209', t('09:02:00'), { temperature: 32 }),
+          reading('209', t('09:03:00'), { temperature: 33 }),
         ],
       ],
       hostMetadata('30', [2], [t('09:03:01')]),
@@ -428,7 +439,7 @@ describe('ingestTelemetry: cardinality many with a single message', () => {
     const partial = (await documents(cosmos, 'pipelineState')).find((d) => d.id === '30:2-2');
     expect(partial?.['entries']).toEqual([
       expect.objectContaining({
-        equipmentId: 'ONE',
+        equipmentId: '209',
         stats: expect.objectContaining({ readings: 2 }),
       }),
     ]);

@@ -32,7 +32,7 @@ beforeAll(async () => {
   tokens.admin = await issuer.token(['Admin'], 'admin-ada');
   tokens.technician = await issuer.token(['Technician'], 'tech-dana');
   tokens.noRole = await issuer.token([], 'x');
-  for (const id of [7, 8, 9, 10]) await insertEquipment(db.pool, id);
+  for (const id of [7, 8, 9, 10, 12]) await insertEquipment(db.pool, id);
 });
 
 const t = (hhmmss: string) => `2026-07-01T${hhmmss}Z`;
@@ -233,13 +233,13 @@ describe('GET /api/equipment/{id}/telemetry', () => {
 
 describe('GET /api/equipment/{id}/telemetry: the open window', () => {
   it('has no open window when the latest reading’s window is closed, whatever the range', async () => {
-    // Equipment 9's only reading is in window 11:00; another device's later reading on the
+    // Equipment 9's only reading is in window 11:00; machine 12's later reading on the
     // same partition moves the watermark past it, so that window is closed and stored.
     const feed = new PartitionFeed('1');
     await feed.send(
       jsonEvents([
         reading('9', t('11:00:10'), { temperature: 50 }),
-        reading('other-device', t('11:06:30'), { temperature: 20 }),
+        reading('12', t('11:06:30'), { temperature: 20 }),
       ]),
     );
     const covering = await telemetry(9, t('11:00:00'), t('11:05:00'));
@@ -286,7 +286,8 @@ describe('GET /api/equipment/{id}/telemetry: the open window', () => {
 
 describe('GET /api/equipment/{id}/telemetry: refusals', () => {
   it('answers 404 for equipment the API does not know, even with telemetry', async () => {
-    // 11 has telemetry but no equipment row; 999 has neither.
+    // 11 sends telemetry but has no equipment row (its readings are dead-lettered as
+    // unregistered); 999 sends nothing.
     await new PartitionFeed('3').send(
       jsonEvents([reading('11', t('10:00:00'), { temperature: 20 })]),
     );

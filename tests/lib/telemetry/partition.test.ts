@@ -9,8 +9,10 @@ import {
   applyBatch,
   dueWindows,
   initialPartitionState,
+  deadLetterLimits,
   markEmitted,
   mergeWindow,
+  partitionStateFrom,
   type BatchPartial,
   type DeadLetter,
   type PartitionEvent,
@@ -180,7 +182,8 @@ describe('applyBatch', () => {
         // A 'pair' event carries two readings; every other event one (or one unreadable body).
         const sent = events.reduce((sum, e) => sum + (String(e.body).startsWith('[') ? 2 : 1), 0);
         const aggregated = [...messy.aggregates.values()].reduce((sum, s) => sum + s.readings, 0);
-        expect(aggregated + messy.deadLetters.size).toBe(sent);
+        const lost = [...messy.deadLetters.values()].reduce((sum, d) => sum + d.rejectedCount, 0);
+        expect(aggregated + lost).toBe(sent);
         expect(messy.state.pending).toEqual([]);
       }),
       { numRuns: 200 },
@@ -278,13 +281,27 @@ describe('applyBatch', () => {
     expect(partial?.entries).toHaveLength(1);
     expect(deadLetters).toEqual([
       expect.objectContaining({
-        id: '3:1:late-0',
+        id: '3:1',
         reason: 'late',
+        reasons: ['late'],
         equipmentId: 'eq-1',
+        equipmentIds: ['eq-1'],
         partitionId: '3',
         sequenceNumber: 1,
         enqueuedTime: new Date(base + 11 * 60_000).toISOString(),
+        rejectedCount: 1,
+        omittedCount: 0,
       }),
+    ]);
+    expect(deadLetters[0]?.rejections).toEqual([
+      {
+        index: null,
+        reason: 'late',
+        equipmentId: 'eq-1',
+        issues: [{ path: '/timestamp', message: expect.stringContaining('closed') }],
+        raw: JSON.stringify({ equipmentId: 'eq-1', timestamp: base + 60_000, temperature: 71 }),
+        rawTruncated: false,
+      },
     ]);
   });
 
@@ -311,5 +328,258 @@ describe('applyBatch', () => {
     const onTime = advanceByClock(state, windowEnd + 60_000 + grace, settings, grace);
     expect(dueWindows(onTime)).toEqual([{ windowStart: base, partialIds: ['0:0-0'] }]);
     expect(markEmitted(onTime, [base]).pending).toEqual([]);
+  });
+});
+
+/**
+ * The hub starts numbering again (recreated under the same name, failover, restore): the
+ * second run of the stream reuses sequence numbers from 0, enqueued after the first.
+ */
+describe('applyBatch across a restart of the sequence numbers', () => {
+  /** `events` renumbered from `from`, every enqueued time moved by `shiftMs`. */
+  const renumber = (events: readonly PartitionEvent[], from: number, shiftMs: number) =>
+    events.map((e, i) => ({
+      ...e,
+      sequenceNumber: from + i,
+      enqueuedTimeMs: e.enqueuedTimeMs + shiftMs,
+    }));
+  /** The stream's readings restamped `shiftMs` later (the second epoch continues in time). */
+  const later = (events: readonly PartitionEvent[], shiftMs: number) =>
+    events.map((e) => ({
+      ...e,
+      body: String(e.body).replace(
+        /"timestamp":"([^"]+)"/g,
+        (_, iso: string) => `"timestamp":"${new Date(Date.parse(iso) + shiftMs).toISOString()}"`,
+      ),
+    }));
+
+  const restartArbitrary = fc
+    .tuple(streamArbitrary, streamArbitrary, fc.integer({ min: 1, max: 30 }))
+    .map(([first, second, gapMinutes]) => {
+      const lastEnqueued = first.at(-1)?.enqueuedTimeMs ?? base;
+      const shift = lastEnqueued - base + gapMinutes * 60_000;
+      return { first, second: renumber(later(second, shift), 0, shift) };
+    });
+
+  it('counts every reading after the restart, as if the numbering had gone on', () => {
+    fc.assert(
+      fc.property(restartArbitrary, stepsArbitrary, stepsArbitrary, (stream, s1, s2) => {
+        const { first, second } = stream;
+        const continued = renumber(second, first.length, 0);
+        const reference = run([
+          { events: [...first], crash: false },
+          { events: continued, crash: false },
+        ]);
+        // Delivered in batches with crashes and duplicates, and an old batch redelivered
+        // late (an instance still reading the old hub).
+        const deliveries = [...schedule(first, s1), ...schedule(second, s2)];
+        deliveries.push({ events: first.slice(0, 3), crash: false });
+        const messy = run(deliveries);
+        expect(messy.aggregates).toEqual(reference.aggregates);
+        expect(messy.deadLetters.size).toBe(reference.deadLetters.size);
+        expect(messy.state).toMatchObject({
+          epoch: 1,
+          lastSequenceNumber: second.length - 1,
+          lastEnqueuedTimeMs: second.at(-1)?.enqueuedTimeMs,
+          closedBefore: reference.state.closedBefore,
+          maxEventTime: reference.state.maxEventTime,
+        });
+        expect(messy.state.epochs).toEqual([
+          {
+            epoch: 1,
+            startedAt: new Date(second[0]?.enqueuedTimeMs ?? 0).toISOString(),
+            firstSequenceNumber: 0,
+            previousLastSequenceNumber: first.length - 1,
+            previousLastEnqueuedTime: new Date(first.at(-1)?.enqueuedTimeMs ?? 0).toISOString(),
+          },
+        ]);
+        // The new epoch's ids never collide with the old epoch's.
+        for (const id of messy.deadLetters.keys()) {
+          const sequence = Number(id.split(':').at(-1));
+          const letter = messy.deadLetters.get(id);
+          expect(id).toBe(
+            letter && second.some((e) => e.enqueuedTimeMs === Date.parse(letter.enqueuedTime))
+              ? `0:e1:${sequence}`
+              : `0:${sequence}`,
+          );
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('starts the epoch at the same event however the batches are cut', () => {
+    const first = [0, 1, 2, 3].map((n) => event(n, reading('eq-1', base + n * 1000, 70)));
+    const second = [0, 1, 2, 3, 4, 5].map((n) =>
+      event(n, reading('eq-1', base + 60_000 + n * 1000, 71), base + 60_000 + n * 1000),
+    );
+    const whole = applyBatch(
+      applyBatch(initialPartitionState('0'), first, settings).state,
+      second,
+      settings,
+    );
+    expect(whole.epochsStarted.map((c) => [c.epoch, c.firstSequenceNumber])).toEqual([[1, 0]]);
+    expect(whole.partial?.id).toBe('0:e1:0-5');
+    expect(whole.skipped).toBe(0);
+    // One event at a time, each delivered twice.
+    let state = applyBatch(initialPartitionState('0'), first, settings).state;
+    for (const e of second) {
+      state = applyBatch(state, [e], settings).state;
+      const again = applyBatch(state, [e], settings);
+      expect(again.state).toBe(state);
+      expect(again.skipped).toBe(1);
+    }
+    expect(state.epochs).toEqual(whole.state.epochs);
+    expect(state.lastSequenceNumber).toBe(5);
+    // A second restart is a second epoch.
+    const third = applyBatch(
+      state,
+      [event(2, reading('eq-1', base + 90_000, 72), base + 90_000)],
+      settings,
+    );
+    expect(third.state.epoch).toBe(2);
+    expect(third.partial?.id).toBe('0:e2:2-2');
+  });
+
+  it('skips a redelivery: same sequence numbers, same enqueued times', () => {
+    const events = [0, 1, 2].map((n) => event(n, reading('eq-1', base + n * 1000, 70)));
+    const { state } = applyBatch(initialPartitionState('0'), events, settings);
+    const again = applyBatch(state, [...events].reverse(), settings);
+    expect(again.state).toBe(state);
+    expect(again.epochsStarted).toEqual([]);
+    // An event enqueued earlier than the newest committed one is old, whatever its number.
+    const older = applyBatch(state, [event(1, reading('eq-1', base, 70), base + 1500)], settings);
+    expect(older.state).toBe(state);
+  });
+
+  it('reads a state stored before epochs existed, and never guesses an epoch from it', () => {
+    const legacy = {
+      partitionId: '0',
+      lastSequenceNumber: 10,
+      maxEventTime: base,
+      closedBefore: 0,
+      pending: [],
+    };
+    const state = partitionStateFrom(legacy);
+    expect(state).toEqual({ ...legacy, epoch: 0, lastEnqueuedTimeMs: null, epochs: [] });
+    // Without a recorded enqueued time a number at or below the mark is a redelivery.
+    const replay = applyBatch(
+      state,
+      [event(3, reading('eq-1', base, 70), base + 10 ** 9)],
+      settings,
+    );
+    expect(replay.state).toBe(state);
+    // The next new event records one, and detection works from then on.
+    const next = applyBatch(state, [event(11, reading('eq-1', base, 70), base + 1000)], settings);
+    expect(next.state.lastEnqueuedTimeMs).toBe(base + 1000);
+    expect(next.partial?.id).toBe('0:11-11');
+    const restarted = applyBatch(
+      next.state,
+      [event(0, reading('eq-1', base, 70), base + 2000)],
+      settings,
+    );
+    expect(restarted.state.epoch).toBe(1);
+  });
+});
+
+describe('applyBatch dead letters', () => {
+  it('stores one dead letter per event, whatever it lost', () => {
+    const body = JSON.stringify([
+      {
+        equipmentId: 'eq-2',
+        timestamp: new Date(base + 10 * 60_000).toISOString(),
+        vibration: 'x',
+      },
+      JSON.parse(reading('eq-1', base + 10 * 60_000, 70)) as object,
+      { equipmentId: 7, timestamp: new Date(base).toISOString(), temperature: 70 },
+      JSON.parse(reading('ghost', base + 10 * 60_000, 70)) as object,
+      JSON.parse(reading('eq-2', base + 10 * 60_000, 9999)) as object,
+    ]);
+    const first = applyBatch(
+      initialPartitionState('2'),
+      [event(0, reading('eq-1', base + 20 * 60_000, 70), base + 20 * 60_000)],
+      settings,
+    );
+    const { deadLetters, partial } = applyBatch(
+      first.state,
+      [event(1, body, base + 20 * 60_000), event(2, 'not json', base + 20 * 60_000)],
+      settings,
+      { isRegistered: (id) => id !== 'ghost' },
+    );
+    expect(partial).toBeNull(); // the one valid reading for eq-1 is late
+    expect(deadLetters.map((d) => [d.id, d.equipmentId, d.reason])).toEqual([
+      ['2:1', 'eq-2', 'invalid'],
+      ['2:2', '(unknown)', 'malformed'],
+    ]);
+    const [letter] = deadLetters;
+    expect(letter).toMatchObject({
+      equipmentIds: ['eq-2', '7', 'eq-1', 'ghost'],
+      reasons: ['invalid', 'late', 'unregistered'],
+      rejectedCount: 5,
+      omittedCount: 0,
+    });
+    expect(letter?.rejections.map((r) => [r.index, r.reason, r.equipmentId])).toEqual([
+      [0, 'invalid', 'eq-2'],
+      [2, 'invalid', '7'],
+      [4, 'invalid', 'eq-2'],
+      [null, 'late', 'eq-1'],
+      [null, 'unregistered', 'ghost'],
+    ]);
+  });
+
+  it('bounds the document: raw text up to 64 KiB, then issues only, then a count', () => {
+    const longId = 'x'.repeat(64);
+    const bad = Array.from({ length: 500 }, (_, i) => ({
+      equipmentId: `${longId.slice(0, 60)}${String(i).padStart(4, '0')}`,
+      timestamp: new Date(base).toISOString(),
+      temperature: 9999,
+      vibration: -1,
+      pressure: 5000,
+      status: 'x'.repeat(200),
+    }));
+    const { deadLetters } = applyBatch(
+      initialPartitionState('0'),
+      [event(0, JSON.stringify(bad))],
+      settings,
+    );
+    expect(deadLetters).toHaveLength(1);
+    const [letter] = deadLetters;
+    if (!letter) throw new Error('no dead letter');
+    expect(letter.rejectedCount).toBe(500);
+    expect(letter.omittedCount).toBeGreaterThan(0);
+    expect(letter.rejections.length + letter.omittedCount).toBe(500);
+    expect(letter.equipmentIds).toHaveLength(deadLetterLimits.equipmentIds);
+    // The kept rejections are the first ones, in order; raw text is a prefix of them.
+    expect(letter.rejections.map((r) => r.index)).toEqual(letter.rejections.map((_, i) => i));
+    const withRaw = letter.rejections.filter((r) => r.raw !== null);
+    expect(withRaw.length).toBeGreaterThan(0);
+    expect(letter.rejections.slice(0, withRaw.length)).toEqual(withRaw);
+    expect(letter.rejections.slice(withRaw.length).every((r) => r.rawTruncated)).toBe(true);
+    const rawBytes = withRaw.reduce((sum, r) => sum + Buffer.byteLength(r.raw ?? ''), 0);
+    expect(rawBytes).toBeLessThanOrEqual(deadLetterLimits.rawBytes);
+    expect(Buffer.byteLength(JSON.stringify(letter))).toBeLessThan(
+      deadLetterLimits.rawBytes + deadLetterLimits.detailBytes + 16 * 1024,
+    );
+  });
+
+  it('never folds or alerts on an unregistered machine, nor lets it move the watermark', () => {
+    const events = [
+      event(0, reading('known', base + 1000, 70), base + 1000),
+      event(1, reading('stranger', base + 30 * 60_000, 70), base + 30 * 60_000),
+      event(2, reading('known', base + 2000, 71), base + 30 * 60_000),
+    ];
+    const { partial, deadLetters, state } = applyBatch(
+      initialPartitionState('0'),
+      events,
+      settings,
+      {
+        isRegistered: (id) => id === 'known',
+      },
+    );
+    expect(partial?.entries.map((e) => [e.equipmentId, e.stats.readings])).toEqual([['known', 2]]);
+    expect(deadLetters.map((d) => [d.id, d.reason, d.equipmentId])).toEqual([
+      ['0:1', 'unregistered', 'stranger'],
+    ]);
+    expect(state.maxEventTime).toBe(base + 2000);
   });
 });

@@ -164,10 +164,10 @@ describe('processBatch through Cosmos', () => {
     expect(alerts[0]?.breach).toMatchObject({ severity: 'high', mean: 85, threshold: 80 });
 
     expect(deadLetters).toEqual([
-      { id: '0:11:late-0', reason: 'late', equipmentId: 'E1' },
-      { id: '0:5:event', reason: 'malformed', equipmentId: '(unknown)' },
-      { id: '0:6:event', reason: 'invalid', equipmentId: 'E1' },
-      { id: '0:7:event', reason: 'future', equipmentId: 'E1' },
+      { id: '0:11', reason: 'late', equipmentId: 'E1' },
+      { id: '0:5', reason: 'malformed', equipmentId: '(unknown)' },
+      { id: '0:6', reason: 'invalid', equipmentId: 'E1' },
+      { id: '0:7', reason: 'future', equipmentId: 'E1' },
     ]);
   });
 
@@ -268,6 +268,126 @@ describe('processBatch through Cosmos', () => {
     expect(due.windowsClosed).toBe(1);
     const ids = (await all(database, 'aggregates')).map((a) => a.id);
     expect(ids).toContain('E3:2026-11-24T08:10:00.000Z');
+  });
+});
+
+describe('processBatch when the hub starts numbering again', () => {
+  /** The stream again, 20 minutes later, numbered from 0 as a recreated hub numbers it. */
+  const shiftMs = 20 * 60_000;
+  const restamp = (body: unknown) =>
+    String(body).replace(/"timestamp":"([^"]+)"/, (_, iso: string) => {
+      const ms = Date.parse(iso);
+      return `"timestamp":"${Number.isNaN(ms) ? iso : new Date(ms + shiftMs).toISOString()}"`;
+    });
+  const recreated: PartitionEvent[] = stream.map((e) => ({
+    body: restamp(e.body),
+    sequenceNumber: e.sequenceNumber,
+    enqueuedTimeMs: e.enqueuedTimeMs + shiftMs,
+  }));
+  const continued = recreated.map((e) => ({ ...e, sequenceNumber: e.sequenceNumber + 100 }));
+
+  it('counts the new epoch as if the numbering had gone on, and keeps both epochs’ documents', async () => {
+    const restarted = await freshDatabase();
+    const reference = await freshDatabase();
+    const options = optionsFor(storeFor(restarted));
+    for (const batch of batches) await processBatch(options, '0', batch);
+    const outcomes = [];
+    for (const batch of [recreated.slice(0, 5), recreated.slice(5)])
+      outcomes.push(await processBatch(options, '0', batch));
+    expect(outcomes.map((o) => o.epochsStarted.map((c) => c.epoch))).toEqual([[1], []]);
+    // Redelivered: nothing changes.
+    const before = await contents(restarted);
+    expect((await processBatch(options, '0', recreated)).accepted).toBe(false);
+    expect(await contents(restarted)).toEqual(before);
+
+    const referenceOptions = optionsFor(storeFor(reference));
+    for (const batch of batches) await processBatch(referenceOptions, '0', batch);
+    await processBatch(referenceOptions, '0', continued);
+    const got = await contents(restarted);
+    const expected = await contents(reference);
+    expect(got.aggregates).toEqual(expected.aggregates);
+    expect(got.alerts).toEqual(expected.alerts);
+    // Each epoch's dead letters under their own ids: `0:5` and `0:e1:5` both exist.
+    expect(got.deadLetters.map((d) => d.id)).toEqual(
+      [
+        ...(await cleanRun()).deadLetters.map((d) => d.id),
+        '0:e1:11',
+        '0:e1:5',
+        '0:e1:6',
+        '0:e1:7',
+      ].sort(),
+    );
+    const { state } = await storeFor(restarted).readState('0');
+    expect(state).toMatchObject({ epoch: 1, lastSequenceNumber: stream.length - 1 });
+    expect(state?.epochs).toEqual([
+      {
+        epoch: 1,
+        startedAt: new Date(at('08:00:11') + shiftMs).toISOString(),
+        firstSequenceNumber: 0,
+        previousLastSequenceNumber: stream.length - 1,
+        previousLastEnqueuedTime: new Date(at('08:11:31')).toISOString(),
+      },
+    ]);
+  });
+
+  it('reads a state document written before epochs existed', async () => {
+    const database = await freshDatabase();
+    const options = optionsFor(storeFor(database));
+    await processBatch(options, '0', batches[0] ?? []);
+    // Strip the epoch fields, as a document from the previous release has none.
+    const container = database.container('pipelineState');
+    const { resource } = await container.item('state', 'partition:0').read<ItemDefinition>();
+    if (!resource) throw new Error('no state');
+    const { epoch: _e, lastEnqueuedTimeMs: _t, epochs: _h, ...legacy } = resource;
+    await container.item('state', 'partition:0').replace(legacy);
+    for (const batch of batches.slice(1)) await processBatch(options, '0', batch);
+    expect(await contents(database)).toEqual(await cleanRun());
+    expect((await storeFor(database).readState('0')).state).toMatchObject({
+      epoch: 0,
+      epochs: [],
+      lastEnqueuedTimeMs: at('08:11:31'),
+    });
+  });
+});
+
+describe('processBatch with a registry of equipment', () => {
+  it('dead-letters unregistered readings, and fails the batch untouched when the registry cannot answer', async () => {
+    const database = await freshDatabase();
+    const store = storeFor(database);
+    const down: ProcessorOptions = {
+      ...optionsFor(store),
+      registry: () => Promise.reject(new Error('connect ECONNREFUSED')),
+    };
+    await expect(processBatch(down, '0', stream)).rejects.toThrow('ECONNREFUSED');
+    expect(await contents(database)).toEqual({ aggregates: [], alerts: [], deadLetters: [] });
+    expect((await store.readState('0')).state).toBeUndefined();
+
+    const asked: string[][] = [];
+    const up: ProcessorOptions = {
+      ...optionsFor(store),
+      registry: (ids) => {
+        asked.push([...ids]);
+        return Promise.resolve((id) => id !== 'E2');
+      },
+    };
+    for (const batch of batches) await processBatch(up, '0', batch);
+    expect(asked[0]).toEqual(['E1', 'E2', 'E3']);
+    const { aggregates, alerts, deadLetters } = await contents(database);
+    expect(aggregates.map((a) => a.id)).toEqual([
+      'E1:2026-11-24T08:00:00.000Z',
+      'E3:2026-11-24T08:00:00.000Z',
+    ]);
+    expect(alerts.map((a) => a.id)).toEqual([
+      'E3:pressure:2026-11-24T08:00:00.000Z',
+      'E3:vibration:2026-11-24T08:00:00.000Z',
+    ]);
+    expect(deadLetters.filter((d) => d.reason === 'unregistered')).toEqual(
+      ['0:1', '0:10', '0:3', '0:8'].map((id) => ({
+        id,
+        reason: 'unregistered',
+        equipmentId: 'E2',
+      })),
+    );
   });
 });
 

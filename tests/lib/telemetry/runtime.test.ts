@@ -1,8 +1,22 @@
-/** Severity rules per equipment: per-type overrides need the type, read from MySQL and cached. */
+/**
+ * The pipeline's MySQL lookups, against a real MariaDB: severity rules per equipment (per-type
+ * overrides need the type) and the registry of equipment ids, both cached.
+ */
+import { createPool, type RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
-import { equipmentTypes, rulesLookup } from '../../../lib/telemetry/runtime.js';
+import { poolOptions } from '../../../lib/mysql/pool.js';
+import { isTransient } from '../../../lib/telemetry/retry.js';
+import {
+  defaultRegistryCache,
+  equipmentTypes,
+  mysqlEquipmentIds,
+  registryLookup,
+  rulesLookup,
+  type EquipmentIdSource,
+} from '../../../lib/telemetry/runtime.js';
 import { defaultSeverityRules, parseSeverityRules } from '../../../lib/telemetry/severity.js';
 import { useTestDatabase } from '../../helpers/database.js';
+import { unusedPort } from '../../helpers/ports.js';
 
 const db = useTestDatabase();
 
@@ -47,5 +61,88 @@ describe('rulesLookup', () => {
     const rulesFor = await plain(['21']);
     expect(asked).toHaveLength(1);
     expect(rulesFor('21').temperature).toMatchObject({ medium: 75, high: 80, critical: 90 });
+  });
+});
+
+describe('registryLookup', () => {
+  /** The MySQL source, counting what it is asked. */
+  function countingSource() {
+    const asked: string[] = [];
+    const source: EquipmentIdSource = {
+      all: () => {
+        asked.push('all');
+        return mysqlEquipmentIds.all();
+      },
+      some: (ids) => {
+        asked.push(`some ${ids.join(',')}`);
+        return mysqlEquipmentIds.some(ids);
+      },
+    };
+    return { source, asked };
+  }
+
+  it('accepts registered ids only, and notices a machine registered later within the recheck bound', async () => {
+    await insertEquipment(31, 'excavator');
+    let now = 1_000_000;
+    const { source, asked } = countingSource();
+    const lookup = registryLookup(source, { ...defaultRegistryCache, now: () => now });
+    const first = await lookup(['31', '32', 'gateway-7', '031']);
+    expect(['31', '32', 'gateway-7', '031'].map(first)).toEqual([true, false, false, false]);
+    expect(asked).toEqual(['all']);
+
+    // 32 is registered now; until the recheck bound the cache does not ask again.
+    await insertEquipment(32, 'crane');
+    now += defaultRegistryCache.recheckMs - 1;
+    expect((await lookup(['31', '32']))('32')).toBe(false);
+    expect(asked).toEqual(['all']);
+    now += 1;
+    const later = await lookup(['31', '32', 'gateway-7', '33']);
+    expect(later('32')).toBe(true);
+    expect(later('33')).toBe(false);
+    // Only the numeric ids the set lacked were asked about; text ids can never be rows.
+    expect(asked).toEqual(['all', 'some 32,33']);
+    // Known ids cost no query at all.
+    now += defaultRegistryCache.recheckMs * 2;
+    await lookup(['31', '32']);
+    expect(asked).toHaveLength(2);
+  });
+
+  it('drops a deleted machine at the next full refresh', async () => {
+    await insertEquipment(41, 'excavator');
+    let now = 5_000_000;
+    const { source, asked } = countingSource();
+    const lookup = registryLookup(source, { ...defaultRegistryCache, now: () => now });
+    expect((await lookup(['41']))('41')).toBe(true);
+    await db.pool.query('DELETE FROM equipment WHERE id = 41');
+    now += defaultRegistryCache.refreshMs - 1;
+    expect((await lookup(['41']))('41')).toBe(true);
+    now += 1;
+    expect((await lookup(['41']))('41')).toBe(false);
+    expect(asked).toEqual(['all', 'all']);
+  });
+
+  it('fails, transiently, when MySQL cannot answer (the batch is retried, nothing dead-lettered)', async () => {
+    const port = await unusedPort();
+    const pool = createPool(
+      poolOptions({
+        MYSQL_URL: `mysql://root@127.0.0.1:${port}/none`,
+        MYSQL_POOL_SIZE: 1,
+        MYSQL_TLS: false,
+      }),
+    );
+    try {
+      const unreachable: EquipmentIdSource = {
+        all: async () =>
+          (await pool.query<RowDataPacket[]>('SELECT id FROM equipment'))[0].map((r) =>
+            Number(r['id']),
+          ),
+        some: () => Promise.resolve([]),
+      };
+      const error: unknown = await registryLookup(unreachable)(['1']).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(isTransient(error)).toBe(true);
+    } finally {
+      await pool.end();
+    }
   });
 });
