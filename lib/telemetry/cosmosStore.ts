@@ -10,6 +10,7 @@
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
 import type { Alert } from './alerts.js';
+import { parkedBatchDocuments, type ParkedBatch } from './parking.js';
 import type { BatchPartial, DeadLetter, PartialEntry, PartitionState } from './partition.js';
 import type { TelemetryStore, WindowAggregate } from './processor.js';
 import type { MetricName } from './reading.js';
@@ -197,6 +198,19 @@ export class CosmosTelemetryStore implements TelemetryStore {
         ttl: this.options.deadLetterTtlSeconds,
       });
     }
+  }
+
+  /**
+   * Writes a parked batch into `deadLetters` under the unknown equipment id, split like a
+   * partial when its raw bodies would not fit one item; upserts, so a redelivery of the same
+   * batch (same deterministic id) overwrites rather than duplicates.
+   */
+  async parkBatch(batch: ParkedBatch): Promise<string[]> {
+    const documents = parkedBatchDocuments(batch, unknownEquipmentId);
+    for (const document of documents) {
+      await this.deadLetters.items.upsert({ ...document, ttl: this.options.deadLetterTtlSeconds });
+    }
+    return documents.map((document) => document.id);
   }
 
   async writeAggregates(aggregates: readonly WindowAggregate[]): Promise<void> {
