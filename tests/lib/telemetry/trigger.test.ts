@@ -4,6 +4,7 @@
  * and every way the metadata can fail to line up, which never throws.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { longOf } from '../../../dev/triggerHost.js';
 import {
   enqueuedTimeOf,
   readTriggerBatch,
@@ -31,11 +32,6 @@ function hostMetadata(count: number, overrides: Record<string, unknown> = {}) {
   };
 }
 
-/** A Long as long.js (and protobufjs without `longs: Number`) holds it: signed 32-bit words. */
-function long(value: number): { low: number; high: number; unsigned: boolean } {
-  return { low: (value % 2 ** 32) | 0, high: Math.floor(value / 2 ** 32) | 0, unsigned: false };
-}
-
 function readable(batch: TriggerBatch) {
   if (!batch.readable) throw new Error(`unreadable: ${batch.batch.detail}`);
   return batch;
@@ -51,10 +47,14 @@ describe('sequenceNumberOf', () => {
     ['a number', 7, 7],
     ['a digit string', '9007199254740', 9007199254740],
     ['a Long below 2^32', { low: 2251, high: 0, unsigned: false }, 2251],
-    ['a Long whose low word is negative as int32', long(2 ** 32 - 1), 2 ** 32 - 1],
-    ['a Long above 2^32', long(2 ** 32 + 5), 2 ** 32 + 5],
-    ['a Long far above 2^32', long(123_456_789_012_345), 123_456_789_012_345],
-    ['the largest safe integer as a Long', long(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER],
+    ['a Long whose low word is negative as int32', longOf(2 ** 32 - 1), 2 ** 32 - 1],
+    ['a Long above 2^32', longOf(2 ** 32 + 5), 2 ** 32 + 5],
+    ['a Long far above 2^32', longOf(123_456_789_012_345), 123_456_789_012_345],
+    [
+      'the largest safe integer as a Long',
+      longOf(Number.MAX_SAFE_INTEGER),
+      Number.MAX_SAFE_INTEGER,
+    ],
     ['an unsigned Long', { low: -1, high: 1, unsigned: true }, 2 ** 33 - 1],
     ['a bigint', 2n ** 40n, 2 ** 40],
   ])('reads %s exactly', (_name, value, expected) => {
@@ -150,7 +150,7 @@ describe('readTriggerBatch', () => {
       readTriggerBatch(
         [Buffer.from('x'), Buffer.alloc(0)],
         hostMetadata(2, {
-          sequenceNumberArray: [long(2 ** 32 + 1), long(2 ** 32 + 2)],
+          sequenceNumberArray: [longOf(2 ** 32 + 1), longOf(2 ** 32 + 2)],
           enqueuedTimeUtcArray: ['2026-11-24T08:00:00.5', '2026-11-24T08:00:01'],
         }),
       ),
@@ -206,7 +206,7 @@ describe('readTriggerBatch', () => {
     const batch = unreadable(
       readTriggerBatch(
         ['a', 'c'],
-        hostMetadata(3, { sequenceNumberArray: [long(7), long(8), long(9)] }),
+        hostMetadata(3, { sequenceNumberArray: [longOf(7), longOf(8), longOf(9)] }),
       ),
     );
     expect(batch).toEqual({
