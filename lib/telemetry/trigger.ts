@@ -73,8 +73,9 @@ const isoDateTime =
 
 /**
  * An enqueued time as epoch ms: a Date, epoch ms, or an ISO 8601 string; a string without a
- * zone is UTC (see the module comment). Digits beyond milliseconds are cut, not rounded,
- * as .NET does when it formats ticks to milliseconds. Undefined when it is not a real time.
+ * zone is UTC (see the module comment). Newtonsoft may write up to seven fraction digits
+ * (.NET ticks); digits beyond milliseconds are cut, so a time never moves into the next
+ * millisecond. Undefined when it is not a real time.
  */
 export function enqueuedTimeOf(value: unknown): number | undefined {
   let ms: number | undefined;
