@@ -2,8 +2,9 @@
  * The non-HTTP half of the local functions host: timer triggers on their NCRONTAB schedules
  * (croner reads the same six fields) and Event Hub triggers through the real
  * `EventHubConsumerClient` with the blob checkpoint store, shaped like the Functions host:
- * batches up to `maxEventBatchSize`, trigger metadata arrays aligned with the events, the
- * function's retry policy, and a checkpoint after every batch whether or not it threw.
+ * batches up to `maxEventBatchSize`, trigger metadata arrays aligned with the events (in
+ * the shapes Azure sends them, see {@link TriggerFidelity}), the function's retry policy,
+ * and a checkpoint after every batch whether or not it threw.
  */
 import { randomUUID } from 'node:crypto';
 import type { Duration, InvocationContext as Context, Timer } from '@azure/functions';
@@ -111,6 +112,8 @@ export interface EventHubTriggerOptions {
   log?: HostLog;
   /** Waits between retries (a seam for tests). */
   sleep?: (ms: number) => Promise<void>;
+  /** Which shapes the handler gets (default `azure`: what the Azure host sends). */
+  fidelity?: TriggerFidelity;
 }
 
 function durationMs(duration: Duration | number): number {
@@ -121,6 +124,31 @@ function durationMs(duration: Duration | number): number {
     (duration.minutes ?? 0) * 60_000 +
     (duration.hours ?? 0) * 3_600_000
   );
+}
+
+/**
+ * How closely the local host imitates the Azure one.
+ * - `azure`: the shapes Azure really delivers (see lib/telemetry/trigger.ts for sources):
+ *   sequence numbers as Long objects, enqueued times without a zone, and bodies as the host
+ *   passes them for the declared `dataType` (binary: the raw body bytes as a Buffer; string:
+ *   the body text, JSON-parsed where it parses, and empty bodies dropped from the array).
+ * - `plain`: numbers, ISO times with `Z`, and bodies as the SDK decodes them.
+ */
+export type TriggerFidelity = 'azure' | 'plain';
+
+/** A 64-bit integer as long.js holds it (what the Node worker passes without `longs: Number`). */
+export function longOf(value: number): { low: number; high: number; unsigned: false } {
+  return { low: (value % 2 ** 32) | 0, high: Math.floor(value / 2 ** 32) | 0, unsigned: false };
+}
+
+/**
+ * A UTC time as Newtonsoft writes a `DateTime` of unspecified kind: no zone, and the
+ * fraction only as long as it needs to be (format `yyyy-MM-ddTHH:mm:ss.FFFFFFF`).
+ */
+export function zonelessTimeOf(time: Date): string {
+  const [seconds = '', fraction = ''] = time.toISOString().slice(0, -1).split('.');
+  const trimmed = fraction.replace(/0+$/, '');
+  return trimmed ? `${seconds}.${trimmed}` : seconds;
 }
 
 /** The trigger metadata the Functions host passes with `cardinality: 'many'`. */
@@ -135,21 +163,65 @@ export function triggerMetadataFor(
     consumerGroup: string;
     fullyQualifiedNamespace: string;
   },
+  fidelity: TriggerFidelity = 'azure',
 ): Record<string, unknown> {
+  const time = (e: Pick<ReceivedEventData, 'enqueuedTimeUtc'>) =>
+    fidelity === 'azure' ? zonelessTimeOf(e.enqueuedTimeUtc) : e.enqueuedTimeUtc.toISOString();
   return {
     partitionContext: partition,
-    sequenceNumberArray: events.map((e) => e.sequenceNumber),
+    sequenceNumberArray: events.map((e) =>
+      fidelity === 'azure' ? longOf(e.sequenceNumber) : e.sequenceNumber,
+    ),
     offsetArray: events.map((e) => e.offset),
-    enqueuedTimeUtcArray: events.map((e) => e.enqueuedTimeUtc.toISOString()),
+    enqueuedTimeUtcArray: events.map(time),
     partitionKeyArray: events.map((e) => e.partitionKey ?? null),
     propertiesArray: events.map((e) => e.properties ?? {}),
+    // Objects travel as JSON, so their numbers stay numbers; the times match the array's.
     systemPropertiesArray: events.map((e) => ({
       'x-opt-sequence-number': e.sequenceNumber,
       'x-opt-offset': e.offset,
-      'x-opt-enqueued-time': e.enqueuedTimeUtc.toISOString(),
+      'x-opt-enqueued-time': time(e),
       'x-opt-partition-key': e.partitionKey ?? null,
     })),
   };
+}
+
+/** A body received with `skipParsingBodyAsJson` as the bytes of its AMQP data section. */
+function bodyBytes(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body === null || body === undefined) return Buffer.alloc(0);
+  // An AMQP value or sequence section (not what the SDK's producers send): its JSON.
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}
+
+/**
+ * The messages the handler gets for `bodies` (received with `skipParsingBodyAsJson` under
+ * `azure` fidelity). Binary: one Buffer per event, empty ones kept
+ * (Azure/azure-functions-host GrpcMessageConversionExtensions.cs `ToRpcByteArray`;
+ * Azure/azure-functions-nodejs-library src/converters/fromRpcTypedData.ts maps each to
+ * `Buffer.from`). String: empty strings dropped (`ToRpcStringArray` without the worker's
+ * `IncludeEmptyEntriesInMessagePayload`, https://github.com/Azure/azure-functions-nodejs-worker/issues/639),
+ * the rest JSON-parsed where they parse (the library's `tryJsonParse`).
+ */
+export function triggerMessagesFor(
+  bodies: readonly unknown[],
+  dataType: EventHubFunctionDeclaration['dataType'],
+  fidelity: TriggerFidelity = 'azure',
+): unknown[] {
+  if (fidelity === 'plain') return [...bodies];
+  const bytes = bodies.map(bodyBytes);
+  if (dataType === 'binary') return bytes;
+  return bytes
+    .map((b) => b.toString('utf8'))
+    .filter((text) => text.length > 0)
+    .map((text): unknown => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    });
 }
 
 /** Subscribes every Event Hub declaration; resolves once all are subscribed. */
@@ -158,6 +230,7 @@ export function startEventHubTriggers(
   options: EventHubTriggerOptions,
 ): Running {
   const log = options.log ?? defaultLog;
+  const fidelity = options.fidelity ?? 'azure';
   const sleep =
     options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const running: { client: EventHubConsumerClient; subscription: Subscription }[] = [];
@@ -184,13 +257,21 @@ export function startEventHubTriggers(
       {
         processEvents: async (events, context) => {
           if (events.length === 0) return;
-          const metadata = triggerMetadataFor(events, {
-            partitionId: context.partitionId,
-            eventHubName: context.eventHubName,
-            consumerGroup: context.consumerGroup,
-            fullyQualifiedNamespace: context.fullyQualifiedNamespace,
-          });
-          const messages = events.map((e) => e.body as unknown);
+          const metadata = triggerMetadataFor(
+            events,
+            {
+              partitionId: context.partitionId,
+              eventHubName: context.eventHubName,
+              consumerGroup: context.consumerGroup,
+              fullyQualifiedNamespace: context.fullyQualifiedNamespace,
+            },
+            fidelity,
+          );
+          const messages = triggerMessagesFor(
+            events.map((e) => e.body as unknown),
+            declaration.dataType,
+            fidelity,
+          );
           const { retry } = declaration;
           for (let attempt = 0; ; attempt++) {
             try {
@@ -234,6 +315,8 @@ export function startEventHubTriggers(
         maxBatchSize: options.maxEventBatchSize,
         maxWaitTimeInSeconds: options.maxWaitTimeSeconds,
         startPosition: earliestEventPosition,
+        // The host hands the function the body bytes, not the SDK's JSON decoding of them.
+        skipParsingBodyAsJson: fidelity === 'azure',
       },
     );
     running.push({ client, subscription });

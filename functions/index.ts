@@ -2,7 +2,8 @@
  * Azure entry point (`main` in package.json): registers every declared function with the
  * Functions host's v4 programming model.
  */
-import type { FunctionDeclaration } from '../lib/host/declarations.js';
+import type { EventHubFunctionOptions } from '@azure/functions';
+import type { EventHubFunctionDeclaration, FunctionDeclaration } from '../lib/host/declarations.js';
 import { app } from '../lib/host/azureFunctions.js';
 import { functionDeclarations } from './registry.js';
 
@@ -24,14 +25,20 @@ const registrars: {
     });
   },
   eventHub: (declaration) => {
-    app.eventHub(declaration.name, {
+    // `dataType` is not in EventHubFunctionOptions' type, but the library copies every
+    // trigger option into the binding the host reads (`rawBindings`), where `dataType`
+    // picks `byte[]` per event
+    // (Azure/azure-functions-host src/WebJobs.Script/Binding/GeneralScriptBindingProvider.cs).
+    const options: EventHubFunctionOptions & Pick<EventHubFunctionDeclaration, 'dataType'> = {
       connection: declaration.connection,
       eventHubName: declaration.eventHubName,
       consumerGroup: declaration.consumerGroup,
       cardinality: declaration.cardinality,
+      dataType: declaration.dataType,
       retry: declaration.retry,
       handler: declaration.handler,
-    });
+    };
+    app.eventHub(declaration.name, options);
   },
   timer: (declaration) => {
     app.timer(declaration.name, { schedule: declaration.schedule, handler: declaration.handler });

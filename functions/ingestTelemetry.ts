@@ -1,12 +1,15 @@
 /**
  * Event Hub trigger: validates readings, folds them into five-minute windows, and emits
  * closed windows as aggregates and alerts, exactly once per event (lib/telemetry/processor).
+ * A batch whose metadata cannot be read is parked whole as a dead letter instead
+ * (lib/telemetry/parking), so the partition moves on and nothing is lost without a trace.
  */
 import type { EventHubFunctionDeclaration } from '../lib/host/declarations.js';
+import { parkedBatchOf } from '../lib/telemetry/parking.js';
 import { processBatch } from '../lib/telemetry/processor.js';
 import { withTransientRetry } from '../lib/telemetry/retry.js';
 import { getTelemetryProcessor } from '../lib/telemetry/runtime.js';
-import { eventsFromTrigger } from '../lib/telemetry/trigger.js';
+import { readTriggerBatch } from '../lib/telemetry/trigger.js';
 
 export const ingestTelemetryFunction: EventHubFunctionDeclaration = {
   kind: 'eventHub',
@@ -15,6 +18,8 @@ export const ingestTelemetryFunction: EventHubFunctionDeclaration = {
   eventHubName: '%EVENTHUB_NAME%',
   consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
   cardinality: 'many',
+  // Bodies as buffers: empty ones stay in the batch, aligned with the metadata.
+  dataType: 'binary',
   // After the in-invocation retries: the host re-runs the batch before checkpointing it.
   retry: {
     strategy: 'exponentialBackoff',
@@ -24,10 +29,22 @@ export const ingestTelemetryFunction: EventHubFunctionDeclaration = {
   },
   handler: async (messages, context) => {
     const batch = Array.isArray(messages) ? messages : [messages];
-    const { partitionId, events } = eventsFromTrigger(batch, context.triggerMetadata);
-    const outcome = await withTransientRetry(() =>
-      processBatch(getTelemetryProcessor(), partitionId, events),
-    );
+    const read = readTriggerBatch(batch, context.triggerMetadata);
+    const processor = getTelemetryProcessor();
+    if (!read.readable) {
+      const parked = parkedBatchOf(read.batch, Date.now());
+      // Store failures are still transient ones: retried here, then by the host.
+      const ids = await withTransientRetry(() => processor.store.parkBatch(parked));
+      // One structured line per parked batch: the metric until there is a metrics library.
+      context.warn(
+        `partition ${parked.partitionId}: parked ${parked.events.length} events as an unreadable batch ` +
+          `(${parked.id}, ${ids.length} documents, sequence numbers ` +
+          `${parked.firstSequenceNumber ?? '?'}-${parked.lastSequenceNumber ?? '?'}): ${parked.detail}`,
+      );
+      return;
+    }
+    const { partitionId, events } = read;
+    const outcome = await withTransientRetry(() => processBatch(processor, partitionId, events));
     for (const change of outcome.epochsStarted) {
       // Rare and worth a look: the hub was recreated, failed over or restored.
       context.warn(

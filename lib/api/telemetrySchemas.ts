@@ -150,20 +150,33 @@ export const readingDeadLetterSchema = z
   })
   .meta({ id: 'ReadingDeadLetter' });
 
-/** A batch the handler could not align or read, kept whole. */
+/** A batch the handler could not align or read, kept whole (one document per chunk). */
 export const parkedBatchSchema = z
   .object({
-    id: z.string(),
+    id: z.string().meta({ description: 'The batch id for chunk 0, `{batchId}~{chunk}` after it.' }),
+    batchId: z.string(),
     equipmentId: z.string(),
     reason: z.literal('unreadable-batch'),
-    detail: z.string(),
+    detail: z.string().meta({ description: 'Why the batch could not be read.' }),
     partitionId: z.string(),
-    firstSequenceNumber: z.number().int(),
-    lastSequenceNumber: z.number().int(),
-    enqueuedTime: z.iso.datetime(),
-    eventCount: z.number().int(),
+    firstSequenceNumber: z.number().int().nullable(),
+    lastSequenceNumber: z.number().int().nullable(),
+    enqueuedTime: z.iso
+      .datetime()
+      .meta({ description: 'Earliest known enqueued time, else when it was parked.' }),
+    lastEnqueuedTime: z.iso.datetime().nullable(),
+    parkedAt: z.iso.datetime(),
+    eventCount: z.number().int().meta({ description: 'Events in the whole batch.' }),
+    firstIndex: z.number().int().meta({ description: "Position of this chunk's first event." }),
+    chunk: z.number().int(),
+    chunks: z.number().int(),
     events: z.array(
-      z.object({ sequenceNumber: z.number().int(), raw: z.string(), rawTruncated: z.boolean() }),
+      z.object({
+        sequenceNumber: z.number().int().nullable(),
+        enqueuedTime: z.iso.datetime().nullable(),
+        raw: z.string().meta({ description: 'The body as UTF-8 text, at most 4 KiB.' }),
+        rawTruncated: z.boolean(),
+      }),
     ),
     etag: z.string(),
   })

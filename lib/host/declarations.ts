@@ -30,6 +30,14 @@ export interface EventHubFunctionDeclaration {
   eventHubName: string;
   consumerGroup: string;
   cardinality: 'many';
+  /**
+   * How the host hands over each event body. `binary`: a Buffer per event, an empty body
+   * kept as an empty Buffer. Without it the bodies travel as strings and the host drops the
+   * empty ones from the batch unless the worker advertises `IncludeEmptyEntriesInMessagePayload`,
+   * which the Node worker does not (https://github.com/Azure/azure-functions-nodejs-worker/issues/639),
+   * leaving fewer bodies than metadata entries.
+   */
+  dataType: 'binary' | 'string';
   retry: ExponentialBackoffRetryOptions;
   handler: EventHubHandler;
 }

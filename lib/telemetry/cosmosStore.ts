@@ -10,6 +10,7 @@
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
 import type { Alert } from './alerts.js';
+import { parkedBatchDocuments, type ParkedBatch } from './parking.js';
 import {
   partitionStateFrom,
   type BatchPartial,
@@ -17,6 +18,7 @@ import {
   type PartialEntry,
   type PartitionState,
   type StoredPartitionState,
+  unknownEquipmentId,
 } from './partition.js';
 import type { TelemetryStore, WindowAggregate } from './processor.js';
 import type { MetricName } from './reading.js';
@@ -198,6 +200,19 @@ export class CosmosTelemetryStore implements TelemetryStore {
     for (const letter of letters) {
       await this.deadLetters.items.upsert({ ...letter, ttl: this.options.deadLetterTtlSeconds });
     }
+  }
+
+  /**
+   * Writes a parked batch into `deadLetters` under the unknown equipment id, split like a
+   * partial when its raw bodies would not fit one item; upserts, so a redelivery of the same
+   * batch (same deterministic id) overwrites rather than duplicates.
+   */
+  async parkBatch(batch: ParkedBatch): Promise<string[]> {
+    const documents = parkedBatchDocuments(batch, unknownEquipmentId);
+    for (const document of documents) {
+      await this.deadLetters.items.upsert({ ...document, ttl: this.options.deadLetterTtlSeconds });
+    }
+    return documents.map((document) => document.id);
   }
 
   async writeAggregates(aggregates: readonly WindowAggregate[]): Promise<void> {

@@ -23,6 +23,7 @@ import {
   type PartitionState,
   type PipelineSettings,
 } from './partition.js';
+import type { ParkedBatch } from './parking.js';
 import type { MetricName } from './reading.js';
 import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
 import { meansOf, summarize, type WindowStats } from './stats.js';
@@ -56,6 +57,11 @@ export interface TelemetryStore {
   writePartial(partial: BatchPartial): Promise<void>;
   readPartials(partitionId: string, ids: readonly string[]): Promise<BatchPartial[]>;
   writeDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
+  /**
+   * Keeps a batch the trigger could not read as dead-letter documents (lib/telemetry/parking).
+   * Idempotent: parking the same batch again overwrites. Returns the ids written.
+   */
+  parkBatch(batch: ParkedBatch): Promise<string[]>;
   writeAggregates(aggregates: readonly WindowAggregate[]): Promise<void>;
   /** The alert with the newest window for this equipment and metric, any status. */
   latestAlert(

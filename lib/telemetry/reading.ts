@@ -371,6 +371,25 @@ function bytesOf(body: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+/** Why an event without a body is rejected (the whole event, `malformed`). */
+export const emptyBodyMessage = 'The event has an empty body';
+
+/**
+ * A body as bounded text for a record of it (a parked batch): text as is, bytes decoded as
+ * UTF-8 (invalid sequences replaced), anything else as its JSON; at most {@link maxRawBytes}.
+ */
+export function rawOfBody(body: unknown): { raw: string; rawTruncated: boolean } {
+  if (typeof body === 'string') return boundedRaw(body);
+  const bytes = bytesOf(body);
+  if (bytes !== undefined) {
+    // Decode no more than can be kept (a character is at most 4 bytes).
+    const kept = bytes.subarray(0, maxRawBytes + 4);
+    const bounded = boundedRaw(lossyDecoder.decode(kept));
+    return { raw: bounded.raw, rawTruncated: bounded.rawTruncated || bytes.length > kept.length };
+  }
+  return boundedRaw(body === undefined ? '' : safeStringify(body));
+}
+
 type Decoded =
   { ok: true; value: unknown; text: string | undefined } | { ok: false; rejection: Rejection };
 
@@ -386,7 +405,16 @@ function malformed(message: string, text: string): Decoded {
   };
 }
 
-/** The parsed JSON value of a body, with its text when it came as text or bytes. */
+/**
+ * The parsed JSON value of a body, with its text when it came as text or bytes.
+ *
+ * The trigger is declared `dataType: 'binary'`, so in Azure each body is a Node `Buffer`:
+ * the host turns `byte[][]` into `collection_bytes`
+ * (Azure/azure-functions-host src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs,
+ * `ToRpcByteArray`, which keeps empty entries) and the library maps each element with
+ * `Buffer.from` (Azure/azure-functions-nodejs-library src/converters/fromRpcTypedData.ts).
+ * An event without a body is then a zero-length Buffer, rejected here as `malformed`.
+ */
 function decode(body: unknown): Decoded {
   let text: string;
   if (typeof body === 'string') {
@@ -401,6 +429,7 @@ function decode(body: unknown): Decoded {
       return malformed('The body is not valid UTF-8', lossyDecoder.decode(bytes));
     }
   }
+  if (text.length === 0) return malformed(emptyBodyMessage, text);
   // A UTF-8 byte order mark (common from .NET and Windows tools) is not JSON whitespace,
   // but RFC 8259 lets parsers ignore it; a device should not lose data over it.
   if (text.startsWith('\uFEFF')) text = text.slice(1);

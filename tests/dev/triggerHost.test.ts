@@ -1,8 +1,15 @@
-/** The local host's timer triggers and binding expressions. */
+/** The local host's timer triggers, binding expressions and Event Hub trigger shapes. */
 import type { Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { resolveSetting, startTimers, triggerMetadataFor } from '../../dev/triggerHost.js';
+import {
+  longOf,
+  resolveSetting,
+  startTimers,
+  triggerMessagesFor,
+  triggerMetadataFor,
+} from '../../dev/triggerHost.js';
 import type { TimerFunctionDeclaration } from '../../lib/host/declarations.js';
+import { readTriggerBatch, sequenceNumberOf } from '../../lib/telemetry/trigger.js';
 
 describe('resolveSetting', () => {
   it('replaces %NAME% with the setting and refuses a missing one by name', () => {
@@ -51,38 +58,112 @@ describe('startTimers', () => {
 });
 
 describe('triggerMetadataFor', () => {
+  const enqueued = new Date('2026-11-24T08:00:00.250Z');
+  const events = [
+    {
+      sequenceNumber: 5,
+      offset: '100',
+      enqueuedTimeUtc: enqueued,
+      partitionKey: '7',
+      properties: { k: 1 },
+    },
+    {
+      sequenceNumber: 2 ** 32 + 6,
+      offset: '200',
+      enqueuedTimeUtc: new Date('2026-11-24T08:00:01Z'),
+      partitionKey: null,
+    },
+  ];
+  const partition = {
+    partitionId: '1',
+    eventHubName: 'telemetry',
+    consumerGroup: '$Default',
+    fullyQualifiedNamespace: '127.0.0.1',
+  };
+
   it('lines the metadata arrays up with the events, as the Functions host does', () => {
-    const enqueued = new Date('2026-11-24T08:00:00Z');
-    const metadata = triggerMetadataFor(
-      [
-        {
-          sequenceNumber: 5,
-          offset: '100',
-          enqueuedTimeUtc: enqueued,
-          partitionKey: '7',
-          properties: { k: 1 },
-        },
-        {
-          sequenceNumber: 6,
-          offset: '200',
-          enqueuedTimeUtc: enqueued,
-          partitionKey: null,
-        },
-      ],
-      {
-        partitionId: '1',
-        eventHubName: 'telemetry',
-        consumerGroup: '$Default',
-        fullyQualifiedNamespace: '127.0.0.1',
-      },
-    );
-    expect(metadata).toMatchObject({
-      partitionContext: { partitionId: '1', eventHubName: 'telemetry' },
-      sequenceNumberArray: [5, 6],
+    expect(triggerMetadataFor(events, partition, 'plain')).toEqual({
+      partitionContext: partition,
+      sequenceNumberArray: [5, 2 ** 32 + 6],
       offsetArray: ['100', '200'],
-      enqueuedTimeUtcArray: [enqueued.toISOString(), enqueued.toISOString()],
+      enqueuedTimeUtcArray: ['2026-11-24T08:00:00.250Z', '2026-11-24T08:00:01.000Z'],
       partitionKeyArray: ['7', null],
       propertiesArray: [{ k: 1 }, {}],
+      systemPropertiesArray: [
+        {
+          'x-opt-sequence-number': 5,
+          'x-opt-offset': '100',
+          'x-opt-enqueued-time': '2026-11-24T08:00:00.250Z',
+          'x-opt-partition-key': '7',
+        },
+        {
+          'x-opt-sequence-number': 2 ** 32 + 6,
+          'x-opt-offset': '200',
+          'x-opt-enqueued-time': '2026-11-24T08:00:01.000Z',
+          'x-opt-partition-key': null,
+        },
+      ],
     });
+  });
+
+  it('sends Long sequence numbers and zone-less times under azure fidelity, the default', () => {
+    const metadata = triggerMetadataFor(events, partition);
+    expect(metadata).toEqual(triggerMetadataFor(events, partition, 'azure'));
+    expect(metadata['sequenceNumberArray']).toEqual([
+      { low: 5, high: 0, unsigned: false },
+      { low: 6, high: 1, unsigned: false },
+    ]);
+    // As Newtonsoft writes a DateTime of unspecified kind: no zone, fraction trimmed.
+    expect(metadata['enqueuedTimeUtcArray']).toEqual([
+      '2026-11-24T08:00:00.25',
+      '2026-11-24T08:00:01',
+    ]);
+    expect(metadata['systemPropertiesArray']).toMatchObject([
+      { 'x-opt-sequence-number': 5, 'x-opt-enqueued-time': '2026-11-24T08:00:00.25' },
+      { 'x-opt-sequence-number': 2 ** 32 + 6, 'x-opt-enqueued-time': '2026-11-24T08:00:01' },
+    ]);
+    // And the handler's reader takes them back exactly.
+    const read = readTriggerBatch(['a', 'b'], metadata);
+    expect(read.readable && read.events).toEqual([
+      { body: 'a', sequenceNumber: 5, enqueuedTimeMs: enqueued.getTime() },
+      { body: 'b', sequenceNumber: 2 ** 32 + 6, enqueuedTimeMs: Date.UTC(2026, 10, 24, 8, 0, 1) },
+    ]);
+  });
+});
+
+describe('longOf', () => {
+  it.each([0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER])(
+    'holds %d as 32-bit words that sequenceNumberOf reads back',
+    (value) => {
+      const long = longOf(value);
+      expect(Number.isInteger(long.low) && long.low >= -(2 ** 31) && long.low < 2 ** 31).toBe(true);
+      expect(sequenceNumberOf(long)).toBe(value);
+    },
+  );
+});
+
+describe('triggerMessagesFor', () => {
+  // Bodies as the SDK receives them with skipParsingBodyAsJson: the data section's bytes.
+  const json = Buffer.from('{"equipmentId":"7"}', 'utf8');
+  const empty = Buffer.alloc(0);
+  const text = Buffer.from('not json', 'utf8');
+
+  it('hands binary bodies over as Buffers, empty ones kept (dataType binary)', () => {
+    const messages = triggerMessagesFor([json, empty, new Uint8Array([0x31]), text], 'binary');
+    expect(messages).toEqual([json, empty, Buffer.from('1'), text]);
+    for (const message of messages) expect(Buffer.isBuffer(message)).toBe(true);
+  });
+
+  it('drops empty bodies and parses JSON text for dataType string, as the host and library do', () => {
+    expect(triggerMessagesFor([json, empty, text, Buffer.from('42')], 'string')).toEqual([
+      { equipmentId: '7' },
+      'not json',
+      42,
+    ]);
+  });
+
+  it('passes the SDK-decoded bodies through under plain fidelity', () => {
+    const decoded = [{ equipmentId: '7' }, 'x'];
+    expect(triggerMessagesFor(decoded, 'binary', 'plain')).toEqual(decoded);
   });
 });

@@ -74,6 +74,8 @@ describe('Azure entry', () => {
       eventHubName: '%EVENTHUB_NAME%',
       consumerGroup: '%EVENTHUB_CONSUMER_GROUP%',
       cardinality: 'many',
+      // Empty bodies stay in the batch as empty buffers (see lib/host/declarations.ts).
+      dataType: 'binary',
     });
     expect(registered.find((f) => f.name === 'ingestTelemetry')).toMatchObject({
       retryOptions: { strategy: 'exponentialBackoff', maxRetryCount: 5 },

@@ -17,6 +17,7 @@ import {
   expectParameterProblem,
   expectProblem,
   insertEquipment,
+  invokeIngest,
   type Json,
   PartitionFeed,
   reading,
@@ -256,30 +257,28 @@ describe('GET /api/dead-letters: finding a device’s rejected readings', () => 
 
 describe('GET /api/dead-letters: parked batches', () => {
   it('lists a parked batch beside the readings’ dead letters, filtered by its reason', async () => {
-    // The shape the ingest handler parks an unreadable batch in (same container).
-    const parked = {
-      id: 'parked:5:100-101',
-      type: 'parked-batch',
-      equipmentId: '(unknown)',
-      reason: 'unreadable-batch',
-      detail: '2 events but 1 sequence numbers',
-      partitionId: '5',
-      firstSequenceNumber: 100,
-      lastSequenceNumber: 101,
-      enqueuedTime: t('12:00:00'),
-      eventCount: 2,
-      events: [
-        { sequenceNumber: 100, raw: '{}', rawTruncated: false },
-        { sequenceNumber: 101, raw: '[]', rawTruncated: false },
-      ],
-    };
-    await cosmos.containers.deadLetters.items.create(parked);
+    // The handler parks a batch whose metadata does not line up with its bodies.
+    const { logs } = await invokeIngest(['{}', '[]'], {
+      partitionContext: { partitionId: '5' },
+      sequenceNumberArray: [100],
+      enqueuedTimeUtcArray: [t('12:00:00')],
+    });
+    expect(logs.join('\n')).toMatch(/parked 2 events as an unreadable batch/);
+    const parked = { id: 'parked:5:100-100' };
     const result = await get(`/api/dead-letters?since=${t('12:00:00')}`);
     expect(result.status, result.text).toBe(200);
     const items = result.body.items as Json[];
     expect(items.map((d) => d.id)).toEqual([parked.id]);
     expect(() => deadLetterSchema.parse(items[0])).not.toThrow();
-    expect(items[0]).toMatchObject({ reason: 'unreadable-batch', eventCount: 2 });
+    expect(items[0]).toMatchObject({
+      reason: 'unreadable-batch',
+      eventCount: 2,
+      enqueuedTime: new Date(t('12:00:00')).toISOString(),
+      events: [
+        { sequenceNumber: null, raw: '{}', rawTruncated: false },
+        { sequenceNumber: null, raw: '[]', rawTruncated: false },
+      ],
+    });
     const byReason = await get('/api/dead-letters?reason=unreadable-batch');
     expect((byReason.body.items as Json[]).map((d) => d.id)).toEqual([parked.id]);
     const invalid = await get(`/api/dead-letters?reason=invalid&since=${t('12:00:00')}`);

@@ -2,12 +2,14 @@
  * The Event Hub trigger's handler, called in-process the way the Functions host calls it
  * (`cardinality: 'many'`, per-event metadata arrays), against the file's own Cosmos
  * database: every body shape the host may pass, bad data dead-lettered without failing the
- * batch, redeliveries changing nothing, and unusable metadata refused before any write.
+ * batch, redeliveries changing nothing, the shapes the Azure host really sends (Long sequence
+ * numbers, zone-less times under several time zones, empty bodies), and a batch whose
+ * metadata cannot be read parked whole as a dead letter instead of thrown.
  */
 import type { ItemDefinition } from '@azure/cosmos';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
-import { TriggerMetadataError } from '../../lib/telemetry/trigger.js';
+import { triggerMessagesFor, triggerMetadataFor } from '../../dev/triggerHost.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
@@ -31,7 +33,7 @@ useAppWebPubSub();
 
 // The machines this file sends for (readings of any other id are dead-lettered as unregistered).
 beforeAll(async () => {
-  for (const id of [201, 202, 203, 204, 205, 206, 207, 208, 209, 211, 212, 213])
+  for (const id of [201, 202, 203, 204, 205, 206, 207, 208, 209, 211, 212, 213, 240, 241, 242, 243])
     await insertEquipment(db.pool, id);
 });
 
@@ -340,29 +342,71 @@ describe('ingestTelemetry: unusable trigger metadata', () => {
     const { [key]: _left, ...rest } = good();
     return rest;
   };
-  const cases: [string, Record<string, unknown> | undefined][] = [
-    ['no trigger metadata at all', undefined],
-    ['no sequenceNumberArray', without('sequenceNumberArray')],
-    ['no enqueuedTimeUtcArray', without('enqueuedTimeUtcArray')],
-    ['no partitionContext', without('partitionContext')],
-    ['a partitionContext without partitionId', { ...good(), partitionContext: {} }],
-    ['an empty partitionId', { ...good(), partitionContext: { partitionId: '' } }],
-    ['fewer sequence numbers than events', { ...good(), sequenceNumberArray: [0] }],
-    ['more sequence numbers than events', { ...good(), sequenceNumberArray: [0, 1, 2] }],
-    ['fewer enqueued times than events', { ...good(), enqueuedTimeUtcArray: [enqueued[0]] }],
-    ['a negative sequence number', { ...good(), sequenceNumberArray: [-1, 0] }],
-    ['a fractional sequence number', { ...good(), sequenceNumberArray: [0, 1.5] }],
-    ['an enqueued time that is not a time', { ...good(), enqueuedTimeUtcArray: ['soon', 'x'] }],
+  const cases: [string, Record<string, unknown> | undefined, RegExp][] = [
+    ['no trigger metadata at all', undefined, /no trigger metadata/],
+    ['no sequenceNumberArray', without('sequenceNumberArray'), /sequenceNumberArray: missing/],
+    ['no enqueuedTimeUtcArray', without('enqueuedTimeUtcArray'), /enqueuedTimeUtcArray: missing/],
+    ['no partitionContext', without('partitionContext'), /partitionContext/],
+    [
+      'a partitionContext without partitionId',
+      { ...good(), partitionContext: {} },
+      /partitionContext/,
+    ],
+    ['an empty partitionId', { ...good(), partitionContext: { partitionId: '' } }, /partitionId/],
+    [
+      'fewer sequence numbers than events',
+      { ...good(), sequenceNumberArray: [0] },
+      /2 events but 1 sequence numbers/,
+    ],
+    [
+      'more sequence numbers than events',
+      { ...good(), sequenceNumberArray: [0, 1, 2] },
+      /2 events but 3 sequence numbers/,
+    ],
+    [
+      'fewer enqueued times than events',
+      { ...good(), enqueuedTimeUtcArray: [enqueued[0]] },
+      /2 events but 1 enqueued times/,
+    ],
+    ['a negative sequence number', { ...good(), sequenceNumberArray: [-1, 0] }, /unusable entry/],
+    ['a fractional sequence number', { ...good(), sequenceNumberArray: [0, 1.5] }, /unusable/],
+    [
+      'an enqueued time that is not a time',
+      { ...good(), enqueuedTimeUtcArray: ['soon', 'x'] },
+      /enqueuedTimeUtcArray: 2 unusable entries/,
+    ],
   ];
 
-  it.each(cases)('refuses a batch with %s and writes nothing', async (_name, metadata) => {
-    await expectCosmosUnchanged(cosmos, async () => {
-      const outcome = invokeIngest(bodies, metadata);
-      await expect(outcome).rejects.toBeInstanceOf(TriggerMetadataError);
-      await expect(outcome).rejects.toThrow(/Event Hub trigger metadata is unusable/);
-    });
-    expect(await stateOf(partitionId)).toBeUndefined();
-  });
+  it.each(cases)(
+    'parks a batch with %s whole, without throwing or processing it',
+    async (_name, metadata, detail) => {
+      const before = await parkedDocuments();
+      const { logs } = await invokeIngest(bodies, metadata);
+      expect(logs).toEqual([expect.stringMatching(/parked 2 events as an unreadable batch/)]);
+      expect(logs[0]).toMatch(detail);
+      const added = (await parkedDocuments()).filter(
+        (d) => !before.some((b) => b.id === d.id && b['_etag'] === d['_etag']),
+      );
+      expect(added).toEqual([
+        expect.objectContaining({
+          type: 'parked-batch',
+          reason: 'unreadable-batch',
+          equipmentId: '(unknown)',
+          detail: expect.stringMatching(detail),
+          eventCount: 2,
+          chunk: 0,
+          chunks: 1,
+          ttl: 14 * 86_400,
+          events: [
+            expect.objectContaining({ raw: bodies[0], rawTruncated: false }),
+            expect.objectContaining({ raw: bodies[1], rawTruncated: false }),
+          ],
+        }),
+      ]);
+      // Nothing was processed: no state, no partial, no aggregate.
+      expect(await stateOf(partitionId)).toBeUndefined();
+    },
+  );
 
   it('processes the same batch once the metadata is complete', async () => {
     const { logs } = await invokeIngest(bodies, good());
@@ -377,6 +421,242 @@ describe('ingestTelemetry: unusable trigger metadata', () => {
     );
     expect(logs[0]).toMatch(/^partition 21: 1 events/);
     expect(await stateOf('21')).toMatchObject({ lastSequenceNumber: 7 });
+  });
+});
+
+/** Every parked-batch document, sorted by id. */
+async function parkedDocuments() {
+  return (await documents(cosmos, 'deadLetters'))
+    .filter((d) => d['type'] === 'parked-batch')
+    .sort((a, b) => String(a.id).localeCompare(String(b.id)));
+}
+
+/** A partition's events as the Azure host delivers them (dev/triggerHost, `azure` fidelity). */
+function azureBatch(
+  partitionId: string,
+  firstSequenceNumber: number,
+  events: readonly SentEvent[],
+  dataType: 'binary' | 'string' = 'binary',
+): { messages: unknown[]; triggerMetadata: Record<string, unknown> } {
+  const received = events.map(([, enqueued], i) => ({
+    sequenceNumber: firstSequenceNumber + i,
+    offset: String((firstSequenceNumber + i) * 512),
+    enqueuedTimeUtc: new Date(enqueued),
+    partitionKey: null,
+  }));
+  return {
+    // What the SDK receives with skipParsingBodyAsJson: the bytes devices sent.
+    messages: triggerMessagesFor(
+      events.map(([body]) => (typeof body === 'string' ? Buffer.from(body, 'utf8') : body)),
+      dataType,
+    ),
+    triggerMetadata: triggerMetadataFor(received, {
+      partitionId,
+      eventHubName: 'telemetry',
+      consumerGroup: '$Default',
+      fullyQualifiedNamespace: 'localhost',
+    }),
+  };
+}
+
+describe('ingestTelemetry: the shapes the Azure host really sends', () => {
+  // Two windows of one machine, with a hot reading so an alert is graded too.
+  const readings = (equipmentId: string): SentEvent[] => [
+    [
+      JSON.stringify(reading(equipmentId, t('10:00:10'), { temperature: 70, pressure: 40 })),
+      t('10:00:11'),
+    ],
+    [JSON.stringify(reading(equipmentId, t('10:02:00'), { temperature: 96 })), t('10:02:01')],
+    [
+      JSON.stringify([
+        reading(equipmentId, t('10:03:00'), { temperature: 72 }),
+        reading(equipmentId, t('10:04:59.999'), { vibration: 3.25 }),
+      ]),
+      t('10:05:00.5'),
+    ],
+    [JSON.stringify(reading(equipmentId, t('10:06:30'), { temperature: 60 })), t('10:06:31.25')],
+    [JSON.stringify(reading(equipmentId, t('10:12:00'), { temperature: 61 })), t('10:12:01')],
+  ];
+  const empty: SentEvent = ['', t('10:03:30')];
+
+  /** What a pass left for `equipmentId`, without what names the pass itself. */
+  async function outcomeOf(equipmentId: string) {
+    const aggregates = (await documents(cosmos, 'aggregates'))
+      .filter((d) => d['equipmentId'] === equipmentId)
+      .map((d): unknown[] => [d['windowStart'], d['summary'], d['stats']]);
+    const alerts = (await documents(cosmos, 'alerts'))
+      .filter((d) => d['equipmentId'] === equipmentId)
+      .map((d): unknown[] => [d['metric'], d['severity'], d['raisedAt']]);
+    return { aggregates, alerts };
+  }
+
+  let clean: Awaited<ReturnType<typeof outcomeOf>> | undefined;
+
+  it('a clean pass: numbers, times with Z, JSON text', async () => {
+    const { logs } = await new PartitionFeed('40').send(readings('240'));
+    expect(logs[0]).toMatch(/^partition 40: 5 events \(0 already processed\), 0 dead letters/);
+    clean = await outcomeOf('240');
+    expect(clean.aggregates.map(([windowStart]) => windowStart)).toEqual([
+      t('10:00:00.000'),
+      t('10:05:00.000'),
+    ]);
+    expect(clean.alerts).toHaveLength(1);
+  });
+
+  const originalTz = process.env['TZ'];
+  afterAll(() => {
+    if (originalTz === undefined) delete process.env['TZ'];
+    else process.env['TZ'] = originalTz;
+  });
+
+  it.each([
+    ['America/New_York', '41'],
+    ['Asia/Kolkata', '42'],
+    ['UTC', '43'],
+  ])(
+    'Long sequence numbers past 2^32, zone-less times and an empty body under TZ=%s: the clean aggregates',
+    async (zone, partitionId) => {
+      process.env['TZ'] = zone;
+      // The zone is in force: a naive Date.parse of a zone-less time now depends on it.
+      expect(Date.parse('2026-05-04T10:00:00') === ms('10:00:00')).toBe(zone === 'UTC');
+      const equipmentId = String(200 + Number(partitionId));
+      const events = readings(equipmentId);
+      // An event with an empty body, in the middle of the batch.
+      const withEmpty = [...events.slice(0, 2), empty, ...events.slice(2)];
+      const first = 2 ** 32 + 1000 * Number(partitionId);
+      const batch = azureBatch(partitionId, first, withEmpty);
+      expect(batch.messages).toHaveLength(6);
+      expect(batch.triggerMetadata['sequenceNumberArray']).toContainEqual({
+        low: expect.any(Number),
+        high: 1,
+        unsigned: false,
+      });
+      expect(batch.triggerMetadata['enqueuedTimeUtcArray']).toContain('2026-05-04T10:05:00.5');
+
+      const { logs } = await invokeIngest(batch.messages, batch.triggerMetadata);
+      expect(logs).toEqual([
+        `partition ${partitionId}: 6 events (0 already processed), 1 dead letters, ` +
+          '2 windows closed, 2 aggregates, 1 alerts',
+      ]);
+      expect(await outcomeOf(equipmentId)).toEqual(clean);
+      expect(await stateOf(partitionId)).toMatchObject({
+        lastSequenceNumber: first + 5,
+        maxEventTime: ms('10:12:00'),
+      });
+      // The empty body is one dead letter of its own, stamped with its UTC enqueued time.
+      expect(await deadLettersOf(partitionId)).toEqual([
+        expect.objectContaining({
+          reason: 'malformed',
+          sequenceNumber: first + 2,
+          enqueuedTime: t('10:03:30.000'),
+          rejections: [
+            expect.objectContaining({
+              raw: '',
+              issues: [{ path: '', message: expect.stringMatching(/empty body/) }],
+            }),
+          ],
+        }),
+      ]);
+      // A redelivery of the same batch changes nothing.
+      await expectCosmosUnchanged(cosmos, () =>
+        invokeIngest(batch.messages, batch.triggerMetadata),
+      );
+    },
+  );
+});
+
+describe('ingestTelemetry: parking a batch it cannot align', () => {
+  it('parks a string batch the host shortened by dropping an empty body, once', async () => {
+    const events: SentEvent[] = [
+      [JSON.stringify(reading('PK-1', t('11:00:00'), { temperature: 20 })), t('11:00:01')],
+      ['', t('11:00:02')],
+      ['not json at all', t('11:00:03')],
+    ];
+    const first = 2 ** 32 + 77;
+    // As with dataType 'string': the empty body is gone, the metadata still has three entries.
+    const batch = azureBatch('50', first, events, 'string');
+    expect(batch.messages).toEqual([
+      reading('PK-1', t('11:00:00'), { temperature: 20 }),
+      'not json at all',
+    ]);
+
+    const { logs } = await invokeIngest(batch.messages, batch.triggerMetadata);
+    expect(logs).toEqual([
+      `partition 50: parked 2 events as an unreadable batch (parked:50:${first}-${first + 2}, ` +
+        `1 documents, sequence numbers ${first}-${first + 2}): ` +
+        '2 events but 3 sequence numbers; 2 events but 3 enqueued times',
+    ]);
+    const parked = await parkedDocuments();
+    const mine = parked.filter((d) => d['partitionId'] === '50');
+    expect(mine).toEqual([
+      expect.objectContaining({
+        id: `parked:50:${first}-${first + 2}`,
+        type: 'parked-batch',
+        equipmentId: '(unknown)',
+        reason: 'unreadable-batch',
+        partitionId: '50',
+        firstSequenceNumber: first,
+        lastSequenceNumber: first + 2,
+        enqueuedTime: t('11:00:01.000'),
+        lastEnqueuedTime: t('11:00:03.000'),
+        eventCount: 2,
+        // Which body had which number cannot be known once one was dropped.
+        events: [
+          {
+            sequenceNumber: null,
+            enqueuedTime: null,
+            raw: JSON.stringify(reading('PK-1', t('11:00:00'), { temperature: 20 })),
+            rawTruncated: false,
+          },
+          { sequenceNumber: null, enqueuedTime: null, raw: 'not json at all', rawTruncated: false },
+        ],
+        chunk: 0,
+        chunks: 1,
+        ttl: 14 * 86_400,
+      }),
+    ]);
+    expect(await stateOf('50')).toBeUndefined();
+
+    // The host redelivers it (say the instance died before checkpointing): still one document.
+    const again = await invokeIngest(batch.messages, batch.triggerMetadata);
+    expect(again.logs[0]).toMatch(/parked 2 events/);
+    const after = (await parkedDocuments()).filter((d) => d['partitionId'] === '50');
+    expect(after.map((d): unknown => d.id)).toEqual(mine.map((d): unknown => d.id));
+    expect(after.map((d): unknown => d['events'])).toEqual(mine.map((d): unknown => d['events']));
+  });
+
+  it('splits a large parked batch into bounded documents, and names one without metadata by its bodies', async () => {
+    // 600 bodies of 6 KiB: each kept to 4 KiB, ~2.4 MB in all, more than one Cosmos item holds.
+    const big = Array.from({ length: 600 }, (_, i) =>
+      Buffer.from(`${i}:`.padEnd(6144, 'x'), 'utf8'),
+    );
+    const { logs } = await invokeIngest(big, undefined);
+    expect(logs[0]).toMatch(
+      /^partition \(unknown\): parked 600 events as an unreadable batch \(parked:[0-9a-f]{64}, 3 documents, sequence numbers \?-\?\): no trigger metadata/,
+    );
+    const batchId = /\((parked:[0-9a-f]{64}),/.exec(logs[0] ?? '')?.[1];
+    const chunks = (await parkedDocuments()).filter((d) => d['batchId'] === batchId);
+    expect(chunks.map((d): unknown[] => [d['chunk'], d['chunks'], d['eventCount']])).toEqual([
+      [0, 3, 600],
+      [1, 3, 600],
+      [2, 3, 600],
+    ]);
+    const events = chunks
+      .sort((a, b) => Number(a['chunk']) - Number(b['chunk']))
+      .flatMap((d): { raw: string; rawTruncated: boolean }[] => d['events'] as never);
+    expect(events).toHaveLength(600);
+    for (const [i, event] of events.entries()) {
+      expect(event.raw.startsWith(`${i}:`)).toBe(true);
+      expect(Buffer.byteLength(event.raw)).toBe(4096);
+      expect(event.rawTruncated).toBe(true);
+    }
+    for (const chunk of chunks)
+      expect(Buffer.byteLength(JSON.stringify(chunk))).toBeLessThan(1_000_000);
+
+    // Redelivered: the same ids, no duplicates.
+    await invokeIngest(big, undefined);
+    const again = (await parkedDocuments()).filter((d) => d['batchId'] === batchId);
+    expect(again.map((d) => d.id).sort()).toEqual(chunks.map((d) => d.id).sort());
   });
 });
 

@@ -229,6 +229,7 @@ describe('processBatch through Cosmos', () => {
       writePartial: (p) => store.writePartial(p),
       readPartials: (id, ids) => store.readPartials(id, ids),
       writeDeadLetters: (l) => store.writeDeadLetters(l),
+      parkBatch: (b) => store.parkBatch(b),
       writeAggregates: (a) => store.writeAggregates(a),
       latestAlert: (e, m) => store.latestAlert(e, m),
       writeAlert: (a, e) => store.writeAlert(a, e),
@@ -421,6 +422,7 @@ function crashingStore(
     commitState: write((s, e) => inner.commitState(s, e)),
     writePartial: write((p) => inner.writePartial(p)),
     writeDeadLetters: write((l) => inner.writeDeadLetters(l)),
+    parkBatch: write((b) => inner.parkBatch(b)),
     writeAggregates: write((a) => inner.writeAggregates(a)),
     writeAlert: write((a, e) => inner.writeAlert(a, e)),
   };

@@ -170,7 +170,6 @@ describe('parseEventBody: body forms', () => {
 describe('parseEventBody: malformed', () => {
   it.each([
     ['broken JSON', '{"equipmentId": "eq-1",'],
-    ['an empty string', ''],
     ['only whitespace', '  \n'],
     ['plain text', 'temperature=75'],
     ['two JSON values', '{} {}'],
@@ -182,6 +181,22 @@ describe('parseEventBody: malformed', () => {
     expect(rejection.issues).toHaveLength(1);
     expect(rejection.issues[0]!.path).toBe('');
     expect(rejection.issues[0]!.message).toMatch(/^The body is not valid JSON: /);
+  });
+
+  // With the trigger's `dataType: 'binary'` an event without a body is an empty Buffer.
+  it.each([
+    ['an empty string', ''],
+    ['an empty Buffer', Buffer.alloc(0)],
+    ['an empty Uint8Array', new Uint8Array(0)],
+  ])('rejects %s as an empty body', (_name, body) => {
+    const rejection = onlyRejection(body);
+    expect(rejection).toEqual({
+      reason: 'malformed',
+      issues: [{ path: '', message: 'The event has an empty body' }],
+      raw: '',
+      rawTruncated: false,
+      index: null,
+    });
   });
 
   it.each([
