@@ -17,6 +17,7 @@ import {
 } from '../../../lib/telemetry/processor.js';
 import { defaultSeverityRules, rulesFor } from '../../../lib/telemetry/severity.js';
 import { windowSizeMs } from '../../../lib/telemetry/window.js';
+import { equipmentTelemetry } from '../../../lib/telemetry/queries.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 
 const cosmos = useTestCosmos();
@@ -193,6 +194,28 @@ describe('one equipment on two partitions', () => {
       [':temperature:2026-11-24T08:00:00.000Z', 'resolved'],
       [':temperature:2026-11-24T08:10:00.000Z', 'open'],
     ]);
+  });
+
+  it('shows a window open on one partition and closed on another once, with both parts', async () => {
+    const options = optionsFor(storeFor(cosmos.database));
+    // Partition a closes 08:00 (another machine's reading moves its watermark on) and merges
+    // its part; partition b still holds its part of the same window open.
+    await processBatch(options, 'live-a', [
+      event(0, 'LIVE', at('08:01:00'), 70),
+      event(1, 'LIVE-OTHER', at('08:06:30'), 20),
+    ]);
+    await processBatch(options, 'live-b', [event(0, 'LIVE', at('08:02:00'), 90)]);
+    const view = await equipmentTelemetry(cosmos.database, 'LIVE', {
+      from: new Date(at('07:00:00')),
+      to: new Date(at('09:00:00')),
+    });
+    expect(view.latest).toMatchObject({ temperature: 90 });
+    expect(view.currentWindow).toEqual({
+      start: '2026-11-24T08:00:00.000Z',
+      end: '2026-11-24T08:05:00.000Z',
+      summary: { readings: 2, metrics: { temperature: { count: 2, min: 70, max: 90, mean: 80 } } },
+    });
+    expect(view.history).toEqual([]);
   });
 
   /**
