@@ -90,6 +90,14 @@ export const alertSchema = z
     acknowledgedBy: z.string().optional(),
     resolvedAt: z.iso.datetime().optional(),
     resolvedBy: z.string().optional(),
+    withdrawn: z
+      .literal(true)
+      .optional()
+      .meta({
+        description:
+          'Resolved by the pipeline: once readings from every partition were merged, the window ' +
+          'that raised it no longer breached.',
+      }),
     serviceRecordId: z.number().int().optional(),
     etag: z.string(),
   })

@@ -66,17 +66,42 @@ export interface Alert {
   resolvedBy?: string;
   /** Service record created when the alert was resolved with a work report. */
   serviceRecordId?: number;
+  /**
+   * True when the pipeline itself resolved the alert because the window that raised it, once
+   * every partition's readings were merged in, no longer breached (see {@link applyClearance}).
+   */
+  withdrawn?: true;
   delivery?: AlertDelivery;
   /** Present (true) exactly while `delivery.pending` is not empty: what the sweep queries. */
   deliveryPending?: true;
+  /**
+   * The fold before the last window was added (absent when the last window raised the
+   * alert). One equipment's window can be graded again when another Event Hubs partition
+   * contributes readings to it; this is what lets the re-grade replace the last window's
+   * effect exactly instead of adding to it. Pipeline bookkeeping, not shown to clients.
+   */
+  beforeLastWindow?: AlertFold;
 }
 
-/** An alert as the API and clients see it. */
-export type PublicAlert = Omit<Alert, 'delivery' | 'deliveryPending'>;
+/** The parts of an alert that folding a window changes. */
+export type AlertFold = Pick<
+  Alert,
+  'severity' | 'occurrences' | 'lastWindowStart' | 'breach' | 'window'
+>;
 
-/** The alert as the API and clients see it: without its outbox bookkeeping. */
-export function publicAlert<T extends Alert>(alert: T): Omit<T, 'delivery' | 'deliveryPending'> {
-  const { delivery: _delivery, deliveryPending: _pending, ...rest } = alert;
+/** An alert as the API and clients see it. */
+export type PublicAlert = Omit<Alert, 'delivery' | 'deliveryPending' | 'beforeLastWindow'>;
+
+/** The alert as the API and clients see it: without its outbox and fold bookkeeping. */
+export function publicAlert<T extends Alert>(
+  alert: T,
+): Omit<T, 'delivery' | 'deliveryPending' | 'beforeLastWindow'> {
+  const {
+    delivery: _delivery,
+    deliveryPending: _pending,
+    beforeLastWindow: _before,
+    ...rest
+  } = alert;
   return rest;
 }
 
@@ -123,8 +148,80 @@ export function alertId(equipmentId: string, metric: MetricName, windowStart: nu
 }
 
 /**
+ * The slot naming the current alert of one equipment and metric, a document in the alerts
+ * container under the same partition key. Opening a new alert moves the slot first (a
+ * `create`, or a replace under its ETag), so of two writers that both saw no open alert
+ * exactly one wins; the other re-reads and folds into the winner's alert. Its id never looks
+ * like an alert id (those end in a window start), so reads by alert id cannot return it.
+ */
+export interface AlertSlot {
+  alertId: string;
+  /**
+   * The alert as its opener wrote it first. The slot moves before the alert is created, so
+   * a writer that finds the slot naming a missing alert (the opener crashed in between, or
+   * is just about to create it) creates it from this, exactly as the opener would have.
+   */
+  opening: Alert;
+}
+
+export function alertSlotId(equipmentId: string, metric: MetricName): string {
+  return `${equipmentId}:${metric}:active`;
+}
+
+/** Just the fold of `alert`, in one key order (so equal folds serialise identically). */
+function foldOf(alert: AlertFold): AlertFold {
+  const { severity, occurrences, lastWindowStart, breach, window } = alert;
+  return { severity, occurrences, lastWindowStart, breach, window };
+}
+
+function sameFold(a: AlertFold, b: AlertFold): boolean {
+  return JSON.stringify(foldOf(a)) === JSON.stringify(foldOf(b));
+}
+
+function alertWindow(windowStart: number, summary: AlertWindow['summary']): AlertWindow {
+  return {
+    start: new Date(windowStart).toISOString(),
+    end: new Date(windowEndOf(windowStart)).toISOString(),
+    summary,
+  };
+}
+
+/**
+ * `latest` with `fold` as its fold, as a new version. `withdrawn` (and the resolution it
+ * made) only stays when `changes` sets it again: re-folding a breach reinstates the alert.
+ */
+function refolded(
+  latest: Alert,
+  fold: AlertFold,
+  beforeLastWindow: AlertFold | undefined,
+  changes: Partial<Pick<Alert, 'status' | 'resolvedAt' | 'withdrawn'>> = {},
+): Alert {
+  const {
+    beforeLastWindow: _previous,
+    withdrawn: _withdrawn,
+    resolvedAt: _resolvedAt,
+    ...rest
+  } = latest;
+  const kept =
+    latest.withdrawn || latest.resolvedAt === undefined ? {} : { resolvedAt: latest.resolvedAt };
+  const escalated = severityRank(fold.severity) > severityRank(latest.severity);
+  return withNewVersion(
+    latest,
+    { ...rest, ...kept, ...fold, ...changes, ...(beforeLastWindow ? { beforeLastWindow } : {}) },
+    escalated ? 'alert.escalated' : 'alert.updated',
+  );
+}
+
+/**
  * Folds one anomalous window into the alerts of its equipment and metric.
- * @param latest the alert for this equipment and metric with the newest window, any status.
+ *
+ * A window is normally graded once, when it closes, and windows close in order per
+ * equipment. When one equipment's readings arrive on several Event Hubs partitions, each
+ * partition's contribution re-grades the window on the merged figures: a re-grade of the
+ * alert's last window replaces that window's effect (breach, window, severity relative to
+ * the windows before it) without counting another occurrence. A window older than the last
+ * one is left alone (see README, "One equipment on several partitions").
+ * @param latest the current alert of this equipment and metric (the one its slot names), any status.
  * @returns the alert to write, or undefined when the window is already reflected.
  */
 export function applyBreach(
@@ -134,28 +231,41 @@ export function applyBreach(
   summary: AlertWindow['summary'],
   breach: Breach,
 ): Alert | undefined {
-  const start = new Date(windowStart).toISOString();
-  const window: AlertWindow = {
-    start,
-    end: new Date(windowEndOf(windowStart)).toISOString(),
-    summary,
-  };
-  // Windows close in order per equipment, so a window at or before the newest one seen has
-  // been applied already (a re-emission after a crash).
-  if (latest && Date.parse(latest.lastWindowStart) >= windowStart) return undefined;
+  const window = alertWindow(windowStart, summary);
+  const start = window.start;
+  const last = latest ? Date.parse(latest.lastWindowStart) : undefined;
+  if (latest && last !== undefined && last > windowStart) return undefined;
+  if (latest && last === windowStart) {
+    // Resolved by a person: the window already counted, and re-raising it would be a duplicate.
+    if (latest.status === 'resolved' && !latest.withdrawn) return undefined;
+    const before = latest.beforeLastWindow;
+    const severity =
+      before && severityRank(before.severity) > severityRank(breach.severity)
+        ? before.severity
+        : breach.severity;
+    const fold: AlertFold = {
+      severity,
+      occurrences: before ? before.occurrences + 1 : 1,
+      lastWindowStart: start,
+      breach,
+      window,
+    };
+    if (!latest.withdrawn && sameFold(fold, latest)) return undefined;
+    // A withdrawn alert whose window breaches again (a third contribution) is reinstated.
+    return refolded(latest, fold, before, latest.withdrawn ? { status: 'open' } : {});
+  }
   if (latest && latest.status !== 'resolved') {
     const escalated = severityRank(breach.severity) > severityRank(latest.severity);
-    return withNewVersion(
+    return refolded(
       latest,
       {
-        ...latest,
         severity: escalated ? breach.severity : latest.severity,
         occurrences: latest.occurrences + 1,
         lastWindowStart: start,
         breach,
         window,
       },
-      escalated ? 'alert.escalated' : 'alert.updated',
+      foldOf(latest),
     );
   }
   return withNewVersion(
@@ -175,6 +285,32 @@ export function applyBreach(
     },
     'alert.raised',
   );
+}
+
+/**
+ * A window that, re-graded on every partition's readings, no longer breaches this metric.
+ * When it is the alert's last window its effect is taken back: the alert returns to its fold
+ * before that window, or, when that window raised it, the alert is withdrawn (resolved by the
+ * pipeline, `withdrawn: true`, at the window's end) so a later breach opens a new alert just
+ * as a single partition would have. Alerts a person resolved, and windows older than the
+ * last, are left alone.
+ * @returns the alert to write, or undefined when there is nothing to take back.
+ */
+export function applyClearance(
+  latest: Alert | undefined,
+  windowStart: number,
+  summary: AlertWindow['summary'],
+): Alert | undefined {
+  if (!latest || latest.status === 'resolved') return undefined;
+  if (Date.parse(latest.lastWindowStart) !== windowStart) return undefined;
+  const before = latest.beforeLastWindow;
+  if (before) return refolded(latest, before, undefined);
+  const window = alertWindow(windowStart, summary);
+  return refolded(latest, { ...foldOf(latest), window }, undefined, {
+    status: 'resolved',
+    resolvedAt: window.end,
+    withdrawn: true,
+  });
 }
 
 /** Status changes a person may make: open → acknowledged → resolved (or open → resolved). */

@@ -3,13 +3,16 @@
  * - `pipelineState` (pk `/pk` = `partition:{id}`): one `partition-state` document per Event
  *   Hubs partition, guarded by its ETag, and the `partial` documents of that partition's
  *   batches (kept for a day: the live view reads the newest ones).
- * - `aggregates` (pk `/equipmentId`): one document per equipment and closed window.
- * - `alerts` (pk `/equipmentId`), `deadLetters` (pk `/equipmentId`).
+ * - `aggregates` (pk `/equipmentId`): one document per equipment and closed window, holding
+ *   each contributing partition's stats and their merge, updated under its ETag.
+ * - `alerts` (pk `/equipmentId`): the alerts, and one `alert-slot` document per equipment
+ *   and metric naming its current alert (see `AlertSlot` in alerts.ts).
+ * - `deadLetters` (pk `/equipmentId`).
  * Every write is an upsert of a deterministic id or a create/replace under a precondition,
  * so repeating any of them is harmless.
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
-import type { Alert } from './alerts.js';
+import { alertSlotId, type Alert, type AlertSlot } from './alerts.js';
 import { parkedBatchDocuments, type ParkedBatch } from './parking.js';
 import {
   partitionStateFrom,
@@ -20,8 +23,15 @@ import {
   type StoredPartitionState,
   unknownEquipmentId,
 } from './partition.js';
-import type { TelemetryStore, WindowAggregate } from './processor.js';
+import {
+  aggregateId,
+  mergeContribution,
+  type AggregateContribution,
+  type TelemetryStore,
+  type WindowAggregate,
+} from './processor.js';
 import type { MetricName } from './reading.js';
+import { windowStatsSchema, type WindowStats } from './stats.js';
 
 export interface CosmosStoreOptions {
   aggregateTtlSeconds: number;
@@ -74,6 +84,25 @@ export function documentBody(resource: ItemDefinition): unknown {
 function statusOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
+}
+
+/** Type of the documents in the alerts container that are slots, not alerts. */
+export const alertSlotType = 'alert-slot';
+
+/**
+ * A stored aggregate as the domain type. Aggregates written before contributions existed
+ * hold one partition's stats: that is their only contribution.
+ */
+export function storedAggregate(resource: ItemDefinition): WindowAggregate {
+  const body = documentBody(resource) as Omit<WindowAggregate, 'contributions'> & {
+    contributions?: Record<string, unknown>;
+  };
+  const stored = body.contributions ?? { [body.partitionId]: body.stats };
+  const contributions: Record<string, WindowStats> = {};
+  for (const [key, stats] of Object.entries(stored)) {
+    contributions[key] = windowStatsSchema.parse(stats);
+  }
+  return { ...body, contributions };
 }
 
 /** Key of one equipment's window inside partial documents. */
@@ -215,10 +244,51 @@ export class CosmosTelemetryStore implements TelemetryStore {
     return documents.map((document) => document.id);
   }
 
-  async writeAggregates(aggregates: readonly WindowAggregate[]): Promise<void> {
-    for (const aggregate of aggregates) {
-      await this.aggregates.items.upsert({ ...aggregate, ttl: this.options.aggregateTtlSeconds });
+  async writeAggregates(
+    contributions: readonly AggregateContribution[],
+  ): Promise<WindowAggregate[]> {
+    const merged: WindowAggregate[] = [];
+    for (const contribution of contributions) merged.push(await this.mergeAggregate(contribution));
+    return merged;
+  }
+
+  /**
+   * Read-modify-write under the aggregate's ETag. The first writer of a window creates it
+   * without reading (the usual case: one partition per equipment, one write); a later one, or
+   * a redo, reads it, and writes only if its contribution is not in it yet.
+   */
+  private async mergeAggregate(contribution: AggregateContribution): Promise<WindowAggregate> {
+    const ttl = this.options.aggregateTtlSeconds;
+    const item = this.aggregates.item(
+      aggregateId(contribution.equipmentId, contribution.windowStart),
+      contribution.equipmentId,
+    );
+    for (let attempt = 0; attempt < 10; attempt++) {
+      let current: { aggregate: WindowAggregate; etag: string } | undefined;
+      if (attempt > 0) {
+        const { resource } = await item.read<ItemDefinition>();
+        if (resource) current = { aggregate: storedAggregate(resource), etag: resource._etag };
+      }
+      const { aggregate: next, changed } = mergeContribution(current?.aggregate, contribution);
+      if (!changed) return next;
+      try {
+        if (current) {
+          await item.replace(
+            { ...next, ttl },
+            { accessCondition: { type: 'IfMatch', condition: current.etag } },
+          );
+        } else {
+          await this.aggregates.items.create({ ...next, ttl });
+        }
+        return next;
+      } catch (error) {
+        const status = statusOf(error);
+        if (status !== 409 && status !== 412) throw error;
+      }
     }
+    throw new Error(
+      `Aggregate ${aggregateId(contribution.equipmentId, contribution.windowStart)} kept changing`,
+    );
   }
 
   async latestAlert(equipmentId: string, metric: MetricName) {
@@ -226,7 +296,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
       .query<ItemDefinition>(
         {
           query:
-            'SELECT TOP 1 * FROM c WHERE c.equipmentId = @equipmentId AND c.metric = @metric ORDER BY c.lastWindowStart DESC',
+            'SELECT TOP 1 * FROM c WHERE c.equipmentId = @equipmentId AND c.metric = @metric AND NOT IS_DEFINED(c.type) ORDER BY c.lastWindowStart DESC',
           parameters: [
             { name: '@equipmentId', value: equipmentId },
             { name: '@metric', value: metric },
@@ -239,6 +309,62 @@ export class CosmosTelemetryStore implements TelemetryStore {
     return resource
       ? { alert: documentBody(resource) as Alert, etag: String(resource._etag) }
       : undefined;
+  }
+
+  async readAlert(equipmentId: string, alertId: string) {
+    try {
+      const { resource } = await this.alerts.item(alertId, equipmentId).read<ItemDefinition>();
+      return resource
+        ? { alert: documentBody(resource) as Alert, etag: resource._etag }
+        : undefined;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async readAlertSlot(equipmentId: string, metric: MetricName) {
+    try {
+      const { resource } = await this.alerts
+        .item(alertSlotId(equipmentId, metric), equipmentId)
+        .read<ItemDefinition>();
+      if (!resource) return undefined;
+      const { alertId, opening } = documentBody(resource) as AlertSlot;
+      return { slot: { alertId, opening }, etag: resource._etag };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async claimAlertSlot(
+    equipmentId: string,
+    metric: MetricName,
+    slot: AlertSlot,
+    etag: string | undefined,
+  ): Promise<boolean> {
+    // No top-level alert fields (metric, status, raisedAt, deliveryPending): alert queries
+    // that filter or sort on them never see a slot, and `type` excludes it from the rest.
+    const document = {
+      id: alertSlotId(equipmentId, metric),
+      equipmentId,
+      type: alertSlotType,
+      alertId: slot.alertId,
+      opening: slot.opening,
+    };
+    try {
+      if (etag === undefined) await this.alerts.items.create(document);
+      else {
+        await this.alerts
+          .item(document.id, equipmentId)
+          .replace(document, { accessCondition: { type: 'IfMatch', condition: etag } });
+      }
+      return true;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 409 || status === 412) return false;
+      throw error;
+    }
   }
 
   async writeAlert(alert: Alert, etag: string | undefined): Promise<boolean> {

@@ -6,7 +6,7 @@
  * everything written before the commit is deterministic and idempotent, so the redo, or the
  * other instance, writes the same documents.
  */
-import { applyBreach, type Alert } from './alerts.js';
+import { applyBreach, applyClearance, type Alert, type AlertSlot } from './alerts.js';
 import {
   advanceByClock,
   applyBatch,
@@ -24,22 +24,94 @@ import {
   type PipelineSettings,
 } from './partition.js';
 import type { ParkedBatch } from './parking.js';
-import type { MetricName } from './reading.js';
+import { metricNames, type MetricName } from './reading.js';
 import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
-import { meansOf, summarize, type WindowStats } from './stats.js';
+import { emptyStats, meansOf, mergeStats, summarize, type WindowStats } from './stats.js';
 import { windowEndOf } from './window.js';
 
-/** One equipment's closed window: the historical series. */
+/**
+ * One equipment's closed window: the historical series. One equipment's readings can arrive
+ * on several Event Hubs partitions (a gateway sending arrays, a wrong partition key, a
+ * partition-count change); each partition closes the window on its own and merges its
+ * contribution into this one document, so none overwrites another's.
+ */
 export interface WindowAggregate {
   /** `{equipmentId}:{window start ISO}` */
   id: string;
   equipmentId: string;
   windowStart: string;
   windowEnd: string;
+  /** A partition that contributed (the lowest contribution key's); usually the only one. */
   partitionId: string;
+  /** Of all contributions together. */
   summary: ReturnType<typeof summarize>;
-  /** Exact sums, so aggregates can be re-merged without rounding drift. */
+  /** Exact sums of all contributions, so aggregates can be re-merged without rounding drift. */
   stats: WindowStats;
+  /** Each partition's own stats, by {@link contributionKey}; `stats` is their merge. */
+  contributions: Record<string, WindowStats>;
+}
+
+/** One partition's readings of one equipment in one closed window. */
+export interface AggregateContribution {
+  equipmentId: string;
+  windowStart: number;
+  partitionId: string;
+  /** {@link contributionKey} of the partition state that emitted it. */
+  key: string;
+  stats: WindowStats;
+}
+
+/**
+ * Whose readings a contribution holds: the partition. A partition emits each window once,
+ * with every partial it holds for it, whatever epochs those came from (the watermark and the
+ * pending windows carry over into a new epoch, and a window once emitted takes no more
+ * readings), so re-emitting (a redo, even one that happens after an epoch started) rewrites
+ * the same entry rather than adding a second one.
+ */
+export function contributionKey(state: PartitionState): string {
+  return state.partitionId;
+}
+
+export function aggregateId(equipmentId: string, windowStart: number): string {
+  return `${equipmentId}:${new Date(windowStart).toISOString()}`;
+}
+
+/**
+ * `current` (absent: none stored yet) with `contribution` merged in; unchanged when it holds
+ * exactly that contribution already. Stats are exact integer sums, so the merge of all
+ * contributions is the aggregate one partition would have built from all the readings.
+ */
+export function mergeContribution(
+  current: WindowAggregate | undefined,
+  contribution: AggregateContribution,
+): { aggregate: WindowAggregate; changed: boolean } {
+  const existing = current?.contributions;
+  const same = existing?.[contribution.key];
+  if (current && same && JSON.stringify(same) === JSON.stringify(contribution.stats)) {
+    return { aggregate: current, changed: false };
+  }
+  const contributions: Record<string, WindowStats> = {
+    ...existing,
+    [contribution.key]: contribution.stats,
+  };
+  const keys = Object.keys(contributions).sort();
+  const stats = keys.reduce(
+    (sum, key) => mergeStats(sum, contributions[key] ?? emptyStats()),
+    emptyStats(),
+  );
+  const { windowStart, equipmentId } = contribution;
+  const aggregate: WindowAggregate = {
+    id: aggregateId(equipmentId, windowStart),
+    equipmentId,
+    windowStart: new Date(windowStart).toISOString(),
+    windowEnd: new Date(windowEndOf(windowStart)).toISOString(),
+    // The lowest contribution key's partition: the same whichever partition merged first.
+    partitionId: (keys[0] ?? contribution.key).replace(/@\d+$/, ''),
+    summary: summarize(stats),
+    stats,
+    contributions: Object.fromEntries(keys.map((key) => [key, contributions[key] ?? emptyStats()])),
+  };
+  return { aggregate, changed: true };
 }
 
 /** Where the pipeline keeps its state; `lib/telemetry/cosmosStore.ts` is the real one. */
@@ -62,12 +134,36 @@ export interface TelemetryStore {
    * Idempotent: parking the same batch again overwrites. Returns the ids written.
    */
   parkBatch(batch: ParkedBatch): Promise<string[]>;
-  writeAggregates(aggregates: readonly WindowAggregate[]): Promise<void>;
-  /** The alert with the newest window for this equipment and metric, any status. */
+  /**
+   * Merges each contribution into its window's aggregate (read-modify-write under the
+   * document's ETag) and returns the aggregates as they now stand, in order. Writes nothing
+   * for a contribution the aggregate already holds.
+   */
+  writeAggregates(contributions: readonly AggregateContribution[]): Promise<WindowAggregate[]>;
+  /**
+   * The alert with the newest window for this equipment and metric, any status, by query.
+   * Used only where no slot exists yet, to adopt an alert written before slots existed.
+   */
   latestAlert(
     equipmentId: string,
     metric: MetricName,
   ): Promise<{ alert: Alert; etag: string } | undefined>;
+  readAlert(
+    equipmentId: string,
+    alertId: string,
+  ): Promise<{ alert: Alert; etag: string } | undefined>;
+  /** The slot naming the current alert of this equipment and metric (see {@link AlertSlot}). */
+  readAlertSlot(
+    equipmentId: string,
+    metric: MetricName,
+  ): Promise<{ slot: AlertSlot; etag: string } | undefined>;
+  /** Creates (etag undefined) or moves (etag given) the slot. False on a lost race. */
+  claimAlertSlot(
+    equipmentId: string,
+    metric: MetricName,
+    slot: AlertSlot,
+    etag: string | undefined,
+  ): Promise<boolean>;
   /** Creates (etag undefined) or replaces (etag given) an alert. False on a lost race. */
   writeAlert(alert: Alert, etag: string | undefined): Promise<boolean>;
 }
@@ -131,19 +227,60 @@ export class PartitionContendedError extends Error {
   }
 }
 
+/**
+ * Folds one window into the current alert of an equipment and metric and returns what was
+ * written. The current alert is the one the slot names (a point read, never a stale query);
+ * opening a new one moves the slot first under its ETag, or creates it, so two writers cannot
+ * both open one: the loser re-reads and folds into the winner's alert. A person may
+ * acknowledge or resolve the alert between our read and write: that, too, is re-read and
+ * reapplied.
+ */
 async function applyAlerts(
   store: TelemetryStore,
-  alert: (latest: Alert | undefined) => Alert | undefined,
+  fold: (current: Alert | undefined) => Alert | undefined,
   equipmentId: string,
   metric: MetricName,
-): Promise<Alert | undefined> {
-  // A person may acknowledge or resolve the alert between our read and write: re-read and reapply.
+  /** False when folding can only change an existing alert: without a slot there is none. */
+  mayOpen = true,
+): Promise<Alert[]> {
+  const written: Alert[] = [];
   for (let attempt = 0; attempt < 10; attempt++) {
-    const latest = await store.latestAlert(equipmentId, metric);
-    const next = alert(latest?.alert);
-    if (!next) return undefined;
-    const sameDocument = latest !== undefined && latest.alert.id === next.id;
-    if (await store.writeAlert(next, sameDocument ? latest.etag : undefined)) return next;
+    const slot = await store.readAlertSlot(equipmentId, metric);
+    let current: { alert: Alert; etag: string } | undefined;
+    if (slot) {
+      current = await store.readAlert(equipmentId, slot.slot.alertId);
+      if (!current) {
+        // The opener moved the slot and has not created its alert (crashed, or is about to):
+        // create it as the opener would, then fold into it.
+        if (await store.writeAlert(slot.slot.opening, undefined)) written.push(slot.slot.opening);
+        continue;
+      }
+    } else {
+      if (!mayOpen) return written;
+      current = await store.latestAlert(equipmentId, metric);
+    }
+    const next = fold(current?.alert);
+    if (!next) return written;
+    if (current && next.id === current.alert.id) {
+      // An alert from before slots existed is adopted by creating its slot first.
+      if (
+        !slot &&
+        !(await store.claimAlertSlot(
+          equipmentId,
+          metric,
+          { alertId: current.alert.id, opening: current.alert },
+          undefined,
+        ))
+      ) {
+        continue;
+      }
+      if (await store.writeAlert(next, current.etag)) return [...written, next];
+      continue;
+    }
+    const opening: AlertSlot = { alertId: next.id, opening: next };
+    if (!(await store.claimAlertSlot(equipmentId, metric, opening, slot?.etag))) continue;
+    // Lost only to a writer that created it from the slot in the meantime: fold into it.
+    if (await store.writeAlert(next, undefined)) return [...written, next];
   }
   throw new Error(`Alert for ${equipmentId}/${metric} kept changing underneath the pipeline`);
 }
@@ -179,33 +316,50 @@ export async function emitDueWindows(
       return partial;
     });
     const merged = mergeWindow(partials, windowStart);
-    const aggregates: WindowAggregate[] = [...merged.entries()]
+    const key = contributionKey(state);
+    const contributions: AggregateContribution[] = [...merged.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([equipmentId, stats]) => ({
-        id: `${equipmentId}:${new Date(windowStart).toISOString()}`,
         equipmentId,
-        windowStart: new Date(windowStart).toISOString(),
-        windowEnd: new Date(windowEndOf(windowStart)).toISOString(),
+        windowStart,
         partitionId: state.partitionId,
-        summary: summarize(stats),
+        key,
         stats,
       }));
     // Aggregates are stored before any alert, so an alert never points at a missing window.
-    await store.writeAggregates(aggregates);
+    const aggregates = await store.writeAggregates(contributions);
     aggregatesWritten += aggregates.length;
 
     const rulesFor = await options.rules(aggregates.map((a) => a.equipmentId));
     for (const aggregate of aggregates) {
+      // Graded on every partition's contributions so far, never on this one's alone.
       const { breaches } = gradeWindow(meansOf(aggregate.stats), rulesFor(aggregate.equipmentId));
       for (const breach of breaches) {
-        const written = await applyAlerts(
-          store,
-          (latest) =>
-            applyBreach(latest, aggregate.equipmentId, windowStart, aggregate.summary, breach),
-          aggregate.equipmentId,
-          breach.metric,
+        alerts.push(
+          ...(await applyAlerts(
+            store,
+            (current) =>
+              applyBreach(current, aggregate.equipmentId, windowStart, aggregate.summary, breach),
+            aggregate.equipmentId,
+            breach.metric,
+          )),
         );
-        if (written) alerts.push(written);
+      }
+      // Another partition's readings may have brought a metric back under its threshold
+      // after an alert was raised from a partial view: take that window's effect back. Only
+      // windows with several contributions can do that, so the usual case reads nothing more.
+      if (Object.keys(aggregate.contributions).length < 2) continue;
+      const breached = new Set(breaches.map((b) => b.metric));
+      for (const metric of metricNames.filter((m) => !breached.has(m))) {
+        alerts.push(
+          ...(await applyAlerts(
+            store,
+            (current) => applyClearance(current, windowStart, aggregate.summary),
+            aggregate.equipmentId,
+            metric,
+            false,
+          )),
+        );
       }
     }
   }

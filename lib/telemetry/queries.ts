@@ -15,9 +15,9 @@ import {
   type AlertStatus,
   type PublicAlert,
 } from './alerts.js';
-import { documentBody, partitionKeyOf, windowKey } from './cosmosStore.js';
+import { documentBody, partitionKeyOf, storedAggregate, windowKey } from './cosmosStore.js';
 import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
-import type { WindowAggregate } from './processor.js';
+import { aggregateId, contributionKey, type WindowAggregate } from './processor.js';
 import type { Reading } from './reading.js';
 import { emptyStats, mergeStats, summarize, type WindowStats } from './stats.js';
 import { windowEndOf, windowStartOf } from './window.js';
@@ -110,7 +110,8 @@ export async function listAlerts(
   filter: AlertFilter,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<Page<PublicAlert & { etag: string }>> {
-  const conditions: string[] = [];
+  // Slot documents (see `AlertSlot`) share the container; they have a `type`, alerts none.
+  const conditions: string[] = ['NOT IS_DEFINED(c.type)'];
   const parameters: SqlParameter[] = [];
   const equal = (field: string, value: string | undefined) => {
     if (value === undefined) return;
@@ -339,7 +340,7 @@ export interface EquipmentTelemetry {
   /** The window still collecting readings, from the batches not yet merged. */
   currentWindow: { start: string; end: string; summary: ReturnType<typeof summarize> } | null;
   /** Closed windows in [from, to), oldest first. */
-  history: Omit<WindowAggregate, 'stats'>[];
+  history: Omit<WindowAggregate, 'stats' | 'contributions'>[];
 }
 
 export async function equipmentTelemetry(
@@ -383,44 +384,94 @@ export async function equipmentTelemetry(
     .fetchAll();
 
   let currentWindow: EquipmentTelemetry['currentWindow'] = null;
-  const partitionId = newest[0]?.partitionId;
-  if (latest && partitionId !== undefined) {
+  let openStart: string | undefined;
+  if (latest) {
     const start = windowStartOf(latest.timestamp);
-    // The partition's committed state decides: a window is open while the partials that
-    // hold it are still pending. Only those count: an attempt that crashed before
-    // committing left a partial that its redo wrote again under another sequence range.
-    const { resource: state } = await partials
-      .item('state', partitionKeyOf(partitionId))
-      .read<PartitionState & ItemDefinition>();
-    const pending = new Set(
-      (state?.pending ?? []).filter((p) => p.windows.includes(start)).map((p) => p.id),
-    );
-    if (pending.size > 0 && windowEndOf(start) > (state?.closedBefore ?? 0)) {
-      const { resources: holding } = await partials.items
-        .query<BatchPartial & ItemDefinition>({
-          query: "SELECT * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.windowKeys, @key)",
-          parameters: [{ name: '@key', value: windowKey(equipmentId, start) }],
-        })
-        .fetchAll();
-      const stats = holding
-        .filter((p) => pending.has((p as { partialId?: string }).partialId ?? p.id))
-        .flatMap((p) => p.entries)
-        .filter((e) => e.equipmentId === equipmentId && e.windowStart === start)
-        .reduce<WindowStats>((sum, e) => mergeStats(sum, e.stats), emptyStats());
-      currentWindow = {
-        start: new Date(start).toISOString(),
-        end: new Date(windowEndOf(start)).toISOString(),
-        summary: summarize(stats),
-      };
-    }
+    currentWindow = await openWindow(database, equipmentId, start);
+    openStart = currentWindow?.start;
   }
   return {
     equipmentId,
     latest,
     currentWindow,
-    history: aggregates.map((a) => {
-      const { stats: _stats, ...rest } = documentBody(a) as WindowAggregate;
-      return rest;
-    }),
+    // A window still open on some partition is shown once, as the current window, even when
+    // another partition has already merged its part into the aggregate.
+    history: aggregates
+      .map((a) => storedAggregate(a))
+      .filter((a) => a.windowStart !== openStart)
+      .map(({ stats: _stats, contributions: _contributions, ...rest }) => rest),
   };
+}
+
+/**
+ * The equipment's window starting at `start` while any partition still has it open: the
+ * readings in the partials that partitions' committed states list as pending, plus what the
+ * partitions that already closed it merged into its aggregate. One equipment's readings may
+ * arrive on several partitions, so every partition holding the window is asked, and each
+ * partition's readings are counted once: from its partials while its state lists them,
+ * from its contribution to the aggregate after.
+ */
+async function openWindow(
+  database: Database,
+  equipmentId: string,
+  start: number,
+): Promise<EquipmentTelemetry['currentWindow']> {
+  const partials = database.container('pipelineState');
+  const { resources: holding } = await partials.items
+    .query<BatchPartial & ItemDefinition>({
+      query: "SELECT * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.windowKeys, @key)",
+      parameters: [{ name: '@key', value: windowKey(equipmentId, start) }],
+    })
+    .fetchAll();
+  let open = false;
+  let stats = emptyStats();
+  const pendingKeys = new Set<string>();
+  for (const partitionId of [...new Set(holding.map((p) => p.partitionId))].sort()) {
+    // The partition's committed state decides: only partials it lists as pending for this
+    // window count (an attempt that crashed before committing left a partial that its redo
+    // wrote again under another sequence range).
+    const { resource: state } = await partials
+      .item('state', partitionKeyOf(partitionId))
+      .read<PartitionState & ItemDefinition>();
+    if (!state) continue;
+    const pending = new Set(
+      state.pending.filter((p) => p.windows.includes(start)).map((p) => p.id),
+    );
+    if (pending.size === 0) continue;
+    pendingKeys.add(contributionKey(state));
+    if (windowEndOf(start) > state.closedBefore) open = true;
+    stats = holding
+      .filter((p) => p.partitionId === partitionId)
+      .filter((p) => pending.has((p as { partialId?: string }).partialId ?? p.id))
+      .flatMap((p) => p.entries)
+      .filter((e) => e.equipmentId === equipmentId && e.windowStart === start)
+      .reduce<WindowStats>((sum, e) => mergeStats(sum, e.stats), stats);
+  }
+  if (!open) return null;
+  const aggregate = await readAggregate(database, equipmentId, start);
+  for (const [key, contribution] of Object.entries(aggregate?.contributions ?? {})) {
+    if (!pendingKeys.has(key)) stats = mergeStats(stats, contribution);
+  }
+  return {
+    start: new Date(start).toISOString(),
+    end: new Date(windowEndOf(start)).toISOString(),
+    summary: summarize(stats),
+  };
+}
+
+async function readAggregate(
+  database: Database,
+  equipmentId: string,
+  windowStart: number,
+): Promise<WindowAggregate | undefined> {
+  try {
+    const { resource } = await database
+      .container('aggregates')
+      .item(aggregateId(equipmentId, windowStart), equipmentId)
+      .read<ItemDefinition>();
+    return resource ? storedAggregate(resource) : undefined;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 404) return undefined;
+    throw error;
+  }
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { alertId, applyBreach, canTransition, type Alert } from '../../../lib/telemetry/alerts.js';
+import {
+  alertId,
+  applyBreach,
+  applyClearance,
+  canTransition,
+  publicAlert,
+  type Alert,
+} from '../../../lib/telemetry/alerts.js';
 import {
   gradeWindow,
   defaultSeverityRules,
@@ -64,6 +71,64 @@ describe('applyBreach', () => {
       status: 'open',
       occurrences: 1,
     });
+  });
+});
+
+describe('re-grading a window another partition contributed to', () => {
+  const merged = { readings: 2, metrics: { temperature: { count: 2, min: 1, max: 2, mean: 1.5 } } };
+
+  it('replaces the last window in place: no extra occurrence, severity over the windows before', () => {
+    const first = applyBreach(undefined, 'E1', w0, summary, breach(82)) as Alert;
+    const partial = applyBreach(first, 'E1', w1, summary, breach(95)) as Alert;
+    expect(partial).toMatchObject({ severity: 'critical', occurrences: 2 });
+    const regraded = applyBreach(partial, 'E1', w1, merged, breach(77)) as Alert;
+    expect(regraded).toMatchObject({
+      id: first.id,
+      severity: 'high',
+      occurrences: 2,
+      lastWindowStart: new Date(w1).toISOString(),
+      window: { summary: merged },
+    });
+    expect(regraded.breach.severity).toBe('medium');
+    // The same contribution again changes nothing.
+    expect(applyBreach(regraded, 'E1', w1, merged, breach(77))).toBeUndefined();
+    expect(publicAlert(regraded)).not.toHaveProperty('beforeLastWindow');
+  });
+
+  it('takes the last window back when it no longer breaches, and withdraws an alert it raised', () => {
+    const first = applyBreach(undefined, 'E1', w0, summary, breach(82)) as Alert;
+    const second = applyBreach(first, 'E1', w1, summary, breach(95)) as Alert;
+    const reverted = applyClearance(second, w1, merged) as Alert;
+    expect(reverted).toMatchObject({
+      severity: 'high',
+      occurrences: 1,
+      lastWindowStart: first.lastWindowStart,
+      breach: first.breach,
+      status: 'open',
+    });
+    expect(applyClearance(reverted, w1, merged)).toBeUndefined();
+
+    const withdrawn = applyClearance(first, w0, merged) as Alert;
+    expect(withdrawn).toMatchObject({
+      id: first.id,
+      status: 'resolved',
+      withdrawn: true,
+      resolvedAt: new Date(w1).toISOString(),
+    });
+    expect(applyClearance(withdrawn, w0, merged)).toBeUndefined();
+    // A third partition's readings make it breach again: reinstated, not raised twice.
+    const reinstated = applyBreach(withdrawn, 'E1', w0, merged, breach(85)) as Alert;
+    expect(reinstated).toMatchObject({ id: first.id, status: 'open', occurrences: 1 });
+    expect(reinstated).not.toHaveProperty('withdrawn');
+    expect(reinstated).not.toHaveProperty('resolvedAt');
+  });
+
+  it('leaves alerts a person resolved, and windows older than the last, alone', () => {
+    const first = applyBreach(undefined, 'E1', w1, summary, breach(95)) as Alert;
+    const resolved: Alert = { ...first, status: 'resolved', resolvedBy: 'tech-alice' };
+    expect(applyBreach(resolved, 'E1', w1, merged, breach(99))).toBeUndefined();
+    expect(applyClearance(resolved, w1, merged)).toBeUndefined();
+    expect(applyClearance(first, w0, merged)).toBeUndefined();
   });
 });
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Database, ItemDefinition } from '@azure/cosmos';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureTelemetryContainers } from '../../../lib/cosmos/client.js';
-import { CosmosTelemetryStore } from '../../../lib/telemetry/cosmosStore.js';
+import { CosmosTelemetryStore, alertSlotType } from '../../../lib/telemetry/cosmosStore.js';
 import type { PartitionEvent } from '../../../lib/telemetry/partition.js';
 import {
   closeIdleWindows,
@@ -93,6 +93,7 @@ async function contents(database: Database) {
     .map((a) => ({ id: a.id, summary: a['summary'] as unknown }))
     .sort((a, b) => String(a.id).localeCompare(String(b.id)));
   const alerts = (await all(database, 'alerts'))
+    .filter((a) => a['type'] !== alertSlotType)
     .map((a) => ({
       id: a.id,
       severity: a['severity'] as unknown,
@@ -232,6 +233,9 @@ describe('processBatch through Cosmos', () => {
       parkBatch: (b) => store.parkBatch(b),
       writeAggregates: (a) => store.writeAggregates(a),
       latestAlert: (e, m) => store.latestAlert(e, m),
+      readAlert: (e, id) => store.readAlert(e, id),
+      readAlertSlot: (e, m) => store.readAlertSlot(e, m),
+      claimAlertSlot: (e, m, slot, etag) => store.claimAlertSlot(e, m, slot, etag),
       writeAlert: (a, e) => store.writeAlert(a, e),
     };
     const timer = optionsFor(staleStore);
@@ -419,6 +423,9 @@ function crashingStore(
     listStates: () => inner.listStates(),
     readPartials: (id, ids) => inner.readPartials(id, ids),
     latestAlert: (e, m) => inner.latestAlert(e, m),
+    readAlert: (e, id) => inner.readAlert(e, id),
+    readAlertSlot: (e, m) => inner.readAlertSlot(e, m),
+    claimAlertSlot: write((e, m, slot, etag) => inner.claimAlertSlot(e, m, slot, etag)),
     commitState: write((s, e) => inner.commitState(s, e)),
     writePartial: write((p) => inner.writePartial(p)),
     writeDeadLetters: write((l) => inner.writeDeadLetters(l)),
