@@ -10,7 +10,7 @@ import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
-import { assignTechnician } from '../helpers/audience.js';
+import { assignTechnician, lookalikeSubjects } from '../helpers/audience.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
   allPages,
@@ -245,6 +245,43 @@ describe('GET /api/alerts', () => {
       );
     });
   });
+});
+
+describe('a token whose subject only resembles a technician’s', () => {
+  // tech-fay is assigned to machine 2, which has two open alerts.
+  it.each(lookalikeSubjects('tech-fay'))(
+    'sees, changes and records nothing of theirs (sub %j)',
+    async (subject) => {
+      const token = await issuer.token(['Technician'], subject);
+      const list = await get('/api/alerts', token);
+      expect(list.status, list.text).toBe(200);
+      expect(list.body.items).toEqual([]);
+      expectProblem(await get(alertPath(listed.e2Pressure), token), 404);
+      const [before] = await database.pool.query<import('mysql2/promise').RowDataPacket[]>(
+        'SELECT COUNT(*) AS n FROM service_records',
+      );
+      await expectCosmosUnchanged(cosmos, async () => {
+        expectProblem(
+          await call('PATCH', alertPath(listed.e2Pressure), {
+            token,
+            json: { status: 'acknowledged' },
+          }),
+          404,
+        );
+        expectProblem(
+          await call('PATCH', alertPath(listed.e2Pressure), {
+            token,
+            json: { status: 'resolved', serviceRecord: { description: 'Borrowed identity' } },
+          }),
+          404,
+        );
+      });
+      const [after] = await database.pool.query<import('mysql2/promise').RowDataPacket[]>(
+        'SELECT COUNT(*) AS n FROM service_records',
+      );
+      expect(after).toEqual(before);
+    },
+  );
 });
 
 describe('GET /api/alerts/{id}', () => {
