@@ -14,7 +14,7 @@ import {
   filterConditions,
   type Queryable,
 } from '../mysql/table.js';
-import type { ServiceRecord, ServiceRecordInput } from './schemas.js';
+import type { AlertResolutionWork, ServiceRecord, ServiceRecordInput } from './schemas.js';
 import { namesMysqlRow } from '../telemetry/reading.js';
 import { technicianForSubject } from './technicians.js';
 
@@ -165,13 +165,6 @@ export function deleteServiceRecord(
 ): Promise<void> {
   requireRole(principal, 'Admin');
   return serviceRecordTable.remove(pool, id, ifMatch);
-}
-
-/** The work reported when an alert is resolved. */
-export interface AlertResolutionWork {
-  description: string;
-  serviceType?: ServiceRecord['serviceType'] | undefined;
-  laborHours?: number | undefined;
 }
 
 /**

@@ -649,6 +649,13 @@ describe('resolving with a service record', () => {
       { status: 'resolved', serviceRecord: { description: 'x', serviceType: 'magic' } },
       { status: 'resolved', serviceRecord: { description: 'x', alertId: 'other' } },
       { status: 'resolved', serviceRecord: 'fixed it' },
+      // The rules of POST /api/service-records, to the letter.
+      { status: 'resolved', serviceRecord: { description: 'Fixed \uD800 it' } },
+      { status: 'resolved', serviceRecord: { description: '   ' } },
+      { status: 'resolved', serviceRecord: { description: 'x'.repeat(4001) } },
+      { status: 'resolved', serviceRecord: { description: 'x', laborHours: 2.005 } },
+      { status: 'resolved', serviceRecord: { description: 'x', laborHours: 10_000 } },
+      { status: 'resolved', serviceRecord: { description: 'x', laborHours: '2' } },
     ]) {
       const result = await expectCosmosUnchanged(cosmos, () => patch(id, json, tokens.admin));
       expectProblem(result, 400);
