@@ -25,7 +25,10 @@ export interface AzuriteOptions {
 export interface Azurite {
   connectionString: string;
   blobEndpoint: string;
+  /** Stops Azurite (SIGTERM), killing it when that takes over 3 s. */
   stop(): Promise<void>;
+  /** Kills Azurite at once (SIGKILL): for when there is no time left to stop it. */
+  kill(): void;
 }
 
 function reachable(host: string, port: number): Promise<boolean> {
@@ -67,14 +70,25 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
       String(options.ports.table),
       '--skipApiVersionCheck',
       '--disableProductStyleUrl',
+      // Azurite sends usage telemetry unless told not to; flushing it on shutdown, with no
+      // way out of a sandbox, held SIGTERM up past the stop budget (azurite
+      // src/common/Telemetry.ts, `TraceStopEvent` in src/azurite.ts `shutdown`).
+      '--disableTelemetry',
     ],
-    { stdio: ['ignore', log, log] },
+    // A process group of its own: Ctrl-C in a terminal signals the whole foreground group,
+    // and Azurite must outlive the Event Hubs consumer that checkpoints into it (it releases
+    // its partitions there when it stops). Its owner stops it; if the owner exits without
+    // doing so, the hook below does.
+    { stdio: ['ignore', log, log], detached: true },
   );
   closeSync(log);
   const state = { exited: false };
+  const stopOnExit = () => child.kill('SIGTERM');
+  process.once('exit', stopOnExit);
   const exit = new Promise<void>((resolve) => {
     child.once('exit', () => {
       state.exited = true;
+      process.off('exit', stopOnExit);
       resolve();
     });
   });
@@ -102,9 +116,12 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
     stop: async () => {
       if (state.exited) return;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
       await exit;
       clearTimeout(timer);
+    },
+    kill: () => {
+      if (!state.exited) child.kill('SIGKILL');
     },
   };
 }

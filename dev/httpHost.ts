@@ -126,6 +126,36 @@ function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(text);
 }
 
+/**
+ * A Host value the Functions host's Kestrel accepts: a name of `!$&'()-._~` and letters and
+ * digits, or an IPv6 literal of hex digits, `:` and `.` (at least three inside the brackets),
+ * then optionally `:` and digits. No userinfo, no percent-escapes, nothing else.
+ * (dotnet/aspnetcore src/Shared/ServerInfrastructure/HttpCharacters.cs `_allowedHostChars`
+ * and HttpUtilities.IsHostHeaderValid in src/Servers/Kestrel/Core.)
+ */
+const kestrelHost = /^(?:[A-Za-z0-9!$&'()\-._~]+|\[[0-9A-Fa-f:.]{3,}\])(?::[0-9]+)?$/;
+
+/**
+ * The URL of a request, or undefined for one Kestrel answers 400: more than one Host header,
+ * or a Host that is not `host[:port]` (RFC 9112 §3.2). An empty Host (allowed by Kestrel, as
+ * by the RFC) and a missing one (HTTP/1.0; Node itself refuses an HTTP/1.1 request without
+ * one) name the loopback address. A URL with userinfo, possible through an absolute request
+ * target, is refused too: undici's Request, under `HttpRequest`, throws for credentials.
+ */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  const hostHeaders = req.rawHeaders.filter(
+    (_value, index) => index % 2 === 0 && req.rawHeaders[index]?.toLowerCase() === 'host',
+  );
+  if (hostHeaders.length > 1) return undefined;
+  const host = req.headers.host ?? '';
+  if (host !== '' && !kestrelHost.test(host)) return undefined;
+  const base = `http://${host === '' ? '127.0.0.1' : host}`;
+  const target = req.url ?? '/';
+  if (!URL.canParse(target, base)) return undefined;
+  const url = new URL(target, base);
+  return url.username === '' && url.password === '' ? url : undefined;
+}
+
 /** Creates the server (not yet listening). */
 export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
   const routes = options.declarations.map((d) => compileRoute(d, options.routePrefix));
@@ -133,12 +163,11 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
 
   return createServer((req, res) => {
     void (async () => {
-      const base = `http://${req.headers.host ?? '127.0.0.1'}`;
-      if (!URL.canParse(req.url ?? '/', base)) {
+      const url = requestUrl(req);
+      if (!url) {
         plain(res, 400, 'Bad request');
         return;
       }
-      const url = new URL(req.url ?? '/', base);
       await options.ready;
       const extra = options.extraRoutes?.[url.pathname];
       if (extra && req.method === 'GET') {

@@ -144,7 +144,10 @@ export interface LocalMessaging {
   /** Send-only connection string for devices (the simulator). */
   deviceConnectionString?: string;
   webPubSub?: WebPubSubStandIn;
+  /** Stops what was started here, in the reverse order of starting. */
   stop(): Promise<void>;
+  /** Kills the processes started here (Azurite) at once, for when there is no time left. */
+  kill(): void;
 }
 
 /**
@@ -158,7 +161,7 @@ export async function ensureLocalMessaging(): Promise<LocalMessaging> {
   const { dataDir, azuritePorts, eventHubsPort, webPubSubPort } = localSettings();
   const keys = localKeys(dataDir);
   const started: { stop(): Promise<void> }[] = [];
-  const result: Omit<LocalMessaging, 'stop' | 'storage'> = {};
+  const result: Omit<LocalMessaging, 'stop' | 'kill' | 'storage'> = {};
   const storageSetting = process.env['AzureWebJobsStorage'];
   if (!storageSetting || storageSetting === 'UseDevelopmentStorage=true') {
     result.azurite = await startAzurite({ dataDir: join(dataDir, 'azurite'), ports: azuritePorts });
@@ -194,6 +197,9 @@ export async function ensureLocalMessaging(): Promise<LocalMessaging> {
     storage: process.env['AzureWebJobsStorage'] ?? '',
     stop: async () => {
       for (const service of started.reverse()) await service.stop();
+    },
+    kill: () => {
+      result.azurite?.kill();
     },
   };
 }

@@ -13,7 +13,10 @@ export interface MariaDbServer {
   /** `mysql://root@127.0.0.1:PORT/` (no database). */
   url: string;
   port: number;
+  /** Shuts the server down cleanly (SIGTERM), killing it when that takes over 5 s. */
   stop(): Promise<void>;
+  /** Kills the server at once (SIGKILL): for when there is no time left to stop it. */
+  kill(): void;
 }
 
 const searchPath = [
@@ -132,13 +135,19 @@ export async function startMariaDb(options: {
       '--innodb-log-file-size=16M',
       '--max-connections=500',
     ],
-    { stdio: ['ignore', logFile, logFile] },
+    // A process group of its own: Ctrl-C in a terminal signals the whole foreground group,
+    // and the server must go down when its owner stops it (after the app let go of it), not
+    // before. Its owner stops it; if the owner exits without doing so, the hook below does.
+    { stdio: ['ignore', logFile, logFile], detached: true },
   );
   closeSync(logFile);
   const state = { exited: false };
+  const stopOnExit = () => child.kill('SIGTERM');
+  process.once('exit', stopOnExit);
   const exit = new Promise<void>((resolve) => {
     child.once('exit', () => {
       state.exited = true;
+      process.off('exit', stopOnExit);
       resolve();
     });
   });
@@ -159,10 +168,14 @@ export async function startMariaDb(options: {
     port: options.port,
     stop: async () => {
       if (state.exited) return;
+      // SIGTERM is MariaDB's clean shutdown; a small private server needs about a second.
       child.kill('SIGTERM');
-      const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const timeout = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exit;
       clearTimeout(timeout);
+    },
+    kill: () => {
+      if (!state.exited) child.kill('SIGKILL');
     },
   };
 }

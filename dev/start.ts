@@ -3,7 +3,8 @@
  * Cosmos (or its local stand-in), Azurite, the Event Hubs and Web PubSub stand-ins, applies
  * migrations, seeds demo data into an empty database, serves every declared HTTP function at
  * http://127.0.0.1:PORT/api and runs the timer and Event Hub triggers. Ctrl-C stops
- * everything; MySQL and Azurite data stay in the data folder (`.local/` by default).
+ * everything it started, in the reverse order of starting, within 10 s; MySQL and Azurite
+ * data stay in the data folder (`.local/` by default).
  */
 import { functionDeclarations } from '../functions/registry.js';
 import { getConfig } from '../lib/config.js';
@@ -28,17 +29,132 @@ import {
 } from './localStack.js';
 import { seedDemoData } from './seed.js';
 import { hostJsonEventHubs } from './hostJson.js';
-import { startEventHubTriggers, startTimers } from './triggerHost.js';
+import { defaultLog, startEventHubTriggers, startTimers, type HostLog } from './triggerHost.js';
 import { localSettings } from './settings.js';
 
 const log = (line: string) => {
   console.log(line);
 };
 
+/** `npm start` promises to stop within this; past it, what is left is killed. */
+const stopBudgetMs = 9_000;
+/** How long a stop waits for function invocations already running to finish. */
+const drainMs = 3_000;
+
+interface Started {
+  name: string;
+  stop: () => Promise<void> | void;
+  /** Ends it at once, when the budget has run out (child processes). */
+  kill?: () => void;
+}
+
+/** What this run has started, in order: stopped in the reverse order. */
+const started: Started[] = [];
+let stopping = false;
+
+/** Function invocations running now (their promises), so a stop can let them finish. */
+const invocations = new Set<Promise<unknown>>();
+
+function tracked<Args extends unknown[], Result>(
+  handler: (...args: Args) => Result,
+): (...args: Args) => Result {
+  return (...args) => {
+    const result = handler(...args);
+    if (result instanceof Promise) {
+      invocations.add(result);
+      const done = () => invocations.delete(result);
+      result.then(done, done);
+    }
+    return result;
+  };
+}
+
+/** Resolves when the running invocations have finished, or after `ms`. */
+async function drained(ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled([...invocations]),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Stops everything started so far, last started first, so each service outlives what uses
+ * it: the Event Hubs consumer releases its partitions into Azurite before Azurite stops, the
+ * pool closes before MariaDB. A failing step is reported in one line and the rest still
+ * stop; past the budget, the child processes left are killed. Exits with `exitCode` when all
+ * went well, 1 otherwise.
+ */
+function stopAll(reason: string, exitCode = 0): Promise<never> {
+  stopRun ??= stopInOrder(reason, exitCode);
+  return stopRun;
+}
+let stopRun: Promise<never> | undefined;
+
+async function stopInOrder(reason: string, exitCode: number): Promise<never> {
+  stopping = true;
+  log(`\n${reason}: stopping...`);
+  const overdue = setTimeout(() => {
+    log(`Stopping took over ${stopBudgetMs / 1000} s; killing what is left.`);
+    for (const service of started) service.kill?.();
+    process.exit(1);
+  }, stopBudgetMs);
+  let failed = false;
+  for (const service of [...started].reverse()) {
+    try {
+      await service.stop();
+    } catch (error) {
+      failed = true;
+      log(`Stopping ${service.name} failed: ${messageOf(error)}`);
+    }
+  }
+  clearTimeout(overdue);
+  log(failed ? 'Stopped, with the problems above.' : 'Stopped.');
+  process.exit(failed ? 1 : exitCode);
+}
+
+/**
+ * A host log that goes quiet once stopping has begun: an invocation cut short by the stop
+ * fails against services already stopped, which says nothing about the product.
+ */
+const hostLog: HostLog = (level, functionName, message) => {
+  if (!stopping) defaultLog(level, functionName, message);
+};
+
 async function main(): Promise<void> {
+  // From the first moment: Ctrl-C during start-up stops what has started so far.
+  process.on('SIGINT', () => void stopAll('SIGINT'));
+  process.on('SIGTERM', () => void stopAll('SIGTERM'));
+
   const mysql = await ensureLocalMysql(log);
+  const mysqlServer = mysql.server;
+  if (mysqlServer)
+    started.push({
+      name: 'MariaDB',
+      stop: () => mysqlServer.stop(),
+      kill: () => {
+        mysqlServer.kill();
+      },
+    });
   const cosmos = await ensureLocalCosmos();
+  const cosmosServer = cosmos.server;
+  if (cosmosServer) started.push({ name: 'the Cosmos stand-in', stop: () => cosmosServer.stop() });
+  started.push({ name: 'the Cosmos client', stop: closeCosmosClient });
   const messaging = await ensureLocalMessaging();
+  started.push({
+    name: 'Azurite and the Event Hubs and Web PubSub stand-ins',
+    stop: () => messaging.stop(),
+    kill: () => {
+      messaging.kill();
+    },
+  });
   const { port, dataDir } = localSettings();
   const issuer = await loadLocalDevIssuer();
 
@@ -67,25 +183,59 @@ async function main(): Promise<void> {
   if (issuer) useDevIssuer(issuer, `http://127.0.0.1:${boundPort}${devJwksPath}`);
   const config = getConfig();
   const pool = getPool();
+  started.push({ name: 'the MySQL pool', stop: closePool });
+  // Stopped before the pool it uses, although it listened first (requests wait for start-up).
+  started.push({
+    name: 'the HTTP host',
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  });
   await applyMigrations(pool, log);
   if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 200 pieces of equipment).');
   startedUp();
 
   const timers = startTimers(
-    functionDeclarations.filter((d): d is TimerFunctionDeclaration => d.kind === 'timer'),
+    functionDeclarations
+      .filter((d): d is TimerFunctionDeclaration => d.kind === 'timer')
+      .map((d) => ({ ...d, handler: tracked(d.handler) })),
+    hostLog,
   );
+  started.push({
+    name: 'the timers',
+    stop: async () => {
+      await timers.stop();
+      await drained(drainMs);
+    },
+  });
   const eventHubs = hostJsonEventHubs();
   const checkpoints = new ContainerClient(messaging.storage, 'eventhub-checkpoints');
   await checkpoints.createIfNotExists();
   const triggers = startEventHubTriggers(
-    functionDeclarations.filter((d): d is EventHubFunctionDeclaration => d.kind === 'eventHub'),
+    functionDeclarations
+      .filter((d): d is EventHubFunctionDeclaration => d.kind === 'eventHub')
+      .map((d) => ({ ...d, handler: tracked(d.handler) })),
     {
       connectionString: process.env['EventHubConnection'] ?? '',
       checkpointStore: new BlobCheckpointStore(checkpoints),
       maxEventBatchSize: eventHubs.maxEventBatchSize,
       maxWaitTimeSeconds: eventHubs.maxWaitTimeSeconds,
+      log: hostLog,
     },
   );
+  started.push({
+    name: 'the Event Hub trigger',
+    // Batches already in the function finish first (what they wrote is checkpointed); then
+    // the consumer stops and gives its partitions up, in Azurite, which is still running.
+    stop: async () => {
+      await drained(drainMs);
+      await triggers.stop();
+    },
+  });
 
   const base = `http://127.0.0.1:${boundPort}`;
   const mysqlShown = new URL(mysql.url);
@@ -126,33 +276,11 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`\n${signal}: stopping...`);
-    server.closeAllConnections();
-    await new Promise<void>((resolve) =>
-      server.close(() => {
-        resolve();
-      }),
-    );
-    await triggers.stop();
-    await timers.stop();
-    await messaging.stop();
-    await closePool();
-    closeCosmosClient();
-    await cosmos.server?.stop();
-    await mysql.server?.stop();
-    log('Stopped.');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+  if (stopping) return;
+  console.error(messageOf(error));
+  // What started before the failure stops too.
+  void stopAll('Start-up failed', 1);
 });

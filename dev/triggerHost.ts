@@ -23,7 +23,7 @@ export type HostLog = (
   message: string,
 ) => void;
 
-const defaultLog: HostLog = (level, functionName, message) => {
+export const defaultLog: HostLog = (level, functionName, message) => {
   const line = `[${new Date().toISOString()}] ${level.padEnd(11)} ${functionName}: ${message}`;
   if (level === 'information') console.log(line);
   else console.error(line);

@@ -217,6 +217,19 @@ export const serviceRecordInputSchema = z
   .meta({ id: 'ServiceRecordInput' });
 export type ServiceRecordInput = z.output<typeof serviceRecordInputSchema>;
 
+/**
+ * The work reported when resolving an alert (`PATCH /api/alerts/{id}`): a service record's
+ * own fields with their own rules, so the two ways of writing a record cannot drift apart.
+ */
+export const alertResolutionWorkSchema = serviceRecordInputSchema
+  .pick({ description: true, laborHours: true })
+  .extend({
+    serviceType: serviceRecordInputSchema.shape.serviceType
+      .optional()
+      .meta({ description: 'Default `repair`.' }),
+  });
+export type AlertResolutionWork = z.output<typeof alertResolutionWorkSchema>;
+
 export const serviceRecordSchema = z
   .object({
     id: z.number().int(),

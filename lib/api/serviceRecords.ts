@@ -1,6 +1,7 @@
 /**
  * Service records: the work done on equipment. Admins manage all of them; a technician may
- * create and replace only records that name themselves, and only while their row is active.
+ * create and replace only records that name themselves, on equipment assigned to them, and
+ * only while their row is active.
  */
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
@@ -14,7 +15,7 @@ import {
   filterConditions,
   type Queryable,
 } from '../mysql/table.js';
-import type { ServiceRecord, ServiceRecordInput } from './schemas.js';
+import type { AlertResolutionWork, ServiceRecord, ServiceRecordInput } from './schemas.js';
 import { namesMysqlRow } from '../telemetry/reading.js';
 import { technicianForSubject } from './technicians.js';
 
@@ -106,6 +107,29 @@ function requireOwn(
   }
 }
 
+/**
+ * For a technician, throws 403 unless `equipmentId` is assigned to their row: they record
+ * work only on the machines they look after (the same machines whose alerts they see).
+ * Equipment that does not exist is not theirs either, so it is a 403 too, not a 409.
+ */
+async function requireAssigned(
+  db: Queryable,
+  ownId: number | undefined,
+  equipmentId: number,
+): Promise<void> {
+  if (ownId === undefined) return;
+  const [rows] = await db.query<RowDataPacket[]>(
+    'SELECT 1 FROM equipment_technicians WHERE equipment_id = ? AND technician_id = ?',
+    [equipmentId, ownId],
+  );
+  if (rows.length === 0) {
+    throw new HttpError(
+      'forbidden',
+      `Equipment ${equipmentId} is not assigned to you; technicians may only record work on their assigned equipment.`,
+    );
+  }
+}
+
 export interface ServiceRecordFilter {
   equipmentId?: number | undefined;
   technicianId?: number | undefined;
@@ -140,6 +164,7 @@ export async function createServiceRecord(
 ): Promise<ServiceRecord> {
   const ownId = await ownTechnicianId(pool, principal);
   requireOwn(ownId, input.technicianId, 'create');
+  await requireAssigned(pool, ownId, input.equipmentId);
   return serviceRecordTable.insert(pool, columns(input));
 }
 
@@ -152,8 +177,11 @@ export async function replaceServiceRecord(
 ): Promise<ServiceRecord> {
   const ownId = await ownTechnicianId(pool, principal);
   requireOwn(ownId, input.technicianId, 'assign');
-  return serviceRecordTable.replace(pool, id, columns(input), ifMatch, (current) => {
+  return serviceRecordTable.replace(pool, id, columns(input), ifMatch, async (current) => {
     requireOwn(ownId, current.technicianId, 'replace');
+    // Both ends of a move: the machine the record is on now, and the one it moves to.
+    await requireAssigned(pool, ownId, current.equipmentId);
+    await requireAssigned(pool, ownId, input.equipmentId);
   });
 }
 
@@ -165,13 +193,6 @@ export function deleteServiceRecord(
 ): Promise<void> {
   requireRole(principal, 'Admin');
   return serviceRecordTable.remove(pool, id, ifMatch);
-}
-
-/** The work reported when an alert is resolved. */
-export interface AlertResolutionWork {
-  description: string;
-  serviceType?: ServiceRecord['serviceType'] | undefined;
-  laborHours?: number | undefined;
 }
 
 /**
@@ -192,6 +213,8 @@ export async function serviceRecordForAlert(
   );
   if (!namesMysqlRow(alert.equipmentId)) throw noEquipment;
   const ownId = await ownTechnicianId(pool, principal);
+  // The caller checked the alert is theirs to see; for a technician that is this very rule.
+  await requireAssigned(pool, ownId, Number(alert.equipmentId));
   try {
     // On a repeat, LAST_INSERT_ID(id) makes insertId the existing record's id.
     const [result] = await pool.query<ResultSetHeader>(

@@ -101,16 +101,28 @@ export function getTechnician(pool: Pool, id: number): Promise<Technician> {
   return technicianTable.get(pool, id);
 }
 
+/**
+ * SQL condition matching `column` (an `external_id`) to a token subject byte for byte; bind
+ * the subject twice. The tables' `utf8mb4_bin` collation is PAD SPACE, in MariaDB and MySQL
+ * alike, so `'tech-1 ' = 'tech-1'` holds and a plain `=` would hand a lookalike subject the
+ * technician's identity. The first comparison lets the unique index find the one candidate;
+ * the binary one (bytes, no padding) keeps it only when it is exactly the subject. Identity
+ * is therefore never widened by case, padding or trimming.
+ */
+export function externalIdIs(column: string): string {
+  return `${column} = ? AND CAST(${column} AS BINARY) = CAST(? AS BINARY)`;
+}
+
 /** The technician row a token subject belongs to, if any. */
 export async function technicianForSubject(
   db: Queryable,
   subject: string,
 ): Promise<Technician | undefined> {
   const [rows] = await db.query<RowDataPacket[]>(
-    `SELECT ${technicianColumns.join(', ')} FROM technicians WHERE external_id = ?`,
-    [subject],
+    `SELECT ${technicianColumns.join(', ')} FROM technicians WHERE ${externalIdIs('external_id')}`,
+    [subject, subject],
   );
-  // The collation ignores trailing spaces ('tech-1 ' = 'tech-1'); identity must match exactly.
+  // Checked again here, so no future change to the query can widen who is who.
   const row = rows.find((candidate) => candidate['external_id'] === subject);
   return row ? technicianFromRow(row) : undefined;
 }

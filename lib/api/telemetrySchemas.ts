@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { alertStatuses } from '../telemetry/alerts.js';
 import { rejectionReasons, metricNames } from '../telemetry/reading.js';
 import { severities } from '../telemetry/severity.js';
-import { isoDateTime, pageQuerySchema, serviceTypes } from './schemas.js';
+import { alertResolutionWorkSchema, isoDateTime, pageQuerySchema } from './schemas.js';
 
 /** An equipment id as the pipeline knows it (text). */
 export const telemetryEquipmentId = z
@@ -33,18 +33,11 @@ export const alertPatchSchema = z
     status: z
       .enum(['acknowledged', 'resolved'])
       .meta({ description: 'open → acknowledged → resolved' }),
-    serviceRecord: z
-      .strictObject({
-        description: z.string().trim().min(1).max(4000),
-        serviceType: z.enum(serviceTypes).optional().meta({ description: 'Default `repair`.' }),
-        laborHours: z.number().min(0).max(9999.99).optional(),
-      })
-      .optional()
-      .meta({
-        description:
-          'With `resolved`: the work done, recorded once as a completed service record ' +
-          'linked to the alert (a retried resolve never creates a second one).',
-      }),
+    serviceRecord: alertResolutionWorkSchema.optional().meta({
+      description:
+        'With `resolved`: the work done, recorded once as a completed service record ' +
+        'linked to the alert (a retried resolve never creates a second one).',
+    }),
   })
   .refine((patch) => patch.serviceRecord === undefined || patch.status === 'resolved', {
     error: 'A service record goes with resolving the alert',

@@ -1,6 +1,7 @@
 /** The people behind the fan-out and the client tokens, from MySQL. */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Principal } from '../auth.js';
+import { externalIdIs } from '../api/technicians.js';
 import { namesMysqlRow } from '../telemetry/reading.js';
 import type { AccessScope } from './routing.js';
 
@@ -34,13 +35,15 @@ export async function assignedUserIds(
  */
 export async function accessScope(pool: Pool, principal: Principal): Promise<AccessScope> {
   if (principal.roles.has('Admin')) return { kind: 'all' };
-  const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT t.id, a.equipment_id
+  const [found] = await pool.query<RowDataPacket[]>(
+    `SELECT t.id, t.external_id, a.equipment_id
        FROM technicians t LEFT JOIN equipment_technicians a ON a.technician_id = t.id
-      WHERE t.external_id = ? AND t.is_active
+      WHERE ${externalIdIs('t.external_id')} AND t.is_active
       ORDER BY a.equipment_id`,
-    [principal.subject],
+    [principal.subject, principal.subject],
   );
+  // Checked again here, so no future change to the query can widen who is who.
+  const rows = found.filter((row) => row['external_id'] === principal.subject);
   const first = rows[0];
   return {
     kind: 'assigned',

@@ -1,4 +1,5 @@
 import { request as httpRequest, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpRequest, InvocationContext, LogLevel } from '@azure/functions';
 import {
@@ -252,25 +253,96 @@ describe('local HTTP host', () => {
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
   });
+});
 
-  // Bug: the request URL is built with `new URL(req.url, 'http://' + Host)`, which throws for
-  // a Host header that is not a valid authority; the host then answers 500 (the Functions
-  // host's Kestrel answers 400 Bad Request).
-  it('answers an invalid Host header with a 4xx', async () => {
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(
-        `${base}/api/things/1`,
-        { headers: { host: 'bad host name' } },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end();
+/**
+ * Sends `head` (request line and headers, without the final blank line) over a plain socket,
+ * so that any bytes at all can be tried, and resolves with the response's status code.
+ */
+function rawStatus(head: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      const match = /^HTTP\/1\.[01] (\d{3}) /.exec(received);
+      if (match) {
+        resolve(Number(match[1]));
+        socket.destroy();
+      }
     });
-    expect(status).toBeGreaterThanOrEqual(400);
-    expect(status).toBeLessThan(500);
+    socket.on('error', reject);
+    socket.on('close', () => {
+      reject(new Error(`Connection closed without a status line: ${JSON.stringify(received)}`));
+    });
+    socket.end(`${head}\r\nConnection: close\r\n\r\n`, 'latin1');
+  });
+}
+
+describe('the Host header', () => {
+  const get = (host: string) => rawStatus(`GET /api/things/1 HTTP/1.1\r\nHost: ${host}`);
+
+  // The Functions host's Kestrel refuses any Host that is not `host[:port]` with 400
+  // (dotnet/aspnetcore src/Shared/ServerInfrastructure/HttpCharacters.cs, _allowedHostChars;
+  // HttpUtilities.IsHostHeaderValid). Userinfo used to reach undici's Request constructor,
+  // which throws for a URL with credentials, and the local host answered 500.
+  it.each([
+    ['userinfo', 'a@b'],
+    ['userinfo with a password', 'user:secret@127.0.0.1'],
+    ['spaces', 'bad host name'],
+    ['a tab', 'bad\thost'],
+    ['an unclosed IPv6 literal', '[::1'],
+    ['an IPv6 literal too short', '[:]'],
+    ['an IPv6 literal with a name in it', '[::1x]'],
+    ['a colon without a port', '127.0.0.1:'],
+    ['a port that is not a number', '127.0.0.1:http'],
+    ['a port out of range', '127.0.0.1:99999'],
+    ['only a port', ':7071'],
+    ['a list', '127.0.0.1, example.com'],
+    ['a percent-escape', 'ex%41mple.com'],
+    ['a path', 'example.com/x'],
+    ['a query', 'example.com?x'],
+    ['a backslash', 'example.com\\x'],
+    ['non-ASCII', 'b\u00fccher.example'],
+  ])('answers a Host with %s with 400, without calling the function', async (_name, host) => {
+    const before = seen.length;
+    expect(await get(host)).toBe(400);
+    expect(seen.length).toBe(before);
+  });
+
+  it('answers two Host headers with 400', async () => {
+    const before = seen.length;
+    expect(
+      await rawStatus('GET /api/things/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: example.com'),
+    ).toBe(400);
+    expect(seen.length).toBe(before);
+  });
+
+  it('answers an absolute request target with userinfo with 400', async () => {
+    const before = seen.length;
+    expect(await rawStatus('GET http://a@b/api/things/1 HTTP/1.1\r\nHost: b')).toBe(400);
+    expect(seen.length).toBe(before);
+  });
+
+  it('answers a Host over the header size limit with 431, not 500', async () => {
+    expect(await get('h'.repeat(20_000))).toBe(431);
+  });
+
+  it.each([
+    ['a name and port', 'localhost:7071'],
+    ['an IPv4 address', '127.0.0.1'],
+    ['an IPv6 literal and port', '[::1]:7071'],
+    ['the sub-delimiters Kestrel allows', "a!$&'()-._~z"],
+    // Kestrel lets an empty Host through (HttpUtilities.IsHostHeaderValid: "The spec allows
+    // empty values"); the URL then names the listening address.
+    ['nothing (empty)', ''],
+  ])('serves a Host with %s', async (_name, host) => {
+    expect(await get(host)).toBe(200);
+  });
+
+  it('serves an HTTP/1.0 request without a Host', async () => {
+    expect(await rawStatus('GET /api/things/1 HTTP/1.0')).toBe(200);
   });
 });
 

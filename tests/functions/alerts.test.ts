@@ -10,7 +10,7 @@ import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
-import { assignTechnician } from '../helpers/audience.js';
+import { assignTechnician, lookalikeSubjects } from '../helpers/audience.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
   allPages,
@@ -245,6 +245,43 @@ describe('GET /api/alerts', () => {
       );
     });
   });
+});
+
+describe('a token whose subject only resembles a technician’s', () => {
+  // tech-fay is assigned to machine 2, which has two open alerts.
+  it.each(lookalikeSubjects('tech-fay'))(
+    'sees, changes and records nothing of theirs (sub %j)',
+    async (subject) => {
+      const token = await issuer.token(['Technician'], subject);
+      const list = await get('/api/alerts', token);
+      expect(list.status, list.text).toBe(200);
+      expect(list.body.items).toEqual([]);
+      expectProblem(await get(alertPath(listed.e2Pressure), token), 404);
+      const [before] = await database.pool.query<import('mysql2/promise').RowDataPacket[]>(
+        'SELECT COUNT(*) AS n FROM service_records',
+      );
+      await expectCosmosUnchanged(cosmos, async () => {
+        expectProblem(
+          await call('PATCH', alertPath(listed.e2Pressure), {
+            token,
+            json: { status: 'acknowledged' },
+          }),
+          404,
+        );
+        expectProblem(
+          await call('PATCH', alertPath(listed.e2Pressure), {
+            token,
+            json: { status: 'resolved', serviceRecord: { description: 'Borrowed identity' } },
+          }),
+          404,
+        );
+      });
+      const [after] = await database.pool.query<import('mysql2/promise').RowDataPacket[]>(
+        'SELECT COUNT(*) AS n FROM service_records',
+      );
+      expect(after).toEqual(before);
+    },
+  );
 });
 
 describe('GET /api/alerts/{id}', () => {
@@ -612,6 +649,13 @@ describe('resolving with a service record', () => {
       { status: 'resolved', serviceRecord: { description: 'x', serviceType: 'magic' } },
       { status: 'resolved', serviceRecord: { description: 'x', alertId: 'other' } },
       { status: 'resolved', serviceRecord: 'fixed it' },
+      // The rules of POST /api/service-records, to the letter.
+      { status: 'resolved', serviceRecord: { description: 'Fixed \uD800 it' } },
+      { status: 'resolved', serviceRecord: { description: '   ' } },
+      { status: 'resolved', serviceRecord: { description: 'x'.repeat(4001) } },
+      { status: 'resolved', serviceRecord: { description: 'x', laborHours: 2.005 } },
+      { status: 'resolved', serviceRecord: { description: 'x', laborHours: 10_000 } },
+      { status: 'resolved', serviceRecord: { description: 'x', laborHours: '2' } },
     ]) {
       const result = await expectCosmosUnchanged(cosmos, () => patch(id, json, tokens.admin));
       expectProblem(result, 400);

@@ -8,7 +8,7 @@ import { decodeJwt } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../helpers/api.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
-import { assignTechnician } from '../helpers/audience.js';
+import { assignTechnician, lookalikeSubjects } from '../helpers/audience.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { expectProblem } from '../helpers/problems.js';
@@ -115,6 +115,16 @@ describe('POST /api/negotiate', () => {
     expect(claims['webpubsub.group'] ?? []).toEqual([]);
   });
 
+  it.each(lookalikeSubjects('tech-ana'))(
+    'gives a subject that only resembles a technician’s none of their groups (sub %j)',
+    async (subject) => {
+      const { claims } = await negotiate(await issuer.token(['Technician'], subject));
+      expect(claims.sub).toBe(subject);
+      expect(claims['webpubsub.group'] ?? []).toEqual([]);
+      expect([claims.role ?? []].flat()).toEqual([]);
+    },
+  );
+
   it('refuses anonymous (401), roleless (403), and foreign-signed (401) callers', async () => {
     const at = '/api/negotiate';
     expectProblem(await call('POST', at), 401, at);
@@ -142,4 +152,20 @@ describe('GET /api/me', () => {
     });
     expectProblem(await call('GET', '/api/me'), 401, '/api/me');
   });
+
+  it.each(lookalikeSubjects('tech-ana'))(
+    'links a subject that only resembles a technician’s to no technician (sub %j)',
+    async (subject) => {
+      const me = await call('GET', '/api/me', {
+        token: await issuer.token(['Technician'], subject),
+      });
+      expect(me.status, me.text).toBe(200);
+      expect(me.body).toEqual({
+        subject,
+        roles: ['Technician'],
+        technicianId: null,
+        equipmentIds: [],
+      });
+    },
+  );
 });

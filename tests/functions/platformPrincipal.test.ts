@@ -35,6 +35,11 @@ beforeAll(async () => {
   otherTechnicianId = await insert(
     "INSERT INTO technicians (external_id, name, email, specialization) VALUES ('aad-oid-2', 'Bo', 'bo@example.com', 'engines')",
   );
+  // Technicians record work on their assigned equipment.
+  await db.pool.query(
+    'INSERT INTO equipment_technicians (equipment_id, technician_id) VALUES (?, ?), (?, ?)',
+    [equipmentId, ownTechnicianId, equipmentId, otherTechnicianId],
+  );
 });
 
 /** The header App Service sets: base64 of `{ auth_typ, claims: [{ typ, val }], role_typ }`. */

@@ -34,3 +34,11 @@ export async function assignTechnician(
   }
   return technicianId;
 }
+
+/**
+ * Subjects that differ from a technician's `externalId` only by what a PAD SPACE collation,
+ * a trim or a case fold would ignore. None of them may borrow that technician's identity.
+ */
+export function lookalikeSubjects(subject: string): string[] {
+  return [`${subject} `, `${subject}\t`, ` ${subject}`, subject.toUpperCase(), `${subject}\u0000`];
+}

@@ -8,6 +8,8 @@ export interface RunningHost {
   base: string;
   /** Everything the process has printed so far (stdout and stderr). */
   output: () => string;
+  /** What it has printed on stderr alone. */
+  errors: () => string;
   exited: Promise<number | null>;
 }
 
@@ -16,14 +18,27 @@ export function startLocalHost(
   env: Record<string, string>,
   children: ChildProcess[],
   startupLimitMs = 60_000,
+  options: {
+    /**
+     * Runs the host as the leader of a process group of its own, as a shell runs a foreground
+     * job, so `process.kill(-pid, 'SIGINT')` is what Ctrl-C in a terminal does: a signal to
+     * every process of the job, the host's children included.
+     */
+    processGroup?: boolean;
+  } = {},
 ): Promise<RunningHost> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
     cwd: projectRoot,
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.processGroup ?? false,
   });
   children.push(child);
   let output = '';
+  let errors = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    errors += chunk.toString('utf8');
+  });
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
       resolve(code);
@@ -38,7 +53,13 @@ export function startLocalHost(
       const match = /http:\/\/127\.0\.0\.1:(\d+)\/api\b/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);
-        resolve({ child, base: `http://127.0.0.1:${match[1]}`, output: () => output, exited });
+        resolve({
+          child,
+          base: `http://127.0.0.1:${match[1]}`,
+          output: () => output,
+          errors: () => errors,
+          exited,
+        });
       }
     };
     child.stdout.on('data', onData);
