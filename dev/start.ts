@@ -17,6 +17,7 @@ import {
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
 import { closePool, getPool } from '../lib/mysql/pool.js';
+import { clearCheckpoints } from './checkpoints.js';
 import { createLocalHttpHost, listen } from './httpHost.js';
 import {
   applyMigrations,
@@ -215,6 +216,9 @@ async function main(): Promise<void> {
   const eventHubs = hostJsonEventHubs();
   const checkpoints = new ContainerClient(messaging.storage, 'eventhub-checkpoints');
   await checkpoints.createIfNotExists();
+  // The in-memory stand-in is a new hub at every start: checkpoints kept in Azurite from the
+  // last run name offsets it does not have, which it refuses as the service does.
+  if (messaging.eventHubs) await clearCheckpoints(checkpoints);
   const triggers = startEventHubTriggers(
     functionDeclarations
       .filter((d): d is EventHubFunctionDeclaration => d.kind === 'eventHub')

@@ -17,21 +17,33 @@ export interface LocalMessaging {
   eventHubs: EventHubsStandIn;
   azurite: Azurite;
   dataDir: string;
+  /**
+   * Replaces the Event Hubs stand-in with a new, empty one under the same name, port and
+   * keys: a hub deleted and recreated, or a namespace failed over (sequence numbers and
+   * offsets start again).
+   */
+  recreateEventHubs(): Promise<void>;
 }
 
 /** Hub `telemetry` (4 partitions, a send-only `device` and a listen-only `app` key) and Azurite. */
 export function useLocalMessaging(): LocalMessaging {
   const handle = {} as LocalMessaging;
+  const eventHubsOptions = (port: number) => ({
+    port,
+    hubs: [{ name: 'telemetry', partitions: 4 }],
+    keys: [
+      { name: 'device', key: 'ZGV2aWNlLWtleS1mb3ItdGVzdHM=', rights: ['Send' as const] },
+      { name: 'app', key: 'YXBwLWtleS1mb3ItdGVzdHM=', rights: ['Listen' as const] },
+    ],
+  });
+  handle.recreateEventHubs = async () => {
+    const { port } = handle.eventHubs;
+    await handle.eventHubs.stop();
+    handle.eventHubs = await startEventHubsStandIn(eventHubsOptions(port));
+  };
   beforeAll(async () => {
     handle.dataDir = mkdtempSync(join(tmpdir(), 'sis-e2e-'));
-    handle.eventHubs = await startEventHubsStandIn({
-      port: 0,
-      hubs: [{ name: 'telemetry', partitions: 4 }],
-      keys: [
-        { name: 'device', key: 'ZGV2aWNlLWtleS1mb3ItdGVzdHM=', rights: ['Send'] },
-        { name: 'app', key: 'YXBwLWtleS1mb3ItdGVzdHM=', rights: ['Listen'] },
-      ],
-    });
+    handle.eventHubs = await startEventHubsStandIn(eventHubsOptions(0));
     handle.azurite = await startAzurite({
       dataDir: join(handle.dataDir, 'azurite'),
       ports: { blob: await unusedPort(), queue: await unusedPort(), table: await unusedPort() },
