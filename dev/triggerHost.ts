@@ -7,7 +7,12 @@
  * and a checkpoint after every batch whether or not it threw.
  */
 import { randomUUID } from 'node:crypto';
-import type { Duration, InvocationContext as Context, Timer } from '@azure/functions';
+import type {
+  Duration,
+  ExponentialBackoffRetryOptions,
+  InvocationContext as Context,
+  Timer,
+} from '@azure/functions';
 import type { CheckpointStore, ReceivedEventData, Subscription } from '@azure/event-hubs';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { Cron } from 'croner';
@@ -224,6 +229,51 @@ export function triggerMessagesFor(
     });
 }
 
+/**
+ * Runs one invocation under the function's retry policy, as the Functions host does for an
+ * Event Hub trigger: after a failure it waits `minimumInterval × 2^attempt` (at most
+ * `maximumInterval`) and runs the batch again; `maxRetryCount` -1 retries indefinitely
+ * ("-1 means to retry indefinitely", `ExponentialBackoffRetryOptions` in @azure/functions'
+ * types; learn.microsoft.com azure-functions-bindings-error-pages, "Retries"). Returns
+ * whether the batch succeeded, was given up (the host then checkpoints past it anyway), or
+ * the host is stopping (no checkpoint: the next owner gets the batch again).
+ */
+export async function runWithRetryPolicy(
+  invoke: () => Promise<void>,
+  retry: ExponentialBackoffRetryOptions,
+  options: {
+    sleep: (ms: number) => Promise<void>;
+    isStopping: () => boolean;
+    log: (level: 'warning' | 'error', message: string) => void;
+  },
+): Promise<'succeeded' | 'gave-up' | 'stopped'> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await invoke();
+      return 'succeeded';
+    } catch (error) {
+      if (options.isStopping()) return 'stopped';
+      if (retry.maxRetryCount >= 0 && attempt >= retry.maxRetryCount) {
+        options.log(
+          'error',
+          `failed after ${attempt + 1} attempts; checkpointing anyway: ${describe(error)}`,
+        );
+        return 'gave-up';
+      }
+      const delay = Math.min(
+        durationMs(retry.maximumInterval),
+        durationMs(retry.minimumInterval) * 2 ** Math.min(attempt, 30),
+      );
+      options.log(
+        'warning',
+        `attempt ${attempt + 1} failed, retrying in ${delay} ms: ${describe(error)}`,
+      );
+      await options.sleep(delay);
+      if (options.isStopping()) return 'stopped';
+    }
+  }
+}
+
 /** Subscribes every Event Hub declaration; resolves once all are subscribed. */
 export function startEventHubTriggers(
   declarations: readonly EventHubFunctionDeclaration[],
@@ -234,6 +284,16 @@ export function startEventHubTriggers(
   const sleep =
     options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const running: { client: EventHubConsumerClient; subscription: Subscription }[] = [];
+  // Stopping interrupts a batch waiting to be retried (an indefinite policy would otherwise
+  // hold the stop up for as long as a dependency stays down).
+  let stopRequested = false;
+  let requestStop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    requestStop = () => {
+      stopRequested = true;
+      resolve();
+    };
+  });
   for (const declaration of declarations) {
     const eventHubName = resolveSetting(declaration.eventHubName);
     const consumerGroup = resolveSetting(declaration.consumerGroup);
@@ -272,32 +332,22 @@ export function startEventHubTriggers(
             declaration.dataType,
             fidelity,
           );
-          const { retry } = declaration;
-          for (let attempt = 0; ; attempt++) {
-            try {
+          const outcome = await runWithRetryPolicy(
+            async () => {
               await declaration.handler(messages, contextFor(declaration.name, log, metadata));
-              break;
-            } catch (error) {
-              if (attempt >= retry.maxRetryCount) {
-                log(
-                  'error',
-                  declaration.name,
-                  `failed after ${attempt + 1} attempts; checkpointing anyway: ${describe(error)}`,
-                );
-                break;
-              }
-              const delay = Math.min(
-                durationMs(retry.maximumInterval),
-                durationMs(retry.minimumInterval) * 2 ** attempt,
-              );
-              log(
-                'warning',
-                declaration.name,
-                `attempt ${attempt + 1} failed, retrying in ${delay} ms: ${describe(error)}`,
-              );
-              await sleep(delay);
-            }
-          }
+            },
+            declaration.retry,
+            {
+              sleep: (ms) => Promise.race([sleep(ms), stopped]),
+              isStopping: () => stopRequested,
+              log: (level, message) => {
+                log(level, declaration.name, message);
+              },
+            },
+          );
+          // Stopping mid-retry: no checkpoint, so the next owner gets the batch again, as
+          // when a host instance shuts down.
+          if (outcome === 'stopped') return;
           // As the host does: the batch is checkpointed whether or not the function succeeded.
           const last = events.at(-1);
           if (last) await context.updateCheckpoint(last);
@@ -323,6 +373,7 @@ export function startEventHubTriggers(
   }
   return {
     stop: async () => {
+      requestStop();
       for (const { client, subscription } of running) {
         await subscription.close();
         await client.close();

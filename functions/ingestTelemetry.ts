@@ -20,10 +20,14 @@ export const ingestTelemetryFunction: EventHubFunctionDeclaration = {
   cardinality: 'many',
   // Bodies as buffers: empty ones stay in the batch, aligned with the metadata.
   dataType: 'binary',
-  // After the in-invocation retries: the host re-runs the batch before checkpointing it.
+  // After the in-invocation retries the host re-runs the batch, indefinitely (-1), backing
+  // off to every 5 minutes: the host checkpoints past a batch whose retries ran out, so a
+  // finite count would lose a batch to a Cosmos or MySQL outage longer than the retries.
+  // Bad data never throws (it is dead-lettered or parked), so what keeps failing is a
+  // dependency or a fault that needs an operator, and the partition waits for it.
   retry: {
     strategy: 'exponentialBackoff',
-    maxRetryCount: 5,
+    maxRetryCount: -1,
     minimumInterval: { seconds: 5 },
     maximumInterval: { minutes: 5 },
   },

@@ -19,13 +19,9 @@ import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
-import { createPool } from 'mysql2/promise';
-import { ensureDatabase, startMariaDb } from '../../dev/mariadb.js';
-import { migrate } from '../../lib/mysql/migrations.js';
 import { windowSizeMs } from '../../lib/telemetry/window.js';
 import { emit, isQuick, metric } from '../report.js';
 import { startChildServer } from '../servers/child.js';
-import { freePort } from '../servers/ports.js';
 import { startBenchStack } from '../servers/stack.js';
 
 const quick = isQuick();
@@ -50,26 +46,15 @@ const percentile = (values: readonly number[], p: number) => {
 };
 
 try {
-  const mariadb = await startMariaDb({
-    dataDir: join(dir, 'mariadb'),
-    port: await freePort(),
-    log: () => undefined,
-  });
-  stops.push(() => mariadb.stop());
-  await ensureDatabase(mariadb.url, 'bench');
-  const pool = createPool({ uri: `${mariadb.url}bench`, connectionLimit: 2 });
-  await migrate(pool);
-  await pool.end();
-
   const { eventHubs, azurite, webPubSub, appEnv } = await startBenchStack({
     dir,
     stops,
     partitions,
+    equipment: devices,
   });
 
   const host = await startChildServer('bench/servers/triggerHost.ts', {
     ...appEnv,
-    MYSQL_URL: `${mariadb.url}bench`,
     TELEMETRY_ALLOWED_LATENESS_SECONDS: String(latenessSeconds),
     BENCH_STORAGE: azurite.connectionString,
     BENCH_MAX_WAIT_SECONDS: '1',

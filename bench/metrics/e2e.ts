@@ -113,6 +113,7 @@ try {
     dir,
     stops,
     extraHubs: ['baseline'],
+    equipment: devices,
     // Nothing may age out while the pipeline catches up.
     retention: { maxEventsPerPartition: 5_000_000, maxAgeMs: 3_600_000 },
   });

@@ -1,21 +1,27 @@
 /**
  * The messaging and storage stand-ins the pipeline benchmarks run against, in this process:
  * Event Hubs (hub `telemetry`, plus any extra hubs), Azurite, the Cosmos server with the
- * telemetry containers in database `bench`, and Web PubSub (hub `sis`). `appEnv` points the
- * app's settings at them. Every server's stop is pushed onto `stops`.
+ * telemetry containers in database `bench`, Web PubSub (hub `sis`), and a private MariaDB
+ * with the demo fleet's machines 1..N registered (the pipeline dead-letters readings of
+ * machines nobody registered). `appEnv` points the app's settings at them. Every server's
+ * stop is pushed onto `stops`.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CosmosClient, Database } from '@azure/cosmos';
+import { createPool } from 'mysql2/promise';
 import { startAzurite, type Azurite } from '../../dev/azurite.js';
 import { startCosmosServer } from '../../dev/cosmos.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../../dev/eventhubs/index.js';
+import { ensureDatabase, startMariaDb } from '../../dev/mariadb.js';
+import { seedDemoData } from '../../dev/seed.js';
 import { startWebPubSubStandIn, type WebPubSubStandIn } from '../../dev/webpubsub/index.js';
 import {
   COSMOS_EMULATOR_KEY,
   createCosmosClient,
   ensureTelemetryContainers,
 } from '../../lib/cosmos/client.js';
+import { migrate } from '../../lib/mysql/migrations.js';
 import { freePort } from './ports.js';
 
 export interface BenchStack {
@@ -33,6 +39,8 @@ export async function startBenchStack(options: {
   stops: (() => Promise<void>)[];
   partitions?: number;
   extraHubs?: string[];
+  /** Machines registered in MySQL, ids 1..N (the simulator's ids). */
+  equipment: number;
   retention?: { maxEventsPerPartition: number; maxAgeMs: number };
 }): Promise<BenchStack> {
   const { dir, stops } = options;
@@ -66,6 +74,21 @@ export async function startBenchStack(options: {
     return Promise.resolve();
   });
   const { database } = await ensureTelemetryContainers(client, 'bench');
+  const mariadb = await startMariaDb({
+    dataDir: join(dir, 'mariadb'),
+    port: await freePort(),
+    log: () => undefined,
+  });
+  stops.push(() => mariadb.stop());
+  await ensureDatabase(mariadb.url, 'bench');
+  const mysqlUrl = `${mariadb.url}bench`;
+  const pool = createPool({ uri: mysqlUrl, connectionLimit: 2 });
+  try {
+    await migrate(pool);
+    await seedDemoData(pool, options.equipment);
+  } finally {
+    await pool.end();
+  }
   const accessKey = 'bench-web-pubsub-access-key';
   const webPubSub = await startWebPubSubStandIn({ port: 0, hubs: ['sis'], accessKey });
   stops.push(() => webPubSub.stop());
@@ -86,6 +109,7 @@ export async function startBenchStack(options: {
       WEBPUBSUB__endpoint: webPubSub.endpoint,
       WEBPUBSUB_KEY: accessKey,
       WEBPUBSUB_HUB: 'sis',
+      MYSQL_URL: mysqlUrl,
     },
   };
 }

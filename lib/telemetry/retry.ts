@@ -3,6 +3,7 @@
  * dropped connections). Bad data never throws, so it never gets here; what is left after
  * these attempts goes to the function's retry policy.
  */
+import { DependencyUnavailableError } from '../errors.js';
 
 const transientStatuses = new Set([408, 410, 429, 449, 500, 502, 503, 504]);
 const transientCodes = new Set([
@@ -17,6 +18,8 @@ const transientCodes = new Set([
 
 export function isTransient(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
+  // MySQL or Cosmos down, hung or throttled (lib/errors.ts), whatever the driver's code.
+  if (error instanceof DependencyUnavailableError) return true;
   const { code, statusCode, name } = error as {
     code?: unknown;
     statusCode?: unknown;

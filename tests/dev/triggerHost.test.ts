@@ -1,9 +1,13 @@
-/** The local host's timer triggers, binding expressions and Event Hub trigger shapes. */
+/**
+ * The local host's timer triggers, binding expressions, Event Hub trigger shapes and retry
+ * policy.
+ */
 import type { Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import {
   longOf,
   resolveSetting,
+  runWithRetryPolicy,
   startTimers,
   triggerMessagesFor,
   triggerMetadataFor,
@@ -165,5 +169,65 @@ describe('triggerMessagesFor', () => {
   it('passes the SDK-decoded bodies through under plain fidelity', () => {
     const decoded = [{ equipmentId: '7' }, 'x'];
     expect(triggerMessagesFor(decoded, 'binary', 'plain')).toEqual(decoded);
+  });
+});
+
+describe('runWithRetryPolicy', () => {
+  const policy = (maxRetryCount: number) =>
+    ({
+      strategy: 'exponentialBackoff',
+      maxRetryCount,
+      minimumInterval: { seconds: 5 },
+      maximumInterval: { minutes: 5 },
+    }) as const;
+
+  /** An invocation that fails `failures` times, then succeeds; records the waits asked for. */
+  function harness(failures: number, stopAfterWaits = Infinity) {
+    let calls = 0;
+    const waits: number[] = [];
+    const logs: string[] = [];
+    let stopping = false;
+    return {
+      invoke: () => {
+        calls += 1;
+        return calls > failures ? Promise.resolve() : Promise.reject(new Error(`down ${calls}`));
+      },
+      options: {
+        sleep: (ms: number) => {
+          waits.push(ms);
+          if (waits.length >= stopAfterWaits) stopping = true;
+          return Promise.resolve();
+        },
+        isStopping: () => stopping,
+        log: (level: string, message: string) => logs.push(`${level}: ${message}`),
+      },
+      calls: () => calls,
+      waits,
+      logs,
+    };
+  }
+
+  it('retries indefinitely under -1, backing off to the maximum interval, until it succeeds', async () => {
+    const run = harness(12);
+    expect(await runWithRetryPolicy(run.invoke, policy(-1), run.options)).toBe('succeeded');
+    expect(run.calls()).toBe(13);
+    expect(run.waits).toEqual([
+      5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000, 300_000, 300_000,
+      300_000,
+    ]);
+    expect(run.logs.every((line) => line.startsWith('warning: attempt'))).toBe(true);
+  });
+
+  it('gives up after maxRetryCount retries, saying the batch is checkpointed anyway', async () => {
+    const run = harness(100);
+    expect(await runWithRetryPolicy(run.invoke, policy(2), run.options)).toBe('gave-up');
+    expect(run.calls()).toBe(3);
+    expect(run.logs.at(-1)).toMatch(/^error: failed after 3 attempts; checkpointing anyway/);
+  });
+
+  it('stops retrying when the host stops, without running the batch again', async () => {
+    const run = harness(100, 3);
+    expect(await runWithRetryPolicy(run.invoke, policy(-1), run.options)).toBe('stopped');
+    expect(run.calls()).toBe(3);
   });
 });

@@ -78,7 +78,7 @@ describe('Azure entry', () => {
       dataType: 'binary',
     });
     expect(registered.find((f) => f.name === 'ingestTelemetry')).toMatchObject({
-      retryOptions: { strategy: 'exponentialBackoff', maxRetryCount: 5 },
+      retryOptions: { strategy: 'exponentialBackoff', maxRetryCount: -1 },
     });
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DependencyUnavailableError } from '../../../lib/errors.js';
 import { isTransient, withTransientRetry } from '../../../lib/telemetry/retry.js';
 
 const noWait = { attempts: 4, baseDelayMs: 100, maxDelayMs: 1000 };
@@ -10,6 +11,8 @@ describe('isTransient', () => {
     [{ statusCode: 408 }, true],
     [{ code: 'ECONNRESET' }, true],
     [{ name: 'TimeoutError' }, true],
+    // A hung MySQL's command timeout carries a code no list above names.
+    [new DependencyUnavailableError('mysql', { reason: 'timed out' }), true],
     [{ code: 400 }, false],
     [{ code: 404 }, false],
     [{ code: 412 }, false],
