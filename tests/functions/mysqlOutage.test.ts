@@ -6,7 +6,7 @@
  * slack for a loaded machine), never a 500; the app recovers without a restart; and a write
  * issued during the outage is stored at most once, exactly once when it was confirmed.
  */
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
@@ -43,6 +43,24 @@ let writeCounter = 0;
 
 function serverPid(): number {
   return Number(readFileSync(join(dataDir, 'mysqld.pid'), 'utf8').trim());
+}
+
+/**
+ * Waits (bounded) until every thread of `pid` is stopped: `kill` only queues SIGSTOP, and a
+ * thread of a server on a busy machine may still be on its way to the stop when the first
+ * request arrives.
+ */
+async function waitUntilStopped(pid: number): Promise<void> {
+  const states = () =>
+    readdirSync(`/proc/${pid}/task`).map((task) => {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    });
+  for (let attempt = 0; attempt < 500; attempt++) {
+    if (states().every((state) => state === 'T')) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`MariaDB ${pid} did not stop: thread states ${states().join('')}`);
 }
 
 beforeAll(async () => {
@@ -170,6 +188,7 @@ describe('MySQL outage under load', () => {
   it('answers 503 with Retry-After within the bound while the server hangs (SIGSTOP)', async () => {
     stoppedPid = serverPid();
     process.kill(stoppedPid, 'SIGSTOP');
+    await waitUntilStopped(stoppedPid);
     const outcomes = await load();
     writes.push(...outcomes.filter((o) => o.kind === 'write'));
     expectAllUnavailable(outcomes);
