@@ -194,6 +194,9 @@ export class CosmosTelemetryStore implements TelemetryStore {
         equipmentIds: [...new Set(entries.map((e) => e.equipmentId))],
         // Lets the live view find every batch holding an equipment's open window.
         windowKeys: entries.map((e) => windowKey(e.equipmentId, e.windowStart)),
+        // Lets it find the newest readings: sequence numbers order one partition's batches
+        // only, and start again in a new epoch.
+        newestReadingTime: Math.max(...entries.map((e) => e.latest.timestamp)),
         ttl: this.options.partialTtlSeconds ?? defaultPartialTtlSeconds,
       });
     }

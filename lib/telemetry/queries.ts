@@ -348,13 +348,14 @@ export async function equipmentTelemetry(
   equipmentId: string,
   range: { from: Date; to: Date },
 ): Promise<EquipmentTelemetry> {
-  // Batches arrive in sequence order, not event time: the latest reading is the newest by
-  // timestamp among the last few batches that held this equipment.
+  // The latest reading is the newest by timestamp among the few batches holding this
+  // equipment whose newest reading is newest (`newestReadingTime`, written with each partial):
+  // sequence numbers cannot order batches of different partitions or epochs.
   const partials = database.container('pipelineState');
   const { resources: newest } = await partials.items
     .query<BatchPartial & ItemDefinition>({
       query:
-        "SELECT TOP 5 * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.equipmentIds, @equipmentId) ORDER BY c.lastSequenceNumber DESC",
+        "SELECT TOP 5 * FROM c WHERE c.type = 'partial' AND ARRAY_CONTAINS(c.equipmentIds, @equipmentId) ORDER BY c.newestReadingTime DESC",
       parameters: [{ name: '@equipmentId', value: equipmentId }],
     })
     .fetchAll();

@@ -197,6 +197,23 @@ describe('one equipment on two partitions', () => {
     ]);
   });
 
+  it('shows the newest reading by time, whichever partition and sequence numbers hold it', async () => {
+    const options = optionsFor(storeFor(cosmos.database));
+    // Partition a has sent many batches (high sequence numbers) with older readings; the
+    // newest reading came on partition b, whose numbers are low.
+    for (let batch = 0; batch < 6; batch++) {
+      await processBatch(options, 'newest-a', [
+        event(1000 + batch, 'NEWEST', at(`09:0${batch}:00`), 60 + batch),
+      ]);
+    }
+    await processBatch(options, 'newest-b', [event(3, 'NEWEST', at('09:07:00'), 99)]);
+    const view = await equipmentTelemetry(cosmos.database, 'NEWEST', {
+      from: new Date(at('08:00:00')),
+      to: new Date(at('10:00:00')),
+    });
+    expect(view.latest).toMatchObject({ temperature: 99 });
+  });
+
   it('shows a window open on one partition and closed on another once, with both parts', async () => {
     const options = optionsFor(storeFor(cosmos.database));
     // Partition a closes 08:00 (another machine's reading moves its watermark on) and merges
