@@ -9,8 +9,20 @@ import type { EventHubConsumerClient } from '@azure/event-hubs';
 import type { SectionConfig } from '../config.js';
 import { azureCredential } from '../identity.js';
 
-/** True when every event enqueued in the partition is at or below `lastSequenceNumber`. */
-export type HubProbe = (partitionId: string, lastSequenceNumber: number) => Promise<boolean>;
+/** How far a partition's processing has committed (from its state). */
+export interface PartitionProgress {
+  lastSequenceNumber: number;
+  /** Newest enqueued time committed, or null when unknown (states from before epochs). */
+  lastEnqueuedTimeMs: number | null;
+}
+
+/**
+ * True when the partition holds nothing the pipeline has not processed: nothing enqueued past
+ * the committed sequence number, nor after the committed enqueued time. The second check
+ * catches a hub recreated or failed over, whose small new sequence numbers would otherwise
+ * look processed before its first batch starts the new epoch.
+ */
+export type HubProbe = (partitionId: string, progress: PartitionProgress) => Promise<boolean>;
 
 export function createHubProbe(config: SectionConfig<'eventHubs'>): {
   probe: HubProbe;
@@ -37,9 +49,14 @@ export function createHubProbe(config: SectionConfig<'eventHubs'>): {
           ),
     ));
   return {
-    probe: async (partitionId, lastSequenceNumber) => {
+    probe: async (partitionId, progress) => {
       const properties = await (await connect()).getPartitionProperties(partitionId);
-      return properties.isEmpty || properties.lastEnqueuedSequenceNumber <= lastSequenceNumber;
+      if (properties.isEmpty) return true;
+      return (
+        properties.lastEnqueuedSequenceNumber <= progress.lastSequenceNumber &&
+        (progress.lastEnqueuedTimeMs === null ||
+          properties.lastEnqueuedOnUtc.getTime() <= progress.lastEnqueuedTimeMs)
+      );
     },
     close: async () => {
       if (client) await (await client).close();

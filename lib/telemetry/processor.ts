@@ -23,6 +23,7 @@ import {
   type PartitionState,
   type PipelineSettings,
 } from './partition.js';
+import type { HubProbe } from './hubProbe.js';
 import type { ParkedBatch } from './parking.js';
 import { metricNames, type MetricName } from './reading.js';
 import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
@@ -472,8 +473,7 @@ export async function closeIdleWindows(
   nowMs: number,
   idleGraceMs: number,
   /** Whether the hub holds nothing beyond what the state has processed; see hubProbe.ts. */
-  isCaughtUp: (partitionId: string, lastSequenceNumber: number) => Promise<boolean> = () =>
-    Promise.resolve(true),
+  isCaughtUp: HubProbe = () => Promise.resolve(true),
 ): Promise<{
   partitions: number;
   windowsClosed: number;
@@ -488,7 +488,7 @@ export async function closeIdleWindows(
     try {
       let advanced = advanceByClock(state, nowMs, options.settings, idleGraceMs);
       // A partition that is behind, not quiet, keeps its windows open for its backlog.
-      if (advanced !== state && !(await isCaughtUp(state.partitionId, state.lastSequenceNumber))) {
+      if (advanced !== state && !(await isCaughtUp(state.partitionId, state))) {
         advanced = state;
       }
       const committed = advanced === state ? etag : await options.store.commitState(advanced, etag);
