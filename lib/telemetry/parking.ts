@@ -43,7 +43,7 @@ export interface ParkedBatch {
 }
 
 /** One stored document of a parked batch (chunk `chunk` of `chunks`), without its TTL. */
-export interface ParkedBatchDocument {
+export interface ParkedBatchDocument extends ParkedBatch {
   /** `{batch id}` for chunk 0, `{batch id}~{chunk}` after it. */
   id: string;
   type: 'parked-batch';
@@ -51,18 +51,10 @@ export interface ParkedBatchDocument {
   /** The container's partition key; a parked batch has no readable equipment. */
   equipmentId: string;
   reason: 'unreadable-batch';
-  detail: string;
-  partitionId: string;
-  firstSequenceNumber: number | null;
-  lastSequenceNumber: number | null;
-  enqueuedTime: string;
-  lastEnqueuedTime: string | null;
-  parkedAt: string;
   /** Events in the whole batch; `events` holds this chunk's. */
   eventCount: number;
   /** Position of this chunk's first event in the batch. */
   firstIndex: number;
-  events: ParkedEvent[];
   chunk: number;
   chunks: number;
 }
