@@ -21,6 +21,7 @@ import {
   type RetentionPolicy,
 } from './partition.js';
 import { partitionIndexForKey } from './partitionKey.js';
+import { saslServerMechanisms } from './sasl.js';
 import {
   SasTokenError,
   effectiveRights,
@@ -113,6 +114,8 @@ interface ActiveReceiver {
   readonly runtimeMetric: boolean;
   /** Sequence number of the next event to deliver. */
   next: number;
+  /** Whether our attach has been written; no transfer may go out before it (see openReceiver). */
+  attachWritten: boolean;
   stopListening: () => void;
 }
 
@@ -135,6 +138,7 @@ interface LinkInternals {
   local: {
     attach: {
       snd_settle_mode?: number;
+      rcv_settle_mode?: number;
       max_message_size?: number;
       offered_capabilities?: unknown;
     };
@@ -143,6 +147,21 @@ interface LinkInternals {
 
 function localAttach(link: Sender | Receiver): LinkInternals['local']['attach'] {
   return (link as unknown as LinkInternals).local.attach;
+}
+
+/**
+ * Answers an attach with the settle modes the client asked for. The sender's choice is the
+ * link's (AMQP 1.0, 2.7.3), and Microsoft.Azure.Amqp adopts whatever the answering attach says
+ * ("the service side can override the settle type": Azure/azure-amqp, src/AmqpLink.cs
+ * `OnReceiveAttach`). Its request/response links send settled with an empty delivery tag
+ * (src/RequestResponseAmqpLink.cs); answered with rhea's default (mixed) they would keep each
+ * request unsettled under that same tag until our disposition arrives, and the next request
+ * fails with "An item with the same key has already been added".
+ */
+function echoSettleModes(link: Sender | Receiver): void {
+  const attach = localAttach(link);
+  attach.snd_settle_mode = link.snd_settle_mode;
+  attach.rcv_settle_mode = link.rcv_settle_mode;
 }
 
 /**
@@ -310,7 +329,11 @@ export async function startEventHubsStandIn(
     const reply = stateOf(connection).replyLinks.get(replyTo);
     if (!reply) return;
     const applicationProperties: Record<string, unknown> = {
-      'status-code': statusCode,
+      // An AMQP int: the .NET client reads it as one and takes anything else (rhea would encode
+      // 202 as a uint) as a failure (Azure/azure-amqp, src/Cbs/AmqpCbsLink.cs `SendTokenAsync`;
+      // Azure/azure-sdk-for-net, sdk/eventhub/Azure.Messaging.EventHubs/src/Amqp/AmqpClient.cs
+      // `ThrowIfErrorResponse`).
+      'status-code': rhea.types.wrap_int(statusCode),
       'status-description': statusDescription,
     };
     if (errorCondition) applicationProperties['error-condition'] = errorCondition;
@@ -432,7 +455,10 @@ export async function startEventHubsStandIn(
         type: 'com.microsoft:eventhub',
         created_at: hub.createdAt,
         partition_count: hub.partitionIds.length,
-        partition_ids: [...hub.partitionIds],
+        // An AMQP array of strings, not a list: the .NET client casts it to string[]
+        // (Azure/azure-sdk-for-net, sdk/eventhub/Azure.Messaging.EventHubs/src/Amqp/
+        // AmqpMessageConverter.cs `CreateEventHubPropertiesFromResponse`).
+        partition_ids: rhea.types.wrap_array([...hub.partitionIds], 0xb1, undefined),
       });
       return;
     }
@@ -550,6 +576,7 @@ export async function startEventHubsStandIn(
 
   const pump = (receiver: ActiveReceiver): void => {
     const { link, partition } = receiver;
+    if (!receiver.attachWritten) return;
     while (link.is_open() && link.sendable()) {
       const begin = partition.beginSequenceNumber;
       // Events the receiver had not reached yet may have aged out; it continues after them.
@@ -671,6 +698,7 @@ export async function startEventHubsStandIn(
       name,
       runtimeMetric,
       next,
+      attachWritten: false,
       stopListening: () => undefined,
     };
     receiver.stopListening = partition.onAppend(() => {
@@ -680,14 +708,22 @@ export async function startEventHubsStandIn(
     stateOf(context.connection).receivers.add(receiver);
     activeOf.set(link, receiver);
     stateOf(context.connection).guarded.set(link, { path: path.join('/'), right: 'Listen' });
-    pump(receiver);
+    // rhea writes a session's queued transfers before its links' attach frames
+    // (rhea/lib/session.js `_process`), on the next tick. A client's flow often arrives with its
+    // attach, so events pumped now would reach it before our attach: Microsoft.Azure.Amqp then
+    // closes the session and the .NET consumer fails with "The AMQP object ... is aborted".
+    // setImmediate runs after that tick's output.
+    setImmediate(() => {
+      receiver.attachWritten = true;
+      pump(receiver);
+    });
   };
 
   // ---- AMQP plumbing ----
 
   const container = rhea.create_container({ id: 'eventhubs-stand-in' });
-  // ANONYMOUS only: identity comes from the tokens put on $cbs, as with the emulator.
-  (container.sasl_server_mechanisms as { enable_anonymous(): void }).enable_anonymous();
+  // ANONYMOUS and MSSBCBS: identity comes from the tokens put on $cbs (see sasl.ts).
+  container.sasl_server_mechanisms = saslServerMechanisms();
 
   container.on('connection_open', (context: EventContext) => {
     stateOf(context.connection);
@@ -700,6 +736,7 @@ export async function startEventHubsStandIn(
     const address = typeof link.target.address === 'string' ? link.target.address : '';
     const path = resourcePath(address).split('/');
     link.set_target(link.target);
+    echoSettleModes(link);
     if (path.length === 1 && path[0] === '$cbs') {
       inbound.set(link, { kind: 'cbs' });
       return;
@@ -733,6 +770,7 @@ export async function startEventHubsStandIn(
     if (path.length === 1 && (path[0] === '$cbs' || path[0] === '$management')) {
       link.set_source({ address });
       link.set_target(link.target);
+      echoSettleModes(link);
       const reply: ReplyLink = { sender: link, pending: [] };
       const replies = stateOf(context.connection).replyLinks;
       // Requests name their reply link by link name ($cbs) or target address ($management).
