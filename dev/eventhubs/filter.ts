@@ -10,8 +10,13 @@ import type { StartPosition } from './partition.js';
 /** The filter name the SDKs use (descriptor 0x468C00000004). */
 export const selectorFilterName = 'apache.org:selector-filter:string';
 
+/**
+ * The JS SDK quotes the value (`> '-1'`, @azure/event-hubs `getEventPositionFilter`); the .NET
+ * SDK does not (`> -1`, `> @latest`: Azure/azure-sdk-for-net,
+ * sdk/eventhub/Azure.Messaging.EventHubs/src/Amqp/AmqpFilter.cs `BuildFilterExpression`).
+ */
 const expression =
-  /^\s*amqp\.annotation\.(x-opt-offset|x-opt-sequence-number|x-opt-enqueued-time)\s*(>=|>)\s*'([^']*)'\s*$/i;
+  /^\s*amqp\.annotation\.(x-opt-offset|x-opt-sequence-number|x-opt-enqueued-time)\s*(>=|>)\s*(?:'([^']*)'|([^\s']+))\s*$/i;
 
 /** Thrown for a filter this stand-in (and the service) does not understand. */
 export class FilterError extends Error {
@@ -34,7 +39,8 @@ export function startPositionFromFilter(filter: unknown): StartPosition {
   if (typeof text !== 'string') throw new FilterError('The selector filter is not a string.');
   const match = expression.exec(text);
   if (!match) throw new FilterError(`The selector filter '${text}' is not supported.`);
-  const [, annotation = '', operator, value = ''] = match;
+  const [, annotation = '', operator, quoted, bare] = match;
+  const value = quoted ?? bare ?? '';
   const inclusive = operator === '>=';
   switch (annotation.toLowerCase()) {
     case 'x-opt-offset':

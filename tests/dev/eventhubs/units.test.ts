@@ -103,7 +103,31 @@ describe('start-position filters', () => {
     });
   });
 
+  it('reads the .NET SDK forms too, which leave the value unquoted', () => {
+    expect(startPositionFromFilter(filter('amqp.annotation.x-opt-offset > -1'))).toEqual({
+      kind: 'offset',
+      offset: '-1',
+      inclusive: false,
+    });
+    expect(startPositionFromFilter(filter('amqp.annotation.x-opt-offset > @latest'))).toEqual({
+      kind: 'offset',
+      offset: '@latest',
+      inclusive: false,
+    });
+    expect(startPositionFromFilter(filter('amqp.annotation.x-opt-sequence-number >= 7'))).toEqual({
+      kind: 'sequenceNumber',
+      sequenceNumber: 7,
+      inclusive: true,
+    });
+    expect(
+      startPositionFromFilter(filter('amqp.annotation.x-opt-enqueued-time > 1700000000000')),
+    ).toEqual({ kind: 'enqueuedTime', enqueuedTime: 1_700_000_000_000 });
+  });
+
   it('refuses anything else', () => {
+    expect(() => startPositionFromFilter(filter("amqp.annotation.x-opt-offset > '5"))).toThrow(
+      /not supported/,
+    );
     expect(() => startPositionFromFilter(filter('amqp.annotation.x-opt-offset < 5'))).toThrow(
       /not supported/,
     );
