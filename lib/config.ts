@@ -3,6 +3,9 @@
  * settings; locally the dev host loads them from `local.settings.json` (or the example
  * file). A bad or missing setting fails fast with a message naming each one.
  */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 const booleanSetting = (fallback: boolean) =>
@@ -29,6 +32,20 @@ const integerSetting = (fallback: number, min: number, max: number) =>
     .default(fallback);
 
 const optionalText = z.string().min(1).optional();
+
+/**
+ * The folder holding the app's package.json above this module: the project root from
+ * source, from `dist/` and from the deployed bundle alike (the file system root if none).
+ */
+function appRoot(): string {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = resolve(dir, '..');
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return dir;
+}
 
 /**
  * Defaults of the MySQL timeouts (milliseconds). A hung or unreachable server costs a request
@@ -226,6 +243,12 @@ export const settingSections = {
     /** JSON severity rules; empty means the documented defaults. */
     SEVERITY_RULES: optionalText,
   }),
+  dashboard: z.object({
+    /** Folder of the built dashboard (relative: to the working directory). */
+    DASHBOARD_DIR: optionalText.transform((dir) =>
+      dir === undefined ? join(appRoot(), 'dist', 'dashboard') : resolve(dir),
+    ),
+  }),
 } as const;
 
 export type Section = keyof typeof settingSections;
@@ -239,6 +262,7 @@ const settingsSchema = z.object({
   ...settingSections.webPubSub.shape,
   ...settingSections.push.shape,
   ...settingSections.telemetry.shape,
+  ...settingSections.dashboard.shape,
 });
 
 /** The validated settings. */

@@ -4,55 +4,28 @@
  * No DOM here, so the feed's rules are testable on their own.
  */
 
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
-export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
-export type Metric = 'temperature' | 'vibration' | 'pressure';
+import type { AlertEventType, PublicAlert } from '../../lib/telemetry/alerts.js';
 
-export interface MetricSummary {
-  count: number;
-  min: number;
-  max: number;
-  mean: number;
-}
+// The alert's shape is declared once, by the pipeline (`PublicAlert` in
+// lib/telemetry/alerts.ts; the API's `Alert` schema is checked against it). Type-only, so
+// nothing of the server reaches the bundle.
 
-export interface WindowSummary {
-  readings: number;
-  metrics: Partial<Record<Metric, MetricSummary>>;
-}
+export type Severity = PublicAlert['severity'];
+export type AlertStatus = PublicAlert['status'];
+export type Metric = PublicAlert['metric'];
+export type WindowSummary = PublicAlert['window']['summary'];
+export type MetricSummary = NonNullable<WindowSummary['metrics'][Metric]>;
 
-/** The API's `Alert` (lib/api/telemetrySchemas.ts), as far as the page uses it. */
-export interface Alert {
-  id: string;
-  equipmentId: string;
-  metric: Metric;
-  status: AlertStatus;
-  severity: Severity;
-  occurrences: number;
-  firstWindowStart: string;
-  lastWindowStart: string;
-  raisedAt: string;
-  breach: {
-    metric: Metric;
-    severity: Severity;
-    mean: number;
-    threshold: number;
-    comparison: '>' | '<';
-    unit: string;
-    description: string;
-    recommendedAction: string;
-  };
-  window: { start: string; end: string; summary: WindowSummary };
-  acknowledgedAt?: string;
-  acknowledgedBy?: string;
-  resolvedAt?: string;
-  resolvedBy?: string;
-  /** The service record created when it was resolved. */
-  serviceRecordId?: number;
+/**
+ * An alert as the API and live messages carry it. `version` is left optional because the
+ * page checks it where it relies on it; the HTTP ETag comes with REST answers only.
+ */
+export type Alert = Omit<PublicAlert, 'version'> & {
   /** 1 when raised, +1 on every change (REST answers and messages both carry it). */
   version?: number;
   /** The HTTP ETag (REST answers only). */
   etag?: string;
-}
+};
 
 /** `GET /api/me`. */
 export interface Me {
@@ -78,15 +51,23 @@ export interface EquipmentStatus {
   window: { start: string; end: string; summary: WindowSummary } | null;
 }
 
-export type AlertMessageType = 'alert.raised' | 'alert.escalated' | 'alert.updated';
+export type AlertMessageType = AlertEventType;
 
 export type LiveMessage =
   | { type: AlertMessageType; alert: Alert; version: number }
   | { type: 'equipment.status'; status: EquipmentStatus };
 
-const severities: readonly string[] = ['low', 'medium', 'high', 'critical'];
-const statuses: readonly string[] = ['open', 'acknowledged', 'resolved'];
-const metrics: readonly string[] = ['temperature', 'vibration', 'pressure'];
+// Every value of each union, checked by the compiler both ways (a missing one fails too).
+const severities: readonly string[] = allOf<Severity>()(['medium', 'high', 'critical']);
+const statuses: readonly string[] = allOf<AlertStatus>()(['open', 'acknowledged', 'resolved']);
+const metrics: readonly string[] = allOf<Metric>()(['temperature', 'vibration', 'pressure']);
+
+/** `values` as a list of every member of `T`: a missing or unknown one does not compile. */
+function allOf<T extends string>() {
+  return <const V extends readonly T[]>(
+    values: V & ([T] extends [V[number]] ? unknown : { missing: Exclude<T, V[number]> }),
+  ): V => values;
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -119,15 +119,18 @@ function permits(connection: Connection, role: string, group: string): boolean {
   return connection.roles.has(role) || connection.roles.has(`${role}.${group}`);
 }
 
-/** Handles one frame from a JSON-subprotocol client. */
-function handleFrame(
-  connection: Connection,
-  data: RawData,
-  isBinary: boolean,
-  options: ClientEndpointOptions,
-): void {
-  // Simple clients' frames would go to an upstream event handler; there is none here.
-  if (connection.protocol === 'none' || isBinary) return;
+/** Why a request failed, as its `ack` reports it. */
+interface RequestError {
+  name: string;
+  message: string;
+}
+
+/** A client request, decoded from one text frame. */
+type ClientMessage = Record<string, unknown>;
+
+/** The frame's JSON object; undefined for what the service would not read as a request. */
+function parseFrame(data: RawData, isBinary: boolean): ClientMessage | undefined {
+  if (isBinary) return undefined;
   let parsed: unknown;
   try {
     const bytes = Array.isArray(data)
@@ -137,87 +140,131 @@ function handleFrame(
         : Buffer.from(data);
     parsed = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return;
+    return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return;
-  const message = parsed as Record<string, unknown>;
-  const ackId = typeof message.ackId === 'number' ? message.ackId : undefined;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  return parsed as ClientMessage;
+}
 
-  const ack = (error?: { name: string; message: string }) => {
+/**
+ * Runs `action` and acknowledges its outcome when the request has an `ackId`, unless that
+ * ackId was already processed (the client resending): then the ack says `Duplicate`.
+ */
+function runAcknowledged(
+  connection: Connection,
+  message: ClientMessage,
+  action: () => RequestError | undefined,
+): void {
+  const ackId = typeof message.ackId === 'number' ? message.ackId : undefined;
+  const ack = (error: RequestError | undefined) => {
     if (ackId === undefined) return;
     if (!error) connection.markProcessed(ackId);
     connection.sendControl({ type: 'ack', ackId, success: !error, ...(error ? { error } : {}) });
   };
-  /** Runs `action` unless this ackId was already processed (the client resending). */
-  const once = (action: () => { name: string; message: string } | undefined) => {
-    if (ackId !== undefined && connection.isDuplicate(ackId)) {
-      ack({ name: 'Duplicate', message: `Message with ack-id: ${ackId} has been processed` });
-      return;
-    }
-    ack(action());
-  };
+  if (ackId !== undefined && connection.isDuplicate(ackId)) {
+    ack({ name: 'Duplicate', message: `Message with ack-id: ${ackId} has been processed` });
+    return;
+  }
+  ack(action());
+}
 
+/** `joinGroup` / `leaveGroup`: needs `webpubsub.joinLeaveGroup[.<group>]`. */
+function joinOrLeaveGroup(
+  connection: Connection,
+  message: ClientMessage,
+  joining: boolean,
+): RequestError | undefined {
+  const group = message.group;
+  if (!isValidGroup(group)) return { name: 'BadRequest', message: 'Invalid group name.' };
+  if (!permits(connection, 'webpubsub.joinLeaveGroup', group)) {
+    return {
+      name: 'Forbidden',
+      message: `The connection has no permission to ${joining ? 'join' : 'leave'} group ${group}.`,
+    };
+  }
+  if (joining) connection.hub.join(connection, group);
+  else connection.hub.leave(connection, group);
+  return undefined;
+}
+
+/** `sendToGroup`: needs `webpubsub.sendToGroup[.<group>]`; `noEcho` skips the sender. */
+function sendToGroup(connection: Connection, message: ClientMessage): RequestError | undefined {
+  const group = message.group;
+  if (!isValidGroup(group)) return { name: 'BadRequest', message: 'Invalid group name.' };
+  if (!permits(connection, 'webpubsub.sendToGroup', group)) {
+    return {
+      name: 'Forbidden',
+      message: `The connection has no permission to send to group ${group}.`,
+    };
+  }
+  const payload = readClientPayload(message);
+  if (!payload) return { name: 'BadRequest', message: 'Invalid dataType or data.' };
+  const origin = {
+    from: 'group' as const,
+    group,
+    ...(connection.userId === undefined ? {} : { fromUserId: connection.userId }),
+  };
+  for (const member of connection.hub.groupMembers(group)) {
+    if (message.noEcho === true && member === connection) continue;
+    member.deliver(origin, payload);
+  }
+  return undefined;
+}
+
+/** `event`: handed to `onEvent`, where the service would call the upstream event handler. */
+function forwardEvent(
+  connection: Connection,
+  message: ClientMessage,
+  options: ClientEndpointOptions,
+): RequestError | undefined {
+  const payload = readClientPayload(message);
+  if (typeof message.event !== 'string' || !payload) {
+    return { name: 'BadRequest', message: 'Invalid event, dataType or data.' };
+  }
+  options.onEvent?.({
+    hub: connection.hub.name,
+    connectionId: connection.id,
+    userId: connection.userId,
+    event: message.event,
+    payload,
+  });
+  return undefined;
+}
+
+/** `invoke`: answered as unsupported, since nothing upstream could answer it. */
+function refuseInvoke(connection: Connection, message: ClientMessage): void {
+  connection.sendControl({
+    type: 'invokeResponse',
+    invocationId: message.invocationId,
+    success: false,
+    error: { name: 'NotSupported', message: 'The stand-in has no upstream to invoke.' },
+  });
+}
+
+/** Handles one frame from a JSON-subprotocol client: one function per request type. */
+function handleFrame(
+  connection: Connection,
+  data: RawData,
+  isBinary: boolean,
+  options: ClientEndpointOptions,
+): void {
+  // Simple clients' frames would go to an upstream event handler; there is none here.
+  if (connection.protocol === 'none') return;
+  const message = parseFrame(data, isBinary);
+  if (!message) return;
   switch (message.type) {
     case 'joinGroup':
-    case 'leaveGroup': {
-      once(() => {
-        const group = message.group;
-        if (!isValidGroup(group)) return { name: 'BadRequest', message: 'Invalid group name.' };
-        const joining = message.type === 'joinGroup';
-        if (!permits(connection, 'webpubsub.joinLeaveGroup', group)) {
-          return {
-            name: 'Forbidden',
-            message: `The connection has no permission to ${joining ? 'join' : 'leave'} group ${group}.`,
-          };
-        }
-        if (joining) connection.hub.join(connection, group);
-        else connection.hub.leave(connection, group);
-        return undefined;
-      });
+    case 'leaveGroup':
+      runAcknowledged(connection, message, () =>
+        joinOrLeaveGroup(connection, message, message.type === 'joinGroup'),
+      );
       return;
-    }
-    case 'sendToGroup': {
-      once(() => {
-        const group = message.group;
-        if (!isValidGroup(group)) return { name: 'BadRequest', message: 'Invalid group name.' };
-        if (!permits(connection, 'webpubsub.sendToGroup', group)) {
-          return {
-            name: 'Forbidden',
-            message: `The connection has no permission to send to group ${group}.`,
-          };
-        }
-        const payload = readClientPayload(message);
-        if (!payload) return { name: 'BadRequest', message: 'Invalid dataType or data.' };
-        const origin = {
-          from: 'group' as const,
-          group,
-          ...(connection.userId === undefined ? {} : { fromUserId: connection.userId }),
-        };
-        for (const member of connection.hub.groupMembers(group)) {
-          if (message.noEcho === true && member === connection) continue;
-          member.deliver(origin, payload);
-        }
-        return undefined;
-      });
+    case 'sendToGroup':
+      runAcknowledged(connection, message, () => sendToGroup(connection, message));
       return;
-    }
-    case 'event': {
-      once(() => {
-        const payload = readClientPayload(message);
-        if (typeof message.event !== 'string' || !payload) {
-          return { name: 'BadRequest', message: 'Invalid event, dataType or data.' };
-        }
-        options.onEvent?.({
-          hub: connection.hub.name,
-          connectionId: connection.id,
-          userId: connection.userId,
-          event: message.event,
-          payload,
-        });
-        return undefined;
-      });
+    case 'event':
+      runAcknowledged(connection, message, () => forwardEvent(connection, message, options));
       return;
-    }
     case 'sequenceAck':
       if (typeof message.sequenceId === 'number') {
         connection.acknowledgeSequence(message.sequenceId);
@@ -227,12 +274,7 @@ function handleFrame(
       connection.sendControl({ type: 'pong' });
       return;
     case 'invoke':
-      connection.sendControl({
-        type: 'invokeResponse',
-        invocationId: message.invocationId,
-        success: false,
-        error: { name: 'NotSupported', message: 'The stand-in has no upstream to invoke.' },
-      });
+      refuseInvoke(connection, message);
       return;
     default:
       // Unknown request types are ignored, as the service ignores what it does not know.

@@ -3,7 +3,7 @@
  * their queries and bodies, and their OpenAPI descriptions, from one set of zod schemas.
  */
 import { z } from 'zod';
-import { alertStatuses } from '../telemetry/alerts.js';
+import { alertStatuses, type PublicAlert } from '../telemetry/alerts.js';
 import { rejectionReasons, metricNames } from '../telemetry/reading.js';
 import { severities } from '../telemetry/severity.js';
 import { alertResolutionWorkSchema, isoDateTime, pageQuerySchema } from './schemas.js';
@@ -95,6 +95,20 @@ export const alertSchema = z
     etag: z.string(),
   })
   .meta({ id: 'Alert' });
+
+/**
+ * True when `A` and `B` accept the same values and name the same fields (optional ones too,
+ * which assignability alone would let either side drop).
+ */
+type SameShape<A, B> = [A, keyof A] extends [B, keyof B]
+  ? [B, keyof B] extends [A, keyof A]
+    ? true
+    : false
+  : false;
+
+// `PublicAlert` (lib/telemetry/alerts.ts) is the one declaration of the alert's shape; this
+// schema describes it for validation and OpenAPI, and stops compiling when the two drift.
+true satisfies SameShape<z.output<typeof alertSchema>, PublicAlert & { etag: string }>;
 
 export const deadLetterQuerySchema = pageQuerySchema
   .extend({

@@ -147,6 +147,17 @@ export function alertId(equipmentId: string, metric: MetricName, windowStart: nu
   return `${equipmentId}:${metric}:${new Date(windowStart).toISOString()}`;
 }
 
+/** Alert ids are `{equipmentId}:{metric}:{ISO window start}`; the equipment id is the partition key. */
+export function equipmentIdOfAlert(id: string): string | undefined {
+  // The equipment part must be a valid equipment id: anything else (including characters
+  // Cosmos refuses in ids, such as '#' or '\\') is simply not an alert.
+  const match =
+    /^([A-Za-z0-9._:-]{1,64}):(temperature|vibration|pressure):\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(
+      id,
+    );
+  return match?.[1];
+}
+
 /**
  * The slot naming the current alert of one equipment and metric, a document in the alerts
  * container under the same partition key. Opening a new alert moves the slot first (a

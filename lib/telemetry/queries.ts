@@ -1,20 +1,13 @@
 /**
- * Reads for the HTTP API over the pipeline's Cosmos containers: alerts, dead letters and an
- * equipment's telemetry. Lists page by keyset (newest first, then id) with an opaque cursor,
- * so a page costs the same at any depth, as with the MySQL lists.
+ * Reads for the HTTP API over the pipeline's Cosmos containers: dead letters and an
+ * equipment's telemetry (alerts: lib/api/alerts.ts, which pages with {@link keysetPage}).
+ * Lists page by keyset (newest first, then id) with an opaque cursor, so a page costs the
+ * same at any depth, as with the MySQL lists.
  */
 import type { Container, Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { z } from 'zod';
 import { HttpError } from '../errors.js';
 import type { Page } from '../mysql/table.js';
-import {
-  canTransition,
-  publicAlert,
-  withNewVersion,
-  type Alert,
-  type AlertStatus,
-  type PublicAlert,
-} from './alerts.js';
 import { documentBody, partitionKeyOf, storedAggregate, windowKey } from './cosmosStore.js';
 import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
 import { aggregateId, contributionKey, type WindowAggregate } from './processor.js';
@@ -53,7 +46,7 @@ function decodeCursor(cursor: string): [string, string] {
  * One keyset page of `container`, newest `sortField` first: `conditions` are ANDed SQL
  * fragments over `c` with their parameters.
  */
-async function keysetPage<T extends { id: string }>(
+export async function keysetPage<T extends { id: string }>(
   container: Container,
   sortField: string,
   conditions: string[],
@@ -92,181 +85,6 @@ async function keysetPage<T extends { id: string }>(
         ? encodeCursor(lastSort, last.id)
         : null,
   };
-}
-
-// ---------- alerts ----------
-
-export interface AlertFilter {
-  equipmentId?: string | undefined;
-  severity?: string | undefined;
-  status?: string | undefined;
-  since?: string | undefined;
-  /** Only these equipment (a technician's assignments). */
-  equipmentIds?: readonly string[] | undefined;
-}
-
-export async function listAlerts(
-  database: Database,
-  filter: AlertFilter,
-  page: { limit: number; cursor?: string | undefined },
-): Promise<Page<PublicAlert & { etag: string }>> {
-  // Slot documents (see `AlertSlot`) share the container; they have a `type`, alerts none.
-  const conditions: string[] = ['NOT IS_DEFINED(c.type)'];
-  const parameters: SqlParameter[] = [];
-  const equal = (field: string, value: string | undefined) => {
-    if (value === undefined) return;
-    conditions.push(`c.${field} = @${field}`);
-    parameters.push({ name: `@${field}`, value });
-  };
-  equal('equipmentId', filter.equipmentId);
-  equal('severity', filter.severity);
-  equal('status', filter.status);
-  if (filter.since !== undefined) {
-    conditions.push('c.raisedAt >= @since');
-    parameters.push({ name: '@since', value: new Date(filter.since).toISOString() });
-  }
-  if (filter.equipmentIds !== undefined) {
-    conditions.push('ARRAY_CONTAINS(@equipmentIds, c.equipmentId)');
-    parameters.push({ name: '@equipmentIds', value: [...filter.equipmentIds] });
-  }
-  const found = await keysetPage<Alert>(
-    database.container('alerts'),
-    'raisedAt',
-    conditions,
-    parameters,
-    page,
-    filter.equipmentId,
-  );
-  return { ...found, items: found.items.map(publicAlert) };
-}
-
-/** Alert ids are `{equipmentId}:{metric}:{ISO window start}`; the equipment id is the partition key. */
-export function equipmentIdOfAlert(id: string): string | undefined {
-  // The equipment part must be a valid equipment id: anything else (including characters
-  // Cosmos refuses in ids, such as '#' or '\\') is simply not an alert.
-  const match =
-    /^([A-Za-z0-9._:-]{1,64}):(temperature|vibration|pressure):\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(
-      id,
-    );
-  return match?.[1];
-}
-
-async function readAlert(
-  database: Database,
-  id: string,
-): Promise<{ alert: Alert; cosmosEtag: string }> {
-  const equipmentId = equipmentIdOfAlert(id);
-  const notFound = new HttpError('not-found', 'No alert has this id.');
-  if (!equipmentId) throw notFound;
-  const { resource } = await database
-    .container('alerts')
-    .item(id, equipmentId)
-    .read<ItemDefinition>();
-  if (!resource) throw notFound;
-  return { alert: documentBody(resource) as Alert, cosmosEtag: resource._etag };
-}
-
-export async function getAlert(
-  database: Database,
-  id: string,
-): Promise<PublicAlert & { etag: string }> {
-  const { alert, cosmosEtag } = await readAlert(database, id);
-  return { ...publicAlert(alert), etag: httpEtag(cosmosEtag) };
-}
-
-/**
- * Acknowledges or resolves an alert. The pipeline may update the same alert at the same
- * moment (another anomalous window), so the write is conditional on the ETag read here, and
- * on the caller's `If-Match` when given.
- */
-export async function changeAlertStatus(
-  database: Database,
-  id: string,
-  to: Exclude<AlertStatus, 'open'>,
-  by: string,
-  ifMatch: '*' | string[] | undefined,
-  now: Date = new Date(),
-  /**
-   * Called once the change is allowed and before it is stored: returns the service record
-   * documenting the resolution, stored in the same write. Also links a record to an alert
-   * resolved earlier without one (a retry after a failure between the two stores).
-   */
-  serviceRecordFor?: (alert: Alert) => Promise<number>,
-): Promise<{ alert: Alert; etag: string; changed: boolean }> {
-  // Without a precondition from the client, a write that lands between our read and our
-  // replace (the pipeline's next window, a delivery record) is simply re-read and reapplied.
-  const attempts = ifMatch === undefined ? 5 : 1;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await changeAlertStatusOnce(database, id, to, by, ifMatch, now, serviceRecordFor);
-    } catch (error) {
-      if (!(error instanceof LostRace) || attempt >= attempts) {
-        if (error instanceof LostRace) {
-          throw new HttpError(
-            'precondition-failed',
-            'The alert changed while you updated it; fetch it again and retry.',
-          );
-        }
-        throw error;
-      }
-    }
-  }
-}
-
-class LostRace extends Error {}
-
-async function changeAlertStatusOnce(
-  database: Database,
-  id: string,
-  to: Exclude<AlertStatus, 'open'>,
-  by: string,
-  ifMatch: '*' | string[] | undefined,
-  now: Date,
-  serviceRecordFor: ((alert: Alert) => Promise<number>) | undefined,
-): Promise<{ alert: Alert; etag: string; changed: boolean }> {
-  const { alert, cosmosEtag } = await readAlert(database, id);
-  const etag = httpEtag(cosmosEtag);
-  if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(etag)) {
-    throw new HttpError(
-      'precondition-failed',
-      'The alert has changed since you read it; fetch it again and retry.',
-      { headers: { etag } },
-    );
-  }
-  const linkMissing = serviceRecordFor !== undefined && alert.serviceRecordId === undefined;
-  if (alert.status === to && !linkMissing) return { alert, etag, changed: false };
-  if (alert.status !== to && !canTransition(alert.status, to)) {
-    throw new HttpError('conflict', `An alert that is ${alert.status} cannot become ${to}.`);
-  }
-  const serviceRecordId = linkMissing ? await serviceRecordFor(alert) : alert.serviceRecordId;
-  const changed: Alert =
-    alert.status === to
-      ? alert
-      : to === 'acknowledged'
-        ? { ...alert, status: to, acknowledgedAt: now.toISOString(), acknowledgedBy: by }
-        : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
-  const next = withNewVersion(
-    alert,
-    serviceRecordId === undefined ? changed : { ...changed, serviceRecordId },
-    'alert.updated',
-  );
-  try {
-    const { resource } = await database
-      .container('alerts')
-      .item(id, alert.equipmentId)
-      .replace<ItemDefinition>(next, {
-        accessCondition: { type: 'IfMatch', condition: cosmosEtag },
-      });
-    if (!resource) throw new Error('Cosmos returned no alert after replace');
-    return {
-      alert: documentBody(resource) as Alert,
-      etag: httpEtag(resource._etag),
-      changed: true,
-    };
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 412) throw new LostRace();
-    throw error;
-  }
 }
 
 // ---------- dead letters ----------

@@ -179,6 +179,7 @@ const tunables = [
   'MYSQL_QUERY_TIMEOUT_MS',
   'COSMOS_REQUEST_TIMEOUT_MS',
   'COSMOS_ENDPOINT_DISCOVERY',
+  'DASHBOARD_DIR',
 ];
 /** Settings only present when push is deployed. */
 const pushSettings = ['NOTIFICATION_HUBS_CONNECTION', 'NOTIFICATION_HUB_NAME'];

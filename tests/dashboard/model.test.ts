@@ -49,7 +49,7 @@ describe('AlertFeed', () => {
     expect(feed.applyMessage(alert(), 1)).toBe(true);
     expect(feed.applyMessage(alert(), 1)).toBe(false); // the same message by user id
     expect(feed.applyMessage(alert({ severity: 'critical' }), 2)).toBe(true);
-    expect(feed.applyMessage(alert({ severity: 'low' }), 1)).toBe(false); // late, stale
+    expect(feed.applyMessage(alert({ severity: 'medium' }), 1)).toBe(false); // late, stale
     expect(feed.size).toBe(1);
     expect(feed.get(alert().id)?.severity).toBe('critical');
   });

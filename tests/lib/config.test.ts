@@ -1,5 +1,10 @@
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadSection, settingNames } from '../../lib/config.js';
+
+/** The project's root folder: the one holding package.json above lib/ and tests/. */
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 const good = {
   MYSQL_URL: 'mysql://app:pw@db.example.com:3306/sis',
@@ -49,6 +54,23 @@ describe('loadSection', () => {
   });
 });
 
+describe('the dashboard section', () => {
+  it('defaults DASHBOARD_DIR to dist/dashboard under the project root', () => {
+    expect(loadSection('dashboard', {})).toEqual({
+      DASHBOARD_DIR: join(projectRoot, 'dist', 'dashboard'),
+    });
+  });
+
+  it('keeps an absolute DASHBOARD_DIR and resolves a relative one from the working folder', () => {
+    expect(loadSection('dashboard', { DASHBOARD_DIR: '/srv/dashboard' })).toEqual({
+      DASHBOARD_DIR: '/srv/dashboard',
+    });
+    expect(loadSection('dashboard', { DASHBOARD_DIR: 'build/ui' })).toEqual({
+      DASHBOARD_DIR: resolve('build/ui'),
+    });
+  });
+});
+
 describe('loadConfig', () => {
   it('accepts a complete environment and applies defaults', () => {
     expect(loadConfig(good)).toEqual({
@@ -71,6 +93,7 @@ describe('loadConfig', () => {
       WEBPUBSUB_HUB: 'sis',
       WEBPUBSUB_TOKEN_MINUTES: 10,
       EQUIPMENT_STATUS_INTERVAL_SECONDS: 5,
+      DASHBOARD_DIR: join(projectRoot, 'dist', 'dashboard'),
     });
   });
 

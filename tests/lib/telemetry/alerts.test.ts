@@ -4,6 +4,7 @@ import {
   applyBreach,
   applyClearance,
   canTransition,
+  equipmentIdOfAlert,
   publicAlert,
   type Alert,
 } from '../../../lib/telemetry/alerts.js';
@@ -140,5 +141,23 @@ describe('canTransition', () => {
     expect(canTransition('acknowledged', 'open')).toBe(false);
     expect(canTransition('resolved', 'acknowledged')).toBe(false);
     expect(canTransition('resolved', 'open')).toBe(false);
+  });
+});
+
+describe('equipmentIdOfAlert', () => {
+  it('finds the equipment id, which may itself contain colons', () => {
+    expect(equipmentIdOfAlert('7:temperature:2026-11-24T08:00:00.000Z')).toBe('7');
+    expect(equipmentIdOfAlert('site:a.b-7:pressure:2026-11-24T08:05:00.000Z')).toBe('site:a.b-7');
+  });
+
+  it.each([
+    'x#y:temperature:2026-11-24T08:00:00.000Z',
+    'x\\\\y:temperature:2026-11-24T08:00:00.000Z',
+    'x?y:temperature:2026-11-24T08:00:00.000Z',
+    '7:humidity:2026-11-24T08:00:00.000Z',
+    '7:temperature:2026-11-24',
+    ':temperature:2026-11-24T08:00:00.000Z',
+  ])('refuses %s', (id) => {
+    expect(equipmentIdOfAlert(id)).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyBreach, type Alert } from '../../../lib/telemetry/alerts.js';
-import { changeAlertStatus, getAlert } from '../../../lib/telemetry/queries.js';
+import { changeAlertStatus, getAlert } from '../../../lib/api/alerts.js';
 import { defaultSeverityRules, gradeWindow } from '../../../lib/telemetry/severity.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 

@@ -1,0 +1,60 @@
+/**
+ * One Event Hub trigger invocation, from the host's shapes to a processed (or parked) batch:
+ * reads the batch's metadata, folds a readable batch into windows (lib/telemetry/processor),
+ * parks an unreadable one whole as a dead letter (lib/telemetry/parking) so the partition
+ * moves on and nothing is lost without a trace, and writes one structured line per outcome.
+ */
+import { parkedBatchOf } from './parking.js';
+import { processBatch, type ProcessorOptions } from './processor.js';
+import { withTransientRetry } from './retry.js';
+import { readTriggerBatch } from './trigger.js';
+
+/** Where the invocation's lines go: the Functions invocation context's `log` and `warn`. */
+export interface IngestLog {
+  log(line: string): void;
+  warn(line: string): void;
+}
+
+/**
+ * Handles the messages and metadata of one trigger invocation (`cardinality: 'many'`; a lone
+ * message counts as a batch of one). Bad data never throws: readings are dead-lettered and
+ * an unreadable batch is parked. Store failures are retried here while transient, then
+ * thrown for the host to retry the batch.
+ */
+export async function ingestTriggerBatch(
+  processor: ProcessorOptions,
+  messages: unknown,
+  triggerMetadata: Readonly<Record<string, unknown>> | undefined,
+  log: IngestLog,
+  nowMs: number = Date.now(),
+): Promise<void> {
+  const batch = Array.isArray(messages) ? (messages as unknown[]) : [messages];
+  const read = readTriggerBatch(batch, triggerMetadata);
+  if (!read.readable) {
+    const parked = parkedBatchOf(read.batch, nowMs);
+    // Store failures are still transient ones: retried here, then by the host.
+    const ids = await withTransientRetry(() => processor.store.parkBatch(parked));
+    // One structured line per parked batch: the metric until there is a metrics library.
+    log.warn(
+      `partition ${parked.partitionId}: parked ${parked.events.length} events as an unreadable batch ` +
+        `(${parked.id}, ${ids.length} documents, sequence numbers ` +
+        `${parked.firstSequenceNumber ?? '?'}-${parked.lastSequenceNumber ?? '?'}): ${parked.detail}`,
+    );
+    return;
+  }
+  const { partitionId, events } = read;
+  const outcome = await withTransientRetry(() => processBatch(processor, partitionId, events));
+  for (const change of outcome.epochsStarted) {
+    // Rare and worth a look: the hub was recreated, failed over or restored.
+    log.warn(
+      `partition ${partitionId}: sequence numbers started again at ${change.firstSequenceNumber} ` +
+        `(enqueued ${change.startedAt}) after ${change.previousLastSequenceNumber} ` +
+        `(enqueued ${change.previousLastEnqueuedTime}); epoch ${change.epoch} started`,
+    );
+  }
+  log.log(
+    `partition ${partitionId}: ${events.length} events (${outcome.skippedEvents} already processed), ` +
+      `${outcome.deadLetters} dead letters, ${outcome.windowsClosed} windows closed, ` +
+      `${outcome.aggregatesWritten} aggregates, ${outcome.alertsWritten} alerts`,
+  );
+}
