@@ -11,7 +11,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from '../../lib/host/azu
 export interface ApiResult {
   status: number;
   headers: Headers;
-  /** Parsed JSON body (undefined when empty). */
+  /** Parsed JSON body (undefined when empty or not JSON, e.g. a dashboard file). */
   body: any;
   text: string;
   /** Messages the function logged. */
@@ -65,7 +65,10 @@ export async function call(
   return {
     status: response.status,
     headers: response.headers,
-    body: text ? (JSON.parse(text) as unknown) : undefined,
+    body:
+      text && /[/+]json\b/.test(response.headers.get('content-type') ?? '')
+        ? (JSON.parse(text) as unknown)
+        : undefined,
     text,
     logs,
   };
