@@ -5,8 +5,9 @@
  */
 import type { Container, Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { z } from 'zod';
-import { HttpError } from '../errors.js';
-import type { Page } from '../mysql/table.js';
+import { ConflictError, NotFoundError, StaleVersionError } from '../errors.js';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from '../paging.js';
+import { requireVersion, type VersionCondition } from '../preconditions.js';
 import {
   canTransition,
   publicAlert,
@@ -28,26 +29,8 @@ export function httpEtag(cosmosEtag: unknown): string {
   return value.startsWith('"') ? value : `"${value}"`;
 }
 
-// ---------- cursors ----------
-
-const cursorSchema = z.tuple([z.string().max(64), z.string().max(512)]);
-
-function encodeCursor(sortValue: string, id: string): string {
-  return Buffer.from(JSON.stringify([sortValue, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  const invalid = () =>
-    new HttpError('validation', 'The cursor is not one this list returned.', {
-      errors: [{ parameter: 'cursor', detail: 'Use nextCursor from the previous page unchanged' }],
-    });
-  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) throw invalid();
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw invalid();
-  }
-}
+/** A keyset cursor's sort key: the last item's sort field, then its id. */
+const cursorKeySchema = z.tuple([z.string().max(64), z.string().max(512)]);
 
 /**
  * One keyset page of `container`, newest `sortField` first: `conditions` are ANDed SQL
@@ -58,13 +41,13 @@ async function keysetPage<T extends { id: string }>(
   sortField: string,
   conditions: string[],
   parameters: SqlParameter[],
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
   partitionKey?: string,
 ): Promise<Page<T & { etag: string }>> {
   const where = [...conditions];
   const params = [...parameters];
   if (page.cursor !== undefined) {
-    const [after, afterId] = decodeCursor(page.cursor);
+    const [after, afterId] = decodeCursor(page.cursor, cursorKeySchema);
     where.push(
       `(c.${sortField} < @afterSort OR (c.${sortField} = @afterSort AND c.id < @afterId))`,
     );
@@ -89,7 +72,7 @@ async function keysetPage<T extends { id: string }>(
     items,
     nextCursor:
       resources.length > page.limit && last && typeof lastSort === 'string'
-        ? encodeCursor(lastSort, last.id)
+        ? encodeCursor([lastSort, last.id])
         : null,
   };
 }
@@ -108,7 +91,7 @@ export interface AlertFilter {
 export async function listAlerts(
   database: Database,
   filter: AlertFilter,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
 ): Promise<Page<PublicAlert & { etag: string }>> {
   // Slot documents (see `AlertSlot`) share the container; they have a `type`, alerts none.
   const conditions: string[] = ['NOT IS_DEFINED(c.type)'];
@@ -156,7 +139,7 @@ async function readAlert(
   id: string,
 ): Promise<{ alert: Alert; cosmosEtag: string }> {
   const equipmentId = equipmentIdOfAlert(id);
-  const notFound = new HttpError('not-found', 'No alert has this id.');
+  const notFound = new NotFoundError('No alert has this id.');
   if (!equipmentId) throw notFound;
   const { resource } = await database
     .container('alerts')
@@ -184,7 +167,7 @@ export async function changeAlertStatus(
   id: string,
   to: Exclude<AlertStatus, 'open'>,
   by: string,
-  ifMatch: '*' | string[] | undefined,
+  ifMatch: VersionCondition<string>,
   now: Date = new Date(),
   /**
    * Called once the change is allowed and before it is stored: returns the service record
@@ -202,8 +185,7 @@ export async function changeAlertStatus(
     } catch (error) {
       if (!(error instanceof LostRace) || attempt >= attempts) {
         if (error instanceof LostRace) {
-          throw new HttpError(
-            'precondition-failed',
+          throw new StaleVersionError(
             'The alert changed while you updated it; fetch it again and retry.',
           );
         }
@@ -220,23 +202,21 @@ async function changeAlertStatusOnce(
   id: string,
   to: Exclude<AlertStatus, 'open'>,
   by: string,
-  ifMatch: '*' | string[] | undefined,
+  ifMatch: VersionCondition<string>,
   now: Date,
   serviceRecordFor: ((alert: Alert) => Promise<number>) | undefined,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
   const etag = httpEtag(cosmosEtag);
-  if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(etag)) {
-    throw new HttpError(
-      'precondition-failed',
-      'The alert has changed since you read it; fetch it again and retry.',
-      { headers: { etag } },
-    );
-  }
+  requireVersion(
+    ifMatch,
+    etag,
+    'The alert has changed since you read it; fetch it again and retry.',
+  );
   const linkMissing = serviceRecordFor !== undefined && alert.serviceRecordId === undefined;
   if (alert.status === to && !linkMissing) return { alert, etag, changed: false };
   if (alert.status !== to && !canTransition(alert.status, to)) {
-    throw new HttpError('conflict', `An alert that is ${alert.status} cannot become ${to}.`);
+    throw new ConflictError('state', `An alert that is ${alert.status} cannot become ${to}.`);
   }
   const serviceRecordId = linkMissing ? await serviceRecordFor(alert) : alert.serviceRecordId;
   const changed: Alert =
@@ -301,7 +281,7 @@ export interface ParkedBatch {
 export function listDeadLetters(
   database: Database,
   filter: DeadLetterFilter,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
 ): Promise<Page<(DeadLetter | ParkedBatch) & { etag: string }>> {
   const conditions: string[] = [];
   const parameters: SqlParameter[] = [];
