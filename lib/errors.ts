@@ -1,7 +1,10 @@
 /**
- * One typed error for everything a client can be told about, and one helper that turns
- * whatever was thrown into an `Error`. Every HTTP error response is built from these in
- * `lib/http/problem.ts`, so the mapping lives in exactly one place.
+ * The errors a client can be told about: `HttpError` for what the HTTP edge itself refuses
+ * (authentication, request syntax), domain errors for what storage and the domain report
+ * (not found, conflict, stale version, invalid cursor), `DependencyUnavailableError` for an
+ * outage; and one helper that turns whatever was thrown into an `Error`. Every HTTP error
+ * response is built from these in `lib/http/problem.ts`, so the mapping lives in exactly one
+ * place.
  */
 
 /** One field-level problem, pointing into the request (RFC 6901 JSON pointer or parameter name). */
@@ -99,6 +102,77 @@ export class DependencyUnavailableError extends Error {
         ? (options.cause as { code?: unknown }).code
         : undefined;
     this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+// ---------- domain errors ----------
+//
+// What storage and the domain report when a request cannot be served as asked. They name the
+// situation, not a status code: `lib/http/problem.ts` alone maps each to its problem document,
+// so storage modules never speak HTTP. Their messages are written for the client (driver text
+// stays in `cause`).
+
+/** The resource asked for does not exist. */
+export class NotFoundError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'NotFoundError';
+  }
+}
+
+/**
+ * What a write conflicts with: a unique value another resource holds (`duplicate`), other
+ * resources still referring to the one deleted or changed (`still-referenced`), a resource the
+ * write refers to that does not exist (`dangling-reference`), or a current state that does not
+ * allow the change (`state`).
+ */
+export type ConflictReason = 'duplicate' | 'still-referenced' | 'dangling-reference' | 'state';
+
+/** The write contradicts what is stored; repeating it unchanged fails the same way. */
+export class ConflictError extends Error {
+  readonly reason: ConflictReason;
+  /** JSON pointer of the input field at fault, when one field is. */
+  readonly pointer: string | undefined;
+
+  constructor(
+    reason: ConflictReason,
+    detail: string,
+    options: { pointer?: string | undefined; cause?: unknown } = {},
+  ) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConflictError';
+    this.reason = reason;
+    this.pointer = options.pointer;
+  }
+}
+
+/**
+ * The write was conditional on versions of the resource the store no longer has (see
+ * `lib/preconditions.ts`): the caller must read it again.
+ */
+export class StaleVersionError extends Error {
+  /**
+   * The version the resource has now, so the caller can be told it: a row version (number)
+   * or an opaque entity tag exactly as the resource exposes it (string). Undefined when the
+   * write lost a race and the winner's version is not known.
+   */
+  readonly currentVersion: number | string | undefined;
+
+  constructor(detail: string, options: { currentVersion?: number | string } = {}) {
+    super(detail);
+    this.name = 'StaleVersionError';
+    this.currentVersion = options.currentVersion;
+  }
+}
+
+/** A list cursor that no list issued (tampered, truncated, or from another list). */
+export class InvalidCursorError extends Error {
+  constructor(options: { cause?: unknown } = {}) {
+    super(
+      'The cursor is not one this list returned.',
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'InvalidCursorError';
   }
 }
 

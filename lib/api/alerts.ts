@@ -7,10 +7,11 @@
 import type { Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import type { Pool } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { ConflictError, HttpError, NotFoundError, StaleVersionError } from '../errors.js';
 import { accessScope, canSee } from '../fanout/audience.js';
 import type { AlertDeliverer } from '../fanout/deliverer.js';
-import type { Page } from '../mysql/table.js';
+import type { Page } from '../paging.js';
+import { requireVersion, type VersionCondition } from '../preconditions.js';
 import {
   canTransition,
   equipmentIdOfAlert,
@@ -45,7 +46,7 @@ export function alertIdFrom(raw: string | undefined): string {
 async function requireVisible(pool: Pool, principal: Principal, id: string): Promise<void> {
   const equipmentId = equipmentIdOfAlert(id);
   if (equipmentId === undefined || !canSee(await accessScope(pool, principal), equipmentId)) {
-    throw new HttpError('not-found', 'No alert has this id.');
+    throw new NotFoundError('No alert has this id.');
   }
 }
 
@@ -112,7 +113,7 @@ export async function requestAlertStatus(
   principal: Principal,
   id: string,
   request: AlertStatusRequest,
-  ifMatch: '*' | string[] | undefined,
+  ifMatch: VersionCondition<string>,
   now: Date = new Date(),
 ): Promise<AlertWithEtag> {
   const { database, pool } = services;
@@ -187,7 +188,7 @@ async function readAlert(
   id: string,
 ): Promise<{ alert: Alert; cosmosEtag: string }> {
   const equipmentId = equipmentIdOfAlert(id);
-  const notFound = new HttpError('not-found', 'No alert has this id.');
+  const notFound = new NotFoundError('No alert has this id.');
   if (!equipmentId) throw notFound;
   const { resource } = await database
     .container('alerts')
@@ -215,7 +216,7 @@ export async function changeAlertStatus(
   id: string,
   to: Exclude<AlertStatus, 'open'>,
   by: string,
-  ifMatch: '*' | string[] | undefined,
+  ifMatch: VersionCondition<string>,
   now: Date = new Date(),
   /**
    * Called once the change is allowed and before it is stored: returns the service record
@@ -233,8 +234,7 @@ export async function changeAlertStatus(
     } catch (error) {
       if (!(error instanceof LostRace) || attempt >= attempts) {
         if (error instanceof LostRace) {
-          throw new HttpError(
-            'precondition-failed',
+          throw new StaleVersionError(
             'The alert changed while you updated it; fetch it again and retry.',
           );
         }
@@ -251,23 +251,21 @@ async function changeAlertStatusOnce(
   id: string,
   to: Exclude<AlertStatus, 'open'>,
   by: string,
-  ifMatch: '*' | string[] | undefined,
+  ifMatch: VersionCondition<string>,
   now: Date,
   serviceRecordFor: ((alert: Alert) => Promise<number>) | undefined,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
   const etag = httpEtag(cosmosEtag);
-  if (ifMatch !== undefined && ifMatch !== '*' && !ifMatch.includes(etag)) {
-    throw new HttpError(
-      'precondition-failed',
-      'The alert has changed since you read it; fetch it again and retry.',
-      { headers: { etag } },
-    );
-  }
+  requireVersion(
+    ifMatch,
+    etag,
+    'The alert has changed since you read it; fetch it again and retry.',
+  );
   const linkMissing = serviceRecordFor !== undefined && alert.serviceRecordId === undefined;
   if (alert.status === to && !linkMissing) return { alert, etag, changed: false };
   if (alert.status !== to && !canTransition(alert.status, to)) {
-    throw new HttpError('conflict', `An alert that is ${alert.status} cannot become ${to}.`);
+    throw new ConflictError('state', `An alert that is ${alert.status} cannot become ${to}.`);
   }
   const serviceRecordId = linkMissing ? await serviceRecordFor(alert) : alert.serviceRecordId;
   const changed: Alert =

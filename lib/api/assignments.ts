@@ -2,13 +2,8 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
-import {
-  isoString,
-  inTransaction,
-  VersionedTable,
-  type Page,
-  type PageRequest,
-} from '../mysql/table.js';
+import { isoString, inTransaction, VersionedTable } from '../mysql/table.js';
+import type { Page, PageRequest } from '../paging.js';
 import { equipmentTable } from './equipment.js';
 import type { Assignment } from './schemas.js';
 import { technicianColumns, technicianFromRow, technicianTable } from './technicians.js';

@@ -1,15 +1,9 @@
 /** Equipment: the machines in the field. Admins manage them; everyone signed in reads them. */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
-import {
-  isoString,
-  VersionedTable,
-  type IfMatch,
-  type Page,
-  type PageRequest,
-  filterConditions,
-  type Queryable,
-} from '../mysql/table.js';
+import { isoString, VersionedTable, filterConditions, type Queryable } from '../mysql/table.js';
+import type { Page, PageRequest } from '../paging.js';
+import type { VersionCondition } from '../preconditions.js';
 import type { Equipment, EquipmentInput } from './schemas.js';
 
 export const equipmentTable = new VersionedTable<Equipment>({
@@ -106,7 +100,7 @@ export function replaceEquipment(
   principal: Principal,
   id: number,
   input: EquipmentInput,
-  ifMatch: IfMatch,
+  ifMatch: VersionCondition,
 ): Promise<Equipment> {
   requireRole(principal, 'Admin');
   return equipmentTable.replace(pool, id, columns(input), ifMatch);
@@ -116,7 +110,7 @@ export function deleteEquipment(
   pool: Pool,
   principal: Principal,
   id: number,
-  ifMatch: IfMatch,
+  ifMatch: VersionCondition,
 ): Promise<void> {
   requireRole(principal, 'Admin');
   return equipmentTable.remove(pool, id, ifMatch);

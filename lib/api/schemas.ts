@@ -22,13 +22,6 @@ export const idSchema = z.coerce
   .positive({ error: 'Expected a positive whole number' })
   .max(Number.MAX_SAFE_INTEGER);
 
-/** An id in a URL path: digits only, so `1e3` or ` 7` are refused rather than coerced. */
-export const pathIdSchema = z
-  .string()
-  .regex(/^[1-9][0-9]{0,15}$/, { error: 'Expected a positive whole number' })
-  .transform(Number)
-  .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'Expected a positive whole number' }));
-
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**

@@ -6,15 +6,9 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
-import {
-  isoString,
-  VersionedTable,
-  type IfMatch,
-  type Page,
-  type PageRequest,
-  filterConditions,
-  type Queryable,
-} from '../mysql/table.js';
+import { isoString, VersionedTable, filterConditions, type Queryable } from '../mysql/table.js';
+import type { Page, PageRequest } from '../paging.js';
+import type { VersionCondition } from '../preconditions.js';
 import type { AlertResolutionWork, ServiceRecord, ServiceRecordInput } from './schemas.js';
 import { namesMysqlRow } from '../telemetry/reading.js';
 import { technicianForSubject } from './technicians.js';
@@ -173,7 +167,7 @@ export async function replaceServiceRecord(
   principal: Principal,
   id: number,
   input: ServiceRecordInput,
-  ifMatch: IfMatch,
+  ifMatch: VersionCondition,
 ): Promise<ServiceRecord> {
   const ownId = await ownTechnicianId(pool, principal);
   requireOwn(ownId, input.technicianId, 'assign');
@@ -189,7 +183,7 @@ export function deleteServiceRecord(
   pool: Pool,
   principal: Principal,
   id: number,
-  ifMatch: IfMatch,
+  ifMatch: VersionCondition,
 ): Promise<void> {
   requireRole(principal, 'Admin');
   return serviceRecordTable.remove(pool, id, ifMatch);

@@ -4,15 +4,9 @@
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
-import {
-  isoString,
-  VersionedTable,
-  type IfMatch,
-  type Page,
-  type PageRequest,
-  filterConditions,
-  type Queryable,
-} from '../mysql/table.js';
+import { isoString, VersionedTable, filterConditions, type Queryable } from '../mysql/table.js';
+import type { Page, PageRequest } from '../paging.js';
+import type { VersionCondition } from '../preconditions.js';
 import type { Technician, TechnicianInput } from './schemas.js';
 
 export const technicianColumns = [
@@ -141,7 +135,7 @@ export function replaceTechnician(
   principal: Principal,
   id: number,
   input: TechnicianInput,
-  ifMatch: IfMatch,
+  ifMatch: VersionCondition,
 ): Promise<Technician> {
   requireRole(principal, 'Admin');
   return technicianTable.replace(pool, id, columns(input), ifMatch);
@@ -151,7 +145,7 @@ export function deleteTechnician(
   pool: Pool,
   principal: Principal,
   id: number,
-  ifMatch: IfMatch,
+  ifMatch: VersionCondition,
 ): Promise<void> {
   requireRole(principal, 'Admin');
   return technicianTable.remove(pool, id, ifMatch);

@@ -7,9 +7,9 @@
 import type { Pool } from 'mysql2/promise';
 import { z } from 'zod';
 import { requireRole, type Principal, type Role } from '../auth.js';
-import { pathIdSchema } from '../api/schemas.js';
 import { httpFunction, type HttpFunctionDeclaration } from '../host/declarations.js';
-import type { IfMatch, Page, PageRequest } from '../mysql/table.js';
+import type { Page, PageRequest } from '../paging.js';
+import type { VersionCondition } from '../preconditions.js';
 import { parseIfMatch } from './etag.js';
 import { protectedHandler } from './handler.js';
 import { queryObject, readJsonBody } from './request.js';
@@ -35,12 +35,19 @@ export interface CrudResource<
     principal: Principal,
     id: number,
     input: Input,
-    ifMatch: IfMatch,
+    ifMatch: VersionCondition,
   ): Promise<Resource>;
-  remove(pool: Pool, principal: Principal, id: number, ifMatch: IfMatch): Promise<void>;
+  remove(pool: Pool, principal: Principal, id: number, ifMatch: VersionCondition): Promise<void>;
   /** Roles that may create and replace (the domain may narrow further, e.g. own records). */
   writerRoles: readonly Role[];
 }
+
+/** An id in a URL path: digits only, so `1e3` or ` 7` are refused rather than coerced. */
+const pathIdSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, { error: 'Expected a positive whole number' })
+  .transform(Number)
+  .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'Expected a positive whole number' }));
 
 /** Parses the `{id}` route parameter: 400 unless it is a positive whole number. */
 export function routeId(params: Readonly<Record<string, string>>, name = 'id'): number {

@@ -1,9 +1,11 @@
 /**
- * Entity tags from row versions, and `If-Match` preconditions (RFC 9110 §13.1.1). A PUT or
- * DELETE without `If-Match` is unconditional; with it, a stale tag is answered with 412.
+ * Entity tags from row versions, and `If-Match` headers (RFC 9110 §13.1.1) read as version
+ * conditions. A PUT or DELETE without `If-Match` is unconditional; with it, storage evaluates
+ * the condition (`lib/preconditions.ts`) and a stale tag is answered with 412.
  */
 import type { HttpRequest } from '@azure/functions';
 import { HttpError } from '../errors.js';
+import type { VersionCondition } from '../preconditions.js';
 import { boundedHeader } from './request.js';
 
 export function etagFor(version: number): string {
@@ -14,7 +16,7 @@ export function etagFor(version: number): string {
  * The versions `If-Match` accepts: undefined when absent, `'*'` for any, otherwise the set of
  * versions named. Weak tags never match (strong comparison), so they select nothing.
  */
-export function parseIfMatch(request: HttpRequest): '*' | number[] | undefined {
+export function parseIfMatch(request: HttpRequest): VersionCondition {
   const header = boundedHeader(request, 'if-match', 1024);
   if (header === undefined) return undefined;
   if (header.trim() === '*') return '*';
@@ -38,25 +40,11 @@ export function parseIfMatch(request: HttpRequest): '*' | number[] | undefined {
   return versions;
 }
 
-/** Throws 412 when `If-Match` was given and does not name the current version. */
-export function checkIfMatch(condition: '*' | number[] | undefined, currentVersion: number): void {
-  if (condition === undefined || condition === '*') return;
-  if (!condition.includes(currentVersion)) {
-    throw new HttpError(
-      'precondition-failed',
-      'The resource has changed since you read it; fetch it again and retry.',
-      {
-        headers: { etag: etagFor(currentVersion) },
-      },
-    );
-  }
-}
-
 /**
  * `If-Match` for resources whose ETags are opaque strings (Cosmos documents): undefined when
  * absent, `'*'` for any, otherwise the strong tags named, quotes included.
  */
-export function parseOpaqueIfMatch(request: HttpRequest): '*' | string[] | undefined {
+export function parseOpaqueIfMatch(request: HttpRequest): VersionCondition<string> {
   const header = boundedHeader(request, 'if-match', 1024);
   if (header === undefined) return undefined;
   if (header.trim() === '*') return '*';

@@ -1,20 +1,25 @@
 /**
  * The one place where errors become HTTP responses: RFC 9457 `application/problem+json`.
- * Client errors carry their message; an unavailable dependency becomes a 503 with
- * `Retry-After`; anything unexpected becomes a bare 500 whose details go to the log with the
- * invocation id, never to the client.
+ * Client errors (`HttpError` and the domain errors storage throws) carry their message; an
+ * unavailable dependency becomes a 503 with `Retry-After`; anything unexpected becomes a bare
+ * 500 whose details go to the log with the invocation id, never to the client.
  */
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { cosmosFailure } from '../cosmos/client.js';
 import {
+  ConflictError,
   DependencyUnavailableError,
   HttpError,
+  InvalidCursorError,
+  NotFoundError,
+  StaleVersionError,
   ensureError,
   problemKinds,
   problemTypeUri,
   type FieldProblem,
   type ProblemKind,
 } from '../errors.js';
+import { etagFor } from './etag.js';
 
 /** The body of every error response. */
 export interface ProblemDocument {
@@ -84,6 +89,36 @@ function unavailableResponse(
 }
 
 /**
+ * The HTTP error a client error is answered with: an `HttpError` as it is, a domain error as
+ * its problem kind (with the field at fault, or the current ETag of a changed resource);
+ * undefined for anything else.
+ */
+function clientError(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  if (error instanceof NotFoundError) return new HttpError('not-found', error.message);
+  if (error instanceof ConflictError) {
+    return new HttpError(
+      'conflict',
+      error.message,
+      error.pointer ? { errors: [{ pointer: error.pointer, detail: error.message }] } : {},
+    );
+  }
+  if (error instanceof StaleVersionError) {
+    const { currentVersion } = error;
+    if (currentVersion === undefined) return new HttpError('precondition-failed', error.message);
+    // Row versions become strong tags; opaque tags are already as the resource shows them.
+    const etag = typeof currentVersion === 'number' ? etagFor(currentVersion) : currentVersion;
+    return new HttpError('precondition-failed', error.message, { headers: { etag } });
+  }
+  if (error instanceof InvalidCursorError) {
+    return new HttpError('validation', error.message, {
+      errors: [{ parameter: 'cursor', detail: 'Use nextCursor from the previous page unchanged' }],
+    });
+  }
+  return undefined;
+}
+
+/**
  * Maps anything thrown by a handler to a problem response.
  * @param instance the request path, reported as `instance`.
  * @param method the request's method: a failed write is described differently from a read.
@@ -96,11 +131,12 @@ export function errorToResponse(
 ): HttpResponseInit {
   const unavailable = error instanceof DependencyUnavailableError ? error : cosmosFailure(error);
   if (unavailable) return unavailableResponse(unavailable, instance, method, context);
-  if (error instanceof HttpError) {
-    if (error.status >= 500) context.warn(`${error.kind}: ${error.message}`);
-    return problemResponse(error.kind, error.message, instance, {
-      ...(error.errors ? { errors: error.errors } : {}),
-      headers: { ...error.headers },
+  const client = clientError(error);
+  if (client) {
+    if (client.status >= 500) context.warn(`${client.kind}: ${client.message}`);
+    return problemResponse(client.kind, client.message, instance, {
+      ...(client.errors ? { errors: client.errors } : {}),
+      headers: { ...client.headers },
     });
   }
   const err = ensureError(error);

@@ -1,8 +1,9 @@
 /**
- * MySQL errors a client can cause (duplicate keys, foreign keys) become 409s with a message
- * chosen by the constraint's name; anything else stays an unexpected error.
+ * MySQL errors a client can cause (duplicate keys, foreign keys) become `ConflictError`s that
+ * say what conflicts, with a message chosen by the constraint's name; anything else stays an
+ * unexpected error.
  */
-import { HttpError } from '../errors.js';
+import { ConflictError, type ConflictReason } from '../errors.js';
 
 /** What to tell the client when a named constraint is violated. */
 export interface ConstraintMessage {
@@ -37,28 +38,31 @@ function constraintName(error: MysqlError): string | undefined {
   );
 }
 
-/** Rethrows a constraint violation as a 409 `HttpError`; returns other errors unchanged. */
+/** The MySQL errors that are conflicts: what conflicts, and what to say without a known name. */
+const conflicts: Readonly<Record<string, { reason: ConflictReason; detail: string }>> = {
+  ER_DUP_ENTRY: {
+    reason: 'duplicate',
+    detail: 'A resource with the same unique value already exists.',
+  },
+  ER_ROW_IS_REFERENCED_2: {
+    reason: 'still-referenced',
+    detail: 'The resource is still referenced by other resources.',
+  },
+  ER_NO_REFERENCED_ROW_2: {
+    reason: 'dangling-reference',
+    detail: 'The request refers to a resource that does not exist.',
+  },
+};
+
+/** A constraint violation as a `ConflictError`; any other error unchanged. */
 export function translateMysqlError(error: unknown, messages: ConstraintMessages): unknown {
-  if (!isMysqlError(error)) return error;
-  switch (error.code) {
-    case 'ER_DUP_ENTRY':
-    case 'ER_ROW_IS_REFERENCED_2':
-    case 'ER_NO_REFERENCED_ROW_2': {
-      const name = constraintName(error);
-      const known = name ? messages[name] : undefined;
-      const detail =
-        known?.detail ??
-        (error.code === 'ER_DUP_ENTRY'
-          ? 'A resource with the same unique value already exists.'
-          : error.code === 'ER_ROW_IS_REFERENCED_2'
-            ? 'The resource is still referenced by other resources.'
-            : 'The request refers to a resource that does not exist.');
-      return new HttpError('conflict', detail, {
-        ...(known?.pointer ? { errors: [{ pointer: known.pointer, detail }] } : {}),
-        cause: error,
-      });
-    }
-    default:
-      return error;
-  }
+  if (!isMysqlError(error) || !Object.hasOwn(conflicts, error.code)) return error;
+  const conflict = conflicts[error.code];
+  if (conflict === undefined) return error;
+  const name = constraintName(error);
+  const known = name !== undefined && Object.hasOwn(messages, name) ? messages[name] : undefined;
+  return new ConflictError(conflict.reason, known?.detail ?? conflict.detail, {
+    pointer: known?.pointer,
+    cause: error,
+  });
 }

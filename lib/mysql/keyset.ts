@@ -1,11 +1,11 @@
 /**
- * Keyset pagination: a page continues strictly after the last row of the previous one, in a
- * total order ending in the primary key, so the database seeks through an index and the
- * cost of a page does not grow with its depth (unlike OFFSET). The cursor is an opaque,
- * base64url-encoded copy of the last row's sort key.
+ * Keyset pagination over MySQL: a page continues strictly after the last row of the previous
+ * one, in a total order ending in the primary key, so the database seeks through an index and
+ * the cost of a page does not grow with its depth (unlike OFFSET). The cursor (codec in
+ * `lib/paging.ts`) carries the last row's sort key.
  */
 import { z } from 'zod';
-import { HttpError } from '../errors.js';
+import * as cursors from '../paging.js';
 
 /** One column of a keyset order. */
 export interface KeyColumn {
@@ -23,36 +23,40 @@ const cursorValue = {
   datetime: z.iso.datetime().transform((value) => new Date(value)),
 };
 
+/** The cursor for a page ending with `row`. */
 export function encodeCursor(order: KeysetOrder, row: Readonly<Record<string, unknown>>): string {
-  const values = order.map(({ column, kind }) => {
-    // Rows carry unqualified names: `a.technician_id` comes back as `technician_id`.
-    const value = row[column.slice(column.lastIndexOf('.') + 1)];
-    if (kind === 'datetime') return value instanceof Date ? value.toISOString() : String(value);
-    return Number(value);
-  });
-  return Buffer.from(JSON.stringify(values)).toString('base64url');
+  return cursors.encodeCursor(
+    order.map(({ column, kind }): cursors.CursorValue => {
+      // Rows carry unqualified names: `a.technician_id` comes back as `technician_id`.
+      const value = row[column.slice(column.lastIndexOf('.') + 1)];
+      if (kind === 'datetime') return value instanceof Date ? value.toISOString() : String(value);
+      return Number(value);
+    }),
+  );
 }
 
-function invalidCursor(): HttpError {
-  return new HttpError('validation', 'The cursor is not one this list returned.', {
-    errors: [{ parameter: 'cursor', detail: 'Use nextCursor from the previous page unchanged' }],
-  });
+/** Sort keys of `order`: one value of each column's kind, in order. */
+function keySchema(order: KeysetOrder): z.ZodType<KeyValue[]> {
+  return z
+    .array(z.unknown())
+    .length(order.length)
+    .transform((values, context) => {
+      const key: KeyValue[] = [];
+      for (const [index, { kind }] of order.entries()) {
+        const value = cursorValue[kind].safeParse(values[index]);
+        if (!value.success) {
+          context.issues.push({ code: 'custom', message: `expected ${kind}`, input: values });
+          return z.NEVER;
+        }
+        key.push(value.data);
+      }
+      return key;
+    });
 }
 
+/** The sort key in a cursor `encodeCursor` issued for `order`; `InvalidCursorError` otherwise. */
 export function decodeCursor(order: KeysetOrder, cursor: string): KeyValue[] {
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalidCursor();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== order.length) throw invalidCursor();
-  return order.map(({ kind }, index) => {
-    const result = cursorValue[kind].safeParse(parsed[index]);
-    if (!result.success) throw invalidCursor();
-    return result.data;
-  });
+  return cursors.decodeCursor(cursor, keySchema(order));
 }
 
 /**

@@ -5,8 +5,9 @@
  * report conflicts.
  */
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { HttpError } from '../errors.js';
-import { checkIfMatch } from '../http/etag.js';
+import { NotFoundError } from '../errors.js';
+import type { Page, PageRequest } from '../paging.js';
+import { requireVersion, type VersionCondition } from '../preconditions.js';
 import { translateMysqlError, type ConstraintMessages } from './errors.js';
 import {
   afterClause,
@@ -33,19 +34,6 @@ export function filterConditions(
     .filter(([, , value]) => value !== undefined)
     .map(([column, operator, value]) => ({ sql: `${column} ${operator} ?`, params: [value] }));
 }
-
-/** Which page of a list to read. */
-export interface PageRequest {
-  limit: number;
-  cursor?: string | undefined;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export type IfMatch = '*' | number[] | undefined;
 
 export interface TableSpec<Resource extends { version: number }> {
   table: string;
@@ -84,8 +72,8 @@ export class VersionedTable<Resource extends { version: number }> {
     return this.spec.columns.join(', ');
   }
 
-  notFound(id: number): HttpError {
-    return new HttpError('not-found', `${this.spec.label} ${id} does not exist.`);
+  notFound(id: number): NotFoundError {
+    return new NotFoundError(`${this.spec.label} ${id} does not exist.`);
   }
 
   async list(
@@ -150,14 +138,14 @@ export class VersionedTable<Resource extends { version: number }> {
     pool: Pool,
     id: number,
     values: Readonly<Record<string, unknown>>,
-    ifMatch: IfMatch,
+    ifMatch: VersionCondition,
     guard?: (current: Resource) => void | Promise<void>,
   ): Promise<Resource> {
     try {
       return await inTransaction(pool, async (connection) => {
         const current = await this.find(connection, id, true);
         if (!current) throw this.notFound(id);
-        checkIfMatch(ifMatch, current.version);
+        requireVersion(ifMatch, current.version);
         await guard?.(current);
         const columns = Object.keys(values);
         await connection.query(
@@ -172,12 +160,12 @@ export class VersionedTable<Resource extends { version: number }> {
   }
 
   /** Deletes row `id` when the precondition holds; foreign keys decide what blocks it. */
-  async remove(pool: Pool, id: number, ifMatch: IfMatch): Promise<void> {
+  async remove(pool: Pool, id: number, ifMatch: VersionCondition): Promise<void> {
     try {
       await inTransaction(pool, async (connection) => {
         const current = await this.find(connection, id, true);
         if (!current) throw this.notFound(id);
-        checkIfMatch(ifMatch, current.version);
+        requireVersion(ifMatch, current.version);
         await connection.query(`DELETE FROM ${this.spec.table} WHERE id = ?`, [id]);
       });
     } catch (error) {

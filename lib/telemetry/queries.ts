@@ -6,8 +6,7 @@
  */
 import type { Container, Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { z } from 'zod';
-import { HttpError } from '../errors.js';
-import type { Page } from '../mysql/table.js';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from '../paging.js';
 import { documentBody, partitionKeyOf, storedAggregate, windowKey } from './cosmosStore.js';
 import type { BatchPartial, DeadLetter, PartitionState } from './partition.js';
 import { aggregateId, contributionKey, type WindowAggregate } from './processor.js';
@@ -21,26 +20,8 @@ export function httpEtag(cosmosEtag: unknown): string {
   return value.startsWith('"') ? value : `"${value}"`;
 }
 
-// ---------- cursors ----------
-
-const cursorSchema = z.tuple([z.string().max(64), z.string().max(512)]);
-
-function encodeCursor(sortValue: string, id: string): string {
-  return Buffer.from(JSON.stringify([sortValue, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  const invalid = () =>
-    new HttpError('validation', 'The cursor is not one this list returned.', {
-      errors: [{ parameter: 'cursor', detail: 'Use nextCursor from the previous page unchanged' }],
-    });
-  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) throw invalid();
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw invalid();
-  }
-}
+/** A keyset cursor's sort key: the last item's sort field, then its id. */
+const cursorKeySchema = z.tuple([z.string().max(64), z.string().max(512)]);
 
 /**
  * One keyset page of `container`, newest `sortField` first: `conditions` are ANDed SQL
@@ -51,13 +32,13 @@ export async function keysetPage<T extends { id: string }>(
   sortField: string,
   conditions: string[],
   parameters: SqlParameter[],
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
   partitionKey?: string,
 ): Promise<Page<T & { etag: string }>> {
   const where = [...conditions];
   const params = [...parameters];
   if (page.cursor !== undefined) {
-    const [after, afterId] = decodeCursor(page.cursor);
+    const [after, afterId] = decodeCursor(page.cursor, cursorKeySchema);
     where.push(
       `(c.${sortField} < @afterSort OR (c.${sortField} = @afterSort AND c.id < @afterId))`,
     );
@@ -82,7 +63,7 @@ export async function keysetPage<T extends { id: string }>(
     items,
     nextCursor:
       resources.length > page.limit && last && typeof lastSort === 'string'
-        ? encodeCursor(lastSort, last.id)
+        ? encodeCursor([lastSort, last.id])
         : null,
   };
 }
@@ -119,7 +100,7 @@ export interface ParkedBatch {
 export function listDeadLetters(
   database: Database,
   filter: DeadLetterFilter,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
 ): Promise<Page<(DeadLetter | ParkedBatch) & { etag: string }>> {
   const conditions: string[] = [];
   const parameters: SqlParameter[] = [];

@@ -5,6 +5,7 @@
  * that runs there.
  */
 import { describe, expect, it } from 'vitest';
+import { StaleVersionError } from '../../../lib/errors.js';
 import { applyBreach, type Alert } from '../../../lib/telemetry/alerts.js';
 import { changeAlertStatus, getAlert } from '../../../lib/api/alerts.js';
 import { defaultSeverityRules, gradeWindow } from '../../../lib/telemetry/severity.js';
@@ -70,7 +71,7 @@ describe('changeAlertStatus under a concurrent write', () => {
         new Date(),
         interferingOnce(alert),
       ),
-    ).rejects.toMatchObject({ kind: 'precondition-failed' });
+    ).rejects.toBeInstanceOf(StaleVersionError);
     const after = await getAlert(cosmos.database, alert.id);
     expect(after).toMatchObject({ status: 'open', occurrences: 7 });
   });

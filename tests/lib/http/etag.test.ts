@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../../lib/errors.js';
+import { HttpError, StaleVersionError } from '../../../lib/errors.js';
 import { HttpRequest } from '../../../lib/host/azureFunctions.js';
-import { checkIfMatch, etagFor, parseIfMatch } from '../../../lib/http/etag.js';
+import { etagFor, parseIfMatch } from '../../../lib/http/etag.js';
+import { requireVersion } from '../../../lib/preconditions.js';
 
 function withIfMatch(value?: string) {
   return new HttpRequest({
@@ -50,15 +51,15 @@ describe('parseIfMatch', () => {
     const condition = parseIfMatch(withIfMatch('W/"3"'));
     expect(condition).toEqual([]);
     expect(() => {
-      checkIfMatch(condition, 3);
-    }).toThrow(HttpError);
+      requireVersion(condition, 3);
+    }).toThrow(StaleVersionError);
   });
 
   it('accepts opaque tags it did not issue, which then never match', () => {
     const condition = parseIfMatch(withIfMatch('"abc", "3"'));
     expect(condition).toEqual([3]);
     expect(() => {
-      checkIfMatch(condition, 3);
+      requireVersion(condition, 3);
     }).not.toThrow();
   });
 
@@ -78,37 +79,13 @@ describe('parseIfMatch', () => {
   });
 });
 
-describe('checkIfMatch', () => {
-  it('passes without a condition or with *', () => {
-    expect(() => {
-      checkIfMatch(undefined, 5);
-    }).not.toThrow();
-    expect(() => {
-      checkIfMatch('*', 5);
-    }).not.toThrow();
-  });
-
-  it('passes when the current version is named', () => {
-    expect(() => {
-      checkIfMatch([4, 5], 5);
-    }).not.toThrow();
-  });
-
-  it('answers a stale tag with 412 carrying the current ETag', () => {
-    const error = thrown(() => {
-      checkIfMatch([4], 5);
-    });
-    expect(error.kind).toBe('precondition-failed');
-    expect(error.status).toBe(412);
-    expect(error.headers).toEqual({ etag: '"5"' });
-  });
-
+describe('If-Match conditions', () => {
   it('round-trips a tag from etagFor', () => {
     expect(() => {
-      checkIfMatch(parseIfMatch(withIfMatch(etagFor(12))), 12);
+      requireVersion(parseIfMatch(withIfMatch(etagFor(12))), 12);
     }).not.toThrow();
     expect(() => {
-      checkIfMatch(parseIfMatch(withIfMatch(etagFor(12))), 13);
-    }).toThrow(HttpError);
+      requireVersion(parseIfMatch(withIfMatch(etagFor(12))), 13);
+    }).toThrow(StaleVersionError);
   });
 });

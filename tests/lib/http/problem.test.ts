@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../../lib/errors.js';
+import {
+  ConflictError,
+  HttpError,
+  InvalidCursorError,
+  NotFoundError,
+  StaleVersionError,
+  type ConflictReason,
+} from '../../../lib/errors.js';
 import { HttpResponse, InvocationContext } from '../../../lib/host/azureFunctions.js';
 import { errorToResponse, problemContentType } from '../../../lib/http/problem.js';
 
@@ -115,5 +122,95 @@ describe('errorToResponse', () => {
     expect(response.status).toBe(500);
     expect(text).not.toContain('secret-ish');
     expect(logs[0]?.message).toContain('secret-ish string');
+  });
+});
+
+describe('errorToResponse for domain errors', () => {
+  const instance = '/api/equipment/3';
+  const problem = (kind: string, title: string, status: number, detail: string) => ({
+    type: `urn:sis:problem:${kind}`,
+    title,
+    status,
+    detail,
+    instance,
+  });
+  /** What is thrown, the problem document it becomes, and the ETag header sent with it. */
+  type Case = [
+    what: string,
+    error: Error,
+    expected: ReturnType<typeof problem> & { errors?: unknown[] },
+    etag: string | null,
+  ];
+  const conflict = (reason: ConflictReason): Case => [
+    `a ${reason} conflict`,
+    new ConflictError(reason, 'Already there.'),
+    problem('conflict', 'Conflict', 409, 'Already there.'),
+    null,
+  ];
+
+  it.each<Case>([
+    [
+      'not found',
+      new NotFoundError('Equipment 3 does not exist.'),
+      problem('not-found', 'Not found', 404, 'Equipment 3 does not exist.'),
+      null,
+    ],
+    conflict('duplicate'),
+    conflict('still-referenced'),
+    conflict('dangling-reference'),
+    conflict('state'),
+    [
+      'a conflict in one field',
+      new ConflictError('duplicate', 'The serial number is taken.', { pointer: '#/serialNumber' }),
+      {
+        ...problem('conflict', 'Conflict', 409, 'The serial number is taken.'),
+        errors: [{ pointer: '#/serialNumber', detail: 'The serial number is taken.' }],
+      },
+      null,
+    ],
+    [
+      'a stale row version, with its current ETag',
+      new StaleVersionError('The resource has changed.', { currentVersion: 5 }),
+      problem('precondition-failed', 'Precondition failed', 412, 'The resource has changed.'),
+      '"5"',
+    ],
+    [
+      'a stale opaque entity tag, passed through as the ETag',
+      new StaleVersionError('The alert has changed.', { currentVersion: '"00a1-b2"' }),
+      problem('precondition-failed', 'Precondition failed', 412, 'The alert has changed.'),
+      '"00a1-b2"',
+    ],
+    [
+      'a stale version not known, without an ETag',
+      new StaleVersionError('The alert changed.'),
+      problem('precondition-failed', 'Precondition failed', 412, 'The alert changed.'),
+      null,
+    ],
+    [
+      'an invalid cursor, naming the cursor parameter',
+      new InvalidCursorError(),
+      {
+        ...problem(
+          'validation',
+          'Your request is not valid',
+          400,
+          'The cursor is not one this list returned.',
+        ),
+        errors: [
+          { parameter: 'cursor', detail: 'Use nextCursor from the previous page unchanged' },
+        ],
+      },
+      null,
+    ],
+  ])('answers %s', async (_what, error, expected, etag) => {
+    const { context, logs } = capture();
+    const { response, body } = await read(errorToResponse(error, instance, context));
+    expect(response.status).toBe(expected.status);
+    expect(body).toEqual(expected);
+    expect(response.headers.get('etag')).toBe(etag);
+    expect(response.headers.get('content-type')).toBe(problemContentType);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    // The client's doing, not the service's: nothing to log.
+    expect(logs).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { equipmentTable } from '../../../lib/api/equipment.js';
 import { listServiceRecords } from '../../../lib/api/serviceRecords.js';
-import type { Page } from '../../../lib/mysql/table.js';
+import type { Page } from '../../../lib/paging.js';
 import { useTestDatabase } from '../../helpers/database.js';
 
 const db = useTestDatabase();
