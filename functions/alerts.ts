@@ -6,14 +6,12 @@ import {
   requestAlertStatus,
 } from '../lib/api/alerts.js';
 import { alertPatchSchema, alertQuerySchema } from '../lib/api/telemetrySchemas.js';
-import { getAlertDeliverer } from '../lib/fanout/runtime.js';
 import { httpFunction } from '../lib/host/declarations.js';
 import { parseOpaqueIfMatch } from '../lib/http/etag.js';
 import { protectedHandler } from '../lib/http/handler.js';
 import { queryObject, readJsonBody } from '../lib/http/request.js';
 import { jsonResponse } from '../lib/http/response.js';
 import { parseOrThrow } from '../lib/http/validation.js';
-import { getTelemetryDatabase } from '../lib/telemetry/runtime.js';
 
 export const alertFunctions = [
   httpFunction({
@@ -21,11 +19,9 @@ export const alertFunctions = [
     route: 'alerts',
     methods: ['GET'],
     handler: protectedHandler({
-      GET: async ({ request, principal, pool }) => {
+      GET: async ({ request, principal, services }) => {
         const query = parseOrThrow(alertQuerySchema, queryObject(request), 'query');
-        return jsonResponse(
-          await listVisibleAlerts(getTelemetryDatabase(), pool, principal, query),
-        );
+        return jsonResponse(await listVisibleAlerts(services, principal, query));
       },
     }),
   }),
@@ -34,17 +30,14 @@ export const alertFunctions = [
     route: 'alerts/{id}',
     methods: ['GET', 'PATCH'],
     handler: protectedHandler({
-      GET: async ({ request, principal, pool }) => {
-        const database = getTelemetryDatabase();
-        const alert = await getVisibleAlert(database, pool, principal, request.params['id']);
+      GET: async ({ request, principal, services }) => {
+        const alert = await getVisibleAlert(services, principal, request.params['id']);
         return jsonResponse(alert, { headers: { etag: alert.etag } });
       },
-      PATCH: async ({ request, principal, pool }) => {
-        const id = await changeableAlertId(pool, principal, request.params['id']);
+      PATCH: async ({ request, principal, services }) => {
+        const id = await changeableAlertId(services.pool, principal, request.params['id']);
         const ifMatch = parseOpaqueIfMatch(request);
         const patch = parseOrThrow(alertPatchSchema, await readJsonBody(request), 'body');
-        const database = getTelemetryDatabase();
-        const services = { database, pool, deliverer: () => getAlertDeliverer(database) };
         const alert = await requestAlertStatus(services, principal, id, patch, ifMatch);
         return jsonResponse(alert, { headers: { etag: alert.etag } });
       },

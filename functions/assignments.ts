@@ -14,7 +14,7 @@ export const assignmentFunctions = [
     route: 'equipment/{id}/technicians',
     methods: ['GET'],
     handler: protectedHandler({
-      GET: async ({ request, pool }) => {
+      GET: async ({ request, services: { pool } }) => {
         const equipmentId = routeId(request.params);
         const query = parseOrThrow(assignmentQuerySchema, queryObject(request), 'query');
         return jsonResponse(await listAssignments(pool, equipmentId, query));
@@ -26,7 +26,7 @@ export const assignmentFunctions = [
     route: 'equipment/{id}/technicians/{technicianId}',
     methods: ['PUT', 'DELETE'],
     handler: protectedHandler({
-      PUT: async ({ request, pool, principal }) => {
+      PUT: async ({ request, services: { pool }, principal }) => {
         const equipmentId = routeId(request.params);
         const technicianId = routeId(request.params, 'technicianId');
         const { assignment, created } = await assignTechnician(
@@ -37,7 +37,7 @@ export const assignmentFunctions = [
         );
         return jsonResponse(assignment, { status: created ? 201 : 200 });
       },
-      DELETE: async ({ request, pool, principal }) => {
+      DELETE: async ({ request, services: { pool }, principal }) => {
         await unassignTechnician(
           pool,
           principal,

@@ -2,20 +2,18 @@
  * Timer trigger: closes the windows of partitions that went quiet, once their end plus the
  * allowed lateness plus the idle grace has passed on the wall clock.
  */
-import { getSection } from '../lib/config.js';
 import type { TimerFunctionDeclaration } from '../lib/host/declarations.js';
-import { closeIdleWindows } from '../lib/telemetry/processor.js';
+import { withServices } from '../lib/services.js';
 import { withTransientRetry } from '../lib/telemetry/retry.js';
-import { getHubProbe, getTelemetryProcessor } from '../lib/telemetry/runtime.js';
 
 export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
   kind: 'timer',
   name: 'closeIdleWindows',
   schedule: '0 * * * * *',
-  handler: async (_timer, context) => {
-    const graceMs = getSection('telemetry').TELEMETRY_IDLE_GRACE_SECONDS * 1000;
+  handler: withServices(async (services, _timer, context) => {
+    const graceMs = services.config.section('telemetry').TELEMETRY_IDLE_GRACE_SECONDS * 1000;
     const result = await withTransientRetry(() =>
-      closeIdleWindows(getTelemetryProcessor(), Date.now(), graceMs, getHubProbe()),
+      services.telemetryProcessor.closeIdleWindows(Date.now(), graceMs, services.hubProbe),
     );
     for (const failure of result.failures) {
       const detail =
@@ -29,5 +27,5 @@ export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
         `closed ${result.windowsClosed} idle windows across ${result.partitions} partitions`,
       );
     }
-  },
+  }),
 };

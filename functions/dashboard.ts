@@ -5,9 +5,9 @@
  * authentication, with the platform's session).
  */
 import type { HttpHandler } from '@azure/functions';
-import { getSection } from '../lib/config.js';
 import { httpFunction } from '../lib/host/declarations.js';
 import { staticFilesHandler } from '../lib/http/staticFiles.js';
+import type { Services } from '../lib/services.js';
 
 /**
  * The page may load only its own scripts and styles, and open WebSockets to Web PubSub
@@ -25,9 +25,10 @@ const contentSecurityPolicy = [
   "object-src 'none'",
 ].join('; ');
 
-/** Serves the built dashboard from `dir()`, by default the validated `DASHBOARD_DIR`. */
+/** Serves the built dashboard from `dir(services)`, by default the validated `DASHBOARD_DIR`. */
 export function dashboardHandler(
-  dir: () => string = () => getSection('dashboard').DASHBOARD_DIR,
+  dir: (services: Services) => string = (services) =>
+    services.config.section('dashboard').DASHBOARD_DIR,
 ): HttpHandler {
   return staticFilesHandler({
     root: dir,

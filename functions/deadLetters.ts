@@ -7,18 +7,17 @@ import { queryObject } from '../lib/http/request.js';
 import { jsonResponse } from '../lib/http/response.js';
 import { parseOrThrow } from '../lib/http/validation.js';
 import { listDeadLetters } from '../lib/telemetry/queries.js';
-import { getTelemetryDatabase } from '../lib/telemetry/runtime.js';
 
 export const deadLetterFunction = httpFunction({
   name: 'dead-letters',
   route: 'dead-letters',
   methods: ['GET'],
   handler: protectedHandler({
-    GET: async ({ request, principal }) => {
+    GET: async ({ request, principal, services }) => {
       // Raw payloads can hold anything a device sent: admins only.
       requireRole(principal, 'Admin');
       const query = parseOrThrow(deadLetterQuerySchema, queryObject(request), 'query');
-      return jsonResponse(await listDeadLetters(getTelemetryDatabase(), query, query));
+      return jsonResponse(await listDeadLetters(services.telemetryDatabase, query, query));
     },
   }),
 });

@@ -4,22 +4,19 @@
  * Web PubSub or push outage only delays alerts.
  */
 import type { TimerFunctionDeclaration } from '../lib/host/declarations.js';
-import { getAlertDeliverer } from '../lib/fanout/runtime.js';
+import { withServices } from '../lib/services.js';
 import { withTransientRetry } from '../lib/telemetry/retry.js';
-import { getTelemetryDatabase } from '../lib/telemetry/runtime.js';
 
 export const deliverAlertsFunction: TimerFunctionDeclaration = {
   kind: 'timer',
   name: 'deliverAlerts',
   schedule: '*/10 * * * * *',
-  handler: async (_timer, context) => {
-    const report = await withTransientRetry(() =>
-      getAlertDeliverer(getTelemetryDatabase()).sweep(),
-    );
+  handler: withServices(async (services, _timer, context) => {
+    const report = await withTransientRetry(() => services.alertDeliverer.sweep());
     if (report.delivered || report.pending) {
       context.log(
         `alert sweep: ${report.delivered} delivered, ${report.pending} still owed (retried later)`,
       );
     }
-  },
+  }),
 };

@@ -12,8 +12,8 @@ export const healthFunction = httpFunction({
   name: 'health',
   route: 'health',
   methods: ['GET'],
-  handler: problemHandler(async () => {
-    const { healthy, checks } = await checkHealth();
+  handler: problemHandler(async (_request, _context, services) => {
+    const { healthy, checks } = await checkHealth(services.healthChecks);
     return jsonResponse(
       { status: healthy ? 'healthy' : 'unhealthy', checks },
       healthy

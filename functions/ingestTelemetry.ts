@@ -4,8 +4,8 @@
  * cannot be read is parked whole as a dead letter instead (lib/telemetry/ingest).
  */
 import type { EventHubFunctionDeclaration } from '../lib/host/declarations.js';
+import { withServices } from '../lib/services.js';
 import { ingestTriggerBatch } from '../lib/telemetry/ingest.js';
-import { getTelemetryProcessor } from '../lib/telemetry/runtime.js';
 
 export const ingestTelemetryFunction: EventHubFunctionDeclaration = {
   kind: 'eventHub',
@@ -27,6 +27,7 @@ export const ingestTelemetryFunction: EventHubFunctionDeclaration = {
     minimumInterval: { seconds: 5 },
     maximumInterval: { minutes: 5 },
   },
-  handler: (messages, context) =>
-    ingestTriggerBatch(getTelemetryProcessor(), messages, context.triggerMetadata, context),
+  handler: withServices((services, messages, context) =>
+    ingestTriggerBatch(services.telemetryProcessor, messages, context.triggerMetadata, context),
+  ),
 };

@@ -3,10 +3,8 @@
  * for exactly that. The user id comes from the verified token, never from the request; the
  * token grants no send role and expires soon.
  */
-import { getSection } from '../lib/config.js';
 import { accessScope } from '../lib/fanout/audience.js';
 import { clientGrant } from '../lib/fanout/routing.js';
-import { getWebPubSubClient } from '../lib/fanout/runtime.js';
 import { httpFunction } from '../lib/host/declarations.js';
 import { protectedHandler } from '../lib/http/handler.js';
 import { jsonResponse } from '../lib/http/response.js';
@@ -17,13 +15,13 @@ export const negotiateFunctions = [
     route: 'negotiate',
     methods: ['POST'],
     handler: protectedHandler({
-      POST: async ({ principal, pool }) => {
-        const grant = clientGrant(principal, await accessScope(pool, principal));
-        const { baseUrl, token, url } = await getWebPubSubClient().getClientAccessToken({
+      POST: async ({ principal, services }) => {
+        const grant = clientGrant(principal, await accessScope(services.pool, principal));
+        const { baseUrl, token, url } = await services.webPubSub.getClientAccessToken({
           userId: grant.userId,
           groups: grant.groups,
           roles: grant.roles,
-          expirationTimeInMinutes: getSection('webPubSub').WEBPUBSUB_TOKEN_MINUTES,
+          expirationTimeInMinutes: services.config.section('webPubSub').WEBPUBSUB_TOKEN_MINUTES,
         });
         return jsonResponse({ baseUrl, token, url });
       },
@@ -34,8 +32,8 @@ export const negotiateFunctions = [
     route: 'me',
     methods: ['GET'],
     handler: protectedHandler({
-      GET: async ({ principal, pool }) => {
-        const scope = await accessScope(pool, principal);
+      GET: async ({ principal, services }) => {
+        const scope = await accessScope(services.pool, principal);
         return jsonResponse({
           subject: principal.subject,
           roles: [...principal.roles].sort(),

@@ -9,14 +9,13 @@ import { queryObject } from '../lib/http/request.js';
 import { jsonResponse } from '../lib/http/response.js';
 import { parseOrThrow } from '../lib/http/validation.js';
 import { equipmentTelemetry } from '../lib/telemetry/queries.js';
-import { getTelemetryDatabase } from '../lib/telemetry/runtime.js';
 
 export const telemetryFunction = httpFunction({
   name: 'equipment-telemetry',
   route: 'equipment/{id}/telemetry',
   methods: ['GET'],
   handler: protectedHandler({
-    GET: async ({ request, pool }) => {
+    GET: async ({ request, services }) => {
       const id = routeId(request.params);
       const query = parseOrThrow(telemetryQuerySchema, queryObject(request), 'query');
       const to = query.to ? new Date(query.to) : new Date();
@@ -27,9 +26,9 @@ export const telemetryFunction = httpFunction({
         });
       }
       // 404 for equipment the API does not know, as for every equipment route.
-      await getEquipment(pool, id);
+      await getEquipment(services.pool, id);
       return jsonResponse(
-        await equipmentTelemetry(getTelemetryDatabase(), String(id), { from, to }),
+        await equipmentTelemetry(services.telemetryDatabase, String(id), { from, to }),
       );
     },
   }),

@@ -33,21 +33,13 @@ function toRoles(values: unknown): Set<Role> {
   return new Set(list.filter((value): value is Role => roles.includes(value as Role)));
 }
 
-const keySets = new Map<string, JWTVerifyGetKey>();
-
-/** One remote key set per JWKS URL per process: jose caches keys and refetches on rotation. */
-function keySetFor(uri: string): JWTVerifyGetKey {
-  let keySet = keySets.get(uri);
-  if (!keySet) {
-    keySet = createRemoteJWKSet(new URL(uri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
-    keySets.set(uri, keySet);
-  }
-  return keySet;
-}
-
-async function verifyBearer(token: string, config: SectionConfig<'auth'>): Promise<Principal> {
+async function verifyBearer(
+  token: string,
+  config: SectionConfig<'auth'>,
+  keySet: JWTVerifyGetKey,
+): Promise<Principal> {
   try {
-    const { payload } = await jwtVerify(token, keySetFor(config.AUTH_JWKS_URI), {
+    const { payload } = await jwtVerify(token, keySet, {
       issuer: config.AUTH_ISSUER,
       audience: config.AUTH_AUDIENCE,
       algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'],
@@ -125,9 +117,30 @@ function principalFromPlatformHeader(header: string): Principal {
 }
 
 /** Verifies the caller; throws 401 when there is no valid identity. */
-export async function authenticate(
+export type Authenticator = (request: HttpRequest) => Promise<Principal>;
+
+/**
+ * The authenticator of one `auth` section. Its remote key set is made at the first bearer
+ * token and kept: jose caches the keys and refetches them on rotation.
+ */
+export function createAuthenticator(config: SectionConfig<'auth'>): Authenticator {
+  let keySet: JWTVerifyGetKey | undefined;
+  return (request) =>
+    authenticate(
+      request,
+      config,
+      () =>
+        (keySet ??= createRemoteJWKSet(new URL(config.AUTH_JWKS_URI), {
+          timeoutDuration: 5000,
+          cooldownDuration: 30_000,
+        })),
+    );
+}
+
+async function authenticate(
   request: HttpRequest,
   config: SectionConfig<'auth'>,
+  keySet: () => JWTVerifyGetKey,
 ): Promise<Principal> {
   if (config.AUTH_TRUST_PLATFORM_PRINCIPAL) {
     const header = boundedHeader(request, 'x-ms-client-principal', 16_384);
@@ -138,7 +151,7 @@ export async function authenticate(
   const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
   if (!match?.[1])
     throw unauthorized('The Authorization header must be "Bearer <token>".', 'invalid_request');
-  return verifyBearer(match[1], config);
+  return verifyBearer(match[1], config, keySet());
 }
 
 /** Throws 403 unless the principal holds one of `allowed`. */

@@ -299,19 +299,70 @@ function validate<S extends z.ZodObject>(
   throw new ConfigError(problems);
 }
 
+/**
+ * Settings as the app receives them: names to text values, like `process.env` (app settings
+ * in Azure) or a record the local stack or a test builds.
+ */
+export type Settings = Readonly<Record<string, string | undefined>>;
+
 /** Validates every setting from an environment-like object. Empty strings count as missing. */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadConfig(env: Settings): Config {
   return validate(withMysqlTarget(settingsSchema), env);
 }
 
 /** Validates one section's settings. */
-export function loadSection<S extends Section>(
-  section: S,
-  env: Readonly<Record<string, string | undefined>>,
-): SectionConfig<S> {
+export function loadSection<S extends Section>(section: S, env: Settings): SectionConfig<S> {
   return validate(settingSections[section], env);
 }
 
+/**
+ * The app's settings one section at a time: what `createServices` (lib/services.ts) builds
+ * from. A section is validated when something first needs it and then kept, so a function
+ * validates only the sections it uses (the HTTP API answers without Cosmos settings).
+ */
+export interface ConfigSections {
+  section<S extends Section>(name: S): SectionConfig<S>;
+}
+
+/** The sections of `settings`, copied now and each validated at its first use. */
+export function configSections(settings: Settings): ConfigSections {
+  const copy = { ...settings };
+  const validated = new Map<Section, SectionConfig<Section>>();
+  return {
+    section<S extends Section>(name: S): SectionConfig<S> {
+      let value = validated.get(name);
+      if (!value) {
+        value = loadSection(name, copy);
+        validated.set(name, value);
+      }
+      // The map pairs each section with its own output; TypeScript cannot follow that.
+      return value as SectionConfig<S>;
+    },
+  };
+}
+
+/** The sections of settings already validated as a whole (`loadConfig`). */
+export function sectionsOf(config: Config): ConfigSections {
+  return {
+    section<S extends Section>(name: S): SectionConfig<S> {
+      const names = Object.keys(settingSections[name].shape) as (keyof Config)[];
+      // Each section's output is a subset of `Config`; picking its names rebuilds it.
+      return Object.fromEntries(names.map((key) => [key, config[key]])) as SectionConfig<S>;
+    },
+  };
+}
+
+/**
+ * The settings of this process (its environment: app settings in Azure). The one place
+ * production code reads `process.env` (tests/lib/layers.test.ts checks); everything else is
+ * handed its settings.
+ */
+export function processConfig(): ConfigSections {
+  return configSections(process.env);
+}
+
+// TEMPORARY (until dev/ and tests/helpers/ build their services from explicit settings):
+// the old process-wide accessors, still used there.
 let cached: Config | undefined;
 const cachedSections = new Map<Section, unknown>();
 

@@ -1,13 +1,11 @@
 /**
  * Dependency checks for `/api/health`. Each check answers up or down within a deadline and
  * never reports configuration values or driver messages (which can carry host names or
- * credentials): only a short fixed reason. Later dependencies add their own checks here.
+ * credentials): only a short fixed reason. The checks themselves are services
+ * (`healthChecks` in lib/services.ts); later dependencies add theirs there.
  */
-import { getSection } from './config.js';
-import { checkCosmos, cosmosFailure, getCosmosClient } from './cosmos/client.js';
-import { cosmosSettingsFrom } from './cosmos/settings.js';
+import { cosmosFailure } from './cosmos/client.js';
 import { DependencyUnavailableError } from './errors.js';
-import { getPool } from './mysql/pool.js';
 
 export interface CheckResult {
   status: 'up' | 'down';
@@ -16,16 +14,6 @@ export interface CheckResult {
 }
 
 export type HealthCheck = () => Promise<void>;
-
-export const healthChecks: Readonly<Record<string, HealthCheck>> = {
-  mysql: async () => {
-    await getPool().query('SELECT 1');
-  },
-  cosmos: async () => {
-    const cosmos = getSection('cosmos');
-    await checkCosmos(getCosmosClient(cosmosSettingsFrom(cosmos)), cosmos.COSMOS_DATABASE);
-  },
-};
 
 /** A check that outlived the deadline of `/api/health`. */
 class DeadlineExceeded extends Error {}
@@ -52,7 +40,7 @@ function reasonFor(error: unknown): string {
 
 /** Runs every check concurrently; `healthy` only when all are up. */
 export async function checkHealth(
-  checks: Readonly<Record<string, HealthCheck>> = healthChecks,
+  checks: Readonly<Record<string, HealthCheck>>,
   deadlineMs = 3000,
 ): Promise<{ healthy: boolean; checks: Record<string, CheckResult> }> {
   const entries = await Promise.all(

@@ -9,8 +9,8 @@ import type { Pool } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { ConflictError, HttpError, NotFoundError, StaleVersionError } from '../errors.js';
 import { accessScope, canSee } from '../fanout/audience.js';
-import type { AlertDeliverer } from '../fanout/deliverer.js';
 import type { Page } from '../paging.js';
+import type { Services } from '../services.js';
 import { requireVersion, type VersionCondition } from '../preconditions.js';
 import {
   canTransition,
@@ -42,6 +42,9 @@ export function alertIdFrom(raw: string | undefined): string {
   return id;
 }
 
+/** What the alert reads need: the pipeline's database and MySQL (for who sees what). */
+export type AlertReadServices = Pick<Services, 'telemetryDatabase' | 'pool'>;
+
 /** 404 (as for a missing alert) when the alert's equipment is not the caller's to see. */
 async function requireVisible(pool: Pool, principal: Principal, id: string): Promise<void> {
   const equipmentId = equipmentIdOfAlert(id);
@@ -52,26 +55,24 @@ async function requireVisible(pool: Pool, principal: Principal, id: string): Pro
 
 /** A page of the alerts the caller may see: technicians those of their assigned equipment. */
 export async function listVisibleAlerts(
-  database: Database,
-  pool: Pool,
+  { telemetryDatabase, pool }: AlertReadServices,
   principal: Principal,
   query: Omit<AlertFilter, 'equipmentIds'> & { limit: number; cursor?: string | undefined },
 ): Promise<Page<AlertWithEtag>> {
   const scope = await accessScope(pool, principal);
   const equipmentIds = scope.kind === 'all' ? undefined : scope.equipmentIds;
-  return listAlerts(database, { ...query, equipmentIds }, query);
+  return listAlerts(telemetryDatabase, { ...query, equipmentIds }, query);
 }
 
 /** One alert the caller may see (404 for one they may not, as for a missing one). */
 export async function getVisibleAlert(
-  database: Database,
-  pool: Pool,
+  { telemetryDatabase, pool }: AlertReadServices,
   principal: Principal,
   rawId: string | undefined,
 ): Promise<AlertWithEtag> {
   const id = alertIdFrom(rawId);
   await requireVisible(pool, principal, id);
-  return getAlert(database, id);
+  return getAlert(telemetryDatabase, id);
 }
 
 /**
@@ -96,13 +97,11 @@ export interface AlertStatusRequest {
   serviceRecord?: AlertResolutionWork | undefined;
 }
 
-/** What the status change needs beyond the request. */
-export interface AlertChangeServices {
-  database: Database;
-  pool: Pool;
-  /** The fan-out, built only once a change is stored (an unchanged alert needs none). */
-  deliverer: () => Pick<AlertDeliverer, 'deliverWritten'>;
-}
+/**
+ * What the status change needs beyond the request. The deliverer (a lazily built service) is
+ * asked for only once a change is stored: an unchanged alert needs none.
+ */
+export type AlertChangeServices = Pick<Services, 'telemetryDatabase' | 'pool' | 'alertDeliverer'>;
 
 /**
  * Acknowledges or resolves alert `id` (from {@link changeableAlertId}) for `principal`, and
@@ -116,7 +115,7 @@ export async function requestAlertStatus(
   ifMatch: VersionCondition<string>,
   now: Date = new Date(),
 ): Promise<AlertWithEtag> {
-  const { database, pool } = services;
+  const { telemetryDatabase: database, pool } = services;
   const { status, serviceRecord } = request;
   // The service record is written first, keyed by the alert: if storing the alert then
   // fails, the client's retry finds the record and completes the link.
@@ -133,7 +132,7 @@ export async function requestAlertStatus(
   if (!changed.changed) return { ...publicAlert(changed.alert), etag: changed.etag };
   // Stored first; what cannot be delivered now stays owed for the sweep. Recording the
   // delivery changes the document, so the answer carries the ETag as it is after that.
-  await services.deliverer().deliverWritten([changed.alert]);
+  await services.alertDeliverer.deliverWritten([changed.alert]);
   return getAlert(database, id);
 }
 

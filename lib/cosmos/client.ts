@@ -1,7 +1,8 @@
 /**
  * The one way the app builds its Cosmos DB client, the containers it needs, and the health
  * check. A `CosmosClient` holds connection pools and the account's endpoint list, so the
- * process makes one (`getCosmosClient`) and every invocation reuses it.
+ * process makes one (`cosmosClientFor`, called once by lib/services.ts) and every invocation
+ * reuses it.
  *
  * In Azure the client authenticates with Entra ID (a managed identity): no account keys.
  * Locally it talks to the stand-in (`dev/cosmos.ts`) or the official emulator with the
@@ -80,7 +81,7 @@ function connectionPolicyFor(options: CreateCosmosClientOptions) {
   };
 }
 
-/** A new client; the app uses `getCosmosClient` instead, so one exists per process. */
+/** A new client from options (the app's comes from settings: `cosmosClientFor`). */
 export function createCosmosClient(options: CreateCosmosClientOptions): CosmosClient {
   if (!URL.canParse(options.endpoint)) throw new Error('Cosmos endpoint: expected a URL');
   const url = new URL(options.endpoint);
@@ -233,6 +234,15 @@ function fingerprint(settings: CosmosSettings): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
+/**
+ * A client for settings (lib/services.ts makes the app's one per process: a client holds
+ * connection pools and the account's endpoint list, so every invocation reuses it).
+ */
+export function cosmosClientFor(settings: CosmosSettings): CosmosClient {
+  return createCosmosClient(clientOptionsFor(settings));
+}
+
+// TEMPORARY (until dev/ and tests/helpers/ use lib/services.ts): the old shared client.
 let shared: { fingerprint: string; client: CosmosClient } | undefined;
 
 /**

@@ -73,13 +73,13 @@ export function crudFunctions<
       route: resource.route,
       methods: ['GET', 'POST'],
       handler: protectedHandler({
-        GET: async ({ request, pool }) => {
+        GET: async ({ request, services: { pool } }) => {
           const query = parseOrThrow(resource.querySchema, queryObject(request), 'query');
           return jsonResponse(
             await resource.list(pool, query, { limit: query.limit, cursor: query.cursor }),
           );
         },
-        POST: async ({ request, pool, principal }) => {
+        POST: async ({ request, services: { pool }, principal }) => {
           // Before the body: a caller who may not write learns that, not what is wrong with it.
           requireRole(principal, ...resource.writerRoles);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
@@ -97,11 +97,11 @@ export function crudFunctions<
       route: `${resource.route}/{id}`,
       methods: ['GET', 'PUT', 'DELETE'],
       handler: protectedHandler({
-        GET: async ({ request, pool }) => {
+        GET: async ({ request, services: { pool } }) => {
           const found = await resource.get(pool, routeId(request.params));
           return jsonResponse(found, { version: found.version });
         },
-        PUT: async ({ request, pool, principal }) => {
+        PUT: async ({ request, services: { pool }, principal }) => {
           requireRole(principal, ...resource.writerRoles);
           const id = routeId(request.params);
           const ifMatch = parseIfMatch(request);
@@ -109,7 +109,7 @@ export function crudFunctions<
           const replaced = await resource.replace(pool, principal, id, input, ifMatch);
           return jsonResponse(replaced, { version: replaced.version });
         },
-        DELETE: async ({ request, pool, principal }) => {
+        DELETE: async ({ request, services: { pool }, principal }) => {
           const id = routeId(request.params);
           await resource.remove(pool, principal, id, parseIfMatch(request));
           return noContent();

@@ -1,6 +1,7 @@
 /**
  * Wraps domain calls into HTTP handlers: authentication first (401 before anything else),
- * then dispatch on method, with every error mapped in one place (`problem.ts`).
+ * then dispatch on method, with every error mapped in one place (`problem.ts`). Each call
+ * gets the process's services (lib/services.ts), asked for when the request arrives.
  */
 import type {
   HttpHandler,
@@ -9,11 +10,9 @@ import type {
   HttpResponseInit,
   InvocationContext,
 } from '@azure/functions';
-import type { Pool } from 'mysql2/promise';
-import { authenticate, requireRole, type Principal } from '../auth.js';
-import { getSection } from '../config.js';
+import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
-import { getPool } from '../mysql/pool.js';
+import { getServices, type Services } from '../services.js';
 import { errorToResponse } from './problem.js';
 
 /** Everything an authenticated operation needs. */
@@ -21,7 +20,8 @@ export interface ApiCall {
   request: HttpRequest;
   context: InvocationContext;
   principal: Principal;
-  pool: Pool;
+  /** The process's services: `services.pool` for MySQL, and so on. */
+  services: Services;
 }
 
 export type ApiOperation = (call: ApiCall) => Promise<HttpResponseInit>;
@@ -53,11 +53,15 @@ function withBaseHeaders(response: HttpResponseInit): HttpResponseInit {
  * also where the headers every response carries are added.
  */
 export function problemHandler(
-  handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+  handler: (
+    request: HttpRequest,
+    context: InvocationContext,
+    services: Services,
+  ) => Promise<HttpResponseInit>,
 ): HttpHandler {
   return async (request, context) => {
     try {
-      return withBaseHeaders(await handler(request, context));
+      return withBaseHeaders(await handler(request, context, getServices()));
     } catch (error) {
       return withBaseHeaders(errorToResponse(error, instanceOf(request), context, request.method));
     }
@@ -72,8 +76,8 @@ export function protectedHandler(
   operations: Partial<Record<HttpMethod, ApiOperation>>,
 ): HttpHandler {
   const allowed = Object.keys(operations).join(', ');
-  return problemHandler(async (request, context) => {
-    const principal = await authenticate(request, getSection('auth'));
+  return problemHandler(async (request, context, services) => {
+    const principal = await services.authenticate(request);
     requireRole(principal, 'Admin', 'Technician');
     const operation = operations[request.method as HttpMethod];
     if (!operation) {
@@ -81,6 +85,6 @@ export function protectedHandler(
         headers: { allow: allowed },
       });
     }
-    return operation({ request, context, principal, pool: getPool() });
+    return operation({ request, context, principal, services });
   });
 }

@@ -9,6 +9,7 @@ import { extname, join, sep } from 'node:path';
 import type { HttpHandler, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { HttpError } from '../errors.js';
 import { problemHandler } from './handler.js';
+import type { Services } from '../services.js';
 
 /** Media types of what Vite emits; anything else is served as bytes. */
 export const staticContentTypes: Readonly<Record<string, string>> = {
@@ -36,7 +37,7 @@ const safeSegment = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 /** What one static site serves and how. */
 export interface StaticSite {
   /** The folder served, asked on each request (so a rebuild shows at once). */
-  root: () => string;
+  root: (services: Services) => string;
   /** Detail of the 404 problem for a file the site does not have. */
   notFoundDetail: string;
   /**
@@ -102,7 +103,7 @@ export function staticFileHeaders(
 /** An HTTP handler serving `site` to GET requests on a `{*path}` route. */
 export function staticFilesHandler(site: StaticSite): HttpHandler {
   const notFound = () => new HttpError('not-found', site.notFoundDetail);
-  return problemHandler(async (request): Promise<HttpResponseInit> => {
+  return problemHandler(async (request, _context, services): Promise<HttpResponseInit> => {
     if (request.method !== 'GET') {
       throw new HttpError('method-not-allowed', 'Use GET.', { headers: { allow: 'GET' } });
     }
@@ -112,7 +113,7 @@ export function staticFilesHandler(site: StaticSite): HttpHandler {
     }
     let file: string;
     try {
-      const realRoot = await realpath(site.root());
+      const realRoot = await realpath(site.root(services));
       file = await realpath(join(realRoot, ...target.segments));
       // A symbolic link must not lead outside the built folder either.
       if (!file.startsWith(realRoot + sep) || !(await stat(file)).isFile()) throw notFound();

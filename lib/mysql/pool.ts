@@ -208,7 +208,7 @@ export function mysqlCredential(target: Extract<MysqlTarget, { mode: 'entra' }>)
     : azureCredential();
 }
 
-/** A new pool for a configuration (the app uses `getPool`; scripts make their own). */
+/** A new pool for a configuration (the app's is `createAppPool`; scripts make their own). */
 export function createMysqlPool(config: MysqlPoolConfig, credential?: TokenCredential): Pool {
   const target = mysqlTarget(config);
   if (target.mode === 'password') return createPool(poolOptions(config));
@@ -357,27 +357,34 @@ export function boundPool(pool: Pool, bounds: PoolBounds): Pool {
   return pool;
 }
 
+/**
+ * The app's pool: bounded by the MYSQL_*_TIMEOUT_MS settings, every session in UTC and strict
+ * SQL. lib/services.ts makes one per process.
+ */
+export function createAppPool(config: SectionConfig<'mysql'>): Pool {
+  const pool = boundPool(createMysqlPool(config), {
+    acquireMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
+    commandMs: config.MYSQL_QUERY_TIMEOUT_MS,
+  });
+  // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
+  pool.on('connection', (connection) => {
+    // mysql2's promise pool re-emits the core (callback) connection here, whatever its typings say.
+    (connection as unknown as CorePoolConnection).query(
+      "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+      (error) => {
+        if (error) console.error(`MySQL session setup failed: ${error.message}`);
+      },
+    );
+  });
+  return pool;
+}
+
+// TEMPORARY (until dev/ and tests/helpers/ use lib/services.ts): the old shared pool.
 let pool: Pool | undefined;
 
-/** The shared pool for this process, bounded by the MYSQL_*_TIMEOUT_MS settings. */
+/** The shared pool for this process. */
 export function getPool(): Pool {
-  if (!pool) {
-    const config = getSection('mysql');
-    pool = boundPool(createMysqlPool(config), {
-      acquireMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
-      commandMs: config.MYSQL_QUERY_TIMEOUT_MS,
-    });
-    // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
-    pool.on('connection', (connection) => {
-      // mysql2's promise pool re-emits the core (callback) connection here, whatever its typings say.
-      (connection as unknown as CorePoolConnection).query(
-        "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
-        (error) => {
-          if (error) console.error(`MySQL session setup failed: ${error.message}`);
-        },
-      );
-    });
-  }
+  pool ??= createAppPool(getSection('mysql'));
   return pool;
 }
 

@@ -5,7 +5,7 @@
  * moves on and nothing is lost without a trace, and writes one structured line per outcome.
  */
 import { parkedBatchOf } from './parking.js';
-import { processBatch, type ProcessorOptions } from './processor.js';
+import type { TelemetryProcessor } from './processor.js';
 import { withTransientRetry } from './retry.js';
 import { readTriggerBatch } from './trigger.js';
 
@@ -22,7 +22,7 @@ export interface IngestLog {
  * thrown for the host to retry the batch.
  */
 export async function ingestTriggerBatch(
-  processor: ProcessorOptions,
+  processor: TelemetryProcessor,
   messages: unknown,
   triggerMetadata: Readonly<Record<string, unknown>> | undefined,
   log: IngestLog,
@@ -33,7 +33,7 @@ export async function ingestTriggerBatch(
   if (!read.readable) {
     const parked = parkedBatchOf(read.batch, nowMs);
     // Store failures are still transient ones: retried here, then by the host.
-    const ids = await withTransientRetry(() => processor.store.parkBatch(parked));
+    const ids = await withTransientRetry(() => processor.parkBatch(parked));
     // One structured line per parked batch: the metric until there is a metrics library.
     log.warn(
       `partition ${parked.partitionId}: parked ${parked.events.length} events as an unreadable batch ` +
@@ -43,7 +43,7 @@ export async function ingestTriggerBatch(
     return;
   }
   const { partitionId, events } = read;
-  const outcome = await withTransientRetry(() => processBatch(processor, partitionId, events));
+  const outcome = await withTransientRetry(() => processor.processBatch(partitionId, events));
   for (const change of outcome.epochsStarted) {
     // Rare and worth a look: the hub was recreated, failed over or restored.
     log.warn(

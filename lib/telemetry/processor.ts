@@ -461,6 +461,14 @@ export async function processBatch(
   throw new PartitionContendedError(partitionId, maxAttempts);
 }
 
+/** What one run of the idle-window timer did. */
+export interface IdleWindowsReport {
+  partitions: number;
+  windowsClosed: number;
+  alertsWritten: number;
+  failures: { partitionId: string; error: unknown }[];
+}
+
 /**
  * Closes windows by the wall clock for partitions that went quiet (the timer function), so a
  * device's last window is evaluated even when no newer event arrives. The closing is
@@ -474,12 +482,7 @@ export async function closeIdleWindows(
   idleGraceMs: number,
   /** Whether the hub holds nothing beyond what the state has processed; see hubProbe.ts. */
   isCaughtUp: HubProbe = () => Promise.resolve(true),
-): Promise<{
-  partitions: number;
-  windowsClosed: number;
-  alertsWritten: number;
-  failures: { partitionId: string; error: unknown }[];
-}> {
+): Promise<IdleWindowsReport> {
   let windowsClosed = 0;
   let alertsWritten = 0;
   const failures: { partitionId: string; error: unknown }[] = [];
@@ -501,4 +504,30 @@ export async function closeIdleWindows(
     }
   }
   return { partitions: states.length, windowsClosed, alertsWritten, failures };
+}
+
+/**
+ * The pipeline bound to its store, rules, registry and fan-out: what the Event Hub trigger
+ * and the idle-window timer call (built once per process by lib/services.ts).
+ */
+export interface TelemetryProcessor {
+  /** See {@link processBatch}. */
+  processBatch(partitionId: string, events: readonly PartitionEvent[]): Promise<BatchOutcome>;
+  /** See {@link closeIdleWindows}. */
+  closeIdleWindows(
+    nowMs: number,
+    idleGraceMs: number,
+    isCaughtUp?: HubProbe,
+  ): Promise<IdleWindowsReport>;
+  /** Stores a batch that cannot be read as a whole (lib/telemetry/parking.ts). */
+  parkBatch(batch: ParkedBatch): Promise<string[]>;
+}
+
+export function createTelemetryProcessor(options: ProcessorOptions): TelemetryProcessor {
+  return {
+    processBatch: (partitionId, events) => processBatch(options, partitionId, events),
+    closeIdleWindows: (nowMs, idleGraceMs, isCaughtUp) =>
+      closeIdleWindows(options, nowMs, idleGraceMs, isCaughtUp),
+    parkBatch: (batch) => options.store.parkBatch(batch),
+  };
 }

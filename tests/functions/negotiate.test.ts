@@ -93,9 +93,9 @@ describe('POST /api/negotiate', () => {
     const { groupMessages } = await connected(url);
     const service = webPubSub.standIn;
     expect(service.inspect('sis').length).toBeGreaterThan(0);
-    const { getWebPubSubClient } = await import('../../lib/fanout/runtime.js');
-    await getWebPubSubClient().group('equipment.12').sendToAll({ hello: 12 });
-    await getWebPubSubClient().group('equipment.13').sendToAll({ hello: 13 });
+    const { getServices } = await import('../../lib/services.js');
+    await getServices().webPubSub.group('equipment.12').sendToAll({ hello: 12 });
+    await getServices().webPubSub.group('equipment.13').sendToAll({ hello: 13 });
     await expect.poll(() => groupMessages).toEqual([{ hello: 12 }]);
   });
 

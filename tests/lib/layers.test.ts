@@ -1,7 +1,9 @@
 /**
  * The import rules between layers that the code relies on, checked on the source so they
  * stay true: storage (MySQL, Cosmos, the telemetry store and read model) speaks the domain,
- * never HTTP; the HTTP edge knows no API resource.
+ * never HTTP; the HTTP edge knows no API resource; and production code (lib/, functions/)
+ * reads its settings from the environment in one place, lib/config.ts, while everything
+ * else is handed them (lib/services.ts).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -44,6 +46,39 @@ function httpOffences(file: string, text: string): string[] {
   return importsFrom(file, text, 'lib/api').map((target) => `${file} imports ${target}`);
 }
 
+/**
+ * Where `text` (the source of `file`) reads the environment: `process.env` (also as
+ * `process['env']`, or `env` imported from `node:process`), as `file:line` entries. Comments
+ * and strings that merely mention it do not count.
+ */
+function environmentReads(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  const at = (node: ts.Node) =>
+    `${file}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
+  const isProcess = (node: ts.Node) => ts.isIdentifier(node) && node.text === 'process';
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isPropertyAccessExpression(node) &&
+        isProcess(node.expression) &&
+        node.name.text === 'env') ||
+      (ts.isElementAccessExpression(node) &&
+        isProcess(node.expression) &&
+        ts.isStringLiteralLike(node.argumentExpression) &&
+        node.argumentExpression.text === 'env') ||
+      (ts.isImportDeclaration(node) &&
+        ts.isStringLiteral(node.moduleSpecifier) &&
+        ['process', 'node:process'].includes(node.moduleSpecifier.text) &&
+        /\benv\b/.test(node.importClause?.getText(source) ?? ''))
+    ) {
+      found.push(at(node));
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
 const storageFolders = ['lib/mysql', 'lib/cosmos', 'lib/telemetry'];
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
 
@@ -58,6 +93,40 @@ describe('layers', () => {
     const files = sourcesUnder('lib/http');
     expect(files.length).toBeGreaterThan(0);
     expect(files.flatMap((file) => httpOffences(file, read(file)))).toEqual([]);
+  });
+
+  it('only lib/config.ts reads process.env in lib/ and functions/', () => {
+    const files = [...sourcesUnder('lib'), ...sourcesUnder('functions')];
+    expect(files).toContain('lib/config.ts');
+    expect(environmentReads('lib/config.ts', read('lib/config.ts'))).not.toEqual([]);
+    const readers = files
+      .filter((file) => file !== 'lib/config.ts')
+      .flatMap((file) => environmentReads(file, read(file)));
+    expect(readers).toEqual([]);
+  });
+
+  it('notices every form of reading the environment, and only those', () => {
+    const reads = [
+      "const a = process.env['MYSQL_URL'];",
+      'const b = process.env.PORT;',
+      "const { MYSQL_URL } = process['env'];",
+      "import { env } from 'node:process';",
+      "import { argv, env as settings } from 'process';",
+    ].join('\n');
+    expect(environmentReads('lib/x.ts', reads)).toEqual([
+      'lib/x.ts:1',
+      'lib/x.ts:2',
+      'lib/x.ts:3',
+      'lib/x.ts:4',
+      'lib/x.ts:5',
+    ]);
+    const mentions = [
+      '// process.env is read by lib/config.ts only',
+      "const text = 'process.env';",
+      "import { argv } from 'node:process';",
+      'const env = settings.env;',
+    ].join('\n');
+    expect(environmentReads('lib/x.ts', mentions)).toEqual([]);
   });
 
   it('notices every form of an offending import', () => {

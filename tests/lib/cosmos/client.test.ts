@@ -16,11 +16,10 @@ import {
   COSMOS_EMULATOR_KEY,
   DEFAULT_DEAD_LETTER_TTL_SECONDS,
   checkCosmos,
-  closeCosmosClient,
+  cosmosClientFor,
   createCosmosClient,
   ensureContainers,
   ensureTelemetryContainers,
-  getCosmosClient,
   telemetryContainers,
 } from '../../../lib/cosmos/client.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
@@ -140,48 +139,32 @@ describe('TLS: only the local certificate is trusted', () => {
   });
 });
 
-describe('getCosmosClient', () => {
-  afterAll(() => {
-    closeCosmosClient();
-  });
-
-  it('makes one client per process and reuses it', async () => {
-    closeCosmosClient();
-    const first = getCosmosClient(cosmos.settings);
-    expect(getCosmosClient({ ...cosmos.settings })).toBe(first);
-    await checkCosmos(first, cosmos.databaseId);
-    closeCosmosClient();
-    expect(getCosmosClient(cosmos.settings)).not.toBe(first);
-  });
-
+// One client per process: lib/services.ts builds it once (tests/lib/services.test.ts).
+describe('cosmosClientFor', () => {
   it('reads the certificate from a file and defaults to the emulator key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sis-cosmos-ca-'));
     try {
       const caCertFile = join(dir, 'cert.pem');
       writeFileSync(caCertFile, cosmos.caCertPem);
-      const client = getCosmosClient({ mode: 'local', endpoint: cosmos.endpoint, caCertFile });
-      expect(client).not.toBe(getCosmosClient(cosmos.settings));
-      const again = getCosmosClient({ mode: 'local', endpoint: cosmos.endpoint, caCertFile });
-      await checkCosmos(again, cosmos.databaseId);
+      const client = cosmosClientFor({ mode: 'local', endpoint: cosmos.endpoint, caCertFile });
+      try {
+        await checkCosmos(client, cosmos.databaseId);
+      } finally {
+        client.dispose();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('uses a managed identity in Azure mode and refuses plain http there', () => {
-    const client = getCosmosClient({
+    const client = cosmosClientFor({
       mode: 'azure',
       endpoint: 'https://sis-test.documents.azure.com:443/',
       managedIdentityClientId: '00000000-0000-0000-0000-000000000001',
     });
-    expect(client).toBe(
-      getCosmosClient({
-        mode: 'azure',
-        endpoint: 'https://sis-test.documents.azure.com:443/',
-        managedIdentityClientId: '00000000-0000-0000-0000-000000000001',
-      }),
-    );
-    expect(() => getCosmosClient({ mode: 'azure', endpoint: 'http://127.0.0.1:8081/' })).toThrow(
+    client.dispose();
+    expect(() => cosmosClientFor({ mode: 'azure', endpoint: 'http://127.0.0.1:8081/' })).toThrow(
       /https/,
     );
   });

@@ -13,7 +13,7 @@ import {
   registryLookup,
   rulesLookup,
   type EquipmentIdSource,
-} from '../../../lib/telemetry/runtime.js';
+} from '../../../lib/telemetry/equipmentLookups.js';
 import { defaultSeverityRules, parseSeverityRules } from '../../../lib/telemetry/severity.js';
 import { useTestDatabase } from '../../helpers/database.js';
 import { unusedPort } from '../../helpers/ports.js';
@@ -37,7 +37,7 @@ describe('rulesLookup', () => {
   it('applies a type override to the equipment of that type only', async () => {
     await insertEquipment(11, 'crane');
     await insertEquipment(12, 'excavator');
-    const lookup = rulesLookup(craneRules, equipmentTypes);
+    const lookup = rulesLookup(craneRules, equipmentTypes(db.pool));
     const rulesFor = await lookup(['11', '12', 'not-a-row', '999']);
     expect(rulesFor('11').vibration).toMatchObject({ medium: 3, high: 4, critical: 6 });
     expect(rulesFor('12').vibration).toMatchObject({ medium: 4, high: 5, critical: 7 });
@@ -50,7 +50,7 @@ describe('rulesLookup', () => {
     const asked: number[][] = [];
     const counting = (ids: number[]) => {
       asked.push(ids);
-      return equipmentTypes(ids);
+      return equipmentTypes(db.pool)(ids);
     };
     const lookup = rulesLookup(craneRules, counting);
     await lookup(['21']);
@@ -71,11 +71,11 @@ describe('registryLookup', () => {
     const source: EquipmentIdSource = {
       all: () => {
         asked.push('all');
-        return mysqlEquipmentIds.all();
+        return mysqlEquipmentIds(db.pool).all();
       },
       some: (ids) => {
         asked.push(`some ${ids.join(',')}`);
-        return mysqlEquipmentIds.some(ids);
+        return mysqlEquipmentIds(db.pool).some(ids);
       },
     };
     return { source, asked };

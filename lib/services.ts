@@ -1,0 +1,269 @@
+/**
+ * The one place the app's services are built: every client, store and deliverer, from the
+ * validated settings, in one function (`createServices`), the way the Azure SDK's core builds
+ * its HTTP pipeline from client options in one function (`createPipelineFromOptions`,
+ * Azure/azure-sdk-for-js sdk/core/core-rest-pipeline/src/createPipelineFromOptions.ts).
+ *
+ * Each member is built at its first use and then kept, and reads only its own sections of
+ * the settings, so a cold start pays for what the invoked function needs (the HTTP API never
+ * validates Cosmos settings or connects to Cosmos). A member whose settings are invalid
+ * throws a `ConfigError` naming them every time it is asked for, and builds once they are
+ * fixed (a test's, or the next process's).
+ *
+ * The app has one set per process (`getServices`, from the process's settings); handlers get
+ * it with each call (lib/http/handler.ts, `withServices`). Tests, benchmarks and the local
+ * stack build theirs from explicit settings and install it with `useServices`.
+ */
+import type { CosmosClient, Database } from '@azure/cosmos';
+import type { WebPubSubServiceClient } from '@azure/web-pubsub';
+import type { Pool } from 'mysql2/promise';
+import { createAuthenticator, type Authenticator } from './auth.js';
+import {
+  processConfig,
+  sectionsOf,
+  type Config,
+  type ConfigSections,
+  type Section,
+} from './config.js';
+import { checkCosmos, cosmosClientFor } from './cosmos/client.js';
+import { cosmosSettingsFrom } from './cosmos/settings.js';
+import { assignedUserIds } from './fanout/audience.js';
+import { AlertDeliverer } from './fanout/deliverer.js';
+import { AlertOutbox } from './fanout/outbox.js';
+import { createPushSender } from './fanout/push.js';
+import { EquipmentStatusPublisher } from './fanout/status.js';
+import { createWebPubSubClient, webPubSubSender } from './fanout/webPubSub.js';
+import type { HealthCheck } from './health.js';
+import { createAppPool } from './mysql/pool.js';
+import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
+import {
+  equipmentTypes,
+  mysqlEquipmentIds,
+  registryLookup,
+  rulesLookup,
+} from './telemetry/equipmentLookups.js';
+import { createHubProbe, type HubProbe } from './telemetry/hubProbe.js';
+import {
+  createTelemetryProcessor,
+  type PipelineFanOut,
+  type RegistryLookup,
+  type RulesLookup,
+  type TelemetryProcessor,
+} from './telemetry/processor.js';
+import { defaultFutureToleranceMs } from './telemetry/reading.js';
+import { parseSeverityRules } from './telemetry/severity.js';
+
+/** Everything the functions use, each built at its first use (see the module comment). */
+export interface Services {
+  /** The settings, by section. */
+  readonly config: ConfigSections;
+  /** Verifies callers (`auth`). */
+  readonly authenticate: Authenticator;
+  /** The bounded MySQL pool (`mysql`). */
+  readonly pool: Pool;
+  /** The Cosmos DB client (`cosmos`). */
+  readonly cosmosClient: CosmosClient;
+  /** The pipeline's Cosmos database: aggregates, alerts, dead letters, partition states. */
+  readonly telemetryDatabase: Database;
+  /** The pipeline's store in that database (`cosmos`, `telemetry`). */
+  readonly telemetryStore: CosmosTelemetryStore;
+  /** Severity rules per equipment (`telemetry`; per-type overrides read types from MySQL). */
+  readonly severityRules: RulesLookup;
+  /** Which equipment ids are registered (MySQL, cached). */
+  readonly equipmentRegistry: RegistryLookup;
+  /** The Web PubSub service client (`webPubSub`). */
+  readonly webPubSub: WebPubSubServiceClient;
+  /** Delivers alerts to people (Web PubSub, push when configured): one per process. */
+  readonly alertDeliverer: AlertDeliverer;
+  /** What the pipeline does after a commit: alert delivery and live equipment status. */
+  readonly pipelineFanOut: PipelineFanOut;
+  /** The telemetry pipeline: what the Event Hub trigger and the idle timer call. */
+  readonly telemetryProcessor: TelemetryProcessor;
+  /** Whether a partition is caught up, asked of Event Hubs (`eventHubs`). */
+  readonly hubProbe: HubProbe;
+  /** The checks of `/api/health`, by dependency. */
+  readonly healthChecks: Readonly<Record<string, HealthCheck>>;
+  /** Closes what was built (pool, clients); the services are not used afterwards. */
+  close(): Promise<void>;
+}
+
+/** Fan-out messages go to the process log (the Functions host collects console output). */
+function fanOutLog(message: string): void {
+  console.warn(`[fan-out] ${message}`);
+}
+
+/** Builds the services of `config` (whole, or by section); nothing is built until used. */
+export function createServices(config: Config | ConfigSections): Services {
+  const settings: ConfigSections = 'section' in config ? config : sectionsOf(config);
+  const section = <S extends Section>(name: S) => settings.section(name);
+  const built = new Map<keyof Services, unknown>();
+  /** The member `name`, built by `build` at its first use; a build that throws is not kept. */
+  function once<K extends keyof Services>(name: K, build: () => Services[K]): Services[K] {
+    if (!built.has(name)) built.set(name, build());
+    // `built` holds each member under its own name.
+    return built.get(name) as Services[K];
+  }
+  let hubProbeClose: (() => Promise<void>) | undefined;
+
+  const services: Services = {
+    config: settings,
+    get authenticate() {
+      return once('authenticate', () => createAuthenticator(section('auth')));
+    },
+    get pool() {
+      return once('pool', () => createAppPool(section('mysql')));
+    },
+    get cosmosClient() {
+      return once('cosmosClient', () => cosmosClientFor(cosmosSettingsFrom(section('cosmos'))));
+    },
+    get telemetryDatabase() {
+      return once('telemetryDatabase', () =>
+        services.cosmosClient.database(section('cosmos').COSMOS_DATABASE),
+      );
+    },
+    get telemetryStore() {
+      return once('telemetryStore', () => {
+        const telemetry = section('telemetry');
+        return new CosmosTelemetryStore(services.telemetryDatabase, {
+          aggregateTtlSeconds: telemetry.AGGREGATE_TTL_DAYS * 86_400,
+          deadLetterTtlSeconds: telemetry.DEAD_LETTER_TTL_DAYS * 86_400,
+        });
+      });
+    },
+    get severityRules() {
+      return once('severityRules', () =>
+        rulesLookup(
+          parseSeverityRules(section('telemetry').SEVERITY_RULES),
+          // The pool is asked for only when a type override needs a lookup.
+          (ids) => equipmentTypes(services.pool)(ids),
+        ),
+      );
+    },
+    get equipmentRegistry() {
+      return once('equipmentRegistry', () =>
+        // The pool is asked for at the first lookup, as the severity rules' is.
+        registryLookup({
+          all: () => mysqlEquipmentIds(services.pool).all(),
+          some: (ids) => mysqlEquipmentIds(services.pool).some(ids),
+        }),
+      );
+    },
+    get webPubSub() {
+      return once('webPubSub', () => createWebPubSubClient(section('webPubSub')));
+    },
+    get alertDeliverer() {
+      return once('alertDeliverer', () => {
+        const push = createPushSender(section('push'));
+        if (!push)
+          console.info(
+            '[fan-out] Push notifications are off: NOTIFICATION_HUBS_CONNECTION is not set.',
+          );
+        return new AlertDeliverer({
+          outbox: new AlertOutbox(services.telemetryDatabase.container('alerts')),
+          webPubSub: webPubSubSender(services.webPubSub),
+          push,
+          audience: (equipmentIds) => assignedUserIds(services.pool, equipmentIds),
+          log: fanOutLog,
+        });
+      });
+    },
+    get pipelineFanOut() {
+      return once('pipelineFanOut', () => {
+        const status = new EquipmentStatusPublisher({
+          webPubSub: webPubSubSender(services.webPubSub),
+          readPartials: (partitionId, ids) =>
+            services.telemetryStore.readPartials(partitionId, ids),
+          intervalMs: section('webPubSub').EQUIPMENT_STATUS_INTERVAL_SECONDS * 1000,
+          log: fanOutLog,
+        });
+        return {
+          alertsWritten: async (alerts) => {
+            await services.alertDeliverer.deliverWritten(alerts);
+          },
+          batchCommitted: async (state, partial) => {
+            try {
+              await status.batchCommitted(state, partial);
+            } catch (error) {
+              fanOutLog(
+                `Equipment status skipped for partition ${state.partitionId}: ${String(error)}`,
+              );
+            }
+          },
+        };
+      });
+    },
+    get telemetryProcessor() {
+      return once('telemetryProcessor', () =>
+        createTelemetryProcessor({
+          store: services.telemetryStore,
+          fanOut: services.pipelineFanOut,
+          settings: {
+            allowedLatenessMs: section('telemetry').TELEMETRY_ALLOWED_LATENESS_SECONDS * 1000,
+            futureToleranceMs: defaultFutureToleranceMs,
+          },
+          rules: services.severityRules,
+          registry: services.equipmentRegistry,
+        }),
+      );
+    },
+    get hubProbe() {
+      return once('hubProbe', () => {
+        const { probe, close } = createHubProbe(section('eventHubs'));
+        hubProbeClose = close;
+        return probe;
+      });
+    },
+    get healthChecks() {
+      return once('healthChecks', () => ({
+        mysql: async () => {
+          await services.pool.query('SELECT 1');
+        },
+        cosmos: async () => {
+          await checkCosmos(services.cosmosClient, section('cosmos').COSMOS_DATABASE);
+        },
+      }));
+    },
+    async close() {
+      const pool = built.get('pool') as Pool | undefined;
+      const cosmosClient = built.get('cosmosClient') as CosmosClient | undefined;
+      built.clear();
+      cosmosClient?.dispose();
+      await Promise.all([pool?.end(), hubProbeClose?.()]);
+    },
+  };
+  return services;
+}
+
+let installed: Services | undefined;
+
+/**
+ * The services of this process: the installed ones (`useServices`), or else built once from
+ * the process's settings (app settings in Azure).
+ */
+export function getServices(): Services {
+  installed ??= createServices(processConfig());
+  return installed;
+}
+
+/**
+ * Installs `services` as this process's (the local stack, a test, a benchmark: whoever built
+ * them from explicit settings). Returns a function that puts back what was there before;
+ * closing the services stays with whoever built them.
+ */
+export function useServices(services: Services): () => void {
+  const previous = installed;
+  installed = services;
+  return () => {
+    installed = previous;
+  };
+}
+
+/**
+ * A trigger or timer handler that gets the process's services with each call, as the HTTP
+ * handlers do (lib/http/handler.ts): asked for at call time, so `useServices` applies.
+ */
+export function withServices<Args extends unknown[], Result>(
+  handler: (services: Services, ...args: Args) => Result,
+): (...args: Args) => Result {
+  return (...args) => handler(getServices(), ...args);
+}
