@@ -22,7 +22,7 @@ import { encodeCursor, type KeysetOrder } from '../../lib/mysql/keyset.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { emit, isQuick, metric } from '../report.js';
 import { startChildServer } from '../servers/child.js';
-import { freePort } from '../servers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 const quick = isQuick();
 const rows = quick ? 200_000 : 1_000_000;
@@ -63,7 +63,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'sis-bench-mariadb-'));
 const issuerDir = join(dataDir, 'issuer');
 const mariadb = await startMariaDb({
   dataDir: join(dataDir, 'db'),
-  port: await freePort(),
+  port: await unusedPort(),
   log: () => undefined,
 });
 const stops: (() => Promise<void>)[] = [];

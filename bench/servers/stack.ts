@@ -22,7 +22,7 @@ import {
   ensureTelemetryContainers,
 } from '../../lib/cosmos/client.js';
 import { migrate } from '../../lib/mysql/migrations.js';
-import { freePort } from './ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 export interface BenchStack {
   eventHubs: EventHubsStandIn;
@@ -57,7 +57,7 @@ export async function startBenchStack(options: {
   stops.push(() => eventHubs.stop());
   const azurite = await startAzurite({
     dataDir: join(dir, 'azurite'),
-    ports: { blob: await freePort(), queue: await freePort(), table: await freePort() },
+    ports: { blob: await unusedPort(), queue: await unusedPort(), table: await unusedPort() },
   });
   stops.push(() => azurite.stop());
   const cosmos = await startCosmosServer({ port: 0, certDir: join(dir, 'cosmos') });
@@ -76,7 +76,7 @@ export async function startBenchStack(options: {
   const { database } = await ensureTelemetryContainers(client, 'bench');
   const mariadb = await startMariaDb({
     dataDir: join(dir, 'mariadb'),
-    port: await freePort(),
+    port: await unusedPort(),
     log: () => undefined,
   });
   stops.push(() => mariadb.stop());

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { onTestServer } from '../helpers/database.js';
 import { allLocalEnv, startLocalHost, type RunningHost } from '../helpers/localHost.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 const startupLimitMs = 60_000;
 const stopLimitMs = 30_000;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allLocalEnv, startLocalHost, type RunningHost } from '../helpers/localHost.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 /** npm start promises to stop within 10 s; the slack keeps a slow machine from failing it. */
 const stopBoundMs = 10_000 + 10_000;

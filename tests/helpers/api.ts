@@ -16,6 +16,8 @@ export interface ApiResult {
   text: string;
   /** Messages the function logged. */
   logs: string[];
+  /** The path called, without the query: what a problem document names as its `instance`. */
+  path: string;
 }
 
 export interface ApiCallOptions {
@@ -68,5 +70,6 @@ export async function call(
     body: text ? (JSON.parse(text) as unknown) : undefined,
     text,
     logs,
+    path: url.pathname,
   };
 }

@@ -16,7 +16,7 @@ import { loadDevIssuer, type DevIssuer } from '../../dev/issuer.js';
 import { projectRoot } from '../../dev/settings.js';
 import { onTestServer } from './database.js';
 import { allLocalEnv, startLocalHost, type RunningHost } from './localHost.js';
-import { unusedPort } from './ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 /** Debian's chromium package; `.ci/run` installs it. */
 export const chromiumPath = '/usr/bin/chromium';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { startAzurite, type Azurite } from '../../dev/azurite.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../../dev/eventhubs/index.js';
 import type { LedgerEntry } from '../../dev/simulator.js';
-import { unusedPort } from './ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 export interface LocalMessaging {
   eventHubs: EventHubsStandIn;
