@@ -21,7 +21,7 @@ import {
   PartitionFeed,
   reading,
 } from '../helpers/telemetry.js';
-import { expectParameterProblem, expectProblem, problemTargets } from '../helpers/problems.js';
+import { expectProblem, problemTargets } from '../helpers/problems.js';
 
 const db = useTestDatabase();
 const issuer = useTestIssuer();
