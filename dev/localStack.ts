@@ -19,6 +19,7 @@ import { startEventHubsStandIn, type EventHubsStandIn } from './eventhubs/index.
 import { startWebPubSubStandIn, type WebPubSubStandIn } from './webpubsub/index.js';
 import { migrate } from '../lib/mysql/migrations.js';
 import type { Pool } from 'mysql2/promise';
+import type { LocalHttpHostOptions } from './httpHost.js';
 import { loadDevIssuer, type DevIssuer } from './issuer.js';
 import { ensureDatabase, startMariaDb, type MariaDbServer } from './mariadb.js';
 import { applySettingsFile, localSettings } from './settings.js';
@@ -78,7 +79,23 @@ export async function ensureLocalCosmos(): Promise<LocalCosmos> {
 }
 
 /** Where the local host serves the dev issuer's public keys. */
-export const devJwksPath = '/.well-known/jwks.json';
+const devJwksPath = '/.well-known/jwks.json';
+
+/**
+ * The route that serves `issuer`'s public keys (its JWKS) at `devJwksPath`, for the local
+ * host's `extraRoutes`; none without an issuer.
+ */
+export function devJwksRoutes(issuer: DevIssuer | undefined): LocalHttpHostOptions['extraRoutes'] {
+  if (!issuer) return {};
+  const body = JSON.stringify(issuer.jwks);
+  return {
+    [devJwksPath]: () => ({
+      status: 200,
+      headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' },
+      body,
+    }),
+  };
+}
 
 /** The dev issuer, when AUTH_ISSUER is unset (otherwise the configured issuer is trusted). */
 export async function loadLocalDevIssuer(): Promise<DevIssuer | undefined> {
@@ -87,11 +104,14 @@ export async function loadLocalDevIssuer(): Promise<DevIssuer | undefined> {
   return loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));
 }
 
-/** Points the app's AUTH_* settings at the dev issuer, whose JWKS is served at `jwksUri`. */
-export function useDevIssuer(issuer: DevIssuer, jwksUri: string): void {
+/**
+ * Points the app's AUTH_* settings at the dev issuer, whose JWKS the local host listening on
+ * `hostPort` serves (`devJwksRoutes`).
+ */
+export function useDevIssuer(issuer: DevIssuer, hostPort: number): void {
   process.env['AUTH_ISSUER'] = issuer.issuer;
   process.env['AUTH_AUDIENCE'] = issuer.audience;
-  process.env['AUTH_JWKS_URI'] = jwksUri;
+  process.env['AUTH_JWKS_URI'] = `http://127.0.0.1:${hostPort}${devJwksPath}`;
 }
 
 export async function applyMigrations(

@@ -5,11 +5,10 @@
  * aggregate holding both partitions' readings, and one alert graded on all of them.
  */
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
 import type { ItemDefinition } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEventHubTriggers, type Running } from '../../dev/triggerHost.js';
+import { startLocalTriggers } from '../../dev/localTriggers.js';
+import type { Running } from '../../dev/triggerHost.js';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
@@ -40,11 +39,10 @@ describe('one equipment on two partitions', () => {
   it('becomes one correct aggregate and one alert', async () => {
     await insertEquipment(db.pool, 77);
     const { eventHubs, azurite } = messaging;
-    const checkpoints = new ContainerClient(azurite.connectionString, 'checkpoints');
-    await checkpoints.createIfNotExists();
-    triggers = startEventHubTriggers([ingestTelemetryFunction], {
+    triggers = await startLocalTriggers([ingestTelemetryFunction], {
       connectionString: eventHubs.connectionString('app'),
-      checkpointStore: new BlobCheckpointStore(checkpoints),
+      storage: azurite.connectionString,
+      checkpointContainer: 'checkpoints',
       maxEventBatchSize: 100,
       maxWaitTimeSeconds: 1,
       log: (level, name, message) => {

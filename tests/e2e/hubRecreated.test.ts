@@ -7,12 +7,10 @@
  * each partition's state must record the new epoch.
  */
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
 import type { Database, ItemDefinition } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clearCheckpoints } from '../../dev/checkpoints.js';
-import { startEventHubTriggers, type Running } from '../../dev/triggerHost.js';
+import { startLocalTriggers, type LocalTriggers } from '../../dev/localTriggers.js';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
@@ -27,7 +25,7 @@ const cosmos = useAppCosmos();
 const messaging = useLocalMessaging();
 useAppWebPubSub();
 const db = useTestDatabase();
-let triggers: Running | undefined;
+let triggers: LocalTriggers | undefined;
 
 beforeAll(() => {
   process.env['EVENTHUB_NAME'] = 'telemetry';
@@ -72,17 +70,16 @@ describe('the hub recreated under the same name', () => {
   it('keeps counting: every reading of both hubs once, a new epoch per partition', async () => {
     await insertEquipment(db.pool, 81);
     await insertEquipment(db.pool, 82);
-    const checkpoints = new ContainerClient(messaging.azurite.connectionString, 'checkpoints');
-    await checkpoints.createIfNotExists();
     const startTriggers = () =>
-      startEventHubTriggers([ingestTelemetryFunction], {
+      startLocalTriggers([ingestTelemetryFunction], {
         connectionString: messaging.eventHubs.connectionString('app'),
-        checkpointStore: new BlobCheckpointStore(checkpoints),
+        storage: messaging.azurite.connectionString,
+        checkpointContainer: 'checkpoints',
         maxEventBatchSize: 100,
         maxWaitTimeSeconds: 1,
         log: () => undefined,
       });
-    triggers = startTriggers();
+    triggers = await startTriggers();
 
     // Machine 81 sends on partition 0, machine 82 on partition 2. The first hub's readings
     // fall in a window four windows back, the second hub's two windows back: neither is late,
@@ -121,10 +118,10 @@ describe('the hub recreated under the same name', () => {
     // events from 0 again, below what the pipeline has committed, with later enqueued times.
     await triggers.stop();
     await messaging.recreateEventHubs();
-    expect(await clearCheckpoints(checkpoints)).toBeGreaterThan(0);
+    expect(await clearCheckpoints(triggers.checkpoints)).toBeGreaterThan(0);
     await send('0', readings('81', newWindow, [70, 72]));
     await send('2', readings('82', newWindow, [80, 82, 84, 86]));
-    triggers = startTriggers();
+    triggers = await startTriggers();
     const second = await waitForStates(
       cosmos.database,
       (s) =>

@@ -7,13 +7,12 @@
  * must reach a connected Web PubSub client (the stand-in) exactly once.
  */
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
 import type { ItemDefinition } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulate } from '../../dev/simulator.js';
-import { startEventHubTriggers, type Running } from '../../dev/triggerHost.js';
+import { startLocalTriggers } from '../../dev/localTriggers.js';
+import type { Running } from '../../dev/triggerHost.js';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { getWebPubSubClient } from '../../lib/fanout/runtime.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
@@ -48,11 +47,10 @@ afterAll(async () => {
 describe('the pipeline on one machine', () => {
   it('turns simulated readings into aggregates that match the ledger', async () => {
     const { eventHubs, azurite } = messaging;
-    const checkpoints = new ContainerClient(azurite.connectionString, 'checkpoints');
-    await checkpoints.createIfNotExists();
-    triggers = startEventHubTriggers([ingestTelemetryFunction], {
+    triggers = await startLocalTriggers([ingestTelemetryFunction], {
       connectionString: eventHubs.connectionString('app'),
-      checkpointStore: new BlobCheckpointStore(checkpoints),
+      storage: azurite.connectionString,
+      checkpointContainer: 'checkpoints',
       maxEventBatchSize: 100,
       maxWaitTimeSeconds: 1,
       log: (level, name, message) => {
