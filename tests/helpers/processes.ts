@@ -50,7 +50,6 @@ export function running(pid: number): boolean {
   }
 }
 
-
 /**
  * The running processes (zombies excluded) whose environment holds `variable=value`: what a
  * process started, and theirs, inherit it, even once orphaned and adopted by init. Processes

@@ -25,7 +25,10 @@ function leftovers(): ProcessInfo[] {
   return processesWithEnv(markVariable, mark).filter(
     (p) =>
       p.pid !== process.pid &&
-      !(p.parent === process.pid && /node_modules\/(vitest|tinypool|@esbuild|esbuild)\//.test(p.command)),
+      !(
+        p.parent === process.pid &&
+        /node_modules\/(vitest|tinypool|@esbuild|esbuild)\//.test(p.command)
+      ),
   );
 }
 
