@@ -7,7 +7,7 @@
  * data stay in the data folder (`.local/` by default).
  */
 import { functionDeclarations } from '../functions/registry.js';
-import { getConfig } from '../lib/config.js';
+import { getConfig, type Config } from '../lib/config.js';
 import { closeCosmosClient } from '../lib/cosmos/client.js';
 import {
   httpDeclarations,
@@ -244,10 +244,14 @@ async function startTriggers(messaging: LocalMessaging): Promise<void> {
 }
 
 /** What runs where, and how to use it: printed once everything has started. */
-function banner(services: BackingServices, issuer: DevIssuer | undefined, port: number): string {
+function banner(
+  services: BackingServices,
+  config: Config,
+  issuer: DevIssuer | undefined,
+  port: number,
+): string {
   const { mysql, cosmos, messaging } = services;
   const { dataDir } = localSettings();
-  const config = getConfig();
   const base = `http://127.0.0.1:${port}`;
   const mysqlShown = new URL(mysql.url);
   mysqlShown.password = mysqlShown.password ? '***' : '';
@@ -292,12 +296,14 @@ async function main(): Promise<void> {
   const services = await startBackingServices();
   const issuer = await loadLocalDevIssuer();
   const host = await startHttpHost(issuer);
+  // Every setting is checked (all problems reported at once) before the database is touched.
+  const config = getConfig();
   const pool = getPool();
   await applyMigrations(pool, log);
   if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 200 pieces of equipment).');
   host.startedUp();
   await startTriggers(services.messaging);
-  log(banner(services, issuer, host.port));
+  log(banner(services, config, issuer, host.port));
 }
 
 main().catch((error: unknown) => {
