@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/setup/mariadb.ts', 'tests/setup/cosmos.ts'],
+    // leaks.ts first: its teardown, which checks that nothing the run started is left, runs last.
+    globalSetup: ['tests/setup/leaks.ts', 'tests/setup/mariadb.ts', 'tests/setup/cosmos.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -53,6 +53,7 @@ import type { Server } from 'node:https';
 import { isIPv4, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createHttpsServer } from '@vercel/cosmosdb-server';
+import { isLoopbackHost } from '../lib/loopback.js';
 import { generate } from 'selfsigned';
 
 export interface CosmosServerOptions {
@@ -96,8 +97,12 @@ const validityMs = 365 * day;
 /** A certificate closer than this to expiry is replaced at the next start. */
 export const renewBeforeMs = 30 * day;
 
+/**
+ * The stand-in's host must be loopback, and an IPv4 address: its certificate names the
+ * address (`checkIP`) and its endpoint is written `https://HOST:PORT/` without brackets.
+ */
 function isLoopbackIPv4(host: string): boolean {
-  return isIPv4(host) && host.startsWith('127.');
+  return isIPv4(host) && isLoopbackHost(host);
 }
 
 /** Why an existing certificate cannot be reused, or undefined when it can. */

@@ -15,10 +15,15 @@ import {
 import { cosmosSettingsFrom } from '../lib/cosmos/settings.js';
 import { startAzurite, type Azurite } from './azurite.js';
 import { startCosmosServer, type CosmosServer } from './cosmos.js';
-import { startEventHubsStandIn, type EventHubsStandIn } from './eventhubs/index.js';
+import {
+  startEventHubsStandIn,
+  type EventHubsStandIn,
+  type EventHubsStandInOptions,
+} from './eventhubs/index.js';
 import { startWebPubSubStandIn, type WebPubSubStandIn } from './webpubsub/index.js';
 import { migrate } from '../lib/mysql/migrations.js';
 import type { Pool } from 'mysql2/promise';
+import type { LocalHttpHostOptions } from './httpHost.js';
 import { loadDevIssuer, type DevIssuer } from './issuer.js';
 import { ensureDatabase, startMariaDb, type MariaDbServer } from './mariadb.js';
 import { applySettingsFile, localSettings } from './settings.js';
@@ -37,11 +42,30 @@ export async function ensureLocalMysql(
   const given = process.env['MYSQL_URL'];
   if (given) return { url: given };
   const { dataDir, mysqlPort } = localSettings();
-  const server = await startMariaDb({ dataDir: join(dataDir, 'mariadb'), port: mysqlPort, log });
-  await ensureDatabase(server.url, 'sis');
-  const url = `${server.url}sis`;
-  process.env['MYSQL_URL'] = url;
-  return { url, server };
+  const started = await startPrivateMysql({
+    dataDir: join(dataDir, 'mariadb'),
+    port: mysqlPort,
+    database: 'sis',
+    log,
+  });
+  process.env['MYSQL_URL'] = started.url;
+  return started;
+}
+
+/** A private MariaDB in `dataDir` with `database` created; its URL names the database. */
+export async function startPrivateMysql(options: {
+  dataDir: string;
+  port: number;
+  database: string;
+  log: (line: string) => void;
+}): Promise<Required<LocalMysql>> {
+  const server = await startMariaDb({
+    dataDir: options.dataDir,
+    port: options.port,
+    log: options.log,
+  });
+  await ensureDatabase(server.url, options.database);
+  return { url: `${server.url}${options.database}`, server };
 }
 
 export interface LocalCosmos {
@@ -78,7 +102,23 @@ export async function ensureLocalCosmos(): Promise<LocalCosmos> {
 }
 
 /** Where the local host serves the dev issuer's public keys. */
-export const devJwksPath = '/.well-known/jwks.json';
+const devJwksPath = '/.well-known/jwks.json';
+
+/**
+ * The route that serves `issuer`'s public keys (its JWKS) at `devJwksPath`, for the local
+ * host's `extraRoutes`; none without an issuer.
+ */
+export function devJwksRoutes(issuer: DevIssuer | undefined): LocalHttpHostOptions['extraRoutes'] {
+  if (!issuer) return {};
+  const body = JSON.stringify(issuer.jwks);
+  return {
+    [devJwksPath]: () => ({
+      status: 200,
+      headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' },
+      body,
+    }),
+  };
+}
 
 /** The dev issuer, when AUTH_ISSUER is unset (otherwise the configured issuer is trusted). */
 export async function loadLocalDevIssuer(): Promise<DevIssuer | undefined> {
@@ -87,11 +127,14 @@ export async function loadLocalDevIssuer(): Promise<DevIssuer | undefined> {
   return loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));
 }
 
-/** Points the app's AUTH_* settings at the dev issuer, whose JWKS is served at `jwksUri`. */
-export function useDevIssuer(issuer: DevIssuer, jwksUri: string): void {
+/**
+ * Points the app's AUTH_* settings at the dev issuer, whose JWKS the local host listening on
+ * `hostPort` serves (`devJwksRoutes`).
+ */
+export function useDevIssuer(issuer: DevIssuer, hostPort: number): void {
   process.env['AUTH_ISSUER'] = issuer.issuer;
   process.env['AUTH_AUDIENCE'] = issuer.audience;
-  process.env['AUTH_JWKS_URI'] = jwksUri;
+  process.env['AUTH_JWKS_URI'] = `http://127.0.0.1:${hostPort}${devJwksPath}`;
 }
 
 export async function applyMigrations(
@@ -150,6 +193,80 @@ export interface LocalMessaging {
   kill(): void;
 }
 
+export interface MessagingStandInOptions {
+  /** Azurite, with its data in this folder; omitted, Azurite is not started. */
+  azurite?: { dataDir: string; ports: { blob: number; queue: number; table: number } };
+  /**
+   * The Event Hubs stand-in with these hubs, each with `partitions` partitions, a send-only
+   * `device` key and a listen-only `app` key; omitted, it is not started.
+   */
+  eventHubs?: {
+    port: number;
+    hubs: readonly string[];
+    partitions: number;
+    keys: { device: string; app: string };
+    retention?: EventHubsStandInOptions['retention'];
+  };
+  /** The Web PubSub stand-in with this hub; omitted, it is not started. */
+  webPubSub?: { port: number; hub: string; accessKey: string };
+}
+
+export type MessagingStandIns = Pick<
+  LocalMessaging,
+  'azurite' | 'eventHubs' | 'webPubSub' | 'stop' | 'kill'
+>;
+
+/**
+ * Starts the stand-ins `options` names, in the order Azurite, Event Hubs, Web PubSub. When
+ * one fails to start, those already started are stopped before the error is thrown.
+ */
+export async function startMessagingStandIns(
+  options: MessagingStandInOptions,
+): Promise<MessagingStandIns> {
+  const started: { stop(): Promise<void> }[] = [];
+  const stop = async () => {
+    for (const service of started.reverse()) await service.stop();
+  };
+  const result: Pick<LocalMessaging, 'azurite' | 'eventHubs' | 'webPubSub'> = {};
+  try {
+    if (options.azurite) {
+      result.azurite = await startAzurite(options.azurite);
+      started.push(result.azurite);
+    }
+    const eventHubs = options.eventHubs;
+    if (eventHubs) {
+      result.eventHubs = await startEventHubsStandIn({
+        port: eventHubs.port,
+        hubs: eventHubs.hubs.map((name) => ({ name, partitions: eventHubs.partitions })),
+        keys: [
+          { name: 'device', key: eventHubs.keys.device, rights: ['Send'] },
+          { name: 'app', key: eventHubs.keys.app, rights: ['Listen'] },
+        ],
+        ...(eventHubs.retention ? { retention: eventHubs.retention } : {}),
+      });
+      started.push(result.eventHubs);
+    }
+    if (options.webPubSub) {
+      result.webPubSub = await startWebPubSubStandIn({
+        port: options.webPubSub.port,
+        hubs: [options.webPubSub.hub],
+        accessKey: options.webPubSub.accessKey,
+      });
+      started.push(result.webPubSub);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    ...result,
+    stop,
+    kill: () => {
+      result.azurite?.kill();
+    },
+  };
+}
+
 /**
  * Azurite, the Event Hubs stand-in (hub `telemetry`, 4 partitions; a send-only `device` key
  * and a listen-only `app` key) and the Web PubSub stand-in (hub `sis`), each unless its
@@ -160,46 +277,31 @@ export async function ensureLocalMessaging(): Promise<LocalMessaging> {
   applySettingsFile();
   const { dataDir, azuritePorts, eventHubsPort, webPubSubPort } = localSettings();
   const keys = localKeys(dataDir);
-  const started: { stop(): Promise<void> }[] = [];
-  const result: Omit<LocalMessaging, 'stop' | 'kill' | 'storage'> = {};
   const storageSetting = process.env['AzureWebJobsStorage'];
-  if (!storageSetting || storageSetting === 'UseDevelopmentStorage=true') {
-    result.azurite = await startAzurite({ dataDir: join(dataDir, 'azurite'), ports: azuritePorts });
-    started.push(result.azurite);
-    process.env['AzureWebJobsStorage'] = result.azurite.connectionString;
-  }
-  if (!process.env['EventHubConnection']) {
-    const hub = process.env['EVENTHUB_NAME'] || 'telemetry';
-    result.eventHubs = await startEventHubsStandIn({
-      port: eventHubsPort,
-      hubs: [{ name: hub, partitions: 4 }],
-      keys: [
-        { name: 'device', key: keys.device, rights: ['Send'] },
-        { name: 'app', key: keys.app, rights: ['Listen'] },
-      ],
-    });
-    started.push(result.eventHubs);
-    process.env['EventHubConnection'] = result.eventHubs.connectionString('app');
-    result.deviceConnectionString = result.eventHubs.connectionString('device');
-  }
-  if (!process.env['WEBPUBSUB__endpoint']) {
-    result.webPubSub = await startWebPubSubStandIn({
-      port: webPubSubPort,
-      hubs: ['sis'],
-      accessKey: keys.webPubSub,
-    });
-    started.push(result.webPubSub);
-    process.env['WEBPUBSUB__endpoint'] = result.webPubSub.endpoint;
+  const hub = process.env['EVENTHUB_NAME'] || 'telemetry';
+  const standIns = await startMessagingStandIns({
+    ...(!storageSetting || storageSetting === 'UseDevelopmentStorage=true'
+      ? { azurite: { dataDir: join(dataDir, 'azurite'), ports: azuritePorts } }
+      : {}),
+    ...(process.env['EventHubConnection']
+      ? {}
+      : { eventHubs: { port: eventHubsPort, hubs: [hub], partitions: 4, keys } }),
+    ...(process.env['WEBPUBSUB__endpoint']
+      ? {}
+      : { webPubSub: { port: webPubSubPort, hub: 'sis', accessKey: keys.webPubSub } }),
+  });
+  if (standIns.azurite) process.env['AzureWebJobsStorage'] = standIns.azurite.connectionString;
+  if (standIns.eventHubs)
+    process.env['EventHubConnection'] = standIns.eventHubs.connectionString('app');
+  if (standIns.webPubSub) {
+    process.env['WEBPUBSUB__endpoint'] = standIns.webPubSub.endpoint;
     process.env['WEBPUBSUB_KEY'] = keys.webPubSub;
   }
   return {
-    ...result,
+    ...standIns,
+    ...(standIns.eventHubs
+      ? { deviceConnectionString: standIns.eventHubs.connectionString('device') }
+      : {}),
     storage: process.env['AzureWebJobsStorage'] ?? '',
-    stop: async () => {
-      for (const service of started.reverse()) await service.stop();
-    },
-    kill: () => {
-      result.azurite?.kill();
-    },
   };
 }

@@ -7,30 +7,31 @@
  * data stay in the data folder (`.local/` by default).
  */
 import { functionDeclarations } from '../functions/registry.js';
-import { getConfig } from '../lib/config.js';
+import { getConfig, type Config } from '../lib/config.js';
 import { closeCosmosClient } from '../lib/cosmos/client.js';
 import {
   httpDeclarations,
   type EventHubFunctionDeclaration,
   type TimerFunctionDeclaration,
 } from '../lib/host/declarations.js';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
 import { closePool, getPool } from '../lib/mysql/pool.js';
-import { clearCheckpoints } from './checkpoints.js';
 import { createLocalHttpHost, listen } from './httpHost.js';
+import type { DevIssuer } from './issuer.js';
 import {
   applyMigrations,
-  devJwksPath,
+  devJwksRoutes,
   ensureLocalCosmos,
   ensureLocalMessaging,
   ensureLocalMysql,
   loadLocalDevIssuer,
   useDevIssuer,
+  type LocalCosmos,
+  type LocalMessaging,
+  type LocalMysql,
 } from './localStack.js';
 import { seedDemoData } from './seed.js';
-import { hostJsonEventHubs } from './hostJson.js';
-import { defaultLog, startEventHubTriggers, startTimers, type HostLog } from './triggerHost.js';
+import { startLocalTriggers } from './localTriggers.js';
+import { defaultLog, startTimers, type HostLog } from './triggerHost.js';
 import { localSettings } from './settings.js';
 
 const log = (line: string) => {
@@ -129,11 +130,20 @@ const hostLog: HostLog = (level, functionName, message) => {
   if (!stopping) defaultLog(level, functionName, message);
 };
 
-async function main(): Promise<void> {
-  // From the first moment: Ctrl-C during start-up stops what has started so far.
+/** Stops everything on Ctrl-C or SIGTERM, from the first moment: also during start-up. */
+function stopOnSignals(): void {
   process.on('SIGINT', () => void stopAll('SIGINT'));
   process.on('SIGTERM', () => void stopAll('SIGTERM'));
+}
 
+interface BackingServices {
+  mysql: LocalMysql;
+  cosmos: LocalCosmos;
+  messaging: LocalMessaging;
+}
+
+/** MySQL, Cosmos, Azurite and the messaging stand-ins, each given or started here. */
+async function startBackingServices(): Promise<BackingServices> {
   const mysql = await ensureLocalMysql(log);
   const mysqlServer = mysql.server;
   if (mysqlServer)
@@ -156,34 +166,28 @@ async function main(): Promise<void> {
       messaging.kill();
     },
   });
-  const { port, dataDir } = localSettings();
-  const issuer = await loadLocalDevIssuer();
+  return { mysql, cosmos, messaging };
+}
 
-  // Listen first so PORT=0 works and the JWKS URL can name the real port; requests wait
-  // until start-up below has finished.
+/**
+ * The HTTP host on PORT, listening at once so PORT=0 works and the JWKS URL can name the
+ * real port; requests wait until `startedUp()` (migrations, demo data). Returns the port.
+ */
+async function startHttpHost(
+  issuer: DevIssuer | undefined,
+): Promise<{ port: number; startedUp: () => void }> {
   let startedUp: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
     startedUp = resolve;
   });
-  const jwksBody = issuer ? JSON.stringify(issuer.jwks) : undefined;
   const server = createLocalHttpHost({
     declarations: httpDeclarations(functionDeclarations),
     routePrefix: 'api',
     ready,
-    extraRoutes: jwksBody
-      ? {
-          [devJwksPath]: () => ({
-            status: 200,
-            headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' },
-            body: jwksBody,
-          }),
-        }
-      : {},
+    extraRoutes: devJwksRoutes(issuer),
   });
-  const boundPort = await listen(server, port);
-  if (issuer) useDevIssuer(issuer, `http://127.0.0.1:${boundPort}${devJwksPath}`);
-  const config = getConfig();
-  const pool = getPool();
+  const port = await listen(server, localSettings().port);
+  if (issuer) useDevIssuer(issuer, port);
   started.push({ name: 'the MySQL pool', stop: closePool });
   // Stopped before the pool it uses, although it listened first (requests wait for start-up).
   started.push({
@@ -196,10 +200,11 @@ async function main(): Promise<void> {
         });
       }),
   });
-  await applyMigrations(pool, log);
-  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 200 pieces of equipment).');
-  startedUp();
+  return { port, startedUp };
+}
 
+/** The timer and Event Hub triggers, their invocations tracked so a stop can drain them. */
+async function startTriggers(messaging: LocalMessaging): Promise<void> {
   const timers = startTimers(
     functionDeclarations
       .filter((d): d is TimerFunctionDeclaration => d.kind === 'timer')
@@ -213,21 +218,17 @@ async function main(): Promise<void> {
       await drained(drainMs);
     },
   });
-  const eventHubs = hostJsonEventHubs();
-  const checkpoints = new ContainerClient(messaging.storage, 'eventhub-checkpoints');
-  await checkpoints.createIfNotExists();
-  // The in-memory stand-in is a new hub at every start: checkpoints kept in Azurite from the
-  // last run name offsets it does not have, which it refuses as the service does.
-  if (messaging.eventHubs) await clearCheckpoints(checkpoints);
-  const triggers = startEventHubTriggers(
+  const triggers = await startLocalTriggers(
     functionDeclarations
       .filter((d): d is EventHubFunctionDeclaration => d.kind === 'eventHub')
       .map((d) => ({ ...d, handler: tracked(d.handler) })),
     {
       connectionString: process.env['EventHubConnection'] ?? '',
-      checkpointStore: new BlobCheckpointStore(checkpoints),
-      maxEventBatchSize: eventHubs.maxEventBatchSize,
-      maxWaitTimeSeconds: eventHubs.maxWaitTimeSeconds,
+      storage: messaging.storage,
+      checkpointContainer: 'eventhub-checkpoints',
+      // The in-memory stand-in is a new hub at every start: checkpoints kept in Azurite from
+      // the last run name offsets it does not have, which it refuses as the service does.
+      newHub: messaging.eventHubs !== undefined,
       log: hostLog,
     },
   );
@@ -240,46 +241,69 @@ async function main(): Promise<void> {
       await triggers.stop();
     },
   });
+}
 
-  const base = `http://127.0.0.1:${boundPort}`;
+/** What runs where, and how to use it: printed once everything has started. */
+function banner(
+  services: BackingServices,
+  config: Config,
+  issuer: DevIssuer | undefined,
+  port: number,
+): string {
+  const { mysql, cosmos, messaging } = services;
+  const { dataDir } = localSettings();
+  const base = `http://127.0.0.1:${port}`;
   const mysqlShown = new URL(mysql.url);
   mysqlShown.password = mysqlShown.password ? '***' : '';
-  log(
-    [
-      '',
-      'SIS local stack is running',
-      `  API          ${base}/api   (health: ${base}/api/health, OpenAPI: ${base}/api/openapi.json)`,
-      `  Dashboard    ${base}/api/dashboard/   (sign in with a token from npm run token)`,
-      `  MySQL        ${mysqlShown.toString()}${mysql.server ? `  (private MariaDB, data in ${dataDir}/mariadb)` : ''}`,
-      `  Cosmos       ${cosmos.endpoint}${cosmos.server ? '  (local stand-in: in memory, emptied on restart)' : ''}`,
-      `  Tokens       ${issuer ? `dev issuer, JWKS at ${config.AUTH_JWKS_URI}` : `issuer ${config.AUTH_ISSUER}`}`,
-      ...(issuer
-        ? [
-            '               npm run token -- --role Admin',
-            '               npm run token -- --role Technician --sub tech-alice',
-          ]
-        : []),
-      `  HTTP         ${httpDeclarations(functionDeclarations)
-        .map((d) => d.name)
-        .join(', ')}`,
-      `  Triggers     ${functionDeclarations
-        .filter((d) => d.kind !== 'http')
-        .map((d) => `${d.name} (${d.kind})`)
-        .join(', ')}`,
-      `  Azurite      ${messaging.azurite ? `${messaging.azurite.blobEndpoint} (data in ${dataDir}/azurite)` : 'AzureWebJobsStorage'}`,
-      ...(messaging.eventHubs
-        ? [
-            `  Event Hubs   amqp://127.0.0.1:${messaging.eventHubs.port}, hub ${process.env['EVENTHUB_NAME'] || 'telemetry'}, 4 partitions (in memory)`,
-            `    devices (send only): ${messaging.deviceConnectionString ?? ''}`,
-            `    app (listen only):   ${process.env['EventHubConnection'] ?? ''}`,
-            `    npm run simulate -- --connection-string "${messaging.deviceConnectionString ?? ''}" --devices 20 --interval 1 --duration 60`,
-          ]
-        : ['  Event Hubs   EventHubConnection']),
-      `  Web PubSub   ${messaging.webPubSub ? `${messaging.webPubSub.endpoint} hub sis (in memory)` : 'WEBPUBSUB__endpoint'}`,
-      'Press Ctrl-C to stop.',
-      '',
-    ].join('\n'),
-  );
+  return [
+    '',
+    'SIS local stack is running',
+    `  API          ${base}/api   (health: ${base}/api/health, OpenAPI: ${base}/api/openapi.json)`,
+    `  Dashboard    ${base}/api/dashboard/   (sign in with a token from npm run token)`,
+    `  MySQL        ${mysqlShown.toString()}${mysql.server ? `  (private MariaDB, data in ${dataDir}/mariadb)` : ''}`,
+    `  Cosmos       ${cosmos.endpoint}${cosmos.server ? '  (local stand-in: in memory, emptied on restart)' : ''}`,
+    `  Tokens       ${issuer ? `dev issuer, JWKS at ${config.AUTH_JWKS_URI}` : `issuer ${config.AUTH_ISSUER}`}`,
+    ...(issuer
+      ? [
+          '               npm run token -- --role Admin',
+          '               npm run token -- --role Technician --sub tech-alice',
+        ]
+      : []),
+    `  HTTP         ${httpDeclarations(functionDeclarations)
+      .map((d) => d.name)
+      .join(', ')}`,
+    `  Triggers     ${functionDeclarations
+      .filter((d) => d.kind !== 'http')
+      .map((d) => `${d.name} (${d.kind})`)
+      .join(', ')}`,
+    `  Azurite      ${messaging.azurite ? `${messaging.azurite.blobEndpoint} (data in ${dataDir}/azurite)` : 'AzureWebJobsStorage'}`,
+    ...(messaging.eventHubs
+      ? [
+          `  Event Hubs   amqp://127.0.0.1:${messaging.eventHubs.port}, hub ${process.env['EVENTHUB_NAME'] || 'telemetry'}, 4 partitions (in memory)`,
+          `    devices (send only): ${messaging.deviceConnectionString ?? ''}`,
+          `    app (listen only):   ${process.env['EventHubConnection'] ?? ''}`,
+          `    npm run simulate -- --connection-string "${messaging.deviceConnectionString ?? ''}" --devices 20 --interval 1 --duration 60`,
+        ]
+      : ['  Event Hubs   EventHubConnection']),
+    `  Web PubSub   ${messaging.webPubSub ? `${messaging.webPubSub.endpoint} hub sis (in memory)` : 'WEBPUBSUB__endpoint'}`,
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  stopOnSignals();
+  const services = await startBackingServices();
+  const issuer = await loadLocalDevIssuer();
+  const host = await startHttpHost(issuer);
+  // Every setting is checked (all problems reported at once) before the database is touched.
+  const config = getConfig();
+  const pool = getPool();
+  await applyMigrations(pool, log);
+  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 200 pieces of equipment).');
+  host.startedUp();
+  await startTriggers(services.messaging);
+  log(banner(services, config, issuer, host.port));
 }
 
 main().catch((error: unknown) => {

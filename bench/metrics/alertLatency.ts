@@ -21,8 +21,11 @@ import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
 import { windowSizeMs } from '../../lib/telemetry/window.js';
 import { emit, isQuick, metric } from '../report.js';
-import { startChildServer } from '../servers/child.js';
+import { startScript } from '../../dev/child.js';
 import { startBenchStack } from '../servers/stack.js';
+
+/** What the benchmark's servers print once they serve (bench/servers/*). */
+const listening = /listening (\d+)/;
 
 const quick = isQuick();
 const devices = 100;
@@ -53,11 +56,16 @@ try {
     equipment: devices,
   });
 
-  const host = await startChildServer('bench/servers/triggerHost.ts', {
-    ...appEnv,
-    TELEMETRY_ALLOWED_LATENESS_SECONDS: String(latenessSeconds),
-    BENCH_STORAGE: azurite.connectionString,
-    BENCH_MAX_WAIT_SECONDS: '1',
+  const host = await startScript({
+    script: 'bench/servers/triggerHost.ts',
+    env: {
+      ...appEnv,
+      TELEMETRY_ALLOWED_LATENESS_SECONDS: String(latenessSeconds),
+      BENCH_STORAGE: azurite.connectionString,
+      BENCH_MAX_WAIT_SECONDS: '1',
+    },
+    readyLine: listening,
+    echoErrors: true,
   });
   stops.push(host.stop);
 

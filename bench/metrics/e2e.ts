@@ -20,9 +20,12 @@ import type { LedgerEntry, SimulationSummary } from '../../dev/simulator.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { emit, isQuick, metric } from '../report.js';
-import { startChildServer } from '../servers/child.js';
+import { startScript } from '../../dev/child.js';
 import { ensureTelemetryContainers } from '../../lib/cosmos/client.js';
 import { startBenchStack } from '../servers/stack.js';
+
+/** What the benchmark's servers print once they serve (bench/servers/*). */
+const listening = /listening (\d+)/;
 
 const quick = isQuick();
 // The simulator sends every device on every tick, however late it runs, so these fix the
@@ -127,10 +130,15 @@ try {
   );
 
   // The pipeline.
-  const host = await startChildServer('bench/servers/triggerHost.ts', {
-    ...appEnv,
-    BENCH_STORAGE: azurite.connectionString,
-    BENCH_MAX_WAIT_SECONDS: '1',
+  const host = await startScript({
+    script: 'bench/servers/triggerHost.ts',
+    env: {
+      ...appEnv,
+      BENCH_STORAGE: azurite.connectionString,
+      BENCH_MAX_WAIT_SECONDS: '1',
+    },
+    readyLine: listening,
+    echoErrors: true,
   });
   stops.push(host.stop);
   const committedIn = async (db: typeof database) => {
@@ -161,14 +169,19 @@ try {
   // before it started) into a database of its own.
   const { database: drainDatabase } = await ensureTelemetryContainers(cosmosClient, 'bench-drain');
   const drainBegan = Date.now();
-  const drainHost = await startChildServer('bench/servers/triggerHost.ts', {
-    ...appEnv,
-    COSMOS_DATABASE: 'bench-drain',
-    EVENTHUB_NAME: 'baseline',
-    EventHubConnection: eventHubs.connectionString('app', 'baseline'),
-    BENCH_STORAGE: azurite.connectionString,
-    BENCH_CHECKPOINTS: 'drain-checkpoints',
-    BENCH_MAX_WAIT_SECONDS: '1',
+  const drainHost = await startScript({
+    script: 'bench/servers/triggerHost.ts',
+    env: {
+      ...appEnv,
+      COSMOS_DATABASE: 'bench-drain',
+      EVENTHUB_NAME: 'baseline',
+      EventHubConnection: eventHubs.connectionString('app', 'baseline'),
+      BENCH_STORAGE: azurite.connectionString,
+      BENCH_CHECKPOINTS: 'drain-checkpoints',
+      BENCH_MAX_WAIT_SECONDS: '1',
+    },
+    readyLine: listening,
+    echoErrors: true,
   });
   stops.push(drainHost.stop);
   let drained = await committedIn(drainDatabase);

@@ -21,8 +21,11 @@ import { ensureDatabase, startMariaDb } from '../../dev/mariadb.js';
 import { encodeCursor, type KeysetOrder } from '../../lib/mysql/keyset.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { emit, isQuick, metric } from '../report.js';
-import { startChildServer } from '../servers/child.js';
-import { freePort } from '../servers/ports.js';
+import { startScript } from '../../dev/child.js';
+import { unusedPort } from '../../dev/ports.js';
+
+/** What the benchmark's servers print once they serve (bench/servers/*). */
+const listening = /listening (\d+)/;
 
 const quick = isQuick();
 const rows = quick ? 200_000 : 1_000_000;
@@ -63,7 +66,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'sis-bench-mariadb-'));
 const issuerDir = join(dataDir, 'issuer');
 const mariadb = await startMariaDb({
   dataDir: join(dataDir, 'db'),
-  port: await freePort(),
+  port: await unusedPort(),
   log: () => undefined,
 });
 const stops: (() => Promise<void>)[] = [];
@@ -104,15 +107,25 @@ try {
   const issuer = await loadDevIssuer(issuerDir);
   const token = await issuer.sign({ sub: 'bench', roles: ['Technician'] }, '1h');
   const env = { MYSQL_URL: mysqlUrl, MYSQL_POOL_SIZE: '10', BENCH_ISSUER_DIR: issuerDir };
-  const host = await startChildServer('bench/servers/apiHost.ts', env);
+  const host = await startScript({
+    script: 'bench/servers/apiHost.ts',
+    env,
+    readyLine: listening,
+    echoErrors: true,
+  });
   stops.push(host.stop);
-  const bare = await startChildServer('bench/servers/bareApi.ts', env);
+  const bare = await startScript({
+    script: 'bench/servers/bareApi.ts',
+    env,
+    readyLine: listening,
+    echoErrors: true,
+  });
   stops.push(bare.stop);
 
   const getPaths = ids.map((row) => `/api/equipment/${String(row['id'])}`);
   const auth = { authorization: `Bearer ${token}` };
-  const hostUrl = `http://127.0.0.1:${host.port}`;
-  const bareUrl = `http://127.0.0.1:${bare.port}`;
+  const hostUrl = `http://127.0.0.1:${Number(host.ready)}`;
+  const bareUrl = `http://127.0.0.1:${Number(bare.ready)}`;
   // Warm both (JIT, pools, the JWKS fetch).
   await load(hostUrl, auth, getPaths, { connections, seconds: 1 });
   await load(bareUrl, {}, getPaths, { connections, seconds: 1 });

@@ -9,10 +9,9 @@ import { httpDeclarations } from '../../lib/host/declarations.js';
 import { closePool } from '../../lib/mysql/pool.js';
 import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
 import { loadDevIssuer } from '../../dev/issuer.js';
-import { devJwksPath, useDevIssuer } from '../../dev/localStack.js';
+import { devJwksRoutes, useDevIssuer } from '../../dev/localStack.js';
 
 const issuer = await loadDevIssuer(process.env['BENCH_ISSUER_DIR'] ?? '');
-const jwks = JSON.stringify(issuer.jwks);
 const server = createLocalHttpHost({
   declarations: httpDeclarations(functionDeclarations),
   routePrefix: 'api',
@@ -20,16 +19,10 @@ const server = createLocalHttpHost({
   log: (level, name, message) => {
     if (level === 'error') console.error(`${name}: ${message}`);
   },
-  extraRoutes: {
-    [devJwksPath]: () => ({
-      status: 200,
-      headers: { 'content-type': 'application/json' },
-      body: jwks,
-    }),
-  },
+  extraRoutes: devJwksRoutes(issuer),
 });
 const port = await listen(server, 0);
-useDevIssuer(issuer, `http://127.0.0.1:${port}${devJwksPath}`);
+useDevIssuer(issuer, port);
 console.log(`listening ${port}`);
 process.once('SIGTERM', () => {
   server.close();

@@ -1,5 +1,6 @@
 /**
- * The messaging and storage stand-ins the pipeline benchmarks run against, in this process:
+ * The messaging and storage stand-ins the pipeline benchmarks run against, in this process,
+ * started by the same functions as `npm start`'s (dev/localStack.ts) with explicit settings:
  * Event Hubs (hub `telemetry`, plus any extra hubs), Azurite, the Cosmos server with the
  * telemetry containers in database `bench`, Web PubSub (hub `sis`), and a private MariaDB
  * with the demo fleet's machines 1..N registered (the pipeline dead-letters readings of
@@ -10,19 +11,19 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CosmosClient, Database } from '@azure/cosmos';
 import { createPool } from 'mysql2/promise';
-import { startAzurite, type Azurite } from '../../dev/azurite.js';
+import type { Azurite } from '../../dev/azurite.js';
 import { startCosmosServer } from '../../dev/cosmos.js';
-import { startEventHubsStandIn, type EventHubsStandIn } from '../../dev/eventhubs/index.js';
-import { ensureDatabase, startMariaDb } from '../../dev/mariadb.js';
+import type { EventHubsStandIn } from '../../dev/eventhubs/index.js';
+import { startMessagingStandIns, startPrivateMysql } from '../../dev/localStack.js';
 import { seedDemoData } from '../../dev/seed.js';
-import { startWebPubSubStandIn, type WebPubSubStandIn } from '../../dev/webpubsub/index.js';
+import type { WebPubSubStandIn } from '../../dev/webpubsub/index.js';
 import {
   COSMOS_EMULATOR_KEY,
   createCosmosClient,
   ensureTelemetryContainers,
 } from '../../lib/cosmos/client.js';
 import { migrate } from '../../lib/mysql/migrations.js';
-import { freePort } from './ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 export interface BenchStack {
   eventHubs: EventHubsStandIn;
@@ -44,22 +45,24 @@ export async function startBenchStack(options: {
   retention?: { maxEventsPerPartition: number; maxAgeMs: number };
 }): Promise<BenchStack> {
   const { dir, stops } = options;
-  const partitions = options.partitions ?? 4;
-  const eventHubs = await startEventHubsStandIn({
-    port: 0,
-    hubs: ['telemetry', ...(options.extraHubs ?? [])].map((name) => ({ name, partitions })),
-    keys: [
-      { name: 'device', key: 'YmVuY2gtZGV2aWNlLWtleQ==', rights: ['Send'] },
-      { name: 'app', key: 'YmVuY2gtYXBwLWtleQ==', rights: ['Listen'] },
-    ],
-    ...(options.retention ? { retention: options.retention } : {}),
+  const accessKey = 'bench-web-pubsub-access-key';
+  const messaging = await startMessagingStandIns({
+    azurite: {
+      dataDir: join(dir, 'azurite'),
+      ports: { blob: await unusedPort(), queue: await unusedPort(), table: await unusedPort() },
+    },
+    eventHubs: {
+      port: 0,
+      hubs: ['telemetry', ...(options.extraHubs ?? [])],
+      partitions: options.partitions ?? 4,
+      keys: { device: 'YmVuY2gtZGV2aWNlLWtleQ==', app: 'YmVuY2gtYXBwLWtleQ==' },
+      ...(options.retention ? { retention: options.retention } : {}),
+    },
+    webPubSub: { port: 0, hub: 'sis', accessKey },
   });
-  stops.push(() => eventHubs.stop());
-  const azurite = await startAzurite({
-    dataDir: join(dir, 'azurite'),
-    ports: { blob: await freePort(), queue: await freePort(), table: await freePort() },
-  });
-  stops.push(() => azurite.stop());
+  stops.push(() => messaging.stop());
+  const { azurite, eventHubs, webPubSub } = messaging;
+  if (!azurite || !eventHubs || !webPubSub) throw new Error('A messaging stand-in did not start');
   const cosmos = await startCosmosServer({ port: 0, certDir: join(dir, 'cosmos') });
   stops.push(() => cosmos.stop());
   const caFile = join(dir, 'cosmos.pem');
@@ -74,14 +77,14 @@ export async function startBenchStack(options: {
     return Promise.resolve();
   });
   const { database } = await ensureTelemetryContainers(client, 'bench');
-  const mariadb = await startMariaDb({
+  const mysql = await startPrivateMysql({
     dataDir: join(dir, 'mariadb'),
-    port: await freePort(),
+    port: await unusedPort(),
+    database: 'bench',
     log: () => undefined,
   });
-  stops.push(() => mariadb.stop());
-  await ensureDatabase(mariadb.url, 'bench');
-  const mysqlUrl = `${mariadb.url}bench`;
+  stops.push(() => mysql.server.stop());
+  const mysqlUrl = mysql.url;
   const pool = createPool({ uri: mysqlUrl, connectionLimit: 2 });
   try {
     await migrate(pool);
@@ -89,9 +92,6 @@ export async function startBenchStack(options: {
   } finally {
     await pool.end();
   }
-  const accessKey = 'bench-web-pubsub-access-key';
-  const webPubSub = await startWebPubSubStandIn({ port: 0, hubs: ['sis'], accessKey });
-  stops.push(() => webPubSub.stop());
   return {
     eventHubs,
     azurite,

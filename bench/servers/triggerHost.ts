@@ -6,21 +6,13 @@
  * `maxEventBatchSize`, waiting at most `BENCH_MAX_WAIT_SECONDS`. Prints `listening 0` once
  * subscribed; stops on SIGTERM.
  */
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
-import { hostJsonEventHubs } from '../../dev/hostJson.js';
-import { startEventHubTriggers } from '../../dev/triggerHost.js';
+import { startLocalTriggers } from '../../dev/localTriggers.js';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 
-const checkpoints = new ContainerClient(
-  process.env['BENCH_STORAGE'] ?? '',
-  process.env['BENCH_CHECKPOINTS'] ?? 'checkpoints',
-);
-await checkpoints.createIfNotExists();
-const triggers = startEventHubTriggers([ingestTelemetryFunction], {
+const triggers = await startLocalTriggers([ingestTelemetryFunction], {
   connectionString: process.env['EventHubConnection'] ?? '',
-  checkpointStore: new BlobCheckpointStore(checkpoints),
-  maxEventBatchSize: hostJsonEventHubs().maxEventBatchSize,
+  storage: process.env['BENCH_STORAGE'] ?? '',
+  checkpointContainer: process.env['BENCH_CHECKPOINTS'] ?? 'checkpoints',
   maxWaitTimeSeconds: Number(process.env['BENCH_MAX_WAIT_SECONDS'] ?? 1),
   // Only problems: a line per batch would measure the terminal.
   log: (level, name, message) => {

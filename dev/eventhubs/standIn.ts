@@ -19,6 +19,7 @@
 import type { Socket } from 'node:net';
 import rhea from 'rhea';
 import type { Connection, Container, EventContext } from 'rhea';
+import { isLoopbackHost } from '../../lib/loopback.js';
 import { authorised, resourcePath } from './access.js';
 import { amqpError, echoSettleModes, refuse } from './amqp.js';
 import { handleCbsRequest } from './cbs.js';
@@ -58,10 +59,6 @@ export interface EventHubsStandIn {
   connectionString(keyName: string, hubName?: string): string;
   /** Closes every connection and the listener. */
   stop(): Promise<void>;
-}
-
-function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === '::1' || host === 'localhost';
 }
 
 /** The client attached a sending link: the stand-in receives on it. */
@@ -210,7 +207,7 @@ export async function startEventHubsStandIn(
   options: EventHubsStandInOptions,
 ): Promise<EventHubsStandIn> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopback(host)) {
+  if (!isLoopbackHost(host)) {
     throw new Error(`The Event Hubs stand-in listens on loopback only, not on '${host}'.`);
   }
   const retention: RetentionPolicy = { ...defaultRetention, ...options.retention };

@@ -15,6 +15,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isLoopbackHost } from '../../lib/loopback.js';
 import { hmacKey } from './auth.js';
 import { createClientEndpoint, type ClientEvent } from './client.js';
 import { Hub, type HubLimits } from './hub.js';
@@ -70,8 +71,6 @@ export interface WebPubSubStandIn {
   stop(): Promise<void>;
 }
 
-const loopbackHosts = new Set(['127.0.0.1', '::1', 'localhost']);
-
 /** How long `stop()` waits for clients to finish the close handshake before cutting them off. */
 const closeGraceMs = 1000;
 
@@ -80,7 +79,7 @@ export async function startWebPubSubStandIn(
   options: WebPubSubStandInOptions,
 ): Promise<WebPubSubStandIn> {
   const host = options.host ?? '127.0.0.1';
-  if (!loopbackHosts.has(host)) {
+  if (!isLoopbackHost(host)) {
     // The stand-in has no TLS and in-memory secrets only; it must never face a network.
     throw new Error(`The Web PubSub stand-in listens on loopback only, not ${host}.`);
   }

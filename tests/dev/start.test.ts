@@ -3,7 +3,6 @@
  * since a build is not guaranteed), against a fresh database on the test server, over real
  * HTTP. Stopped with SIGINT and started again on the same data.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,26 +11,28 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { onTestServer } from '../helpers/database.js';
 import { allLocalEnv, startLocalHost, type RunningHost } from '../helpers/localHost.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 const startupLimitMs = 60_000;
 const stopLimitMs = 30_000;
 
 type Running = RunningHost;
 
-const children: ChildProcess[] = [];
+/** Every host started here, stopped after the file's tests whatever became of them. */
+const hosts: RunningHost[] = [];
 let dataDir: string;
 let databaseName: string;
 let databaseUrl: string;
 let azuritePorts: string;
 
 /** Starts `dev/start.ts` with every service local, on free ports. */
-function startHost(): Promise<Running> {
-  return startLocalHost(
+async function startHost(): Promise<Running> {
+  const host = await startLocalHost(
     allLocalEnv({ dataDir, mysqlUrl: databaseUrl, azuritePorts }),
-    children,
     startupLimitMs,
   );
+  hosts.push(host);
+  return host;
 }
 
 /** Sends SIGINT and resolves with the exit code, failing when the process does not stop. */
@@ -86,13 +87,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await gone;
-    }
-  }
+  await Promise.all(hosts.map((host) => host.stop()));
   if (databaseName)
     await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [databaseName]));
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });

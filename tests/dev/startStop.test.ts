@@ -6,71 +6,23 @@
  * without a stack trace, and leave none of the processes it started running; once idle and
  * once while the trigger is busy with batches.
  */
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allLocalEnv, startLocalHost, type RunningHost } from '../helpers/localHost.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
+import { descendantsOf, processes, running } from '../helpers/processes.js';
 
 /** npm start promises to stop within 10 s; the slack keeps a slow machine from failing it. */
 const stopBoundMs = 10_000 + 10_000;
 const startupLimitMs = 120_000;
 
-const children: ChildProcess[] = [];
+/** Every host started here, stopped after the file's tests whatever became of them. */
+const hosts: RunningHost[] = [];
 let dataDir: string;
 let env: Record<string, string>;
-
-interface ProcessInfo {
-  pid: number;
-  parent: number;
-  state: string;
-  command: string;
-}
-
-/** Every process on the machine, from /proc. */
-function processes(): ProcessInfo[] {
-  const found: ProcessInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-      const [state = '', parent = '0'] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      found.push({ pid: Number(entry), parent: Number(parent), state, command });
-    } catch {
-      // Gone while listing.
-    }
-  }
-  return found;
-}
-
-/** The processes `pid` started, and theirs, recursively. */
-function descendantsOf(pid: number): ProcessInfo[] {
-  const all = processes();
-  const result: ProcessInfo[] = [];
-  let parents = new Set([pid]);
-  while (parents.size > 0) {
-    const next = all.filter((p) => parents.has(p.parent));
-    result.push(...next);
-    parents = new Set(next.map((p) => p.pid));
-  }
-  return result;
-}
-
-/** Whether `pid` still runs (a zombie has stopped; only its exit status is left). */
-function running(pid: number): boolean {
-  if (!existsSync(`/proc/${pid}/stat`)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}
 
 /** Ctrl-C: SIGINT to the host's whole process group; resolves with its exit code. */
 async function controlC(host: RunningHost): Promise<number | null> {
@@ -90,7 +42,8 @@ async function controlC(host: RunningHost): Promise<number | null> {
 
 /** Starts the host, checks it started MariaDB and Azurite, stops it with Ctrl-C, checks the stop. */
 async function startAndStop(whileRunning: (host: RunningHost) => Promise<void>): Promise<void> {
-  const host = await startLocalHost(env, children, startupLimitMs, { processGroup: true });
+  const host = await startLocalHost(env, startupLimitMs);
+  hosts.push(host);
   const started = descendantsOf(host.child.pid ?? 0);
   expect(started.map((p) => p.command)).toEqual(
     expect.arrayContaining([
@@ -114,11 +67,8 @@ beforeAll(async () => {
   };
 });
 
-afterAll(() => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null && child.pid)
-      process.kill(-child.pid, 'SIGKILL');
-  }
+afterAll(async () => {
+  await Promise.all(hosts.map((host) => host.stop()));
   // Whatever a failed run left behind in the data folder (the private MariaDB, Azurite).
   for (const leftover of processes().filter((p) => p.command.includes(dataDir)))
     process.kill(leftover.pid, 'SIGKILL');

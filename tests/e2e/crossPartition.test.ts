@@ -5,12 +5,8 @@
  * aggregate holding both partitions' readings, and one alert graded on all of them.
  */
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
 import type { ItemDefinition } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEventHubTriggers, type Running } from '../../dev/triggerHost.js';
-import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
+import { describe, expect, it } from 'vitest';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { windowSizeMs, windowStartOf } from '../../lib/telemetry/window.js';
@@ -18,39 +14,20 @@ import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { insertEquipment } from '../helpers/telemetry.js';
-import { useLocalMessaging, waitForCommitted } from '../helpers/e2e.js';
+import { useIngestTrigger, useLocalMessaging, waitForCommitted } from '../helpers/e2e.js';
 
 const cosmos = useAppCosmos();
 const messaging = useLocalMessaging();
 useAppWebPubSub();
 // The fan-out looks up who is assigned to each machine, and only registered machines count.
 const db = useTestDatabase();
-let triggers: Running | undefined;
-
-beforeAll(() => {
-  process.env['EVENTHUB_NAME'] = 'telemetry';
-  process.env['EVENTHUB_CONSUMER_GROUP'] = '$Default';
-});
-
-afterAll(async () => {
-  await triggers?.stop();
-});
+const trigger = useIngestTrigger(messaging);
 
 describe('one equipment on two partitions', () => {
   it('becomes one correct aggregate and one alert', async () => {
     await insertEquipment(db.pool, 77);
-    const { eventHubs, azurite } = messaging;
-    const checkpoints = new ContainerClient(azurite.connectionString, 'checkpoints');
-    await checkpoints.createIfNotExists();
-    triggers = startEventHubTriggers([ingestTelemetryFunction], {
-      connectionString: eventHubs.connectionString('app'),
-      checkpointStore: new BlobCheckpointStore(checkpoints),
-      maxEventBatchSize: 100,
-      maxWaitTimeSeconds: 1,
-      log: (level, name, message) => {
-        if (level !== 'information') console.error(name, message);
-      },
-    });
+    const { eventHubs } = messaging;
+    await trigger.start();
 
     // A window two windows back: complete, and not stamped in the future of its enqueue.
     const start = windowStartOf(Date.now()) - 2 * windowSizeMs;

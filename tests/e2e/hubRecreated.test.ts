@@ -7,36 +7,23 @@
  * each partition's state must record the new epoch.
  */
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
 import type { Database, ItemDefinition } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clearCheckpoints } from '../../dev/checkpoints.js';
-import { startEventHubTriggers, type Running } from '../../dev/triggerHost.js';
-import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { windowSizeMs, windowStartOf } from '../../lib/telemetry/window.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { useLocalMessaging } from '../helpers/e2e.js';
+import { useIngestTrigger, useLocalMessaging } from '../helpers/e2e.js';
 import { insertEquipment } from '../helpers/telemetry.js';
 
 const cosmos = useAppCosmos();
 const messaging = useLocalMessaging();
 useAppWebPubSub();
 const db = useTestDatabase();
-let triggers: Running | undefined;
-
-beforeAll(() => {
-  process.env['EVENTHUB_NAME'] = 'telemetry';
-  process.env['EVENTHUB_CONSUMER_GROUP'] = '$Default';
-});
-
-afterAll(async () => {
-  await triggers?.stop();
-});
+const trigger = useIngestTrigger(messaging, () => undefined);
 
 interface StoredState {
   partitionId: string;
@@ -72,17 +59,7 @@ describe('the hub recreated under the same name', () => {
   it('keeps counting: every reading of both hubs once, a new epoch per partition', async () => {
     await insertEquipment(db.pool, 81);
     await insertEquipment(db.pool, 82);
-    const checkpoints = new ContainerClient(messaging.azurite.connectionString, 'checkpoints');
-    await checkpoints.createIfNotExists();
-    const startTriggers = () =>
-      startEventHubTriggers([ingestTelemetryFunction], {
-        connectionString: messaging.eventHubs.connectionString('app'),
-        checkpointStore: new BlobCheckpointStore(checkpoints),
-        maxEventBatchSize: 100,
-        maxWaitTimeSeconds: 1,
-        log: () => undefined,
-      });
-    triggers = startTriggers();
+    const firstTrigger = await trigger.start();
 
     // Machine 81 sends on partition 0, machine 82 on partition 2. The first hub's readings
     // fall in a window four windows back, the second hub's two windows back: neither is late,
@@ -119,12 +96,12 @@ describe('the hub recreated under the same name', () => {
     // checkpoints, which name offsets the new hub does not have (it refuses them, as the
     // service does), start the app. Devices go on sending meanwhile; the new hub numbers their
     // events from 0 again, below what the pipeline has committed, with later enqueued times.
-    await triggers.stop();
+    await trigger.stop();
     await messaging.recreateEventHubs();
-    expect(await clearCheckpoints(checkpoints)).toBeGreaterThan(0);
+    expect(await clearCheckpoints(firstTrigger.checkpoints)).toBeGreaterThan(0);
     await send('0', readings('81', newWindow, [70, 72]));
     await send('2', readings('82', newWindow, [80, 82, 84, 86]));
-    triggers = startTriggers();
+    await trigger.start();
     const second = await waitForStates(
       cosmos.database,
       (s) =>

@@ -4,7 +4,6 @@
  * match what the simulator sent, exactly. The stand-ins and stores live in this process so
  * they outlive the host, as the services do in Azure.
  */
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,17 +19,18 @@ import {
   useLocalMessaging,
   waitForCommitted,
 } from '../helpers/e2e.js';
-import { startLocalHost } from '../helpers/localHost.js';
+import { startLocalHost, type RunningHost } from '../helpers/localHost.js';
 import { insertEquipment } from '../helpers/telemetry.js';
 
 const db = useTestDatabase();
 const cosmos = useAppCosmos();
 const messaging = useLocalMessaging();
 const webPubSub = useAppWebPubSub();
-const children: ChildProcess[] = [];
+/** Every host started here, stopped after the file's tests whatever became of them. */
+const hosts: RunningHost[] = [];
 
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+afterAll(async () => {
+  await Promise.all(hosts.map((host) => host.stop()));
 });
 
 function hostEnv(): Record<string, string> {
@@ -58,7 +58,8 @@ describe('killing the local host mid-stream', () => {
   it('keeps the aggregates equal to the simulator ledger', async () => {
     // The simulator's devices are machines 1..8 (the pipeline accepts registered ones only).
     for (let id = 1; id <= 8; id++) await insertEquipment(db.pool, id);
-    const first = await startLocalHost(hostEnv(), children);
+    const first = await startLocalHost(hostEnv());
+    hosts.push(first);
     const producer = new EventHubProducerClient(
       messaging.eventHubs.connectionString('device'),
       'telemetry',
@@ -80,7 +81,8 @@ describe('killing the local host mid-stream', () => {
     expect(beforeKill).toBeGreaterThan(0);
     first.child.kill('SIGKILL');
     await first.exited;
-    const second = await startLocalHost(hostEnv(), children);
+    const second = await startLocalHost(hostEnv());
+    hosts.push(second);
     const summary = await sending;
     await producer.close();
     expect(summary.errors).toBe(0);

@@ -7,14 +7,10 @@
  * must reach a connected Web PubSub client (the stand-in) exactly once.
  */
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
-import { ContainerClient } from '@azure/storage-blob';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
 import type { ItemDefinition } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simulate } from '../../dev/simulator.js';
-import { startEventHubTriggers, type Running } from '../../dev/triggerHost.js';
-import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { getWebPubSubClient } from '../../lib/fanout/runtime.js';
 import { closeIdleWindows } from '../../lib/telemetry/processor.js';
 import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
@@ -24,6 +20,7 @@ import { useTestDatabase } from '../helpers/database.js';
 import { insertEquipment } from '../helpers/telemetry.js';
 import {
   expectAggregatesMatchLedger,
+  useIngestTrigger,
   useLocalMessaging,
   waitForCommitted,
 } from '../helpers/e2e.js';
@@ -34,31 +31,12 @@ useAppWebPubSub();
 // The fan-out looks up who is assigned to each machine; the pipeline accepts readings of
 // registered machines only.
 const db = useTestDatabase();
-let triggers: Running | undefined;
-
-beforeAll(() => {
-  process.env['EVENTHUB_NAME'] = 'telemetry';
-  process.env['EVENTHUB_CONSUMER_GROUP'] = '$Default';
-});
-
-afterAll(async () => {
-  await triggers?.stop();
-});
+const trigger = useIngestTrigger(messaging);
 
 describe('the pipeline on one machine', () => {
   it('turns simulated readings into aggregates that match the ledger', async () => {
-    const { eventHubs, azurite } = messaging;
-    const checkpoints = new ContainerClient(azurite.connectionString, 'checkpoints');
-    await checkpoints.createIfNotExists();
-    triggers = startEventHubTriggers([ingestTelemetryFunction], {
-      connectionString: eventHubs.connectionString('app'),
-      checkpointStore: new BlobCheckpointStore(checkpoints),
-      maxEventBatchSize: 100,
-      maxWaitTimeSeconds: 1,
-      log: (level, name, message) => {
-        if (level !== 'information') console.error(name, message);
-      },
-    });
+    const { eventHubs } = messaging;
+    await trigger.start();
 
     // A dashboard, connected the way /api/negotiate connects an admin's.
     const { url } = await getWebPubSubClient().getClientAccessToken({

@@ -337,8 +337,8 @@ describe('assignments: list', () => {
     for (const limit of ['0', '201', 'abc', '-1']) {
       expectParameterProblem(
         await call('GET', `${path}?limit=${limit}`, { token: tokens.admin }),
-        path,
         'limit',
+        path,
       );
     }
     for (const cursor of [
@@ -349,14 +349,14 @@ describe('assignments: list', () => {
     ]) {
       expectParameterProblem(
         await call('GET', `${path}?cursor=${encodeURIComponent(cursor)}`, { token: tokens.admin }),
-        path,
         'cursor',
+        path,
       );
     }
     expectParameterProblem(
       await call('GET', `${path}?active=true`, { token: tokens.admin }),
-      path,
       'active',
+      path,
     );
     const twice = await call('GET', `${path}?limit=1&limit=2`, { token: tokens.admin });
     expectProblem(twice, 400, path);
@@ -506,14 +506,14 @@ describe('assignments: bad ids', () => {
     const badTechnician = `/api/equipment/${equipmentId}/technicians/abc`;
     expectParameterProblem(
       await call('PUT', badTechnician, { token: tokens.admin }),
-      badTechnician,
       'technicianId',
+      badTechnician,
     );
     const badEquipment = '/api/equipment/abc/technicians/1';
     expectParameterProblem(
       await call('PUT', badEquipment, { token: tokens.admin }),
-      badEquipment,
       'id',
+      badEquipment,
     );
   });
 });

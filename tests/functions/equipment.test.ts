@@ -781,8 +781,8 @@ describe('equipment: hostile strings', () => {
       }
       expectParameterProblem(
         await call('GET', `/api/equipment?location=${'x'.repeat(10_000)}`, { token: tokens.admin }),
-        '/api/equipment',
         'location',
+        '/api/equipment',
       );
     });
   });

@@ -7,7 +7,7 @@ import { COSMOS_EMULATOR_KEY } from '../../lib/cosmos/client.js';
 import { call } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 useTestDatabase();
 useTestIssuer();

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 import { expectProblem } from '../helpers/problems.js';
 
 const issuer = useTestIssuer();

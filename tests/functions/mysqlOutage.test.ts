@@ -16,7 +16,7 @@ import { migrate } from '../../lib/mysql/migrations.js';
 import { closePool, poolOptions } from '../../lib/mysql/pool.js';
 import { call, type ApiResult } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 import { expectProblem } from '../helpers/problems.js';
 
 /** The app's timeouts for this file: short, so an outage phase takes seconds. */

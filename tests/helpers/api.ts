@@ -16,6 +16,8 @@ export interface ApiResult {
   text: string;
   /** Messages the function logged. */
   logs: string[];
+  /** The path called, without the query: what a problem document names as its `instance`. */
+  path: string;
 }
 
 export interface ApiCallOptions {
@@ -71,5 +73,6 @@ export async function call(
         : undefined,
     text,
     logs,
+    path: url.pathname,
   };
 }

@@ -4,7 +4,7 @@
  * tokens, a Web PubSub service client on the host's stand-in, and Debian's Chromium driven
  * by playwright-core. Everything started here is stopped after the file's tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { loadDevIssuer, type DevIssuer } from '../../dev/issuer.js';
 import { projectRoot } from '../../dev/settings.js';
 import { onTestServer } from './database.js';
 import { allLocalEnv, startLocalHost, type RunningHost } from './localHost.js';
-import { unusedPort } from './ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 /** Debian's chromium package; `.ci/run` installs it. */
 export const chromiumPath = '/usr/bin/chromium';
@@ -39,7 +39,7 @@ export interface DashboardStack {
 }
 
 /** `vite build` of the dashboard into `outDir`, as `npm run build` does into dist/dashboard. */
-export function buildDashboard(outDir: string, children: ChildProcess[]): Promise<void> {
+export function buildDashboard(outDir: string): Promise<void> {
   const child = spawn(
     process.execPath,
     [
@@ -53,7 +53,6 @@ export function buildDashboard(outDir: string, children: ChildProcess[]): Promis
     ],
     { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  children.push(child);
   let output = '';
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
@@ -75,7 +74,7 @@ export function buildDashboard(outDir: string, children: ChildProcess[]): Promis
 
 export function useDashboardStack(): DashboardStack {
   const handle = { pageErrors: [] as string[] } as unknown as DashboardStack;
-  const children: ChildProcess[] = [];
+  let host: RunningHost | undefined;
   let databaseName: string | undefined;
   let browser: Browser | undefined;
 
@@ -88,28 +87,27 @@ export function useDashboardStack(): DashboardStack {
       c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [name]),
     );
     const dashboardDir = join(dataDir, 'dashboard');
-    await buildDashboard(dashboardDir, children);
+    await buildDashboard(dashboardDir);
     expect(existsSync(join(dashboardDir, 'index.html'))).toBe(true);
     const azuritePorts = [await unusedPort(), await unusedPort(), await unusedPort()].join(',');
-    const host = await startLocalHost(
-      {
-        ...allLocalEnv({
-          dataDir,
-          mysqlUrl: `${inject('mysqlServerUrl')}${name}`,
-          azuritePorts,
-        }),
-        DASHBOARD_DIR: dashboardDir,
-      },
-      children,
-    );
-    handle.host = host;
+    const running = await startLocalHost({
+      ...allLocalEnv({
+        dataDir,
+        mysqlUrl: `${inject('mysqlServerUrl')}${name}`,
+        azuritePorts,
+      }),
+      DASHBOARD_DIR: dashboardDir,
+    });
+    host = running;
+    handle.host = running;
     handle.issuer = await loadDevIssuer(join(dataDir, 'dev-issuer'));
     browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
     handle.browser = browser;
 
     handle.banner = (pattern) => {
-      const match = pattern.exec(host.output());
-      if (!match?.[1]) throw new Error(`Not in the banner: ${String(pattern)}\n${host.output()}`);
+      const match = pattern.exec(running.output());
+      if (!match?.[1])
+        throw new Error(`Not in the banner: ${String(pattern)}\n${running.output()}`);
       return match[1];
     };
     handle.webPubSub = () => {
@@ -124,7 +122,7 @@ export function useDashboardStack(): DashboardStack {
       );
     };
     handle.api = async (token, method, path, body): Promise<any> => {
-      const response = await fetch(`${host.base}/api/${path}`, {
+      const response = await fetch(`${running.base}/api/${path}`, {
         method,
         headers: {
           authorization: `Bearer ${token}`,
@@ -143,7 +141,7 @@ export function useDashboardStack(): DashboardStack {
       });
       const page = await context.newPage();
       page.on('pageerror', (error) => handle.pageErrors.push(error.message));
-      await page.goto(`${host.base}/api/dashboard`);
+      await page.goto(`${running.base}/api/dashboard`);
       expect(new URL(page.url()).pathname).toBe('/api/dashboard/');
       await page.fill('#token', token);
       await page.click('#sign-in');
@@ -154,13 +152,8 @@ export function useDashboardStack(): DashboardStack {
 
   afterAll(async () => {
     await browser?.close();
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const gone = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await gone;
-      }
-    }
+    // Ctrl-C, then a kill of the host's process group: its Azurite goes with it.
+    await host?.stop();
     if (databaseName) {
       const name = databaseName;
       await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [name]));

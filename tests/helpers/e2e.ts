@@ -11,7 +11,10 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { startAzurite, type Azurite } from '../../dev/azurite.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../../dev/eventhubs/index.js';
 import type { LedgerEntry } from '../../dev/simulator.js';
-import { unusedPort } from './ports.js';
+import { startLocalTriggers, type LocalTriggers } from '../../dev/localTriggers.js';
+import type { HostLog } from '../../dev/triggerHost.js';
+import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
+import { unusedPort } from '../../dev/ports.js';
 
 export interface LocalMessaging {
   eventHubs: EventHubsStandIn;
@@ -55,6 +58,49 @@ export function useLocalMessaging(): LocalMessaging {
     rmSync(handle.dataDir, { recursive: true, force: true });
   });
   return handle;
+}
+
+export interface IngestTrigger {
+  /** Subscribes `ingestTelemetry` (again, after `stop`); its checkpoint container is there. */
+  start(): Promise<LocalTriggers>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Event Hub trigger of `ingestTelemetry` as the local host runs it, on `messaging`'s hub
+ * `telemetry` (consumer group `$Default`) with checkpoints in its Azurite, in batches of up
+ * to 100 within 1 s; stopped after the file's tests. `log` defaults to warnings and errors.
+ */
+export function useIngestTrigger(
+  messaging: LocalMessaging,
+  log: HostLog = (level, name, message) => {
+    if (level !== 'information') console.error(name, message);
+  },
+): IngestTrigger {
+  let running: LocalTriggers | undefined;
+  beforeAll(() => {
+    process.env['EVENTHUB_NAME'] = 'telemetry';
+    process.env['EVENTHUB_CONSUMER_GROUP'] = '$Default';
+  });
+  const stop = async () => {
+    await running?.stop();
+    running = undefined;
+  };
+  afterAll(stop);
+  return {
+    start: async () => {
+      running = await startLocalTriggers([ingestTelemetryFunction], {
+        connectionString: messaging.eventHubs.connectionString('app'),
+        storage: messaging.azurite.connectionString,
+        checkpointContainer: 'checkpoints',
+        maxEventBatchSize: 100,
+        maxWaitTimeSeconds: 1,
+        log,
+      });
+      return running;
+    },
+    stop,
+  };
 }
 
 /** Events the pipeline has committed, over every partition. */

@@ -63,5 +63,5 @@ export async function expectQueryRefused(
   parameter: string,
   token: string,
 ): Promise<void> {
-  expectParameterProblem(await call('GET', `${path}${query}`, { token }), path, parameter);
+  expectParameterProblem(await call('GET', `${path}${query}`, { token }), parameter, path);
 }

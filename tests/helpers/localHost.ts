@@ -1,74 +1,32 @@
 /** Runs `dev/start.ts` (the local host) as a child process, as a user runs `npm start`. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { projectRoot } from '../../dev/settings.js';
+import { startScript, type RunningScript } from '../../dev/child.js';
 
-export interface RunningHost {
-  child: ChildProcess;
+export interface RunningHost extends RunningScript {
   /** `http://127.0.0.1:PORT` */
   base: string;
-  /** Everything the process has printed so far (stdout and stderr). */
-  output: () => string;
-  /** What it has printed on stderr alone. */
-  errors: () => string;
-  exited: Promise<number | null>;
 }
 
-/** Starts the host with `env` over the current environment; resolves at its banner. */
-export function startLocalHost(
+/**
+ * Starts the host with `env` over the current environment; resolves at its banner. It runs
+ * as the leader of a process group of its own, as a shell runs a foreground job, so
+ * `process.kill(-pid, 'SIGINT')` is what Ctrl-C in a terminal does: a signal to every
+ * process of the job, the host's children included. `stop()` is Ctrl-C, then a kill of the
+ * whole group, so what the host started (Azurite, MariaDB) never outlives a test, even one
+ * that killed the host.
+ */
+export async function startLocalHost(
   env: Record<string, string>,
-  children: ChildProcess[],
   startupLimitMs = 60_000,
-  options: {
-    /**
-     * Runs the host as the leader of a process group of its own, as a shell runs a foreground
-     * job, so `process.kill(-pid, 'SIGINT')` is what Ctrl-C in a terminal does: a signal to
-     * every process of the job, the host's children included.
-     */
-    processGroup?: boolean;
-  } = {},
 ): Promise<RunningHost> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
-    cwd: projectRoot,
-    env: { ...process.env, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.processGroup ?? false,
+  const host = await startScript({
+    script: 'dev/start.ts',
+    env: { PORT: '0', ...env },
+    readyLine: /http:\/\/127\.0\.0\.1:(\d+)\/api\b/,
+    limitMs: startupLimitMs,
+    stopSignal: 'SIGINT',
+    processGroup: true,
   });
-  children.push(child);
-  let output = '';
-  let errors = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    errors += chunk.toString('utf8');
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      resolve(code);
-    });
-  });
-  return new Promise<RunningHost>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`The local host printed no banner within ${startupLimitMs} ms:\n${output}`));
-    }, startupLimitMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const match = /http:\/\/127\.0\.0\.1:(\d+)\/api\b/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          base: `http://127.0.0.1:${match[1]}`,
-          output: () => output,
-          errors: () => errors,
-          exited,
-        });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`The local host exited with ${code} before its banner:\n${output}`));
-    });
-  });
+  return { ...host, base: `http://127.0.0.1:${host.ready}` };
 }
 
 /**

@@ -20,9 +20,14 @@ export const problemTypes: Readonly<Record<number, string>> = {
 
 /**
  * Asserts a problem document with the given status, its `type`, a non-empty `title` and
- * `detail`, and an `instance` equal to the path (or matching it, given a pattern).
+ * `detail`, and an `instance` equal to `instance` (or matching it, given a pattern); by
+ * default the path called. Returns the document.
  */
-export function expectProblem(res: ApiResult, status: number, instance: string | RegExp): void {
+export function expectProblem(
+  res: ApiResult,
+  status: number,
+  instance: string | RegExp = res.path,
+): Record<string, unknown> {
   expect(res.status, res.text.slice(0, 500)).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(problemTypes[status], `no problem type known for ${status}`).toBeDefined();
@@ -35,6 +40,7 @@ export function expectProblem(res: ApiResult, status: number, instance: string |
   expect(res.body.title.length).toBeGreaterThan(0);
   expect(typeof res.body.detail).toBe('string');
   expect(res.body.detail.length).toBeGreaterThan(0);
+  return res.body as Record<string, unknown>;
 }
 
 /** Asserts a 400 whose `errors` point at exactly `pointers` (each at least once, no others). */
@@ -44,8 +50,15 @@ export function expectPointers(res: ApiResult, instance: string, pointers: strin
   expect([...new Set(found)].sort()).toEqual([...pointers].sort());
 }
 
-/** Asserts a 400 with exactly one problem, naming the query or path `parameter`. */
-export function expectParameterProblem(res: ApiResult, instance: string, parameter: string): void {
+/**
+ * Asserts a 400 with exactly one problem, naming the query or path `parameter`; `instance` is
+ * by default the path called.
+ */
+export function expectParameterProblem(
+  res: ApiResult,
+  parameter: string,
+  instance: string = res.path,
+): void {
   expectProblem(res, 400, instance);
   expect(res.body.errors).toEqual([{ parameter, detail: expect.any(String) }]);
 }

@@ -105,13 +105,13 @@ export function describeItemIds(resource: ResourceUnderTest): void {
     it('names the path parameter at fault in a bad-id problem', async () => {
       const token = resource.tokens.admin;
       const itemPath = `${path}/abc`;
-      expectParameterProblem(await call('GET', itemPath, { token }), itemPath, 'id');
+      expectParameterProblem(await call('GET', itemPath, { token }), 'id', itemPath);
       expectParameterProblem(
         await call('PUT', itemPath, { token, json: resource.validBody() }),
-        itemPath,
         'id',
+        itemPath,
       );
-      expectParameterProblem(await call('DELETE', itemPath, { token }), itemPath, 'id');
+      expectParameterProblem(await call('DELETE', itemPath, { token }), 'id', itemPath);
     });
   });
 }
@@ -155,7 +155,7 @@ export function describePagination(resource: PagedResourceUnderTest): void {
       'refuses limit=%j with 400 naming the parameter',
       async (limit) => {
         await resource.insertRows(2);
-        expectParameterProblem(await get(`?limit=${limit}`), path, 'limit');
+        expectParameterProblem(await get(`?limit=${limit}`), 'limit', path);
       },
     );
 
@@ -224,13 +224,13 @@ export function describePagination(resource: PagedResourceUnderTest): void {
       await resource.insertRows(3);
       await expectNothingChangedIn(resource.db.pool, async () => {
         const res = await get(`?cursor=${encodeURIComponent(value)}`);
-        expectParameterProblem(res, path, 'cursor');
+        expectParameterProblem(res, 'cursor', path);
       });
     });
 
     it('refuses an empty cursor rather than restarting at the first page', async () => {
       await resource.insertRows(3);
-      expectParameterProblem(await get('?limit=2&cursor='), path, 'cursor');
+      expectParameterProblem(await get('?limit=2&cursor='), 'cursor', path);
     });
   });
 }

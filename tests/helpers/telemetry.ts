@@ -173,24 +173,6 @@ export async function expectCosmosUnchanged<T>(
   return result;
 }
 
-/** Checks an RFC 9457 problem response; returns its body. */
-export function expectProblem(result: ApiResult, status: number): Json {
-  expect(result.status, result.text).toBe(status);
-  expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(result.body).toMatchObject({
-    status,
-    type: expect.any(String),
-    title: expect.any(String),
-  });
-  return result.body as Json;
-}
-
-/** A 400 whose problems name the query or path parameter `parameter`. */
-export function expectParameterProblem(result: ApiResult, parameter: string): void {
-  const body = expectProblem(result, 400);
-  expect(body['errors']).toEqual(expect.arrayContaining([expect.objectContaining({ parameter })]));
-}
-
 /** An equipment row with this id, so the equipment routes know it. */
 export async function insertEquipment(pool: Pool, id: number): Promise<void> {
   await pool.query(

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startMariaDb, type MariaDbServer } from '../../dev/mariadb.js';
-import { unusedPort } from '../helpers/ports.js';
+import { unusedPort } from '../../dev/ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

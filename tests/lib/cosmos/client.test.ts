@@ -24,7 +24,7 @@ import {
 } from '../../../lib/cosmos/client.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 import { failure } from '../../helpers/failure.js';
-import { unusedPort } from '../../helpers/ports.js';
+import { unusedPort } from '../../../dev/ports.js';
 
 const cosmos = useTestCosmos();
 

@@ -16,7 +16,7 @@ import {
 } from '../../../lib/telemetry/equipmentLookups.js';
 import { defaultSeverityRules, parseSeverityRules } from '../../../lib/telemetry/severity.js';
 import { useTestDatabase } from '../../helpers/database.js';
-import { unusedPort } from '../../helpers/ports.js';
+import { unusedPort } from '../../../dev/ports.js';
 
 const db = useTestDatabase();
 

@@ -1,4 +1,4 @@
-/** Loopback ports for tests. */
+/** Free loopback ports, for servers that cannot bind port 0 themselves (Azurite, MariaDB). */
 import { createServer } from 'node:net';
 
 /**
