@@ -1,16 +1,19 @@
 /**
  * Brings up what the API needs on one machine, in the order the local host, `npm run
  * migrate` and `npm run token` share: settings, MySQL (given or private MariaDB), the dev
- * token issuer, and migrations.
+ * token issuer, and migrations. Each step takes the app settings so far (`localAppSettings`)
+ * and answers with the settings it adds (the URL, endpoint or keys of what it started); the
+ * caller builds the app's services from the whole (lib/services.ts). Nothing here writes
+ * the process environment.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getSection } from '../lib/config.js';
+import { loadSection, type Settings } from '../lib/config.js';
 import {
   COSMOS_EMULATOR_KEY,
+  cosmosClientFor,
   ensureTelemetryContainers,
-  getCosmosClient,
 } from '../lib/cosmos/client.js';
 import { cosmosSettingsFrom } from '../lib/cosmos/settings.js';
 import { startAzurite, type Azurite } from './azurite.js';
@@ -26,7 +29,7 @@ import type { Pool } from 'mysql2/promise';
 import type { LocalHttpHostOptions } from './httpHost.js';
 import { loadDevIssuer, type DevIssuer } from './issuer.js';
 import { ensureDatabase, startMariaDb, type MariaDbServer } from './mariadb.js';
-import { applySettingsFile, localSettings } from './settings.js';
+import { localAppSettings, localSettings } from './settings.js';
 
 export interface LocalMysql {
   url: string;
@@ -34,22 +37,23 @@ export interface LocalMysql {
   server?: MariaDbServer;
 }
 
-/** MYSQL_URL when set; otherwise a private MariaDB in the data folder with database `sis`. */
+/**
+ * MYSQL_URL of `settings` when set; otherwise a private MariaDB in the data folder with
+ * database `sis` (its URL is then the app's MYSQL_URL).
+ */
 export async function ensureLocalMysql(
+  settings: Settings = localAppSettings(),
   log: (line: string) => void = console.log,
 ): Promise<LocalMysql> {
-  applySettingsFile();
-  const given = process.env['MYSQL_URL'];
+  const given = settings['MYSQL_URL'];
   if (given) return { url: given };
-  const { dataDir, mysqlPort } = localSettings();
-  const started = await startPrivateMysql({
+  const { dataDir, mysqlPort } = localSettings(settings);
+  return startPrivateMysql({
     dataDir: join(dataDir, 'mariadb'),
     port: mysqlPort,
     database: 'sis',
     log,
   });
-  process.env['MYSQL_URL'] = started.url;
-  return started;
 }
 
 /** A private MariaDB in `dataDir` with `database` created; its URL names the database. */
@@ -72,33 +76,45 @@ export interface LocalCosmos {
   endpoint: string;
   /** The stand-in, when this process started one. */
   server?: CosmosServer;
+  /** The app settings that reach it (the stand-in's endpoint, key and certificate). */
+  settings: Settings;
 }
 
 /**
- * COSMOS__accountEndpoint when set; otherwise the Cosmos stand-in on LOCAL_COSMOS_PORT with a
- * certificate of its own in the data folder, which only the app's Cosmos client trusts. The
- * database and containers are created when missing either way.
+ * COSMOS__accountEndpoint of `settings` when set; otherwise the Cosmos stand-in on
+ * LOCAL_COSMOS_PORT with a certificate of its own in the data folder, which only the app's
+ * Cosmos client trusts. The database and containers are created when missing either way.
  */
-export async function ensureLocalCosmos(): Promise<LocalCosmos> {
-  applySettingsFile();
+export async function ensureLocalCosmos(
+  settings: Settings = localAppSettings(),
+): Promise<LocalCosmos> {
   let server: CosmosServer | undefined;
-  if (!process.env['COSMOS__accountEndpoint']) {
-    const { dataDir, cosmosPort } = localSettings();
+  let added: Settings = {};
+  if (!settings['COSMOS__accountEndpoint']) {
+    const { dataDir, cosmosPort } = localSettings(settings);
     server = await startCosmosServer({ port: cosmosPort, certDir: join(dataDir, 'cosmos') });
-    process.env['COSMOS__accountEndpoint'] = server.endpoint;
-    process.env['COSMOS_KEY'] = COSMOS_EMULATOR_KEY;
-    process.env['COSMOS_CA_CERT_FILE'] = server.caCertFile;
+    added = {
+      COSMOS__accountEndpoint: server.endpoint,
+      COSMOS_KEY: COSMOS_EMULATOR_KEY,
+      COSMOS_CA_CERT_FILE: server.caCertFile,
+    };
   }
-  const cosmos = getSection('cosmos');
-  const telemetry = getSection('telemetry');
-  await ensureTelemetryContainers(
-    getCosmosClient(cosmosSettingsFrom(cosmos)),
-    cosmos.COSMOS_DATABASE,
-    {
+  const cosmos = loadSection('cosmos', { ...settings, ...added });
+  const telemetry = loadSection('telemetry', settings);
+  // A client of its own for the bootstrap; the app's services make theirs.
+  const client = cosmosClientFor(cosmosSettingsFrom(cosmos));
+  try {
+    await ensureTelemetryContainers(client, cosmos.COSMOS_DATABASE, {
       defaultTtl: { deadLetters: telemetry.DEAD_LETTER_TTL_DAYS * 86_400 },
-    },
-  );
-  return { endpoint: cosmos.COSMOS__accountEndpoint, ...(server ? { server } : {}) };
+    });
+  } finally {
+    client.dispose();
+  }
+  return {
+    endpoint: cosmos.COSMOS__accountEndpoint,
+    settings: added,
+    ...(server ? { server } : {}),
+  };
 }
 
 /** Where the local host serves the dev issuer's public keys. */
@@ -121,20 +137,23 @@ export function devJwksRoutes(issuer: DevIssuer | undefined): LocalHttpHostOptio
 }
 
 /** The dev issuer, when AUTH_ISSUER is unset (otherwise the configured issuer is trusted). */
-export async function loadLocalDevIssuer(): Promise<DevIssuer | undefined> {
-  applySettingsFile();
-  if (process.env['AUTH_ISSUER']) return undefined;
-  return loadDevIssuer(join(localSettings().dataDir, 'dev-issuer'));
+export async function loadLocalDevIssuer(
+  settings: Settings = localAppSettings(),
+): Promise<DevIssuer | undefined> {
+  if (settings['AUTH_ISSUER']) return undefined;
+  return loadDevIssuer(join(localSettings(settings).dataDir, 'dev-issuer'));
 }
 
 /**
- * Points the app's AUTH_* settings at the dev issuer, whose JWKS the local host listening on
+ * The app's AUTH_* settings for the dev issuer, whose JWKS the local host listening on
  * `hostPort` serves (`devJwksRoutes`).
  */
-export function useDevIssuer(issuer: DevIssuer, hostPort: number): void {
-  process.env['AUTH_ISSUER'] = issuer.issuer;
-  process.env['AUTH_AUDIENCE'] = issuer.audience;
-  process.env['AUTH_JWKS_URI'] = `http://127.0.0.1:${hostPort}${devJwksPath}`;
+export function devIssuerSettings(issuer: DevIssuer, hostPort: number): Settings {
+  return {
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_AUDIENCE: issuer.audience,
+    AUTH_JWKS_URI: `http://127.0.0.1:${hostPort}${devJwksPath}`,
+  };
 }
 
 export async function applyMigrations(
@@ -168,11 +187,12 @@ function localKeys(dataDir: string): { device: string; app: string; webPubSub: s
  * The send-only device connection string of the local stack's Event Hubs stand-in, when
  * `npm start` has run here (its keys live in the data folder); undefined otherwise.
  */
-export function localDeviceConnectionString(): string | undefined {
-  applySettingsFile();
-  const { dataDir, eventHubsPort } = localSettings();
+export function localDeviceConnectionString(
+  settings: Settings = localAppSettings(),
+): string | undefined {
+  const { dataDir, eventHubsPort } = localSettings(settings);
   if (!existsSync(join(dataDir, 'local-keys.json'))) return undefined;
-  const hub = process.env['EVENTHUB_NAME'] || 'telemetry';
+  const hub = settings['EVENTHUB_NAME'] || 'telemetry';
   return (
     `Endpoint=sb://127.0.0.1:${eventHubsPort};SharedAccessKeyName=device;` +
     `SharedAccessKey=${localKeys(dataDir).device};EntityPath=${hub};UseDevelopmentEmulator=true`
@@ -182,6 +202,8 @@ export function localDeviceConnectionString(): string | undefined {
 export interface LocalMessaging {
   /** AzureWebJobsStorage as the app sees it. */
   storage: string;
+  /** The app settings that reach what was started here (connection strings, endpoint, key). */
+  settings: Settings;
   azurite?: Azurite;
   eventHubs?: EventHubsStandIn;
   /** Send-only connection string for devices (the simulator). */
@@ -273,35 +295,37 @@ export async function startMessagingStandIns(
  * setting already points elsewhere (AzureWebJobsStorage, EventHubConnection,
  * WEBPUBSUB__endpoint).
  */
-export async function ensureLocalMessaging(): Promise<LocalMessaging> {
-  applySettingsFile();
-  const { dataDir, azuritePorts, eventHubsPort, webPubSubPort } = localSettings();
+export async function ensureLocalMessaging(
+  settings: Settings = localAppSettings(),
+): Promise<LocalMessaging> {
+  const { dataDir, azuritePorts, eventHubsPort, webPubSubPort } = localSettings(settings);
   const keys = localKeys(dataDir);
-  const storageSetting = process.env['AzureWebJobsStorage'];
-  const hub = process.env['EVENTHUB_NAME'] || 'telemetry';
+  const storageSetting = settings['AzureWebJobsStorage'];
+  const hub = settings['EVENTHUB_NAME'] || 'telemetry';
   const standIns = await startMessagingStandIns({
     ...(!storageSetting || storageSetting === 'UseDevelopmentStorage=true'
       ? { azurite: { dataDir: join(dataDir, 'azurite'), ports: azuritePorts } }
       : {}),
-    ...(process.env['EventHubConnection']
+    ...(settings['EventHubConnection']
       ? {}
       : { eventHubs: { port: eventHubsPort, hubs: [hub], partitions: 4, keys } }),
-    ...(process.env['WEBPUBSUB__endpoint']
+    ...(settings['WEBPUBSUB__endpoint']
       ? {}
       : { webPubSub: { port: webPubSubPort, hub: 'sis', accessKey: keys.webPubSub } }),
   });
-  if (standIns.azurite) process.env['AzureWebJobsStorage'] = standIns.azurite.connectionString;
-  if (standIns.eventHubs)
-    process.env['EventHubConnection'] = standIns.eventHubs.connectionString('app');
+  const added: Record<string, string> = {};
+  if (standIns.azurite) added['AzureWebJobsStorage'] = standIns.azurite.connectionString;
+  if (standIns.eventHubs) added['EventHubConnection'] = standIns.eventHubs.connectionString('app');
   if (standIns.webPubSub) {
-    process.env['WEBPUBSUB__endpoint'] = standIns.webPubSub.endpoint;
-    process.env['WEBPUBSUB_KEY'] = keys.webPubSub;
+    added['WEBPUBSUB__endpoint'] = standIns.webPubSub.endpoint;
+    added['WEBPUBSUB_KEY'] = keys.webPubSub;
   }
   return {
     ...standIns,
     ...(standIns.eventHubs
       ? { deviceConnectionString: standIns.eventHubs.connectionString('device') }
       : {}),
-    storage: process.env['AzureWebJobsStorage'] ?? '',
+    storage: added['AzureWebJobsStorage'] ?? storageSetting ?? '',
+    settings: added,
   };
 }

@@ -7,18 +7,20 @@ import { createPool, type Pool } from 'mysql2/promise';
 import { loadSection } from '../lib/config.js';
 import { createMysqlPool, poolOptions } from '../lib/mysql/pool.js';
 import { applyMigrations, ensureLocalMysql, type LocalMysql } from './localStack.js';
+import { localAppSettings } from './settings.js';
 
 let mysql: LocalMysql | undefined;
 let pool: Pool;
 if (process.env['MYSQL_HOST']) {
   pool = createMysqlPool({ ...loadSection('mysql', process.env), MYSQL_POOL_SIZE: 1 });
 } else {
-  mysql = await ensureLocalMysql();
+  const settings = localAppSettings();
+  mysql = await ensureLocalMysql(settings);
   pool = createPool(
     poolOptions({
       MYSQL_URL: mysql.url,
       MYSQL_POOL_SIZE: 1,
-      MYSQL_TLS: process.env['MYSQL_TLS'] === 'true',
+      MYSQL_TLS: settings['MYSQL_TLS'] === 'true',
     }),
   );
 }

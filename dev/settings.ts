@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { Settings } from '../lib/config.js';
 
 /** The project's root folder (works from `dev/` and from `dist/dev/`). */
 export const projectRoot = (() => {
@@ -37,23 +38,32 @@ export function readSettingsFile(root = projectRoot): Record<string, string> {
   return {};
 }
 
-/** Copies file settings into `process.env` where the environment does not set them already. */
-export function applySettingsFile(root = projectRoot): void {
-  for (const [name, value] of Object.entries(readSettingsFile(root))) {
-    if (!process.env[name]) process.env[name] = value;
-  }
+/**
+ * The settings the local stack starts from: the settings file's values, overridden by the
+ * environment wherever it sets one (empty means unset). Nothing is written back to the
+ * environment: the stack adds what it starts (endpoints, keys) to this record and builds the
+ * app's services from it (lib/services.ts).
+ */
+export function localAppSettings(
+  root = projectRoot,
+  env: Settings = process.env,
+): Record<string, string> {
+  const given = Object.entries(env).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+  );
+  return { ...readSettingsFile(root), ...Object.fromEntries(given) };
 }
 
-/** Settings only the local stack reads. */
-export function localSettings() {
-  const dataDir = resolve(projectRoot, process.env['LOCAL_DATA_DIR'] || '.local');
-  const port = Number(process.env['PORT'] || 7071);
-  const mysqlPort = Number(process.env['LOCAL_MYSQL_PORT'] || 3307);
-  const cosmosPort = Number(process.env['LOCAL_COSMOS_PORT'] || 8081);
-  const eventHubsPort = Number(process.env['LOCAL_EVENTHUBS_PORT'] || 5672);
-  const webPubSubPort = Number(process.env['LOCAL_WEBPUBSUB_PORT'] || 8080);
+/** Settings only the local stack reads, from `settings` (default: `localAppSettings()`). */
+export function localSettings(settings: Settings = localAppSettings()) {
+  const dataDir = resolve(projectRoot, settings['LOCAL_DATA_DIR'] || '.local');
+  const port = Number(settings['PORT'] || 7071);
+  const mysqlPort = Number(settings['LOCAL_MYSQL_PORT'] || 3307);
+  const cosmosPort = Number(settings['LOCAL_COSMOS_PORT'] || 8081);
+  const eventHubsPort = Number(settings['LOCAL_EVENTHUBS_PORT'] || 5672);
+  const webPubSubPort = Number(settings['LOCAL_WEBPUBSUB_PORT'] || 8080);
   const [azuriteBlob = NaN, azuriteQueue = NaN, azuriteTable = NaN] = (
-    process.env['LOCAL_AZURITE_PORTS'] || '10000,10001,10002'
+    settings['LOCAL_AZURITE_PORTS'] || '10000,10001,10002'
   )
     .split(',')
     .map(Number);

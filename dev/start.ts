@@ -4,27 +4,28 @@
  * migrations, seeds demo data into an empty database, serves every declared HTTP function at
  * http://127.0.0.1:PORT/api and runs the timer and Event Hub triggers. Ctrl-C stops
  * everything it started, in the reverse order of starting, within 10 s; MySQL and Azurite
- * data stay in the data folder (`.local/` by default).
+ * data stay in the data folder (`.local/` by default). The app's settings are the settings
+ * file and the environment plus what this starts (URLs, endpoints, keys), passed explicitly:
+ * the app's services are built from them (lib/services.ts), never from `process.env`.
  */
 import { functionDeclarations } from '../functions/registry.js';
-import { getConfig, type Config } from '../lib/config.js';
-import { closeCosmosClient } from '../lib/cosmos/client.js';
+import { loadConfig, type Config } from '../lib/config.js';
 import {
   httpDeclarations,
   type EventHubFunctionDeclaration,
   type TimerFunctionDeclaration,
 } from '../lib/host/declarations.js';
-import { closePool, getPool } from '../lib/mysql/pool.js';
+import { createServices, useServices, type Services } from '../lib/services.js';
 import { createLocalHttpHost, listen } from './httpHost.js';
 import type { DevIssuer } from './issuer.js';
 import {
   applyMigrations,
+  devIssuerSettings,
   devJwksRoutes,
   ensureLocalCosmos,
   ensureLocalMessaging,
   ensureLocalMysql,
   loadLocalDevIssuer,
-  useDevIssuer,
   type LocalCosmos,
   type LocalMessaging,
   type LocalMysql,
@@ -32,7 +33,7 @@ import {
 import { seedDemoData } from './seed.js';
 import { startLocalTriggers } from './localTriggers.js';
 import { defaultLog, startTimers, type HostLog } from './triggerHost.js';
-import { localSettings } from './settings.js';
+import { localAppSettings, localSettings } from './settings.js';
 
 const log = (line: string) => {
   console.log(line);
@@ -142,9 +143,19 @@ interface BackingServices {
   messaging: LocalMessaging;
 }
 
-/** MySQL, Cosmos, Azurite and the messaging stand-ins, each given or started here. */
+/** The app settings of this run: the file and environment, then what this run starts. */
+const settings: Record<string, string | undefined> = localAppSettings();
+
+/** The app's services, built once every setting is known (closed after the HTTP host). */
+let appServices: Services | undefined;
+
+/**
+ * MySQL, Cosmos, Azurite and the messaging stand-ins, each given or started here; the
+ * settings that reach them are added to `settings`.
+ */
 async function startBackingServices(): Promise<BackingServices> {
-  const mysql = await ensureLocalMysql(log);
+  const mysql = await ensureLocalMysql(settings, log);
+  settings['MYSQL_URL'] = mysql.url;
   const mysqlServer = mysql.server;
   if (mysqlServer)
     started.push({
@@ -154,11 +165,12 @@ async function startBackingServices(): Promise<BackingServices> {
         mysqlServer.kill();
       },
     });
-  const cosmos = await ensureLocalCosmos();
+  const cosmos = await ensureLocalCosmos(settings);
+  Object.assign(settings, cosmos.settings);
   const cosmosServer = cosmos.server;
   if (cosmosServer) started.push({ name: 'the Cosmos stand-in', stop: () => cosmosServer.stop() });
-  started.push({ name: 'the Cosmos client', stop: closeCosmosClient });
-  const messaging = await ensureLocalMessaging();
+  const messaging = await ensureLocalMessaging(settings);
+  Object.assign(settings, messaging.settings);
   started.push({
     name: 'Azurite and the Event Hubs and Web PubSub stand-ins',
     stop: () => messaging.stop(),
@@ -186,10 +198,13 @@ async function startHttpHost(
     ready,
     extraRoutes: devJwksRoutes(issuer),
   });
-  const port = await listen(server, localSettings().port);
-  if (issuer) useDevIssuer(issuer, port);
-  started.push({ name: 'the MySQL pool', stop: closePool });
-  // Stopped before the pool it uses, although it listened first (requests wait for start-up).
+  const port = await listen(server, localSettings(settings).port);
+  if (issuer) Object.assign(settings, devIssuerSettings(issuer, port));
+  started.push({
+    name: 'the app services (MySQL pool, Cosmos and Web PubSub clients)',
+    stop: () => appServices?.close(),
+  });
+  // Stopped before the services it uses, although it listened first (requests wait for start-up).
   started.push({
     name: 'the HTTP host',
     stop: () =>
@@ -223,7 +238,8 @@ async function startTriggers(messaging: LocalMessaging): Promise<void> {
       .filter((d): d is EventHubFunctionDeclaration => d.kind === 'eventHub')
       .map((d) => ({ ...d, handler: tracked(d.handler) })),
     {
-      connectionString: process.env['EventHubConnection'] ?? '',
+      connectionString: settings['EventHubConnection'] ?? '',
+      settings,
       storage: messaging.storage,
       checkpointContainer: 'eventhub-checkpoints',
       // The in-memory stand-in is a new hub at every start: checkpoints kept in Azurite from
@@ -251,7 +267,7 @@ function banner(
   port: number,
 ): string {
   const { mysql, cosmos, messaging } = services;
-  const { dataDir } = localSettings();
+  const { dataDir } = localSettings(settings);
   const base = `http://127.0.0.1:${port}`;
   const mysqlShown = new URL(mysql.url);
   mysqlShown.password = mysqlShown.password ? '***' : '';
@@ -279,9 +295,9 @@ function banner(
     `  Azurite      ${messaging.azurite ? `${messaging.azurite.blobEndpoint} (data in ${dataDir}/azurite)` : 'AzureWebJobsStorage'}`,
     ...(messaging.eventHubs
       ? [
-          `  Event Hubs   amqp://127.0.0.1:${messaging.eventHubs.port}, hub ${process.env['EVENTHUB_NAME'] || 'telemetry'}, 4 partitions (in memory)`,
+          `  Event Hubs   amqp://127.0.0.1:${messaging.eventHubs.port}, hub ${config.EVENTHUB_NAME}, 4 partitions (in memory)`,
           `    devices (send only): ${messaging.deviceConnectionString ?? ''}`,
-          `    app (listen only):   ${process.env['EventHubConnection'] ?? ''}`,
+          `    app (listen only):   ${config.EventHubConnection ?? ''}`,
           `    npm run simulate -- --connection-string "${messaging.deviceConnectionString ?? ''}" --devices 20 --interval 1 --duration 60`,
         ]
       : ['  Event Hubs   EventHubConnection']),
@@ -294,13 +310,16 @@ function banner(
 async function main(): Promise<void> {
   stopOnSignals();
   const services = await startBackingServices();
-  const issuer = await loadLocalDevIssuer();
+  const issuer = await loadLocalDevIssuer(settings);
   const host = await startHttpHost(issuer);
   // Every setting is checked (all problems reported at once) before the database is touched.
-  const config = getConfig();
-  const pool = getPool();
-  await applyMigrations(pool, log);
-  if (await seedDemoData(pool)) log('Seeded demo data (3 technicians, 200 pieces of equipment).');
+  const config = loadConfig(settings);
+  appServices = createServices(config);
+  // The in-process handlers (HTTP host, timers, trigger) get these services.
+  useServices(appServices);
+  await applyMigrations(appServices.pool, log);
+  if (await seedDemoData(appServices.pool))
+    log('Seeded demo data (3 technicians, 200 pieces of equipment).');
   host.startedUp();
   await startTriggers(services.messaging);
   log(banner(services, config, issuer, host.port));

@@ -16,6 +16,7 @@ import type {
 import type { CheckpointStore, ReceivedEventData, Subscription } from '@azure/event-hubs';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { Cron } from 'croner';
+import type { Settings } from '../lib/config.js';
 import { InvocationContext } from '../lib/host/azureFunctions.js';
 import type {
   EventHubFunctionDeclaration,
@@ -58,10 +59,10 @@ function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
-/** Resolves `%SETTING%` binding expressions from the environment, as the host does. */
-export function resolveSetting(expression: string, env: NodeJS.ProcessEnv = process.env): string {
+/** Resolves `%SETTING%` binding expressions from the app's settings, as the host does. */
+export function resolveSetting(expression: string, settings: Settings): string {
   return expression.replace(/%([^%]+)%/g, (_, name: string) => {
-    const value = env[name];
+    const value = settings[name];
     if (!value) throw new Error(`App setting ${name} (used as %${name}%) is not set`);
     return value;
   });
@@ -110,6 +111,8 @@ export function startTimers(
 export interface EventHubTriggerOptions {
   /** Connection string of the namespace (the app setting named by the declaration). */
   connectionString: string;
+  /** The app's settings, which `%SETTING%` expressions in a declaration name. */
+  settings: Settings;
   checkpointStore: CheckpointStore;
   /** From host.json `extensions.eventHubs`. */
   maxEventBatchSize: number;
@@ -295,8 +298,8 @@ export function startEventHubTriggers(
     };
   });
   for (const declaration of declarations) {
-    const eventHubName = resolveSetting(declaration.eventHubName);
-    const consumerGroup = resolveSetting(declaration.consumerGroup);
+    const eventHubName = resolveSetting(declaration.eventHubName, options.settings);
+    const consumerGroup = resolveSetting(declaration.consumerGroup, options.settings);
     const client = new EventHubConsumerClient(
       consumerGroup,
       options.connectionString,

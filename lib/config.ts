@@ -360,24 +360,3 @@ export function sectionsOf(config: Config): ConfigSections {
 export function processConfig(): ConfigSections {
   return configSections(process.env);
 }
-
-// TEMPORARY (until dev/ and tests/helpers/ build their services from explicit settings):
-// the old process-wide accessors, still used there.
-let cached: Config | undefined;
-const cachedSections = new Map<Section, unknown>();
-
-/** Every setting of the process, read and validated on first use. */
-export function getConfig(): Config {
-  cached ??= loadConfig(process.env);
-  return cached;
-}
-
-/** One section's settings, read and validated on first use. */
-export function getSection<S extends Section>(section: S): SectionConfig<S> {
-  let value = cachedSections.get(section) as SectionConfig<S> | undefined;
-  if (!value) {
-    value = loadSection(section, process.env);
-    cachedSections.set(section, value);
-  }
-  return value;
-}

@@ -17,10 +17,10 @@ import { join } from 'node:path';
 import type { ItemDefinition } from '@azure/cosmos';
 import { projectRoot } from '../../dev/settings.js';
 import type { LedgerEntry, SimulationSummary } from '../../dev/simulator.js';
-import { closeIdleWindows } from '../../lib/telemetry/processor.js';
-import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
 import { emit, isQuick, metric } from '../report.js';
 import { startScript } from '../../dev/child.js';
+import { configSections } from '../../lib/config.js';
+import { createServices } from '../../lib/services.js';
 import { ensureTelemetryContainers } from '../../lib/cosmos/client.js';
 import { startBenchStack } from '../servers/stack.js';
 
@@ -120,7 +120,9 @@ try {
     // Nothing may age out while the pipeline catches up.
     retention: { maxEventsPerPartition: 5_000_000, maxAgeMs: 3_600_000 },
   });
-  Object.assign(process.env, appEnv);
+  // The idle-window closing at the end runs here, with services of this stack's settings.
+  const services = createServices(configSections(appEnv));
+  stops.push(() => services.close());
 
   // Baseline: the simulator alone.
   const alone = await simulate(eventHubs.connectionString('device', 'baseline'), 'baseline', 7);
@@ -196,7 +198,7 @@ try {
   );
 
   // Every window closes (the stream has stopped); the aggregates must equal the ledger.
-  await closeIdleWindows(getTelemetryProcessor(), Date.now() + 3_600_000, 0);
+  await services.telemetryProcessor.closeIdleWindows(Date.now() + 3_600_000, 0);
   const { resources: aggregates } = await database
     .container('aggregates')
     .items.readAll<ItemDefinition>()

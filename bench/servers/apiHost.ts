@@ -1,15 +1,16 @@
 /**
  * The local functions host serving every declared HTTP function, for the API benchmarks:
  * the same host `npm start` runs (dev/httpHost.ts), against `MYSQL_URL`, verifying tokens of
- * the dev issuer whose keys are in `BENCH_ISSUER_DIR`. Prints `listening PORT`; stops on
+ * the dev issuer whose keys are in `BENCH_ISSUER_DIR` (services built from those settings). Prints `listening PORT`; stops on
  * SIGTERM.
  */
 import { functionDeclarations } from '../../functions/registry.js';
 import { httpDeclarations } from '../../lib/host/declarations.js';
-import { closePool } from '../../lib/mysql/pool.js';
+import { configSections } from '../../lib/config.js';
+import { createServices, useServices } from '../../lib/services.js';
 import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
 import { loadDevIssuer } from '../../dev/issuer.js';
-import { devJwksRoutes, useDevIssuer } from '../../dev/localStack.js';
+import { devIssuerSettings, devJwksRoutes } from '../../dev/localStack.js';
 
 const issuer = await loadDevIssuer(process.env['BENCH_ISSUER_DIR'] ?? '');
 const server = createLocalHttpHost({
@@ -22,10 +23,14 @@ const server = createLocalHttpHost({
   extraRoutes: devJwksRoutes(issuer),
 });
 const port = await listen(server, 0);
-useDevIssuer(issuer, port);
+// The settings this child was given, plus the issuer whose keys this host serves.
+const services = createServices(
+  configSections({ ...process.env, ...devIssuerSettings(issuer, port) }),
+);
+useServices(services);
 console.log(`listening ${port}`);
 process.once('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  void closePool().then(() => process.exit(0));
+  void services.close().then(() => process.exit(0));
 });

@@ -10,7 +10,7 @@
  * `https.Agent({ ca })` handed to the SDK (`agent` in `CosmosClientOptions`). TLS
  * verification is never turned off, for this client or anything else in the process.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import {
@@ -218,52 +218,12 @@ function clientOptionsFor(settings: CosmosSettings): CreateCosmosClientOptions {
   };
 }
 
-function fingerprint(settings: CosmosSettings): string {
-  const bounds = [settings.requestTimeoutMs ?? '', settings.endpointDiscovery ?? ''];
-  const parts =
-    settings.mode === 'azure'
-      ? [settings.mode, settings.endpoint, settings.managedIdentityClientId ?? '']
-      : [
-          settings.mode,
-          settings.endpoint,
-          settings.key ?? '',
-          settings.caCertPem ?? '',
-          settings.caCertFile ?? '',
-        ];
-  parts.push(...bounds.map(String));
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
-}
-
 /**
  * A client for settings (lib/services.ts makes the app's one per process: a client holds
  * connection pools and the account's endpoint list, so every invocation reuses it).
  */
 export function cosmosClientFor(settings: CosmosSettings): CosmosClient {
   return createCosmosClient(clientOptionsFor(settings));
-}
-
-// TEMPORARY (until dev/ and tests/helpers/ use lib/services.ts): the old shared client.
-let shared: { fingerprint: string; client: CosmosClient } | undefined;
-
-/**
- * The process-wide client, created on first use. Settings are read once in production, so
- * the same client comes back every time; when a caller (a test) passes different settings
- * the old client is disposed and a new one made.
- */
-export function getCosmosClient(settings: CosmosSettings): CosmosClient {
-  const key = fingerprint(settings);
-  if (shared?.fingerprint === key) return shared.client;
-  const client = createCosmosClient(clientOptionsFor(settings));
-  shared?.client.dispose();
-  shared = { fingerprint: key, client };
-  return client;
-}
-
-/** Disposes the process-wide client (local host shutdown, tests). */
-export function closeCosmosClient(): void {
-  const current = shared;
-  shared = undefined;
-  current?.client.dispose();
 }
 
 /** A container the app needs. */

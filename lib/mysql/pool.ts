@@ -1,7 +1,7 @@
 /**
- * The process-wide MySQL pool: created on first use and reused by every invocation, since
- * a Functions instance serves many invocations and a connection per call would exhaust the
- * server. Statements are always parametrised (`execute`/`query` with values).
+ * The app's MySQL pool (`createAppPool`; lib/services.ts makes one per process, reused by
+ * every invocation, since a Functions instance serves many invocations and a connection per
+ * call would exhaust the server). Statements are always parametrised (`execute`/`query` with values).
  *
  * Two ways to reach the server:
  * - `MYSQL_URL` (local, or any server with a password in the URL);
@@ -19,7 +19,7 @@
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
 import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { ConfigError, getSection, mysqlTimeoutDefaults, type SectionConfig } from '../config.js';
+import { ConfigError, mysqlTimeoutDefaults, type SectionConfig } from '../config.js';
 import { DependencyUnavailableError } from '../errors.js';
 import { azureCredential } from '../identity.js';
 
@@ -377,20 +377,4 @@ export function createAppPool(config: SectionConfig<'mysql'>): Pool {
     );
   });
   return pool;
-}
-
-// TEMPORARY (until dev/ and tests/helpers/ use lib/services.ts): the old shared pool.
-let pool: Pool | undefined;
-
-/** The shared pool for this process. */
-export function getPool(): Pool {
-  pool ??= createAppPool(getSection('mysql'));
-  return pool;
-}
-
-/** Closes the shared pool (local host shutdown, tests). */
-export async function closePool(): Promise<void> {
-  const current = pool;
-  pool = undefined;
-  await current?.end();
 }

@@ -6,9 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { localDeviceConnectionString } from '../../dev/localStack.js';
 
 const dirs: string[] = [];
-const saved = { ...process.env };
 afterEach(() => {
-  process.env = { ...saved };
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -20,9 +18,7 @@ describe('localDeviceConnectionString', () => {
       join(dir, 'local-keys.json'),
       JSON.stringify({ device: 'ZGV2aWNl', app: 'YXBw', webPubSub: 'd3Bz' }),
     );
-    process.env['LOCAL_DATA_DIR'] = dir;
-    process.env['LOCAL_EVENTHUBS_PORT'] = '5999';
-    expect(localDeviceConnectionString()).toBe(
+    expect(localDeviceConnectionString({ LOCAL_DATA_DIR: dir, LOCAL_EVENTHUBS_PORT: '5999' })).toBe(
       'Endpoint=sb://127.0.0.1:5999;SharedAccessKeyName=device;SharedAccessKey=ZGV2aWNl;' +
         'EntityPath=telemetry;UseDevelopmentEmulator=true',
     );
@@ -31,7 +27,6 @@ describe('localDeviceConnectionString', () => {
   it('is undefined where the local stack never ran', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sis-local-keys-'));
     dirs.push(dir);
-    process.env['LOCAL_DATA_DIR'] = dir;
-    expect(localDeviceConnectionString()).toBeUndefined();
+    expect(localDeviceConnectionString({ LOCAL_DATA_DIR: dir })).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { projectRoot, readSettingsFile } from '../../dev/settings.js';
+import { localAppSettings, projectRoot, readSettingsFile } from '../../dev/settings.js';
 import { settingNames } from '../../lib/config.js';
 
 let root: string;
@@ -72,5 +72,19 @@ describe('readSettingsFile', () => {
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
+  });
+});
+
+describe('localAppSettings', () => {
+  it('takes the environment where it sets a value and the file elsewhere, writing nothing back', () => {
+    write('local.settings.json', { PORT: '9000', MYSQL_POOL_SIZE: '7', EVENTHUB_NAME: 'file' });
+    const env = { PORT: '9100', EVENTHUB_NAME: '', SIS_TEST_ONLY: 'x' };
+    expect(localAppSettings(root, env)).toEqual({
+      PORT: '9100',
+      MYSQL_POOL_SIZE: '7',
+      EVENTHUB_NAME: 'file',
+      SIS_TEST_ONLY: 'x',
+    });
+    expect(env).toEqual({ PORT: '9100', EVENTHUB_NAME: '', SIS_TEST_ONLY: 'x' });
   });
 });

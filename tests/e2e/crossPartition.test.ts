@@ -7,8 +7,7 @@
 import { EventHubProducerClient } from '@azure/event-hubs';
 import type { ItemDefinition } from '@azure/cosmos';
 import { describe, expect, it } from 'vitest';
-import { closeIdleWindows } from '../../lib/telemetry/processor.js';
-import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
+import { getServices } from '../../lib/services.js';
 import { windowSizeMs, windowStartOf } from '../../lib/telemetry/window.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
@@ -49,7 +48,10 @@ describe('one equipment on two partitions', () => {
     expect(await waitForCommitted(cosmos.database, 4)).toBe(4);
 
     // The stream has stopped: the idle timer closes the window on both partitions.
-    const closed = await closeIdleWindows(getTelemetryProcessor(), Date.now() + 3_600_000, 0);
+    const closed = await getServices().telemetryProcessor.closeIdleWindows(
+      Date.now() + 3_600_000,
+      0,
+    );
     expect(closed.failures).toEqual([]);
 
     const { resources: aggregates } = await cosmos.database

@@ -10,8 +10,7 @@ import { EventHubProducerClient } from '@azure/event-hubs';
 import type { Database, ItemDefinition } from '@azure/cosmos';
 import { describe, expect, it } from 'vitest';
 import { clearCheckpoints } from '../../dev/checkpoints.js';
-import { closeIdleWindows } from '../../lib/telemetry/processor.js';
-import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
+import { getServices } from '../../lib/services.js';
 import { windowSizeMs, windowStartOf } from '../../lib/telemetry/window.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
@@ -112,7 +111,10 @@ describe('the hub recreated under the same name', () => {
     expect(second.get('0')?.epochs).toEqual([expect.objectContaining({ epoch: 1 })]);
 
     // The stream has stopped: the idle timer closes every window.
-    const closed = await closeIdleWindows(getTelemetryProcessor(), Date.now() + 3_600_000, 0);
+    const closed = await getServices().telemetryProcessor.closeIdleWindows(
+      Date.now() + 3_600_000,
+      0,
+    );
     expect(closed.failures).toEqual([]);
     const { resources } = await cosmos.database
       .container('aggregates')

@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { simulate } from '../../dev/simulator.js';
-import { closeIdleWindows } from '../../lib/telemetry/processor.js';
-import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
+import { getServices } from '../../lib/services.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -35,15 +34,17 @@ afterAll(async () => {
 
 function hostEnv(): Record<string, string> {
   const { eventHubs, azurite, dataDir } = messaging;
+  // The local host is another process: it gets the settings this file's services have.
+  const appCosmos = getServices().config.section('cosmos');
   return {
     LOCAL_DATA_DIR: join(dataDir, 'host'),
     MYSQL_URL: db.url,
     AUTH_ISSUER: '',
     AUTH_AUDIENCE: '',
     AUTH_JWKS_URI: '',
-    COSMOS__accountEndpoint: process.env['COSMOS__accountEndpoint'] ?? '',
-    COSMOS_KEY: process.env['COSMOS_KEY'] ?? '',
-    COSMOS_CA_CERT_FILE: process.env['COSMOS_CA_CERT_FILE'] ?? '',
+    COSMOS__accountEndpoint: appCosmos.COSMOS__accountEndpoint,
+    COSMOS_KEY: appCosmos.COSMOS_KEY ?? '',
+    COSMOS_CA_CERT_FILE: appCosmos.COSMOS_CA_CERT_FILE ?? '',
     COSMOS_DATABASE: cosmos.databaseId,
     AzureWebJobsStorage: azurite.connectionString,
     EventHubConnection: eventHubs.connectionString('app'),
@@ -93,7 +94,7 @@ describe('killing the local host mid-stream', () => {
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
 
-    await closeIdleWindows(getTelemetryProcessor(), Date.now() + 3_600_000, 0);
+    await getServices().telemetryProcessor.closeIdleWindows(Date.now() + 3_600_000, 0);
     await expectAggregatesMatchLedger(cosmos.database, summary.ledger);
   }, 180_000);
 });

@@ -11,9 +11,7 @@ import { WebPubSubClient } from '@azure/web-pubsub-client';
 import type { ItemDefinition } from '@azure/cosmos';
 import { describe, expect, it } from 'vitest';
 import { simulate } from '../../dev/simulator.js';
-import { getWebPubSubClient } from '../../lib/fanout/runtime.js';
-import { closeIdleWindows } from '../../lib/telemetry/processor.js';
-import { getTelemetryProcessor } from '../../lib/telemetry/runtime.js';
+import { getServices } from '../../lib/services.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -39,7 +37,7 @@ describe('the pipeline on one machine', () => {
     await trigger.start();
 
     // A dashboard, connected the way /api/negotiate connects an admin's.
-    const { url } = await getWebPubSubClient().getClientAccessToken({
+    const { url } = await getServices().webPubSub.getClientAccessToken({
       userId: 'admin-ada',
       groups: ['alerts'],
     });
@@ -68,7 +66,7 @@ describe('the pipeline on one machine', () => {
     expect(await waitForCommitted(cosmos.database, summary.sent)).toBe(summary.sent);
 
     // The stream has stopped: the idle timer closes every window.
-    await closeIdleWindows(getTelemetryProcessor(), Date.now() + 3_600_000, 0);
+    await getServices().telemetryProcessor.closeIdleWindows(Date.now() + 3_600_000, 0);
     await expectAggregatesMatchLedger(cosmos.database, summary.ledger);
 
     // Each alert's latest version reached the dashboard, once.

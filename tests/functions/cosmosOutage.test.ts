@@ -7,8 +7,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COSMOS_EMULATOR_KEY, closeCosmosClient } from '../../lib/cosmos/client.js';
+import { COSMOS_EMULATOR_KEY } from '../../lib/cosmos/client.js';
 import { call } from '../helpers/api.js';
+import { useAppSettings } from '../helpers/appServices.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { expectProblem } from '../helpers/problems.js';
@@ -27,16 +28,15 @@ beforeAll(async () => {
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => silent?.listen(0, '127.0.0.1', resolve));
-  const { port } = silent.address() as AddressInfo;
-  process.env['COSMOS__accountEndpoint'] = `https://127.0.0.1:${port}/`;
-  process.env['COSMOS_KEY'] = COSMOS_EMULATOR_KEY;
-  process.env['COSMOS_DATABASE'] = 'sis-hung';
-  process.env['COSMOS_REQUEST_TIMEOUT_MS'] = String(requestTimeoutMs);
-  delete process.env['COSMOS_CA_CERT_FILE'];
 });
+useAppSettings(() => ({
+  COSMOS__accountEndpoint: `https://127.0.0.1:${(silent?.address() as AddressInfo).port}/`,
+  COSMOS_KEY: COSMOS_EMULATOR_KEY,
+  COSMOS_DATABASE: 'sis-hung',
+  COSMOS_REQUEST_TIMEOUT_MS: String(requestTimeoutMs),
+}));
 
 afterAll(async () => {
-  closeCosmosClient();
   for (const socket of sockets) socket.destroy();
   await new Promise<void>((resolve) => {
     if (silent)

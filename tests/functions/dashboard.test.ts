@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileRoute, matchRoute } from '../../dev/httpHost.js';
 import { dashboardFunction, dashboardHandler } from '../../functions/dashboard.js';
 import { HttpRequest, HttpResponse, InvocationContext } from '../../lib/host/azureFunctions.js';
+import { useAppSettings } from '../helpers/appServices.js';
 
 let base: string;
 let built: string;
@@ -33,11 +34,10 @@ beforeAll(() => {
   writeFileSync(join(base, 'dashboard-other', 'x.js'), 'outside');
   writeFileSync(join(base, 'secret.txt'), 'outside');
   symlinkSync(join(base, 'secret.txt'), join(built, 'assets', 'link.txt'));
-  process.env['DASHBOARD_DIR'] = built;
 });
+useAppSettings(() => ({ DASHBOARD_DIR: built }));
 
 afterAll(() => {
-  delete process.env['DASHBOARD_DIR'];
   rmSync(base, { recursive: true, force: true });
 });
 

@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COSMOS_EMULATOR_KEY } from '../../lib/cosmos/client.js';
 import { call } from '../helpers/api.js';
+import { useAppSettings } from '../helpers/appServices.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { unusedPort } from '../../dev/ports.js';
@@ -15,11 +16,12 @@ let port: number;
 
 beforeAll(async () => {
   port = await unusedPort();
-  process.env['COSMOS__accountEndpoint'] = `https://127.0.0.1:${port}/`;
-  process.env['COSMOS_KEY'] = COSMOS_EMULATOR_KEY;
-  process.env['COSMOS_DATABASE'] = 'sis-secret-db-name';
-  delete process.env['COSMOS_CA_CERT_FILE'];
 });
+useAppSettings(() => ({
+  COSMOS__accountEndpoint: `https://127.0.0.1:${port}/`,
+  COSMOS_KEY: COSMOS_EMULATOR_KEY,
+  COSMOS_DATABASE: 'sis-secret-db-name',
+}));
 
 describe('health with Cosmos down', () => {
   it('answers 503 with Cosmos down and MySQL up, and no settings in the body', async () => {

@@ -1,11 +1,11 @@
 /**
  * /api/health with MySQL unreachable: MYSQL_URL points at a closed loopback port, with a
- * password and user that must never appear in any answer. Set before the app reads its
- * settings (once per process, so in a file of its own).
+ * password and user that must never appear in any answer (the file's own app settings,
+ * tests/helpers/appServices.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closePool } from '../../lib/mysql/pool.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
+import { useAppSettings } from '../helpers/appServices.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { unusedPort } from '../../dev/ports.js';
 
@@ -17,12 +17,10 @@ let port = 0;
 
 beforeAll(async () => {
   port = await unusedPort();
-  process.env['MYSQL_URL'] = `mysql://${user}:${password}@127.0.0.1:${port}/${database}`;
 });
-
-afterAll(async () => {
-  await closePool();
-});
+useAppSettings(() => ({
+  MYSQL_URL: `mysql://${user}:${password}@127.0.0.1:${port}/${database}`,
+}));
 
 function expectNoSecrets(result: ApiResult): void {
   for (const secret of [password, 'mysql://', String(port), user, database, 'ECONNREFUSED']) {

@@ -1,12 +1,13 @@
 /**
  * The identity provider's key set cannot be fetched: AUTH_JWKS_URI points at a loopback port
- * nothing listens on (set before the app reads its settings, hence a file of its own). A
+ * nothing listens on (the file's own app settings, tests/helpers/appServices.ts). A
  * valid token must then be a 503 (our problem), not a 401 (the caller's), and the service
  * must recover once the keys are reachable again.
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
+import { useAppSettings } from '../helpers/appServices.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { unusedPort } from '../../dev/ports.js';
 import { expectProblem } from '../helpers/problems.js';
@@ -37,10 +38,12 @@ async function stopJwks(): Promise<void> {
 
 beforeAll(async () => {
   port = await unusedPort();
-  process.env['AUTH_JWKS_URI'] = `http://127.0.0.1:${port}/jwks.json`;
-  // Never reached: authentication fails first. Required by the settings schema.
-  process.env['MYSQL_URL'] = 'mysql://unused:unused@127.0.0.1:9/unused';
 });
+useAppSettings(() => ({
+  AUTH_JWKS_URI: `http://127.0.0.1:${port}/jwks.json`,
+  // Never reached: authentication fails first. Required by the settings schema.
+  MYSQL_URL: 'mysql://unused:unused@127.0.0.1:9/unused',
+}));
 
 afterEach(stopJwks);
 afterAll(stopJwks);

@@ -13,8 +13,9 @@ import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariaDb, ensureDatabase, type MariaDbServer } from '../../dev/mariadb.js';
 import { migrate } from '../../lib/mysql/migrations.js';
-import { closePool, poolOptions } from '../../lib/mysql/pool.js';
+import { poolOptions } from '../../lib/mysql/pool.js';
 import { call, type ApiResult } from '../helpers/api.js';
+import { closeAppServices, useAppSettings } from '../helpers/appServices.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { unusedPort } from '../../dev/ports.js';
 import { expectProblem } from '../helpers/problems.js';
@@ -71,10 +72,15 @@ beforeAll(async () => {
   const url = `${server.url}sis_outage`;
   rows = createPool(poolOptions({ MYSQL_URL: url, MYSQL_POOL_SIZE: 2, MYSQL_TLS: false }));
   await migrate(rows);
-  process.env['MYSQL_URL'] = url;
-  process.env['MYSQL_CONNECT_TIMEOUT_MS'] = String(timeouts.connect);
-  process.env['MYSQL_ACQUIRE_TIMEOUT_MS'] = String(timeouts.acquire);
-  process.env['MYSQL_QUERY_TIMEOUT_MS'] = String(timeouts.query);
+});
+useAppSettings(() => ({
+  MYSQL_URL: `${server?.url ?? ''}sis_outage`,
+  MYSQL_CONNECT_TIMEOUT_MS: String(timeouts.connect),
+  MYSQL_ACQUIRE_TIMEOUT_MS: String(timeouts.acquire),
+  MYSQL_QUERY_TIMEOUT_MS: String(timeouts.query),
+}));
+
+beforeAll(async () => {
   admin = await issuer.token(['Admin']);
   const created = await call('POST', '/api/equipment', {
     token: admin,
@@ -87,7 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Whatever failed above: resume a stopped server, then stop everything this file started.
   if (stoppedPid !== undefined) process.kill(stoppedPid, 'SIGCONT');
-  await closePool();
+  await closeAppServices();
   await rows?.end().catch(() => undefined);
   await server?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { useAppSettings } from '../helpers/appServices.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { expectProblem } from '../helpers/problems.js';
 import { rowHelpers } from '../helpers/rows.js';
@@ -24,8 +25,9 @@ let equipmentId = 0;
 let ownTechnicianId = 0;
 let otherTechnicianId = 0;
 
+useAppSettings(() => ({ AUTH_TRUST_PLATFORM_PRINCIPAL: 'true' }));
+
 beforeAll(async () => {
-  process.env['AUTH_TRUST_PLATFORM_PRINCIPAL'] = 'true';
   equipmentId = await insert(
     "INSERT INTO equipment (serial_number, name, type, status) VALUES ('PP-1', 'Dozer', 'dozer', 'operational')",
   );

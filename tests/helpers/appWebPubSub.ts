@@ -1,9 +1,11 @@
 /**
- * The Web PubSub stand-in on a free loopback port, with the app's settings pointed at it, so
- * the fan-out and /api/negotiate reach it through their own service client.
+ * The Web PubSub stand-in on a free loopback port, with the app's settings
+ * (tests/helpers/appServices.ts) pointed at it, so the fan-out and /api/negotiate reach it
+ * through their own service client.
  */
 import { afterAll, beforeAll } from 'vitest';
 import { startWebPubSubStandIn, type WebPubSubStandIn } from '../../dev/webpubsub/index.js';
+import { useAppSettings } from './appServices.js';
 
 export interface AppWebPubSub {
   standIn: WebPubSubStandIn;
@@ -19,10 +21,12 @@ export function useAppWebPubSub(): AppWebPubSub {
       hubs: [handle.hub],
       accessKey: handle.accessKey,
     });
-    process.env['WEBPUBSUB__endpoint'] = handle.standIn.endpoint;
-    process.env['WEBPUBSUB_KEY'] = handle.accessKey;
-    process.env['WEBPUBSUB_HUB'] = handle.hub;
   });
+  useAppSettings(() => ({
+    WEBPUBSUB__endpoint: handle.standIn.endpoint,
+    WEBPUBSUB_KEY: handle.accessKey,
+    WEBPUBSUB_HUB: handle.hub,
+  }));
   afterAll(async () => {
     await handle.standIn.stop();
   });

@@ -1,6 +1,7 @@
 /**
  * A real token issuer for tests: the dev issuer's key pair in a temp folder, its JWKS served
- * over HTTP on loopback, and the app's AUTH_* settings pointed at it. Tokens are verified by
+ * over HTTP on loopback, and the app's AUTH_* settings (tests/helpers/appServices.ts) pointed
+ * at it. Tokens are verified by
  * the app exactly as in production.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { loadDevIssuer, type DevIssuer } from '../../dev/issuer.js';
+import { useAppSettings } from './appServices.js';
 
 export interface TestIssuer {
   issuer: DevIssuer;
@@ -41,10 +43,12 @@ export function useTestIssuer(): TestIssuer {
     handle.token = (roles, sub = 'test-admin', expiresIn = '10m') =>
       issuer.sign({ sub, roles }, expiresIn);
     handle.foreignToken = (roles, sub = 'test-admin') => foreign.sign({ sub, roles });
-    process.env['AUTH_ISSUER'] = issuer.issuer;
-    process.env['AUTH_AUDIENCE'] = issuer.audience;
-    process.env['AUTH_JWKS_URI'] = handle.jwksUri;
   });
+  useAppSettings(() => ({
+    AUTH_ISSUER: handle.issuer.issuer,
+    AUTH_AUDIENCE: handle.issuer.audience,
+    AUTH_JWKS_URI: handle.jwksUri,
+  }));
   afterAll(async () => {
     server?.closeAllConnections();
     await new Promise<void>((resolve) => {

@@ -8,7 +8,6 @@ import type { Container, CosmosClient, Database } from '@azure/cosmos';
 import { afterAll, beforeAll, inject } from 'vitest';
 import {
   COSMOS_EMULATOR_KEY,
-  closeCosmosClient,
   createCosmosClient,
   ensureTelemetryContainers,
   type CosmosSettings,
@@ -24,7 +23,7 @@ export interface TestCosmos {
   containers: Record<TelemetryContainerId, Container>;
   endpoint: string;
   caCertPem: string;
-  /** Settings that make the app's `getCosmosClient` reach the same server. */
+  /** Client settings (`cosmosClientFor`) that reach the same server. */
   settings: CosmosSettings;
 }
 
@@ -50,7 +49,6 @@ export function useTestCosmos(
     ready = true;
   });
   afterAll(async () => {
-    closeCosmosClient();
     if (ready) {
       await handle.database.delete();
       handle.client.dispose();

@@ -1,13 +1,15 @@
 /**
  * A database of its own for one test file: created and migrated before the file's tests,
- * dropped after. Sets MYSQL_URL so the app's pool (created lazily) connects to it.
+ * dropped after. The app's MYSQL_URL (tests/helpers/appServices.ts) names it, so the app's
+ * pool connects to it.
  */
 import { randomBytes } from 'node:crypto';
 import { createPool, type Connection, type Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { withServerConnection } from '../../dev/mariadb.js';
 import { migrate } from '../../lib/mysql/migrations.js';
-import { closePool, poolOptions } from '../../lib/mysql/pool.js';
+import { poolOptions } from '../../lib/mysql/pool.js';
+import { closeAppServices, useAppSettings } from './appServices.js';
 
 export interface TestDatabase {
   /** A pool of the test's own, for arranging and checking rows directly. */
@@ -31,17 +33,18 @@ export function useTestDatabase(): TestDatabase {
       c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [handle.name]),
     );
     handle.url = `${serverUrl}${handle.name}`;
-    process.env['MYSQL_URL'] = handle.url;
     handle.pool = createPool(
       poolOptions({ MYSQL_URL: handle.url, MYSQL_POOL_SIZE: 4, MYSQL_TLS: false }),
     );
     await migrate(handle.pool);
   });
   afterAll(async () => {
-    await closePool();
+    // The app's pool goes first: the database it connects to is dropped next.
+    await closeAppServices();
     await handle.pool.end();
     await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [handle.name]));
   });
+  useAppSettings(() => ({ MYSQL_URL: handle.url }));
   return handle;
 }
 

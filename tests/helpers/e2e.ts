@@ -78,10 +78,6 @@ export function useIngestTrigger(
   },
 ): IngestTrigger {
   let running: LocalTriggers | undefined;
-  beforeAll(() => {
-    process.env['EVENTHUB_NAME'] = 'telemetry';
-    process.env['EVENTHUB_CONSUMER_GROUP'] = '$Default';
-  });
   const stop = async () => {
     await running?.stop();
     running = undefined;
@@ -91,6 +87,7 @@ export function useIngestTrigger(
     start: async () => {
       running = await startLocalTriggers([ingestTelemetryFunction], {
         connectionString: messaging.eventHubs.connectionString('app'),
+        settings: { EVENTHUB_NAME: 'telemetry', EVENTHUB_CONSUMER_GROUP: '$Default' },
         storage: messaging.azurite.connectionString,
         checkpointContainer: 'checkpoints',
         maxEventBatchSize: 100,
