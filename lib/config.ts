@@ -1,7 +1,8 @@
 /**
- * Every setting the app reads, read once and validated with zod. In Azure these are app
- * settings; locally the dev host loads them from `local.settings.json` (or the example
- * file). A bad or missing setting fails fast with a message naming each one.
+ * Every setting the app reads, validated with zod. In Azure these are app settings, read
+ * from the process environment here and nowhere else (`processConfig`); the local stack
+ * builds them from `local.settings.json` (or the example file) and what it starts, and
+ * passes them in. A bad or missing setting fails fast with a message naming each one.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -98,8 +99,8 @@ function withMysqlTarget<S extends z.ZodObject>(schema: S): S {
 
 /**
  * Settings by section. A function validates only the sections it uses (the HTTP API does not
- * need Cosmos settings to start), while `getConfig()` validates all of them, which the local
- * host does at start-up to fail fast.
+ * need Cosmos settings to start; see `configSections`), while `loadConfig` validates all of
+ * them, which the local host does at start-up to fail fast.
  */
 export const settingSections = {
   mysql: withMysqlTarget(
