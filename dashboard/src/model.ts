@@ -179,8 +179,7 @@ export function statusFromTelemetry(equipmentId: string, body: unknown): Equipme
   if (isRecord(latest)) {
     status.reading = readingOf(latest);
     const timestamp = latest['timestamp'];
-    if (isNumber(timestamp)) status.at = new Date(timestamp).toISOString();
-    else if (isString(timestamp)) status.at = timestamp;
+    if (isString(timestamp)) status.at = timestamp;
   }
   status.window = windowOf(body['currentWindow']);
   return status;

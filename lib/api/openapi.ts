@@ -112,15 +112,19 @@ function registerCrud(
     query: z.ZodObject;
     pageId: string;
     writers: string;
+    /** Names in operation ids: `list${many}`, `create${one}`, `get${one}`... */
+    one: string;
+    many: string;
   },
 ): void {
-  const { path, tag, resource, input, query, pageId, writers } = options;
+  const { path, tag, resource, input, query, pageId, writers, one, many } = options;
   const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
   const body = { content: json(input), required: true };
   const routes: RouteConfig[] = [
     {
       method: 'get',
       path,
+      operationId: `list${many}`,
       summary: `List ${tag.toLowerCase()}`,
       request: { query },
       responses: {
@@ -132,6 +136,7 @@ function registerCrud(
     {
       method: 'post',
       path,
+      operationId: `create${one}`,
       summary: `Create (${writers})`,
       request: { body },
       responses: {
@@ -150,6 +155,7 @@ function registerCrud(
     {
       method: 'get',
       path: `${path}/{id}`,
+      operationId: `get${one}`,
       summary: 'Get one',
       request: { params: idParams },
       responses: {
@@ -162,6 +168,7 @@ function registerCrud(
     {
       method: 'put',
       path: `${path}/{id}`,
+      operationId: `replace${one}`,
       summary: `Replace (${writers})`,
       request: { params: idParams, headers: ifMatchHeader, body },
       responses: {
@@ -178,6 +185,7 @@ function registerCrud(
     {
       method: 'delete',
       path: `${path}/{id}`,
+      operationId: `delete${one}`,
       summary: 'Delete (Admin)',
       request: { params: idParams, headers: ifMatchHeader },
       responses: {
@@ -210,6 +218,7 @@ export function buildOpenApiDocument(
   registry.registerPath({
     method: 'get',
     path: '/health',
+    operationId: 'getHealth',
     tags: ['Operations'],
     summary: 'Dependency health (anonymous)',
     security: [],
@@ -227,6 +236,7 @@ export function buildOpenApiDocument(
   registry.registerPath({
     method: 'get',
     path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
     tags: ['Operations'],
     summary: 'This document (anonymous)',
     security: [],
@@ -246,6 +256,8 @@ export function buildOpenApiDocument(
     query: equipmentQuerySchema,
     pageId: 'EquipmentPage',
     writers: 'Admin',
+    one: 'Equipment',
+    many: 'Equipment',
   });
   registerCrud(registry, {
     path: '/technicians',
@@ -255,6 +267,8 @@ export function buildOpenApiDocument(
     query: technicianQuerySchema,
     pageId: 'TechnicianPage',
     writers: 'Admin',
+    one: 'Technician',
+    many: 'Technicians',
   });
   registerCrud(registry, {
     path: '/service-records',
@@ -264,11 +278,14 @@ export function buildOpenApiDocument(
     query: serviceRecordQuerySchema,
     pageId: 'ServiceRecordPage',
     writers: 'Admin, or a Technician for their own records',
+    one: 'ServiceRecord',
+    many: 'ServiceRecords',
   });
 
   registry.registerPath({
     method: 'get',
     path: '/equipment/{id}/technicians',
+    operationId: 'listEquipmentTechnicians',
     tags: ['Assignments'],
     summary: 'Technicians assigned to equipment',
     security: [{ bearer: [] }],
@@ -286,6 +303,7 @@ export function buildOpenApiDocument(
   registry.registerPath({
     method: 'put',
     path: '/equipment/{id}/technicians/{technicianId}',
+    operationId: 'assignTechnician',
     tags: ['Assignments'],
     summary: 'Assign a technician (Admin; idempotent)',
     security: [{ bearer: [] }],
@@ -308,6 +326,7 @@ export function buildOpenApiDocument(
   registry.registerPath({
     method: 'delete',
     path: '/equipment/{id}/technicians/{technicianId}',
+    operationId: 'unassignTechnician',
     tags: ['Assignments'],
     summary: 'Unassign a technician (Admin)',
     security: [{ bearer: [] }],
@@ -330,6 +349,9 @@ export function buildOpenApiDocument(
       version: '1.0.0',
       description:
         'Equipment, technicians, assignments and service records for heavy-equipment service teams.',
+      // The product is not open source: no licence is granted to the API or its description.
+      // SPDX has no id for that; `LicenseRef-` is its form for a licence not on its list.
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],
@@ -343,6 +365,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/alerts',
+    operationId: 'listAlerts',
     tags: ['Alerts'],
     summary: 'Maintenance alerts, newest first',
     security: [{ bearer: [] }],
@@ -356,6 +379,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/alerts/{id}',
+    operationId: 'getAlert',
     tags: ['Alerts'],
     summary: 'One alert',
     security: [{ bearer: [] }],
@@ -369,6 +393,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'patch',
     path: '/alerts/{id}',
+    operationId: 'updateAlert',
     tags: ['Alerts'],
     summary: 'Acknowledge or resolve (Admin, Technician)',
     security: [{ bearer: [] }],
@@ -390,6 +415,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/dead-letters',
+    operationId: 'listDeadLetters',
     tags: ['Alerts'],
     summary: 'Rejected readings, one entry per event, and parked batches (Admin)',
     security: [{ bearer: [] }],
@@ -406,6 +432,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/equipment/{id}/telemetry',
+    operationId: 'getEquipmentTelemetry',
     tags: ['Equipment'],
     summary: 'Latest reading, current window and window history',
     security: [{ bearer: [] }],
@@ -425,6 +452,7 @@ function registerRealtime(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'post',
     path: '/negotiate',
+    operationId: 'negotiateLiveConnection',
     tags: ['Live'],
     summary: 'A Web PubSub client URL for the groups the caller may watch',
     description:
@@ -440,6 +468,7 @@ function registerRealtime(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get',
     path: '/me',
+    operationId: 'getMe',
     tags: ['Live'],
     summary: 'The caller: subject, roles and the equipment they may see',
     security: [{ bearer: [] }],

@@ -219,7 +219,7 @@ export const telemetrySchema = z
     latest: z
       .object({
         equipmentId: z.string(),
-        timestamp: z.number().meta({ description: 'Epoch milliseconds.' }),
+        timestamp: z.iso.datetime().meta({ description: 'When the reading was taken (UTC).' }),
         temperature: z.number().optional(),
         vibration: z.number().optional(),
         pressure: z.number().optional(),

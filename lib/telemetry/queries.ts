@@ -132,10 +132,20 @@ export function listDeadLetters(
 
 // ---------- telemetry of one equipment ----------
 
+/**
+ * A reading as the API shows it: the pipeline keeps event times as epoch milliseconds, the
+ * API shows every time as ISO 8601 (UTC).
+ */
+export type PublicReading = Omit<Reading, 'timestamp'> & { timestamp: string };
+
+export function publicReading(reading: Reading): PublicReading {
+  return { ...reading, timestamp: new Date(reading.timestamp).toISOString() };
+}
+
 export interface EquipmentTelemetry {
   equipmentId: string;
   /** The newest reading the pipeline accepted, from the newest batch that held one. */
-  latest: Reading | null;
+  latest: PublicReading | null;
   /** The window still collecting readings, from the batches not yet merged. */
   currentWindow: { start: string; end: string; summary: ReturnType<typeof summarize> } | null;
   /** Closed windows in [from, to), oldest first. */
@@ -192,7 +202,7 @@ export async function equipmentTelemetry(
   }
   return {
     equipmentId,
-    latest,
+    latest: latest && publicReading(latest),
     currentWindow,
     // A window still open on some partition is shown once, as the current window, even when
     // another partition has already merged its part into the aggregate.

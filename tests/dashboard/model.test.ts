@@ -155,7 +155,7 @@ describe('parseLiveMessage', () => {
 
 describe('API shapes', () => {
   it('turns the telemetry route into a status', () => {
-    const at = Date.UTC(2026, 10, 24, 8, 1);
+    const at = '2026-11-24T08:01:00.000Z';
     expect(
       statusFromTelemetry('7', {
         equipmentId: '7',
@@ -165,7 +165,7 @@ describe('API shapes', () => {
       }),
     ).toEqual({
       equipmentId: '7',
-      at: new Date(at).toISOString(),
+      at,
       reading: { pressure: 40 },
       window: null,
     });

@@ -35,7 +35,6 @@ beforeAll(async () => {
 });
 
 const t = (hhmmss: string) => `2026-07-01T${hhmmss}Z`;
-const ms = (hhmmss: string) => Date.parse(t(hhmmss));
 
 function telemetry(
   id: number | string,
@@ -80,7 +79,7 @@ describe('GET /api/equipment/{id}/telemetry', () => {
     expect(() => telemetrySchema.parse(result.body)).not.toThrow();
     expect(result.body).toEqual({
       equipmentId: '7',
-      latest: { equipmentId: '7', timestamp: ms('10:02:00'), temperature: 74, vibration: 4 },
+      latest: { equipmentId: '7', timestamp: t('10:02:00.000'), temperature: 74, vibration: 4 },
       currentWindow: {
         start: t('10:00:00.000'),
         end: t('10:05:00.000'),
@@ -107,7 +106,7 @@ describe('GET /api/equipment/{id}/telemetry', () => {
     const result = await telemetry(7, ...morning);
     expect(result.body.latest).toEqual({
       equipmentId: '7',
-      timestamp: ms('10:07:00'),
+      timestamp: t('10:07:00.000'),
       temperature: 76,
       pressure: 30,
       status: 'running',
@@ -140,7 +139,7 @@ describe('GET /api/equipment/{id}/telemetry', () => {
     expect(() => telemetrySchema.parse(result.body)).not.toThrow();
     expect(result.body.latest).toEqual({
       equipmentId: '7',
-      timestamp: ms('10:13:00'),
+      timestamp: t('10:13:00.000'),
       temperature: 77,
     });
     expect(result.body.currentWindow).toEqual({
@@ -272,7 +271,7 @@ describe('GET /api/equipment/{id}/telemetry: the open window', () => {
     expect(result.status, result.text).toBe(200);
     expect(result.body.latest).toEqual({
       equipmentId: '10',
-      timestamp: ms('12:05:10'),
+      timestamp: t('12:05:10.000'),
       temperature: 62,
     });
     expect(result.body.currentWindow).toEqual({
