@@ -73,7 +73,11 @@ export async function seedDemoData(pool: Pool, equipmentCount = 200): Promise<bo
       await connection.query(
         `INSERT INTO service_records (equipment_id, technician_id, service_type, status, service_date, description, labor_hours, cost)
          VALUES (?, ?, 'inspection', 'completed', ?, 'Commissioning inspection', 2.5, 125.50)`,
-        [i, 1 + (i % demoTechnicians.length), new Date(Date.UTC(2026, 0, i)).toISOString().slice(0, 10)],
+        [
+          i,
+          1 + (i % demoTechnicians.length),
+          new Date(Date.UTC(2026, 0, i)).toISOString().slice(0, 10),
+        ],
       );
     }
     await connection.commit();

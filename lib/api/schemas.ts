@@ -218,7 +218,8 @@ const cost = z
   .min(0, { error: 'Must not be negative' })
   .max(99999999.99, { error: 'At most 99999999.99' })
   // The shortest decimal that round-trips: a float like 0.1 + 0.2 has more than two places.
-  .refine((value) => /^\d+(\.\d{1,2})?$/.test(String(value)), {
+  // (A sign is left to the minimum, so a negative amount gets one error, not two.)
+  .refine((value) => /^-?\d+(\.\d{1,2})?$/.test(String(value)), {
     error: 'At most two decimal places',
   });
 
