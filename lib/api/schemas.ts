@@ -229,7 +229,7 @@ export const serviceRecordInputSchema = z
     technicianId: bodyIdSchema.nullable().optional(),
     serviceType: text(50).meta({
       description: 'Free text up to 50 characters.',
-      examples: [...commonServiceTypes, 'Inspection'],
+      examples: [...commonServiceTypes],
     }),
     status: text(20)
       .default('scheduled')
