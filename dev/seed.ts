@@ -54,7 +54,7 @@ export async function seedDemoData(pool: Pool, equipmentCount = 200): Promise<bo
       const [type, manufacturer, model] = fleet[(i - 1) % fleet.length] ?? fleet[0];
       await connection.query(
         `INSERT INTO equipment (id, serial_number, name, type, manufacturer, model, location, status, commissioned_on)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'operational', ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'Operational', ?)`,
         [
           i,
           `SN-${String(i).padStart(5, '0')}`,
@@ -71,9 +71,13 @@ export async function seedDemoData(pool: Pool, equipmentCount = 200): Promise<bo
         [i, 1 + (i % demoTechnicians.length)],
       );
       await connection.query(
-        `INSERT INTO service_records (equipment_id, technician_id, service_type, status, service_date, description, labor_hours)
-         VALUES (?, ?, 'inspection', 'completed', ?, 'Commissioning inspection', 2.5)`,
-        [i, 1 + (i % demoTechnicians.length), new Date(Date.UTC(2026, 0, i))],
+        `INSERT INTO service_records (equipment_id, technician_id, service_type, status, service_date, description, labor_hours, cost)
+         VALUES (?, ?, 'inspection', 'completed', ?, 'Commissioning inspection', 2.5, 125.50)`,
+        [
+          i,
+          1 + (i % demoTechnicians.length),
+          new Date(Date.UTC(2026, 0, i)).toISOString().slice(0, 10),
+        ],
       );
     }
     await connection.commit();

@@ -84,7 +84,7 @@ try {
       `INSERT INTO equipment (serial_number, name, type, manufacturer, model, location, status, commissioned_on)
        SELECT CONCAT('SN-', seq), CONCAT('Machine ', seq), ELT(1 + seq % 4, 'excavator', 'crane', 'loader', 'dozer'),
               'Acme', CONCAT('M', seq % 50), CONCAT('Site ', seq % 200),
-              ELT(1 + seq % 5, 'operational', 'operational', 'maintenance', 'down', 'operational'),
+              ELT(1 + seq % 5, 'Operational', 'Operational', 'Maintenance', 'Offline', 'Operational'),
               DATE '2020-01-01' + INTERVAL (seq % 1500) DAY
        FROM seq_${from}_to_${to}`,
     );

@@ -25,7 +25,7 @@ export const equipmentTable = new VersionedTable<Equipment>({
   ],
   fromRow: (row: RowDataPacket): Equipment => ({
     id: Number(row['id']),
-    serialNumber: String(row['serial_number']),
+    serialNumber: (row['serial_number'] as string | null) ?? null,
     name: String(row['name']),
     type: String(row['type']),
     manufacturer: (row['manufacturer'] as string | null) ?? null,
@@ -45,14 +45,14 @@ export const equipmentTable = new VersionedTable<Equipment>({
     },
     fk_service_records_equipment: {
       detail:
-        'This equipment has service records; delete them first or set its status to "retired".',
+        'This equipment has service records; delete them first or set its status to "Retired".',
     },
   },
 });
 
 function columns(input: EquipmentInput): Record<string, unknown> {
   return {
-    serial_number: input.serialNumber,
+    serial_number: input.serialNumber ?? null,
     name: input.name,
     type: input.type,
     manufacturer: input.manufacturer ?? null,

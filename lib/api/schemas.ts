@@ -58,6 +58,18 @@ const isoDate = z.iso
     error: 'Expected a date between 1900 and 2199',
   });
 
+/**
+ * A calendar day, as the seed's DATE columns hold it: `YYYY-MM-DD`, or an ISO 8601
+ * date-time with a time zone taken as its UTC date (so clients sending a moment still work,
+ * and every server stores the same day for it).
+ */
+const calendarDay = z.union(
+  [isoDate, isoDateTime.transform((value) => new Date(value).toISOString().slice(0, 10))],
+  {
+    error: 'Expected a date as YYYY-MM-DD, or an ISO 8601 date-time with a time zone',
+  },
+);
+
 export const pageQuerySchema = z.object({
   limit: z.coerce
     .number({ error: 'Expected a whole number from 1 to 200' })
@@ -98,17 +110,24 @@ export function pageSchema<T extends z.ZodType>(item: T, id: string) {
 
 // ---------- equipment ----------
 
-export const equipmentStatuses = ['operational', 'maintenance', 'down', 'retired'] as const;
+/**
+ * The seed's statuses as it spells them, plus `Retired`: equipment with service records
+ * cannot be deleted, so it is retired instead.
+ */
+export const equipmentStatuses = ['Operational', 'Maintenance', 'Offline', 'Retired'] as const;
 
 export const equipmentInputSchema = z
   .strictObject({
-    serialNumber: text(64).meta({ example: 'CAT-336-00042' }),
+    serialNumber: optionalText(64).meta({
+      example: 'CAT-336-00042',
+      description: 'Unique when given.',
+    }),
     name: text(200).meta({ example: 'Excavator 42' }),
     type: text(50).meta({ example: 'excavator' }),
     manufacturer: optionalText(100),
     model: optionalText(100),
     location: optionalText(200).meta({ example: 'Quarry North' }),
-    status: z.enum(equipmentStatuses).default('operational'),
+    status: z.enum(equipmentStatuses).default('Operational'),
     commissionedOn: isoDate.nullable().optional(),
   })
   .meta({ id: 'EquipmentInput' });
@@ -117,7 +136,7 @@ export type EquipmentInput = z.output<typeof equipmentInputSchema>;
 export const equipmentSchema = z
   .object({
     id: z.number().int(),
-    serialNumber: z.string(),
+    serialNumber: z.string().nullable(),
     name: z.string(),
     type: z.string(),
     manufacturer: z.string().nullable(),
@@ -186,16 +205,40 @@ export const technicianQuerySchema = pageQuerySchema
 
 // ---------- service records ----------
 
-export const serviceTypes = ['inspection', 'preventive', 'repair', 'emergency'] as const;
-export const serviceStatuses = ['scheduled', 'in_progress', 'completed', 'cancelled'] as const;
+/** Common service types: suggestions (OpenAPI examples), not a closed list. */
+export const commonServiceTypes = ['inspection', 'preventive', 'repair', 'emergency'] as const;
+/** The statuses the product writes and documents; the field itself is free text. */
+export const knownServiceStatuses = ['scheduled', 'in_progress', 'completed', 'cancelled'] as const;
+const serviceStatusDescription =
+  'Free text up to 20 characters. The product uses `scheduled` (the default), `in_progress`, `completed` (also what resolving an alert records) and `cancelled`.';
+
+/** Money: DECIMAL(10,2), non-negative, in US dollars. */
+const cost = z
+  .number({ error: 'Expected a non-negative amount with at most two decimals' })
+  .min(0, { error: 'Must not be negative' })
+  .max(99999999.99, { error: 'At most 99999999.99' })
+  // The shortest decimal that round-trips: a float like 0.1 + 0.2 has more than two places.
+  // (A sign is left to the minimum, so a negative amount gets one error, not two.)
+  .refine((value) => /^-?\d+(\.\d{1,2})?$/.test(String(value)), {
+    error: 'At most two decimal places',
+  });
 
 export const serviceRecordInputSchema = z
   .strictObject({
     equipmentId: bodyIdSchema,
     technicianId: bodyIdSchema.nullable().optional(),
-    serviceType: z.enum(serviceTypes),
-    status: z.enum(serviceStatuses).default('scheduled'),
-    serviceDate: isoDateTime,
+    serviceType: text(50).meta({
+      description: 'Free text up to 50 characters.',
+      examples: [...commonServiceTypes],
+    }),
+    status: text(20)
+      .default('scheduled')
+      .meta({ description: serviceStatusDescription, examples: [...knownServiceStatuses] }),
+    serviceDate: calendarDay.meta({
+      description:
+        'The day of the service, `YYYY-MM-DD`; a date-time with a time zone is stored as its UTC date.',
+      examples: ['2026-11-20'],
+    }),
     description: text(4000),
     laborHours: z
       .number()
@@ -206,6 +249,10 @@ export const serviceRecordInputSchema = z
       })
       .nullable()
       .optional(),
+    cost: cost
+      .nullable()
+      .optional()
+      .meta({ description: 'Cost in US dollars (USD), at most two decimals.', examples: [125.5] }),
   })
   .meta({ id: 'ServiceRecordInput' });
 export type ServiceRecordInput = z.output<typeof serviceRecordInputSchema>;
@@ -228,11 +275,12 @@ export const serviceRecordSchema = z
     id: z.number().int(),
     equipmentId: z.number().int(),
     technicianId: z.number().int().nullable(),
-    serviceType: z.enum(serviceTypes),
-    status: z.enum(serviceStatuses),
-    serviceDate: z.iso.datetime(),
+    serviceType: z.string().meta({ examples: [...commonServiceTypes] }),
+    status: z.string().meta({ description: serviceStatusDescription }),
+    serviceDate: z.iso.date(),
     description: z.string(),
     laborHours: z.number().nullable(),
+    cost: z.number().nullable().meta({ description: 'US dollars (USD).' }),
     alertId: z
       .string()
       .nullable()
@@ -246,12 +294,16 @@ export const serviceRecordQuerySchema = pageQuerySchema
   .extend({
     equipmentId: idSchema.optional(),
     technicianId: idSchema.optional(),
-    status: z.enum(serviceStatuses).optional(),
-    from: isoDateTime.optional().meta({ description: 'Earliest `serviceDate`, inclusive.' }),
-    to: isoDateTime.optional().meta({ description: 'Latest `serviceDate`, exclusive.' }),
+    status: z.string().max(20).optional(),
+    from: calendarDay.optional().meta({
+      description: 'Earliest `serviceDate`, inclusive (a date-time counts as its UTC date).',
+    }),
+    to: calendarDay.optional().meta({
+      description: 'Latest `serviceDate`, exclusive (a date-time counts as its UTC date).',
+    }),
   })
   .strict()
-  .refine((q) => !q.from || !q.to || new Date(q.from) < new Date(q.to), {
+  .refine((q) => !q.from || !q.to || q.from < q.to, {
     error: '`from` must be before `to`',
     path: ['from'],
   });

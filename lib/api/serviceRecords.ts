@@ -25,6 +25,7 @@ export const serviceRecordTable = new VersionedTable<ServiceRecord>({
     'service_date',
     'description',
     'labor_hours',
+    'cost',
     'alert_id',
     'version',
     'created_at',
@@ -34,11 +35,13 @@ export const serviceRecordTable = new VersionedTable<ServiceRecord>({
     id: Number(row['id']),
     equipmentId: Number(row['equipment_id']),
     technicianId: row['technician_id'] === null ? null : Number(row['technician_id']),
-    serviceType: row['service_type'] as ServiceRecord['serviceType'],
-    status: row['status'] as ServiceRecord['status'],
-    serviceDate: isoString(row['service_date']),
+    serviceType: String(row['service_type']),
+    status: String(row['status']),
+    // A DATE column: the pool reads it as `YYYY-MM-DD` text (dateStrings).
+    serviceDate: String(row['service_date']),
     description: String(row['description']),
     laborHours: row['labor_hours'] === null ? null : Number(row['labor_hours']),
+    cost: row['cost'] === null ? null : Number(row['cost']),
     alertId: (row['alert_id'] as string | null) ?? null,
     version: Number(row['version']),
     createdAt: isoString(row['created_at']),
@@ -46,7 +49,7 @@ export const serviceRecordTable = new VersionedTable<ServiceRecord>({
   }),
   // Newest first: the order technicians read a machine's history in.
   order: [
-    { column: 'service_date', direction: 'DESC', kind: 'datetime' },
+    { column: 'service_date', direction: 'DESC', kind: 'date' },
     { column: 'id', direction: 'DESC', kind: 'id' },
   ],
   conflicts: {
@@ -67,9 +70,10 @@ function columns(input: ServiceRecordInput): Record<string, unknown> {
     technician_id: input.technicianId ?? null,
     service_type: input.serviceType,
     status: input.status,
-    service_date: new Date(input.serviceDate),
+    service_date: input.serviceDate,
     description: input.description,
     labor_hours: input.laborHours ?? null,
+    cost: input.cost ?? null,
   };
 }
 
@@ -141,8 +145,8 @@ export function listServiceRecords(
     ['equipment_id', '=', filter.equipmentId],
     ['technician_id', '=', filter.technicianId],
     ['status', '=', filter.status],
-    ['service_date', '>=', filter.from === undefined ? undefined : new Date(filter.from)],
-    ['service_date', '<', filter.to === undefined ? undefined : new Date(filter.to)],
+    ['service_date', '>=', filter.from],
+    ['service_date', '<', filter.to],
   ]);
   return serviceRecordTable.list(db, conditions, page);
 }
@@ -220,7 +224,8 @@ export async function serviceRecordForAlert(
         Number(alert.equipmentId),
         ownId ?? null,
         work.serviceType ?? 'repair',
-        now,
+        // The UTC day, as every serviceDate is stored.
+        now.toISOString().slice(0, 10),
         work.description,
         work.laborHours ?? null,
         alert.id,

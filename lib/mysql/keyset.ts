@@ -11,16 +11,18 @@ import * as cursors from '../paging.js';
 export interface KeyColumn {
   column: string;
   direction: 'ASC' | 'DESC';
-  kind: 'id' | 'datetime';
+  /** `date`: a DATE column, read as `YYYY-MM-DD` text (the pool's `dateStrings`). */
+  kind: 'id' | 'datetime' | 'date';
 }
 
 export type KeysetOrder = readonly KeyColumn[];
 
-type KeyValue = number | Date;
+type KeyValue = number | Date | string;
 
 const cursorValue = {
   id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   datetime: z.iso.datetime().transform((value) => new Date(value)),
+  date: z.iso.date(),
 };
 
 /** The cursor for a page ending with `row`. */
@@ -30,6 +32,7 @@ export function encodeCursor(order: KeysetOrder, row: Readonly<Record<string, un
       // Rows carry unqualified names: `a.technician_id` comes back as `technician_id`.
       const value = row[column.slice(column.lastIndexOf('.') + 1)];
       if (kind === 'datetime') return value instanceof Date ? value.toISOString() : String(value);
+      if (kind === 'date') return String(value);
       return Number(value);
     }),
   );

@@ -98,6 +98,39 @@ export const migrations: readonly Migration[] = [
         ADD UNIQUE KEY uq_service_records_alert (alert_id)`,
     ],
   },
+  {
+    version: 3,
+    name: "the seed's data model: capitalised equipment statuses, optional serial numbers, service record cost, dates and free-text type and status",
+    statements: [
+      `ALTER TABLE equipment
+        DROP CONSTRAINT ck_equipment_status,
+        MODIFY serial_number VARCHAR(64) NULL`,
+      // The row's representation changes, so its version (the ETag) moves on; updated_at is
+      // kept: no one edited the machine.
+      `UPDATE equipment
+        SET status = CASE status
+              WHEN 'operational' THEN 'Operational'
+              WHEN 'maintenance' THEN 'Maintenance'
+              WHEN 'down' THEN 'Offline'
+              WHEN 'retired' THEN 'Retired'
+            END,
+            version = version + 1,
+            updated_at = updated_at`,
+      `ALTER TABLE equipment
+        ADD CONSTRAINT ck_equipment_status CHECK (status IN ('Operational', 'Maintenance', 'Offline', 'Retired'))`,
+      // Times were stored in UTC (the session time zone is +00:00): each record keeps its UTC
+      // day. Zeroing the time first makes the DATE conversion lose nothing strict mode minds.
+      `UPDATE service_records
+        SET service_date = DATE(service_date), version = version + 1, updated_at = updated_at`,
+      `ALTER TABLE service_records
+        DROP CONSTRAINT ck_service_records_type,
+        DROP CONSTRAINT ck_service_records_status,
+        MODIFY service_type VARCHAR(50) NOT NULL,
+        MODIFY service_date DATE NOT NULL,
+        ADD COLUMN cost DECIMAL(10,2) NULL AFTER labor_hours,
+        ADD CONSTRAINT ck_service_records_cost CHECK (cost >= 0)`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

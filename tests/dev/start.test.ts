@@ -158,7 +158,7 @@ describe('npm start (dev/start.ts)', () => {
         serialNumber: 'START-TEST-0001',
         name: 'Survives a restart',
         type: 'crane',
-        status: 'operational',
+        status: 'Operational',
       }),
     });
     expect(response.status).toBe(201);

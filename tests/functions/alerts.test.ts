@@ -647,7 +647,7 @@ describe('resolving with a service record', () => {
       { status: 'acknowledged', serviceRecord: { description: 'x' } },
       { status: 'resolved', serviceRecord: { description: '' } },
       { status: 'resolved', serviceRecord: { description: 'x', laborHours: -1 } },
-      { status: 'resolved', serviceRecord: { description: 'x', serviceType: 'magic' } },
+      { status: 'resolved', serviceRecord: { description: 'x', serviceType: 'm'.repeat(51) } },
       { status: 'resolved', serviceRecord: { description: 'x', alertId: 'other' } },
       { status: 'resolved', serviceRecord: 'fixed it' },
       // The rules of POST /api/service-records, to the letter.

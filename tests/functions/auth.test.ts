@@ -63,7 +63,7 @@ beforeAll(async () => {
   issuerKid = jwk.kid ?? '';
   issuerKey = await importJWK(jwk, 'ES256');
   equipmentId = await insert(
-    "INSERT INTO equipment (serial_number, name, type, status) VALUES ('AUTH-1', 'Loader', 'loader', 'operational')",
+    "INSERT INTO equipment (serial_number, name, type, status) VALUES ('AUTH-1', 'Loader', 'loader', 'Operational')",
   );
   recordId = await insert(
     `INSERT INTO service_records (equipment_id, service_type, status, service_date, description)

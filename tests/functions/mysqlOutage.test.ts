@@ -84,7 +84,7 @@ beforeAll(async () => {
   admin = await issuer.token(['Admin']);
   const created = await call('POST', '/api/equipment', {
     token: admin,
-    json: { serialNumber: 'OUT-1', name: 'Loader', type: 'loader', status: 'operational' },
+    json: { serialNumber: 'OUT-1', name: 'Loader', type: 'loader', status: 'Operational' },
   });
   expect(created.status, created.text).toBe(201);
   equipmentId = (created.body as { id: number }).id;

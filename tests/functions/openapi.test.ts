@@ -6,7 +6,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { functionDeclarations } from '../../functions/registry.js';
-import { serviceStatuses, serviceTypes } from '../../lib/api/schemas.js';
+import {
+  commonServiceTypes,
+  equipmentStatuses,
+  knownServiceStatuses,
+} from '../../lib/api/schemas.js';
 import { httpDeclarations } from '../../lib/host/declarations.js';
 import { call, type ApiResult } from '../helpers/api.js';
 
@@ -221,11 +225,34 @@ describe('OpenAPI document', () => {
     expect([...(input.required as string[])].sort()).toEqual(
       ['description', 'equipmentId', 'serviceDate', 'serviceType'].sort(),
     );
-    expect(input.properties.serviceType.enum).toEqual([...serviceTypes]);
-    expect(input.properties.status.enum).toEqual([...serviceStatuses]);
+    // The seed's free text: suggestions, not a closed list.
+    expect(input.properties.serviceType).toMatchObject({ type: 'string', maxLength: 50 });
+    expect(input.properties.serviceType.enum).toBeUndefined();
+    expect(input.properties.serviceType.examples).toEqual(
+      expect.arrayContaining([...commonServiceTypes]),
+    );
+    expect(input.properties.status).toMatchObject({ type: 'string', maxLength: 20 });
+    expect(input.properties.status.enum).toBeUndefined();
+    expect(input.properties.status.examples).toEqual([...knownServiceStatuses]);
     expect(input.properties.description.maxLength).toBe(4000);
-    expect(input.properties.serviceDate.format).toBe('date-time');
+    // A date as in the seed, or a date-time taken as its UTC date.
+    expect(
+      (input.properties.serviceDate.anyOf as { format?: string }[]).map((s) => s.format),
+    ).toEqual(['date', 'date-time']);
     expect(input.properties.laborHours).toBeDefined();
+    expect(input.properties.cost.description).toMatch(/USD/);
+  });
+
+  it("offers the seed's equipment statuses, one spelling each, and an optional serial number", () => {
+    const input = resolve('#/components/schemas/EquipmentInput') as any;
+    const equipment = resolve('#/components/schemas/Equipment') as any;
+    expect(input.properties.status.enum).toEqual([...equipmentStatuses]);
+    expect(input.properties.status.default).toBe('Operational');
+    expect(equipment.properties.status.enum).toEqual([...equipmentStatuses]);
+    expect(input.required).not.toContain('serialNumber');
+    const list = operation('/equipment', 'get');
+    const status = (list.parameters ?? []).find((p) => p.name === 'status') as any;
+    expect(status.schema.enum).toEqual([...equipmentStatuses]);
   });
 
   it('documents the service record filters, paging and preconditions', () => {

@@ -29,7 +29,7 @@ useAppSettings(() => ({ AUTH_TRUST_PLATFORM_PRINCIPAL: 'true' }));
 
 beforeAll(async () => {
   equipmentId = await insert(
-    "INSERT INTO equipment (serial_number, name, type, status) VALUES ('PP-1', 'Dozer', 'dozer', 'operational')",
+    "INSERT INTO equipment (serial_number, name, type, status) VALUES ('PP-1', 'Dozer', 'dozer', 'Operational')",
   );
   ownTechnicianId = await insert(
     "INSERT INTO technicians (external_id, name, email, specialization) VALUES ('aad-oid-1', 'Ann', 'ann@example.com', 'engines')",

@@ -11,7 +11,7 @@ export async function assignTechnician(
   for (const id of equipmentIds) {
     await pool.query(
       `INSERT IGNORE INTO equipment (id, serial_number, name, type, status)
-       VALUES (?, ?, ?, 'excavator', 'operational')`,
+       VALUES (?, ?, ?, 'excavator', 'Operational')`,
       [id, `SN-AUD-${id}`, `Machine ${id}`],
     );
   }

@@ -16,7 +16,7 @@ export const excavator = {
   manufacturer: 'Caterpillar',
   model: '336',
   location: 'Quarry North',
-  status: 'operational',
+  status: 'Operational',
   commissionedOn: '2021-04-01',
 };
 
@@ -72,7 +72,7 @@ export function adminFixtures(tokens: { readonly admin: string }): AdminFixtures
 export async function insertEquipmentRows(
   pool: Pool,
   count: number,
-  status = 'operational',
+  status = 'Operational',
 ): Promise<number[]> {
   const tag = `BULK-${unique()}-`;
   const values = Array.from({ length: count }, (_, i) => [

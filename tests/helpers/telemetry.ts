@@ -177,7 +177,7 @@ export async function expectCosmosUnchanged<T>(
 export async function insertEquipment(pool: Pool, id: number): Promise<void> {
   await pool.query(
     'INSERT INTO equipment (id, serial_number, name, type, status) VALUES (?, ?, ?, ?, ?)',
-    [id, `TEL-${id}`, `Telemetry machine ${id}`, 'excavator', 'operational'],
+    [id, `TEL-${id}`, `Telemetry machine ${id}`, 'excavator', 'Operational'],
   );
 }
 

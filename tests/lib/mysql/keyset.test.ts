@@ -46,6 +46,18 @@ describe('cursors', () => {
     expect(values[1]).toBe(7);
   });
 
+  it('round-trips a date + id order, and refuses a date-time where the date goes', () => {
+    const byDayDesc: KeysetOrder = [
+      { column: 'service_date', direction: 'DESC', kind: 'date' },
+      { column: 'id', direction: 'DESC', kind: 'id' },
+    ];
+    // A DATE column comes back as text (the pool's dateStrings).
+    const cursor = encodeCursor(byDayDesc, { service_date: '2024-02-29', id: 7 });
+    expect(decodeCursor(byDayDesc, cursor)).toEqual(['2024-02-29', 7]);
+    rejected(byDayDesc, b64(['2024-02-29T00:00:00.000Z', 7]));
+    rejected(byDayDesc, b64(['2023-02-29', 7]));
+  });
+
   it('reads unqualified names for qualified columns', () => {
     const cursor = encodeCursor(qualified, { technician_id: 3 });
     expect(decodeCursor(qualified, cursor)).toEqual([3]);

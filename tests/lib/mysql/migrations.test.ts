@@ -95,6 +95,105 @@ describe('migrate', () => {
   });
 });
 
+describe("migration 3: the seed's data model", () => {
+  it('converts rows written under the old model: statuses, serial numbers, dates, versions', async () => {
+    const name = `sis_test_mig_${randomBytes(6).toString('hex')}`;
+    await onTestServer((c) => c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4', [name]));
+    const pool = createPool(
+      poolOptions({
+        MYSQL_URL: `${inject('mysqlServerUrl')}${name}`,
+        MYSQL_POOL_SIZE: 2,
+        MYSQL_TLS: false,
+      }),
+    );
+    try {
+      await migrate(
+        pool,
+        migrations.filter((m) => m.version < 3),
+      );
+      const statuses = ['operational', 'maintenance', 'down', 'retired'];
+      for (const [i, status] of statuses.entries()) {
+        await pool.query(
+          `INSERT INTO equipment (id, serial_number, name, type, status, updated_at)
+           VALUES (?, ?, 'Machine', 'loader', ?, '2024-01-01 00:00:00')`,
+          [i + 1, `OLD-${i}`, status],
+        );
+      }
+      // Times were stored in UTC: 23:30 on the 9th stays the 9th, whatever the clock says.
+      await pool.query(
+        `INSERT INTO service_records (id, equipment_id, service_type, status, service_date, description, labor_hours, updated_at)
+         VALUES (1, 1, 'repair', 'completed', '2024-03-09 23:30:00.250', 'old', 1.5, '2024-01-01 00:00:00'),
+                (2, 3, 'inspection', 'scheduled', '2024-03-10 00:00:00', 'old', NULL, '2024-01-01 00:00:00')`,
+      );
+
+      await expect(migrate(pool)).resolves.toEqual(
+        migrations.filter((m) => m.version >= 3).map((m) => m.version),
+      );
+
+      const [equipment] = await pool.query<RowDataPacket[]>(
+        'SELECT id, serial_number, status, version, updated_at FROM equipment ORDER BY id',
+      );
+      expect(
+        equipment.map((r): unknown[] => [r['id'], r['serial_number'], r['status'], r['version']]),
+      ).toEqual([
+        [1, 'OLD-0', 'Operational', 2],
+        [2, 'OLD-1', 'Maintenance', 2],
+        [3, 'OLD-2', 'Offline', 2],
+        [4, 'OLD-3', 'Retired', 2],
+      ]);
+      // Nobody edited the machines: updated_at is kept.
+      for (const row of equipment)
+        expect(row['updated_at']).toEqual(new Date('2024-01-01T00:00:00Z'));
+      const [records] = await pool.query<RowDataPacket[]>(
+        'SELECT id, service_type, status, service_date, labor_hours, cost, version FROM service_records ORDER BY id',
+      );
+      expect(records).toEqual([
+        {
+          id: 1,
+          service_type: 'repair',
+          status: 'completed',
+          service_date: '2024-03-09',
+          labor_hours: 1.5,
+          cost: null,
+          version: 2,
+        },
+        {
+          id: 2,
+          service_type: 'inspection',
+          status: 'scheduled',
+          service_date: '2024-03-10',
+          labor_hours: null,
+          cost: null,
+          version: 2,
+        },
+      ]);
+
+      // The new model holds: the old spellings are refused by the database too, serial
+      // numbers may be absent, and cost is never negative.
+      await expect(
+        pool.query(
+          "INSERT INTO equipment (name, type, status) VALUES ('x', 'loader', 'operational')",
+        ),
+      ).rejects.toThrow(/CONSTRAINT `ck_equipment_status` failed/);
+      await pool.query(
+        "INSERT INTO equipment (name, type, status) VALUES ('x', 'loader', 'Offline')",
+      );
+      await pool.query(
+        "INSERT INTO equipment (name, type, status) VALUES ('y', 'loader', 'Offline')",
+      );
+      await expect(
+        pool.query(
+          `INSERT INTO service_records (equipment_id, service_type, status, service_date, description, cost)
+           VALUES (1, 'Inspection', 'completed', '2026-11-20', 'x', -1)`,
+        ),
+      ).rejects.toThrow(/CONSTRAINT `ck_service_records_cost` failed/);
+    } finally {
+      await pool.end();
+      await onTestServer((c) => c.query('DROP DATABASE IF EXISTS ??', [name]));
+    }
+  });
+});
+
 describe('schema', () => {
   /** Leading columns of every index, per table: `table -> [[col1, col2...], ...]`. */
   async function indexes(): Promise<Map<string, string[][]>> {

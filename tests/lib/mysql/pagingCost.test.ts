@@ -18,7 +18,7 @@ beforeAll(async () => {
     `SN-${i}`,
     `Machine ${i}`,
     i % 2 ? 'excavator' : 'crane',
-    i % 3 ? 'operational' : 'down',
+    i % 3 ? 'Operational' : 'Offline',
   ]);
   await db.pool.query('INSERT INTO equipment (serial_number, name, type, status) VALUES ?', [
     equipment,
@@ -75,7 +75,7 @@ describe('keyset pagination cost', () => {
     const connection = await db.pool.getConnection();
     try {
       const page = (cursor?: string) =>
-        equipmentTable.list(connection, [{ sql: 'status = ?', params: ['operational'] }], {
+        equipmentTable.list(connection, [{ sql: 'status = ?', params: ['Operational'] }], {
           limit: pageSize,
           cursor,
         });

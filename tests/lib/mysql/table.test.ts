@@ -18,7 +18,7 @@ const db = useTestDatabase();
 
 let serial = 0;
 function equipmentRow(serialNumber = `SN-T${++serial}`) {
-  return { serial_number: serialNumber, name: 'Crane', type: 'crane', status: 'operational' };
+  return { serial_number: serialNumber, name: 'Crane', type: 'crane', status: 'Operational' };
 }
 
 function serviceRecordRow(equipmentId: number) {
@@ -61,7 +61,7 @@ describe('VersionedTable errors', () => {
     await expect(equipmentTable.remove(db.pool, equipment.id, undefined)).rejects.toEqual(
       conflict(
         'still-referenced',
-        'This equipment has service records; delete them first or set its status to "retired".',
+        'This equipment has service records; delete them first or set its status to "Retired".',
       ),
     );
     expect(await equipmentTable.find(db.pool, equipment.id)).toBeDefined();

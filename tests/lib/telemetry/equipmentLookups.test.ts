@@ -28,7 +28,7 @@ const craneRules = parseSeverityRules(
 
 async function insertEquipment(id: number, type: string): Promise<void> {
   await db.pool.query(
-    "INSERT INTO equipment (id, serial_number, name, type, status) VALUES (?, ?, ?, ?, 'operational')",
+    "INSERT INTO equipment (id, serial_number, name, type, status) VALUES (?, ?, ?, ?, 'Operational')",
     [id, `SN-${id}`, `Machine ${id}`, type],
   );
 }
