@@ -198,7 +198,7 @@ const historyOrder: KeysetOrder = [{ column: 'id', direction: 'DESC', kind: 'id'
 
 function parseState(value: unknown): Fields | null {
   if (value === null || value === undefined) return null;
-  // MariaDB's JSON is LONGTEXT, so the driver hands it back as text.
+  // The driver parses JSON columns it recognises; MariaDB's JSON is LONGTEXT, which may come as text.
   const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
   return parsed && typeof parsed === 'object' ? (parsed as Fields) : null;
 }
