@@ -58,13 +58,9 @@ export const equipmentEventSchema = z
     type: z.enum(equipmentEventTypes),
     actor: z.string().meta({ description: "Who made the change: the token's subject." }),
     occurredAt: z.iso.datetime(),
-    version: z
-      .number()
-      .int()
-      .nullable()
-      .meta({
-        description: "The equipment's version after the change; null if the row did not change.",
-      }),
+    version: z.number().int().nullable().meta({
+      description: "The equipment's version after the change; null if the row did not change.",
+    }),
     before: fields,
     after: fields,
   })

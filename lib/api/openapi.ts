@@ -324,6 +324,7 @@ export function buildOpenApiDocument(
   registry.registerPath({
     method: 'get',
     path: '/equipment/{id}/history',
+    operationId: 'listEquipmentHistory',
     tags: ['Equipment'],
     summary: 'Change history, newest first',
     description:
