@@ -7,6 +7,7 @@ import { dashboardFunction } from './dashboard.js';
 import { deadLetterFunction } from './deadLetters.js';
 import { deliverAlertsFunction } from './deliverAlerts.js';
 import { equipmentFunctions } from './equipment.js';
+import { equipmentHistoryFunction } from './equipmentHistory.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
 import { negotiateFunctions } from './negotiate.js';
@@ -20,6 +21,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   openApiFunction,
   ...equipmentFunctions,
   ...assignmentFunctions,
+  equipmentHistoryFunction,
   ...technicianFunctions,
   ...serviceRecordFunctions,
   telemetryFunction,

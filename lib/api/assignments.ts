@@ -5,6 +5,7 @@ import { HttpError } from '../errors.js';
 import { isoString, inTransaction, VersionedTable } from '../mysql/table.js';
 import type { Page, PageRequest } from '../paging.js';
 import { equipmentTable } from './equipment.js';
+import { actorOf, appendEvents } from './history.js';
 import type { Assignment } from './schemas.js';
 import { technicianColumns, technicianFromRow, technicianTable } from './technicians.js';
 
@@ -92,6 +93,15 @@ export async function assignTechnician(
       'SELECT assigned_at FROM equipment_technicians WHERE equipment_id = ? AND technician_id = ?',
       [equipmentId, technicianId],
     );
+    await appendEvents(connection, [
+      {
+        aggregate: 'equipment',
+        aggregateId: equipmentId,
+        type: 'TechnicianAssigned',
+        actor: actorOf(principal),
+        after: { technicianId },
+      },
+    ]);
     return {
       assignment: { equipmentId, technician, assignedAt: isoString(rows[0]?.['assigned_at']) },
       created: true,
@@ -106,11 +116,24 @@ export async function unassignTechnician(
   technicianId: number,
 ): Promise<void> {
   requireRole(principal, 'Admin');
-  const [result] = await pool.query<ResultSetHeader>(
-    'DELETE FROM equipment_technicians WHERE equipment_id = ? AND technician_id = ?',
-    [equipmentId, technicianId],
-  );
-  if (result.affectedRows === 0) {
+  const removed = await inTransaction(pool, async (connection) => {
+    const [result] = await connection.query<ResultSetHeader>(
+      'DELETE FROM equipment_technicians WHERE equipment_id = ? AND technician_id = ?',
+      [equipmentId, technicianId],
+    );
+    if (result.affectedRows === 0) return false;
+    await appendEvents(connection, [
+      {
+        aggregate: 'equipment',
+        aggregateId: equipmentId,
+        type: 'TechnicianUnassigned',
+        actor: actorOf(principal),
+        before: { technicianId },
+      },
+    ]);
+    return true;
+  });
+  if (!removed) {
     await equipmentTable.get(pool, equipmentId);
     throw new HttpError(
       'not-found',

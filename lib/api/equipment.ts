@@ -4,6 +4,7 @@ import { requireRole, type Principal } from '../auth.js';
 import { isoString, VersionedTable, filterConditions, type Queryable } from '../mysql/table.js';
 import type { Page, PageRequest } from '../paging.js';
 import type { VersionCondition } from '../preconditions.js';
+import { recordEquipment } from './history.js';
 import type { Equipment, EquipmentInput } from './schemas.js';
 
 export const equipmentTable = new VersionedTable<Equipment>({
@@ -92,7 +93,7 @@ export function createEquipment(
   input: EquipmentInput,
 ): Promise<Equipment> {
   requireRole(principal, 'Admin');
-  return equipmentTable.insert(pool, columns(input));
+  return equipmentTable.insert(pool, columns(input), recordEquipment(principal));
 }
 
 export function replaceEquipment(
@@ -103,7 +104,14 @@ export function replaceEquipment(
   ifMatch: VersionCondition,
 ): Promise<Equipment> {
   requireRole(principal, 'Admin');
-  return equipmentTable.replace(pool, id, columns(input), ifMatch);
+  return equipmentTable.replace(
+    pool,
+    id,
+    columns(input),
+    ifMatch,
+    undefined,
+    recordEquipment(principal),
+  );
 }
 
 export function deleteEquipment(
@@ -113,5 +121,5 @@ export function deleteEquipment(
   ifMatch: VersionCondition,
 ): Promise<void> {
   requireRole(principal, 'Admin');
-  return equipmentTable.remove(pool, id, ifMatch);
+  return equipmentTable.remove(pool, id, ifMatch, recordEquipment(principal));
 }

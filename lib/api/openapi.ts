@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
  * `tests/lib/api/openapi.test.ts` checks that every declared route and method is described.
  */
+import { equipmentHistoryPageSchema, equipmentHistoryQuerySchema } from './historySchemas.js';
 import {
   OpenAPIRegistry,
   OpenApiGeneratorV31,
@@ -335,6 +336,29 @@ export function buildOpenApiDocument(
       204: { description: 'Unassigned.' },
       400: problem('Bad id.'),
       404: problem('Not assigned.'),
+      ...authErrors,
+    },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/equipment/{id}/history',
+    operationId: 'listEquipmentHistory',
+    tags: ['Equipment'],
+    summary: 'Change history, newest first',
+    description:
+      'Every change to the equipment, its assignments and its service records, with who made it ' +
+      'and the changed fields before and after. Replaying it oldest first from `EquipmentCreated` ' +
+      "gives the equipment's current row. A deleted machine's history stays readable.",
+    security: [{ bearer: [] }],
+    request: { params: idParams, query: equipmentHistoryQuerySchema },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: { 'application/json': { schema: equipmentHistoryPageSchema } },
+      },
+      400: problem('Bad id, event type, time range, limit or cursor.'),
+      404: problem('No such equipment.'),
       ...authErrors,
     },
   });

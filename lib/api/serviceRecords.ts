@@ -6,9 +6,16 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
-import { isoString, VersionedTable, filterConditions, type Queryable } from '../mysql/table.js';
+import {
+  inTransaction,
+  isoString,
+  VersionedTable,
+  filterConditions,
+  type Queryable,
+} from '../mysql/table.js';
 import type { Page, PageRequest } from '../paging.js';
 import type { VersionCondition } from '../preconditions.js';
+import { actorOf, appendEvents, recordServiceRecord, serviceRecorded } from './history.js';
 import type { AlertResolutionWork, ServiceRecord, ServiceRecordInput } from './schemas.js';
 import { namesMysqlRow } from '../telemetry/reading.js';
 import { technicianForSubject } from './technicians.js';
@@ -163,7 +170,7 @@ export async function createServiceRecord(
   const ownId = await ownTechnicianId(pool, principal);
   requireOwn(ownId, input.technicianId, 'create');
   await requireAssigned(pool, ownId, input.equipmentId);
-  return serviceRecordTable.insert(pool, columns(input));
+  return serviceRecordTable.insert(pool, columns(input), recordServiceRecord(principal));
 }
 
 export async function replaceServiceRecord(
@@ -175,12 +182,19 @@ export async function replaceServiceRecord(
 ): Promise<ServiceRecord> {
   const ownId = await ownTechnicianId(pool, principal);
   requireOwn(ownId, input.technicianId, 'assign');
-  return serviceRecordTable.replace(pool, id, columns(input), ifMatch, async (current) => {
-    requireOwn(ownId, current.technicianId, 'replace');
-    // Both ends of a move: the machine the record is on now, and the one it moves to.
-    await requireAssigned(pool, ownId, current.equipmentId);
-    await requireAssigned(pool, ownId, input.equipmentId);
-  });
+  return serviceRecordTable.replace(
+    pool,
+    id,
+    columns(input),
+    ifMatch,
+    async (current) => {
+      requireOwn(ownId, current.technicianId, 'replace');
+      // Both ends of a move: the machine the record is on now, and the one it moves to.
+      await requireAssigned(pool, ownId, current.equipmentId);
+      await requireAssigned(pool, ownId, input.equipmentId);
+    },
+    recordServiceRecord(principal),
+  );
 }
 
 export function deleteServiceRecord(
@@ -190,7 +204,7 @@ export function deleteServiceRecord(
   ifMatch: VersionCondition,
 ): Promise<void> {
   requireRole(principal, 'Admin');
-  return serviceRecordTable.remove(pool, id, ifMatch);
+  return serviceRecordTable.remove(pool, id, ifMatch, recordServiceRecord(principal));
 }
 
 /**
@@ -214,24 +228,41 @@ export async function serviceRecordForAlert(
   // The caller checked the alert is theirs to see; for a technician that is this very rule.
   await requireAssigned(pool, ownId, Number(alert.equipmentId));
   try {
-    // On a repeat, LAST_INSERT_ID(id) makes insertId the existing record's id.
-    const [result] = await pool.query<ResultSetHeader>(
-      `INSERT INTO service_records
-         (equipment_id, technician_id, service_type, status, service_date, description, labor_hours, alert_id)
-       VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)`,
-      [
-        Number(alert.equipmentId),
-        ownId ?? null,
-        work.serviceType ?? 'repair',
-        // The UTC day, as every serviceDate is stored.
-        now.toISOString().slice(0, 10),
-        work.description,
-        work.laborHours ?? null,
-        alert.id,
-      ],
-    );
-    return await serviceRecordTable.get(pool, result.insertId);
+    return await inTransaction(pool, async (connection) => {
+      let insertId: number;
+      try {
+        const [result] = await connection.query<ResultSetHeader>(
+          `INSERT INTO service_records
+             (equipment_id, technician_id, service_type, status, service_date, description, labor_hours, alert_id)
+           VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)`,
+          [
+            Number(alert.equipmentId),
+            ownId ?? null,
+            work.serviceType ?? 'repair',
+            // The UTC day, as every serviceDate is stored.
+            now.toISOString().slice(0, 10),
+            work.description,
+            work.laborHours ?? null,
+            alert.id,
+          ],
+        );
+        insertId = result.insertId;
+      } catch (error) {
+        // A repeat: the alert's record exists (a duplicate key undoes only this statement).
+        // A locking read sees it even if a concurrent resolve committed it a moment ago.
+        if ((error as { code?: unknown }).code !== 'ER_DUP_ENTRY') throw error;
+        const [existing] = await connection.query<RowDataPacket[]>(
+          'SELECT id FROM service_records WHERE alert_id = ? FOR UPDATE',
+          [alert.id],
+        );
+        const existingId: unknown = existing[0]?.['id'];
+        if (existingId === undefined) throw error;
+        return serviceRecordTable.get(connection, Number(existingId));
+      }
+      const record = await serviceRecordTable.get(connection, insertId);
+      await appendEvents(connection, [serviceRecorded(actorOf(principal), record)]);
+      return record;
+    });
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ER_NO_REFERENCED_ROW_2') throw noEquipment;
     throw error;

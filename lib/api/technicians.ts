@@ -7,6 +7,7 @@ import { requireRole, type Principal } from '../auth.js';
 import { isoString, VersionedTable, filterConditions, type Queryable } from '../mysql/table.js';
 import type { Page, PageRequest } from '../paging.js';
 import type { VersionCondition } from '../preconditions.js';
+import { recordTechnician } from './history.js';
 import type { Technician, TechnicianInput } from './schemas.js';
 
 export const technicianColumns = [
@@ -127,7 +128,7 @@ export function createTechnician(
   input: TechnicianInput,
 ): Promise<Technician> {
   requireRole(principal, 'Admin');
-  return technicianTable.insert(pool, columns(input));
+  return technicianTable.insert(pool, columns(input), recordTechnician(principal));
 }
 
 export function replaceTechnician(
@@ -138,7 +139,14 @@ export function replaceTechnician(
   ifMatch: VersionCondition,
 ): Promise<Technician> {
   requireRole(principal, 'Admin');
-  return technicianTable.replace(pool, id, columns(input), ifMatch);
+  return technicianTable.replace(
+    pool,
+    id,
+    columns(input),
+    ifMatch,
+    undefined,
+    recordTechnician(principal),
+  );
 }
 
 export function deleteTechnician(
@@ -148,5 +156,5 @@ export function deleteTechnician(
   ifMatch: VersionCondition,
 ): Promise<void> {
   requireRole(principal, 'Admin');
-  return technicianTable.remove(pool, id, ifMatch);
+  return technicianTable.remove(pool, id, ifMatch, recordTechnician(principal));
 }

@@ -131,6 +131,29 @@ export const migrations: readonly Migration[] = [
         ADD CONSTRAINT ck_service_records_cost CHECK (cost >= 0)`,
     ],
   },
+  {
+    version: 4,
+    name: 'change events: who changed what, when, before and after',
+    statements: [
+      // Append-only. No foreign keys: the history of a deleted row outlives the row.
+      // aggregate_version is the row's version after the change (NULL for events that do not
+      // change the row itself, e.g. an assignment); the id orders events within a row.
+      `CREATE TABLE change_events (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        aggregate VARCHAR(20) NOT NULL,
+        aggregate_id BIGINT UNSIGNED NOT NULL,
+        event_type VARCHAR(40) NOT NULL,
+        actor VARCHAR(255) NOT NULL,
+        occurred_at DATETIME(3) NOT NULL,
+        aggregate_version INT UNSIGNED NULL,
+        before_state JSON NULL,
+        after_state JSON NULL,
+        PRIMARY KEY (id),
+        KEY ix_change_events_aggregate (aggregate, aggregate_id, id),
+        KEY ix_change_events_aggregate_time (aggregate, aggregate_id, occurred_at, id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

@@ -46,6 +46,16 @@ export interface TableSpec<Resource extends { version: number }> {
   conflicts: ConstraintMessages;
 }
 
+/**
+ * Records a write (its history) on the write's own connection, inside its transaction: if
+ * recording fails the write is rolled back, so no change goes unrecorded. `before` is absent
+ * for an insert, `after` for a delete.
+ */
+export type WriteRecorder<Resource> = (
+  connection: PoolConnection,
+  change: { before?: Resource; after?: Resource },
+) => Promise<void>;
+
 /** Runs `work` in a transaction on one pooled connection. */
 export async function inTransaction<T>(
   pool: Pool,
@@ -117,14 +127,22 @@ export class VersionedTable<Resource extends { version: number }> {
     return found;
   }
 
-  async insert(pool: Pool, values: Readonly<Record<string, unknown>>): Promise<Resource> {
+  async insert(
+    pool: Pool,
+    values: Readonly<Record<string, unknown>>,
+    record?: WriteRecorder<Resource>,
+  ): Promise<Resource> {
     const columns = Object.keys(values);
     try {
-      const [result] = await pool.query<ResultSetHeader>(
-        `INSERT INTO ${this.spec.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-        columns.map((column) => values[column]),
-      );
-      return await this.get(pool, result.insertId);
+      return await inTransaction(pool, async (connection) => {
+        const [result] = await connection.query<ResultSetHeader>(
+          `INSERT INTO ${this.spec.table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+          columns.map((column) => values[column]),
+        );
+        const inserted = await this.get(connection, result.insertId);
+        await record?.(connection, { after: inserted });
+        return inserted;
+      });
     } catch (error) {
       throw translateMysqlError(error, this.spec.conflicts);
     }
@@ -140,6 +158,7 @@ export class VersionedTable<Resource extends { version: number }> {
     values: Readonly<Record<string, unknown>>,
     ifMatch: VersionCondition,
     guard?: (current: Resource) => void | Promise<void>,
+    record?: WriteRecorder<Resource>,
   ): Promise<Resource> {
     try {
       return await inTransaction(pool, async (connection) => {
@@ -152,7 +171,9 @@ export class VersionedTable<Resource extends { version: number }> {
           `UPDATE ${this.spec.table} SET ${columns.map((c) => `${c} = ?`).join(', ')}, version = version + 1 WHERE id = ?`,
           [...columns.map((column) => values[column]), id],
         );
-        return this.get(connection, id);
+        const replaced = await this.get(connection, id);
+        await record?.(connection, { before: current, after: replaced });
+        return replaced;
       });
     } catch (error) {
       throw translateMysqlError(error, this.spec.conflicts);
@@ -160,13 +181,19 @@ export class VersionedTable<Resource extends { version: number }> {
   }
 
   /** Deletes row `id` when the precondition holds; foreign keys decide what blocks it. */
-  async remove(pool: Pool, id: number, ifMatch: VersionCondition): Promise<void> {
+  async remove(
+    pool: Pool,
+    id: number,
+    ifMatch: VersionCondition,
+    record?: WriteRecorder<Resource>,
+  ): Promise<void> {
     try {
       await inTransaction(pool, async (connection) => {
         const current = await this.find(connection, id, true);
         if (!current) throw this.notFound(id);
         requireVersion(ifMatch, current.version);
         await connection.query(`DELETE FROM ${this.spec.table} WHERE id = ?`, [id]);
+        await record?.(connection, { before: current });
       });
     } catch (error) {
       throw translateMysqlError(error, this.spec.conflicts);

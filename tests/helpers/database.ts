@@ -54,7 +54,13 @@ export async function truncateAll(pool: Pool): Promise<void> {
   const connection = await pool.getConnection();
   try {
     await connection.query('SET FOREIGN_KEY_CHECKS = 0');
-    for (const table of ['equipment_technicians', 'service_records', 'technicians', 'equipment']) {
+    for (const table of [
+      'change_events',
+      'equipment_technicians',
+      'service_records',
+      'technicians',
+      'equipment',
+    ]) {
       await connection.query(`TRUNCATE TABLE ${table}`);
     }
     await connection.query('SET FOREIGN_KEY_CHECKS = 1');

@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 
 /** Every row of every product table, each table in a stable order. */
 export type Snapshot = Record<
-  'equipment' | 'technicians' | 'assignments' | 'serviceRecords',
+  'equipment' | 'technicians' | 'assignments' | 'serviceRecords' | 'changeEvents',
   RowDataPacket[]
 >;
 
@@ -35,6 +35,7 @@ export async function snapshotTables(pool: Pool): Promise<Snapshot> {
       'SELECT * FROM equipment_technicians ORDER BY equipment_id, technician_id',
     ),
     serviceRecords: await queryRows(pool, 'SELECT * FROM service_records ORDER BY id'),
+    changeEvents: await queryRows(pool, 'SELECT * FROM change_events ORDER BY id'),
   };
 }
 
