@@ -139,6 +139,9 @@ param mysqlGeoRedundantBackup bool = false
 @description('MySQL high availability: a standby in the same zone or another zone (not on Burstable).')
 param mysqlHighAvailability string = 'Disabled'
 
+@description('Deploy a MySQL read replica of the server and send the API\'s GET requests to it (MYSQL_READ_HOST). Read replicas need the General Purpose or Business Critical tier (mysqlSkuTier).')
+param mysqlReadReplica bool = false
+
 @description('Public IPv4 address allowed through the MySQL firewall (to run bicep/scripts/create-mysql-user.sh and migrations); empty: none.')
 param mysqlClientIpAddress string = ''
 
@@ -195,6 +198,7 @@ module resources 'resources.bicep' = {
     mysqlGeoRedundantBackup: mysqlGeoRedundantBackup
     mysqlHighAvailability: mysqlHighAvailability
     mysqlClientIpAddress: mysqlClientIpAddress
+    mysqlReadReplica: mysqlReadReplica
     aggregateTtlDays: aggregateTtlDays
     deadLetterTtlDays: deadLetterTtlDays
   }
@@ -219,6 +223,7 @@ output WEBPUBSUB_ENDPOINT string = resources.outputs.webPubSubEndpoint
 output WEBPUBSUB_HUB string = resources.outputs.webPubSubHub
 output MYSQL_SERVER_NAME string = resources.outputs.mysqlServerName
 output MYSQL_HOST string = resources.outputs.mysqlHost
+output MYSQL_READ_HOST string = resources.outputs.mysqlReadHost
 output MYSQL_DATABASE string = resources.outputs.mysqlDatabase
 output MYSQL_APP_USER string = resources.outputs.mysqlAppUser
 output NOTIFICATION_HUB_NAME string = resources.outputs.notificationHubName

@@ -89,6 +89,9 @@ param mysqlHighAvailability string
 @description('Public IPv4 address allowed through the MySQL firewall; empty: none.')
 param mysqlClientIpAddress string
 
+@description('Deploy a read replica of the MySQL server for the API\'s reads.')
+param mysqlReadReplica bool
+
 @description('Days a window aggregate is kept.')
 param aggregateTtlDays int
 
@@ -665,6 +668,28 @@ resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
   }
 }
 
+// A read replica: a server of its own, kept up to date by the service with the source's
+// binary log replication, so it holds the source's database, users and Entra sign-ins; the
+// app reaches it as MYSQL_READ_HOST the way it reaches MYSQL_HOST. Created after the
+// source's configuration chain (one change at a time), with the source's SKU.
+// learn.microsoft.com/azure/mysql/flexible-server/concepts-read-replicas
+resource mysqlReplica 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = if (mysqlReadReplica) {
+  name: 'mysql-${resourceToken}-replica'
+  location: location
+  tags: tags
+  sku: {
+    name: mysqlSkuName
+    tier: mysqlSkuTier
+  }
+  dependsOn: [
+    mysql::allowAzure
+  ]
+  properties: {
+    createMode: 'Replica'
+    sourceServerResourceId: mysql.id
+  }
+}
+
 // ---------------------------------------------------------------- function app
 
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
@@ -696,6 +721,8 @@ var appSettings = {
   MYSQL__credential: 'managedidentity'
   MYSQL__clientId: identity.properties.clientId
   MYSQL_POOL_SIZE: string(mysqlPoolSize)
+  // Empty without a replica: the app then reads from MYSQL_HOST (empty settings count as unset).
+  MYSQL_READ_HOST: mysqlReadReplica ? mysqlReplica!.properties.fullyQualifiedDomainName : ''
   AUTH_ISSUER: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
   AUTH_AUDIENCE: authApiAppId
   AUTH_JWKS_URI: '${environment().authentication.loginEndpoint}${authTenantId}/discovery/v2.0/keys'
@@ -886,6 +913,7 @@ output webPubSubEndpoint string = appSettings.WEBPUBSUB__endpoint
 output webPubSubHub string = webPubSubHubName
 output mysqlServerName string = mysql.name
 output mysqlHost string = mysql.properties.fullyQualifiedDomainName
+output mysqlReadHost string = mysqlReadReplica ? mysqlReplica!.properties.fullyQualifiedDomainName : ''
 output mysqlDatabase string = mysqlDatabaseName
 output mysqlAppUser string = identity.name
 output notificationHubName string = enableNotificationHubs ? notificationHubName : ''

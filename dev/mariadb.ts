@@ -7,7 +7,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConnection, type Connection } from 'mysql2/promise';
+import { randomBytes } from 'node:crypto';
+import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 
 export interface MariaDbServer {
   /** `mysql://root@127.0.0.1:PORT/` (no database). */
@@ -90,6 +91,77 @@ async function canConnect(port: number): Promise<boolean> {
 }
 
 /**
+ * A server's part in binary log replication: a source writes a row-based binary log; a
+ * replica is read-only for every user without SUPER (the app), and its replication threads
+ * start only when told (`startReplication`). Each needs a server id unique among them.
+ */
+export type ReplicationRole =
+  { role: 'source'; serverId: number } | { role: 'replica'; serverId: number };
+
+function replicationArgs(replication: ReplicationRole | undefined, dataDir: string): string[] {
+  if (!replication) return [];
+  const id = `--server-id=${replication.serverId}`;
+  if (replication.role === 'source')
+    return [id, `--log-bin=${join(dataDir, 'binlog')}`, '--binlog-format=ROW'];
+  return [id, '--read-only', '--skip-slave-start'];
+}
+
+/**
+ * Makes `replica` replicate everything `source` writes from now on and from its binary log
+ * so far (both started with their `ReplicationRole`): a replication user on the source,
+ * then MariaDB's CHANGE MASTER TO with global transaction ids and START SLAVE
+ * (mariadb.com/kb/en/change-master-to/, mariadb.com/kb/en/gtid/).
+ */
+export async function startReplication(
+  source: MariaDbServer,
+  replica: MariaDbServer,
+): Promise<void> {
+  const user = 'replicator';
+  const password = randomBytes(12).toString('hex');
+  await withServerConnection(source.url, async (connection) => {
+    await connection.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [
+      user,
+      '127.0.0.1',
+      password,
+    ]);
+    await connection.query('GRANT REPLICATION SLAVE ON *.* TO ?@?', [user, '127.0.0.1']);
+  });
+  await withServerConnection(replica.url, async (connection) => {
+    await connection.query(
+      "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ?, MASTER_USER = ?, " +
+        'MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos',
+      [source.port, user, password],
+    );
+    await connection.query('START SLAVE');
+  });
+}
+
+/**
+ * Waits until `replica` has applied everything `source` has written so far (MariaDB's
+ * MASTER_GTID_WAIT on the source's binary log position); throws when it has not within
+ * `timeoutSeconds` (replication stopped or broken).
+ */
+export async function waitForReplica(
+  source: MariaDbServer,
+  replica: MariaDbServer,
+  timeoutSeconds = 30,
+): Promise<void> {
+  const position = await withServerConnection(source.url, async (connection) => {
+    const [rows] = await connection.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');
+    return String(rows[0]?.['pos'] ?? '');
+  });
+  const result = await withServerConnection(replica.url, async (connection) => {
+    const [rows] = await connection.query<RowDataPacket[]>(
+      'SELECT MASTER_GTID_WAIT(?, ?) AS result',
+      [position, timeoutSeconds],
+    );
+    return Number(rows[0]?.['result']);
+  });
+  if (result !== 0)
+    throw new Error(`The replica did not reach ${position} within ${timeoutSeconds} s`);
+}
+
+/**
  * Starts (initialising on first use) a MariaDB server on 127.0.0.1:`port` with its data in
  * `dataDir`. Root has no password and the server listens on loopback only.
  */
@@ -97,6 +169,8 @@ export async function startMariaDb(options: {
   dataDir: string;
   port: number;
   log?: (line: string) => void;
+  /** Binary log replication: this server's role (see `startReplication`). Absent: none. */
+  replication?: ReplicationRole;
 }): Promise<MariaDbServer> {
   const log = options.log ?? console.log;
   const { server, installDb } = ensureMariaDbInstalled(log);
@@ -134,6 +208,7 @@ export async function startMariaDb(options: {
       '--innodb-buffer-pool-size=64M',
       '--innodb-log-file-size=16M',
       '--max-connections=500',
+      ...replicationArgs(options.replication, dataDir),
     ],
     // A process group of its own: Ctrl-C in a terminal signals the whole foreground group,
     // and the server must go down when its owner stops it (after the app let go of it), not

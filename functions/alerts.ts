@@ -10,7 +10,7 @@ import { httpFunction } from '../lib/host/declarations.js';
 import { parseOpaqueIfMatch } from '../lib/http/etag.js';
 import { protectedHandler } from '../lib/http/handler.js';
 import { queryObject, readJsonBody } from '../lib/http/request.js';
-import { jsonResponse } from '../lib/http/response.js';
+import { conditionalJsonResponse, jsonResponse, listResponse } from '../lib/http/response.js';
 import { parseOrThrow } from '../lib/http/validation.js';
 
 export const alertFunctions = [
@@ -19,9 +19,10 @@ export const alertFunctions = [
     route: 'alerts',
     methods: ['GET'],
     handler: protectedHandler({
-      GET: async ({ request, principal, services }) => {
+      GET: async ({ request, principal, services, db }) => {
         const query = parseOrThrow(alertQuerySchema, queryObject(request), 'query');
-        return jsonResponse(await listVisibleAlerts(services, principal, query));
+        const readers = { telemetryDatabase: services.telemetryDatabase, pool: db };
+        return listResponse(request, await listVisibleAlerts(readers, principal, query));
       },
     }),
   }),
@@ -30,9 +31,12 @@ export const alertFunctions = [
     route: 'alerts/{id}',
     methods: ['GET', 'PATCH'],
     handler: protectedHandler({
-      GET: async ({ request, principal, services }) => {
-        const alert = await getVisibleAlert(services, principal, request.params['id']);
-        return jsonResponse(alert, { headers: { etag: alert.etag } });
+      GET: async ({ request, principal, services, db }) => {
+        // A Cosmos point read is one read whatever it returns, so the item itself is read and
+        // its tag compared (the MySQL resources read only the version first).
+        const readers = { telemetryDatabase: services.telemetryDatabase, pool: db };
+        const alert = await getVisibleAlert(readers, principal, request.params['id']);
+        return conditionalJsonResponse(request, alert, alert.etag);
       },
       PATCH: async ({ request, principal, services }) => {
         const id = await changeableAlertId(services.pool, principal, request.params['id']);

@@ -5,7 +5,7 @@ import { httpFunction } from '../lib/host/declarations.js';
 import { routeId } from '../lib/http/crud.js';
 import { protectedHandler } from '../lib/http/handler.js';
 import { queryObject } from '../lib/http/request.js';
-import { jsonResponse, noContent } from '../lib/http/response.js';
+import { jsonResponse, listResponse, noContent } from '../lib/http/response.js';
 import { parseOrThrow } from '../lib/http/validation.js';
 
 export const assignmentFunctions = [
@@ -14,10 +14,10 @@ export const assignmentFunctions = [
     route: 'equipment/{id}/technicians',
     methods: ['GET'],
     handler: protectedHandler({
-      GET: async ({ request, services: { pool } }) => {
+      GET: async ({ request, db }) => {
         const equipmentId = routeId(request.params);
         const query = parseOrThrow(assignmentQuerySchema, queryObject(request), 'query');
-        return jsonResponse(await listAssignments(pool, equipmentId, query));
+        return listResponse(request, await listAssignments(db, equipmentId, query));
       },
     }),
   }),
@@ -26,7 +26,7 @@ export const assignmentFunctions = [
     route: 'equipment/{id}/technicians/{technicianId}',
     methods: ['PUT', 'DELETE'],
     handler: protectedHandler({
-      PUT: async ({ request, services: { pool }, principal }) => {
+      PUT: async ({ request, db: pool, principal }) => {
         const equipmentId = routeId(request.params);
         const technicianId = routeId(request.params, 'technicianId');
         const { assignment, created } = await assignTechnician(
@@ -37,7 +37,7 @@ export const assignmentFunctions = [
         );
         return jsonResponse(assignment, { status: created ? 201 : 200 });
       },
-      DELETE: async ({ request, services: { pool }, principal }) => {
+      DELETE: async ({ request, db: pool, principal }) => {
         await unassignTechnician(
           pool,
           principal,

@@ -3,6 +3,7 @@ import {
   createEquipment,
   deleteEquipment,
   getEquipment,
+  equipmentTable,
   listEquipment,
   replaceEquipment,
 } from '../lib/api/equipment.js';
@@ -16,6 +17,7 @@ export const equipmentFunctions = crudFunctions({
   inputSchema: equipmentInputSchema,
   list: listEquipment,
   get: getEquipment,
+  version: (pool, id) => equipmentTable.version(pool, id),
   create: createEquipment,
   replace: replaceEquipment,
   writerRoles: ['Admin'],

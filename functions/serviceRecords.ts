@@ -4,6 +4,7 @@ import {
   createServiceRecord,
   deleteServiceRecord,
   getServiceRecord,
+  serviceRecordTable,
   listServiceRecords,
   replaceServiceRecord,
 } from '../lib/api/serviceRecords.js';
@@ -16,6 +17,7 @@ export const serviceRecordFunctions = crudFunctions({
   inputSchema: serviceRecordInputSchema,
   list: listServiceRecords,
   get: getServiceRecord,
+  version: (pool, id) => serviceRecordTable.version(pool, id),
   create: createServiceRecord,
   replace: replaceServiceRecord,
   writerRoles: ['Admin', 'Technician'],

@@ -4,6 +4,7 @@ import {
   createTechnician,
   deleteTechnician,
   getTechnician,
+  technicianTable,
   listTechnicians,
   replaceTechnician,
 } from '../lib/api/technicians.js';
@@ -16,6 +17,7 @@ export const technicianFunctions = crudFunctions({
   inputSchema: technicianInputSchema,
   list: listTechnicians,
   get: getTechnician,
+  version: (pool, id) => technicianTable.version(pool, id),
   create: createTechnician,
   replace: replaceTechnician,
   writerRoles: ['Admin'],

@@ -94,6 +94,15 @@ function withMysqlTarget<S extends z.ZodObject>(schema: S): S {
       { ...always, path: [name], message: 'required with MYSQL_HOST' },
     );
   }
+  // The replica is reached the way the primary is: a URL beside a URL, a host beside a host.
+  result = result.refine(
+    (v: Presence) => v['MYSQL_READ_URL'] === undefined || v['MYSQL_HOST'] === undefined,
+    { ...always, path: ['MYSQL_READ_URL'], message: 'with MYSQL_HOST, set MYSQL_READ_HOST' },
+  );
+  result = result.refine(
+    (v: Presence) => v['MYSQL_READ_HOST'] === undefined || v['MYSQL_URL'] === undefined,
+    { ...always, path: ['MYSQL_READ_HOST'], message: 'with MYSQL_URL, set MYSQL_READ_URL' },
+  );
   return result;
 }
 
@@ -131,6 +140,16 @@ export const settingSections = {
         .optional(),
       /** Client id of a user-assigned managed identity. */
       MYSQL__clientId: optionalText,
+      /**
+       * A read replica for the API's GET requests (lib/services.ts `readPool`): with
+       * MYSQL_URL, a URL of the same form; with MYSQL_HOST, the replica's host name (same
+       * port, user, database and Entra sign-in). Absent: reads use the primary.
+       */
+      MYSQL_READ_URL: urlSetting(['mysql:']).optional(),
+      MYSQL_READ_HOST: z
+        .string()
+        .regex(/^[A-Za-z0-9.-]{1,253}$/, { error: 'expected a host name' })
+        .optional(),
       MYSQL_POOL_SIZE: integerSetting(10, 1, 200),
       /** Require TLS to MySQL, verified against the system's CAs (always on with MYSQL_HOST). */
       MYSQL_TLS: booleanSetting(false),

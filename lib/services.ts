@@ -34,7 +34,7 @@ import { createPushSender } from './fanout/push.js';
 import { EquipmentStatusPublisher } from './fanout/status.js';
 import { createWebPubSubClient, webPubSubSender } from './fanout/webPubSub.js';
 import type { HealthCheck } from './health.js';
-import { createAppPool } from './mysql/pool.js';
+import { createAppPool, replicaConfig } from './mysql/pool.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
   equipmentTypes,
@@ -59,8 +59,14 @@ export interface Services {
   readonly config: ConfigSections;
   /** Verifies callers (`auth`). */
   readonly authenticate: Authenticator;
-  /** The bounded MySQL pool (`mysql`). */
+  /** The bounded MySQL pool of the primary (`mysql`): every write, and reads after one. */
   readonly pool: Pool;
+  /**
+   * The bounded MySQL pool of the read replica (MYSQL_READ_URL / MYSQL_READ_HOST), or the
+   * primary's `pool` when none is set. Replication lags, so only requests that write nothing
+   * read here (lib/http/handler.ts `ApiCall.db`).
+   */
+  readonly readPool: Pool;
   /** The Cosmos DB client (`cosmos`). */
   readonly cosmosClient: CosmosClient;
   /** The pipeline's Cosmos database: aggregates, alerts, dead letters, partition states. */
@@ -104,6 +110,14 @@ export function createServices(config: Config | ConfigSections): Services {
     return built.get(name) as Services[K];
   }
   let hubProbeClose: (() => Promise<void>) | undefined;
+  /** Whether a read replica is set; invalid MySQL settings are reported by the `mysql` check. */
+  function replicaConfigured(): boolean {
+    try {
+      return replicaConfig(section('mysql')) !== undefined;
+    } catch {
+      return false;
+    }
+  }
 
   const services: Services = {
     config: settings,
@@ -112,6 +126,12 @@ export function createServices(config: Config | ConfigSections): Services {
     },
     get pool() {
       return once('pool', () => createAppPool(section('mysql')));
+    },
+    get readPool() {
+      return once('readPool', () => {
+        const replica = replicaConfig(section('mysql'));
+        return replica ? createAppPool(replica) : services.pool;
+      });
     },
     get cosmosClient() {
       return once('cosmosClient', () => cosmosClientFor(cosmosSettingsFrom(section('cosmos'))));
@@ -218,6 +238,12 @@ export function createServices(config: Config | ConfigSections): Services {
         mysql: async () => {
           await services.pool.query('SELECT 1');
         },
+        // Only when a replica is configured: otherwise it is the primary, checked above.
+        ...(replicaConfigured() && {
+          mysqlReplica: async () => {
+            await services.readPool.query('SELECT 1');
+          },
+        }),
         cosmos: async () => {
           await checkCosmos(services.cosmosClient, section('cosmos').COSMOS_DATABASE);
         },
@@ -225,10 +251,15 @@ export function createServices(config: Config | ConfigSections): Services {
     },
     async close() {
       const pool = built.get('pool') as Pool | undefined;
+      const readPool = built.get('readPool') as Pool | undefined;
       const cosmosClient = built.get('cosmosClient') as CosmosClient | undefined;
       built.clear();
       cosmosClient?.dispose();
-      await Promise.all([pool?.end(), hubProbeClose?.()]);
+      await Promise.all([
+        pool?.end(),
+        readPool === pool ? undefined : readPool?.end(),
+        hubProbeClose?.(),
+      ]);
     },
   };
   return services;

@@ -10,10 +10,10 @@ import { requireRole, type Principal, type Role } from '../auth.js';
 import { httpFunction, type HttpFunctionDeclaration } from '../host/declarations.js';
 import type { Page, PageRequest } from '../paging.js';
 import type { VersionCondition } from '../preconditions.js';
-import { parseIfMatch } from './etag.js';
+import { etagFor, noneMatchHolds, parseIfMatch, parseIfNoneMatch } from './etag.js';
 import { protectedHandler } from './handler.js';
 import { queryObject, readJsonBody } from './request.js';
-import { jsonResponse, noContent } from './response.js';
+import { jsonResponse, listResponse, noContent, notModified } from './response.js';
 import { parseOrThrow } from './validation.js';
 
 export interface CrudResource<
@@ -29,6 +29,8 @@ export interface CrudResource<
   inputSchema: z.ZodType<Input>;
   list(pool: Pool, query: NoInfer<Query>, page: PageRequest): Promise<Page<Resource>>;
   get(pool: Pool, id: number): Promise<Resource>;
+  /** The current version of `id` alone (undefined when missing), for conditional GETs. */
+  version(pool: Pool, id: number): Promise<number | undefined>;
   create(pool: Pool, principal: Principal, input: Input): Promise<Resource>;
   replace(
     pool: Pool,
@@ -73,13 +75,14 @@ export function crudFunctions<
       route: resource.route,
       methods: ['GET', 'POST'],
       handler: protectedHandler({
-        GET: async ({ request, services: { pool } }) => {
+        GET: async ({ request, db }) => {
           const query = parseOrThrow(resource.querySchema, queryObject(request), 'query');
-          return jsonResponse(
-            await resource.list(pool, query, { limit: query.limit, cursor: query.cursor }),
+          return listResponse(
+            request,
+            await resource.list(db, query, { limit: query.limit, cursor: query.cursor }),
           );
         },
-        POST: async ({ request, services: { pool }, principal }) => {
+        POST: async ({ request, db: pool, principal }) => {
           // Before the body: a caller who may not write learns that, not what is wrong with it.
           requireRole(principal, ...resource.writerRoles);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
@@ -97,11 +100,19 @@ export function crudFunctions<
       route: `${resource.route}/{id}`,
       methods: ['GET', 'PUT', 'DELETE'],
       handler: protectedHandler({
-        GET: async ({ request, services: { pool } }) => {
-          const found = await resource.get(pool, routeId(request.params));
+        GET: async ({ request, db }) => {
+          const id = routeId(request.params);
+          const ifNoneMatch = parseIfNoneMatch(request);
+          if (ifNoneMatch !== undefined) {
+            // The version decides; the row is read only when the client's copy is stale.
+            const version = await resource.version(db, id);
+            if (version !== undefined && noneMatchHolds(ifNoneMatch, etagFor(version)))
+              return notModified(etagFor(version));
+          }
+          const found = await resource.get(db, id);
           return jsonResponse(found, { version: found.version });
         },
-        PUT: async ({ request, services: { pool }, principal }) => {
+        PUT: async ({ request, db: pool, principal }) => {
           requireRole(principal, ...resource.writerRoles);
           const id = routeId(request.params);
           const ifMatch = parseIfMatch(request);
@@ -109,7 +120,7 @@ export function crudFunctions<
           const replaced = await resource.replace(pool, principal, id, input, ifMatch);
           return jsonResponse(replaced, { version: replaced.version });
         },
-        DELETE: async ({ request, services: { pool }, principal }) => {
+        DELETE: async ({ request, db: pool, principal }) => {
           const id = routeId(request.params);
           await resource.remove(pool, principal, id, parseIfMatch(request));
           return noContent();

@@ -60,3 +60,44 @@ export function parseOpaqueIfMatch(request: HttpRequest): VersionCondition<strin
   // Weak tags never match under strong comparison.
   return tags.filter((tag) => !tag.startsWith('W/'));
 }
+
+/** What `If-None-Match` names: `'*'` (any current representation) or entity tags. */
+export type IfNoneMatch = '*' | readonly string[];
+
+/** One entity tag (RFC 9110 §8.8.3): optional `W/`, then a quoted run of etagc characters. */
+const entityTagPattern = /^(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
+
+/**
+ * `If-None-Match` (RFC 9110 §13.1.2): undefined when absent, and also when it is not a valid
+ * field value (neither `*` nor a list of entity tags), which is then ignored: the request is
+ * answered as if unconditional, which is always correct, only less efficient. A header over
+ * 1024 characters is refused (400) as every over-long header is.
+ */
+export function parseIfNoneMatch(request: HttpRequest): IfNoneMatch | undefined {
+  const header = boundedHeader(request, 'if-none-match', 1024);
+  if (header === undefined) return undefined;
+  if (header.trim() === '*') return '*';
+  // Empty list elements are allowed and skipped (RFC 9110 §5.6.1).
+  const tags = header
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter((tag) => tag !== '');
+  if (tags.length === 0 || !tags.every((tag) => entityTagPattern.test(tag))) return undefined;
+  return tags;
+}
+
+/** The opaque part of a tag: weak comparison ignores the weakness indicator (RFC 9110 §8.8.3.2). */
+function opaqueTag(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag;
+}
+
+/**
+ * Whether `If-None-Match` matches the current representation's tag, so that a GET is
+ * answered 304 Not Modified: `*` matches any current representation, a list matches when
+ * one of its tags is weakly equal to `currentEtag` (RFC 9110 §13.1.2, weak comparison).
+ */
+export function noneMatchHolds(condition: IfNoneMatch, currentEtag: string): boolean {
+  if (condition === '*') return true;
+  const current = opaqueTag(currentEtag);
+  return condition.some((tag) => opaqueTag(tag) === current);
+}

@@ -12,6 +12,7 @@ import type {
 } from '@azure/functions';
 import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
+import type { Pool } from 'mysql2/promise';
 import { getServices, type Services } from '../services.js';
 import { errorToResponse } from './problem.js';
 
@@ -22,6 +23,21 @@ export interface ApiCall {
   principal: Principal;
   /** The process's services: `services.pool` for MySQL, and so on. */
   services: Services;
+  /**
+   * The MySQL pool this request uses for everything it does in MySQL: the read replica
+   * (`services.readPool`, the primary when none is configured) for GET, the primary for any
+   * other method, reads included, so that a request that writes reads its own write and
+   * never a lagging replica. A request that writes nothing reads the replica.
+   */
+  db: Pool;
+}
+
+/** Methods that change nothing, and so may read from the replica (RFC 9110 §9.2.1). */
+const readOnlyMethods: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+/** The pool a request with `method` uses (see `ApiCall.db`). */
+export function poolFor(services: Services, method: string): Pool {
+  return readOnlyMethods.has(method) ? services.readPool : services.pool;
 }
 
 export type ApiOperation = (call: ApiCall) => Promise<HttpResponseInit>;
@@ -85,6 +101,12 @@ export function protectedHandler(
         headers: { allow: allowed },
       });
     }
-    return operation({ request, context, principal, services });
+    return operation({
+      request,
+      context,
+      principal,
+      services,
+      db: poolFor(services, request.method),
+    });
   });
 }

@@ -1,6 +1,7 @@
 /** Success responses: JSON bodies, entity tags, no caching of personal data. */
-import type { HttpResponseInit } from '@azure/functions';
-import { etagFor } from './etag.js';
+import { createHash } from 'node:crypto';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { etagFor, noneMatchHolds, parseIfNoneMatch } from './etag.js';
 
 export function jsonResponse(
   body: unknown,
@@ -17,4 +18,41 @@ export function jsonResponse(
 
 export function noContent(): HttpResponseInit {
   return { status: 204, headers: { 'cache-control': 'no-store' } };
+}
+
+/**
+ * 304 Not Modified: no body, and the headers a 200 would carry that a cache needs (the tag
+ * and the caching policy; RFC 9110 §15.4.5).
+ */
+export function notModified(etag: string): HttpResponseInit {
+  return { status: 304, headers: { etag, 'cache-control': 'no-store' } };
+}
+
+/**
+ * The answer to a GET of a representation tagged `etag`: 304 when the request's
+ * `If-None-Match` matches the tag, otherwise 200 with the JSON body and the tag.
+ */
+export function conditionalJsonResponse(
+  request: HttpRequest,
+  body: unknown,
+  etag: string,
+): HttpResponseInit {
+  const condition = parseIfNoneMatch(request);
+  if (condition !== undefined && noneMatchHolds(condition, etag)) return notModified(etag);
+  return jsonResponse(body, { headers: { etag } });
+}
+
+/**
+ * A weak tag for a list (or any computed) response: a hash of its JSON body. Weak, because
+ * it stands for the body's meaning, not for bytes a range request could rely on (RFC 9110
+ * §8.8.1); equal bodies get equal tags whichever server (primary or replica) produced them.
+ */
+export function weakEtagOf(body: unknown): string {
+  const digest = createHash('sha256').update(JSON.stringify(body)).digest('base64url');
+  return `W/"${digest}"`;
+}
+
+/** A list response with a weak tag, 304 when `If-None-Match` still matches it. */
+export function listResponse(request: HttpRequest, body: unknown): HttpResponseInit {
+  return conditionalJsonResponse(request, body, weakEtagOf(body));
 }

@@ -378,3 +378,15 @@ export function createAppPool(config: SectionConfig<'mysql'>): Pool {
   });
   return pool;
 }
+
+/**
+ * The `mysql` section pointed at the read replica (MYSQL_READ_URL or MYSQL_READ_HOST), or
+ * undefined when none is set: the replica is reached as the primary is, with the same
+ * port, user, database, sign-in, TLS, pool size and timeouts.
+ */
+export function replicaConfig(config: SectionConfig<'mysql'>): SectionConfig<'mysql'> | undefined {
+  if (config.MYSQL_READ_URL !== undefined) return { ...config, MYSQL_URL: config.MYSQL_READ_URL };
+  if (config.MYSQL_READ_HOST !== undefined)
+    return { ...config, MYSQL_HOST: config.MYSQL_READ_HOST };
+  return undefined;
+}

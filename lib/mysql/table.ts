@@ -121,6 +121,16 @@ export class VersionedTable<Resource extends { version: number }> {
     return row ? this.spec.fromRow(row) : undefined;
   }
 
+  /** The version of row `id` alone (a conditional GET needs no more), or undefined if none. */
+  async version(db: Queryable, id: number): Promise<number | undefined> {
+    const [rows] = await db.query<RowDataPacket[]>(
+      `SELECT version FROM ${this.spec.table} WHERE id = ?`,
+      [id],
+    );
+    const row = rows[0];
+    return row ? Number(row['version']) : undefined;
+  }
+
   async get(db: Queryable, id: number): Promise<Resource> {
     const found = await this.find(db, id);
     if (!found) throw this.notFound(id);

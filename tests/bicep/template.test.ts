@@ -57,6 +57,7 @@ const scenarios = {
     mysqlBackupRetentionDays: 35,
     mysqlGeoRedundantBackup: true,
     mysqlClientIpAddress: `'203.0.113.7'`,
+    mysqlReadReplica: true,
     maximumInstanceCount: 100,
     instanceMemoryMB: 4096,
     eventHubsThroughputUnits: 4,
@@ -158,6 +159,7 @@ const readsProperty = (id: string, property: string) =>
 /** Settings only a local stand-in uses; Azure must not set them. */
 const localOnly = [
   'MYSQL_URL',
+  'MYSQL_READ_URL',
   'MYSQL_TLS',
   'MYSQL_PORT',
   'COSMOS_KEY',
@@ -192,6 +194,7 @@ function deployedValue(name: string, value: string): string {
   if (name.endsWith('__clientId')) return '00000000-0000-4000-8000-000000000001';
   const samples: Record<string, string> = {
     MYSQL_HOST: 'mysql-x.mysql.database.azure.com',
+    MYSQL_READ_HOST: 'mysql-x-replica.mysql.database.azure.com',
     COSMOS__accountEndpoint: 'https://cosmos-x.documents.azure.com:443/',
     WEBPUBSUB__endpoint: 'https://wps-x.webpubsub.azure.com',
     EventHubConnection__fullyQualifiedNamespace: 'evhns-x.servicebus.windows.net',
@@ -564,11 +567,25 @@ describe('platform', () => {
       backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' },
       highAvailability: { mode: 'Disabled' },
     });
-    expect(one('full', 'Microsoft.DBforMySQL/flexibleServers').properties).toMatchObject({
+    const [source, replica, ...more] = resources('full', 'Microsoft.DBforMySQL/flexibleServers');
+    expect(more).toEqual([]);
+    expect(source?.properties).toMatchObject({
       backup: { backupRetentionDays: 35, geoRedundantBackup: 'Enabled' },
       highAvailability: { mode: 'ZoneRedundant' },
     });
     expect(resources('full', 'Microsoft.DBforMySQL/flexibleServers/firewallRules')).toHaveLength(2);
+    // The read replica: replicates the source, and the app reads from it by MYSQL_READ_HOST.
+    expect(replica?.name).toBe(`${String(source?.name)}-replica`);
+    expect(replica?.properties).toEqual({
+      createMode: 'Replica',
+      sourceServerResourceId: expect.stringMatching(
+        new RegExp(`Microsoft\\.DBforMySQL/flexibleServers/${String(source?.name)}$`),
+      ),
+    });
+    expect(appSettings('full')['MYSQL_READ_HOST']).toMatch(
+      /Microsoft\.DBforMySQL\/flexibleServers\/[^']+-replica', '[^']+'\)\.fullyQualifiedDomainName/,
+    );
+    expect(appSettings('minimal')['MYSQL_READ_HOST']).toBe('');
   });
 });
 

@@ -309,6 +309,47 @@ describe('GET /api/alerts/{id}', () => {
     expect(inList).toEqual(result.body);
   });
 
+  it('answers If-None-Match with 304 while the ETag matches, 200 otherwise', async () => {
+    const path = alertPath(listed.e3Temperature);
+    const etag = (await get(path, tokens.technician)).headers.get('etag') ?? '';
+    const conditional = (tag: string) =>
+      call('GET', path, { token: tokens.technician, headers: { 'if-none-match': tag } });
+    for (const tag of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const result = await conditional(tag);
+      expect(result.status, tag).toBe(304);
+      expect(result.text).toBe('');
+      expect(result.headers.get('etag')).toBe(etag);
+    }
+    for (const tag of ['"stale"', 'garbage', etag.slice(1)]) {
+      const result = await conditional(tag);
+      expect(result.status, tag).toBe(200);
+      expect(result.body.id).toBe(listed.e3Temperature);
+    }
+    // Visibility first: an alert the caller may not see stays a 404, whatever the tag.
+    const hidden = await call('GET', alertPath(listed.e1Pressure), {
+      token: tokens.unassigned,
+      headers: { 'if-none-match': '*' },
+    });
+    expectProblem(hidden, 404);
+  });
+
+  it('tags the list weakly; the tag round-trips to 304', async () => {
+    const first = await get('/api/alerts?equipmentId=3');
+    const tag = first.headers.get('etag') ?? '';
+    expect(tag).toMatch(/^W\/"[A-Za-z0-9_-]+"$/);
+    const again = await call('GET', '/api/alerts?equipmentId=3', {
+      token: tokens.admin,
+      headers: { 'if-none-match': tag },
+    });
+    expect(again.status).toBe(304);
+    // Another selection is another representation, with another tag.
+    const other = await call('GET', '/api/alerts', {
+      token: tokens.admin,
+      headers: { 'if-none-match': tag },
+    });
+    expect(other.status).toBe(200);
+  });
+
   it('reads an id given with its colons unescaped', async () => {
     const result = await get(`/api/alerts/${listed.e1Temperature}`);
     expect(result.status, result.text).toBe(200);

@@ -283,6 +283,24 @@ describe('assignments: list', () => {
     expect(await listedTechnicianIds(other)).toEqual([t2.id]);
   });
 
+  it('tags the list weakly: 304 for the same tag until an assignment changes it', async () => {
+    const equipmentId = await newEquipmentId();
+    const path = `/api/equipment/${equipmentId}/technicians`;
+    const list = (ifNoneMatch?: string) =>
+      call('GET', path, {
+        token: tokens.technician,
+        ...(ifNoneMatch === undefined ? {} : { headers: { 'if-none-match': ifNoneMatch } }),
+      });
+    const tag = (await list()).headers.get('etag') ?? '';
+    expect(tag).toMatch(/^W\/"[A-Za-z0-9_-]+"$/);
+    expect((await list(tag)).status).toBe(304);
+    expect((await assign(equipmentId, (await createTechnician()).id)).status).toBe(201);
+    const changed = await list(tag);
+    expect(changed.status).toBe(200);
+    expect(changed.body.items).toHaveLength(1);
+    expect(changed.headers.get('etag')).not.toBe(tag);
+  });
+
   it('lists nothing for a machine without technicians', async () => {
     const equipmentId = await newEquipmentId();
     const res = await call('GET', `/api/equipment/${equipmentId}/technicians`, {

@@ -21,6 +21,7 @@ import {
   describeAdminOnlyWrites,
   describeAuthentication,
   describeBodyParsing,
+  describeConditionalReads,
   describeConditionalWrites,
   describeItemIds,
   describePagination,
@@ -669,6 +670,7 @@ describe('equipment: delete', () => {
 });
 
 describeConditionalWrites(resource);
+describeConditionalReads(resource);
 
 describeAuthentication(resource);
 

@@ -16,6 +16,7 @@ import { rowHelpers } from '../helpers/rows.js';
 import {
   describeAuthentication,
   describeBodyParsing,
+  describeConditionalReads,
   describeConditionalWrites,
   describeItemIds,
   type Item,
@@ -358,6 +359,7 @@ describe('service records: create, read, replace, delete', () => {
 describeItemIds(resource);
 
 describeConditionalWrites(resource);
+describeConditionalReads(resource);
 
 describe('service records: validation', () => {
   const cases: [string, () => Record<string, unknown>, string][] = [

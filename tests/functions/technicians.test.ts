@@ -21,6 +21,7 @@ import {
   describeAdminOnlyWrites,
   describeAuthentication,
   describeBodyParsing,
+  describeConditionalReads,
   describeConditionalWrites,
   describeItemIds,
   describePagination,
@@ -480,6 +481,7 @@ describe('technicians: delete', () => {
 });
 
 describeConditionalWrites(resource);
+describeConditionalReads(resource);
 
 describeAuthentication(resource);
 

@@ -480,6 +480,86 @@ export function describeConditionalWrites(resource: TableResourceUnderTest): voi
   });
 }
 
+/**
+ * Conditional GET (RFC 9110 §13.1.2): `If-None-Match` is answered 304 with no body while the
+ * tag still matches (weak comparison, `*`), 200 with the new tag once the resource changed;
+ * a malformed header is ignored; lists carry a weak tag that round-trips the same way.
+ */
+export function describeConditionalReads(resource: TableResourceUnderTest): void {
+  const { path } = resource;
+  const get = (itemPath: string, ifNoneMatch?: string) =>
+    call('GET', itemPath, {
+      token: resource.tokens.admin,
+      ...(ifNoneMatch === undefined ? {} : { headers: { 'if-none-match': ifNoneMatch } }),
+    });
+
+  describe(`${resource.name}: conditional reads`, () => {
+    it('answers 304 with the tag and no body while If-None-Match matches, 200 once it is stale', async () => {
+      const created = await resource.create();
+      const itemPath = `${path}/${created.id}`;
+      for (const tag of ['"1"', 'W/"1"', '"7", "1"', '"7",,W/"1"', '*']) {
+        const res = await get(itemPath, tag);
+        expect(res.status, `If-None-Match: ${tag}`).toBe(304);
+        expect(res.text).toBe('');
+        expect(res.headers.get('etag')).toBe('"1"');
+      }
+      const replaced = await call('PUT', itemPath, {
+        token: resource.tokens.admin,
+        json: { ...resource.validBody(), [resource.textField]: 'changed' },
+      });
+      expect(replaced.status).toBe(200);
+      const stale = await get(itemPath, '"1"');
+      expect(stale.status).toBe(200);
+      expect(stale.body).toMatchObject({ [resource.textField]: 'changed', version: 2 });
+      expect(stale.headers.get('etag')).toBe('"2"');
+      expect((await get(itemPath, stale.headers.get('etag') ?? '')).status).toBe(304);
+    });
+
+    it('ignores a malformed If-None-Match (200), and 404s a missing item even with *', async () => {
+      const created = await resource.create();
+      const itemPath = `${path}/${created.id}`;
+      for (const tag of ['1', '"1', 'W/1', '"1" junk', ',', 'w/"1"']) {
+        const res = await get(itemPath, tag);
+        expect(res.status, `If-None-Match: ${tag}`).toBe(200);
+        expect(res.body).toMatchObject({ id: created.id, version: 1 });
+      }
+      expectProblem(await get(`${path}/${created.id + 1000}`, '*'), 404);
+      expectProblem(await get(`${path}/${created.id + 1000}`, '"1"'), 404);
+    });
+
+    it('refuses bad input before any condition: a bad id, an over-long header, no token', async () => {
+      expectProblem(await get(`${path}/abc`, '"1"'), 400);
+      const created = await resource.create();
+      const longTag = `"${'a'.repeat(1100)}"`;
+      expectProblem(await get(`${path}/${created.id}`, longTag), 400);
+      expectProblem(await get(path, longTag), 400);
+      const anonymous = await call('GET', `${path}/${created.id}`, {
+        headers: { 'if-none-match': '"1"' },
+      });
+      expectProblem(anonymous, 401);
+    });
+
+    it('tags lists weakly: the tag round-trips to 304 until the list changes', async () => {
+      await resource.create();
+      const first = await get(path);
+      expect(first.status).toBe(200);
+      const tag = first.headers.get('etag') ?? '';
+      expect(tag).toMatch(/^W\/"[A-Za-z0-9_-]+"$/);
+      const again = await get(path, tag);
+      expect(again.status).toBe(304);
+      expect(again.text).toBe('');
+      expect(again.headers.get('etag')).toBe(tag);
+      // Weak comparison: the strong form of the same opaque tag matches too.
+      expect((await get(path, tag.slice(2))).status).toBe(304);
+      await resource.create();
+      const changed = await get(path, tag);
+      expect(changed.status).toBe(200);
+      expect(changed.headers.get('etag')).not.toBe(tag);
+      expect(changed.body.items).toHaveLength(2);
+    });
+  });
+}
+
 export interface RoleCheckedResourceUnderTest extends ResourceUnderTest {
   /** Signs the extra tokens these suites need (foreign, expired, without roles). */
   issuer: TestIssuer;

@@ -157,6 +157,37 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes a read replica in the form of the primary: MYSQL_READ_URL or MYSQL_READ_HOST', () => {
+    const replicaUrl = 'mysql://reader:pw@replica.example.com:3306/sis';
+    expect(loadConfig({ ...good, MYSQL_READ_URL: replicaUrl })).toMatchObject({
+      MYSQL_READ_URL: replicaUrl,
+    });
+    const azure = {
+      ...good,
+      MYSQL_URL: undefined,
+      MYSQL_HOST: 'mysql-x.mysql.database.azure.com',
+      MYSQL_USER: 'id-x',
+      MYSQL_DATABASE: 'sis',
+    };
+    const replicaHost = 'mysql-x-replica.mysql.database.azure.com';
+    expect(loadConfig({ ...azure, MYSQL_READ_HOST: replicaHost })).toMatchObject({
+      MYSQL_READ_HOST: replicaHost,
+    });
+    expect(configError({ ...azure, MYSQL_READ_URL: replicaUrl }).problems).toEqual([
+      'MYSQL_READ_URL: with MYSQL_HOST, set MYSQL_READ_HOST',
+    ]);
+    expect(configError({ ...good, MYSQL_READ_HOST: replicaHost }).problems).toEqual([
+      'MYSQL_READ_HOST: with MYSQL_URL, set MYSQL_READ_URL',
+    ]);
+    for (const [name, value] of [
+      ['MYSQL_READ_URL', 'http://replica.example.com/sis'],
+      ['MYSQL_READ_HOST', 'replica host; DROP'],
+    ] as const) {
+      const error = configError({ ...(name === 'MYSQL_READ_URL' ? good : azure), [name]: value });
+      expect(error.problems).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
+    }
+  });
+
   it('refuses a MYSQL_URL that is not mysql:', () => {
     const error = configError({ ...good, MYSQL_URL: 'http://db.example.com/sis' });
     expect(error.problems).toHaveLength(1);

@@ -101,6 +101,27 @@ describe('createServices', () => {
     }
   });
 
+  it('reads from the primary when no replica is set: readPool is the pool, no extra check', async () => {
+    const services = createServices(configSections({ MYSQL_URL: db.url }));
+    try {
+      expect(services.readPool).toBe(services.pool);
+      expect(Object.keys(services.healthChecks)).toEqual(['mysql', 'cosmos']);
+    } finally {
+      await services.close();
+    }
+    // With one, a pool of its own (closed with the services) and a check of its own.
+    const withReplica = createServices(
+      configSections({ MYSQL_URL: db.url, MYSQL_READ_URL: db.url }),
+    );
+    try {
+      expect(withReplica.readPool).not.toBe(withReplica.pool);
+      expect(Object.keys(withReplica.healthChecks)).toEqual(['mysql', 'mysqlReplica', 'cosmos']);
+      await withReplica.healthChecks['mysqlReplica']?.();
+    } finally {
+      await withReplica.close();
+    }
+  });
+
   it('closes what it built: the pool refuses queries afterwards', async () => {
     const services = createServices(configSections({ MYSQL_URL: db.url }));
     const pool = services.pool;

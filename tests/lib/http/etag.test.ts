@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError, StaleVersionError } from '../../../lib/errors.js';
 import { HttpRequest } from '../../../lib/host/azureFunctions.js';
-import { etagFor, parseIfMatch } from '../../../lib/http/etag.js';
+import { etagFor, noneMatchHolds, parseIfMatch, parseIfNoneMatch } from '../../../lib/http/etag.js';
 import { requireVersion } from '../../../lib/preconditions.js';
 
 function withIfMatch(value?: string) {
@@ -87,5 +87,47 @@ describe('If-Match conditions', () => {
     expect(() => {
       requireVersion(parseIfMatch(withIfMatch(etagFor(12))), 13);
     }).toThrow(StaleVersionError);
+  });
+});
+
+function withIfNoneMatch(value?: string) {
+  return new HttpRequest({
+    method: 'GET',
+    url: 'http://127.0.0.1:7071/api/equipment/1',
+    headers: value === undefined ? {} : { 'if-none-match': value },
+  });
+}
+
+describe('parseIfNoneMatch and noneMatchHolds (RFC 9110 §13.1.2)', () => {
+  it.each([
+    ['"3"', true],
+    ['W/"3"', true],
+    ['"1", W/"3"', true],
+    ['*', true],
+    [' * ', true],
+    ['"4"', false],
+    ['"03"', false],
+    ['W/"4", "33"', false],
+  ])('If-None-Match: %s against "3" matches: %s', (header, matches) => {
+    const condition = parseIfNoneMatch(withIfNoneMatch(header));
+    expect(condition).toBeDefined();
+    expect(noneMatchHolds(condition ?? [], '"3"')).toBe(matches);
+  });
+
+  it('compares weakly against weak current tags too', () => {
+    expect(noneMatchHolds(['"abc"'], 'W/"abc"')).toBe(true);
+    expect(noneMatchHolds(['W/"abc"'], 'W/"abd"')).toBe(false);
+  });
+
+  it.each([undefined, '', '3', '"3', 'W/3', 'w/"3"', '"3" "4"', '"a"b"', '*, "3"'])(
+    'ignores an absent or malformed If-None-Match: %j',
+    (header) => {
+      expect(parseIfNoneMatch(withIfNoneMatch(header))).toBeUndefined();
+    },
+  );
+
+  it('refuses an over-long header with 400', () => {
+    const error = thrown(() => parseIfNoneMatch(withIfNoneMatch(`"${'a'.repeat(1100)}"`)));
+    expect(error.kind).toBe('validation');
   });
 });
