@@ -84,6 +84,23 @@ const ifMatchHeader = z.object({
     .optional()
     .meta({ description: 'ETag from a previous read; 412 when stale.' }),
 });
+const ifNoneMatchHeader = z.object({
+  'if-none-match': z.string().optional().meta({
+    description:
+      'ETags from previous reads: 304 without a body while one still matches (weak comparison; `*` matches any existing resource).',
+  }),
+});
+const listEtagHeader = {
+  ETag: {
+    description: 'Weak ETag of this page, for If-None-Match.',
+    schema: { type: 'string' as const },
+  },
+};
+/** The answer to a conditional GET whose ETag still matches. */
+const notModified = (headers: typeof etagHeader | typeof listEtagHeader) => ({
+  description: 'Not modified: the ETag in If-None-Match still matches.',
+  headers,
+});
 const idParams = z.object({
   id: z
     .string()
@@ -127,9 +144,14 @@ function registerCrud(
       path,
       operationId: `list${many}`,
       summary: `List ${tag.toLowerCase()}`,
-      request: { query },
+      request: { query, headers: ifNoneMatchHeader },
       responses: {
-        200: { description: 'One page.', content: json(pageSchema(resource, pageId)) },
+        200: {
+          description: 'One page.',
+          headers: listEtagHeader,
+          content: json(pageSchema(resource, pageId)),
+        },
+        304: notModified(listEtagHeader),
         400: problem('Bad filter or cursor.'),
         ...authErrors,
       },
@@ -158,9 +180,10 @@ function registerCrud(
       path: `${path}/{id}`,
       operationId: `get${one}`,
       summary: 'Get one',
-      request: { params: idParams },
+      request: { params: idParams, headers: ifNoneMatchHeader },
       responses: {
         200: { description: 'Found.', headers: etagHeader, content: json(resource) },
+        304: notModified(etagHeader),
         400: problem('Bad id.'),
         404: problem('No such id.'),
         ...authErrors,
@@ -290,12 +313,14 @@ export function buildOpenApiDocument(
     tags: ['Assignments'],
     summary: 'Technicians assigned to equipment',
     security: [{ bearer: [] }],
-    request: { params: idParams, query: assignmentQuerySchema },
+    request: { params: idParams, query: assignmentQuerySchema, headers: ifNoneMatchHeader },
     responses: {
       200: {
         description: 'One page.',
+        headers: listEtagHeader,
         content: { 'application/json': { schema: pageSchema(assignmentSchema, 'AssignmentPage') } },
       },
+      304: notModified(listEtagHeader),
       400: problem('Bad id, limit or cursor.'),
       404: problem('No such equipment.'),
       ...authErrors,
@@ -393,9 +418,14 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
     tags: ['Alerts'],
     summary: 'Maintenance alerts, newest first',
     security: [{ bearer: [] }],
-    request: { query: alertQuerySchema },
+    request: { query: alertQuerySchema, headers: ifNoneMatchHeader },
     responses: {
-      200: { description: 'One page.', content: json(pageSchema(alertSchema, 'AlertPage')) },
+      200: {
+        description: 'One page.',
+        headers: listEtagHeader,
+        content: json(pageSchema(alertSchema, 'AlertPage')),
+      },
+      304: notModified(listEtagHeader),
       400: problem('Bad filter or cursor.'),
       ...authErrors,
     },
@@ -407,9 +437,10 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
     tags: ['Alerts'],
     summary: 'One alert',
     security: [{ bearer: [] }],
-    request: { params: alertIdParams },
+    request: { params: alertIdParams, headers: ifNoneMatchHeader },
     responses: {
       200: { description: 'Found.', headers: etagHeader, content: json(alertSchema) },
+      304: notModified(etagHeader),
       404: problem('No such alert.'),
       ...authErrors,
     },

@@ -279,3 +279,28 @@ describe('OpenAPI document', () => {
     expect(Object.keys(health.responses ?? {}).sort()).toEqual(['200', '503']);
   });
 });
+
+describe('conditional reads in the document', () => {
+  it.each([
+    ['/equipment', 'get'],
+    ['/equipment/{id}', 'get'],
+    ['/technicians', 'get'],
+    ['/technicians/{id}', 'get'],
+    ['/service-records', 'get'],
+    ['/service-records/{id}', 'get'],
+    ['/equipment/{id}/technicians', 'get'],
+    ['/alerts', 'get'],
+    ['/alerts/{id}', 'get'],
+  ])('%s %s takes If-None-Match and describes its 304 with the ETag', (path, method) => {
+    const op = operation(path, method);
+    expect(op.parameters).toContainEqual(
+      expect.objectContaining({ name: 'if-none-match', in: 'header' }),
+    );
+    const notModified = op.responses?.['304'] as { headers?: Record<string, unknown> };
+    expect(notModified).toBeDefined();
+    expect(Object.keys(notModified.headers ?? {})).toContain('ETag');
+    expect(notModified).not.toHaveProperty('content');
+    const found = op.responses?.['200'] as { headers?: Record<string, unknown> };
+    expect(Object.keys(found.headers ?? {})).toContain('ETag');
+  });
+});
