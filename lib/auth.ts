@@ -33,6 +33,13 @@ function toRoles(values: unknown): Set<Role> {
   return new Set(list.filter((value): value is Role => roles.includes(value as Role)));
 }
 
+/**
+ * Longest subject accepted: it is recorded as the actor of every change (`change_events.actor`
+ * is VARCHAR(255)), so a longer one would fail the write it authorises rather than the sign-in.
+ * Entra ID subjects are 43 characters.
+ */
+export const maxSubjectLength = 255;
+
 async function verifyBearer(
   token: string,
   config: SectionConfig<'auth'>,
@@ -48,6 +55,11 @@ async function verifyBearer(
     });
     if (typeof payload.sub !== 'string' || payload.sub === '')
       throw unauthorized('The token has no subject.', 'invalid_token');
+    if (payload.sub.length > maxSubjectLength)
+      throw unauthorized(
+        `The token's subject is longer than ${maxSubjectLength} characters.`,
+        'invalid_token',
+      );
     return { subject: payload.sub, roles: toRoles(payload['roles']) };
   } catch (error) {
     if (error instanceof HttpError) throw error;
@@ -108,6 +120,10 @@ function principalFromPlatformHeader(header: string): Principal {
   const roleType = result.data.role_typ ?? 'roles';
   const subject = result.data.claims.find((claim) => subjectClaimTypes.has(claim.typ))?.val;
   if (!subject) throw unauthorized('The client principal has no subject.');
+  if (subject.length > maxSubjectLength)
+    throw unauthorized(
+      `The client principal's subject is longer than ${maxSubjectLength} characters.`,
+    );
   return {
     subject,
     roles: toRoles(

@@ -263,6 +263,12 @@ describe('authentication: token verification', () => {
     expectUnauthorized(await readWithToken(await craft({ claims: { sub: '' } })));
   });
 
+  it('refuses a subject longer than the 255 characters a change records as its actor', async () => {
+    expectUnauthorized(await readWithToken(await craft({ claims: { sub: 'x'.repeat(256) } })));
+    const longest = await readWithToken(await craft({ claims: { sub: 'x'.repeat(255) } }));
+    expect(longest.status, longest.text).toBe(200);
+  });
+
   it('refuses a token signed by a foreign key', async () => {
     expectUnauthorized(await readWithToken(await issuer.foreignToken(['Admin'])));
     // Same kid as the real key: the JWKS lookup succeeds and the signature must fail.
