@@ -94,6 +94,8 @@ export async function changeableAlertId(
 /** What a client asks of an alert (the validated `AlertPatch` body). */
 export interface AlertStatusRequest {
   status: Exclude<AlertStatus, 'open'>;
+  /** With `acknowledged`: kept as the alert's `acknowledgementNote`. */
+  note?: string | undefined;
   serviceRecord?: AlertResolutionWork | undefined;
 }
 
@@ -116,7 +118,7 @@ export async function requestAlertStatus(
   now: Date = new Date(),
 ): Promise<AlertWithEtag> {
   const { telemetryDatabase: database, pool } = services;
-  const { status, serviceRecord } = request;
+  const { status, note, serviceRecord } = request;
   // The service record is written first, keyed by the alert: if storing the alert then
   // fails, the client's retry finds the record and completes the link.
   const changed = await changeAlertStatus(
@@ -128,6 +130,7 @@ export async function requestAlertStatus(
     now,
     serviceRecord &&
       (async (alert) => (await serviceRecordForAlert(pool, principal, alert, serviceRecord)).id),
+    note,
   );
   if (!changed.changed) return { ...publicAlert(changed.alert), etag: changed.etag };
   // Stored first; what cannot be delivered now stays owed for the sweep. Recording the
@@ -223,13 +226,24 @@ export async function changeAlertStatus(
    * resolved earlier without one (a retry after a failure between the two stores).
    */
   serviceRecordFor?: (alert: Alert) => Promise<number>,
+  /** With `acknowledged`: the person's note, stored as `acknowledgementNote`. */
+  note?: string,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   // Without a precondition from the client, a write that lands between our read and our
   // replace (the pipeline's next window, a delivery record) is simply re-read and reapplied.
   const attempts = ifMatch === undefined ? 5 : 1;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await changeAlertStatusOnce(database, id, to, by, ifMatch, now, serviceRecordFor);
+      return await changeAlertStatusOnce(
+        database,
+        id,
+        to,
+        by,
+        ifMatch,
+        now,
+        serviceRecordFor,
+        note,
+      );
     } catch (error) {
       if (!(error instanceof LostRace) || attempt >= attempts) {
         if (error instanceof LostRace) {
@@ -253,6 +267,7 @@ async function changeAlertStatusOnce(
   ifMatch: VersionCondition<string>,
   now: Date,
   serviceRecordFor: ((alert: Alert) => Promise<number>) | undefined,
+  note: string | undefined,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
   const etag = httpEtag(cosmosEtag);
@@ -271,7 +286,13 @@ async function changeAlertStatusOnce(
     alert.status === to
       ? alert
       : to === 'acknowledged'
-        ? { ...alert, status: to, acknowledgedAt: now.toISOString(), acknowledgedBy: by }
+        ? {
+            ...alert,
+            status: to,
+            acknowledgedAt: now.toISOString(),
+            acknowledgedBy: by,
+            ...(note === undefined ? {} : { acknowledgementNote: note }),
+          }
         : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
   const next = withNewVersion(
     alert,

@@ -32,7 +32,8 @@ const inputString = () =>
   z.string().refine((value) => !loneSurrogate.test(value), {
     error: 'Contains an unpaired UTF-16 surrogate',
   });
-const text = (max: number) => inputString().trim().min(1, { error: 'Must not be empty' }).max(max);
+export const text = (max: number) =>
+  inputString().trim().min(1, { error: 'Must not be empty' }).max(max);
 /** Optional text: absent, null and empty (after trimming) all store as null. */
 const optionalText = (max: number) =>
   inputString()

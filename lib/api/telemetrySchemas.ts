@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { alertStatuses, type PublicAlert } from '../telemetry/alerts.js';
 import { rejectionReasons, metricNames } from '../telemetry/reading.js';
 import { severities } from '../telemetry/severity.js';
-import { alertResolutionWorkSchema, isoDateTime, pageQuerySchema } from './schemas.js';
+import { alertResolutionWorkSchema, isoDateTime, pageQuerySchema, text } from './schemas.js';
 
 /** An equipment id as the pipeline knows it (text). */
 export const telemetryEquipmentId = z
@@ -28,11 +28,21 @@ export const alertQuerySchema = pageQuerySchema
   })
   .strict();
 
+/** The longest acknowledgement note, in characters. */
+export const alertNoteMaxLength = 2000;
+
 export const alertPatchSchema = z
   .strictObject({
     status: z
       .enum(['acknowledged', 'resolved'])
       .meta({ description: 'open → acknowledged → resolved' }),
+    note: text(alertNoteMaxLength)
+      .optional()
+      .meta({
+        description:
+          'With `acknowledged`: a note kept with the acknowledgement (what the technician is ' +
+          'doing about it). An alert already acknowledged keeps its first note.',
+      }),
     serviceRecord: alertResolutionWorkSchema.optional().meta({
       description:
         'With `resolved`: the work done, recorded once as a completed service record ' +
@@ -42,6 +52,10 @@ export const alertPatchSchema = z
   .refine((patch) => patch.serviceRecord === undefined || patch.status === 'resolved', {
     error: 'A service record goes with resolving the alert',
     path: ['serviceRecord'],
+  })
+  .refine((patch) => patch.note === undefined || patch.status === 'acknowledged', {
+    error: 'A note goes with acknowledging the alert',
+    path: ['note'],
   })
   .meta({ id: 'AlertPatch' });
 
@@ -81,6 +95,7 @@ export const alertSchema = z
     window: z.object({ start: z.iso.datetime(), end: z.iso.datetime(), summary: windowSummary }),
     acknowledgedAt: z.iso.datetime().optional(),
     acknowledgedBy: z.string().optional(),
+    acknowledgementNote: z.string().optional(),
     resolvedAt: z.iso.datetime().optional(),
     resolvedBy: z.string().optional(),
     withdrawn: z

@@ -62,6 +62,8 @@ export interface Alert {
   window: AlertWindow;
   acknowledgedAt?: string;
   acknowledgedBy?: string;
+  /** What the person who acknowledged the alert said (bounded text, optional). */
+  acknowledgementNote?: string;
   resolvedAt?: string;
   resolvedBy?: string;
   /** Service record created when the alert was resolved with a work report. */

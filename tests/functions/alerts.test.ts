@@ -418,7 +418,12 @@ describe('PATCH /api/alerts/{id}', () => {
   });
 
   it.each([
-    ['an unknown field', { status: 'acknowledged', note: 'on my way' }, '#/note'],
+    ['an unknown field', { status: 'acknowledged', comment: 'on my way' }, '#/comment'],
+    ['a note with resolving', { status: 'resolved', note: 'fixed' }, '#/note'],
+    ['an empty note', { status: 'acknowledged', note: '   ' }, '#/note'],
+    ['a note over 2,000 characters', { status: 'acknowledged', note: 'x'.repeat(2001) }, '#/note'],
+    ['a note with a lone surrogate', { status: 'acknowledged', note: 'a\uD800b' }, '#/note'],
+    ['a note that is not text', { status: 'acknowledged', note: 7 }, '#/note'],
     ['status open', { status: 'open' }, '#/status'],
     ['an unknown status', { status: 'closed' }, '#/status'],
     ['no status', {}, '#/status'],
@@ -488,7 +493,8 @@ describe('PATCH /api/alerts/{id}', () => {
   it('lets a technician acknowledge it, conditionally on the ETag they read', async () => {
     const read = await get(alertPath(firstId), tokens.technician);
     const etag = read.headers.get('etag')!;
-    const result = await patch(firstId, { status: 'acknowledged' }, tokens.technician, {
+    const note = `  On my way — ${'n'.repeat(1980)}  `;
+    const result = await patch(firstId, { status: 'acknowledged', note }, tokens.technician, {
       'if-match': `"other", ${etag}`,
     });
     expect(result.status, result.text).toBe(200);
@@ -496,6 +502,7 @@ describe('PATCH /api/alerts/{id}', () => {
       id: firstId,
       status: 'acknowledged',
       acknowledgedBy: 'tech-dana',
+      acknowledgementNote: note.trim(),
       severity: 'high',
       occurrences: 1,
     });
@@ -518,10 +525,11 @@ describe('PATCH /api/alerts/{id}', () => {
 
   it('answers an acknowledgement of an acknowledged alert with it unchanged', async () => {
     const result = await expectCosmosUnchanged(cosmos, () =>
-      patch(firstId, { status: 'acknowledged' }, tokens.otherTechnician),
+      patch(firstId, { status: 'acknowledged', note: 'me too' }, tokens.otherTechnician),
     );
     expect(result.status, result.text).toBe(200);
     expect(result.body).toMatchObject({ acknowledgedBy: 'tech-dana', etag: acknowledgedEtag });
+    expect(result.body.acknowledgementNote).toMatch(/^On my way/);
   });
 
   it('keeps folding anomalous windows into the acknowledged alert (storm control)', async () => {
