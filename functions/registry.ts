@@ -1,5 +1,6 @@
 /** Every function the app declares: the single list both the Azure entry and the local host use. */
 import type { FunctionDeclaration } from '../lib/host/declarations.js';
+import { alertCommentsFunction } from './alertComments.js';
 import { alertFunctions } from './alerts.js';
 import { assignmentFunctions } from './assignments.js';
 import { closeIdleWindowsFunction } from './closeIdleWindows.js';
@@ -26,6 +27,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ...serviceRecordFunctions,
   telemetryFunction,
   ...alertFunctions,
+  alertCommentsFunction,
   deadLetterFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,

@@ -64,15 +64,24 @@ export async function listVisibleAlerts(
   return listAlerts(telemetryDatabase, { ...query, equipmentIds }, query);
 }
 
+/** The id of an alert the caller may see (404 for one they may not, as for a missing one). */
+export async function requireVisibleAlertId(
+  pool: Pool,
+  principal: Principal,
+  rawId: string | undefined,
+): Promise<string> {
+  const id = alertIdFrom(rawId);
+  await requireVisible(pool, principal, id);
+  return id;
+}
+
 /** One alert the caller may see (404 for one they may not, as for a missing one). */
 export async function getVisibleAlert(
   { telemetryDatabase, pool }: AlertReadServices,
   principal: Principal,
   rawId: string | undefined,
 ): Promise<AlertWithEtag> {
-  const id = alertIdFrom(rawId);
-  await requireVisible(pool, principal, id);
-  return getAlert(telemetryDatabase, id);
+  return getAlert(telemetryDatabase, await requireVisibleAlertId(pool, principal, rawId));
 }
 
 /**
@@ -185,7 +194,7 @@ export async function listAlerts(
   return { ...found, items: found.items.map(publicAlert) };
 }
 
-async function readAlert(
+export async function readAlert(
   database: Database,
   id: string,
 ): Promise<{ alert: Alert; cosmosEtag: string }> {
@@ -209,41 +218,23 @@ export async function getAlert(
 }
 
 /**
- * Acknowledges or resolves an alert. The pipeline may update the same alert at the same
+ * Changes one stored alert under its ETag. The pipeline may update the same alert at the same
  * moment (another anomalous window), so the write is conditional on the ETag read here, and
- * on the caller's `If-Match` when given.
+ * on the caller's `If-Match` when given. Without a precondition from the client, a write that
+ * lands between our read and our replace (the pipeline's next window, a delivery record) is
+ * simply re-read and `change` applied again.
+ * @param change the alert to store, or undefined to store nothing (the request is already met).
  */
-export async function changeAlertStatus(
+export async function replaceAlert(
   database: Database,
   id: string,
-  to: Exclude<AlertStatus, 'open'>,
-  by: string,
   ifMatch: VersionCondition<string>,
-  now: Date = new Date(),
-  /**
-   * Called once the change is allowed and before it is stored: returns the service record
-   * documenting the resolution, stored in the same write. Also links a record to an alert
-   * resolved earlier without one (a retry after a failure between the two stores).
-   */
-  serviceRecordFor?: (alert: Alert) => Promise<number>,
-  /** With `acknowledged`: the person's note, stored as `acknowledgementNote`. */
-  note?: string,
+  change: (alert: Alert) => Promise<Alert | undefined>,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
-  // Without a precondition from the client, a write that lands between our read and our
-  // replace (the pipeline's next window, a delivery record) is simply re-read and reapplied.
   const attempts = ifMatch === undefined ? 5 : 1;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await changeAlertStatusOnce(
-        database,
-        id,
-        to,
-        by,
-        ifMatch,
-        now,
-        serviceRecordFor,
-        note,
-      );
+      return await replaceAlertOnce(database, id, ifMatch, change);
     } catch (error) {
       if (!(error instanceof LostRace) || attempt >= attempts) {
         if (error instanceof LostRace) {
@@ -259,15 +250,11 @@ export async function changeAlertStatus(
 
 class LostRace extends Error {}
 
-async function changeAlertStatusOnce(
+async function replaceAlertOnce(
   database: Database,
   id: string,
-  to: Exclude<AlertStatus, 'open'>,
-  by: string,
   ifMatch: VersionCondition<string>,
-  now: Date,
-  serviceRecordFor: ((alert: Alert) => Promise<number>) | undefined,
-  note: string | undefined,
+  change: (alert: Alert) => Promise<Alert | undefined>,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   const { alert, cosmosEtag } = await readAlert(database, id);
   const etag = httpEtag(cosmosEtag);
@@ -276,29 +263,8 @@ async function changeAlertStatusOnce(
     etag,
     'The alert has changed since you read it; fetch it again and retry.',
   );
-  const linkMissing = serviceRecordFor !== undefined && alert.serviceRecordId === undefined;
-  if (alert.status === to && !linkMissing) return { alert, etag, changed: false };
-  if (alert.status !== to && !canTransition(alert.status, to)) {
-    throw new ConflictError('state', `An alert that is ${alert.status} cannot become ${to}.`);
-  }
-  const serviceRecordId = linkMissing ? await serviceRecordFor(alert) : alert.serviceRecordId;
-  const changed: Alert =
-    alert.status === to
-      ? alert
-      : to === 'acknowledged'
-        ? {
-            ...alert,
-            status: to,
-            acknowledgedAt: now.toISOString(),
-            acknowledgedBy: by,
-            ...(note === undefined ? {} : { acknowledgementNote: note }),
-          }
-        : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
-  const next = withNewVersion(
-    alert,
-    serviceRecordId === undefined ? changed : { ...changed, serviceRecordId },
-    'alert.updated',
-  );
+  const next = await change(alert);
+  if (next === undefined) return { alert, etag, changed: false };
   try {
     const { resource } = await database
       .container('alerts')
@@ -316,4 +282,48 @@ async function changeAlertStatusOnce(
     if ((error as { code?: unknown }).code === 412) throw new LostRace();
     throw error;
   }
+}
+
+/** Acknowledges or resolves an alert (see {@link replaceAlert} for the concurrency). */
+export async function changeAlertStatus(
+  database: Database,
+  id: string,
+  to: Exclude<AlertStatus, 'open'>,
+  by: string,
+  ifMatch: VersionCondition<string>,
+  now: Date = new Date(),
+  /**
+   * Called once the change is allowed and before it is stored: returns the service record
+   * documenting the resolution, stored in the same write. Also links a record to an alert
+   * resolved earlier without one (a retry after a failure between the two stores).
+   */
+  serviceRecordFor?: (alert: Alert) => Promise<number>,
+  /** With `acknowledged`: the person's note, stored as `acknowledgementNote`. */
+  note?: string,
+): Promise<{ alert: Alert; etag: string; changed: boolean }> {
+  return replaceAlert(database, id, ifMatch, async (alert) => {
+    const linkMissing = serviceRecordFor !== undefined && alert.serviceRecordId === undefined;
+    if (alert.status === to && !linkMissing) return undefined;
+    if (alert.status !== to && !canTransition(alert.status, to)) {
+      throw new ConflictError('state', `An alert that is ${alert.status} cannot become ${to}.`);
+    }
+    const serviceRecordId = linkMissing ? await serviceRecordFor(alert) : alert.serviceRecordId;
+    const changed: Alert =
+      alert.status === to
+        ? alert
+        : to === 'acknowledged'
+          ? {
+              ...alert,
+              status: to,
+              acknowledgedAt: now.toISOString(),
+              acknowledgedBy: by,
+              ...(note === undefined ? {} : { acknowledgementNote: note }),
+            }
+          : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
+    return withNewVersion(
+      alert,
+      serviceRecordId === undefined ? changed : { ...changed, serviceRecordId },
+      'alert.updated',
+    );
+  });
 }

@@ -24,6 +24,9 @@ import {
   technicianSchema,
 } from './schemas.js';
 import {
+  alertCommentInputSchema,
+  alertCommentListSchema,
+  alertCommentSchema,
   alertPatchSchema,
   alertQuerySchema,
   alertSchema,
@@ -462,6 +465,50 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
       400: problem('Invalid body.'),
       404: problem('No such alert.'),
       409: problem('That status change is not allowed.'),
+      412: problem('If-Match is stale.'),
+      415: problem('Body is not JSON.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/alerts/{id}/comments',
+    operationId: 'listAlertComments',
+    tags: ['Alerts'],
+    summary: 'Comments on an alert, oldest first',
+    security: [{ bearer: [] }],
+    request: { params: alertIdParams },
+    responses: {
+      200: {
+        description: 'The comments.',
+        headers: etagHeader,
+        content: json(alertCommentListSchema),
+      },
+      404: problem('No such alert.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/alerts/{id}/comments',
+    operationId: 'addAlertComment',
+    tags: ['Alerts'],
+    summary: 'Comment on an alert (notifies nobody)',
+    security: [{ bearer: [] }],
+    request: {
+      params: alertIdParams,
+      headers: ifMatchHeader,
+      body: { content: json(alertCommentInputSchema), required: true },
+    },
+    responses: {
+      201: {
+        description: 'Added; the ETag is the alert’s after the change.',
+        headers: etagHeader,
+        content: json(alertCommentSchema),
+      },
+      400: problem('Invalid body (text empty or over 2,000 characters).'),
+      404: problem('No such alert.'),
+      409: problem('The alert already has 200 comments, the most it keeps.'),
       412: problem('If-Match is stale.'),
       415: problem('Body is not JSON.'),
       ...authErrors,

@@ -3,7 +3,7 @@
  * their queries and bodies, and their OpenAPI descriptions, from one set of zod schemas.
  */
 import { z } from 'zod';
-import { alertStatuses, type PublicAlert } from '../telemetry/alerts.js';
+import { alertStatuses, type AlertComment, type PublicAlert } from '../telemetry/alerts.js';
 import { rejectionReasons, metricNames } from '../telemetry/reading.js';
 import { severities } from '../telemetry/severity.js';
 import { alertResolutionWorkSchema, isoDateTime, pageQuerySchema, text } from './schemas.js';
@@ -58,6 +58,28 @@ export const alertPatchSchema = z
     path: ['note'],
   })
   .meta({ id: 'AlertPatch' });
+
+/** The longest alert comment, in characters. */
+export const alertCommentMaxLength = 2000;
+
+export const alertCommentInputSchema = z
+  .strictObject({ text: text(alertCommentMaxLength) })
+  .meta({ id: 'AlertCommentInput' });
+
+export const alertCommentSchema = z
+  .object({
+    id: z.number().int().meta({ description: 'Position among the alert’s comments, from 1.' }),
+    author: z.string().meta({ description: 'Token subject of the author.' }),
+    at: z.iso.datetime(),
+    text: z.string(),
+  })
+  .meta({ id: 'AlertComment' });
+
+export const alertCommentListSchema = z
+  .object({ items: z.array(alertCommentSchema) })
+  .meta({ id: 'AlertCommentList' });
+
+true satisfies SameShape<z.output<typeof alertCommentSchema>, AlertComment>;
 
 const metricSummary = z.object({
   count: z.number(),

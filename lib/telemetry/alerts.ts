@@ -73,6 +73,12 @@ export interface Alert {
    * every partition's readings were merged in, no longer breached (see {@link applyClearance}).
    */
   withdrawn?: true;
+  /**
+   * What people said about the alert, oldest first (see lib/api/alertComments.ts). Kept in
+   * the alert so it shares its partition and ETag; read through its own route, not sent
+   * with the alert.
+   */
+  comments?: AlertComment[];
   delivery?: AlertDelivery;
   /** Present (true) exactly while `delivery.pending` is not empty: what the sweep queries. */
   deliveryPending?: true;
@@ -85,6 +91,16 @@ export interface Alert {
   beforeLastWindow?: AlertFold;
 }
 
+/** One comment on an alert. */
+export interface AlertComment {
+  /** Its position among the alert's comments, from 1 (comments are never removed). */
+  id: number;
+  /** The token subject of who wrote it. */
+  author: string;
+  at: string;
+  text: string;
+}
+
 /** The parts of an alert that folding a window changes. */
 export type AlertFold = Pick<
   Alert,
@@ -92,16 +108,20 @@ export type AlertFold = Pick<
 >;
 
 /** An alert as the API and clients see it. */
-export type PublicAlert = Omit<Alert, 'delivery' | 'deliveryPending' | 'beforeLastWindow'>;
+export type PublicAlert = Omit<Alert, NotPublic>;
+type NotPublic = 'delivery' | 'deliveryPending' | 'beforeLastWindow' | 'comments';
 
-/** The alert as the API and clients see it: without its outbox and fold bookkeeping. */
-export function publicAlert<T extends Alert>(
-  alert: T,
-): Omit<T, 'delivery' | 'deliveryPending' | 'beforeLastWindow'> {
+/**
+ * The alert as the API and clients see it: without its outbox and fold bookkeeping, and
+ * without its comments (read at /api/alerts/{id}/comments, so a long discussion does not
+ * weigh on every list page and fan-out message).
+ */
+export function publicAlert<T extends Alert>(alert: T): Omit<T, NotPublic> {
   const {
     delivery: _delivery,
     deliveryPending: _pending,
     beforeLastWindow: _before,
+    comments: _comments,
     ...rest
   } = alert;
   return rest;

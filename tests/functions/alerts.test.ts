@@ -733,3 +733,105 @@ describe('resolving with a service record', () => {
     ).rejects.toMatchObject({ kind: 'conflict' });
   });
 });
+
+describe('/api/alerts/{id}/comments', () => {
+  const commentsPath = (id: string) => `${alertPath(id)}/comments`;
+  const post = (id: string, json: unknown, token: string, headers: Record<string, string> = {}) =>
+    call('POST', commentsPath(id), { token, json, headers });
+
+  it('adds comments by their authors, lists them oldest first, and leaves the alert’s version alone', async () => {
+    const id = listed.e3Temperature;
+    const before = await get(alertPath(id));
+    expect((await get(commentsPath(id), tokens.technician)).body).toEqual({ items: [] });
+
+    const first = await post(id, { text: '  Checking the coolant  ' }, tokens.technician, {
+      'if-match': before.headers.get('etag')!,
+    });
+    expect(first.status, first.text).toBe(201);
+    expect(first.body).toEqual({
+      id: 1,
+      author: 'tech-dana',
+      at: expect.any(String),
+      text: 'Checking the coolant',
+    });
+    expect(new Date(first.body.at as string).toISOString()).toBe(first.body.at);
+    const second = await post(id, { text: 'Spare pump ordered' }, tokens.admin);
+    expect(second.status, second.text).toBe(201);
+    expect(second.body).toMatchObject({ id: 2, author: 'admin-ada' });
+
+    const listedComments = await get(commentsPath(id), tokens.otherTechnician);
+    expect(listedComments.status, listedComments.text).toBe(200);
+    expect(listedComments.body).toEqual({ items: [first.body, second.body] });
+    const after = await get(alertPath(id));
+    // The ETag moves with the document; the delivery version and the public alert do not.
+    expect(listedComments.headers.get('etag')).toBe(after.headers.get('etag'));
+    expect(second.headers.get('etag')).toBe(after.headers.get('etag'));
+    expect(after.body.etag).not.toBe(before.body.etag);
+    const { etag: _a, ...publicAfter } = after.body;
+    const { etag: _b, ...publicBefore } = before.body;
+    expect(publicAfter).toEqual(publicBefore);
+    expect((await storedAlert(id, '3'))?.['deliveryPending']).toBeUndefined();
+  });
+
+  it('refuses a stale If-Match (412), a bad body (400) or none (415), changing nothing', async () => {
+    const id = listed.e3Temperature;
+    await expectCosmosUnchanged(cosmos, async () => {
+      expectProblem(await post(id, { text: 'x' }, tokens.admin, { 'if-match': '"stale"' }), 412);
+      for (const json of [
+        {},
+        { text: '   ' },
+        { text: 'x'.repeat(2001) },
+        { text: 7 },
+        { text: 'a\uD800b' },
+        { text: 'x', author: 'someone-else' },
+      ]) {
+        expectProblem(await post(id, json, tokens.admin), 400);
+      }
+      expectProblem(
+        await call('POST', commentsPath(id), { token: tokens.admin, raw: '{"text":"x"}' }),
+        415,
+      );
+    });
+    expect(((await get(commentsPath(id))).body.items as Json[]).length).toBe(2);
+  });
+
+  it('answers 404 to whoever may not see the alert, 401 without a token, 403 without a role', async () => {
+    const id = listed.e3Temperature;
+    await expectCosmosUnchanged(cosmos, async () => {
+      expectProblem(await get(commentsPath(id), tokens.unassigned), 404);
+      expectProblem(await post(id, { text: 'x' }, tokens.unassigned), 404);
+      expectProblem(await get(commentsPath(`3:temperature:${lt('07:00:00.000')}`)), 404);
+      expectProblem(await post('nonsense', { text: 'x' }, tokens.admin), 404);
+      expectProblem(await call('GET', commentsPath(id)), 401);
+      expectProblem(await call('POST', commentsPath(id), { json: { text: 'x' } }), 401);
+      expectProblem(await post(id, { text: 'x' }, tokens.noRole), 403);
+    });
+  });
+
+  it('keeps at most 200 comments per alert, refusing the next with 409', async () => {
+    const id = listed.e1Pressure;
+    const stored = (await storedAlert(id, '1'))!;
+    const comments = Array.from({ length: 199 }, (_, index) => ({
+      id: index + 1,
+      author: 'admin-ada',
+      at: '2026-03-10T09:00:00.000Z',
+      text: `comment ${index + 1}`,
+    }));
+    await cosmos.containers.alerts.item(id, '1').replace({ ...stored, comments });
+    const last = await post(id, { text: 'the two hundredth' }, tokens.technician);
+    expect(last.status, last.text).toBe(201);
+    expect(last.body).toMatchObject({ id: 200, text: 'the two hundredth' });
+    const refused = await expectCosmosUnchanged(cosmos, () =>
+      post(id, { text: 'one more' }, tokens.admin),
+    );
+    expectProblem(refused, 409);
+    expect(((await get(commentsPath(id))).body.items as Json[]).length).toBe(200);
+  });
+
+  it('is in the OpenAPI document with its operations', async () => {
+    const document = await get('/api/openapi.json');
+    const paths = document.body.paths as Record<string, Record<string, Json>>;
+    expect(paths['/alerts/{id}/comments']?.['get']?.['operationId']).toBe('listAlertComments');
+    expect(paths['/alerts/{id}/comments']?.['post']?.['operationId']).toBe('addAlertComment');
+  });
+});
