@@ -30,34 +30,41 @@ function expired(
   ids: readonly string[],
   now: number,
 ) {
-  return ids.filter((id) => namesMysqlRow(id) && !((cache.get(id)?.until ?? 0) > now));
+  return [...new Set(ids)].filter(
+    (id) => namesMysqlRow(id) && !((cache.get(id)?.until ?? 0) > now),
+  );
 }
 
 /**
  * Severity rules per equipment id: the defaults, its type's overrides (types looked up only
  * when type overrides exist, cached 5 minutes) and its own overrides (cached
- * {@link equipmentThresholdCacheMs}), in that order.
+ * {@link equipmentThresholdCacheMs}), in that order. `now` is the caches' clock (epoch ms);
+ * tests drive it.
  */
-export function rulesLookup(rules: SeverityRules, sources: RulesSources): RulesLookup {
+export function rulesLookup(
+  rules: SeverityRules,
+  sources: RulesSources,
+  now: () => number = Date.now,
+): RulesLookup {
   const types = new Map<string, { value: string | null; until: number }>();
   const thresholds = new Map<string, { value: EquipmentThresholdMap | null; until: number }>();
   const hasTypeOverrides =
     rules.byEquipmentType !== undefined && Object.keys(rules.byEquipmentType).length > 0;
   return async (equipmentIds) => {
-    const now = Date.now();
+    const at = now();
     // Telemetry ids are text; only the numeric ones can name a MySQL row.
-    const missingTypes = hasTypeOverrides ? expired(types, equipmentIds, now) : [];
+    const missingTypes = hasTypeOverrides ? expired(types, equipmentIds, at) : [];
     if (missingTypes.length) {
       const found = await sources.types(missingTypes.map(Number));
       for (const id of missingTypes)
-        types.set(id, { value: found.get(Number(id)) ?? null, until: now + typeCacheMs });
+        types.set(id, { value: found.get(Number(id)) ?? null, until: at + typeCacheMs });
     }
-    const missingThresholds = expired(thresholds, equipmentIds, now);
+    const missingThresholds = expired(thresholds, equipmentIds, at);
     if (missingThresholds.length) {
       const found = await sources.thresholds(missingThresholds.map(Number));
       for (const id of missingThresholds) {
         const value = found.get(Number(id)) ?? null;
-        thresholds.set(id, { value, until: now + equipmentThresholdCacheMs });
+        thresholds.set(id, { value, until: at + equipmentThresholdCacheMs });
       }
     }
     return (equipmentId) =>

@@ -8,6 +8,7 @@ import { poolOptions } from '../../../lib/mysql/pool.js';
 import { isTransient } from '../../../lib/telemetry/retry.js';
 import {
   defaultRegistryCache,
+  equipmentThresholdCacheMs,
   equipmentTypes,
   mysqlEquipmentIds,
   registryLookup,
@@ -112,6 +113,26 @@ describe('rulesLookup', () => {
     const rulesFor = await plain(['21']);
     expect(asked).toHaveLength(1);
     expect(rulesFor('21').temperature).toMatchObject({ medium: 75, high: 80, critical: 90 });
+  });
+});
+
+describe('rulesLookup: a changed override', () => {
+  it('applies from the first lookup after the cache time, not before', async () => {
+    await insertEquipment(521, 'crane');
+    await insertThresholds(521, { temperature: { medium: 60, high: 65, critical: 85 } });
+    let clock = 1_000_000;
+    const lookup = rulesLookup(defaultSeverityRules, mysqlSources(db.pool), () => clock);
+    expect((await lookup(['521']))('521').temperature.medium).toBe(60);
+    await db.pool.query('UPDATE equipment_thresholds SET thresholds = ? WHERE equipment_id = 521', [
+      JSON.stringify({ temperature: { medium: 50, high: 65, critical: 85 } }),
+    ]);
+    clock += equipmentThresholdCacheMs - 1;
+    expect((await lookup(['521']))('521').temperature.medium).toBe(60);
+    clock += 1;
+    expect((await lookup(['521']))('521').temperature.medium).toBe(50);
+    await db.pool.query('DELETE FROM equipment_thresholds WHERE equipment_id = 521');
+    clock += equipmentThresholdCacheMs;
+    expect((await lookup(['521']))('521').temperature.medium).toBe(75);
   });
 });
 
