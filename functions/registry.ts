@@ -9,6 +9,7 @@ import { deadLetterFunction } from './deadLetters.js';
 import { deliverAlertsFunction } from './deliverAlerts.js';
 import { equipmentFunctions } from './equipment.js';
 import { equipmentHistoryFunction } from './equipmentHistory.js';
+import { equipmentThresholdsFunction } from './equipmentThresholds.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
 import { negotiateFunctions } from './negotiate.js';
@@ -23,6 +24,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ...equipmentFunctions,
   ...assignmentFunctions,
   equipmentHistoryFunction,
+  equipmentThresholdsFunction,
   ...technicianFunctions,
   ...serviceRecordFunctions,
   telemetryFunction,

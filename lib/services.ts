@@ -42,6 +42,7 @@ import {
   registryLookup,
   rulesLookup,
 } from './telemetry/equipmentLookups.js';
+import { readEquipmentThresholds } from './telemetry/equipmentThresholds.js';
 import { createHubProbe, type HubProbe } from './telemetry/hubProbe.js';
 import {
   createTelemetryProcessor,
@@ -154,8 +155,11 @@ export function createServices(config: Config | ConfigSections): Services {
       return once('severityRules', () =>
         rulesLookup(
           parseSeverityRules(section('telemetry').SEVERITY_RULES),
-          // The pool is asked for only when a type override needs a lookup.
-          (ids) => equipmentTypes(services.pool)(ids),
+          // The pool is asked for at the first lookup, not when the services are built.
+          {
+            types: (ids) => equipmentTypes(services.pool)(ids),
+            thresholds: (ids) => readEquipmentThresholds(services.pool, ids),
+          },
         ),
       );
     },

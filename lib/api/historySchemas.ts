@@ -12,6 +12,7 @@ export const equipmentEventTypes = [
   'TechnicianAssigned',
   'TechnicianUnassigned',
   'ServiceRecorded',
+  'ThresholdsChanged',
 ] as const;
 export type EquipmentEventType = (typeof equipmentEventTypes)[number];
 

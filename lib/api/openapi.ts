@@ -3,6 +3,7 @@
  * `tests/lib/api/openapi.test.ts` checks that every declared route and method is described.
  */
 import { equipmentHistoryPageSchema, equipmentHistoryQuerySchema } from './historySchemas.js';
+import { equipmentThresholdsInputSchema, equipmentThresholdsSchema } from './thresholds.js';
 import {
   OpenAPIRegistry,
   OpenApiGeneratorV31,
@@ -391,6 +392,7 @@ export function buildOpenApiDocument(
     },
   });
 
+  registerThresholds(registry);
   registerTelemetryReads(registry);
   registerRealtime(registry);
 
@@ -407,6 +409,76 @@ export function buildOpenApiDocument(
     },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],
+  });
+}
+
+/** /equipment/{id}/thresholds: one machine's threshold overrides. */
+function registerThresholds(registry: OpenAPIRegistry): void {
+  const path = '/equipment/{id}/thresholds';
+  const content = { 'application/json': { schema: equipmentThresholdsSchema } };
+  const common = { tags: ['Equipment'], security: [{ bearer: [] }] };
+  const description =
+    'Per metric, medium/high/critical raise thresholds replacing those of the defaults and ' +
+    'the equipment type, in order for the metric (temperature and vibration rise, pressure ' +
+    'falls) and within its physical range, and an optional clear threshold on the normal ' +
+    'side of medium (kept for hysteresis; not applied yet). The pipeline applies a change ' +
+    'within 60 seconds, so from the next window to close.';
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path,
+    operationId: 'getEquipmentThresholds',
+    summary: 'Threshold overrides of one equipment',
+    description: `${description} Technicians read those of their assigned equipment only.`,
+    request: { params: idParams, headers: ifNoneMatchHeader },
+    responses: {
+      200: { description: 'Found.', headers: etagHeader, content },
+      304: notModified(etagHeader),
+      400: problem('Bad id.'),
+      404: problem('No such equipment (or not assigned to the technician), or no overrides.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'put',
+    path,
+    operationId: 'putEquipmentThresholds',
+    summary: 'Set or replace threshold overrides (Admin)',
+    description,
+    request: {
+      params: idParams,
+      headers: ifMatchHeader,
+      body: {
+        required: true,
+        content: { 'application/json': { schema: equipmentThresholdsInputSchema } },
+      },
+    },
+    responses: {
+      200: { description: 'Replaced.', headers: etagHeader, content },
+      201: { description: 'Created.', headers: etagHeader, content },
+      400: problem('Bad id, or thresholds out of order, out of range or a misplaced clear.'),
+      404: problem('No such equipment.'),
+      412: problem('If-Match is stale, or given while there are no overrides.'),
+      413: problem('Body over 1 MiB.'),
+      415: problem('Body is not JSON.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'delete',
+    path,
+    operationId: 'deleteEquipmentThresholds',
+    summary: "Remove threshold overrides (Admin): the type's rules apply again",
+    request: { params: idParams, headers: ifMatchHeader },
+    responses: {
+      204: { description: 'Removed.' },
+      400: problem('Bad id.'),
+      404: problem('No such equipment, or no overrides.'),
+      412: problem('If-Match is stale.'),
+      ...authErrors,
+    },
   });
 }
 

@@ -154,6 +154,24 @@ export const migrations: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ],
   },
+  {
+    version: 5,
+    name: 'per-equipment threshold overrides',
+    statements: [
+      // One row per machine that has overrides: per metric its medium/high/critical raise
+      // thresholds and optional clear threshold, as JSON validated by
+      // lib/telemetry/equipmentThresholds.ts. The overrides go with the machine.
+      `CREATE TABLE equipment_thresholds (
+        equipment_id BIGINT UNSIGNED NOT NULL,
+        thresholds JSON NOT NULL,
+        version INT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (equipment_id),
+        CONSTRAINT fk_equipment_thresholds_equipment FOREIGN KEY (equipment_id) REFERENCES equipment (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

@@ -1,37 +1,77 @@
 /**
  * What the pipeline asks MySQL about equipment, cached: the severity rules of each equipment
- * (per-type overrides need its type, read only when overrides exist) and which equipment
- * ids are registered. lib/services.ts wires them to the app's pool.
+ * (per-type overrides need its type, read only when overrides exist; per-equipment overrides
+ * are read for the equipment whose windows close) and which equipment ids are registered.
+ * lib/services.ts wires them to the app's pool.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
+import { applyEquipmentThresholds, type EquipmentThresholdMap } from './equipmentThresholds.js';
 import type { RegistryLookup, RulesLookup } from './processor.js';
 import { namesMysqlRow } from './reading.js';
 import { rulesFor, type SeverityRules } from './severity.js';
 
 const typeCacheMs = 5 * 60_000;
 
-/** Severity rules per equipment id; looks types up in MySQL only when overrides exist. */
+/**
+ * How long a machine's per-equipment overrides are reused. Windows are five minutes long,
+ * so an override saved through the API applies from the next window to close.
+ */
+export const equipmentThresholdCacheMs = 60_000;
+
+/** Where {@link rulesLookup} reads what it needs, by numeric equipment id. */
+export interface RulesSources {
+  types: (ids: number[]) => Promise<Map<number, string>>;
+  thresholds: (ids: number[]) => Promise<Map<number, EquipmentThresholdMap>>;
+}
+
+/** Entries of a per-id cache that are missing or expired at `now`. */
+function expired(
+  cache: ReadonlyMap<string, { until: number }>,
+  ids: readonly string[],
+  now: number,
+) {
+  return [...new Set(ids)].filter(
+    (id) => namesMysqlRow(id) && !((cache.get(id)?.until ?? 0) > now),
+  );
+}
+
+/**
+ * Severity rules per equipment id: the defaults, its type's overrides (types looked up only
+ * when type overrides exist, cached 5 minutes) and its own overrides (cached
+ * {@link equipmentThresholdCacheMs}), in that order. `now` is the caches' clock (epoch ms);
+ * tests drive it.
+ */
 export function rulesLookup(
   rules: SeverityRules,
-  lookupTypes: (ids: number[]) => Promise<Map<number, string>>,
+  sources: RulesSources,
+  now: () => number = Date.now,
 ): RulesLookup {
-  const cache = new Map<string, { type: string | null; until: number }>();
+  const types = new Map<string, { value: string | null; until: number }>();
+  const thresholds = new Map<string, { value: EquipmentThresholdMap | null; until: number }>();
+  const hasTypeOverrides =
+    rules.byEquipmentType !== undefined && Object.keys(rules.byEquipmentType).length > 0;
   return async (equipmentIds) => {
-    if (!rules.byEquipmentType || Object.keys(rules.byEquipmentType).length === 0) {
-      const resolved = rulesFor(rules);
-      return () => resolved;
-    }
-    const now = Date.now();
+    const at = now();
     // Telemetry ids are text; only the numeric ones can name a MySQL row.
-    const missing = equipmentIds.filter(
-      (id) => namesMysqlRow(id) && !((cache.get(id)?.until ?? 0) > now),
-    );
-    if (missing.length) {
-      const types = await lookupTypes(missing.map(Number));
-      for (const id of missing)
-        cache.set(id, { type: types.get(Number(id)) ?? null, until: now + typeCacheMs });
+    const missingTypes = hasTypeOverrides ? expired(types, equipmentIds, at) : [];
+    if (missingTypes.length) {
+      const found = await sources.types(missingTypes.map(Number));
+      for (const id of missingTypes)
+        types.set(id, { value: found.get(Number(id)) ?? null, until: at + typeCacheMs });
     }
-    return (equipmentId) => rulesFor(rules, cache.get(equipmentId)?.type ?? null);
+    const missingThresholds = expired(thresholds, equipmentIds, at);
+    if (missingThresholds.length) {
+      const found = await sources.thresholds(missingThresholds.map(Number));
+      for (const id of missingThresholds) {
+        const value = found.get(Number(id)) ?? null;
+        thresholds.set(id, { value, until: at + equipmentThresholdCacheMs });
+      }
+    }
+    return (equipmentId) =>
+      applyEquipmentThresholds(
+        rulesFor(rules, types.get(equipmentId)?.value ?? null),
+        thresholds.get(equipmentId)?.value ?? undefined,
+      );
   };
 }
 

@@ -129,7 +129,7 @@ const byEquipmentTypeSchema = z.preprocess(
 );
 
 /** Why a metric rule is not monotonic, or undefined when it is. */
-function monotonicProblem(rule: MetricRule): string | undefined {
+export function monotonicProblem(rule: MetricRule): string | undefined {
   const { direction, medium, high, critical } = rule;
   if (direction === 'above' && !(medium < high && high < critical)) {
     return `"above" thresholds must rise: medium < high < critical (got ${medium}, ${high}, ${critical})`;

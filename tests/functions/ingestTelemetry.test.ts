@@ -34,7 +34,9 @@ useAppWebPubSub();
 
 // The machines this file sends for (readings of any other id are dead-lettered as unregistered).
 beforeAll(async () => {
-  for (const id of [201, 202, 203, 204, 205, 206, 207, 208, 209, 211, 212, 213, 240, 241, 242, 243])
+  for (const id of [
+    201, 202, 203, 204, 205, 206, 207, 208, 209, 211, 212, 213, 240, 241, 242, 243, 250,
+  ])
     await insertEquipment(db.pool, id);
 });
 
@@ -330,6 +332,34 @@ describe('ingestTelemetry: bad data', () => {
       }),
     ]);
     await expectCosmosUnchanged(cosmos, () => deliver(sent));
+  });
+
+  it("grades a window by the equipment's own thresholds, which are stricter than the defaults", async () => {
+    // 70 °C is below every default threshold (medium 75) but above this machine's high (65).
+    await db.pool.query(
+      'INSERT INTO equipment_thresholds (equipment_id, thresholds) VALUES (250, ?)',
+      [JSON.stringify({ temperature: { medium: 60, high: 65, critical: 85, clear: 55 } })],
+    );
+    const warm = new PartitionFeed('12');
+    const { logs } = await deliver(
+      warm.batch([
+        [JSON.stringify(reading('250', t('11:00:10'), { temperature: 70 })), t('11:00:11')],
+        [JSON.stringify(reading('250', t('11:06:30'), { temperature: 20 })), t('11:06:31')],
+      ]),
+    );
+    expect(logs).toEqual([
+      'partition 12: 2 events (0 already processed), 0 dead letters, ' +
+        '1 windows closed, 1 aggregates, 1 alerts',
+    ]);
+    const alerts = (await documents(cosmos, 'alerts')).filter(
+      (a) => a['equipmentId'] === '250' && a['type'] !== alertSlotType,
+    );
+    expect(alerts).toEqual([
+      expect.objectContaining({
+        id: `250:temperature:${t('11:00:00.000')}`,
+        severity: 'high',
+      }),
+    ]);
   });
 });
 

@@ -7,7 +7,12 @@ import { expect } from 'vitest';
 
 /** Every row of every product table, each table in a stable order. */
 export type Snapshot = Record<
-  'equipment' | 'technicians' | 'assignments' | 'serviceRecords' | 'changeEvents',
+  | 'equipment'
+  | 'technicians'
+  | 'assignments'
+  | 'serviceRecords'
+  | 'equipmentThresholds'
+  | 'changeEvents',
   RowDataPacket[]
 >;
 
@@ -35,6 +40,10 @@ export async function snapshotTables(pool: Pool): Promise<Snapshot> {
       'SELECT * FROM equipment_technicians ORDER BY equipment_id, technician_id',
     ),
     serviceRecords: await queryRows(pool, 'SELECT * FROM service_records ORDER BY id'),
+    equipmentThresholds: await queryRows(
+      pool,
+      'SELECT * FROM equipment_thresholds ORDER BY equipment_id',
+    ),
     changeEvents: await queryRows(pool, 'SELECT * FROM change_events ORDER BY id'),
   };
 }

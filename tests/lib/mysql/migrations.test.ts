@@ -257,6 +257,7 @@ describe('schema', () => {
     expect(rows.map((r) => `${r['t']}.${r['c']} -> ${r['rt']}.${r['rc']} ${r['del']}`)).toEqual([
       'equipment_technicians.equipment_id -> equipment.id CASCADE',
       'equipment_technicians.technician_id -> technicians.id RESTRICT',
+      'equipment_thresholds.equipment_id -> equipment.id CASCADE',
       'service_records.equipment_id -> equipment.id RESTRICT',
       'service_records.technician_id -> technicians.id RESTRICT',
     ]);
@@ -267,7 +268,7 @@ describe('schema', () => {
       `SELECT table_name AS t, column_name AS c FROM information_schema.columns
        WHERE table_schema = DATABASE() AND column_name IN ('version', 'created_at', 'updated_at')`,
     );
-    for (const table of ['equipment', 'technicians', 'service_records']) {
+    for (const table of ['equipment', 'technicians', 'service_records', 'equipment_thresholds']) {
       expect(
         rows
           .filter((r) => r['t'] === table)

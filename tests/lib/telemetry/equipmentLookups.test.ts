@@ -2,18 +2,21 @@
  * The pipeline's MySQL lookups, against a real MariaDB: severity rules per equipment (per-type
  * overrides need the type) and the registry of equipment ids, both cached.
  */
-import { createPool, type RowDataPacket } from 'mysql2/promise';
+import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { poolOptions } from '../../../lib/mysql/pool.js';
 import { isTransient } from '../../../lib/telemetry/retry.js';
 import {
   defaultRegistryCache,
+  equipmentThresholdCacheMs,
   equipmentTypes,
   mysqlEquipmentIds,
   registryLookup,
   rulesLookup,
   type EquipmentIdSource,
+  type RulesSources,
 } from '../../../lib/telemetry/equipmentLookups.js';
+import { readEquipmentThresholds } from '../../../lib/telemetry/equipmentThresholds.js';
 import { defaultSeverityRules, parseSeverityRules } from '../../../lib/telemetry/severity.js';
 import { useTestDatabase } from '../../helpers/database.js';
 import { unusedPort } from '../../../dev/ports.js';
@@ -33,11 +36,60 @@ async function insertEquipment(id: number, type: string): Promise<void> {
   );
 }
 
+/** The lookups the app wires, on the test database. */
+function mysqlSources(pool: Pool): RulesSources {
+  return { types: equipmentTypes(pool), thresholds: (ids) => readEquipmentThresholds(pool, ids) };
+}
+
+async function insertThresholds(id: number, thresholds: unknown): Promise<void> {
+  await db.pool.query('INSERT INTO equipment_thresholds (equipment_id, thresholds) VALUES (?, ?)', [
+    id,
+    JSON.stringify(thresholds),
+  ]);
+}
+
 describe('rulesLookup', () => {
+  it("lays an equipment's own thresholds over its type's, for that equipment only", async () => {
+    await insertEquipment(501, 'crane');
+    await insertEquipment(502, 'crane');
+    await insertThresholds(501, {
+      temperature: { medium: 60, high: 65, critical: 70, clear: 55 },
+      pressure: { medium: 20, high: 15, critical: 8 },
+    });
+    const rulesFor = await rulesLookup(craneRules, mysqlSources(db.pool))(['501', '502']);
+    expect(rulesFor('501')).toEqual({
+      temperature: { direction: 'above', medium: 60, high: 65, critical: 70 },
+      vibration: { direction: 'above', medium: 3, high: 4, critical: 6 },
+      pressure: { direction: 'below', medium: 20, high: 15, critical: 8 },
+    });
+    expect(rulesFor('502').temperature).toEqual({
+      direction: 'above',
+      medium: 75,
+      high: 80,
+      critical: 90,
+    });
+  });
+
+  it("reads an equipment's thresholds once while cached, only for the ids it is asked about", async () => {
+    await insertEquipment(511, 'crane');
+    await insertEquipment(512, 'crane');
+    const asked: number[][] = [];
+    const lookup = rulesLookup(defaultSeverityRules, {
+      ...mysqlSources(db.pool),
+      thresholds: (ids) => {
+        asked.push(ids);
+        return readEquipmentThresholds(db.pool, ids);
+      },
+    });
+    await lookup(['511', 'not-a-row']);
+    await lookup(['511', '512']);
+    expect(asked).toEqual([[511], [512]]);
+  });
+
   it('applies a type override to the equipment of that type only', async () => {
     await insertEquipment(11, 'crane');
     await insertEquipment(12, 'excavator');
-    const lookup = rulesLookup(craneRules, equipmentTypes(db.pool));
+    const lookup = rulesLookup(craneRules, mysqlSources(db.pool));
     const rulesFor = await lookup(['11', '12', 'not-a-row', '999']);
     expect(rulesFor('11').vibration).toMatchObject({ medium: 3, high: 4, critical: 6 });
     expect(rulesFor('12').vibration).toMatchObject({ medium: 4, high: 5, critical: 7 });
@@ -52,15 +104,35 @@ describe('rulesLookup', () => {
       asked.push(ids);
       return equipmentTypes(db.pool)(ids);
     };
-    const lookup = rulesLookup(craneRules, counting);
+    const lookup = rulesLookup(craneRules, { ...mysqlSources(db.pool), types: counting });
     await lookup(['21']);
     await lookup(['21']);
     expect(asked).toEqual([[21]]);
 
-    const plain = rulesLookup(defaultSeverityRules, counting);
+    const plain = rulesLookup(defaultSeverityRules, { ...mysqlSources(db.pool), types: counting });
     const rulesFor = await plain(['21']);
     expect(asked).toHaveLength(1);
     expect(rulesFor('21').temperature).toMatchObject({ medium: 75, high: 80, critical: 90 });
+  });
+});
+
+describe('rulesLookup: a changed override', () => {
+  it('applies from the first lookup after the cache time, not before', async () => {
+    await insertEquipment(521, 'crane');
+    await insertThresholds(521, { temperature: { medium: 60, high: 65, critical: 85 } });
+    let clock = 1_000_000;
+    const lookup = rulesLookup(defaultSeverityRules, mysqlSources(db.pool), () => clock);
+    expect((await lookup(['521']))('521').temperature.medium).toBe(60);
+    await db.pool.query('UPDATE equipment_thresholds SET thresholds = ? WHERE equipment_id = 521', [
+      JSON.stringify({ temperature: { medium: 50, high: 65, critical: 85 } }),
+    ]);
+    clock += equipmentThresholdCacheMs - 1;
+    expect((await lookup(['521']))('521').temperature.medium).toBe(60);
+    clock += 1;
+    expect((await lookup(['521']))('521').temperature.medium).toBe(50);
+    await db.pool.query('DELETE FROM equipment_thresholds WHERE equipment_id = 521');
+    clock += equipmentThresholdCacheMs;
+    expect((await lookup(['521']))('521').temperature.medium).toBe(75);
   });
 });
 
