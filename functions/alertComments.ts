@@ -22,7 +22,7 @@ export const alertCommentsFunction = httpFunction({
     POST: async ({ request, principal, services }) => {
       const readers = { telemetryDatabase: services.telemetryDatabase, pool: services.pool };
       // Whoever may see the alert may comment on it; checked before the body is read.
-      const id = await changeableAlertId(services.pool, principal, request.params['id']);
+      const id = await changeableAlertId(services, principal, request.params['id']);
       const ifMatch = parseOpaqueIfMatch(request);
       const { text } = parseOrThrow(alertCommentInputSchema, await readJsonBody(request), 'body');
       const { comment, etag } = await postAlertComment(readers, principal, id, text, ifMatch);

@@ -3,7 +3,7 @@ import {
   changeableAlertId,
   getVisibleAlert,
   listVisibleAlerts,
-  requestAlertStatus,
+  requestAlertChange,
 } from '../lib/api/alerts.js';
 import { alertPatchSchema, alertQuerySchema } from '../lib/api/telemetrySchemas.js';
 import { httpFunction } from '../lib/host/declarations.js';
@@ -39,10 +39,10 @@ export const alertFunctions = [
         return conditionalJsonResponse(request, alert, alert.etag);
       },
       PATCH: async ({ request, principal, services }) => {
-        const id = await changeableAlertId(services.pool, principal, request.params['id']);
+        const id = await changeableAlertId(services, principal, request.params['id']);
         const ifMatch = parseOpaqueIfMatch(request);
         const patch = parseOrThrow(alertPatchSchema, await readJsonBody(request), 'body');
-        const alert = await requestAlertStatus(services, principal, id, patch, ifMatch);
+        const alert = await requestAlertChange(services, principal, id, patch, ifMatch);
         return jsonResponse(alert, { headers: { etag: alert.etag } });
       },
     }),

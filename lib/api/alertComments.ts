@@ -26,7 +26,7 @@ export async function listAlertComments(
   principal: Principal,
   rawId: string | undefined,
 ): Promise<{ items: AlertComment[]; etag: string }> {
-  const id = await requireVisibleAlertId(services.pool, principal, rawId);
+  const id = await requireVisibleAlertId(services, principal, rawId);
   const { alert, cosmosEtag } = await readAlert(services.telemetryDatabase, id);
   return { items: alert.comments ?? [], etag: httpEtag(cosmosEtag) };
 }

@@ -5,7 +5,7 @@
  * resolve sequence with its optional service record and the fan-out of the change.
  */
 import type { Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
-import type { Pool } from 'mysql2/promise';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
 import { ConflictError, HttpError, NotFoundError, StaleVersionError } from '../errors.js';
 import { accessScope, canSee } from '../fanout/audience.js';
@@ -45,43 +45,67 @@ export function alertIdFrom(raw: string | undefined): string {
 /** What the alert reads need: the pipeline's database and MySQL (for who sees what). */
 export type AlertReadServices = Pick<Services, 'telemetryDatabase' | 'pool'>;
 
-/** 404 (as for a missing alert) when the alert's equipment is not the caller's to see. */
-async function requireVisible(pool: Pool, principal: Principal, id: string): Promise<void> {
+/**
+ * 404 (as for a missing alert) unless the caller may see the alert: its equipment is theirs
+ * to see, or it is assigned to them (an active technician) by an admin.
+ */
+async function requireVisible(
+  { telemetryDatabase, pool }: AlertReadServices,
+  principal: Principal,
+  id: string,
+): Promise<void> {
+  const notFound = new NotFoundError('No alert has this id.');
   const equipmentId = equipmentIdOfAlert(id);
-  if (equipmentId === undefined || !canSee(await accessScope(pool, principal), equipmentId)) {
-    throw new NotFoundError('No alert has this id.');
-  }
+  if (equipmentId === undefined) throw notFound;
+  const scope = await accessScope(pool, principal);
+  if (canSee(scope, equipmentId)) return;
+  // Only then is the alert read: whoever it is assigned to, nobody else gains access.
+  if (scope.kind !== 'assigned' || scope.technicianId === null) throw notFound;
+  const { alert } = await readAlert(telemetryDatabase, id);
+  if (alert.assigneeUserId !== principal.subject) throw notFound;
 }
 
-/** A page of the alerts the caller may see: technicians those of their assigned equipment. */
+/**
+ * A page of the alerts the caller may see: technicians those of their assigned equipment and
+ * those assigned to them.
+ */
 export async function listVisibleAlerts(
   { telemetryDatabase, pool }: AlertReadServices,
   principal: Principal,
   query: Omit<AlertFilter, 'equipmentIds'> & { limit: number; cursor?: string | undefined },
 ): Promise<Page<AlertWithEtag>> {
   const scope = await accessScope(pool, principal);
-  const equipmentIds = scope.kind === 'all' ? undefined : scope.equipmentIds;
-  return listAlerts(telemetryDatabase, { ...query, equipmentIds }, query);
+  if (scope.kind === 'all') return listAlerts(telemetryDatabase, query, query);
+  // A subject without an active technician row is nobody's assignee.
+  const assigneeUserId = scope.technicianId === null ? undefined : principal.subject;
+  return listAlerts(
+    telemetryDatabase,
+    { ...query, equipmentIds: scope.equipmentIds, assigneeUserId },
+    query,
+  );
 }
 
 /** The id of an alert the caller may see (404 for one they may not, as for a missing one). */
 export async function requireVisibleAlertId(
-  pool: Pool,
+  services: AlertReadServices,
   principal: Principal,
   rawId: string | undefined,
 ): Promise<string> {
   const id = alertIdFrom(rawId);
-  await requireVisible(pool, principal, id);
+  await requireVisible(services, principal, id);
   return id;
 }
 
 /** One alert the caller may see (404 for one they may not, as for a missing one). */
 export async function getVisibleAlert(
-  { telemetryDatabase, pool }: AlertReadServices,
+  services: AlertReadServices,
   principal: Principal,
   rawId: string | undefined,
 ): Promise<AlertWithEtag> {
-  return getAlert(telemetryDatabase, await requireVisibleAlertId(pool, principal, rawId));
+  return getAlert(
+    services.telemetryDatabase,
+    await requireVisibleAlertId(services, principal, rawId),
+  );
 }
 
 /**
@@ -90,19 +114,21 @@ export async function getVisibleAlert(
  * Checked before the request's body is read.
  */
 export async function changeableAlertId(
-  pool: Pool,
+  services: AlertReadServices,
   principal: Principal,
   rawId: string | undefined,
 ): Promise<string> {
   requireRole(principal, 'Admin', 'Technician');
   const id = alertIdFrom(rawId);
-  await requireVisible(pool, principal, id);
+  await requireVisible(services, principal, id);
   return id;
 }
 
 /** What a client asks of an alert (the validated `AlertPatch` body). */
-export interface AlertStatusRequest {
-  status: Exclude<AlertStatus, 'open'>;
+export interface AlertChangeRequest {
+  status?: Exclude<AlertStatus, 'open'> | undefined;
+  /** Admin only: the technician (MySQL id) to assign the alert to, or null to unassign it. */
+  assignee?: number | null | undefined;
   /** With `acknowledged`: kept as the alert's `acknowledgementNote`. */
   note?: string | undefined;
   serviceRecord?: AlertResolutionWork | undefined;
@@ -114,20 +140,53 @@ export interface AlertStatusRequest {
  */
 export type AlertChangeServices = Pick<Services, 'telemetryDatabase' | 'pool' | 'alertDeliverer'>;
 
+/** The technician an alert is assigned to, as stored in it. */
+export interface AlertAssignee {
+  technicianId: number;
+  /** Their `externalId`: token subject and Web PubSub user id. */
+  userId: string;
+}
+
 /**
- * Acknowledges or resolves alert `id` (from {@link changeableAlertId}) for `principal`, and
- * answers with the alert as stored after the change and its delivery.
+ * The technician `technicianId` as an assignee: 409 naming `#/assignee` unless they exist,
+ * are active and can sign in (have an externalId, which is who receives the alert by user).
  */
-export async function requestAlertStatus(
+async function activeAssignee(pool: Pool, technicianId: number): Promise<AlertAssignee> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    'SELECT external_id FROM technicians WHERE id = ? AND is_active AND external_id IS NOT NULL',
+    [technicianId],
+  );
+  const userId = rows[0]?.['external_id'] as string | undefined;
+  if (userId === undefined) {
+    throw new ConflictError(
+      'dangling-reference',
+      'assignee does not name an active technician who can sign in.',
+      { pointer: '#/assignee' },
+    );
+  }
+  return { technicianId, userId };
+}
+
+/**
+ * Acknowledges, resolves and/or (admins only) assigns alert `id` (from
+ * {@link changeableAlertId}) for `principal`, and answers with the alert as stored after the
+ * change and its delivery.
+ */
+export async function requestAlertChange(
   services: AlertChangeServices,
   principal: Principal,
   id: string,
-  request: AlertStatusRequest,
+  request: AlertChangeRequest,
   ifMatch: VersionCondition<string>,
   now: Date = new Date(),
 ): Promise<AlertWithEtag> {
   const { telemetryDatabase: database, pool } = services;
   const { status, note, serviceRecord } = request;
+  if (request.assignee !== undefined) requireRole(principal, 'Admin');
+  const assignee =
+    request.assignee === undefined || request.assignee === null
+      ? request.assignee
+      : await activeAssignee(pool, request.assignee);
   // The service record is written first, keyed by the alert: if storing the alert then
   // fails, the client's retry finds the record and completes the link.
   const changed = await changeAlertStatus(
@@ -140,6 +199,7 @@ export async function requestAlertStatus(
     serviceRecord &&
       (async (alert) => (await serviceRecordForAlert(pool, principal, alert, serviceRecord)).id),
     note,
+    assignee,
   );
   if (!changed.changed) return { ...publicAlert(changed.alert), etag: changed.etag };
   // Stored first; what cannot be delivered now stays owed for the sweep. Recording the
@@ -155,8 +215,10 @@ export interface AlertFilter {
   severity?: string | undefined;
   status?: string | undefined;
   since?: string | undefined;
-  /** Only these equipment (a technician's assignments). */
+  /** Only these equipment (a technician's assignments)... */
   equipmentIds?: readonly string[] | undefined;
+  /** ...or alerts assigned to this user. */
+  assigneeUserId?: string | undefined;
 }
 
 export async function listAlerts(
@@ -180,8 +242,15 @@ export async function listAlerts(
     parameters.push({ name: '@since', value: new Date(filter.since).toISOString() });
   }
   if (filter.equipmentIds !== undefined) {
-    conditions.push('ARRAY_CONTAINS(@equipmentIds, c.equipmentId)');
     parameters.push({ name: '@equipmentIds', value: [...filter.equipmentIds] });
+    if (filter.assigneeUserId === undefined) {
+      conditions.push('ARRAY_CONTAINS(@equipmentIds, c.equipmentId)');
+    } else {
+      conditions.push(
+        '(ARRAY_CONTAINS(@equipmentIds, c.equipmentId) OR c.assigneeUserId = @assigneeUserId)',
+      );
+      parameters.push({ name: '@assigneeUserId', value: filter.assigneeUserId });
+    }
   }
   const found = await keysetPage<Alert>(
     database.container('alerts'),
@@ -284,11 +353,14 @@ async function replaceAlertOnce(
   }
 }
 
-/** Acknowledges or resolves an alert (see {@link replaceAlert} for the concurrency). */
+/**
+ * Acknowledges or resolves an alert, and/or assigns it (see {@link replaceAlert} for the
+ * concurrency). Nothing is stored when the alert already is as asked.
+ */
 export async function changeAlertStatus(
   database: Database,
   id: string,
-  to: Exclude<AlertStatus, 'open'>,
+  to: Exclude<AlertStatus, 'open'> | undefined,
   by: string,
   ifMatch: VersionCondition<string>,
   now: Date = new Date(),
@@ -300,30 +372,58 @@ export async function changeAlertStatus(
   serviceRecordFor?: (alert: Alert) => Promise<number>,
   /** With `acknowledged`: the person's note, stored as `acknowledgementNote`. */
   note?: string,
+  /** The technician to assign the alert to, null to unassign it, undefined to leave it. */
+  assignee?: AlertAssignee | null,
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
-  return replaceAlert(database, id, ifMatch, async (alert) => {
-    const linkMissing = serviceRecordFor !== undefined && alert.serviceRecordId === undefined;
-    if (alert.status === to && !linkMissing) return undefined;
-    if (alert.status !== to && !canTransition(alert.status, to)) {
-      throw new ConflictError('state', `An alert that is ${alert.status} cannot become ${to}.`);
+  return replaceAlert(database, id, ifMatch, async (current) => {
+    const linkMissing = serviceRecordFor !== undefined && current.serviceRecordId === undefined;
+    const statusSame = to === undefined || current.status === to;
+    const assigneeSame =
+      assignee === undefined ||
+      (assignee === null
+        ? current.assigneeTechnicianId === undefined
+        : current.assigneeTechnicianId === assignee.technicianId &&
+          current.assigneeUserId === assignee.userId);
+    if (statusSame && assigneeSame && !linkMissing) return undefined;
+    if (!statusSame && !canTransition(current.status, to)) {
+      throw new ConflictError('state', `An alert that is ${current.status} cannot become ${to}.`);
     }
+    const alert = assigneeSame ? current : withAssignee(current, assignee ?? null, by, now);
     const serviceRecordId = linkMissing ? await serviceRecordFor(alert) : alert.serviceRecordId;
-    const changed: Alert =
-      alert.status === to
-        ? alert
-        : to === 'acknowledged'
-          ? {
-              ...alert,
-              status: to,
-              acknowledgedAt: now.toISOString(),
-              acknowledgedBy: by,
-              ...(note === undefined ? {} : { acknowledgementNote: note }),
-            }
-          : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
+    const changed: Alert = statusSame
+      ? alert
+      : to === 'acknowledged'
+        ? {
+            ...alert,
+            status: to,
+            acknowledgedAt: now.toISOString(),
+            acknowledgedBy: by,
+            ...(note === undefined ? {} : { acknowledgementNote: note }),
+          }
+        : { ...alert, status: to, resolvedAt: now.toISOString(), resolvedBy: by };
     return withNewVersion(
-      alert,
+      current,
       serviceRecordId === undefined ? changed : { ...changed, serviceRecordId },
       'alert.updated',
     );
   });
+}
+
+/** `alert` assigned to `assignee` by `by` at `now`, or unassigned (null). */
+function withAssignee(alert: Alert, assignee: AlertAssignee | null, by: string, now: Date): Alert {
+  const {
+    assigneeTechnicianId: _technicianId,
+    assigneeUserId: _userId,
+    assignedBy: _by,
+    assignedAt: _at,
+    ...unassigned
+  } = alert;
+  if (assignee === null) return unassigned;
+  return {
+    ...unassigned,
+    assigneeTechnicianId: assignee.technicianId,
+    assigneeUserId: assignee.userId,
+    assignedBy: by,
+    assignedAt: now.toISOString(),
+  };
 }

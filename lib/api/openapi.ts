@@ -525,7 +525,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
     path: '/alerts/{id}',
     operationId: 'updateAlert',
     tags: ['Alerts'],
-    summary: 'Acknowledge or resolve (Admin, Technician)',
+    summary: 'Acknowledge, resolve (Admin, Technician) or assign (Admin)',
     security: [{ bearer: [] }],
     request: {
       params: alertIdParams,
@@ -536,10 +536,11 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
       200: { description: 'Updated.', headers: etagHeader, content: json(alertSchema) },
       400: problem('Invalid body.'),
       404: problem('No such alert.'),
-      409: problem('That status change is not allowed.'),
+      409: problem('That status change is not allowed, or `assignee` is not an active technician.'),
       412: problem('If-Match is stale.'),
       415: problem('Body is not JSON.'),
       ...authErrors,
+      403: problem('The caller’s role does not allow this (only admins set `assignee`).'),
     },
   });
   registry.registerPath({

@@ -35,7 +35,20 @@ export const alertPatchSchema = z
   .strictObject({
     status: z
       .enum(['acknowledged', 'resolved'])
+      .optional()
       .meta({ description: 'open → acknowledged → resolved' }),
+    assignee: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .optional()
+      .meta({
+        description:
+          'Admin only: the id of an active technician to assign the alert to (they then ' +
+          'receive it by user and may handle it even when not assigned to the equipment), ' +
+          'or null to unassign it.',
+      }),
     note: text(alertNoteMaxLength)
       .optional()
       .meta({
@@ -48,6 +61,10 @@ export const alertPatchSchema = z
         'With `resolved`: the work done, recorded once as a completed service record ' +
         'linked to the alert (a retried resolve never creates a second one).',
     }),
+  })
+  .refine((patch) => patch.status !== undefined || patch.assignee !== undefined, {
+    error: 'Give a status, an assignee, or both',
+    path: ['status'],
   })
   .refine((patch) => patch.serviceRecord === undefined || patch.status === 'resolved', {
     error: 'A service record goes with resolving the alert',
@@ -129,6 +146,20 @@ export const alertSchema = z
           'that raised it no longer breached.',
       }),
     serviceRecordId: z.number().int().optional(),
+    assigneeTechnicianId: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'The technician the alert is assigned to; absent when unassigned.' }),
+    assigneeUserId: z
+      .string()
+      .optional()
+      .meta({ description: 'The assignee’s externalId, who receives the alert by user.' }),
+    assignedBy: z
+      .string()
+      .optional()
+      .meta({ description: 'Token subject of the assigning admin.' }),
+    assignedAt: z.iso.datetime().optional(),
     etag: z.string(),
   })
   .meta({ id: 'Alert' });

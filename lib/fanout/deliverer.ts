@@ -8,7 +8,7 @@ import type { Alert } from '../telemetry/alerts.js';
 import { alertMessage } from './messages.js';
 import type { AlertOutbox, StoredAlert } from './outbox.js';
 import { pushPlatforms, type PushPlatform, type PushSender } from './push.js';
-import { alertTargets } from './routing.js';
+import { alertRecipients, alertTargets } from './routing.js';
 import type { WebPubSubSender } from './webPubSub.js';
 
 export interface DelivererOptions {
@@ -121,9 +121,10 @@ export class AlertDeliverer {
     const needsPeople = delivery.pending.some(
       (target) => target === 'webPubSub' || target.startsWith('push'),
     );
-    const people = needsPeople
+    const assigned = needsPeople
       ? ((await this.options.audience([alert.equipmentId])).get(alert.equipmentId) ?? [])
       : [];
+    const people = needsPeople ? alertRecipients(assigned, alert.assigneeUserId) : [];
     const { push } = this.options;
     const targets = [
       ...new Set(

@@ -3,8 +3,8 @@
  * the services so every role and assignment case is tested directly.
  *
  * - Dashboards of admins join group `alerts`; anyone watching one machine joins
- *   `equipment.{id}`; every active technician assigned to a machine also gets its alerts by
- *   user id, on every device they are signed in on.
+ *   `equipment.{id}`; every active technician assigned to a machine, and the technician an
+ *   alert is assigned to, also gets it by user id, on every device they are signed in on.
  * - Client tokens never carry a send role: clients only listen.
  */
 import type { Role } from '../auth.js';
@@ -19,6 +19,21 @@ export function equipmentGroup(equipmentId: string): string {
 export function alertTargets(equipmentId: string, assignedUserIds: readonly string[]): string[] {
   const users = [...new Set(assignedUserIds)].sort().map((user) => `user:${user}`);
   return [`group:${equipmentGroup(equipmentId)}`, `group:${alertsGroup}`, ...users];
+}
+
+/**
+ * The people who get an alert by user: the technicians assigned to its equipment and the
+ * technician the alert itself is assigned to (who may not be among them), without repeats.
+ */
+export function alertRecipients(
+  equipmentUserIds: readonly string[],
+  assigneeUserId: string | undefined,
+): string[] {
+  return [
+    ...new Set(
+      assigneeUserId === undefined ? equipmentUserIds : [...equipmentUserIds, assigneeUserId],
+    ),
+  ];
 }
 
 /** What a user may see: everything (admins) or the equipment they are assigned to. */

@@ -69,6 +69,16 @@ export interface Alert {
   /** Service record created when the alert was resolved with a work report. */
   serviceRecordId?: number;
   /**
+   * The technician an admin assigned the alert to (MySQL id), absent when unassigned. They
+   * receive it by user and may see and handle it even when not assigned to the equipment.
+   */
+  assigneeTechnicianId?: number;
+  /** The assignee's `externalId`: their token subject and Web PubSub user id. */
+  assigneeUserId?: string;
+  /** Token subject of the admin who made the current assignment. */
+  assignedBy?: string;
+  assignedAt?: string;
+  /**
    * True when the pipeline itself resolved the alert because the window that raised it, once
    * every partition's readings were merged in, no longer breached (see {@link applyClearance}).
    */

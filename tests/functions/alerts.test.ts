@@ -4,7 +4,8 @@
  * signed tokens. Refused requests are checked to leave every Cosmos document as it was.
  */
 import type { ItemDefinition } from '@azure/cosmos';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { WebPubSubClient } from '@azure/web-pubsub-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertSchema } from '../../lib/api/telemetrySchemas.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
@@ -731,6 +732,168 @@ describe('resolving with a service record', () => {
         { description: 'x' },
       ),
     ).rejects.toMatchObject({ kind: 'conflict' });
+  });
+});
+
+describe('assigning an alert to a technician', () => {
+  // Equipment 9 is tech-dana's and tech-eli's, not tech-fay's: an admin assigns its alert to
+  // tech-fay, who then sees and handles it, while someone assigned to neither still cannot.
+  const assignDay = '2026-03-12';
+  const at = (hhmmss: string) => `${assignDay}T${hhmmss}Z`;
+  const assignedId = `9:temperature:${at('10:00:00.000')}`;
+  const technicianIds = { fay: 0, inactive: 0 };
+  const tokensHere = { fay: '', stranger: '' };
+  const clients: WebPubSubClient[] = [];
+
+  beforeAll(async () => {
+    technicianIds.fay = await assignTechnician(database.pool, 'tech-fay', [2]);
+    technicianIds.inactive = await assignTechnician(database.pool, 'tech-gus', [], {
+      active: false,
+    });
+    await assignTechnician(database.pool, 'tech-hal', [3]);
+    tokensHere.fay = tokens.unassigned;
+    tokensHere.stranger = await issuer.token(['Technician'], 'tech-hal');
+    await new PartitionFeed('2').send(
+      jsonEvents([
+        reading('9', at('10:00:30'), { temperature: 92 }), // critical
+        reading('9', at('10:06:00'), { temperature: 40 }), // closes 10:00
+      ]),
+    );
+  });
+  afterAll(() => {
+    for (const client of clients.splice(0)) client.stop();
+  });
+
+  /** tech-fay connected to Web PubSub with what /api/negotiate gives her. */
+  async function fayListening() {
+    const negotiated = await call('POST', '/api/negotiate', { token: tokensHere.fay });
+    expect(negotiated.status, negotiated.text).toBe(200);
+    const client = new WebPubSubClient(negotiated.body.url as string, {
+      autoReconnect: false,
+      messageRetryOptions: { maxRetries: 0 },
+    });
+    clients.push(client);
+    const received: Json[] = [];
+    client.on('server-message', (event) => received.push(event.message.data as Json));
+    await client.start();
+    return received;
+  }
+
+  const listIds = async (token: string) =>
+    ((await get('/api/alerts', token)).body.items as Json[]).map((a) => a.id);
+
+  it('is hidden from a technician not assigned to the equipment', async () => {
+    expectProblem(await get(alertPath(assignedId), tokensHere.fay), 404);
+    expect(await listIds(tokensHere.fay)).not.toContain(assignedId);
+  });
+
+  it('refuses assigning to a technician (403), an unknown or inactive one (409) or with a stale If-Match (412), changing nothing', async () => {
+    const current = await get(alertPath(assignedId));
+    const etag = current.headers.get('etag')!;
+    await expectCosmosUnchanged(cosmos, async () => {
+      expectProblem(
+        await patch(assignedId, { assignee: technicianIds.fay }, tokens.technician),
+        403,
+      );
+      expectProblem(
+        await patch(
+          assignedId,
+          { status: 'acknowledged', assignee: technicianIds.fay },
+          tokens.technician,
+        ),
+        403,
+      );
+      for (const assignee of [technicianIds.inactive, 999_999]) {
+        const refused = await patch(assignedId, { assignee }, tokens.admin);
+        expectProblem(refused, 409);
+        expect(problemTargets(refused)).toEqual(['#/assignee']);
+      }
+      expectProblem(
+        await patch(assignedId, { assignee: technicianIds.fay }, tokens.admin, {
+          'if-match': '"stale"',
+        }),
+        412,
+      );
+      for (const assignee of [0, 'tech-fay', 1.5]) {
+        const refused = await patch(assignedId, { assignee }, tokens.admin);
+        expectProblem(refused, 400);
+        expect(problemTargets(refused)).toEqual(['#/assignee']);
+      }
+    });
+    expect((await get(alertPath(assignedId))).headers.get('etag')).toBe(etag);
+    expectProblem(await get(alertPath(assignedId), tokensHere.fay), 404);
+  });
+
+  it('lets an admin assign it; the assignee receives it by user, sees it, lists it and acknowledges it', async () => {
+    const received = await fayListening();
+    const before = await get(alertPath(assignedId));
+    const result = await patch(assignedId, { assignee: technicianIds.fay }, tokens.admin, {
+      'if-match': before.headers.get('etag')!,
+    });
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({
+      status: 'open',
+      version: (before.body.version as number) + 1,
+      assigneeTechnicianId: technicianIds.fay,
+      assigneeUserId: 'tech-fay',
+      assignedBy: 'admin-ada',
+    });
+    expect(new Date(result.body.assignedAt as string).toISOString()).toBe(result.body.assignedAt);
+    expect(() => alertSchema.parse(result.body)).not.toThrow();
+    // Delivered to her by user, although she is not assigned to equipment 9.
+    await expect
+      .poll(() => received.map((message) => [message['type'], (message['alert'] as Json).id]))
+      .toContainEqual(['alert.updated', assignedId]);
+    const delivered = (await storedAlert(assignedId, '9'))?.['delivery'] as Json;
+    expect(delivered['pending']).toEqual([]);
+
+    // Assigning again to the same technician changes nothing.
+    const again = await expectCosmosUnchanged(cosmos, () =>
+      patch(assignedId, { assignee: technicianIds.fay }, tokens.admin),
+    );
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.version).toBe(result.body.version);
+
+    const seen = await get(alertPath(assignedId), tokensHere.fay);
+    expect(seen.status, seen.text).toBe(200);
+    expect(await listIds(tokensHere.fay)).toContain(assignedId);
+    const filtered = await get('/api/alerts?equipmentId=9', tokensHere.fay);
+    expect((filtered.body.items as Json[]).map((a) => a.id)).toEqual([assignedId]);
+    // Nobody else gains access.
+    expectProblem(await get(alertPath(assignedId), tokensHere.stranger), 404);
+    expect(await listIds(tokensHere.stranger)).not.toContain(assignedId);
+    expectProblem(await patch(assignedId, { status: 'acknowledged' }, tokensHere.stranger), 404);
+
+    const acknowledged = await patch(assignedId, { status: 'acknowledged' }, tokensHere.fay, {
+      'if-match': seen.headers.get('etag')!,
+    });
+    expect(acknowledged.status, acknowledged.text).toBe(200);
+    expect(acknowledged.body).toMatchObject({
+      status: 'acknowledged',
+      acknowledgedBy: 'tech-fay',
+      assigneeUserId: 'tech-fay',
+    });
+    // The next version reaches her too.
+    await expect
+      .poll(() => received.map((message) => [message['type'], (message['alert'] as Json).status]))
+      .toContainEqual(['alert.updated', 'acknowledged']);
+  });
+
+  it('lets an admin unassign it together with a status change; the former assignee loses access', async () => {
+    const result = await patch(assignedId, { status: 'resolved', assignee: null }, tokens.admin);
+    expect(result.status, result.text).toBe(200);
+    expect(result.body).toMatchObject({ status: 'resolved', resolvedBy: 'admin-ada' });
+    for (const field of ['assigneeTechnicianId', 'assigneeUserId', 'assignedBy', 'assignedAt']) {
+      expect(result.body[field], field).toBeUndefined();
+    }
+    expectProblem(await get(alertPath(assignedId), tokensHere.fay), 404);
+    expect(await listIds(tokensHere.fay)).not.toContain(assignedId);
+    // Unassigning an unassigned alert changes nothing.
+    const again = await expectCosmosUnchanged(cosmos, () =>
+      patch(assignedId, { assignee: null }, tokens.admin),
+    );
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.version).toBe(result.body.version);
   });
 });
 

@@ -1,7 +1,7 @@
 /** The pure rules of the fan-out: targets, client grants, delivery duties and outcomes. */
 import { describe, expect, it } from 'vitest';
 import type { Role } from '../../../lib/auth.js';
-import { alertTargets, clientGrant } from '../../../lib/fanout/routing.js';
+import { alertRecipients, alertTargets, clientGrant } from '../../../lib/fanout/routing.js';
 import { retryDelayMs, withOutcome } from '../../../lib/fanout/outbox.js';
 import { nextDelivery, publicAlert, type Alert } from '../../../lib/telemetry/alerts.js';
 
@@ -16,6 +16,15 @@ describe('alertTargets', () => {
       'user:tech-b',
     ]);
     expect(alertTargets('7', [])).toEqual(['group:equipment.7', 'group:alerts']);
+  });
+});
+
+describe('alertRecipients', () => {
+  it('adds the alert’s assignee to the equipment’s technicians, once', () => {
+    expect(alertRecipients(['tech-a'], 'tech-z')).toEqual(['tech-a', 'tech-z']);
+    expect(alertRecipients(['tech-a', 'tech-z'], 'tech-z')).toEqual(['tech-a', 'tech-z']);
+    expect(alertRecipients([], 'tech-z')).toEqual(['tech-z']);
+    expect(alertRecipients(['tech-a'], undefined)).toEqual(['tech-a']);
   });
 });
 
