@@ -129,6 +129,14 @@ export const alertSchema = z
           'that raised it no longer breached.',
       }),
     serviceRecordId: z.number().int().optional(),
+    suppressed: z
+      .object({ reason: z.literal('maintenance') })
+      .optional()
+      .meta({
+        description:
+          'Present while the equipment was in Maintenance when the pipeline last raised or ' +
+          'updated the alert: stored and listed (muted), but nobody is notified.',
+      }),
     etag: z.string(),
   })
   .meta({ id: 'Alert' });
