@@ -37,7 +37,9 @@ import type { HealthCheck } from './health.js';
 import { createAppPool, replicaConfig } from './mysql/pool.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
+  equipmentStatuses,
   equipmentTypes,
+  maintenanceLookup,
   mysqlEquipmentIds,
   registryLookup,
   rulesLookup,
@@ -46,6 +48,7 @@ import { readEquipmentThresholds } from './telemetry/equipmentThresholds.js';
 import { createHubProbe, type HubProbe } from './telemetry/hubProbe.js';
 import {
   createTelemetryProcessor,
+  type MaintenanceLookup,
   type PipelineFanOut,
   type RegistryLookup,
   type RulesLookup,
@@ -78,6 +81,7 @@ export interface Services {
   readonly severityRules: RulesLookup;
   /** Which equipment ids are registered (MySQL, cached). */
   readonly equipmentRegistry: RegistryLookup;
+  readonly equipmentMaintenance: MaintenanceLookup;
   /** The Web PubSub service client (`webPubSub`). */
   readonly webPubSub: WebPubSubServiceClient;
   /** Delivers alerts to people (Web PubSub, push when configured): one per process. */
@@ -163,6 +167,12 @@ export function createServices(config: Config | ConfigSections): Services {
         ),
       );
     },
+    get equipmentMaintenance() {
+      return once('equipmentMaintenance', () =>
+        // The pool is asked for at the first lookup, as the severity rules' is.
+        maintenanceLookup((ids) => equipmentStatuses(services.pool)(ids)),
+      );
+    },
     get equipmentRegistry() {
       return once('equipmentRegistry', () =>
         // The pool is asked for at the first lookup, as the severity rules' is.
@@ -226,6 +236,7 @@ export function createServices(config: Config | ConfigSections): Services {
             futureToleranceMs: defaultFutureToleranceMs,
           },
           rules: services.severityRules,
+          maintenance: services.equipmentMaintenance,
           registry: services.equipmentRegistry,
         }),
       );

@@ -77,6 +77,14 @@ const isString = (value: unknown): value is string => typeof value === 'string';
 const isNumber = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value);
 
+/**
+ * The label of a muted alert (equipment in maintenance: stored, nobody notified), in words
+ * so it reads without the muted colour; undefined for an alert that is not muted.
+ */
+export function mutedLabel(alert: Pick<Alert, 'suppressed'>): string | undefined {
+  return alert.suppressed ? `Muted: ${alert.suppressed.reason}` : undefined;
+}
+
 /** An alert with the fields the page shows; anything else about it is left as sent. */
 export function isAlert(value: unknown): value is Alert {
   if (!isRecord(value)) return false;

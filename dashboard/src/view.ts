@@ -2,7 +2,14 @@
  * DOM building for the page. Everything that came from the server goes in as text
  * (`textContent` via `el`), never as markup.
  */
-import type { Alert, EquipmentStatus, Metric, Reading, WindowSummary } from './model.js';
+import {
+  mutedLabel,
+  type Alert,
+  type EquipmentStatus,
+  type Metric,
+  type Reading,
+  type WindowSummary,
+} from './model.js';
 
 type Child = Node | string | null | undefined | false;
 
@@ -115,10 +122,11 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
     );
   }
   for (const button of actions.querySelectorAll('button')) button.disabled = busy;
+  const muted = mutedLabel(alert);
   return el(
     'li',
     {
-      class: 'alert',
+      class: muted ? 'alert muted' : 'alert',
       'data-alert-id': alert.id,
       'data-equipment-id': alert.equipmentId,
       'data-severity': alert.severity,
@@ -131,6 +139,7 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
       el('span', { class: 'equipment-name' }, `Equipment ${alert.equipmentId}`),
       el('span', {}, `· ${metricNames[alert.metric]}`),
       el('span', { class: 'alert-status' }, `· ${statusText(alert)}`),
+      muted ? el('span', { class: 'muted-label' }, muted) : null,
     ),
     el('p', { class: 'description' }, breach.description),
     el(

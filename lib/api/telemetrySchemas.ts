@@ -160,6 +160,14 @@ export const alertSchema = z
       .optional()
       .meta({ description: 'Token subject of the assigning admin.' }),
     assignedAt: z.iso.datetime().optional(),
+    suppressed: z
+      .object({ reason: z.literal('maintenance') })
+      .optional()
+      .meta({
+        description:
+          'Present while the equipment was in Maintenance when the pipeline last raised or ' +
+          'updated the alert: stored and listed (muted), but nobody is notified.',
+      }),
     etag: z.string(),
   })
   .meta({ id: 'Alert' });

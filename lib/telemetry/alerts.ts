@@ -39,6 +39,16 @@ export interface AlertDelivery {
   attempts: number;
   /** Earliest next attempt after a failure (ISO). */
   retryAt?: string;
+  /**
+   * On a suppressed version ({@link Alert.suppressed}): the channels that would have been
+   * owed. Nothing is sent for it; the first unsuppressed version inherits this duty.
+   */
+  withheld?: string[];
+}
+
+/** Why an alert's notifications are held back (equipment under maintenance). */
+export interface AlertSuppression {
+  reason: 'maintenance';
 }
 
 export interface Alert {
@@ -89,6 +99,12 @@ export interface Alert {
    * with the alert.
    */
   comments?: AlertComment[];
+  /**
+   * Set while the alert's equipment was in `Maintenance` when the pipeline last raised or
+   * updated it: stored and shown (muted), but nobody is notified. The status is an input of
+   * the emission, like the severity rules; a later window after maintenance clears it.
+   */
+  suppressed?: AlertSuppression;
   delivery?: AlertDelivery;
   /** Present (true) exactly while `delivery.pending` is not empty: what the sweep queries. */
   deliveryPending?: true;
@@ -141,38 +157,44 @@ export function publicAlert<T extends Alert>(alert: T): Omit<T, NotPublic> {
  * The delivery duty of a new version. A version nobody has received yet keeps its
  * `alert.raised` type, so clients still learn of the alert as new, and a push still owed
  * stays owed; people's phones ring for raised and escalated alerts, not for every update.
+ * What a suppressed version withheld counts as not received. A suppressed version owes
+ * nothing: its duty is recorded as `withheld`, with `pending` empty.
  */
 export function nextDelivery(
   previous: Alert | undefined,
   type: AlertEventType,
   version: number,
+  suppressed = false,
 ): AlertDelivery {
-  const unsent = previous?.delivery?.pending.length ? previous.delivery : undefined;
+  const unsent = previous?.delivery?.pending.length
+    ? { type: previous.delivery.type, pending: previous.delivery.pending }
+    : previous?.suppressed && previous.delivery?.withheld
+      ? { type: previous.delivery.type, pending: previous.delivery.withheld }
+      : undefined;
   const effective = unsent?.type === 'alert.raised' ? 'alert.raised' : type;
   const pushOwed =
     effective !== 'alert.updated' ||
     unsent?.pending.some((target) => target.startsWith('push')) === true;
-  return {
-    version,
-    type: effective,
-    pending: pushOwed ? ['webPubSub', 'push'] : ['webPubSub'],
-    attempts: 0,
-  };
+  const owed = pushOwed ? ['webPubSub', 'push'] : ['webPubSub'];
+  return suppressed
+    ? { version, type: effective, pending: [], attempts: 0, withheld: owed }
+    : { version, type: effective, pending: owed, attempts: 0 };
 }
 
-/** `alert` as a new version of `previous` (same document) that must be delivered. */
+/**
+ * `alert` as a new version of `previous` (same document) that must be delivered, unless
+ * `alert` is suppressed: then it is stored with nothing pending (see {@link nextDelivery}).
+ */
 export function withNewVersion(
   previous: Alert | undefined,
   alert: Omit<Alert, 'version' | 'delivery' | 'deliveryPending'>,
   type: AlertEventType,
 ): Alert {
   const version = previous ? previous.version + 1 : 1;
-  return {
-    ...alert,
-    version,
-    delivery: nextDelivery(previous, type, version),
-    deliveryPending: true,
-  };
+  const delivery = nextDelivery(previous, type, version, alert.suppressed !== undefined);
+  return delivery.pending.length
+    ? { ...alert, version, delivery, deliveryPending: true }
+    : { ...alert, version, delivery };
 }
 
 export function alertId(equipmentId: string, metric: MetricName, windowStart: number): string {
@@ -238,11 +260,15 @@ function refolded(
   fold: AlertFold,
   beforeLastWindow: AlertFold | undefined,
   changes: Partial<Pick<Alert, 'status' | 'resolvedAt' | 'withdrawn'>> = {},
+  /** The alert's suppression from now on (null: none); undefined keeps `latest`'s. */
+  suppression?: AlertSuppression | null,
 ): Alert {
+  const suppressed = suppression === undefined ? latest.suppressed : suppression;
   const {
     beforeLastWindow: _previous,
     withdrawn: _withdrawn,
     resolvedAt: _resolvedAt,
+    suppressed: _suppressed,
     ...rest
   } = latest;
   const kept =
@@ -250,7 +276,14 @@ function refolded(
   const escalated = severityRank(fold.severity) > severityRank(latest.severity);
   return withNewVersion(
     latest,
-    { ...rest, ...kept, ...fold, ...changes, ...(beforeLastWindow ? { beforeLastWindow } : {}) },
+    {
+      ...rest,
+      ...kept,
+      ...fold,
+      ...changes,
+      ...(beforeLastWindow ? { beforeLastWindow } : {}),
+      ...(suppressed ? { suppressed } : {}),
+    },
     escalated ? 'alert.escalated' : 'alert.updated',
   );
 }
@@ -265,6 +298,8 @@ function refolded(
  * the windows before it) without counting another occurrence. A window older than the last
  * one is left alone (see README, "One equipment on several partitions").
  * @param latest the current alert of this equipment and metric (the one its slot names), any status.
+ * @param inMaintenance whether the equipment is in `Maintenance` for this emission: the alert
+ * written is then suppressed (see {@link Alert.suppressed}), and otherwise it is not.
  * @returns the alert to write, or undefined when the window is already reflected.
  */
 export function applyBreach(
@@ -273,7 +308,9 @@ export function applyBreach(
   windowStart: number,
   summary: AlertWindow['summary'],
   breach: Breach,
+  inMaintenance = false,
 ): Alert | undefined {
+  const suppressed: AlertSuppression | null = inMaintenance ? { reason: 'maintenance' } : null;
   const window = alertWindow(windowStart, summary);
   const start = window.start;
   const last = latest ? Date.parse(latest.lastWindowStart) : undefined;
@@ -295,7 +332,7 @@ export function applyBreach(
     };
     if (!latest.withdrawn && sameFold(fold, latest)) return undefined;
     // A withdrawn alert whose window breaches again (a third contribution) is reinstated.
-    return refolded(latest, fold, before, latest.withdrawn ? { status: 'open' } : {});
+    return refolded(latest, fold, before, latest.withdrawn ? { status: 'open' } : {}, suppressed);
   }
   if (latest && latest.status !== 'resolved') {
     const escalated = severityRank(breach.severity) > severityRank(latest.severity);
@@ -309,6 +346,8 @@ export function applyBreach(
         window,
       },
       foldOf(latest),
+      {},
+      suppressed,
     );
   }
   return withNewVersion(
@@ -325,6 +364,7 @@ export function applyBreach(
       raisedAt: window.end,
       breach,
       window,
+      ...(suppressed ? { suppressed } : {}),
     },
     'alert.raised',
   );

@@ -1,12 +1,13 @@
 /**
  * What the pipeline asks MySQL about equipment, cached: the severity rules of each equipment
  * (per-type overrides need its type, read only when overrides exist; per-equipment overrides
- * are read for the equipment whose windows close) and which equipment ids are registered.
+ * are read for the equipment whose windows close), which of those are in `Maintenance`, and
+ * which equipment ids are registered.
  * lib/services.ts wires them to the app's pool.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { applyEquipmentThresholds, type EquipmentThresholdMap } from './equipmentThresholds.js';
-import type { RegistryLookup, RulesLookup } from './processor.js';
+import type { MaintenanceLookup, RegistryLookup, RulesLookup } from './processor.js';
 import { namesMysqlRow } from './reading.js';
 import { rulesFor, type SeverityRules } from './severity.js';
 
@@ -72,6 +73,46 @@ export function rulesLookup(
         rulesFor(rules, types.get(equipmentId)?.value ?? null),
         thresholds.get(equipmentId)?.value ?? undefined,
       );
+  };
+}
+
+/**
+ * How long a machine's status is reused. Putting equipment into (or out of) `Maintenance`
+ * through the API therefore applies to windows that close at most a minute later.
+ */
+export const equipmentStatusCacheMs = 60_000;
+
+/**
+ * Which equipment ids are in `Maintenance`: the status of each id of the closing windows,
+ * read from `statuses` for ids missing or older than {@link equipmentStatusCacheMs}. Ids
+ * that name no MySQL row (or no registered machine) are never in maintenance. `now` is the
+ * cache's clock (epoch ms); tests drive it.
+ */
+export function maintenanceLookup(
+  statuses: (ids: number[]) => Promise<Map<number, string>>,
+  now: () => number = Date.now,
+): MaintenanceLookup {
+  const cache = new Map<string, { value: string | null; until: number }>();
+  return async (equipmentIds) => {
+    const at = now();
+    const missing = expired(cache, equipmentIds, at);
+    if (missing.length) {
+      const found = await statuses(missing.map(Number));
+      for (const id of missing)
+        cache.set(id, { value: found.get(Number(id)) ?? null, until: at + equipmentStatusCacheMs });
+    }
+    return (equipmentId) => cache.get(equipmentId)?.value === 'Maintenance';
+  };
+}
+
+/** Equipment statuses (`Operational`, `Maintenance`, …) by id, from MySQL. */
+export function equipmentStatuses(pool: Pool): (ids: number[]) => Promise<Map<number, string>> {
+  return async (ids) => {
+    const [rows] = await pool.query<RowDataPacket[]>(
+      'SELECT id, status FROM equipment WHERE id IN (?)',
+      [ids],
+    );
+    return new Map(rows.map((row) => [Number(row['id']), String(row['status'])]));
   };
 }
 

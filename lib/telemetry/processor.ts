@@ -175,6 +175,14 @@ export type RulesLookup = (
 ) => Promise<(equipmentId: string) => ResolvedSeverityRules>;
 
 /**
+ * Which equipment ids are in `Maintenance` (MySQL equipment.status), asked once per emission
+ * for the equipment whose windows close: their alerts are written suppressed.
+ */
+export type MaintenanceLookup = (
+  equipmentIds: readonly string[],
+) => Promise<(equipmentId: string) => boolean>;
+
+/**
  * What happens after the pipeline has committed something: the alert fan-out and the live
  * equipment status (lib/fanout). Implementations never throw: delivery owed is kept in the
  * alert documents, and a failure here must not fail or redo a committed batch.
@@ -199,6 +207,8 @@ export interface ProcessorOptions {
   store: TelemetryStore;
   settings: PipelineSettings;
   rules: RulesLookup;
+  /** Equipment whose alerts are suppressed. Default: none. */
+  maintenance?: MaintenanceLookup | undefined;
   /** Readings of ids it rejects are dead-lettered as `unregistered`. Default: every id. */
   registry?: RegistryLookup | undefined;
   fanOut?: PipelineFanOut | undefined;
@@ -332,6 +342,9 @@ export async function emitDueWindows(
     aggregatesWritten += aggregates.length;
 
     const rulesFor = await options.rules(aggregates.map((a) => a.equipmentId));
+    const inMaintenance = options.maintenance
+      ? await options.maintenance(aggregates.map((a) => a.equipmentId))
+      : () => false;
     for (const aggregate of aggregates) {
       // Graded on every partition's contributions so far, never on this one's alone.
       const { breaches } = gradeWindow(meansOf(aggregate.stats), rulesFor(aggregate.equipmentId));
@@ -340,7 +353,14 @@ export async function emitDueWindows(
           ...(await applyAlerts(
             store,
             (current) =>
-              applyBreach(current, aggregate.equipmentId, windowStart, aggregate.summary, breach),
+              applyBreach(
+                current,
+                aggregate.equipmentId,
+                windowStart,
+                aggregate.summary,
+                breach,
+                inMaintenance(aggregate.equipmentId),
+              ),
             aggregate.equipmentId,
             breach.metric,
           )),

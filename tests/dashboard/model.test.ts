@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AlertFeed,
   isMe,
+  mutedLabel,
   parseLiveMessage,
   statusFromTelemetry,
   type Alert,
@@ -181,5 +182,20 @@ describe('API shapes', () => {
     );
     expect(isMe({ subject: 'c', roles: 'Admin', equipmentIds: null })).toBe(false);
     expect(isMe({ subject: 'd', roles: [], equipmentIds: ['1'] })).toBe(false);
+  });
+});
+
+describe('mutedLabel', () => {
+  it('labels a suppressed alert in words, and leaves others alone', () => {
+    expect(mutedLabel(alert({ suppressed: { reason: 'maintenance' } }))).toBe('Muted: maintenance');
+    expect(mutedLabel(alert())).toBeUndefined();
+  });
+
+  it('shows a read alert muted until a later version comes without the suppression', () => {
+    const feed = new AlertFeed();
+    feed.applyRead(alert({ suppressed: { reason: 'maintenance' }, version: 1 }));
+    expect(feed.list().map(mutedLabel)).toEqual(['Muted: maintenance']);
+    expect(feed.applyMessage(alert(), 2)).toBe(true); // maintenance over: delivered
+    expect(feed.list().map(mutedLabel)).toEqual([undefined]);
   });
 });

@@ -7,11 +7,14 @@
  * metadata cannot be read parked whole as a dead letter instead of thrown.
  */
 import type { ItemDefinition } from '@azure/cosmos';
+import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { triggerMessagesFor, triggerMetadataFor } from '../../dev/triggerHost.js';
 import { alertSlotType } from '../../lib/telemetry/cosmosStore.js';
+import { openRaw, waitFor } from '../dev/webpubsub/helpers.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { renewAppServices } from '../helpers/appServices.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -30,12 +33,12 @@ import {
 const db = useTestDatabase();
 useTestIssuer();
 const cosmos = useAppCosmos();
-useAppWebPubSub();
+const webPubSub = useAppWebPubSub();
 
 // The machines this file sends for (readings of any other id are dead-lettered as unregistered).
 beforeAll(async () => {
   for (const id of [
-    201, 202, 203, 204, 205, 206, 207, 208, 209, 211, 212, 213, 240, 241, 242, 243, 250,
+    201, 202, 203, 204, 205, 206, 207, 208, 209, 211, 212, 213, 240, 241, 242, 243, 250, 260,
   ])
     await insertEquipment(db.pool, id);
 });
@@ -360,6 +363,85 @@ describe('ingestTelemetry: bad data', () => {
         severity: 'high',
       }),
     ]);
+  });
+});
+
+describe('ingestTelemetry: equipment in maintenance', () => {
+  const alertOf260 = async () =>
+    (await documents(cosmos, 'alerts')).filter(
+      (a) => a['equipmentId'] === '260' && a['type'] !== alertSlotType,
+    );
+
+  it('stores its alerts muted and notifies nobody until a window after maintenance', async () => {
+    await db.pool.query("UPDATE equipment SET status = 'Maintenance' WHERE id = 260");
+    // A dashboard listening to every alert, on the app's Web PubSub stand-in.
+    const service = new WebPubSubServiceClient(webPubSub.standIn.connectionString, webPubSub.hub, {
+      allowInsecureConnection: true,
+    });
+    const { url } = await service.getClientAccessToken({ groups: ['alerts'] });
+    const dashboard = await openRaw(url, 'json.webpubsub.azure.v1');
+    try {
+      await dashboard.next((f) => f?.type === 'system' && f.event === 'connected', 'connected');
+      const alertMessages = () =>
+        dashboard
+          .messages()
+          .map((m) => m.data)
+          .filter((data) => String(data['type']).startsWith('alert.'));
+      const feed = new PartitionFeed('13');
+      const hot = feed.batch([
+        [JSON.stringify(reading('260', t('12:00:10'), { temperature: 95 })), t('12:00:11')],
+        // Closes 12:00 and stays hot into 12:10.
+        [JSON.stringify(reading('260', t('12:11:30'), { temperature: 95 })), t('12:11:31')],
+      ]);
+      const { logs } = await deliver(hot);
+      expect(logs).toEqual([
+        'partition 13: 2 events (0 already processed), 0 dead letters, ' +
+          '1 windows closed, 1 aggregates, 1 alerts',
+      ]);
+      const [muted, ...others] = await alertOf260();
+      expect(others).toEqual([]);
+      expect(muted).toMatchObject({
+        id: `260:temperature:${t('12:00:00.000')}`,
+        version: 1,
+        status: 'open',
+        suppressed: { reason: 'maintenance' },
+        delivery: {
+          version: 1,
+          type: 'alert.raised',
+          pending: [],
+          withheld: ['webPubSub', 'push'],
+        },
+      });
+      expect(muted).not.toHaveProperty('deliveryPending');
+      // The same emission again writes the identical document.
+      await expectCosmosUnchanged(cosmos, () => deliver(hot));
+
+      // Maintenance over; a new worker (no cached status) grades the next window.
+      await db.pool.query("UPDATE equipment SET status = 'Operational' WHERE id = 260");
+      await renewAppServices();
+      await deliver(
+        feed.batch([
+          [JSON.stringify(reading('260', t('12:12:00'), { temperature: 95 })), t('12:12:01')],
+          [JSON.stringify(reading('260', t('12:16:30'), { temperature: 20 })), t('12:16:31')],
+        ]),
+      );
+      const [delivered] = await alertOf260();
+      expect(delivered).toMatchObject({ version: 2, occurrences: 2 });
+      expect(delivered).not.toHaveProperty('suppressed');
+      expect(delivered?.['delivery']).toMatchObject({ version: 2, type: 'alert.raised' });
+      expect(delivered?.['delivery']).not.toHaveProperty('withheld');
+      // Nobody was told of the muted version: the first message is the alert, as raised, now.
+      await waitFor(() => alertMessages().length > 0 || undefined, 'the alert message');
+      const messages = alertMessages();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({
+        type: 'alert.raised',
+        alert: { id: `260:temperature:${t('12:00:00.000')}`, version: 2 },
+      });
+      expect(messages[0]?.['alert']).not.toHaveProperty('suppressed');
+    } finally {
+      dashboard.socket.terminate();
+    }
   });
 });
 

@@ -48,6 +48,18 @@ export async function closeAppServices(): Promise<void> {
   await closing?.close();
 }
 
+/**
+ * Replaces this file's services with freshly built ones from the same settings: what a new
+ * Functions worker would start with, so nothing cached in the old ones (lookups) carries over.
+ */
+export async function renewAppServices(): Promise<void> {
+  if (!installed) throw new Error('No app services yet: call useAppSettings first');
+  const previous = installed;
+  installed = createServices(configSections(contributed));
+  useServices(installed);
+  await previous.close();
+}
+
 /** The services installed for this file's handlers (after the helpers' hooks have run). */
 export function appServices(): Services {
   if (!installed) throw new Error('No app services yet: call useAppSettings first');

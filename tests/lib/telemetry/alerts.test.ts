@@ -27,6 +27,47 @@ function breach(mean: number): Breach {
   return found;
 }
 
+describe('applyBreach: equipment in maintenance', () => {
+  it('owes nothing while suppressed, and owes what was withheld once maintenance is over', () => {
+    const muted = applyBreach(undefined, 'E1', w0, summary, breach(82), true) as Alert;
+    expect(muted.suppressed).toEqual({ reason: 'maintenance' });
+    expect(muted.delivery).toEqual({
+      version: 1,
+      type: 'alert.raised',
+      pending: [],
+      attempts: 0,
+      withheld: ['webPubSub', 'push'],
+    });
+    expect(muted.deliveryPending).toBeUndefined();
+    // Still muted: the raise nobody received stays withheld, as raised.
+    const stillMuted = applyBreach(muted, 'E1', w1, summary, breach(82), true) as Alert;
+    expect(stillMuted.delivery).toMatchObject({ type: 'alert.raised', pending: [] });
+    // Maintenance over: an update of an alert nobody received is delivered as raised, with push.
+    const delivered = applyBreach(stillMuted, 'E1', w2, summary, breach(82), false) as Alert;
+    expect(delivered.suppressed).toBeUndefined();
+    expect(delivered.delivery).toEqual({
+      version: 3,
+      type: 'alert.raised',
+      pending: ['webPubSub', 'push'],
+      attempts: 0,
+    });
+    expect(delivered.deliveryPending).toBe(true);
+  });
+
+  it('mutes an alert people already received from its next window in maintenance', () => {
+    const received: Alert = {
+      ...(applyBreach(undefined, 'E1', w0, summary, breach(82)) as Alert),
+      delivery: { version: 1, type: 'alert.raised', pending: [], attempts: 0 },
+    };
+    delete received.deliveryPending;
+    const muted = applyBreach(received, 'E1', w1, summary, breach(82), true) as Alert;
+    expect(muted).toMatchObject({ suppressed: { reason: 'maintenance' }, occurrences: 2 });
+    expect(muted.delivery).toMatchObject({ type: 'alert.updated', pending: [] });
+    const after = applyBreach(muted, 'E1', w2, summary, breach(82)) as Alert;
+    expect(after.delivery).toMatchObject({ type: 'alert.updated', pending: ['webPubSub'] });
+  });
+});
+
 describe('applyBreach', () => {
   it('opens an alert with a deterministic id, raised at the end of its window', () => {
     const alert = applyBreach(undefined, 'E1', w0, summary, breach(95));

@@ -1,6 +1,7 @@
 /**
  * The pipeline's MySQL lookups, against a real MariaDB: severity rules per equipment (per-type
- * overrides need the type) and the registry of equipment ids, both cached.
+ * overrides need the type), which equipment is in maintenance, and the registry of equipment
+ * ids, all cached.
  */
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +9,11 @@ import { poolOptions } from '../../../lib/mysql/pool.js';
 import { isTransient } from '../../../lib/telemetry/retry.js';
 import {
   defaultRegistryCache,
+  equipmentStatusCacheMs,
+  equipmentStatuses,
   equipmentThresholdCacheMs,
   equipmentTypes,
+  maintenanceLookup,
   mysqlEquipmentIds,
   registryLookup,
   rulesLookup,
@@ -133,6 +137,41 @@ describe('rulesLookup: a changed override', () => {
     await db.pool.query('DELETE FROM equipment_thresholds WHERE equipment_id = 521');
     clock += equipmentThresholdCacheMs;
     expect((await lookup(['521']))('521').temperature.medium).toBe(75);
+  });
+});
+
+describe('maintenanceLookup', () => {
+  it('reads the statuses of the ids asked once while cached, and a change after the cache time', async () => {
+    await insertEquipment(531, 'crane');
+    await insertEquipment(532, 'crane');
+    await db.pool.query("UPDATE equipment SET status = 'Maintenance' WHERE id = 531");
+    const asked: number[][] = [];
+    let clock = 5_000_000;
+    const lookup = maintenanceLookup(
+      (ids) => {
+        asked.push(ids);
+        return equipmentStatuses(db.pool)(ids);
+      },
+      () => clock,
+    );
+    let inMaintenance = await lookup(['531', '532', '531', 'not-a-row', '9999']);
+    expect(['531', '532', 'not-a-row', '9999'].map(inMaintenance)).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(asked).toEqual([[531, 532, 9999]]);
+
+    await db.pool.query("UPDATE equipment SET status = 'Operational' WHERE id = 531");
+    clock += equipmentStatusCacheMs - 1;
+    inMaintenance = await lookup(['531']);
+    expect(inMaintenance('531')).toBe(true);
+    expect(asked).toHaveLength(1);
+    clock += 1;
+    inMaintenance = await lookup(['531']);
+    expect(inMaintenance('531')).toBe(false);
+    expect(asked).toEqual([[531, 532, 9999], [531]]);
   });
 });
 
