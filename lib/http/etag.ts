@@ -8,6 +8,14 @@ import { HttpError } from '../errors.js';
 import type { VersionCondition } from '../preconditions.js';
 import { boundedHeader } from './request.js';
 
+/** The elements of an entity-tag list header, trimmed; empty elements skipped (RFC 9110 §5.6.1). */
+function listElements(header: string): string[] {
+  return header
+    .split(',')
+    .map((element) => element.trim())
+    .filter((element) => element !== '');
+}
+
 export function etagFor(version: number): string {
   return `"${version}"`;
 }
@@ -26,9 +34,7 @@ export function parseIfMatch(request: HttpRequest): VersionCondition {
     });
   }
   const versions: number[] = [];
-  for (const part of header.split(',')) {
-    const tag = part.trim();
-    if (tag === '') continue;
+  for (const tag of listElements(header)) {
     const match = /^"(0|[1-9]\d{0,9})"$/.exec(tag);
     if (match?.[1]) versions.push(Number(match[1]));
     else if (!/^(W\/)?"[^"]*"$/.test(tag)) {
@@ -48,10 +54,7 @@ export function parseOpaqueIfMatch(request: HttpRequest): VersionCondition<strin
   const header = boundedHeader(request, 'if-match', 1024);
   if (header === undefined) return undefined;
   if (header.trim() === '*') return '*';
-  const tags = header
-    .split(',')
-    .map((tag) => tag.trim())
-    .filter((tag) => tag !== '');
+  const tags = listElements(header);
   if (tags.length === 0 || !tags.every((tag) => /^(W\/)?"[^"]*"$/.test(tag))) {
     throw new HttpError('validation', 'The If-Match header is not a list of entity tags.', {
       errors: [{ header: 'if-match', detail: 'Expected "*" or quoted entity tags' }],
@@ -77,11 +80,7 @@ export function parseIfNoneMatch(request: HttpRequest): IfNoneMatch | undefined 
   const header = boundedHeader(request, 'if-none-match', 1024);
   if (header === undefined) return undefined;
   if (header.trim() === '*') return '*';
-  // Empty list elements are allowed and skipped (RFC 9110 §5.6.1).
-  const tags = header
-    .split(',')
-    .map((tag) => tag.trim())
-    .filter((tag) => tag !== '');
+  const tags = listElements(header);
   if (tags.length === 0 || !tags.every((tag) => entityTagPattern.test(tag))) return undefined;
   return tags;
 }
