@@ -13,11 +13,13 @@ import type { Page } from '../paging.js';
 import type { Services } from '../services.js';
 import { requireVersion, type VersionCondition } from '../preconditions.js';
 import {
+  alertDetail,
   canTransition,
   equipmentIdOfAlert,
   publicAlert,
   withNewVersion,
   type Alert,
+  type AlertDetail,
   type AlertStatus,
   type PublicAlert,
 } from '../telemetry/alerts.js';
@@ -28,6 +30,9 @@ import { serviceRecordForAlert } from './serviceRecords.js';
 
 /** An alert as the API answers with it: its public fields and its HTTP ETag. */
 export type AlertWithEtag = PublicAlert & { etag: string };
+
+/** One alert as the API answers with it: {@link AlertWithEtag} with its timeline. */
+export type AlertDetailWithEtag = AlertDetail & { etag: string };
 
 // ---------- who may see which alert ----------
 
@@ -101,7 +106,7 @@ export async function getVisibleAlert(
   services: AlertReadServices,
   principal: Principal,
   rawId: string | undefined,
-): Promise<AlertWithEtag> {
+): Promise<AlertDetailWithEtag> {
   return getAlert(
     services.telemetryDatabase,
     await requireVisibleAlertId(services, principal, rawId),
@@ -179,7 +184,7 @@ export async function requestAlertChange(
   request: AlertChangeRequest,
   ifMatch: VersionCondition<string>,
   now: Date = new Date(),
-): Promise<AlertWithEtag> {
+): Promise<AlertDetailWithEtag> {
   const { telemetryDatabase: database, pool } = services;
   const { status, note, serviceRecord } = request;
   if (request.assignee !== undefined) requireRole(principal, 'Admin');
@@ -201,7 +206,7 @@ export async function requestAlertChange(
     note,
     assignee,
   );
-  if (!changed.changed) return { ...publicAlert(changed.alert), etag: changed.etag };
+  if (!changed.changed) return { ...alertDetail(changed.alert), etag: changed.etag };
   // Stored first; what cannot be delivered now stays owed for the sweep. Recording the
   // delivery changes the document, so the answer carries the ETag as it is after that.
   await services.alertDeliverer.deliverWritten([changed.alert]);
@@ -278,12 +283,9 @@ export async function readAlert(
   return { alert: documentBody(resource) as Alert, cosmosEtag: resource._etag };
 }
 
-export async function getAlert(
-  database: Database,
-  id: string,
-): Promise<PublicAlert & { etag: string }> {
+export async function getAlert(database: Database, id: string): Promise<AlertDetailWithEtag> {
   const { alert, cosmosEtag } = await readAlert(database, id);
-  return { ...publicAlert(alert), etag: httpEtag(cosmosEtag) };
+  return { ...alertDetail(alert), etag: httpEtag(cosmosEtag) };
 }
 
 /**
@@ -405,6 +407,7 @@ export async function changeAlertStatus(
       current,
       serviceRecordId === undefined ? changed : { ...changed, serviceRecordId },
       'alert.updated',
+      { by, at: now.toISOString() },
     );
   });
 }

@@ -30,6 +30,7 @@ import {
   alertCommentSchema,
   alertPatchSchema,
   alertQuerySchema,
+  alertDetailSchema,
   alertSchema,
   meSchema,
   negotiateSchema,
@@ -514,7 +515,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
     security: [{ bearer: [] }],
     request: { params: alertIdParams, headers: ifNoneMatchHeader },
     responses: {
-      200: { description: 'Found.', headers: etagHeader, content: json(alertSchema) },
+      200: { description: 'Found.', headers: etagHeader, content: json(alertDetailSchema) },
       304: notModified(etagHeader),
       404: problem('No such alert.'),
       ...authErrors,
@@ -533,7 +534,7 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
       body: { content: json(alertPatchSchema), required: true },
     },
     responses: {
-      200: { description: 'Updated.', headers: etagHeader, content: json(alertSchema) },
+      200: { description: 'Updated.', headers: etagHeader, content: json(alertDetailSchema) },
       400: problem('Invalid body.'),
       404: problem('No such alert.'),
       409: problem('That status change is not allowed, or `assignee` is not an active technician.'),

@@ -3,7 +3,13 @@
  * their queries and bodies, and their OpenAPI descriptions, from one set of zod schemas.
  */
 import { z } from 'zod';
-import { alertStatuses, type AlertComment, type PublicAlert } from '../telemetry/alerts.js';
+import {
+  alertStatuses,
+  type AlertComment,
+  type AlertDetail,
+  type PublicAlert,
+} from '../telemetry/alerts.js';
+import { timelineActions } from '../telemetry/alertTimeline.js';
 import { rejectionReasons, metricNames } from '../telemetry/reading.js';
 import { severities } from '../telemetry/severity.js';
 import { alertResolutionWorkSchema, isoDateTime, pageQuerySchema, text } from './schemas.js';
@@ -185,6 +191,32 @@ type SameShape<A, B> = [A, keyof A] extends [B, keyof B]
 // `PublicAlert` (lib/telemetry/alerts.ts) is the one declaration of the alert's shape; this
 // schema describes it for validation and OpenAPI, and stops compiling when the two drift.
 true satisfies SameShape<z.output<typeof alertSchema>, PublicAlert & { etag: string }>;
+
+export const alertTimelineEntrySchema = z
+  .object({
+    version: z.number().int().meta({ description: 'The alert version the change produced.' }),
+    at: z.iso.datetime().meta({
+      description: 'When: for the pipeline’s changes, the end of the window that made them.',
+    }),
+    by: z.string().meta({ description: 'Token subject of the person, or `pipeline`.' }),
+    action: z.enum(timelineActions),
+    from: z
+      .string()
+      .optional()
+      .meta({ description: 'The value before (a severity, an assignee).' }),
+    to: z.string().optional().meta({ description: 'The value after.' }),
+  })
+  .meta({ id: 'AlertTimelineEntry' });
+
+export const alertDetailSchema = alertSchema
+  .extend({
+    timeline: z.array(alertTimelineEntrySchema).meta({
+      description: 'Every change of the alert’s state, oldest first (the newest 100).',
+    }),
+  })
+  .meta({ id: 'AlertDetail' });
+
+true satisfies SameShape<z.output<typeof alertDetailSchema>, AlertDetail & { etag: string }>;
 
 export const deadLetterQuerySchema = pageQuerySchema
   .extend({

@@ -3,6 +3,12 @@
  * control). Everything the pipeline writes into an alert is derived from windows, never from
  * the wall clock, so re-emitting a window after a crash produces the same document.
  */
+import {
+  pipelineActor,
+  withTimeline,
+  type AlertChangeBy,
+  type AlertTimelineEntry,
+} from './alertTimeline.js';
 import type { MetricName } from './reading.js';
 import { severityRank, type Breach, type Severity } from './severity.js';
 import type { summarize } from './stats.js';
@@ -100,6 +106,11 @@ export interface Alert {
    */
   comments?: AlertComment[];
   /**
+   * Every change of the alert's state, oldest first (lib/telemetry/alertTimeline.ts): read
+   * with the one alert, not in lists or fan-out messages.
+   */
+  timeline?: AlertTimelineEntry[];
+  /**
    * Set while the alert's equipment was in `Maintenance` when the pipeline last raised or
    * updated it: stored and shown (muted), but nobody is notified. The status is an input of
    * the emission, like the severity rules; a later window after maintenance clears it.
@@ -135,7 +146,10 @@ export type AlertFold = Pick<
 
 /** An alert as the API and clients see it. */
 export type PublicAlert = Omit<Alert, NotPublic>;
-type NotPublic = 'delivery' | 'deliveryPending' | 'beforeLastWindow' | 'comments';
+type NotPublic = 'delivery' | 'deliveryPending' | 'beforeLastWindow' | 'comments' | 'timeline';
+
+/** An alert as `GET /api/alerts/{id}` answers: its public fields and its timeline. */
+export type AlertDetail = PublicAlert & { timeline: AlertTimelineEntry[] };
 
 /**
  * The alert as the API and clients see it: without its outbox and fold bookkeeping, and
@@ -148,9 +162,15 @@ export function publicAlert<T extends Alert>(alert: T): Omit<T, NotPublic> {
     deliveryPending: _pending,
     beforeLastWindow: _before,
     comments: _comments,
+    timeline: _timeline,
     ...rest
   } = alert;
   return rest;
+}
+
+/** The alert as one read of it shows it: {@link publicAlert} with its timeline. */
+export function alertDetail(alert: Alert): AlertDetail {
+  return { ...publicAlert(alert), timeline: alert.timeline ?? [] };
 }
 
 /**
@@ -184,17 +204,25 @@ export function nextDelivery(
 /**
  * `alert` as a new version of `previous` (same document) that must be delivered, unless
  * `alert` is suppressed: then it is stored with nothing pending (see {@link nextDelivery}).
+ * What changed is recorded in its timeline as made by `change`.
  */
 export function withNewVersion(
   previous: Alert | undefined,
   alert: Omit<Alert, 'version' | 'delivery' | 'deliveryPending'>,
   type: AlertEventType,
+  change: AlertChangeBy,
 ): Alert {
   const version = previous ? previous.version + 1 : 1;
   const delivery = nextDelivery(previous, type, version, alert.suppressed !== undefined);
-  return delivery.pending.length
+  const next: Alert = delivery.pending.length
     ? { ...alert, version, delivery, deliveryPending: true }
     : { ...alert, version, delivery };
+  return withTimeline(previous, next, change);
+}
+
+/** The pipeline's change of an alert, dated by the end of the window that made it. */
+function byPipeline(window: AlertWindow): AlertChangeBy {
+  return { by: pipelineActor, at: window.end };
 }
 
 export function alertId(equipmentId: string, metric: MetricName, windowStart: number): string {
@@ -257,6 +285,8 @@ function alertWindow(windowStart: number, summary: AlertWindow['summary']): Aler
  */
 function refolded(
   latest: Alert,
+  /** The window whose emission makes this change (it dates the timeline entries). */
+  emitted: AlertWindow,
   fold: AlertFold,
   beforeLastWindow: AlertFold | undefined,
   changes: Partial<Pick<Alert, 'status' | 'resolvedAt' | 'withdrawn'>> = {},
@@ -285,6 +315,7 @@ function refolded(
       ...(suppressed ? { suppressed } : {}),
     },
     escalated ? 'alert.escalated' : 'alert.updated',
+    byPipeline(emitted),
   );
 }
 
@@ -332,12 +363,20 @@ export function applyBreach(
     };
     if (!latest.withdrawn && sameFold(fold, latest)) return undefined;
     // A withdrawn alert whose window breaches again (a third contribution) is reinstated.
-    return refolded(latest, fold, before, latest.withdrawn ? { status: 'open' } : {}, suppressed);
+    return refolded(
+      latest,
+      window,
+      fold,
+      before,
+      latest.withdrawn ? { status: 'open' } : {},
+      suppressed,
+    );
   }
   if (latest && latest.status !== 'resolved') {
     const escalated = severityRank(breach.severity) > severityRank(latest.severity);
     return refolded(
       latest,
+      window,
       {
         severity: escalated ? breach.severity : latest.severity,
         occurrences: latest.occurrences + 1,
@@ -367,6 +406,7 @@ export function applyBreach(
       ...(suppressed ? { suppressed } : {}),
     },
     'alert.raised',
+    byPipeline(window),
   );
 }
 
@@ -387,9 +427,9 @@ export function applyClearance(
   if (!latest || latest.status === 'resolved') return undefined;
   if (Date.parse(latest.lastWindowStart) !== windowStart) return undefined;
   const before = latest.beforeLastWindow;
-  if (before) return refolded(latest, before, undefined);
   const window = alertWindow(windowStart, summary);
-  return refolded(latest, { ...foldOf(latest), window }, undefined, {
+  if (before) return refolded(latest, window, before, undefined);
+  return refolded(latest, window, { ...foldOf(latest), window }, undefined, {
     status: 'resolved',
     resolvedAt: window.end,
     withdrawn: true,

@@ -6,7 +6,7 @@
 import type { ItemDefinition } from '@azure/cosmos';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertSchema } from '../../lib/api/telemetrySchemas.js';
+import { alertDetailSchema, alertSchema } from '../../lib/api/telemetrySchemas.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
@@ -298,16 +298,20 @@ describe('GET /api/alerts/{id}', () => {
       severity: 'medium',
       raisedAt: lt('08:10:00.000'),
     });
-    expect(() => alertSchema.parse(result.body)).not.toThrow();
+    expect(() => alertDetailSchema.parse(result.body)).not.toThrow();
     const etag = result.headers.get('etag');
     expect(etag).toMatch(/^"[^"]+"$/);
     expect(result.body.etag).toBe(etag);
     // The ETag is the stored document's, quoted.
     const stored = await storedAlert(listed.e3Temperature, '3');
     expect(etag).toBe(`"${String(stored?._etag).replace(/^"|"$/g, '')}"`);
-    // The same alert as in the list, ETag included.
+    // The same alert as in the list, ETag included; only the one alert carries its timeline.
+    const { timeline, ...listedFields } = result.body;
+    expect(timeline).toEqual([
+      { version: 1, at: result.body.raisedAt, by: 'pipeline', action: 'raised', to: 'medium' },
+    ]);
     const inList = (await get('/api/alerts?equipmentId=3')).body.items[0];
-    expect(inList).toEqual(result.body);
+    expect(inList).toEqual(listedFields);
   });
 
   it('answers If-None-Match with 304 while the ETag matches, 200 otherwise', async () => {
@@ -577,6 +581,35 @@ describe('PATCH /api/alerts/{id}', () => {
     expect(new Date(result.body.resolvedAt as string).toISOString()).toBe(result.body.resolvedAt);
     expect(result.headers.get('etag')).toBe(result.body.etag);
     expect((await get(alertPath(firstId))).body).toEqual(result.body);
+    // Every change so far, with who made it: the pipeline's dated by the window's end.
+    expect(result.body.timeline).toEqual([
+      { version: 1, at: pt('09:05:00.000'), by: 'pipeline', action: 'raised', to: 'high' },
+      {
+        version: 2,
+        at: result.body.acknowledgedAt,
+        by: 'tech-dana',
+        action: 'acknowledged',
+        from: 'open',
+      },
+      {
+        version: 3,
+        at: pt('09:10:00.000'),
+        by: 'pipeline',
+        action: 'escalated',
+        from: 'high',
+        to: 'critical',
+      },
+      {
+        version: 4,
+        at: result.body.resolvedAt,
+        by: 'tech-eli',
+        action: 'resolved',
+        from: 'acknowledged',
+      },
+    ]);
+    // Lists leave the timeline out.
+    const listed = await get('/api/alerts?equipmentId=30');
+    expect((listed.body.items as Json[])[0]).not.toHaveProperty('timeline');
   });
 
   it('answers resolving a resolved alert with it unchanged (idempotent)', async () => {
