@@ -8,6 +8,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import {
+  defaultEscalationPolicy,
+  escalationPolicySchema,
+  type EscalationPolicy,
+} from './telemetry/escalation.js';
 
 const booleanSetting = (fallback: boolean) =>
   z
@@ -33,6 +38,37 @@ const integerSetting = (fallback: number, min: number, max: number) =>
     .default(fallback);
 
 const optionalText = z.string().min(1).optional();
+
+/**
+ * A JSON setting checked against `schema`: empty means `fallback`; bad JSON or a bad value
+ * fails with the JSON path of each problem (`/critical/steps/1/afterMinutes: …`).
+ */
+const jsonSetting = <T>(schema: z.ZodType<T>, fallback: T) =>
+  z
+    .string()
+    .optional()
+    .transform((text, context): T => {
+      if (text === undefined) return fallback;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: `not valid JSON: ${String(error)}` });
+        return z.NEVER;
+      }
+      const result = schema.safeParse(value);
+      if (result.success) return result.data;
+      for (const issue of result.error.issues) {
+        const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+        for (const key of keys) {
+          const path = [...issue.path, ...(key === undefined ? [] : [key])];
+          const where = path.map((token) => `/${String(token)}`).join('');
+          const message = key === undefined ? issue.message : 'unknown key';
+          context.addIssue({ code: 'custom', message: `${where || '/'}: ${message}` });
+        }
+      }
+      return z.NEVER;
+    });
 
 /**
  * The folder holding the app's package.json above this module: the project root from
@@ -263,6 +299,16 @@ export const settingSections = {
     /** JSON severity rules; empty means the documented defaults. */
     SEVERITY_RULES: optionalText,
   }),
+  escalation: z.object({
+    /**
+     * JSON escalation and reminder policy per severity (lib/telemetry/escalation.ts); the
+     * severities it names replace the defaults'. Read by the delivery sweep.
+     */
+    ALERT_ESCALATION_POLICY: jsonSetting<EscalationPolicy>(
+      escalationPolicySchema,
+      defaultEscalationPolicy,
+    ),
+  }),
   dashboard: z.object({
     /** Folder of the built dashboard (relative: to the working directory). */
     DASHBOARD_DIR: optionalText.transform((dir) =>
@@ -282,6 +328,7 @@ const settingsSchema = z.object({
   ...settingSections.webPubSub.shape,
   ...settingSections.push.shape,
   ...settingSections.telemetry.shape,
+  ...settingSections.escalation.shape,
   ...settingSections.dashboard.shape,
 });
 

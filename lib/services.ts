@@ -29,6 +29,7 @@ import { checkCosmos, cosmosClientFor } from './cosmos/client.js';
 import { cosmosSettingsFrom } from './cosmos/settings.js';
 import { assignedUserIds } from './fanout/audience.js';
 import { AlertDeliverer } from './fanout/deliverer.js';
+import { AlertEscalator } from './fanout/escalator.js';
 import { AlertOutbox } from './fanout/outbox.js';
 import { createPushSender } from './fanout/push.js';
 import { EquipmentStatusPublisher } from './fanout/status.js';
@@ -84,7 +85,10 @@ export interface Services {
   readonly equipmentMaintenance: MaintenanceLookup;
   /** The Web PubSub service client (`webPubSub`). */
   readonly webPubSub: WebPubSubServiceClient;
-  /** Delivers alerts to people (Web PubSub, push when configured): one per process. */
+  /**
+   * Delivers alerts to people (Web PubSub, push when configured), and escalates and reminds
+   * from its sweep (`escalation`): one per process.
+   */
   readonly alertDeliverer: AlertDeliverer;
   /** What the pipeline does after a commit: alert delivery and live equipment status. */
   readonly pipelineFanOut: PipelineFanOut;
@@ -192,8 +196,10 @@ export function createServices(config: Config | ConfigSections): Services {
           console.info(
             '[fan-out] Push notifications are off: NOTIFICATION_HUBS_CONNECTION is not set.',
           );
+        const outbox = new AlertOutbox(services.telemetryDatabase.container('alerts'));
         return new AlertDeliverer({
-          outbox: new AlertOutbox(services.telemetryDatabase.container('alerts')),
+          outbox,
+          escalator: new AlertEscalator(outbox, section('escalation').ALERT_ESCALATION_POLICY),
           webPubSub: webPubSubSender(services.webPubSub),
           push,
           audience: (equipmentIds) => assignedUserIds(services.pool, equipmentIds),

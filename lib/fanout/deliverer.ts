@@ -5,15 +5,19 @@
  * already arrived; in normal operation every client gets each version once.
  */
 import type { Alert } from '../telemetry/alerts.js';
+import { escalatedToAdmins } from '../telemetry/escalation.js';
+import type { AlertEscalator } from './escalator.js';
 import { alertMessage } from './messages.js';
 import type { AlertOutbox, StoredAlert } from './outbox.js';
 import { pushPlatforms, type PushPlatform, type PushSender } from './push.js';
-import { alertRecipients, alertTargets } from './routing.js';
+import { alertRecipients, alertTargets, pushTags } from './routing.js';
 import type { WebPubSubSender } from './webPubSub.js';
 
 export interface DelivererOptions {
   outbox: AlertOutbox;
   webPubSub: WebPubSubSender;
+  /** Takes escalation steps and reminders in each sweep (absent: none). */
+  escalator?: AlertEscalator | undefined;
   /** Absent when push is not configured: push duties are then dropped. */
   push?: PushSender | undefined;
   /** Active technicians' user ids per equipment id. */
@@ -75,10 +79,17 @@ export class AlertDeliverer {
     return this.deliverAll([...newest.values()]);
   }
 
-  /** Delivers what is owed and due; run by a timer. Throws only when Cosmos cannot be read. */
+  /**
+   * Takes the escalation steps and reminders due, delivers them, and delivers what else is
+   * owed and due; run by a timer. Throws only when Cosmos cannot be read or written.
+   */
   async sweep(): Promise<DeliveryReport> {
     const nowMs = this.now();
-    const due = await this.options.outbox.due(nowMs, this.graceMs, this.options.sweepLimit ?? 200);
+    const limit = this.options.sweepLimit ?? 200;
+    // First: a step's new version inherits whatever its previous version still owed, so
+    // claiming that previous version below would only be undone.
+    const escalated = (await this.options.escalator?.escalate(nowMs, limit))?.written ?? [];
+    const due = await this.options.outbox.due(nowMs, this.graceMs, limit);
     const claimed: Alert[] = [];
     for (const entry of due) {
       const taken: StoredAlert | undefined = await this.options.outbox.claim(
@@ -88,7 +99,7 @@ export class AlertDeliverer {
       );
       if (taken) claimed.push(taken.alert);
     }
-    return this.deliverAll(claimed);
+    return this.deliverWritten([...escalated, ...claimed]);
   }
 
   private async deliverAll(alerts: readonly Alert[]): Promise<DeliveryReport> {
@@ -125,21 +136,23 @@ export class AlertDeliverer {
       ? ((await this.options.audience([alert.equipmentId])).get(alert.equipmentId) ?? [])
       : [];
     const people = needsPeople ? alertRecipients(assigned, alert.assigneeUserId) : [];
+    const admins = escalatedToAdmins(alert);
+    const tags = pushTags(people, admins);
     const { push } = this.options;
     const targets = [
       ...new Set(
         delivery.pending.flatMap((target) => {
-          if (target === 'webPubSub') return alertTargets(alert.equipmentId, people);
+          if (target === 'webPubSub') return alertTargets(alert.equipmentId, people, admins);
           if (target === 'push')
-            return push && people.length ? pushPlatforms.map((p) => `push:${p}`) : [];
-          if (target.startsWith('push:') && (!push || people.length === 0)) return [];
+            return push && tags.length ? pushPlatforms.map((p) => `push:${p}`) : [];
+          if (target.startsWith('push:') && (!push || tags.length === 0)) return [];
           return [target];
         }),
       ),
     ];
     const message = alertMessage(alert, delivery.type);
     const outcomes = await Promise.allSettled(
-      targets.map((target) => this.send(target, alert, message, people)),
+      targets.map((target) => this.send(target, alert, message, tags)),
     );
     const failed = targets.filter((_, i) => outcomes[i]?.status === 'rejected');
     if (failed.length) {
@@ -155,7 +168,7 @@ export class AlertDeliverer {
     target: string,
     alert: Alert,
     message: unknown,
-    people: readonly string[],
+    pushTagsOfAlert: readonly string[],
   ): Promise<void> {
     const signal = AbortSignal.timeout(this.sendTimeoutMs);
     const separator = target.indexOf(':');
@@ -164,7 +177,7 @@ export class AlertDeliverer {
     if (kind === 'group') return this.options.webPubSub.sendToGroup(name, message, signal);
     if (kind === 'user') return this.options.webPubSub.sendToUser(name, message, signal);
     if (kind === 'push' && this.options.push) {
-      return this.options.push.send(name as PushPlatform, alert, people, signal);
+      return this.options.push.send(name as PushPlatform, alert, pushTagsOfAlert, signal);
     }
     throw new Error(`Unknown delivery target ${target}`);
   }

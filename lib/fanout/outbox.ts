@@ -74,6 +74,55 @@ export class AlertOutbox {
   }
 
   /**
+   * Alerts the escalation policy may have something due for (lib/fanout/escalator.ts): open
+   * or acknowledged, not suppressed, of a severity the policy escalates, and either never
+   * looked at, changed since (`escalation.checkedVersion`), or due (`escalation.nextAt`).
+   * Every other alert costs the query nothing but an index lookup.
+   */
+  async escalationCandidates(
+    nowMs: number,
+    severities: readonly string[],
+    limit: number,
+  ): Promise<StoredAlert[]> {
+    if (severities.length === 0) return [];
+    const names = severities.map((_, i) => `@severity${i}`);
+    const { resources } = await this.alerts.items
+      .query<ItemDefinition>({
+        query:
+          "SELECT TOP @limit * FROM c WHERE c.status IN ('open', 'acknowledged') AND " +
+          `NOT IS_DEFINED(c.suppressed) AND c.severity IN (${names.join(', ')}) AND ` +
+          '(NOT IS_DEFINED(c.escalation) OR c.escalation.checkedVersion != c.version OR ' +
+          'c.escalation.nextAt <= @now)',
+        parameters: [
+          { name: '@limit', value: limit },
+          { name: '@now', value: new Date(nowMs).toISOString() },
+          ...severities.map((value, i) => ({ name: `@severity${i}`, value })),
+        ],
+      })
+      .fetchAll();
+    return resources.map((resource) => ({
+      alert: documentBody(resource) as Alert,
+      etag: String(resource._etag),
+    }));
+  }
+
+  /**
+   * Replaces one alert if nobody changed it since it was read as `etag`: false when someone
+   * did (a person, the pipeline, another sweeper), and nothing is written.
+   */
+  async replaceIfUnchanged(alert: Alert, etag: string): Promise<boolean> {
+    try {
+      await this.alerts.item(alert.id, alert.equipmentId).replace(alert, {
+        accessCondition: { type: 'IfMatch', condition: etag },
+      });
+      return true;
+    } catch (error) {
+      if (isPreconditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Takes one alert's delivery for `leaseMs`: another sweeper sees it as not due until then.
    * Undefined when someone else changed the alert first.
    */

@@ -1,6 +1,6 @@
 /**
  * Push to technicians' phones through Azure Notification Hubs. Devices register with the tag
- * `user:<token subject>`; each alert goes natively to APNs and FCM v1 so that critical alerts
+ * `user:<token subject>` (admins' also with `role:admin`, lib/fanout/routing.ts); each alert goes natively to APNs and FCM v1 so that critical alerts
  * can ask for high priority on both (a template notification cannot set APNs headers).
  */
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,8 @@ export interface PushSender {
   send(
     platform: PushPlatform,
     alert: Alert,
-    userIds: readonly string[],
+    /** Tags to reach (any of them): `user:<subject>`, `role:admin` (routing.ts `pushTags`). */
+    tags: readonly string[],
     signal: AbortSignal,
   ): Promise<void>;
 }
@@ -98,9 +99,8 @@ export function createPushSender(config: SectionConfig<'push'>): PushSender | un
       }),
     })));
   return {
-    async send(platform, alert, userIds, abortSignal) {
+    async send(platform, alert, tags, abortSignal) {
       const { sdk, client } = await load();
-      const tags = [...new Set(userIds)].sort().map((user) => `user:${user}`);
       for (let i = 0; i < tags.length; i += maxTagsPerSend) {
         await client.sendNotification(notificationFor(sdk, platform, alert), {
           tagExpression: tags.slice(i, i + maxTagsPerSend).join(' || '),

@@ -5,20 +5,47 @@
  * - Dashboards of admins join group `alerts`; anyone watching one machine joins
  *   `equipment.{id}`; every active technician assigned to a machine, and the technician an
  *   alert is assigned to, also gets it by user id, on every device they are signed in on.
+ * - Admins' connections also join `admins`, which gets an alert only once an escalation step
+ *   reached the admins (lib/telemetry/escalation.ts): an admin's app may leave the busy
+ *   `alerts` feed and still be paged.
  * - Client tokens never carry a send role: clients only listen.
  */
 import type { Role } from '../auth.js';
 
 export const alertsGroup = 'alerts';
 
+/** The group of admins, paged by escalation. */
+export const adminsGroup = 'admins';
+
+/** The push tag admins' devices register with, beside their `user:<subject>` tag. */
+export const adminsPushTag = 'role:admin';
+
 export function equipmentGroup(equipmentId: string): string {
   return `equipment.${equipmentId}`;
 }
 
-/** The Web PubSub targets of one alert: `group:<name>` and `user:<id>`, without repeats. */
-export function alertTargets(equipmentId: string, assignedUserIds: readonly string[]): string[] {
+/**
+ * The Web PubSub targets of one alert: `group:<name>` and `user:<id>`, without repeats, and
+ * the `admins` group when an escalation reached them.
+ */
+export function alertTargets(
+  equipmentId: string,
+  assignedUserIds: readonly string[],
+  admins = false,
+): string[] {
   const users = [...new Set(assignedUserIds)].sort().map((user) => `user:${user}`);
-  return [`group:${equipmentGroup(equipmentId)}`, `group:${alertsGroup}`, ...users];
+  return [
+    `group:${equipmentGroup(equipmentId)}`,
+    `group:${alertsGroup}`,
+    ...(admins ? [`group:${adminsGroup}`] : []),
+    ...users,
+  ];
+}
+
+/** The push tags of one alert: its people's `user:<id>`, and the admins' tag when escalated. */
+export function pushTags(userIds: readonly string[], admins = false): string[] {
+  const users = [...new Set(userIds)].sort().map((user) => `user:${user}`);
+  return admins ? [...users, adminsPushTag] : users;
 }
 
 /**
@@ -56,7 +83,7 @@ export function clientGrant(
     // Admins watch the whole feed and may open any machine's channel on demand.
     return {
       userId: principal.subject,
-      groups: [alertsGroup],
+      groups: [alertsGroup, adminsGroup],
       roles: ['webpubsub.joinLeaveGroup'],
     };
   }

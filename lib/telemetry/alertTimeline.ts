@@ -23,6 +23,8 @@ export const timelineActions = [
   'unassigned',
   'muted',
   'unmuted',
+  'escalation-step',
+  'reminded',
 ] as const;
 export type TimelineAction = (typeof timelineActions)[number];
 
@@ -59,6 +61,13 @@ export interface TimelineSubject {
   withdrawn?: true;
   assigneeTechnicianId?: number;
   suppressed?: { reason: string };
+  /** The delivery sweep's escalation (lib/telemetry/escalation.ts). */
+  escalation?: {
+    step: number;
+    notify?: string;
+    reminders: number;
+    last?: { action: 'step' | 'reminder'; at: string };
+  };
   timeline?: AlertTimelineEntry[];
 }
 
@@ -106,6 +115,16 @@ export function timelineEntries(
   }
   if (previous.suppressed?.reason !== next.suppressed?.reason) {
     entries.push(next.suppressed ? muted(next) : entry('unmuted', previous.suppressed?.reason));
+  }
+  // The sweep's escalation step (to: who it reached) or reminder (to: how many so far).
+  const escalated = next.escalation?.last;
+  const before = previous.escalation?.last;
+  if (escalated && (escalated.at !== before?.at || escalated.action !== before.action)) {
+    entries.push(
+      escalated.action === 'step'
+        ? entry('escalation-step', undefined, next.escalation?.notify)
+        : entry('reminded', undefined, next.escalation?.reminders),
+    );
   }
   return entries;
 

@@ -9,6 +9,7 @@ import {
   type AlertChangeBy,
   type AlertTimelineEntry,
 } from './alertTimeline.js';
+import type { AlertEscalation } from './escalation.js';
 import type { MetricName } from './reading.js';
 import { severityRank, type Breach, type Severity } from './severity.js';
 import type { summarize } from './stats.js';
@@ -116,6 +117,11 @@ export interface Alert {
    * the emission, like the severity rules; a later window after maintenance clears it.
    */
   suppressed?: AlertSuppression;
+  /**
+   * Escalation steps and reminders taken by the delivery sweep (lib/telemetry/escalation.ts),
+   * and when it has to look again. Bookkeeping: shown through the timeline, not sent.
+   */
+  escalation?: AlertEscalation;
   delivery?: AlertDelivery;
   /** Present (true) exactly while `delivery.pending` is not empty: what the sweep queries. */
   deliveryPending?: true;
@@ -146,7 +152,8 @@ export type AlertFold = Pick<
 
 /** An alert as the API and clients see it. */
 export type PublicAlert = Omit<Alert, NotPublic>;
-type NotPublic = 'delivery' | 'deliveryPending' | 'beforeLastWindow' | 'comments' | 'timeline';
+type NotPublic =
+  'delivery' | 'deliveryPending' | 'beforeLastWindow' | 'comments' | 'timeline' | 'escalation';
 
 /** An alert as `GET /api/alerts/{id}` answers: its public fields and its timeline. */
 export type AlertDetail = PublicAlert & { timeline: AlertTimelineEntry[] };
@@ -163,6 +170,7 @@ export function publicAlert<T extends Alert>(alert: T): Omit<T, NotPublic> {
     beforeLastWindow: _before,
     comments: _comments,
     timeline: _timeline,
+    escalation: _escalation,
     ...rest
   } = alert;
   return rest;

@@ -79,10 +79,10 @@ describe('POST /api/negotiate', () => {
     await expect(client.joinGroup('equipment.11')).resolves.toBeDefined();
   });
 
-  it('gives an admin the alerts group and lets them open any machine', async () => {
+  it('gives an admin the alerts and admins groups and lets them open any machine', async () => {
     const { url, claims } = await negotiate(tokens.admin);
     expect(claims.sub).toBe('admin-ada');
-    expect(claims['webpubsub.group']).toEqual(['alerts']);
+    expect(claims['webpubsub.group']).toEqual(['alerts', 'admins']);
     const { client } = await connected(url);
     await expect(client.joinGroup('equipment.13')).resolves.toBeDefined();
     await expect(client.sendToGroup('alerts', { x: 1 }, 'json')).rejects.toThrow();

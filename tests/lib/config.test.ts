@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadSection, settingNames } from '../../lib/config.js';
+import { defaultEscalationPolicy } from '../../lib/telemetry/escalation.js';
 
 /** The project's root folder: the one holding package.json above lib/ and tests/. */
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,6 +26,38 @@ function configError(env: Record<string, string | undefined>): ConfigError {
   }
   throw new Error('loadConfig accepted an invalid environment');
 }
+
+describe('ALERT_ESCALATION_POLICY', () => {
+  it('defaults to the documented policy and takes a JSON policy', () => {
+    const defaults = loadSection('escalation', {}).ALERT_ESCALATION_POLICY;
+    expect(defaults.critical.steps.map((s) => [s.afterMinutes, s.notify])).toEqual([
+      [10, 'technicians'],
+      [20, 'admins'],
+    ]);
+    const custom = loadSection('escalation', {
+      ALERT_ESCALATION_POLICY: '{"critical": {"steps": [{"afterMinutes": 1, "notify": "admins"}]}}',
+    }).ALERT_ESCALATION_POLICY;
+    expect(custom.critical).toEqual({ steps: [{ afterMinutes: 1, notify: 'admins' }] });
+    expect(custom.high).toEqual(defaults.high);
+  });
+
+  it('stops start-up naming the setting and the faulty part', () => {
+    expect(
+      configError({
+        ...good,
+        ALERT_ESCALATION_POLICY:
+          '{"critical": {"steps": [{"afterMinutes": -1, "notify": "x"}]}, "low": {}}',
+      }).problems,
+    ).toEqual([
+      'ALERT_ESCALATION_POLICY: /critical/steps/0/afterMinutes: expected more than 0 minutes',
+      expect.stringMatching(/^ALERT_ESCALATION_POLICY: \/critical\/steps\/0\/notify: /),
+      'ALERT_ESCALATION_POLICY: /low: unknown key',
+    ]);
+    expect(configError({ ...good, ALERT_ESCALATION_POLICY: '{critical' }).problems).toEqual([
+      expect.stringMatching(/^ALERT_ESCALATION_POLICY: not valid JSON: /),
+    ]);
+  });
+});
 
 describe('loadSection', () => {
   it('validates only the settings of one section', () => {
@@ -90,6 +123,7 @@ describe('loadConfig', () => {
       TELEMETRY_IDLE_GRACE_SECONDS: 120,
       AGGREGATE_TTL_DAYS: 90,
       DEAD_LETTER_TTL_DAYS: 14,
+      ALERT_ESCALATION_POLICY: defaultEscalationPolicy,
       WEBPUBSUB_HUB: 'sis',
       WEBPUBSUB_TOKEN_MINUTES: 10,
       EQUIPMENT_STATUS_INTERVAL_SECONDS: 5,

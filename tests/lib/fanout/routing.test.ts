@@ -1,7 +1,12 @@
 /** The pure rules of the fan-out: targets, client grants, delivery duties and outcomes. */
 import { describe, expect, it } from 'vitest';
 import type { Role } from '../../../lib/auth.js';
-import { alertRecipients, alertTargets, clientGrant } from '../../../lib/fanout/routing.js';
+import {
+  alertRecipients,
+  alertTargets,
+  clientGrant,
+  pushTags,
+} from '../../../lib/fanout/routing.js';
 import { retryDelayMs, withOutcome } from '../../../lib/fanout/outbox.js';
 import { nextDelivery, publicAlert, type Alert } from '../../../lib/telemetry/alerts.js';
 
@@ -17,6 +22,22 @@ describe('alertTargets', () => {
     ]);
     expect(alertTargets('7', [])).toEqual(['group:equipment.7', 'group:alerts']);
   });
+
+  it('adds the admins group once an escalation reached them', () => {
+    expect(alertTargets('7', ['tech-a'], true)).toEqual([
+      'group:equipment.7',
+      'group:alerts',
+      'group:admins',
+      'user:tech-a',
+    ]);
+  });
+});
+
+describe('pushTags', () => {
+  it("tags each person once, and the admins' devices once escalated", () => {
+    expect(pushTags(['tech-b', 'tech-a', 'tech-b'])).toEqual(['user:tech-a', 'user:tech-b']);
+    expect(pushTags([], true)).toEqual(['role:admin']);
+  });
 });
 
 describe('alertRecipients', () => {
@@ -29,10 +50,10 @@ describe('alertRecipients', () => {
 });
 
 describe('clientGrant', () => {
-  it('lets admins watch the feed and open any machine, never send', () => {
+  it('lets admins watch the feed, be paged and open any machine, never send', () => {
     expect(clientGrant(principal('ada', 'Admin', 'Technician'), { kind: 'all' })).toEqual({
       userId: 'ada',
-      groups: ['alerts'],
+      groups: ['alerts', 'admins'],
       roles: ['webpubsub.joinLeaveGroup'],
     });
   });

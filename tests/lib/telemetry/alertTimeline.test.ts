@@ -62,6 +62,50 @@ describe('timelineEntries', () => {
   });
 });
 
+describe('escalation entries', () => {
+  const sweep = { by: 'pipeline', at: '2026-11-30T10:20:00.000Z' };
+
+  it('records an escalation step with who it reached, and a reminder with its count', () => {
+    const stepped: TimelineSubject = {
+      ...open,
+      version: 2,
+      escalation: {
+        step: 2,
+        notify: 'admins',
+        reminders: 0,
+        last: { action: 'step', at: sweep.at },
+      },
+    };
+    expect(timelineEntries(open, stepped, sweep)).toEqual([
+      { version: 2, ...sweep, action: 'escalation-step', to: 'admins' },
+    ]);
+    const acknowledged = { ...stepped, version: 3, status: 'acknowledged' };
+    const at = '2026-11-30T14:20:00.000Z';
+    const reminded: TimelineSubject = {
+      ...acknowledged,
+      version: 4,
+      escalation: { step: 2, notify: 'admins', reminders: 1, last: { action: 'reminder', at } },
+    };
+    expect(timelineEntries(acknowledged, reminded, { by: 'pipeline', at })).toEqual([
+      { version: 4, by: 'pipeline', at, action: 'reminded', to: '1' },
+    ]);
+  });
+
+  it('records nothing for a later version that only carries the escalation over', () => {
+    const stepped: TimelineSubject = {
+      ...open,
+      version: 2,
+      escalation: {
+        step: 1,
+        notify: 'technicians',
+        reminders: 0,
+        last: { action: 'step', at: sweep.at },
+      },
+    };
+    expect(timelineEntries(stepped, { ...stepped, version: 3 }, by)).toEqual([]);
+  });
+});
+
 describe('withTimeline', () => {
   it('appends to the previous version’s timeline and keeps only the newest entries', () => {
     let alert = withTimeline(undefined, open, by);
