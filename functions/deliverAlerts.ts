@@ -1,7 +1,8 @@
 /**
- * Timer trigger: the outbox sweep. Delivers every alert whose delivery failed (once its
- * backoff has passed) or was left undone (a crash between storing and delivering), so a
- * Web PubSub or push outage only delays alerts.
+ * Timer trigger: the outbox sweep. Takes the escalation steps and reminders that are due
+ * (ALERT_ESCALATION_POLICY) and delivers them, and delivers every alert whose delivery failed
+ * (once its backoff has passed) or was left undone (a crash between storing and delivering),
+ * so a Web PubSub or push outage only delays alerts.
  */
 import type { TimerFunctionDeclaration } from '../lib/host/declarations.js';
 import { withServices } from '../lib/services.js';

@@ -77,7 +77,11 @@ export class AlertOutbox {
    * Alerts the escalation policy may have something due for (lib/fanout/escalator.ts): open
    * or acknowledged, not suppressed, of a severity the policy escalates, and either never
    * looked at, changed since (`escalation.checkedVersion`), or due (`escalation.nextAt`).
-   * Every other alert costs the query nothing but an index lookup.
+   * The status, suppression and severity filters are served by the (default, consistent)
+   * index; the version comparison only runs on what they leave. A comparison with an
+   * undefined side (no `nextAt`) is undefined, so the alert is skipped: Cosmos DB for NoSQL
+   * WHERE and keywords references (MicrosoftDocs/azure-docs
+   * articles/cosmos-db/nosql/query/where.md, keywords.md: "IN", mixed-type comparisons).
    */
   async escalationCandidates(
     nowMs: number,
