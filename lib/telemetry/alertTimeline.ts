@@ -116,7 +116,8 @@ export function timelineEntries(
   if (previous.suppressed?.reason !== next.suppressed?.reason) {
     entries.push(next.suppressed ? muted(next) : entry('unmuted', previous.suppressed?.reason));
   }
-  // The sweep's escalation step (to: who it reached) or reminder (to: how many so far).
+  // The sweep's escalation step (to: who it reached) or reminder (to: its number, counted
+  // from the acknowledgement: a sweep that was down sends one, numbered as the latest due).
   const escalated = next.escalation?.last;
   const before = previous.escalation?.last;
   if (escalated && (escalated.at !== before?.at || escalated.action !== before.action)) {
