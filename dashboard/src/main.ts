@@ -77,7 +77,7 @@ function renderAlerts(): void {
   const alerts = feed.list().slice(0, maxAlertsShown);
   list.replaceChildren(...alerts.map((alert) => alertItem(alert, busy.has(alert.id))));
   byId('alerts-empty').hidden = alerts.length > 0;
-  const open = alerts.filter((a) => a.status !== 'resolved').length;
+  const open = alerts.filter((a) => a.status !== 'resolved' && a.status !== 'cleared').length;
   byId('alert-count').textContent = alerts.length ? `(${open} unresolved of ${alerts.length})` : '';
   if (focusKey?.[0]) {
     const item = [...list.querySelectorAll<HTMLElement>('li')].find(
@@ -180,6 +180,10 @@ function applyAlert(alert: Alert, version: number, type: string): void {
     announce(`New ${alert.severity} alert on equipment ${alert.equipmentId}: ${alert.metric}.`);
   } else if (type === 'alert.escalated') {
     announce(`Alert on equipment ${alert.equipmentId} escalated to ${alert.severity}.`);
+  } else if (type === 'alert.reopened') {
+    announce(`Alert on equipment ${alert.equipmentId} reopened: ${alert.metric}.`);
+  } else if (type === 'alert.cleared') {
+    announce(`Alert on equipment ${alert.equipmentId} cleared: ${alert.metric} is back to normal.`);
   }
 }
 
