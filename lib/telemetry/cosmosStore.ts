@@ -316,7 +316,9 @@ export class CosmosTelemetryStore implements TelemetryStore {
 
   async unresolvedAlerts(equipmentIds: readonly string[]) {
     if (equipmentIds.length === 0) return [];
-    // One cross-partition query for the whole window: slot documents have a `type`, alerts none.
+    // One cross-partition query for the whole window (it fans out to every physical partition:
+    // https://learn.microsoft.com/azure/cosmos-db/how-to-query-container), instead of a read
+    // per equipment and metric. Slot documents have a `type`, alerts none.
     const { resources } = await this.alerts.items
       .query<{ equipmentId: string; metric: MetricName }>({
         query:
