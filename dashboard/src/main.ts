@@ -77,7 +77,7 @@ function renderAlerts(): void {
   const alerts = feed.list().slice(0, maxAlertsShown);
   list.replaceChildren(...alerts.map((alert) => alertItem(alert, busy.has(alert.id))));
   byId('alerts-empty').hidden = alerts.length > 0;
-  const open = alerts.filter((a) => a.status !== 'resolved' && a.status !== 'cleared').length;
+  const open = alerts.filter((a) => a.status !== 'resolved').length;
   byId('alert-count').textContent = alerts.length ? `(${open} unresolved of ${alerts.length})` : '';
   if (focusKey?.[0]) {
     const item = [...list.querySelectorAll<HTMLElement>('li')].find(
