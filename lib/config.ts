@@ -298,6 +298,10 @@ export const settingSections = {
     DEAD_LETTER_TTL_DAYS: integerSetting(14, 1, 365),
     /** JSON severity rules; empty means the documented defaults. */
     SEVERITY_RULES: optionalText,
+    /** Consecutive windows inside the clear threshold that clear an alert (hysteresis). */
+    ALERT_CLEAR_WINDOWS: integerSetting(2, 1, 100),
+    /** A breach this long after an alert cleared reopens it (a flap) instead of a new alert. */
+    ALERT_FLAP_MINUTES: integerSetting(30, 0, 1440),
   }),
   escalation: z.object({
     /**

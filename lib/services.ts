@@ -242,6 +242,10 @@ export function createServices(config: Config | ConfigSections): Services {
             futureToleranceMs: defaultFutureToleranceMs,
           },
           rules: services.severityRules,
+          hysteresis: {
+            clearWindows: section('telemetry').ALERT_CLEAR_WINDOWS,
+            flapWindowMs: section('telemetry').ALERT_FLAP_MINUTES * 60_000,
+          },
           maintenance: services.equipmentMaintenance,
           registry: services.equipmentRegistry,
         }),

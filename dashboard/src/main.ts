@@ -180,6 +180,10 @@ function applyAlert(alert: Alert, version: number, type: string): void {
     announce(`New ${alert.severity} alert on equipment ${alert.equipmentId}: ${alert.metric}.`);
   } else if (type === 'alert.escalated') {
     announce(`Alert on equipment ${alert.equipmentId} escalated to ${alert.severity}.`);
+  } else if (type === 'alert.reopened') {
+    announce(`Alert on equipment ${alert.equipmentId} reopened: ${alert.metric}.`);
+  } else if (type === 'alert.cleared') {
+    announce(`Alert on equipment ${alert.equipmentId} cleared: ${alert.metric} is back to normal.`);
   }
 }
 

@@ -59,7 +59,23 @@ export type LiveMessage =
 
 // Every value of each union, checked by the compiler both ways (a missing one fails too).
 const severities: readonly string[] = allOf<Severity>()(['medium', 'high', 'critical']);
-const statuses: readonly string[] = allOf<AlertStatus>()(['open', 'acknowledged', 'resolved']);
+const statuses: readonly string[] = allOf<AlertStatus>()([
+  'open',
+  'acknowledged',
+  'resolved',
+  'cleared',
+]);
+const alertMessageTypes: readonly string[] = allOf<AlertMessageType>()([
+  'alert.raised',
+  'alert.escalated',
+  'alert.updated',
+  'alert.cleared',
+  'alert.reopened',
+]);
+
+function isAlertMessageType(value: unknown): value is AlertMessageType {
+  return isString(value) && alertMessageTypes.includes(value);
+}
 const metrics: readonly string[] = allOf<Metric>()(['temperature', 'vibration', 'pressure']);
 
 /** `values` as a list of every member of `T`: a missing or unknown one does not compile. */
@@ -155,7 +171,7 @@ export function parseLiveMessage(data: unknown): LiveMessage | undefined {
   }
   if (!isRecord(value)) return undefined;
   const type = value['type'];
-  if (type === 'alert.raised' || type === 'alert.escalated' || type === 'alert.updated') {
+  if (isAlertMessageType(type)) {
     const alert = value['alert'];
     if (!isAlert(alert)) return undefined;
     const version = (alert as unknown as Record<string, unknown>)['version'];

@@ -78,7 +78,13 @@ function statusText(alert: Alert): string {
   if (alert.status === 'resolved') {
     return alert.resolvedBy ? `resolved by ${alert.resolvedBy}` : 'resolved';
   }
-  return 'open';
+  if (alert.status === 'cleared') {
+    // Back to normal by itself; until someone acknowledges it, say that nobody has.
+    return alert.acknowledgedBy
+      ? `cleared, acknowledged by ${alert.acknowledgedBy}`
+      : 'cleared, not acknowledged';
+  }
+  return alert.flapCount ? `open, reopened ${alert.flapCount}×` : 'open';
 }
 
 export type AlertAction = 'acknowledged' | 'resolved';
@@ -94,7 +100,7 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
       ]
     : [];
   const actions = el('div', { class: 'actions' });
-  if (alert.status === 'open') {
+  if (alert.status === 'open' || (alert.status === 'cleared' && !alert.acknowledgedAt)) {
     actions.append(
       el(
         'button',

@@ -15,6 +15,7 @@ import { requireVersion, type VersionCondition } from '../preconditions.js';
 import {
   alertDetail,
   canTransition,
+  statusAfter,
   equipmentIdOfAlert,
   publicAlert,
   withNewVersion,
@@ -379,7 +380,12 @@ export async function changeAlertStatus(
 ): Promise<{ alert: Alert; etag: string; changed: boolean }> {
   return replaceAlert(database, id, ifMatch, async (current) => {
     const linkMissing = serviceRecordFor !== undefined && current.serviceRecordId === undefined;
-    const statusSame = to === undefined || current.status === to;
+    // A cleared alert stays cleared when acknowledged: it changes only if nobody had yet.
+    const statusSame =
+      to === undefined ||
+      (to === 'acknowledged' && current.status === 'cleared'
+        ? current.acknowledgedAt !== undefined
+        : current.status === to);
     const assigneeSame =
       assignee === undefined ||
       (assignee === null
@@ -397,7 +403,7 @@ export async function changeAlertStatus(
       : to === 'acknowledged'
         ? {
             ...alert,
-            status: to,
+            status: statusAfter(alert.status, to),
             acknowledgedAt: now.toISOString(),
             acknowledgedBy: by,
             ...(note === undefined ? {} : { acknowledgementNote: note }),

@@ -527,6 +527,12 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
     operationId: 'updateAlert',
     tags: ['Alerts'],
     summary: 'Acknowledge, resolve (Admin, Technician) or assign (Admin)',
+    description:
+      'Status moves open → acknowledged → resolved, or open → resolved. The pipeline sets ' +
+      '`cleared` when the metric is back inside its clear threshold, and reopens a cleared ' +
+      'alert (back to `open`, `flapCount` + 1) on a breach within the flap window. A cleared ' +
+      'alert may be acknowledged (it stays `cleared`, recording `acknowledgedBy` and ' +
+      '`acknowledgedAt`) or resolved; nobody sets `cleared` or `open`.',
     security: [{ bearer: [] }],
     request: {
       params: alertIdParams,

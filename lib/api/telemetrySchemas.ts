@@ -42,7 +42,11 @@ export const alertPatchSchema = z
     status: z
       .enum(['acknowledged', 'resolved'])
       .optional()
-      .meta({ description: 'open → acknowledged → resolved' }),
+      .meta({
+        description:
+          'open → acknowledged → resolved (or open → resolved). A cleared alert may be ' +
+          'acknowledged (it stays `cleared`, recording who saw it) or resolved.',
+      }),
     assignee: z
       .number()
       .int()
@@ -121,9 +125,28 @@ export const alertSchema = z
     version: z.number().int().meta({ description: '1 when raised, +1 on every change.' }),
     equipmentId: z.string(),
     metric: z.enum(metricNames),
-    status: z.enum(alertStatuses),
+    status: z.enum(alertStatuses).meta({
+      description:
+        'open → acknowledged → resolved by people; `cleared` by the pipeline when the metric ' +
+        'stayed inside its clear threshold for the set number of windows.',
+    }),
     severity: z.enum(severities),
     occurrences: z.number().int(),
+    flapCount: z
+      .number()
+      .int()
+      .optional()
+      .meta({
+        description:
+          'Times a breach soon after clearing (within the flap window) reopened this alert; ' +
+          'absent: never.',
+      }),
+    clearedAt: z.iso.datetime().optional().meta({
+      description: 'While cleared: the end of the window that cleared it.',
+    }),
+    clearedWindowStart: z.iso.datetime().optional().meta({
+      description: 'While cleared: the start of the window that cleared it.',
+    }),
     firstWindowStart: z.iso.datetime(),
     lastWindowStart: z.iso.datetime(),
     raisedAt: z.iso.datetime(),

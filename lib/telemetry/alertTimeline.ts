@@ -25,6 +25,7 @@ export const timelineActions = [
   'unmuted',
   'escalation-step',
   'reminded',
+  'cleared',
 ] as const;
 export type TimelineAction = (typeof timelineActions)[number];
 
@@ -69,6 +70,8 @@ export interface TimelineSubject {
     last?: { action: 'step' | 'reminder'; at: string };
   };
   timeline?: AlertTimelineEntry[];
+  acknowledgedAt?: string;
+  flapCount?: number;
 }
 
 /** The entries describing how `next` differs from `previous` (undefined: `next` is new). */
@@ -95,10 +98,20 @@ export function timelineEntries(
   const entries: AlertTimelineEntry[] = [];
   if (previous.status !== next.status) {
     if (next.withdrawn) entries.push(entry('withdrawn'));
-    else if (next.status === 'open') entries.push(entry('reopened', previous.status));
-    else if (next.status === 'acknowledged' || next.status === 'resolved') {
+    else if (next.status === 'open') {
+      // A flap (cleared → open) carries the alert's flap count after it.
+      const flapped = (next.flapCount ?? 0) !== (previous.flapCount ?? 0);
+      entries.push(entry('reopened', previous.status, flapped ? next.flapCount : undefined));
+    } else if (
+      next.status === 'acknowledged' ||
+      next.status === 'resolved' ||
+      next.status === 'cleared'
+    ) {
       entries.push(entry(next.status, previous.status));
     }
+  } else if (previous.acknowledgedAt === undefined && next.acknowledgedAt !== undefined) {
+    // Acknowledging a cleared alert records who saw it and leaves its status as it is.
+    entries.push(entry('acknowledged', previous.status));
   }
   const rise = severityRank(next.severity) - severityRank(previous.severity);
   if (rise !== 0) {

@@ -11,11 +11,15 @@ import {
 } from './alertTimeline.js';
 import type { AlertEscalation } from './escalation.js';
 import type { MetricName } from './reading.js';
-import { severityRank, type Breach, type Severity } from './severity.js';
+import { severityRank, type Breach, type Direction, type Severity } from './severity.js';
 import type { summarize } from './stats.js';
 import { windowEndOf } from './window.js';
 
-export const alertStatuses = ['open', 'acknowledged', 'resolved'] as const;
+/**
+ * `cleared`: set by the pipeline when the metric came back inside its clear threshold (see
+ * {@link applyCalm}); a breach within the flap window reopens it ({@link applyBreach}).
+ */
+export const alertStatuses = ['open', 'acknowledged', 'resolved', 'cleared'] as const;
 export type AlertStatus = (typeof alertStatuses)[number];
 
 /** The window that raised or last updated an alert. */
@@ -26,7 +30,13 @@ export interface AlertWindow {
 }
 
 /** What the fan-out tells clients about an alert's latest write. */
-export const alertEventTypes = ['alert.raised', 'alert.escalated', 'alert.updated'] as const;
+export const alertEventTypes = [
+  'alert.raised',
+  'alert.escalated',
+  'alert.updated',
+  'alert.cleared',
+  'alert.reopened',
+] as const;
 export type AlertEventType = (typeof alertEventTypes)[number];
 
 /**
@@ -70,6 +80,12 @@ export interface Alert {
   severity: Severity;
   /** Number of anomalous windows folded into this alert. */
   occurrences: number;
+  /** Times a breach within the flap window reopened the alert after it cleared (absent: 0). */
+  flapCount?: number;
+  /** While `cleared`: the end of the window that cleared it (the last of the normal run). */
+  clearedAt?: string;
+  /** While `cleared`: the start of that window. */
+  clearedWindowStart?: string;
   firstWindowStart: string;
   lastWindowStart: string;
   /** End of the first anomalous window: when the alert could first be known. */
@@ -132,6 +148,13 @@ export interface Alert {
    * effect exactly instead of adding to it. Pipeline bookkeeping, not shown to clients.
    */
   beforeLastWindow?: AlertFold;
+  /**
+   * While open or acknowledged: the consecutive windows since the last breach whose mean was
+   * inside the clear threshold (`windows`; 0 after a window between clear and medium), and
+   * the newest window counted, so a window graded again is not counted twice. Pipeline
+   * bookkeeping, written without a new version and not shown to clients.
+   */
+  normalStreak?: { windows: number; lastWindowStart: string };
 }
 
 /** One comment on an alert. */
@@ -153,7 +176,13 @@ export type AlertFold = Pick<
 /** An alert as the API and clients see it. */
 export type PublicAlert = Omit<Alert, NotPublic>;
 type NotPublic =
-  'delivery' | 'deliveryPending' | 'beforeLastWindow' | 'comments' | 'timeline' | 'escalation';
+  | 'delivery'
+  | 'deliveryPending'
+  | 'beforeLastWindow'
+  | 'comments'
+  | 'timeline'
+  | 'escalation'
+  | 'normalStreak';
 
 /** An alert as `GET /api/alerts/{id}` answers: its public fields and its timeline. */
 export type AlertDetail = PublicAlert & { timeline: AlertTimelineEntry[] };
@@ -171,6 +200,7 @@ export function publicAlert<T extends Alert>(alert: T): Omit<T, NotPublic> {
     comments: _comments,
     timeline: _timeline,
     escalation: _escalation,
+    normalStreak: _streak,
     ...rest
   } = alert;
   return rest;
@@ -185,7 +215,10 @@ export function alertDetail(alert: Alert): AlertDetail {
  * The delivery duty of a new version. A version nobody has received yet keeps its
  * `alert.raised` type, so clients still learn of the alert as new, and a push still owed
  * stays owed; people's phones ring for raised and escalated alerts, not for every update.
- * What a suppressed version withheld counts as not received. A suppressed version owes
+ * A clearing (`alert.cleared`) rings nobody; a reopening (`alert.reopened`) rings only when
+ * someone had acknowledged the alert before it cleared (they think it handled; it is back),
+ * not on every flap of an alert nobody has taken on yet. What a suppressed version withheld
+ * counts as not received. A suppressed version owes
  * nothing: its duty is recorded as `withheld`, with `pending` empty.
  */
 export function nextDelivery(
@@ -201,7 +234,9 @@ export function nextDelivery(
       : undefined;
   const effective = unsent?.type === 'alert.raised' ? 'alert.raised' : type;
   const pushOwed =
-    effective !== 'alert.updated' ||
+    effective === 'alert.raised' ||
+    effective === 'alert.escalated' ||
+    (effective === 'alert.reopened' && previous?.acknowledgedAt !== undefined) ||
     unsent?.pending.some((target) => target.startsWith('push')) === true;
   const owed = pushOwed ? ['webPubSub', 'push'] : ['webPubSub'];
   return suppressed
@@ -302,11 +337,13 @@ function refolded(
   suppression?: AlertSuppression | null,
 ): Alert {
   const suppressed = suppression === undefined ? latest.suppressed : suppression;
+  // A normal run is counted from the alert's last breach: a refold moves it, so it restarts.
   const {
     beforeLastWindow: _previous,
     withdrawn: _withdrawn,
     resolvedAt: _resolvedAt,
     suppressed: _suppressed,
+    normalStreak: _streak,
     ...rest
   } = latest;
   const kept =
@@ -337,6 +374,10 @@ function refolded(
  * the windows before it) without counting another occurrence. A window older than the last
  * one is left alone (see README, "One equipment on several partitions").
  * @param latest the current alert of this equipment and metric (the one its slot names), any status.
+ *
+ * A `cleared` alert is reopened by a breach whose window starts at most `flapWindowMs` after
+ * the end of the window that cleared it (see {@link reopened}); a later breach opens a new
+ * alert, as after a resolution.
  * @param inMaintenance whether the equipment is in `Maintenance` for this emission: the alert
  * written is then suppressed (see {@link Alert.suppressed}), and otherwise it is not.
  * @returns the alert to write, or undefined when the window is already reflected.
@@ -348,6 +389,7 @@ export function applyBreach(
   summary: AlertWindow['summary'],
   breach: Breach,
   inMaintenance = false,
+  flapWindowMs = defaultHysteresis.flapWindowMs,
 ): Alert | undefined {
   const suppressed: AlertSuppression | null = inMaintenance ? { reason: 'maintenance' } : null;
   const window = alertWindow(windowStart, summary);
@@ -380,7 +422,12 @@ export function applyBreach(
       suppressed,
     );
   }
-  if (latest && latest.status !== 'resolved') {
+  if (latest?.status === 'cleared') {
+    const clearedAt = Date.parse(latest.clearedAt ?? latest.window.end);
+    if (windowStart - clearedAt <= flapWindowMs)
+      return reopened(latest, window, breach, suppressed);
+  }
+  if (latest && (latest.status === 'open' || latest.status === 'acknowledged')) {
     const escalated = severityRank(breach.severity) > severityRank(latest.severity);
     return refolded(
       latest,
@@ -418,6 +465,111 @@ export function applyBreach(
   );
 }
 
+/** How alerts clear by themselves and when a breach reopens a cleared one (settings). */
+export interface Hysteresis {
+  /** Consecutive windows inside the clear threshold that clear an alert. */
+  clearWindows: number;
+  /** From the clearing window's end to a breaching window's start: a reopen, not a new alert. */
+  flapWindowMs: number;
+}
+
+/** `ALERT_CLEAR_WINDOWS` and `ALERT_FLAP_MINUTES` left at their defaults. */
+export const defaultHysteresis: Readonly<Hysteresis> = Object.freeze({
+  clearWindows: 2,
+  flapWindowMs: 30 * 60_000,
+});
+
+/**
+ * `latest` (cleared) reopened by `window`'s breach: the same alert, open again, with one more
+ * flap. The acknowledgement is dropped (the alert needs someone again; who acknowledged it
+ * before stays in the timeline). Delivered as `alert.reopened` (see {@link nextDelivery}), or
+ * `alert.escalated` when the breach is worse than the alert has been.
+ */
+function reopened(
+  latest: Alert,
+  window: AlertWindow,
+  breach: Breach,
+  suppressed: AlertSuppression | null,
+): Alert {
+  const {
+    clearedAt: _clearedAt,
+    clearedWindowStart: _clearedWindowStart,
+    acknowledgedAt: _acknowledgedAt,
+    acknowledgedBy: _acknowledgedBy,
+    acknowledgementNote: _note,
+    normalStreak: _streak,
+    beforeLastWindow: _before,
+    suppressed: _suppressed,
+    ...rest
+  } = latest;
+  const escalated = severityRank(breach.severity) > severityRank(latest.severity);
+  return withNewVersion(
+    latest,
+    {
+      ...rest,
+      status: 'open',
+      flapCount: (latest.flapCount ?? 0) + 1,
+      severity: escalated ? breach.severity : latest.severity,
+      occurrences: latest.occurrences + 1,
+      lastWindowStart: window.start,
+      breach,
+      window,
+      beforeLastWindow: foldOf(latest),
+      ...(suppressed ? { suppressed } : {}),
+    },
+    escalated ? 'alert.escalated' : 'alert.reopened',
+    byPipeline(window),
+  );
+}
+
+/** Where a metric's mean lies against a rule's clear threshold (strict, like raising). */
+export interface ClearRule {
+  direction: Direction;
+  /** The mean must be strictly on the normal side of this (`clearThresholdOf`). */
+  clear: number;
+}
+
+/**
+ * Folds one window in which the alert's metric did not breach into its open or acknowledged
+ * alert (hysteresis). A mean strictly inside the clear threshold counts one normal window;
+ * `clearWindows` consecutive ones clear the alert (status `cleared`, `clearedAt` the end of
+ * the window that completed the run, `clearedWindowStart` its start), as a new version
+ * delivered as `alert.cleared`. A mean between the clear threshold and medium restarts the
+ * count. Counting is bookkeeping ({@link Alert.normalStreak}) written without a new version:
+ * clients learn nothing until the alert clears. A window without the metric counts neither
+ * way, and a window already counted (or older than the alert's last breach) changes nothing,
+ * so re-emitting a window writes the same document.
+ * @param mean the window's mean of the alert's metric (every partition's readings merged).
+ * @returns the alert to write, or undefined when there is nothing to change.
+ */
+export function applyCalm(
+  latest: Alert | undefined,
+  windowStart: number,
+  summary: AlertWindow['summary'],
+  mean: number | undefined,
+  rule: ClearRule,
+  clearWindows = defaultHysteresis.clearWindows,
+): Alert | undefined {
+  if (!latest || (latest.status !== 'open' && latest.status !== 'acknowledged')) return undefined;
+  if (mean === undefined || !Number.isFinite(mean)) return undefined;
+  if (windowStart <= Date.parse(latest.lastWindowStart)) return undefined;
+  const streak = latest.normalStreak;
+  if (streak && windowStart <= Date.parse(streak.lastWindowStart)) return undefined;
+  const window = alertWindow(windowStart, summary);
+  const inside = rule.direction === 'above' ? mean < rule.clear : mean > rule.clear;
+  const windows = inside ? (streak?.windows ?? 0) + 1 : 0;
+  if (windows < clearWindows) {
+    return { ...latest, normalStreak: { windows, lastWindowStart: window.start } };
+  }
+  const { normalStreak: _streak, beforeLastWindow: _before, ...rest } = latest;
+  return withNewVersion(
+    latest,
+    { ...rest, status: 'cleared', clearedAt: window.end, clearedWindowStart: window.start },
+    'alert.cleared',
+    byPipeline(window),
+  );
+}
+
 /**
  * A window that, re-graded on every partition's readings, no longer breaches this metric.
  * When it is the alert's last window its effect is taken back: the alert returns to its fold
@@ -432,7 +584,8 @@ export function applyClearance(
   windowStart: number,
   summary: AlertWindow['summary'],
 ): Alert | undefined {
-  if (!latest || latest.status === 'resolved') return undefined;
+  // A cleared alert's last breach lies behind a whole normal run: nothing to take back.
+  if (!latest || latest.status === 'resolved' || latest.status === 'cleared') return undefined;
   if (Date.parse(latest.lastWindowStart) !== windowStart) return undefined;
   const before = latest.beforeLastWindow;
   const window = alertWindow(windowStart, summary);
@@ -444,10 +597,25 @@ export function applyClearance(
   });
 }
 
-/** Status changes a person may make: open → acknowledged → resolved (or open → resolved). */
+/**
+ * Status changes a person may ask for: open → acknowledged → resolved (or open → resolved),
+ * and on a cleared alert acknowledged or resolved. Nobody sets `cleared` or `open`: the
+ * pipeline does. Acknowledging a cleared alert records who and when but leaves it `cleared`
+ * (see {@link statusAfter}); acknowledging one already acknowledged changes nothing.
+ */
 export function canTransition(from: AlertStatus, to: AlertStatus): boolean {
   return (
     (from === 'open' && (to === 'acknowledged' || to === 'resolved')) ||
-    (from === 'acknowledged' && to === 'resolved')
+    (from === 'acknowledged' && to === 'resolved') ||
+    (from === 'cleared' && (to === 'acknowledged' || to === 'resolved'))
   );
+}
+
+/**
+ * The status an alert has after a person asks for `to`: `to`, except that a cleared alert
+ * stays cleared when acknowledged (the metric is back to normal; what changes is that
+ * someone has seen it, `acknowledgedBy` / `acknowledgedAt`).
+ */
+export function statusAfter(from: AlertStatus, to: AlertStatus): AlertStatus {
+  return from === 'cleared' && to === 'acknowledged' ? 'cleared' : to;
 }

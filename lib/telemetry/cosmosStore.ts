@@ -314,6 +314,21 @@ export class CosmosTelemetryStore implements TelemetryStore {
       : undefined;
   }
 
+  async unresolvedAlerts(equipmentIds: readonly string[]) {
+    if (equipmentIds.length === 0) return [];
+    // One cross-partition query for the whole window (it fans out to every physical partition:
+    // https://learn.microsoft.com/azure/cosmos-db/how-to-query-container), instead of a read
+    // per equipment and metric. Slot documents have a `type`, alerts none.
+    const { resources } = await this.alerts.items
+      .query<{ equipmentId: string; metric: MetricName }>({
+        query:
+          "SELECT c.equipmentId, c.metric FROM c WHERE ARRAY_CONTAINS(@equipmentIds, c.equipmentId) AND c.status IN ('open', 'acknowledged') AND NOT IS_DEFINED(c.type)",
+        parameters: [{ name: '@equipmentIds', value: [...equipmentIds] }],
+      })
+      .fetchAll();
+    return resources.map(({ equipmentId, metric }) => ({ equipmentId, metric }));
+  }
+
   async readAlert(equipmentId: string, alertId: string) {
     try {
       const { resource } = await this.alerts.item(alertId, equipmentId).read<ItemDefinition>();

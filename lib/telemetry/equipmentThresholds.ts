@@ -3,13 +3,15 @@
  * (`equipment_thresholds`), validated here and laid over the rules of its type. Each metric
  * an override names replaces all three raise thresholds of that metric, so whether the
  * override is in order never depends on the defaults or type rules of the day. The optional
- * clear threshold is stored and validated for the hysteresis work (not applied yet).
+ * clear threshold replaces the metric's clear threshold too (absent: the margin inside the
+ * override's medium, see `clearThresholdOf`).
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
 import type { Queryable } from '../mysql/table.js';
 import { metricBounds, metricNames, type MetricName } from './reading.js';
 import {
+  clearProblem,
   defaultSeverityRules,
   monotonicProblem,
   type Direction,
@@ -22,7 +24,7 @@ export interface MetricThresholds {
   medium: number;
   high: number;
   critical: number;
-  /** Back to normal on the normal side of this (hysteresis; not applied yet). */
+  /** Back to normal strictly on the normal side of this (hysteresis; see `applyCalm`). */
   clear?: number | undefined;
 }
 
@@ -57,16 +59,8 @@ function metricThresholdsSchema(metric: MetricName) {
     .superRefine((rule, ctx) => {
       const problem = monotonicProblem({ direction, ...rule });
       if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['high'] });
-      const { clear, medium } = rule;
-      if (clear === undefined) return;
-      const inside = direction === 'above' ? clear < medium : clear > medium;
-      if (!inside) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['clear'],
-          message: `The clear threshold must be on the normal side of medium: ${direction === 'above' ? 'below' : 'above'} ${medium} (got ${clear})`,
-        });
-      }
+      const clear = clearProblem({ direction, ...rule });
+      if (clear) ctx.addIssue({ code: 'custom', path: ['clear'], message: clear });
     });
 }
 
@@ -98,6 +92,7 @@ export function applyEquipmentThresholds(
           medium: override.medium,
           high: override.high,
           critical: override.critical,
+          ...(override.clear === undefined ? {} : { clear: override.clear }),
         }
       : { ...rules[metric] };
     applied[metric] = rule;

@@ -6,7 +6,15 @@
  * everything written before the commit is deterministic and idempotent, so the redo, or the
  * other instance, writes the same documents.
  */
-import { applyBreach, applyClearance, type Alert, type AlertSlot } from './alerts.js';
+import {
+  applyBreach,
+  applyCalm,
+  applyClearance,
+  defaultHysteresis,
+  type Alert,
+  type AlertSlot,
+  type Hysteresis,
+} from './alerts.js';
 import {
   advanceByClock,
   applyBatch,
@@ -26,7 +34,7 @@ import {
 import type { HubProbe } from './hubProbe.js';
 import type { ParkedBatch } from './parking.js';
 import { metricNames, type MetricName } from './reading.js';
-import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
+import { clearThresholdOf, gradeWindow, type ResolvedSeverityRules } from './severity.js';
 import { emptyStats, meansOf, mergeStats, summarize, type WindowStats } from './stats.js';
 import { windowEndOf } from './window.js';
 
@@ -149,6 +157,13 @@ export interface TelemetryStore {
     equipmentId: string,
     metric: MetricName,
   ): Promise<{ alert: Alert; etag: string } | undefined>;
+  /**
+   * Equipment and metric of every open or acknowledged alert of `equipmentIds`, by one query:
+   * a closing window reads alerts for hysteresis only where there is something to clear.
+   */
+  unresolvedAlerts(
+    equipmentIds: readonly string[],
+  ): Promise<{ equipmentId: string; metric: MetricName }[]>;
   readAlert(
     equipmentId: string,
     alertId: string,
@@ -207,6 +222,8 @@ export interface ProcessorOptions {
   store: TelemetryStore;
   settings: PipelineSettings;
   rules: RulesLookup;
+  /** How alerts clear by themselves and reopen. Default: {@link defaultHysteresis}. */
+  hysteresis?: Hysteresis | undefined;
   /** Equipment whose alerts are suppressed. Default: none. */
   maintenance?: MaintenanceLookup | undefined;
   /** Readings of ids it rejects are dead-lettered as `unregistered`. Default: every id. */
@@ -272,6 +289,9 @@ async function applyAlerts(
     }
     const next = fold(current?.alert);
     if (!next) return written;
+    // Same version: bookkeeping only (a normal-window count), stored but owing nobody anything.
+    const delivered = (alert: Alert) =>
+      current && alert.version === current.alert.version ? written : [...written, alert];
     if (current && next.id === current.alert.id) {
       // An alert from before slots existed is adopted by creating its slot first.
       if (
@@ -285,7 +305,7 @@ async function applyAlerts(
       ) {
         continue;
       }
-      if (await store.writeAlert(next, current.etag)) return [...written, next];
+      if (await store.writeAlert(next, current.etag)) return delivered(next);
       continue;
     }
     const opening: AlertSlot = { alertId: next.id, opening: next };
@@ -312,6 +332,7 @@ export async function emitDueWindows(
   if (!due.length)
     return { state, windowsClosed: 0, aggregatesWritten: 0, alertsWritten: 0, alerts: [] };
   const { store } = options;
+  const hysteresis = options.hysteresis ?? defaultHysteresis;
   const byId = new Map(known.map((partial) => [partial.id, partial]));
   const missing = [...new Set(due.flatMap((w) => w.partialIds))].filter((id) => !byId.has(id));
   for (const partial of await store.readPartials(state.partitionId, missing))
@@ -341,13 +362,21 @@ export async function emitDueWindows(
     const aggregates = await store.writeAggregates(contributions);
     aggregatesWritten += aggregates.length;
 
-    const rulesFor = await options.rules(aggregates.map((a) => a.equipmentId));
+    const equipmentIds = aggregates.map((a) => a.equipmentId);
+    const rulesFor = await options.rules(equipmentIds);
     const inMaintenance = options.maintenance
-      ? await options.maintenance(aggregates.map((a) => a.equipmentId))
+      ? await options.maintenance(equipmentIds)
       : () => false;
+    // Which metrics may clear: one query per window, so equipment without an unresolved
+    // alert costs no further read.
+    const unresolved = new Set(
+      (await store.unresolvedAlerts(equipmentIds)).map((u) => `${u.equipmentId}\n${u.metric}`),
+    );
     for (const aggregate of aggregates) {
       // Graded on every partition's contributions so far, never on this one's alone.
-      const { breaches } = gradeWindow(meansOf(aggregate.stats), rulesFor(aggregate.equipmentId));
+      const means = meansOf(aggregate.stats);
+      const rules = rulesFor(aggregate.equipmentId);
+      const { breaches } = gradeWindow(means, rules);
       for (const breach of breaches) {
         alerts.push(
           ...(await applyAlerts(
@@ -360,22 +389,43 @@ export async function emitDueWindows(
                 aggregate.summary,
                 breach,
                 inMaintenance(aggregate.equipmentId),
+                hysteresis.flapWindowMs,
               ),
             aggregate.equipmentId,
             breach.metric,
           )),
         );
       }
-      // Another partition's readings may have brought a metric back under its threshold
-      // after an alert was raised from a partial view: take that window's effect back. Only
-      // windows with several contributions can do that, so the usual case reads nothing more.
-      if (Object.keys(aggregate.contributions).length < 2) continue;
       const breached = new Set(breaches.map((b) => b.metric));
       for (const metric of metricNames.filter((m) => !breached.has(m))) {
+        // Another partition's readings may have brought a metric back under its threshold
+        // after an alert was raised from a partial view: take that window's effect back. Only
+        // windows with several contributions can do that, so the usual case reads nothing more.
+        if (Object.keys(aggregate.contributions).length >= 2) {
+          alerts.push(
+            ...(await applyAlerts(
+              store,
+              (current) => applyClearance(current, windowStart, aggregate.summary),
+              aggregate.equipmentId,
+              metric,
+              false,
+            )),
+          );
+        }
+        if (!unresolved.has(`${aggregate.equipmentId}\n${metric}`)) continue;
+        const rule = rules[metric];
         alerts.push(
           ...(await applyAlerts(
             store,
-            (current) => applyClearance(current, windowStart, aggregate.summary),
+            (current) =>
+              applyCalm(
+                current,
+                windowStart,
+                aggregate.summary,
+                means[metric],
+                { direction: rule.direction, clear: clearThresholdOf(metric, rule) },
+                hysteresis.clearWindows,
+              ),
             aggregate.equipmentId,
             metric,
             false,

@@ -36,13 +36,50 @@ export interface MetricRule {
   medium: number;
   high: number;
   critical: number;
+  /**
+   * Hysteresis: an unresolved alert clears once the mean stays strictly on the normal side of
+   * this for enough windows (see `applyCalm` in alerts.ts). Absent: {@link clearMargins}
+   * inside `medium` (see {@link clearThresholdOf}).
+   */
+  clear?: number | undefined;
+}
+
+/**
+ * How far inside `medium` the clear threshold lies when a rule does not give one: a mean has
+ * to come back clearly inside the normal range, not just under the line, before an alert
+ * clears (temperature 70 for medium 75, vibration 3.5 for 4.0, pressure 13 for 12).
+ */
+export const clearMargins: Readonly<Record<MetricName, number>> = Object.freeze({
+  temperature: 5,
+  vibration: 0.5,
+  pressure: 1,
+});
+
+/** The clear threshold of `metric` under `rule`: its own, or {@link clearMargins} inside medium. */
+export function clearThresholdOf(metric: MetricName, rule: MetricRule): number {
+  if (rule.clear !== undefined) return rule.clear;
+  const margin = clearMargins[metric];
+  return rule.direction === 'above' ? rule.medium - margin : rule.medium + margin;
+}
+
+/** Why a clear threshold is not strictly on the normal side of medium, or undefined. */
+export function clearProblem(rule: MetricRule): string | undefined {
+  const { direction, medium, clear } = rule;
+  if (clear === undefined) return undefined;
+  const inside = direction === 'above' ? clear < medium : clear > medium;
+  return inside
+    ? undefined
+    : `The clear threshold must be on the normal side of medium: ${direction === 'above' ? 'below' : 'above'} ${medium} (got ${clear})`;
 }
 
 /** One rule per metric: what {@link rulesFor} returns and {@link gradeWindow} applies. */
 export type ResolvedSeverityRules = Record<MetricName, MetricRule>;
 
-/** Per-equipment-type changes to some thresholds of a metric (the direction stays). */
-export type ThresholdOverride = Partial<Record<Severity, number>>;
+/**
+ * Per-equipment-type changes to some thresholds of a metric (the direction stays). One that
+ * changes `medium` without giving `clear` moves the clear threshold with it (the margin).
+ */
+export type ThresholdOverride = Partial<Record<Severity | 'clear', number>>;
 
 /** The whole rules setting. */
 export interface SeverityRules {
@@ -61,14 +98,15 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * The seed design's rules: critical when mean temperature > 90 °C, vibration > 7.0 mm/s or
- * pressure < 5 psi; high at > 80, > 5.0, < 10; medium at > 75, > 4.0, < 12. Frozen, so no
+ * pressure < 5 psi; high at > 80, > 5.0, < 10; medium at > 75, > 4.0, < 12; alerts clear
+ * below 70, below 3.5 and above 13 ({@link clearMargins} inside medium). Frozen, so no
  * caller can change everybody's defaults by accident.
  */
 export const defaultSeverityRules: SeverityRules = deepFreeze({
   default: {
-    temperature: { direction: 'above', medium: 75, high: 80, critical: 90 },
-    vibration: { direction: 'above', medium: 4.0, high: 5.0, critical: 7.0 },
-    pressure: { direction: 'below', medium: 12, high: 10, critical: 5 },
+    temperature: { direction: 'above', medium: 75, high: 80, critical: 90, clear: 70 },
+    vibration: { direction: 'above', medium: 4.0, high: 5.0, critical: 7.0, clear: 3.5 },
+    pressure: { direction: 'below', medium: 12, high: 10, critical: 5, clear: 13 },
   },
 });
 
@@ -94,7 +132,12 @@ const objectError = (issue: { input?: unknown }) =>
   issue.input === undefined ? 'Required' : 'Expected an object';
 
 const thresholdOverrideSchema = z.strictObject(
-  { medium: threshold.optional(), high: threshold.optional(), critical: threshold.optional() },
+  {
+    medium: threshold.optional(),
+    high: threshold.optional(),
+    critical: threshold.optional(),
+    clear: threshold.optional(),
+  },
   { error: objectError },
 );
 
@@ -147,6 +190,7 @@ const metricRuleSchema = z
       medium: threshold,
       high: threshold,
       critical: threshold,
+      clear: threshold.optional(),
     },
     { error: objectError },
   )
@@ -155,6 +199,8 @@ const metricRuleSchema = z
   .superRefine((rule, ctx) => {
     const problem = monotonicProblem(rule);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    const clear = clearProblem(rule);
+    if (clear) ctx.addIssue({ code: 'custom', message: clear, path: ['clear'] });
   });
 
 function applyOverrides(
@@ -163,7 +209,12 @@ function applyOverrides(
 ): ResolvedSeverityRules {
   const merged = {} as ResolvedSeverityRules;
   for (const metric of metricNames) {
-    merged[metric] = { ...base[metric], ...overrides?.[metric] };
+    const override = overrides?.[metric];
+    const { clear: _clear, ...withoutClear } = base[metric];
+    // A new medium without its own clear threshold takes the margin from the new medium: an
+    // inherited clear threshold could lie on the wrong side of it.
+    const kept = override?.medium !== undefined && override.clear === undefined;
+    merged[metric] = { ...(kept ? withoutClear : base[metric]), ...override };
   }
   return merged;
 }
@@ -198,7 +249,7 @@ export const severityRulesSchema: z.ZodType<SeverityRules> = z
       const merged = applyOverrides(rules.default, overrides);
       for (const metric of metricNames) {
         if (overrides[metric] === undefined) continue;
-        const problem = monotonicProblem(merged[metric]);
+        const problem = monotonicProblem(merged[metric]) ?? clearProblem(merged[metric]);
         if (problem) {
           ctx.addIssue({
             code: 'custom',

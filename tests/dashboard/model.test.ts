@@ -101,6 +101,22 @@ describe('parseLiveMessage', () => {
     expect(parseLiveMessage(JSON.stringify(envelope))).toMatchObject({ version: 4 });
   });
 
+  it('reads clearings and reopenings (hysteresis) with cleared alerts', () => {
+    const cleared = {
+      ...alert({ status: 'cleared', clearedAt: '2026-11-24T08:15:00.000Z' }),
+      version: 2,
+    };
+    expect(parseLiveMessage({ type: 'alert.cleared', alert: cleared })).toMatchObject({
+      type: 'alert.cleared',
+      alert: { status: 'cleared' },
+    });
+    const reopened = { ...alert({ flapCount: 1 }), version: 3 };
+    expect(parseLiveMessage({ type: 'alert.reopened', alert: reopened })).toMatchObject({
+      type: 'alert.reopened',
+      version: 3,
+    });
+  });
+
   it('reads equipment status', () => {
     const message = parseLiveMessage({
       type: 'equipment.status',

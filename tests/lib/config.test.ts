@@ -124,6 +124,8 @@ describe('loadConfig', () => {
       AGGREGATE_TTL_DAYS: 90,
       DEAD_LETTER_TTL_DAYS: 14,
       ALERT_ESCALATION_POLICY: defaultEscalationPolicy,
+      ALERT_CLEAR_WINDOWS: 2,
+      ALERT_FLAP_MINUTES: 30,
       WEBPUBSUB_HUB: 'sis',
       WEBPUBSUB_TOKEN_MINUTES: 10,
       EQUIPMENT_STATUS_INTERVAL_SECONDS: 5,
@@ -167,6 +169,16 @@ describe('loadConfig', () => {
     for (const name of named) expect(error.message).toContain(name);
     expect(error.problems).toContain('MYSQL_URL: required');
     expect(error.problems).toContain('AUTH_AUDIENCE: required');
+  });
+
+  it('takes the hysteresis settings, and refuses bad ones naming them', () => {
+    const config = loadConfig({ ...good, ALERT_CLEAR_WINDOWS: '3', ALERT_FLAP_MINUTES: '0' });
+    expect([config.ALERT_CLEAR_WINDOWS, config.ALERT_FLAP_MINUTES]).toEqual([3, 0]);
+    const error = configError({ ...good, ALERT_CLEAR_WINDOWS: '0', ALERT_FLAP_MINUTES: '1.5' });
+    expect(error.problems).toEqual([
+      'ALERT_CLEAR_WINDOWS: expected a whole number from 1 to 100',
+      'ALERT_FLAP_MINUTES: expected a whole number',
+    ]);
   });
 
   it('accepts the Azure form of MySQL (host, Entra user, database) instead of MYSQL_URL', () => {

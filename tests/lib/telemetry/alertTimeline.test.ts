@@ -51,6 +51,26 @@ describe('timelineEntries', () => {
     ]);
   });
 
+  it('records clearing, a flap reopening with its count, and acknowledging a cleared alert', () => {
+    const cleared: TimelineSubject = { version: 2, status: 'cleared', severity: 'high' };
+    expect(timelineEntries(open, cleared, by).map((e) => [e.action, e.from, e.to])).toEqual([
+      ['cleared', 'open', undefined],
+    ]);
+    const flapped: TimelineSubject = { ...open, version: 3, flapCount: 2 };
+    expect(
+      timelineEntries({ ...cleared, flapCount: 1 }, flapped, by).map((e) => [
+        e.action,
+        e.from,
+        e.to,
+      ]),
+    ).toEqual([['reopened', 'cleared', '2']]);
+    const seen = { ...cleared, version: 3, acknowledgedAt: by.at };
+    expect(timelineEntries(cleared, seen, by).map((e) => [e.action, e.from])).toEqual([
+      ['acknowledged', 'cleared'],
+    ]);
+    expect(timelineEntries(seen, { ...seen, version: 4 }, by)).toEqual([]);
+  });
+
   it('records unassigning and unmuting', () => {
     const before = { ...open, assigneeTechnicianId: 3, suppressed: { reason: 'maintenance' } };
     expect(

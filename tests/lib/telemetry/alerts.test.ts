@@ -3,9 +3,11 @@ import {
   alertId,
   applyBreach,
   applyClearance,
+  applyCalm,
   canTransition,
   equipmentIdOfAlert,
   publicAlert,
+  statusAfter,
   type Alert,
 } from '../../../lib/telemetry/alerts.js';
 import {
@@ -182,6 +184,214 @@ describe('canTransition', () => {
     expect(canTransition('acknowledged', 'open')).toBe(false);
     expect(canTransition('resolved', 'acknowledged')).toBe(false);
     expect(canTransition('resolved', 'open')).toBe(false);
+  });
+
+  it('lets people acknowledge (status stays cleared) or resolve a cleared alert, never clear one', () => {
+    expect(canTransition('cleared', 'acknowledged')).toBe(true);
+    expect(statusAfter('cleared', 'acknowledged')).toBe('cleared');
+    expect(canTransition('cleared', 'resolved')).toBe(true);
+    expect(statusAfter('cleared', 'resolved')).toBe('resolved');
+    expect(canTransition('cleared', 'open')).toBe(false);
+    for (const from of ['open', 'acknowledged', 'resolved'] as const) {
+      expect(canTransition(from, 'cleared')).toBe(false);
+    }
+  });
+});
+
+describe('applyCalm: hysteresis', () => {
+  const w3 = w2 + 300_000;
+  const w4 = w3 + 300_000;
+  const clear = { direction: 'above', clear: 70 } as const;
+  const pressureClear = { direction: 'below', clear: 13 } as const;
+  /** A delivered alert raised at w0 (so deliveries below are the change's own). */
+  const raised = (): Alert => {
+    const alert = applyBreach(undefined, 'E1', w0, summary, breach(82)) as Alert;
+    const { deliveryPending: _pending, ...rest } = alert;
+    return { ...rest, delivery: { version: 1, type: 'alert.raised', pending: [], attempts: 0 } };
+  };
+
+  it('clears after two consecutive windows inside the clear threshold, with the clearing window', () => {
+    const first = applyCalm(raised(), w1, summary, 65, clear, 2) as Alert;
+    // Counting is bookkeeping: same version, nothing owed, no timeline entry.
+    expect(first).toMatchObject({
+      status: 'open',
+      version: 1,
+      normalStreak: { windows: 1, lastWindowStart: new Date(w1).toISOString() },
+    });
+    expect(first.timeline).toEqual(raised().timeline);
+    expect(publicAlert(first)).not.toHaveProperty('normalStreak');
+    const cleared = applyCalm(first, w2, summary, 69.9, clear, 2) as Alert;
+    expect(cleared).toMatchObject({
+      status: 'cleared',
+      version: 2,
+      clearedAt: new Date(w3).toISOString(),
+      clearedWindowStart: new Date(w2).toISOString(),
+      delivery: { type: 'alert.cleared', pending: ['webPubSub'] },
+    });
+    expect(cleared.normalStreak).toBeUndefined();
+    expect(cleared.timeline?.at(-1)).toMatchObject({
+      action: 'cleared',
+      from: 'open',
+      by: 'pipeline',
+      at: new Date(w3).toISOString(),
+    });
+    // A cleared alert takes no more normal windows, and a replay of either window is a no-op.
+    expect(applyCalm(cleared, w3, summary, 60, clear, 2)).toBeUndefined();
+    expect(applyCalm(first, w1, summary, 65, clear, 2)).toBeUndefined();
+  });
+
+  it('restarts the count on a window between the clear threshold and medium', () => {
+    const first = applyCalm(raised(), w1, summary, 65, clear, 2) as Alert;
+    const between = applyCalm(first, w2, summary, 72, clear, 2) as Alert;
+    expect(between).toMatchObject({ status: 'open', normalStreak: { windows: 0 } });
+    // Exactly on the clear threshold is not inside it (strict, like raising).
+    const onTheLine = applyCalm(between, w3, summary, 70, clear, 2) as Alert;
+    expect(onTheLine).toMatchObject({ status: 'open', normalStreak: { windows: 0 } });
+    // A late re-grade of the window counted before the reset changes nothing.
+    expect(applyCalm(onTheLine, w1, summary, 65, clear, 2)).toBeUndefined();
+    const again = applyCalm(onTheLine, w4, summary, 65, clear, 2) as Alert;
+    expect(again).toMatchObject({ status: 'open', normalStreak: { windows: 1 } });
+  });
+
+  it('treats pressure as lower-is-worse, skips windows without the metric, and leaves others', () => {
+    const alert = raised();
+    expect(applyCalm(alert, w1, summary, 12.5, pressureClear, 1)).toMatchObject({
+      normalStreak: { windows: 0 },
+    });
+    expect(applyCalm(alert, w1, summary, 13.5, pressureClear, 1)).toMatchObject({
+      status: 'cleared',
+    });
+    expect(applyCalm(alert, w1, summary, undefined, clear, 1)).toBeUndefined();
+    expect(applyCalm(alert, w0, summary, 60, clear, 1)).toBeUndefined();
+    expect(applyCalm(undefined, w1, summary, 60, clear, 1)).toBeUndefined();
+    const resolved: Alert = { ...alert, status: 'resolved' };
+    expect(applyCalm(resolved, w1, summary, 60, clear, 1)).toBeUndefined();
+  });
+
+  it('clears an acknowledged alert too, keeping who acknowledged it', () => {
+    const acknowledged: Alert = {
+      ...raised(),
+      status: 'acknowledged',
+      acknowledgedBy: 'tech-alice',
+      acknowledgedAt: new Date(w1).toISOString(),
+    };
+    const cleared = applyCalm(acknowledged, w1, summary, 60, clear, 1) as Alert;
+    expect(cleared).toMatchObject({ status: 'cleared', acknowledgedBy: 'tech-alice' });
+  });
+
+  it('a breach resets the count', () => {
+    const first = applyCalm(raised(), w1, summary, 65, clear, 2) as Alert;
+    const breached = applyBreach(first, 'E1', w2, summary, breach(78)) as Alert;
+    expect(breached.normalStreak).toBeUndefined();
+    expect(applyCalm(breached, w3, summary, 65, clear, 2)).toMatchObject({
+      status: 'open',
+      normalStreak: { windows: 1 },
+    });
+  });
+
+  describe('flapping', () => {
+    const cleared = (acknowledged = false): Alert => {
+      const base = raised();
+      const alert = acknowledged
+        ? {
+            ...base,
+            status: 'acknowledged' as const,
+            acknowledgedBy: 'tech-alice',
+            acknowledgedAt: new Date(w1).toISOString(),
+            acknowledgementNote: 'on it',
+          }
+        : base;
+      const done = applyCalm(alert, w1, summary, 60, clear, 1) as Alert;
+      const { deliveryPending: _pending, ...rest } = done;
+      return { ...rest, delivery: { version: 2, type: 'alert.cleared', pending: [], attempts: 0 } };
+    };
+    const flapWindowMs = 30 * 60_000;
+
+    it('reopens the same alert within the flap window, counting the flap', () => {
+      const alert = cleared();
+      const reopened = applyBreach(
+        alert,
+        'E1',
+        w2,
+        summary,
+        breach(78),
+        false,
+        flapWindowMs,
+      ) as Alert;
+      expect(reopened).toMatchObject({
+        id: alert.id,
+        status: 'open',
+        flapCount: 1,
+        occurrences: 2,
+        severity: 'high', // never silently de-escalates
+        lastWindowStart: new Date(w2).toISOString(),
+        delivery: { type: 'alert.reopened', pending: ['webPubSub'] },
+      });
+      expect(reopened.clearedAt).toBeUndefined();
+      expect(reopened.clearedWindowStart).toBeUndefined();
+      expect(reopened.timeline?.at(-1)).toMatchObject({
+        action: 'reopened',
+        from: 'cleared',
+        to: '1',
+        at: new Date(w3).toISOString(),
+      });
+      // Replaying the reopening window changes nothing.
+      expect(
+        applyBreach(reopened, 'E1', w2, summary, breach(78), false, flapWindowMs),
+      ).toBeUndefined();
+      // Clears and flaps again: the count goes on.
+      const again = applyCalm(reopened, w3, summary, 60, clear, 1) as Alert;
+      const twice = applyBreach(again, 'E1', w4, summary, breach(95), false, flapWindowMs) as Alert;
+      expect(twice).toMatchObject({ flapCount: 2, severity: 'critical', status: 'open' });
+      expect(twice.delivery?.type).toBe('alert.escalated');
+    });
+
+    it('rings phones for a reopening only when someone had acknowledged the alert', () => {
+      const alert = cleared(true);
+      const reopened = applyBreach(
+        alert,
+        'E1',
+        w2,
+        summary,
+        breach(78),
+        false,
+        flapWindowMs,
+      ) as Alert;
+      expect(reopened.delivery).toMatchObject({
+        type: 'alert.reopened',
+        pending: ['webPubSub', 'push'],
+      });
+      // It needs someone again: the acknowledgement is dropped (the timeline keeps it).
+      expect(reopened.acknowledgedBy).toBeUndefined();
+      expect(reopened.acknowledgementNote).toBeUndefined();
+      expect(reopened.status).toBe('open');
+    });
+
+    it('opens a new alert for a breach after the flap window, measured from the clearing window end', () => {
+      const alert = cleared(); // cleared by w1, which ends at w2
+      const atEdge = w2 + flapWindowMs;
+      expect(
+        applyBreach(alert, 'E1', atEdge, summary, breach(78), false, flapWindowMs),
+      ).toMatchObject({
+        id: alert.id,
+        flapCount: 1,
+      });
+      const later = applyBreach(
+        alert,
+        'E1',
+        atEdge + 300_000,
+        summary,
+        breach(78),
+        false,
+        flapWindowMs,
+      ) as Alert;
+      expect(later).toMatchObject({
+        id: alertId('E1', 'temperature', atEdge + 300_000),
+        status: 'open',
+        version: 1,
+      });
+      expect(later.flapCount).toBeUndefined();
+    });
   });
 });
 

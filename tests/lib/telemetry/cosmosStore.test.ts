@@ -1,4 +1,7 @@
-/** The Cosmos store keeps a large batch partial under the item size limit, and reads it back whole. */
+/**
+ * The Cosmos store keeps a large batch partial under the item size limit, and reads it back
+ * whole; it finds the unresolved alerts of a window's equipment with one query.
+ */
 import type { ItemDefinition } from '@azure/cosmos';
 import { describe, expect, it } from 'vitest';
 import {
@@ -6,7 +9,9 @@ import {
   CosmosTelemetryStore,
   maxPartialChunkBytes,
 } from '../../../lib/telemetry/cosmosStore.js';
+import { applyBreach, type Alert } from '../../../lib/telemetry/alerts.js';
 import type { BatchPartial, PartialEntry } from '../../../lib/telemetry/partition.js';
+import { defaultSeverityRules, gradeWindow, rulesFor } from '../../../lib/telemetry/severity.js';
 import { addReading, emptyStats } from '../../../lib/telemetry/stats.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 
@@ -71,5 +76,46 @@ describe('CosmosTelemetryStore partials', () => {
     }
     const [back] = await store.readPartials('0', [partial.id]);
     expect(back).toEqual(partial);
+  });
+});
+
+describe('CosmosTelemetryStore.unresolvedAlerts', () => {
+  it('finds the open and acknowledged alerts of the given equipment only, never slots', async () => {
+    const store = new CosmosTelemetryStore(cosmos.database, {
+      aggregateTtlSeconds: 60,
+      deadLetterTtlSeconds: 60,
+    });
+    const summary = { readings: 1, metrics: {} };
+    const breach = gradeWindow(
+      { temperature: 85, pressure: 3 },
+      rulesFor(defaultSeverityRules),
+    ).breaches;
+    const alertOf = (equipmentId: string, index: number, status: Alert['status']): Alert => ({
+      ...(applyBreach(undefined, equipmentId, windowStart, summary, breach[index]!) as Alert),
+      status,
+    });
+    const written = [
+      alertOf('unresolved-a', 0, 'open'),
+      alertOf('unresolved-a', 1, 'acknowledged'),
+      alertOf('unresolved-b', 0, 'cleared'),
+      alertOf('unresolved-c', 0, 'resolved'),
+      alertOf('unresolved-d', 0, 'open'), // not asked about
+    ];
+    for (const alert of written) expect(await store.writeAlert(alert, undefined)).toBe(true);
+    const [first] = written;
+    expect(
+      await store.claimAlertSlot(
+        'unresolved-b',
+        'temperature',
+        { alertId: first!.id, opening: first! },
+        undefined,
+      ),
+    ).toBe(true);
+    const found = await store.unresolvedAlerts(['unresolved-a', 'unresolved-b', 'unresolved-c']);
+    expect(found.sort((a, b) => a.metric.localeCompare(b.metric))).toEqual([
+      { equipmentId: 'unresolved-a', metric: 'pressure' },
+      { equipmentId: 'unresolved-a', metric: 'temperature' },
+    ]);
+    expect(await store.unresolvedAlerts([])).toEqual([]);
   });
 });

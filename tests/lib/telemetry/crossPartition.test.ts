@@ -50,6 +50,7 @@ function scopedStore(inner: TelemetryStore, partitionIds: readonly string[]): Te
     parkBatch: (b) => inner.parkBatch(b),
     writeAggregates: (c) => inner.writeAggregates(c),
     latestAlert: (e, m) => inner.latestAlert(e, m),
+    unresolvedAlerts: (ids) => inner.unresolvedAlerts(ids),
     readAlert: (e, id) => inner.readAlert(e, id),
     readAlertSlot: (e, m) => inner.readAlertSlot(e, m),
     claimAlertSlot: (e, m, slot, etag) => inner.claimAlertSlot(e, m, slot, etag),

@@ -62,7 +62,7 @@ describe('rulesLookup', () => {
     });
     const rulesFor = await rulesLookup(craneRules, mysqlSources(db.pool))(['501', '502']);
     expect(rulesFor('501')).toEqual({
-      temperature: { direction: 'above', medium: 60, high: 65, critical: 70 },
+      temperature: { direction: 'above', medium: 60, high: 65, critical: 70, clear: 55 },
       vibration: { direction: 'above', medium: 3, high: 4, critical: 6 },
       pressure: { direction: 'below', medium: 20, high: 15, critical: 8 },
     });
@@ -71,6 +71,7 @@ describe('rulesLookup', () => {
       medium: 75,
       high: 80,
       critical: 90,
+      clear: 70,
     });
   });
 

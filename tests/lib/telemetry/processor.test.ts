@@ -233,6 +233,7 @@ describe('processBatch through Cosmos', () => {
       parkBatch: (b) => store.parkBatch(b),
       writeAggregates: (a) => store.writeAggregates(a),
       latestAlert: (e, m) => store.latestAlert(e, m),
+      unresolvedAlerts: (ids) => store.unresolvedAlerts(ids),
       readAlert: (e, id) => store.readAlert(e, id),
       readAlertSlot: (e, m) => store.readAlertSlot(e, m),
       claimAlertSlot: (e, m, slot, etag) => store.claimAlertSlot(e, m, slot, etag),
@@ -423,6 +424,7 @@ function crashingStore(
     listStates: () => inner.listStates(),
     readPartials: (id, ids) => inner.readPartials(id, ids),
     latestAlert: (e, m) => inner.latestAlert(e, m),
+    unresolvedAlerts: (ids) => inner.unresolvedAlerts(ids),
     readAlert: (e, id) => inner.readAlert(e, id),
     readAlertSlot: (e, m) => inner.readAlertSlot(e, m),
     claimAlertSlot: write((e, m, slot, etag) => inner.claimAlertSlot(e, m, slot, etag)),
@@ -475,4 +477,96 @@ describe('crash at any write', () => {
       expect(await contents(database)).toEqual(await cleanRun());
     },
   );
+});
+
+describe('hysteresis: clearing and flapping, interrupted at any write', () => {
+  /** One batch per line: each reading closes the window before its own (lateness 60 s). */
+  const flapping: PartitionEvent[][] = [
+    ['08:00:30', 85], // window 08:00: high
+    ['08:06:30', 65], // closes 08:00: raised
+    ['08:11:30', 65], // closes 08:05 (65): first normal window
+    ['08:16:30', 78], // closes 08:10 (65): second → cleared at 08:15
+    ['08:21:30', 65], // closes 08:15 (78, medium): a breach right after clearing → reopened
+    ['08:26:30', 72], // closes 08:20 (65): first normal window
+    ['08:31:30', 65], // closes 08:25 (72, between clear 70 and medium 75): the count restarts
+    ['08:36:30', 65], // closes 08:30 (65): first normal window
+    ['08:41:30', 65], // closes 08:35 (65): second → cleared again at 08:40
+  ].map(([time, temperature], sequenceNumber) => [
+    {
+      body: reading('E9', time as string, { temperature: temperature as number }),
+      sequenceNumber,
+      enqueuedTimeMs: at(time as string) + 1000,
+    },
+  ]);
+
+  /** Every alert document's own fields (not Cosmos's), slots included. */
+  async function alertDocuments(database: Database) {
+    return (await all(database, 'alerts'))
+      .map((document) =>
+        Object.fromEntries(Object.entries(document).filter(([key]) => !key.startsWith('_'))),
+      )
+      .sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
+  }
+
+  let clean: Awaited<ReturnType<typeof alertDocuments>> | undefined;
+  let cleanWrites = 0;
+  async function cleanFlapping() {
+    if (!clean) {
+      const database = await freshDatabase();
+      const counter = { writes: 0 };
+      const options = optionsFor(
+        crashingStore(storeFor(database), Number.MAX_SAFE_INTEGER, 'before', counter),
+      );
+      for (const batch of flapping) await processBatch(options, '0', batch);
+      clean = await alertDocuments(database);
+      cleanWrites = counter.writes;
+    }
+    return clean;
+  }
+
+  it('clears after two normal windows, reopens the same alert on a flap, and clears again', async () => {
+    const documents = await cleanFlapping();
+    const alerts = documents.filter((d) => d['type'] !== alertSlotType);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      id: 'E9:temperature:2026-11-24T08:00:00.000Z',
+      status: 'cleared',
+      flapCount: 1,
+      severity: 'high',
+      occurrences: 2,
+      lastWindowStart: '2026-11-24T08:15:00.000Z',
+      clearedWindowStart: '2026-11-24T08:35:00.000Z',
+      clearedAt: '2026-11-24T08:40:00.000Z',
+    });
+    expect(alerts[0]?.['normalStreak']).toBeUndefined();
+    const timeline = alerts[0]?.['timeline'] as { action: string; at: string; to?: string }[];
+    expect(timeline.map((e) => [e.action, e.at, e.to])).toEqual([
+      ['raised', '2026-11-24T08:05:00.000Z', 'high'],
+      ['cleared', '2026-11-24T08:15:00.000Z', undefined],
+      ['reopened', '2026-11-24T08:20:00.000Z', '1'],
+      ['cleared', '2026-11-24T08:40:00.000Z', undefined],
+    ]);
+  });
+
+  it('writes the same documents when a batch is redelivered after a crash at any write', async () => {
+    const expected = await cleanFlapping();
+    expect(cleanWrites).toBeGreaterThan(20);
+    for (let crashAt = 1; crashAt <= cleanWrites; crashAt++) {
+      const database = await freshDatabase();
+      const faulty = optionsFor(crashingStore(storeFor(database), crashAt, 'after'));
+      const healthy = optionsFor(storeFor(database));
+      let crashed = false;
+      for (const batch of flapping) {
+        try {
+          await processBatch(crashed ? healthy : faulty, '0', batch);
+        } catch (error) {
+          if (!(error instanceof Crash)) throw error;
+          crashed = true;
+          await processBatch(healthy, '0', batch);
+        }
+      }
+      expect(crashed, `crash at write ${crashAt}`).toBe(true);
+      expect(await alertDocuments(database), `crash after write ${crashAt}`).toEqual(expected);
+    }
+  }, 300_000);
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { metricNames, type MetricName } from '../../../lib/telemetry/reading.js';
 import {
   breachGuidance,
+  clearThresholdOf,
   defaultSeverityRules,
   gradeWindow,
   maxSeverity,
@@ -33,16 +34,17 @@ function problemsOf(json: string): { path: string; message: string }[] {
   throw new Error(`parseSeverityRules accepted ${json}`);
 }
 
-const rule = (direction: string, medium: unknown, high: unknown, critical: unknown) => ({
-  direction,
-  medium,
-  high,
-  critical,
-});
+const rule = (
+  direction: string,
+  medium: unknown,
+  high: unknown,
+  critical: unknown,
+  clear?: unknown,
+) => ({ direction, medium, high, critical, ...(clear === undefined ? {} : { clear }) });
 const defaultJson = {
-  temperature: rule('above', 75, 80, 90),
-  vibration: rule('above', 4, 5, 7),
-  pressure: rule('below', 12, 10, 5),
+  temperature: rule('above', 75, 80, 90, 70),
+  vibration: rule('above', 4, 5, 7, 3.5),
+  pressure: rule('below', 12, 10, 5, 13),
 };
 
 describe('severities', () => {
@@ -221,11 +223,12 @@ describe('rulesFor: per-type overrides', () => {
     for (const type of ['Compressor', 'compressor', ' COMPRESSOR ']) {
       expect(rulesFor(rules, type)).toStrictEqual({
         ...defaultJson,
-        pressure: rule('below', 12, 9, 8),
+        pressure: rule('below', 12, 9, 8, 13),
       });
     }
     expect(rulesFor(rules, 'crusher')).toStrictEqual({
-      temperature: rule('above', 75, 80, 95),
+      temperature: rule('above', 75, 80, 95, 70),
+      // A new medium without its own clear threshold drops the inherited one (margin).
       vibration: rule('above', 6, 8, 11),
       pressure: defaultJson.pressure,
     });
@@ -253,6 +256,37 @@ describe('rulesFor: per-type overrides', () => {
     );
     expect(gradeWindow({ temperature: 72 }, rulesFor(custom)).severity).toBe('high');
     expect(severityRulesSchema.parse({}).default).toStrictEqual(defaultJson);
+  });
+});
+
+describe('clear thresholds', () => {
+  it('default to a margin inside medium per metric, lower-is-worse for pressure', () => {
+    expect(metricNames.map((m) => clearThresholdOf(m, defaults[m]))).toEqual([70, 3.5, 13]);
+    const bare = parseSeverityRules(
+      JSON.stringify({
+        default: {
+          temperature: rule('above', 60, 70, 85),
+          vibration: rule('above', 3, 5, 7),
+          pressure: rule('below', 20, 10, 5),
+        },
+      }),
+    );
+    const resolved = rulesFor(bare);
+    expect(metricNames.map((m) => clearThresholdOf(m, resolved[m]))).toEqual([55, 2.5, 21]);
+  });
+
+  it('are overridden per equipment type, and follow a new medium that gives none', () => {
+    const rules = parseSeverityRules(
+      JSON.stringify({
+        byEquipmentType: {
+          oven: { temperature: { clear: 74 } },
+          press: { temperature: { medium: 60, high: 65, critical: 70 } },
+        },
+      }),
+    );
+    expect(clearThresholdOf('temperature', rulesFor(rules, 'oven').temperature)).toBe(74);
+    expect(clearThresholdOf('temperature', rulesFor(rules, 'press').temperature)).toBe(55);
+    expect(clearThresholdOf('temperature', rulesFor(rules, 'other').temperature)).toBe(70);
   });
 });
 
@@ -320,6 +354,27 @@ describe('parseSeverityRules: refused settings name each problem', () => {
         path: '/byEquipmentType/pump/pressure',
         message:
           'With the defaults filled in, "below" thresholds must fall: medium > high > critical (got 12, 13, 5)',
+      },
+    ]);
+  });
+
+  it('refuses a clear threshold that is not strictly on the normal side of medium', () => {
+    expect(
+      problemsOf(
+        JSON.stringify({
+          default: { ...defaultJson, temperature: rule('above', 75, 80, 90, 75) },
+          byEquipmentType: { pump: { pressure: { clear: 11 } } },
+        }),
+      ),
+    ).toEqual([
+      {
+        path: '/default/temperature/clear',
+        message: 'The clear threshold must be on the normal side of medium: below 75 (got 75)',
+      },
+      {
+        path: '/byEquipmentType/pump/pressure',
+        message:
+          'With the defaults filled in, The clear threshold must be on the normal side of medium: above 12 (got 11)',
       },
     ]);
   });
