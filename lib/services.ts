@@ -37,12 +37,14 @@ import type { HealthCheck } from './health.js';
 import { createAppPool, replicaConfig } from './mysql/pool.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
+  equipmentSilences,
   equipmentStatuses,
   equipmentTypes,
   maintenanceLookup,
   mysqlEquipmentIds,
   registryLookup,
   rulesLookup,
+  silenceLookup,
 } from './telemetry/equipmentLookups.js';
 import { readEquipmentThresholds } from './telemetry/equipmentThresholds.js';
 import { createHubProbe, type HubProbe } from './telemetry/hubProbe.js';
@@ -52,6 +54,7 @@ import {
   type PipelineFanOut,
   type RegistryLookup,
   type RulesLookup,
+  type SilenceLookup,
   type TelemetryProcessor,
 } from './telemetry/processor.js';
 import { defaultFutureToleranceMs } from './telemetry/reading.js';
@@ -82,6 +85,8 @@ export interface Services {
   /** Which equipment ids are registered (MySQL, cached). */
   readonly equipmentRegistry: RegistryLookup;
   readonly equipmentMaintenance: MaintenanceLookup;
+  /** The silences that may hold each equipment's alerts (MySQL, cached). */
+  readonly equipmentSilences: SilenceLookup;
   /** The Web PubSub service client (`webPubSub`). */
   readonly webPubSub: WebPubSubServiceClient;
   /** Delivers alerts to people (Web PubSub, push when configured): one per process. */
@@ -173,6 +178,12 @@ export function createServices(config: Config | ConfigSections): Services {
         maintenanceLookup((ids) => equipmentStatuses(services.pool)(ids)),
       );
     },
+    get equipmentSilences() {
+      return once('equipmentSilences', () =>
+        // The pool is asked for at the first lookup, as the severity rules' is.
+        silenceLookup((ids, now) => equipmentSilences(services.pool)(ids, now)),
+      );
+    },
     get equipmentRegistry() {
       return once('equipmentRegistry', () =>
         // The pool is asked for at the first lookup, as the severity rules' is.
@@ -237,6 +248,7 @@ export function createServices(config: Config | ConfigSections): Services {
           },
           rules: services.severityRules,
           maintenance: services.equipmentMaintenance,
+          silences: services.equipmentSilences,
           registry: services.equipmentRegistry,
         }),
       );

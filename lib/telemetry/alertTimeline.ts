@@ -58,7 +58,7 @@ export interface TimelineSubject {
   severity: Severity;
   withdrawn?: true;
   assigneeTechnicianId?: number;
-  suppressed?: { reason: string };
+  suppressed?: { reason: string; silenceId?: number };
   timeline?: AlertTimelineEntry[];
 }
 
@@ -104,14 +104,30 @@ export function timelineEntries(
         : entry('assigned', previous.assigneeTechnicianId, next.assigneeTechnicianId),
     );
   }
-  if (previous.suppressed?.reason !== next.suppressed?.reason) {
-    entries.push(next.suppressed ? muted(next) : entry('unmuted', previous.suppressed?.reason));
+  const wasHeldBy = suppressionName(previous.suppressed);
+  const heldBy = suppressionName(next.suppressed);
+  if (wasHeldBy !== heldBy) {
+    // Held by something else now (maintenance, another silence): `from` names what held it.
+    entries.push(heldBy === undefined ? entry('unmuted', wasHeldBy) : entry('muted', wasHeldBy, heldBy));
   }
   return entries;
 
   function muted(alert: TimelineSubject): AlertTimelineEntry {
-    return entry('muted', undefined, alert.suppressed?.reason);
+    return entry('muted', undefined, suppressionName(alert.suppressed));
   }
+}
+
+/**
+ * What holds an alert, as its `muted` / `unmuted` entries name it: `maintenance`, or
+ * `silence:{id}` for the silence (`/api/silences/{id}`) that held it.
+ */
+function suppressionName(
+  suppressed: TimelineSubject['suppressed'],
+): string | undefined {
+  if (!suppressed) return undefined;
+  return suppressed.silenceId === undefined
+    ? suppressed.reason
+    : `${suppressed.reason}:${suppressed.silenceId}`;
 }
 
 /** `next` with the entries for its change from `previous` appended to its timeline. */

@@ -6,7 +6,13 @@
  * everything written before the commit is deterministic and idempotent, so the redo, or the
  * other instance, writes the same documents.
  */
-import { applyBreach, applyClearance, type Alert, type AlertSlot } from './alerts.js';
+import {
+  applyBreach,
+  applyClearance,
+  type Alert,
+  type AlertSlot,
+  type AlertSuppression,
+} from './alerts.js';
 import {
   advanceByClock,
   applyBatch,
@@ -27,6 +33,7 @@ import type { HubProbe } from './hubProbe.js';
 import type { ParkedBatch } from './parking.js';
 import { metricNames, type MetricName } from './reading.js';
 import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
+import { silenceHolding, type SilenceRule } from './silences.js';
 import { emptyStats, meansOf, mergeStats, summarize, type WindowStats } from './stats.js';
 import { windowEndOf } from './window.js';
 
@@ -183,6 +190,14 @@ export type MaintenanceLookup = (
 ) => Promise<(equipmentId: string) => boolean>;
 
 /**
+ * The silences that may hold alerts of each equipment id (lib/telemetry/silences.ts), asked
+ * once per emission for the equipment whose windows close.
+ */
+export type SilenceLookup = (
+  equipmentIds: readonly string[],
+) => Promise<(equipmentId: string) => readonly SilenceRule[]>;
+
+/**
  * What happens after the pipeline has committed something: the alert fan-out and the live
  * equipment status (lib/fanout). Implementations never throw: delivery owed is kept in the
  * alert documents, and a failure here must not fail or redo a committed batch.
@@ -209,6 +224,8 @@ export interface ProcessorOptions {
   rules: RulesLookup;
   /** Equipment whose alerts are suppressed. Default: none. */
   maintenance?: MaintenanceLookup | undefined;
+  /** Silences holding alerts (after maintenance, which takes precedence). Default: none. */
+  silences?: SilenceLookup | undefined;
   /** Readings of ids it rejects are dead-lettered as `unregistered`. Default: every id. */
   registry?: RegistryLookup | undefined;
   fanOut?: PipelineFanOut | undefined;
@@ -296,6 +313,23 @@ async function applyAlerts(
   throw new Error(`Alert for ${equipmentId}/${metric} kept changing underneath the pipeline`);
 }
 
+/**
+ * Why an alert written for one window is suppressed, if it is. Maintenance takes precedence
+ * over silences: a machine under maintenance is muted whatever silences say, and its alerts
+ * name maintenance; a silence that still holds it when maintenance ends takes over then.
+ */
+function suppressionOf(
+  inMaintenance: boolean,
+  silences: readonly SilenceRule[],
+  metric: MetricName,
+  windowEnd: number,
+  current: Alert | undefined,
+): AlertSuppression | false {
+  if (inMaintenance) return { reason: 'maintenance' };
+  const silenceId = silenceHolding(silences, metric, windowEnd, current);
+  return silenceId === undefined ? false : { reason: 'silence', silenceId };
+}
+
 /** Emits every closed window of `state`; returns the state with them removed from pending. */
 export async function emitDueWindows(
   options: ProcessorOptions,
@@ -345,6 +379,10 @@ export async function emitDueWindows(
     const inMaintenance = options.maintenance
       ? await options.maintenance(aggregates.map((a) => a.equipmentId))
       : () => false;
+    const silencesOf = options.silences
+      ? await options.silences(aggregates.map((a) => a.equipmentId))
+      : () => [];
+    const windowEnd = windowEndOf(windowStart);
     for (const aggregate of aggregates) {
       // Graded on every partition's contributions so far, never on this one's alone.
       const { breaches } = gradeWindow(meansOf(aggregate.stats), rulesFor(aggregate.equipmentId));
@@ -359,7 +397,13 @@ export async function emitDueWindows(
                 windowStart,
                 aggregate.summary,
                 breach,
-                inMaintenance(aggregate.equipmentId),
+                suppressionOf(
+                  inMaintenance(aggregate.equipmentId),
+                  silencesOf(aggregate.equipmentId),
+                  breach.metric,
+                  windowEnd,
+                  current,
+                ),
               ),
             aggregate.equipmentId,
             breach.metric,
