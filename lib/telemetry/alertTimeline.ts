@@ -108,7 +108,9 @@ export function timelineEntries(
   const heldBy = suppressionName(next.suppressed);
   if (wasHeldBy !== heldBy) {
     // Held by something else now (maintenance, another silence): `from` names what held it.
-    entries.push(heldBy === undefined ? entry('unmuted', wasHeldBy) : entry('muted', wasHeldBy, heldBy));
+    entries.push(
+      heldBy === undefined ? entry('unmuted', wasHeldBy) : entry('muted', wasHeldBy, heldBy),
+    );
   }
   return entries;
 
@@ -121,9 +123,7 @@ export function timelineEntries(
  * What holds an alert, as its `muted` / `unmuted` entries name it: `maintenance`, or
  * `silence:{id}` for the silence (`/api/silences/{id}`) that held it.
  */
-function suppressionName(
-  suppressed: TimelineSubject['suppressed'],
-): string | undefined {
+function suppressionName(suppressed: TimelineSubject['suppressed']): string | undefined {
   if (!suppressed) return undefined;
   return suppressed.silenceId === undefined
     ? suppressed.reason

@@ -7,12 +7,7 @@
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { applyEquipmentThresholds, type EquipmentThresholdMap } from './equipmentThresholds.js';
-import type {
-  MaintenanceLookup,
-  RegistryLookup,
-  RulesLookup,
-  SilenceLookup,
-} from './processor.js';
+import type { MaintenanceLookup, RegistryLookup, RulesLookup, SilenceLookup } from './processor.js';
 import { namesMysqlRow, type MetricName } from './reading.js';
 import { rulesFor, type SeverityRules } from './severity.js';
 import type { SilenceRule } from './silences.js';
