@@ -181,7 +181,7 @@ export function createServices(config: Config | ConfigSections): Services {
     get equipmentSilences() {
       return once('equipmentSilences', () =>
         // The pool is asked for at the first lookup, as the severity rules' is.
-        silenceLookup((ids, now) => equipmentSilences(services.pool)(ids, now)),
+        silenceLookup((ids, windowEnd) => equipmentSilences(services.pool)(ids, windowEnd)),
       );
     },
     get equipmentRegistry() {

@@ -114,43 +114,47 @@ export const equipmentSilenceCacheMs = 60_000;
 
 /**
  * The silences that may hold alerts of each equipment id of the closing windows (its own, its
- * type's and its location's), read from `silences` for ids missing or older than
- * {@link equipmentSilenceCacheMs}. Ids that name no MySQL row have none. `now` is the cache's
- * clock (epoch ms); tests drive it.
+ * type's and its location's) for windows ending at `windowEnd` or later: read from
+ * `silences` for ids missing, older than {@link equipmentSilenceCacheMs}, or read for a later
+ * window than this one (a replay of an older window reads again; windows normally close in
+ * order, so the cache serves them). Ids that name no MySQL row have none. `now` is the
+ * cache's clock (epoch ms); tests drive it.
  */
 export function silenceLookup(
-  silences: (ids: number[], now: number) => Promise<Map<number, SilenceRule[]>>,
+  silences: (ids: number[], windowEnd: number) => Promise<Map<number, SilenceRule[]>>,
   now: () => number = Date.now,
 ): SilenceLookup {
-  const cache = new Map<string, { value: readonly SilenceRule[]; until: number }>();
-  return async (equipmentIds) => {
+  const cache = new Map<string, { value: readonly SilenceRule[]; from: number; until: number }>();
+  return async (equipmentIds, windowEnd) => {
     const at = now();
-    const missing = expired(cache, equipmentIds, at);
+    const missing = expired(cache, equipmentIds, at).concat(
+      [...new Set(equipmentIds)].filter((id) => {
+        const cached = cache.get(id);
+        return cached !== undefined && cached.until > at && cached.from > windowEnd;
+      }),
+    );
     if (missing.length) {
-      const found = await silences(missing.map(Number), at);
-      for (const id of missing)
-        cache.set(id, { value: found.get(Number(id)) ?? [], until: at + equipmentSilenceCacheMs });
+      const found = await silences(missing.map(Number), windowEnd);
+      for (const id of missing) {
+        const value = found.get(Number(id)) ?? [];
+        cache.set(id, { value, from: windowEnd, until: at + equipmentSilenceCacheMs });
+      }
     }
     return (equipmentId) => cache.get(equipmentId)?.value ?? [];
   };
 }
 
 /**
- * Windows close after their end (allowed lateness, idle timer, a partition catching up), so
- * silences that ended up to this long ago are still read: a window that ended while one held
- * it is held, whenever it closes.
- */
-const endedSilenceLookbackMs = 24 * 3_600_000;
-
-/**
- * The silences of each equipment id, from MySQL: those naming it, its type or its location,
- * that end after `now` minus a day (or with their alert).
+ * The silences of each equipment id, from MySQL: those naming it, its type or its location
+ * that can hold a window ending at `windowEnd` or later (they end after it, or with their
+ * alert). Dated by the windows, not the wall clock, so a late window is judged by the
+ * silences of its own time.
  */
 export function equipmentSilences(
   pool: Pool,
-): (ids: number[], now: number) => Promise<Map<number, SilenceRule[]>> {
-  return async (ids, now) => {
-    const since = new Date(now - endedSilenceLookbackMs);
+): (ids: number[], windowEnd: number) => Promise<Map<number, SilenceRule[]>> {
+  return async (ids, windowEnd) => {
+    const since = new Date(windowEnd);
     // One branch per scope, so each can use its own index.
     const [rows] = await pool.query<RowDataPacket[]>(
       `SELECT e.id AS equipment_id, s.id, s.metric, s.starts_at, s.ends_at, s.alert_id

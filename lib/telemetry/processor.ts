@@ -195,6 +195,8 @@ export type MaintenanceLookup = (
  */
 export type SilenceLookup = (
   equipmentIds: readonly string[],
+  /** End of the closing window (epoch ms): silences that ended by then are not needed. */
+  windowEnd: number,
 ) => Promise<(equipmentId: string) => readonly SilenceRule[]>;
 
 /**
@@ -379,10 +381,13 @@ export async function emitDueWindows(
     const inMaintenance = options.maintenance
       ? await options.maintenance(aggregates.map((a) => a.equipmentId))
       : () => false;
-    const silencesOf = options.silences
-      ? await options.silences(aggregates.map((a) => a.equipmentId))
-      : () => [];
     const windowEnd = windowEndOf(windowStart);
+    const silencesOf = options.silences
+      ? await options.silences(
+          aggregates.map((a) => a.equipmentId),
+          windowEnd,
+        )
+      : () => [];
     for (const aggregate of aggregates) {
       // Graded on every partition's contributions so far, never on this one's alone.
       const { breaches } = gradeWindow(meansOf(aggregate.stats), rulesFor(aggregate.equipmentId));

@@ -250,8 +250,10 @@ describe('silences: create, read, list, change and end', () => {
       endsAt: Date.parse(period.endsAt),
       alertId: null,
     });
-    // Silences that ended over a day before `now` are no longer read.
-    const later = await equipmentSilences(db.pool)([301], Date.parse('2099-06-03T00:00:00Z'));
+    // A window ending when they end (or later) cannot be held by them: they are not read.
+    const before = await equipmentSilences(db.pool)([301], Date.parse(period.endsAt) - 1);
+    expect(before.get(301)).toHaveLength(2);
+    const later = await equipmentSilences(db.pool)([301], Date.parse(period.endsAt));
     expect(later.get(301)).toBeUndefined();
   });
 });
