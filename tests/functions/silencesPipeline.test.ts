@@ -11,6 +11,7 @@ import { alertSlotType } from '../../lib/telemetry/cosmosStore.js';
 import { openRaw, waitFor } from '../dev/webpubsub/helpers.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
+import { renewAppServices } from '../helpers/appServices.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -33,12 +34,14 @@ const t = (hhmmss: string) => `${day}T${hhmmss}Z`;
 
 beforeAll(async () => {
   await insertEquipment(db.pool, 270);
+  await insertEquipment(db.pool, 271);
 });
 
-const alertsOf270 = async () =>
+const alertsOf = async (equipmentId: string) =>
   (await documents(cosmos, 'alerts')).filter(
-    (a) => a['equipmentId'] === '270' && a['type'] !== alertSlotType,
+    (a) => a['equipmentId'] === equipmentId && a['type'] !== alertSlotType,
   );
+const alertsOf270 = () => alertsOf('270');
 
 describe('pipeline: equipment under a silence', () => {
   it('stores its alert muted by the silence, notifies nobody, and delivers once it ends', async () => {
@@ -126,5 +129,46 @@ describe('pipeline: equipment under a silence', () => {
     } finally {
       dashboard.socket.terminate();
     }
+  });
+
+  it('names maintenance while the machine is in Maintenance, and the silence once it is back', async () => {
+    const admin = await issuer.token(['Admin'], 'admin-quiet');
+    const silence = await call('POST', '/api/silences', {
+      token: admin,
+      json: { equipmentId: 271, startsAt: t('14:00:00'), endsAt: t('15:00:00'), reason: 'Survey' },
+    });
+    expect(silence.status, silence.text).toBe(201);
+    const silenceId = silence.body.id as number;
+    await db.pool.query("UPDATE equipment SET status = 'Maintenance' WHERE id = 271");
+    await renewAppServices();
+    const feed = new PartitionFeed('15');
+    await deliver(
+      feed.batch([
+        [JSON.stringify(reading('271', t('14:00:10'), { temperature: 95 })), t('14:00:11')],
+        [JSON.stringify(reading('271', t('14:06:00'), { temperature: 95 })), t('14:06:01')],
+      ]),
+    );
+    const [inMaintenance] = await alertsOf('271');
+    expect(inMaintenance).toMatchObject({ version: 1, suppressed: { reason: 'maintenance' } });
+
+    // Back in operation, still inside the silence: the silence takes over, still muted.
+    await db.pool.query("UPDATE equipment SET status = 'Operational' WHERE id = 271");
+    await renewAppServices();
+    await deliver(
+      feed.batch([
+        [JSON.stringify(reading('271', t('14:11:00'), { temperature: 95 })), t('14:11:01')],
+      ]),
+    );
+    const [silenced] = await alertsOf('271');
+    expect(silenced).toMatchObject({
+      version: 2,
+      suppressed: { reason: 'silence', silenceId },
+      delivery: { pending: [], withheld: ['webPubSub', 'push'] },
+    });
+    expect((silenced?.['timeline'] as unknown[]).at(-1)).toMatchObject({
+      action: 'muted',
+      from: 'maintenance',
+      to: `silence:${silenceId}`,
+    });
   });
 });
