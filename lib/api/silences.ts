@@ -59,8 +59,8 @@ export const silenceInputSchema = z
       .meta({ description: 'Silence every machine at this location (Admin).' }),
     alertId: alertIdInput.optional().meta({
       description:
-        'Silence this alert (its equipment and metric) until it is resolved, or until ' +
-        '`endsAt` when given. No other scope may be given with it.',
+        'Silence this alert (its equipment and metric) from now until it is resolved, or ' +
+        'until `endsAt` when given. No other scope, `metric` or `startsAt` may be given with it.',
     }),
     metric: z
       .enum(metricNames)
@@ -358,9 +358,17 @@ function scopeOf(input: SilenceInput): NewSilence {
     input.location === undefined ? [] : ['location'],
   ].flat();
   if (input.alertId !== undefined) {
-    const extra = [...given, ...(input.metric === undefined ? [] : ['metric'])][0];
+    // It holds its alert from now on: the scope and metric are the alert's, the start now.
+    const extra = [
+      ...given,
+      ...(input.metric === undefined ? [] : ['metric']),
+      ...(input.startsAt === undefined ? [] : ['startsAt']),
+    ][0];
     if (extra !== undefined)
-      throw invalid(`#/${extra}`, 'A silence created from an alert takes its scope from it.');
+      throw invalid(
+        `#/${extra}`,
+        'A silence created from an alert takes its scope and metric from it, and starts now.',
+      );
   } else if (given.length !== 1) {
     throw invalid(
       given.length ? `#/${given[1] ?? ''}` : '#',
@@ -385,8 +393,8 @@ function scopeOf(input: SilenceInput): NewSilence {
 
 /**
  * Creates a silence for `principal`. One created from an alert (visible to the caller, 404
- * otherwise; unresolved, 409 otherwise) takes the alert's equipment and metric, and the alert
- * is marked suppressed by it at once when it has started, so nothing more is delivered for it.
+ * otherwise; unresolved, 409 otherwise) takes the alert's equipment and metric, starts now,
+ * and the alert is marked suppressed by it at once, so nothing more is delivered for it.
  */
 export async function createSilence(
   services: SilenceServices,
@@ -464,8 +472,7 @@ export async function createSilence(
     ]);
     return row;
   });
-  if (created.alertId !== null && startsAt <= now)
-    await holdAlert(services, created.alertId, created.id, actor, now);
+  if (created.alertId !== null) await holdAlert(services, created.alertId, created.id, actor, now);
   return created;
 }
 

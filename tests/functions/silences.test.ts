@@ -483,6 +483,11 @@ describe('silences created from an alert', () => {
         expectPointers(await post({ alertId, metric: 'pressure', reason: 'r' }), '/api/silences', [
           '#/metric',
         ]);
+        expectPointers(
+          await post({ alertId, startsAt: '2099-01-01T00:00:00Z', reason: 'r' }),
+          '/api/silences',
+          ['#/startsAt'],
+        );
       }),
     );
   });
