@@ -350,7 +350,10 @@ interface NewSilence {
   alertId: string | null;
 }
 
-/** The scope of a silence created without an alert: exactly one of the three. */
+/**
+ * The scope the input names: exactly one of the three, or none with `alertId` (the caller
+ * then takes the scope from the alert). 400 naming the field otherwise.
+ */
 function scopeOf(input: SilenceInput): NewSilence {
   const given = [
     input.equipmentId === undefined ? [] : ['equipmentId'],
