@@ -15,6 +15,7 @@ import { ingestTelemetryFunction } from './ingestTelemetry.js';
 import { negotiateFunctions } from './negotiate.js';
 import { openApiFunction } from './openapi.js';
 import { serviceRecordFunctions } from './serviceRecords.js';
+import { silenceFunctions } from './silences.js';
 import { technicianFunctions } from './technicians.js';
 import { telemetryFunction } from './telemetry.js';
 
@@ -30,6 +31,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   telemetryFunction,
   ...alertFunctions,
   alertCommentsFunction,
+  ...silenceFunctions,
   deadLetterFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,

@@ -38,12 +38,14 @@ import type { HealthCheck } from './health.js';
 import { createAppPool, replicaConfig } from './mysql/pool.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
+  equipmentSilences,
   equipmentStatuses,
   equipmentTypes,
   maintenanceLookup,
   mysqlEquipmentIds,
   registryLookup,
   rulesLookup,
+  silenceLookup,
 } from './telemetry/equipmentLookups.js';
 import { readEquipmentThresholds } from './telemetry/equipmentThresholds.js';
 import { createHubProbe, type HubProbe } from './telemetry/hubProbe.js';
@@ -53,6 +55,7 @@ import {
   type PipelineFanOut,
   type RegistryLookup,
   type RulesLookup,
+  type SilenceLookup,
   type TelemetryProcessor,
 } from './telemetry/processor.js';
 import { defaultFutureToleranceMs } from './telemetry/reading.js';
@@ -83,6 +86,8 @@ export interface Services {
   /** Which equipment ids are registered (MySQL, cached). */
   readonly equipmentRegistry: RegistryLookup;
   readonly equipmentMaintenance: MaintenanceLookup;
+  /** The silences that may hold each equipment's alerts (MySQL, cached). */
+  readonly equipmentSilences: SilenceLookup;
   /** The Web PubSub service client (`webPubSub`). */
   readonly webPubSub: WebPubSubServiceClient;
   /**
@@ -177,6 +182,12 @@ export function createServices(config: Config | ConfigSections): Services {
         maintenanceLookup((ids) => equipmentStatuses(services.pool)(ids)),
       );
     },
+    get equipmentSilences() {
+      return once('equipmentSilences', () =>
+        // The pool is asked for at the first lookup, as the severity rules' is.
+        silenceLookup((ids, windowEnd) => equipmentSilences(services.pool)(ids, windowEnd)),
+      );
+    },
     get equipmentRegistry() {
       return once('equipmentRegistry', () =>
         // The pool is asked for at the first lookup, as the severity rules' is.
@@ -247,6 +258,7 @@ export function createServices(config: Config | ConfigSections): Services {
             flapWindowMs: section('telemetry').ALERT_FLAP_MINUTES * 60_000,
           },
           maintenance: services.equipmentMaintenance,
+          silences: services.equipmentSilences,
           registry: services.equipmentRegistry,
         }),
       );

@@ -94,11 +94,16 @@ const isNumber = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value);
 
 /**
- * The label of a muted alert (equipment in maintenance: stored, nobody notified), in words
- * so it reads without the muted colour; undefined for an alert that is not muted.
+ * The label of a muted alert (equipment in maintenance, or held by a silence: stored, nobody
+ * notified), in words so it reads without the muted colour, naming the silence
+ * (`/api/silences/{id}`); undefined for an alert that is not muted.
  */
 export function mutedLabel(alert: Pick<Alert, 'suppressed'>): string | undefined {
-  return alert.suppressed ? `Muted: ${alert.suppressed.reason}` : undefined;
+  const { suppressed } = alert;
+  if (!suppressed) return undefined;
+  return suppressed.reason === 'silence'
+    ? `Muted: silence ${suppressed.silenceId}`
+    : `Muted: ${suppressed.reason}`;
 }
 
 /** An alert with the fields the page shows; anything else about it is left as sent. */

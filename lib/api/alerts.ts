@@ -28,6 +28,7 @@ import { documentBody } from '../telemetry/cosmosStore.js';
 import { httpEtag, keysetPage } from '../telemetry/queries.js';
 import type { AlertResolutionWork } from './schemas.js';
 import { serviceRecordForAlert } from './serviceRecords.js';
+import { endSilencesOfAlert } from './silences.js';
 
 /** An alert as the API answers with it: its public fields and its HTTP ETag. */
 export type AlertWithEtag = PublicAlert & { etag: string };
@@ -207,6 +208,10 @@ export async function requestAlertChange(
     note,
     assignee,
   );
+  // A silence created from the alert lasts until it is resolved: its record says so now
+  // (the pipeline stops holding a resolved alert either way). Repeated resolves are no-ops.
+  if (status === 'resolved' && changed.alert.status === 'resolved')
+    await endSilencesOfAlert(pool, id, principal.subject, now);
   if (!changed.changed) return { ...alertDetail(changed.alert), etag: changed.etag };
   // Stored first; what cannot be delivered now stays owed for the sweep. Recording the
   // delivery changes the document, so the answer carries the ETag as it is after that.

@@ -3,6 +3,13 @@
  * `tests/lib/api/openapi.test.ts` checks that every declared route and method is described.
  */
 import { equipmentHistoryPageSchema, equipmentHistoryQuerySchema } from './historySchemas.js';
+import {
+  silenceInputSchema,
+  silencePageSchema,
+  silencePatchSchema,
+  silenceQuerySchema,
+  silenceSchema,
+} from './silences.js';
 import { equipmentThresholdsInputSchema, equipmentThresholdsSchema } from './thresholds.js';
 import {
   OpenAPIRegistry,
@@ -394,6 +401,7 @@ export function buildOpenApiDocument(
   });
 
   registerThresholds(registry);
+  registerSilences(registry);
   registerTelemetryReads(registry);
   registerRealtime(registry);
 
@@ -477,6 +485,116 @@ function registerThresholds(registry: OpenAPIRegistry): void {
       204: { description: 'Removed.' },
       400: problem('Bad id.'),
       404: problem('No such equipment, or no overrides.'),
+      412: problem('If-Match is stale.'),
+      ...authErrors,
+    },
+  });
+}
+
+/** /silences: notifications held for equipment, a type, a location or one alert. */
+function registerSilences(registry: OpenAPIRegistry): void {
+  const content = { 'application/json': { schema: silenceSchema } };
+  const common = { tags: ['Alerts'], security: [{ bearer: [] }] };
+  const writers =
+    'Admins silence anything; technicians only equipment assigned to them (or alerts of it), ' +
+    'never a whole type or location (403).';
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/silences',
+    operationId: 'listSilences',
+    summary: 'Silences, newest first',
+    request: { query: silenceQuerySchema, headers: ifNoneMatchHeader },
+    responses: {
+      200: {
+        description: 'One page.',
+        headers: listEtagHeader,
+        content: { 'application/json': { schema: silencePageSchema } },
+      },
+      304: notModified(listEtagHeader),
+      400: problem('Bad filter, limit or cursor.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'post',
+    path: '/silences',
+    operationId: 'createSilence',
+    summary: 'Hold the notifications of equipment, a type, a location or one alert',
+    description:
+      'Alerts the pipeline raises or updates for windows ending within the silence are ' +
+      'stored suppressed by it (nobody is notified) and name it; the pipeline applies a new ' +
+      'silence within 60 seconds. Created with `alertId`, it holds that alert (marked ' +
+      `suppressed at once) until the alert is resolved or \`endsAt\`. ${writers}`,
+    request: {
+      body: { required: true, content: { 'application/json': { schema: silenceInputSchema } } },
+    },
+    responses: {
+      201: { description: 'Created.', headers: etagHeader, content },
+      400: problem(
+        'Not exactly one scope, no end, or an end not after the start or over a year after it.',
+      ),
+      404: problem('No such alert (or not one the caller may see).'),
+      409: problem('The equipment, type or location names no equipment, or the alert is resolved.'),
+      413: problem('Body over 1 MiB.'),
+      415: problem('Body is not JSON.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/silences/{id}',
+    operationId: 'getSilence',
+    summary: 'One silence, with who created, changed and ended it',
+    request: { params: idParams, headers: ifNoneMatchHeader },
+    responses: {
+      200: { description: 'Found.', headers: etagHeader, content },
+      304: notModified(etagHeader),
+      400: problem('Bad id.'),
+      404: problem('No such silence.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'patch',
+    path: '/silences/{id}',
+    operationId: 'updateSilence',
+    summary: 'Change the end or reason of a silence that has not ended',
+    description: writers,
+    request: {
+      params: idParams,
+      headers: ifMatchHeader,
+      body: { required: true, content: { 'application/json': { schema: silencePatchSchema } } },
+    },
+    responses: {
+      200: { description: 'Changed.', headers: etagHeader, content },
+      400: problem('Bad id, or an end not after the start or over a year after it.'),
+      404: problem('No such silence.'),
+      409: problem('The silence has ended.'),
+      412: problem('If-Match is stale.'),
+      413: problem('Body over 1 MiB.'),
+      415: problem('Body is not JSON.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'delete',
+    path: '/silences/{id}',
+    operationId: 'endSilence',
+    summary: 'End a silence now',
+    description:
+      'The silence is kept, ended now (`endedBy`, `endedAt`, `endReason: expired`), and ' +
+      `answered. Alerts it held are delivered from their next window. ${writers}`,
+    request: { params: idParams, headers: ifMatchHeader },
+    responses: {
+      200: { description: 'Ended.', headers: etagHeader, content },
+      400: problem('Bad id.'),
+      404: problem('No such silence.'),
+      409: problem('The silence has already ended.'),
       412: problem('If-Match is stale.'),
       ...authErrors,
     },

@@ -190,12 +190,19 @@ export const alertSchema = z
       .meta({ description: 'Token subject of the assigning admin.' }),
     assignedAt: z.iso.datetime().optional(),
     suppressed: z
-      .object({ reason: z.literal('maintenance') })
+      .union([
+        z.object({ reason: z.literal('maintenance') }),
+        z.object({
+          reason: z.literal('silence'),
+          silenceId: z.number().int().meta({ description: 'The silence that held it.' }),
+        }),
+      ])
       .optional()
       .meta({
         description:
-          'Present while the equipment was in Maintenance when the pipeline last raised or ' +
-          'updated the alert: stored and listed (muted), but nobody is notified.',
+          'Present while the equipment was in Maintenance, or a silence matched the alert, ' +
+          'when the pipeline last raised or updated it (or when a silence was created from ' +
+          'it): stored and listed (muted), but nobody is notified.',
       }),
     etag: z.string(),
   })

@@ -172,6 +172,51 @@ export const migrations: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ],
   },
+  {
+    version: 7,
+    name: 'silences: notifications held for equipment, a type or a location',
+    statements: [
+      // One row per silence (lib/api/silences.ts). The scope is one equipment id, type or
+      // location; alert_id is set for a silence created from an alert (it then holds that
+      // alert until it is resolved, and ends_at may be NULL). Ending early sets ends_at to
+      // the moment it ended and records who and why; rows are never deleted, so the audit
+      // (with change_events, aggregate 'silence') outlives them. No foreign key to
+      // equipment: a silence's record outlives the machine, as its history does.
+      `CREATE TABLE silences (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        scope VARCHAR(20) NOT NULL,
+        equipment_id BIGINT UNSIGNED NULL,
+        equipment_type VARCHAR(50) NULL,
+        location VARCHAR(200) NULL,
+        metric VARCHAR(20) NULL,
+        alert_id VARCHAR(200) NULL,
+        starts_at DATETIME(3) NOT NULL,
+        ends_at DATETIME(3) NULL,
+        reason VARCHAR(500) NOT NULL,
+        created_by VARCHAR(255) NOT NULL,
+        updated_by VARCHAR(255) NOT NULL,
+        ended_by VARCHAR(255) NULL,
+        ended_at DATETIME(3) NULL,
+        end_reason VARCHAR(20) NULL,
+        version INT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        KEY ix_silences_equipment (equipment_id, id),
+        KEY ix_silences_type (equipment_type, id),
+        KEY ix_silences_location (location, id),
+        KEY ix_silences_alert (alert_id, id),
+        CONSTRAINT ck_silences_scope CHECK (
+          (scope = 'equipment' AND equipment_id IS NOT NULL AND equipment_type IS NULL AND location IS NULL)
+          OR (scope = 'type' AND equipment_type IS NOT NULL AND equipment_id IS NULL AND location IS NULL)
+          OR (scope = 'location' AND location IS NOT NULL AND equipment_id IS NULL AND equipment_type IS NULL)),
+        CONSTRAINT ck_silences_metric CHECK (metric IN ('temperature', 'vibration', 'pressure')),
+        CONSTRAINT ck_silences_period CHECK (ends_at IS NULL OR ends_at >= starts_at),
+        CONSTRAINT ck_silences_until CHECK (ends_at IS NOT NULL OR alert_id IS NOT NULL),
+        CONSTRAINT ck_silences_end_reason CHECK (end_reason IN ('expired', 'alert-resolved'))
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

@@ -61,7 +61,7 @@ export interface TimelineSubject {
   severity: Severity;
   withdrawn?: true;
   assigneeTechnicianId?: number;
-  suppressed?: { reason: string };
+  suppressed?: { reason: string; silenceId?: number };
   /** The delivery sweep's escalation (lib/telemetry/escalation.ts). */
   escalation?: {
     step: number;
@@ -126,8 +126,13 @@ export function timelineEntries(
         : entry('assigned', previous.assigneeTechnicianId, next.assigneeTechnicianId),
     );
   }
-  if (previous.suppressed?.reason !== next.suppressed?.reason) {
-    entries.push(next.suppressed ? muted(next) : entry('unmuted', previous.suppressed?.reason));
+  const wasHeldBy = suppressionName(previous.suppressed);
+  const heldBy = suppressionName(next.suppressed);
+  if (wasHeldBy !== heldBy) {
+    // Held by something else now (maintenance, another silence): `from` names what held it.
+    entries.push(
+      heldBy === undefined ? entry('unmuted', wasHeldBy) : entry('muted', wasHeldBy, heldBy),
+    );
   }
   // The sweep's escalation step (to: who it reached) or reminder (to: its number, counted
   // from the acknowledgement: a sweep that was down sends one, numbered as the latest due).
@@ -143,8 +148,19 @@ export function timelineEntries(
   return entries;
 
   function muted(alert: TimelineSubject): AlertTimelineEntry {
-    return entry('muted', undefined, alert.suppressed?.reason);
+    return entry('muted', undefined, suppressionName(alert.suppressed));
   }
+}
+
+/**
+ * What holds an alert, as its `muted` / `unmuted` entries name it: `maintenance`, or
+ * `silence:{id}` for the silence (`/api/silences/{id}`) that held it.
+ */
+function suppressionName(suppressed: TimelineSubject['suppressed']): string | undefined {
+  if (!suppressed) return undefined;
+  return suppressed.silenceId === undefined
+    ? suppressed.reason
+    : `${suppressed.reason}:${suppressed.silenceId}`;
 }
 
 /** `next` with the entries for its change from `previous` appended to its timeline. */

@@ -63,10 +63,11 @@ export interface AlertDelivery {
   withheld?: string[];
 }
 
-/** Why an alert's notifications are held back (equipment under maintenance). */
-export interface AlertSuppression {
-  reason: 'maintenance';
-}
+/**
+ * Why an alert's notifications are held back: its equipment is under maintenance, or a
+ * silence (MySQL `silences`, `/api/silences`) held it; `silenceId` names that silence.
+ */
+export type AlertSuppression = { reason: 'maintenance' } | { reason: 'silence'; silenceId: number };
 
 export interface Alert {
   /** `{equipmentId}:{metric}:{first window start}`: a replay can never raise a second one. */
@@ -128,9 +129,10 @@ export interface Alert {
    */
   timeline?: AlertTimelineEntry[];
   /**
-   * Set while the alert's equipment was in `Maintenance` when the pipeline last raised or
-   * updated it: stored and shown (muted), but nobody is notified. The status is an input of
-   * the emission, like the severity rules; a later window after maintenance clears it.
+   * Set while the alert's equipment was in `Maintenance`, or a silence matched it, when the
+   * pipeline last raised or updated it (or when a silence was created from it): stored and
+   * shown (muted), but nobody is notified. Status and silences are inputs of the emission,
+   * like the severity rules; a later window after maintenance or the silence clears it.
    */
   suppressed?: AlertSuppression;
   /**
@@ -378,8 +380,8 @@ function refolded(
  * A `cleared` alert is reopened by a breach whose window starts at most `flapWindowMs` after
  * the end of the window that cleared it (see {@link reopened}); a later breach opens a new
  * alert, as after a resolution.
- * @param inMaintenance whether the equipment is in `Maintenance` for this emission: the alert
- * written is then suppressed (see {@link Alert.suppressed}), and otherwise it is not.
+ * @param suppression why the alert written is suppressed for this emission (see
+ * {@link Alert.suppressed}); `true` means maintenance, `false` (the default) none.
  * @returns the alert to write, or undefined when the window is already reflected.
  */
 export function applyBreach(
@@ -388,10 +390,11 @@ export function applyBreach(
   windowStart: number,
   summary: AlertWindow['summary'],
   breach: Breach,
-  inMaintenance = false,
+  suppression: AlertSuppression | boolean = false,
   flapWindowMs = defaultHysteresis.flapWindowMs,
 ): Alert | undefined {
-  const suppressed: AlertSuppression | null = inMaintenance ? { reason: 'maintenance' } : null;
+  const suppressed: AlertSuppression | null =
+    suppression === true ? { reason: 'maintenance' } : suppression || null;
   const window = alertWindow(windowStart, summary);
   const start = window.start;
   const last = latest ? Date.parse(latest.lastWindowStart) : undefined;

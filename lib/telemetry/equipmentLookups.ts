@@ -7,9 +7,10 @@
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { applyEquipmentThresholds, type EquipmentThresholdMap } from './equipmentThresholds.js';
-import type { MaintenanceLookup, RegistryLookup, RulesLookup } from './processor.js';
-import { namesMysqlRow } from './reading.js';
+import type { MaintenanceLookup, RegistryLookup, RulesLookup, SilenceLookup } from './processor.js';
+import { namesMysqlRow, type MetricName } from './reading.js';
 import { rulesFor, type SeverityRules } from './severity.js';
+import type { SilenceRule } from './silences.js';
 
 const typeCacheMs = 5 * 60_000;
 
@@ -102,6 +103,87 @@ export function maintenanceLookup(
         cache.set(id, { value: found.get(Number(id)) ?? null, until: at + equipmentStatusCacheMs });
     }
     return (equipmentId) => cache.get(equipmentId)?.value === 'Maintenance';
+  };
+}
+
+/**
+ * How long a machine's silences are reused: a silence created, changed or ended through the
+ * API applies to windows that close at most a minute later.
+ */
+export const equipmentSilenceCacheMs = 60_000;
+
+/**
+ * The silences that may hold alerts of each equipment id of the closing windows (its own, its
+ * type's and its location's) for windows ending at `windowEnd` or later: read from
+ * `silences` for ids missing, older than {@link equipmentSilenceCacheMs}, or read for a later
+ * window than this one (a replay of an older window reads again; windows normally close in
+ * order, so the cache serves them). Ids that name no MySQL row have none. `now` is the
+ * cache's clock (epoch ms); tests drive it.
+ */
+export function silenceLookup(
+  silences: (ids: number[], windowEnd: number) => Promise<Map<number, SilenceRule[]>>,
+  now: () => number = Date.now,
+): SilenceLookup {
+  const cache = new Map<string, { value: readonly SilenceRule[]; from: number; until: number }>();
+  return async (equipmentIds, windowEnd) => {
+    const at = now();
+    const missing = expired(cache, equipmentIds, at).concat(
+      [...new Set(equipmentIds)].filter((id) => {
+        const cached = cache.get(id);
+        return cached !== undefined && cached.until > at && cached.from > windowEnd;
+      }),
+    );
+    if (missing.length) {
+      const found = await silences(missing.map(Number), windowEnd);
+      for (const id of missing) {
+        const value = found.get(Number(id)) ?? [];
+        cache.set(id, { value, from: windowEnd, until: at + equipmentSilenceCacheMs });
+      }
+    }
+    return (equipmentId) => cache.get(equipmentId)?.value ?? [];
+  };
+}
+
+/**
+ * The silences of each equipment id, from MySQL: those naming it, its type or its location
+ * that can hold a window ending at `windowEnd` or later (they end after it, or with their
+ * alert). Dated by the windows, not the wall clock, so a late window is judged by the
+ * silences of its own time.
+ */
+export function equipmentSilences(
+  pool: Pool,
+): (ids: number[], windowEnd: number) => Promise<Map<number, SilenceRule[]>> {
+  return async (ids, windowEnd) => {
+    const since = new Date(windowEnd);
+    // One branch per scope, so each can use its own index.
+    const [rows] = await pool.query<RowDataPacket[]>(
+      `SELECT e.id AS equipment_id, s.id, s.metric, s.starts_at, s.ends_at, s.alert_id
+         FROM equipment e JOIN silences s ON s.scope = 'equipment' AND s.equipment_id = e.id
+        WHERE e.id IN (?) AND (s.ends_at IS NULL OR s.ends_at > ?)
+       UNION ALL
+       SELECT e.id, s.id, s.metric, s.starts_at, s.ends_at, s.alert_id
+         FROM equipment e JOIN silences s ON s.scope = 'type' AND s.equipment_type = e.type
+        WHERE e.id IN (?) AND (s.ends_at IS NULL OR s.ends_at > ?)
+       UNION ALL
+       SELECT e.id, s.id, s.metric, s.starts_at, s.ends_at, s.alert_id
+         FROM equipment e JOIN silences s ON s.scope = 'location' AND s.location = e.location
+        WHERE e.id IN (?) AND (s.ends_at IS NULL OR s.ends_at > ?)`,
+      [ids, since, ids, since, ids, since],
+    );
+    const found = new Map<number, SilenceRule[]>();
+    for (const row of rows) {
+      const equipmentId = Number(row['equipment_id']);
+      const list = found.get(equipmentId) ?? [];
+      list.push({
+        id: Number(row['id']),
+        metric: row['metric'] === null ? null : (String(row['metric']) as MetricName),
+        startsAt: new Date(row['starts_at'] as Date).getTime(),
+        endsAt: row['ends_at'] === null ? null : new Date(row['ends_at'] as Date).getTime(),
+        alertId: row['alert_id'] === null ? null : String(row['alert_id']),
+      });
+      found.set(equipmentId, list);
+    }
+    return found;
   };
 }
 

@@ -13,6 +13,7 @@ import {
   defaultHysteresis,
   type Alert,
   type AlertSlot,
+  type AlertSuppression,
   type Hysteresis,
 } from './alerts.js';
 import {
@@ -35,6 +36,7 @@ import type { HubProbe } from './hubProbe.js';
 import type { ParkedBatch } from './parking.js';
 import { metricNames, type MetricName } from './reading.js';
 import { clearThresholdOf, gradeWindow, type ResolvedSeverityRules } from './severity.js';
+import { silenceHolding, type SilenceRule } from './silences.js';
 import { emptyStats, meansOf, mergeStats, summarize, type WindowStats } from './stats.js';
 import { windowEndOf } from './window.js';
 
@@ -198,6 +200,16 @@ export type MaintenanceLookup = (
 ) => Promise<(equipmentId: string) => boolean>;
 
 /**
+ * The silences that may hold alerts of each equipment id (lib/telemetry/silences.ts), asked
+ * once per emission for the equipment whose windows close.
+ */
+export type SilenceLookup = (
+  equipmentIds: readonly string[],
+  /** End of the closing window (epoch ms): silences that ended by then are not needed. */
+  windowEnd: number,
+) => Promise<(equipmentId: string) => readonly SilenceRule[]>;
+
+/**
  * What happens after the pipeline has committed something: the alert fan-out and the live
  * equipment status (lib/fanout). Implementations never throw: delivery owed is kept in the
  * alert documents, and a failure here must not fail or redo a committed batch.
@@ -226,6 +238,8 @@ export interface ProcessorOptions {
   hysteresis?: Hysteresis | undefined;
   /** Equipment whose alerts are suppressed. Default: none. */
   maintenance?: MaintenanceLookup | undefined;
+  /** Silences holding alerts (after maintenance, which takes precedence). Default: none. */
+  silences?: SilenceLookup | undefined;
   /** Readings of ids it rejects are dead-lettered as `unregistered`. Default: every id. */
   registry?: RegistryLookup | undefined;
   fanOut?: PipelineFanOut | undefined;
@@ -316,6 +330,23 @@ async function applyAlerts(
   throw new Error(`Alert for ${equipmentId}/${metric} kept changing underneath the pipeline`);
 }
 
+/**
+ * Why an alert written for one window is suppressed, if it is. Maintenance takes precedence
+ * over silences: a machine under maintenance is muted whatever silences say, and its alerts
+ * name maintenance; a silence that still holds it when maintenance ends takes over then.
+ */
+function suppressionOf(
+  inMaintenance: boolean,
+  silences: readonly SilenceRule[],
+  metric: MetricName,
+  windowEnd: number,
+  current: Alert | undefined,
+): AlertSuppression | false {
+  if (inMaintenance) return { reason: 'maintenance' };
+  const silenceId = silenceHolding(silences, metric, windowEnd, current);
+  return silenceId === undefined ? false : { reason: 'silence', silenceId };
+}
+
 /** Emits every closed window of `state`; returns the state with them removed from pending. */
 export async function emitDueWindows(
   options: ProcessorOptions,
@@ -372,6 +403,13 @@ export async function emitDueWindows(
     const unresolved = new Set(
       (await store.unresolvedAlerts(equipmentIds)).map((u) => `${u.equipmentId}\n${u.metric}`),
     );
+    const windowEnd = windowEndOf(windowStart);
+    const silencesOf = options.silences
+      ? await options.silences(
+          aggregates.map((a) => a.equipmentId),
+          windowEnd,
+        )
+      : () => [];
     for (const aggregate of aggregates) {
       // Graded on every partition's contributions so far, never on this one's alone.
       const means = meansOf(aggregate.stats);
@@ -388,7 +426,13 @@ export async function emitDueWindows(
                 windowStart,
                 aggregate.summary,
                 breach,
-                inMaintenance(aggregate.equipmentId),
+                suppressionOf(
+                  inMaintenance(aggregate.equipmentId),
+                  silencesOf(aggregate.equipmentId),
+                  breach.metric,
+                  windowEnd,
+                  current,
+                ),
                 hysteresis.flapWindowMs,
               ),
             aggregate.equipmentId,

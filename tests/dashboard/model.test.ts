@@ -204,6 +204,9 @@ describe('API shapes', () => {
 describe('mutedLabel', () => {
   it('labels a suppressed alert in words, and leaves others alone', () => {
     expect(mutedLabel(alert({ suppressed: { reason: 'maintenance' } }))).toBe('Muted: maintenance');
+    expect(mutedLabel(alert({ suppressed: { reason: 'silence', silenceId: 12 } }))).toBe(
+      'Muted: silence 12',
+    );
     expect(mutedLabel(alert())).toBeUndefined();
   });
 

@@ -56,6 +56,7 @@ export async function truncateAll(pool: Pool): Promise<void> {
     await connection.query('SET FOREIGN_KEY_CHECKS = 0');
     for (const table of [
       'change_events',
+      'silences',
       'equipment_thresholds',
       'equipment_technicians',
       'service_records',

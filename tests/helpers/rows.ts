@@ -12,6 +12,7 @@ export type Snapshot = Record<
   | 'assignments'
   | 'serviceRecords'
   | 'equipmentThresholds'
+  | 'silences'
   | 'changeEvents',
   RowDataPacket[]
 >;
@@ -44,6 +45,7 @@ export async function snapshotTables(pool: Pool): Promise<Snapshot> {
       pool,
       'SELECT * FROM equipment_thresholds ORDER BY equipment_id',
     ),
+    silences: await queryRows(pool, 'SELECT * FROM silences ORDER BY id'),
     changeEvents: await queryRows(pool, 'SELECT * FROM change_events ORDER BY id'),
   };
 }

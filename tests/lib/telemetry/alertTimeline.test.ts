@@ -126,6 +126,36 @@ describe('escalation entries', () => {
   });
 });
 
+describe('timelineEntries: silences', () => {
+  it('names the silence that mutes and unmutes an alert, and a change of what holds it', () => {
+    const silenced = (silenceId: number): TimelineSubject => ({
+      ...open,
+      version: 2,
+      suppressed: { reason: 'silence', silenceId },
+    });
+    expect(timelineEntries(undefined, { ...silenced(4), version: 1 }, by).at(-1)).toMatchObject({
+      action: 'muted',
+      to: 'silence:4',
+    });
+    expect(timelineEntries(open, silenced(4), by)).toEqual([
+      { version: 2, ...by, action: 'muted', to: 'silence:4' },
+    ]);
+    // Another silence, or maintenance, taking over: one muted entry naming both.
+    expect(timelineEntries(silenced(4), { ...silenced(9), version: 3 }, by)).toEqual([
+      { version: 3, ...by, action: 'muted', from: 'silence:4', to: 'silence:9' },
+    ]);
+    const maintenance = { ...open, version: 3, suppressed: { reason: 'maintenance' } };
+    expect(
+      timelineEntries(silenced(4), maintenance, by).map((e) => [e.action, e.from, e.to]),
+    ).toEqual([['muted', 'silence:4', 'maintenance']]);
+    expect(timelineEntries(silenced(4), { ...open, version: 3 }, by)).toEqual([
+      { version: 3, ...by, action: 'unmuted', from: 'silence:4' },
+    ]);
+    // The same silence again changes nothing.
+    expect(timelineEntries(silenced(4), { ...silenced(4), version: 3 }, by)).toEqual([]);
+  });
+});
+
 describe('withTimeline', () => {
   it('appends to the previous version’s timeline and keeps only the newest entries', () => {
     let alert = withTimeline(undefined, open, by);

@@ -13,14 +13,17 @@ import {
   equipmentStatuses,
   equipmentThresholdCacheMs,
   equipmentTypes,
+  equipmentSilenceCacheMs,
   maintenanceLookup,
   mysqlEquipmentIds,
   registryLookup,
   rulesLookup,
+  silenceLookup,
   type EquipmentIdSource,
   type RulesSources,
 } from '../../../lib/telemetry/equipmentLookups.js';
 import { readEquipmentThresholds } from '../../../lib/telemetry/equipmentThresholds.js';
+import type { SilenceRule } from '../../../lib/telemetry/silences.js';
 import { defaultSeverityRules, parseSeverityRules } from '../../../lib/telemetry/severity.js';
 import { useTestDatabase } from '../../helpers/database.js';
 import { unusedPort } from '../../../dev/ports.js';
@@ -173,6 +176,55 @@ describe('maintenanceLookup', () => {
     inMaintenance = await lookup(['531']);
     expect(inMaintenance('531')).toBe(false);
     expect(asked).toEqual([[531, 532, 9999], [531]]);
+  });
+});
+
+describe('silenceLookup', () => {
+  const rule = (id: number, endsAt: number): SilenceRule => ({
+    id,
+    metric: null,
+    startsAt: 0,
+    endsAt,
+    alertId: null,
+  });
+
+  it('reads the silences of the ids asked once while cached, again after the cache time or for an earlier window', async () => {
+    const asked: [number[], number][] = [];
+    const stored = new Map<number, SilenceRule[]>([[541, [rule(1, 10_000)]]]);
+    let clock = 7_000_000;
+    const lookup = silenceLookup(
+      (ids, windowEnd) => {
+        asked.push([ids, windowEnd]);
+        return Promise.resolve(new Map([...stored].filter(([id]) => ids.includes(id))));
+      },
+      () => clock,
+    );
+
+    let silencesOf = await lookup(['541', '542', '541', 'not-a-row'], 5_000);
+    expect(['541', '542', 'not-a-row'].map((id) => silencesOf(id).map((s) => s.id))).toEqual([
+      [1],
+      [],
+      [],
+    ]);
+    expect(asked).toEqual([[[541, 542], 5_000]]);
+
+    // A new silence: a later window within the cache time still sees the cached list...
+    stored.set(542, [rule(2, 20_000)]);
+    clock += equipmentSilenceCacheMs - 1;
+    silencesOf = await lookup(['542'], 6_000);
+    expect(silencesOf('542')).toEqual([]);
+    expect(asked).toHaveLength(1);
+    // ...an earlier window (a replay) reads again, as silences that ended since were left out...
+    silencesOf = await lookup(['542'], 4_000);
+    expect(silencesOf('542').map((s) => s.id)).toEqual([2]);
+    expect(asked).toEqual([
+      [[541, 542], 5_000],
+      [[542], 4_000],
+    ]);
+    // ...and once the cache time is over, the next window reads again.
+    clock += equipmentSilenceCacheMs;
+    silencesOf = await lookup(['541'], 6_000);
+    expect(asked.at(-1)).toEqual([[541], 6_000]);
   });
 });
 
