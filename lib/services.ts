@@ -34,7 +34,9 @@ import { createPushSender } from './fanout/push.js';
 import { EquipmentStatusPublisher } from './fanout/status.js';
 import { createWebPubSubClient, webPubSubSender } from './fanout/webPubSub.js';
 import type { HealthCheck } from './health.js';
+import { createRateLimits, parseRateLimits, type RateLimits } from './http/rateLimits.js';
 import { createAppPool, replicaConfig } from './mysql/pool.js';
+import { redisConnection, redisUnavailable, type RedisConnection } from './redis/client.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
   equipmentStatuses,
@@ -92,6 +94,10 @@ export interface Services {
   readonly telemetryProcessor: TelemetryProcessor;
   /** Whether a partition is caught up, asked of Event Hubs (`eventHubs`). */
   readonly hubProbe: HubProbe;
+  /** The Redis connection (`redis`): rate limits and shared caches. */
+  readonly redis: RedisConnection;
+  /** Rate limits shared by every instance through Redis (`redis`, `rateLimits`). */
+  readonly rateLimits: RateLimits;
   /** The checks of `/api/health`, by dependency. */
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
   /** Closes what was built (pool, clients); the services are not used afterwards. */
@@ -248,6 +254,14 @@ export function createServices(config: Config | ConfigSections): Services {
         return probe;
       });
     },
+    get redis() {
+      return once('redis', () => redisConnection(section('redis')));
+    },
+    get rateLimits() {
+      return once('rateLimits', () =>
+        createRateLimits(() => services.redis, parseRateLimits(section('rateLimits').RATE_LIMITS)),
+      );
+    },
     get healthChecks() {
       return once('healthChecks', () => ({
         mysql: async () => {
@@ -262,18 +276,29 @@ export function createServices(config: Config | ConfigSections): Services {
         cosmos: async () => {
           await checkCosmos(services.cosmosClient, section('cosmos').COSMOS_DATABASE);
         },
+        redis: async () => {
+          // Outside the try: missing settings are reported as such, not as an outage.
+          const redis = services.redis;
+          try {
+            await (await redis.client()).ping();
+          } catch (error) {
+            throw redisUnavailable(error);
+          }
+        },
       }));
     },
     async close() {
       const pool = built.get('pool') as Pool | undefined;
       const readPool = built.get('readPool') as Pool | undefined;
       const cosmosClient = built.get('cosmosClient') as CosmosClient | undefined;
+      const redis = built.get('redis') as RedisConnection | undefined;
       built.clear();
       cosmosClient?.dispose();
       await Promise.all([
         pool?.end(),
         readPool === pool ? undefined : readPool?.end(),
         hubProbeClose?.(),
+        redis?.close(),
       ]);
     },
   };

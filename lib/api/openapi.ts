@@ -122,6 +122,9 @@ const assignmentParams = idParams.extend({
 const authErrors = {
   401: problem('No valid bearer token.'),
   403: problem("The caller's role does not allow this."),
+  429: problem(
+    'Over the rate limit of this route class: wait Retry-After seconds (RateLimit-Policy and RateLimit say where the caller stands on every answer).',
+  ),
   500: problem('Unexpected error; see invocationId.'),
 };
 
