@@ -36,7 +36,13 @@ import { createWebPubSubClient, webPubSubSender } from './fanout/webPubSub.js';
 import type { HealthCheck } from './health.js';
 import { createRateLimits, parseRateLimits, type RateLimits } from './http/rateLimits.js';
 import { createAppPool, replicaConfig } from './mysql/pool.js';
+import { equipmentSchema, type Equipment } from './api/schemas.js';
 import { redisConnection, redisUnavailable, type RedisConnection } from './redis/client.js';
+import {
+  equipmentCacheDefaults,
+  versionedCache,
+  type VersionedCache,
+} from './redis/versionedCache.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
   equipmentStatuses,
@@ -98,6 +104,11 @@ export interface Services {
   readonly redis: RedisConnection;
   /** Rate limits shared by every instance through Redis (`redis`, `rateLimits`). */
   readonly rateLimits: RateLimits;
+  /**
+   * Equipment rows by id, shared by every instance: memory, Redis, then MySQL; every write
+   * through the API records its new version (lib/redis/versionedCache.ts).
+   */
+  readonly equipmentCache: VersionedCache<Equipment>;
   /** The checks of `/api/health`, by dependency. */
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
   /** Closes what was built (pool, clients); the services are not used afterwards. */
@@ -260,6 +271,15 @@ export function createServices(config: Config | ConfigSections): Services {
     get rateLimits() {
       return once('rateLimits', () =>
         createRateLimits(() => services.redis, parseRateLimits(section('rateLimits').RATE_LIMITS)),
+      );
+    },
+    get equipmentCache() {
+      return once('equipmentCache', () =>
+        versionedCache(() => services.redis, {
+          name: 'equipment',
+          parse: (value) => equipmentSchema.parse(value),
+          ...equipmentCacheDefaults,
+        }),
       );
     },
     get healthChecks() {
