@@ -38,6 +38,7 @@ import { createRateLimits, parseRateLimits, type RateLimits } from './http/rateL
 import { createAppPool, replicaConfig } from './mysql/pool.js';
 import { equipmentSchema, type Equipment } from './api/schemas.js';
 import { redisConnection, redisUnavailable, type RedisConnection } from './redis/client.js';
+import { technicianLocations, type TechnicianLocations } from './redis/locations.js';
 import {
   equipmentCacheDefaults,
   versionedCache,
@@ -109,6 +110,8 @@ export interface Services {
    * through the API records its new version (lib/redis/versionedCache.ts).
    */
   readonly equipmentCache: VersionedCache<Equipment>;
+  /** Technicians' live positions, kept 300 s in Redis (lib/redis/locations.ts). */
+  readonly technicianLocations: TechnicianLocations;
   /** The checks of `/api/health`, by dependency. */
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
   /** Closes what was built (pool, clients); the services are not used afterwards. */
@@ -281,6 +284,9 @@ export function createServices(config: Config | ConfigSections): Services {
           ...equipmentCacheDefaults,
         }),
       );
+    },
+    get technicianLocations() {
+      return once('technicianLocations', () => technicianLocations(() => services.redis));
     },
     get healthChecks() {
       return once('healthChecks', () => ({

@@ -4,6 +4,7 @@
  */
 import { equipmentHistoryPageSchema, equipmentHistoryQuerySchema } from './historySchemas.js';
 import { equipmentThresholdsInputSchema, equipmentThresholdsSchema } from './thresholds.js';
+import { nearestTechniciansSchema, positionInputSchema } from './locations.js';
 import {
   OpenAPIRegistry,
   OpenApiGeneratorV31,
@@ -653,6 +654,41 @@ function registerRealtime(registry: OpenAPIRegistry): void {
     security: [{ bearer: [] }],
     responses: {
       200: { description: 'The caller.', content: json(meSchema) },
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'put',
+    path: '/me/location',
+    operationId: 'reportMyLocation',
+    tags: ['Live'],
+    summary: "The caller's live position (technicians), kept 300 s",
+    security: [{ bearer: [] }],
+    request: { body: { content: json(positionInputSchema), required: true } },
+    responses: {
+      204: { description: 'Stored until it is 300 s old.' },
+      400: problem('Invalid body, a time in the future or over 300 s ago.'),
+      415: problem('Not JSON.'),
+      503: problem('The position store is unavailable; nothing was stored.'),
+      ...authErrors,
+      429: problem('A position less than 5 s after the last, or over the rate limit.'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/equipment/{id}/nearest-technicians',
+    operationId: 'getNearestTechnicians',
+    tags: ['Live'],
+    summary:
+      'Active technicians with a live position, nearest first (admins, assigned technicians)',
+    security: [{ bearer: [] }],
+    request: { params: idParams },
+    responses: {
+      200: { description: 'Nearest first.', content: json(nearestTechniciansSchema) },
+      400: problem('Bad id.'),
+      404: problem('No such equipment.'),
+      409: problem('The equipment has no coordinates.'),
+      503: problem('The position store is unavailable.'),
       ...authErrors,
     },
   });
