@@ -96,6 +96,17 @@ param cosmosSecondaryLocation string = ''
 @description('Web PubSub units (Standard: 1,000 concurrent connections each).')
 param webPubSubCapacity int = 1
 
+@allowed([
+  'Balanced_B0'
+  'Balanced_B1'
+  'Balanced_B3'
+  'Balanced_B5'
+  'MemoryOptimized_M10'
+  'ComputeOptimized_X3'
+])
+@description('Azure Managed Redis size: rate limits and shared caches (B0: 0.5 GB, the smallest).')
+param redisSkuName string = 'Balanced_B0'
+
 @description('Deploy Notification Hubs for push (with its send-only connection string in Key Vault).')
 param enableNotificationHubs bool = false
 
@@ -189,6 +200,7 @@ module resources 'resources.bicep' = {
     cosmosAutoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
     cosmosSecondaryLocation: cosmosSecondaryLocation
     webPubSubCapacity: webPubSubCapacity
+    redisSkuName: redisSkuName
     enableNotificationHubs: enableNotificationHubs
     notificationHubsSku: notificationHubsSku
     mysqlSkuName: mysqlSkuName

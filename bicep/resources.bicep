@@ -62,6 +62,9 @@ param cosmosSecondaryLocation string
 @description('Web PubSub units.')
 param webPubSubCapacity int
 
+@description('Azure Managed Redis SKU.')
+param redisSkuName string
+
 @description('Deploy Notification Hubs for push.')
 param enableNotificationHubs bool
 
@@ -505,6 +508,50 @@ resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' = {
   }
 }
 
+// ---------------------------------------------------------------- Azure Managed Redis
+// Rate limits and shared caches (lib/redis/client.ts). TLS only (clientProtocol Encrypted),
+// access keys off: the app signs in with an Entra token of its identity, which the access
+// policy assignment below lets in with the built-in "default" policy (the only one Azure
+// Managed Redis supports; learn.microsoft.com/azure/templates/microsoft.cache/2025-04-01/
+// redisenterprise/databases/accesspolicyassignments). EnterpriseCluster: one endpoint that
+// a non-cluster client (node-redis createClient) can use.
+
+resource redis 'Microsoft.Cache/redisEnterprise@2025-04-01' = {
+  name: 'redis-${resourceToken}'
+  location: location
+  tags: tags
+  sku: {
+    name: redisSkuName
+  }
+  properties: {
+    minimumTlsVersion: '1.2'
+  }
+
+  resource database 'databases' = {
+    // Azure Managed Redis has one database per cache, and it must be called "default".
+    name: 'default'
+    properties: {
+      clientProtocol: 'Encrypted'
+      port: 10000
+      clusteringPolicy: 'EnterpriseCluster'
+      // Everything the app keeps there expires; under memory pressure the soonest-expiring
+      // cached copies go first, and nothing is lost that MySQL does not hold.
+      evictionPolicy: 'VolatileLRU'
+      accessKeysAuthentication: 'Disabled'
+    }
+
+    resource appAccess 'accessPolicyAssignments' = {
+      name: 'app'
+      properties: {
+        accessPolicyName: 'default'
+        user: {
+          objectId: identity.properties.principalId
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- Notification Hubs
 
 resource notificationHubsNamespace 'Microsoft.NotificationHubs/namespaces@2023-09-01' = if (enableNotificationHubs) {
@@ -739,6 +786,10 @@ var appSettings = {
   WEBPUBSUB__credential: 'managedidentity'
   WEBPUBSUB__clientId: identity.properties.clientId
   WEBPUBSUB_HUB: webPubSubHubName
+  REDIS__hostName: redis.properties.hostName
+  REDIS_PORT: string(redis::database.properties.port)
+  REDIS__credential: 'managedidentity'
+  REDIS__clientId: identity.properties.clientId
   AGGREGATE_TTL_DAYS: string(aggregateTtlDays)
   DEAD_LETTER_TTL_DAYS: string(deadLetterTtlDays)
 }
@@ -911,6 +962,7 @@ output cosmosEndpoint string = cosmos.properties.documentEndpoint
 output cosmosDatabase string = cosmosDatabaseName
 output webPubSubEndpoint string = appSettings.WEBPUBSUB__endpoint
 output webPubSubHub string = webPubSubHubName
+output redisHostName string = redis.properties.hostName
 output mysqlServerName string = mysql.name
 output mysqlHost string = mysql.properties.fullyQualifiedDomainName
 output mysqlReadHost string = mysqlReadReplica ? mysqlReplica!.properties.fullyQualifiedDomainName : ''

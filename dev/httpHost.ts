@@ -191,6 +191,11 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
+      // As Azure's front end does: the peer's address appended to X-Forwarded-For, the entry
+      // the app takes as the client's (lib/http/rateLimits.ts `clientAddress`).
+      const peer = req.socket.remoteAddress ?? 'unknown';
+      const forwarded = headers['x-forwarded-for'];
+      headers['x-forwarded-for'] = forwarded ? `${forwarded}, ${peer}` : peer;
       const request = new HttpRequest({
         method: req.method ?? 'GET',
         url: url.toString(),

@@ -29,6 +29,8 @@ import type { Pool } from 'mysql2/promise';
 import type { LocalHttpHostOptions } from './httpHost.js';
 import { loadDevIssuer, type DevIssuer } from './issuer.js';
 import { ensureDatabase, startMariaDb, type MariaDbServer } from './mariadb.js';
+import { unusedPort } from './ports.js';
+import { startRedis, type RedisServer } from './redis.js';
 import { localAppSettings, localSettings } from './settings.js';
 
 export interface LocalMysql {
@@ -70,6 +72,32 @@ export async function startPrivateMysql(options: {
   });
   await ensureDatabase(server.url, options.database);
   return { url: `${server.url}${options.database}`, server };
+}
+
+export interface LocalRedis {
+  url: string;
+  /** The private server, when this process started one. */
+  server?: RedisServer;
+}
+
+/**
+ * REDIS_URL of `settings` when set; otherwise a private `redis-server` on LOCAL_REDIS_PORT
+ * (a free port when 0), in memory only (its URL is then the app's REDIS_URL).
+ */
+export async function ensureLocalRedis(
+  settings: Settings = localAppSettings(),
+  log: (line: string) => void = console.log,
+): Promise<LocalRedis> {
+  const given = settings['REDIS_URL'];
+  if (given) return { url: given };
+  const { dataDir, redisPort } = localSettings(settings);
+  const server = await startRedis({
+    dataDir: join(dataDir, 'redis'),
+    // redis-server cannot pick a port itself (port 0 turns TCP off).
+    port: redisPort === 0 ? await unusedPort() : redisPort,
+    log,
+  });
+  return { url: server.url, server };
 }
 
 export interface LocalCosmos {

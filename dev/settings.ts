@@ -59,6 +59,7 @@ export function localSettings(settings: Settings = localAppSettings()) {
   const dataDir = resolve(projectRoot, settings['LOCAL_DATA_DIR'] || '.local');
   const port = Number(settings['PORT'] || 7071);
   const mysqlPort = Number(settings['LOCAL_MYSQL_PORT'] || 3307);
+  const redisPort = Number(settings['LOCAL_REDIS_PORT'] || 6380);
   const cosmosPort = Number(settings['LOCAL_COSMOS_PORT'] || 8081);
   const eventHubsPort = Number(settings['LOCAL_EVENTHUBS_PORT'] || 5672);
   const webPubSubPort = Number(settings['LOCAL_WEBPUBSUB_PORT'] || 8080);
@@ -70,6 +71,7 @@ export function localSettings(settings: Settings = localAppSettings()) {
   for (const [name, value] of [
     ['PORT', port],
     ['LOCAL_MYSQL_PORT', mysqlPort],
+    ['LOCAL_REDIS_PORT', redisPort],
     ['LOCAL_COSMOS_PORT', cosmosPort],
     ['LOCAL_EVENTHUBS_PORT', eventHubsPort],
     ['LOCAL_WEBPUBSUB_PORT', webPubSubPort],
@@ -84,6 +86,7 @@ export function localSettings(settings: Settings = localAppSettings()) {
     dataDir,
     port,
     mysqlPort,
+    redisPort,
     cosmosPort,
     eventHubsPort,
     webPubSubPort,

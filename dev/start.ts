@@ -1,5 +1,6 @@
 /**
  * `npm start`: the product on one machine. Ensures MySQL (MYSQL_URL or a private MariaDB),
+ * Redis (REDIS_URL or a private redis-server),
  * Cosmos (or its local stand-in), Azurite, the Event Hubs and Web PubSub stand-ins, applies
  * migrations, seeds demo data into an empty database, serves every declared HTTP function at
  * http://127.0.0.1:PORT/api and runs the timer and Event Hub triggers. Ctrl-C stops
@@ -25,10 +26,12 @@ import {
   ensureLocalCosmos,
   ensureLocalMessaging,
   ensureLocalMysql,
+  ensureLocalRedis,
   loadLocalDevIssuer,
   type LocalCosmos,
   type LocalMessaging,
   type LocalMysql,
+  type LocalRedis,
 } from './localStack.js';
 import { seedDemoData } from './seed.js';
 import { startLocalTriggers } from './localTriggers.js';
@@ -139,6 +142,7 @@ function stopOnSignals(): void {
 
 interface BackingServices {
   mysql: LocalMysql;
+  redis: LocalRedis;
   cosmos: LocalCosmos;
   messaging: LocalMessaging;
 }
@@ -165,6 +169,17 @@ async function startBackingServices(): Promise<BackingServices> {
         mysqlServer.kill();
       },
     });
+  const redis = await ensureLocalRedis(settings, log);
+  settings['REDIS_URL'] = redis.url;
+  const redisServer = redis.server;
+  if (redisServer)
+    started.push({
+      name: 'Redis',
+      stop: () => redisServer.stop(),
+      kill: () => {
+        redisServer.kill();
+      },
+    });
   const cosmos = await ensureLocalCosmos(settings);
   Object.assign(settings, cosmos.settings);
   const cosmosServer = cosmos.server;
@@ -178,7 +193,7 @@ async function startBackingServices(): Promise<BackingServices> {
       messaging.kill();
     },
   });
-  return { mysql, cosmos, messaging };
+  return { mysql, redis, cosmos, messaging };
 }
 
 /**
@@ -259,6 +274,13 @@ async function startTriggers(messaging: LocalMessaging): Promise<void> {
   });
 }
 
+/** A Redis URL as the banner shows it: without its password. */
+function redisShown(url: string): string {
+  const shown = new URL(url);
+  shown.password = shown.password ? '***' : '';
+  return shown.toString();
+}
+
 /** What runs where, and how to use it: printed once everything has started. */
 function banner(
   services: BackingServices,
@@ -266,7 +288,7 @@ function banner(
   issuer: DevIssuer | undefined,
   port: number,
 ): string {
-  const { mysql, cosmos, messaging } = services;
+  const { mysql, redis, cosmos, messaging } = services;
   const { dataDir } = localSettings(settings);
   const base = `http://127.0.0.1:${port}`;
   const mysqlShown = new URL(mysql.url);
@@ -277,6 +299,7 @@ function banner(
     `  API          ${base}/api   (health: ${base}/api/health, OpenAPI: ${base}/api/openapi.json)`,
     `  Dashboard    ${base}/api/dashboard/   (sign in with a token from npm run token)`,
     `  MySQL        ${mysqlShown.toString()}${mysql.server ? `  (private MariaDB, data in ${dataDir}/mariadb)` : ''}`,
+    `  Redis        ${redisShown(redis.url)}${redis.server ? '  (private redis-server, in memory only)' : ''}`,
     `  Cosmos       ${cosmos.endpoint}${cosmos.server ? '  (local stand-in: in memory, emptied on restart)' : ''}`,
     `  Tokens       ${issuer ? `dev issuer, JWKS at ${config.AUTH_JWKS_URI}` : `issuer ${config.AUTH_ISSUER}`}`,
     ...(issuer

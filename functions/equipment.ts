@@ -22,4 +22,5 @@ export const equipmentFunctions = crudFunctions({
   replace: replaceEquipment,
   writerRoles: ['Admin'],
   remove: deleteEquipment,
+  cache: (services) => services.equipmentCache,
 });

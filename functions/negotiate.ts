@@ -14,18 +14,21 @@ export const negotiateFunctions = [
     name: 'negotiate',
     route: 'negotiate',
     methods: ['POST'],
-    handler: protectedHandler({
-      POST: async ({ principal, services }) => {
-        const grant = clientGrant(principal, await accessScope(services.pool, principal));
-        const { baseUrl, token, url } = await services.webPubSub.getClientAccessToken({
-          userId: grant.userId,
-          groups: grant.groups,
-          roles: grant.roles,
-          expirationTimeInMinutes: services.config.section('webPubSub').WEBPUBSUB_TOKEN_MINUTES,
-        });
-        return jsonResponse({ baseUrl, token, url });
+    handler: protectedHandler(
+      {
+        POST: async ({ principal, services }) => {
+          const grant = clientGrant(principal, await accessScope(services.pool, principal));
+          const { baseUrl, token, url } = await services.webPubSub.getClientAccessToken({
+            userId: grant.userId,
+            groups: grant.groups,
+            roles: grant.roles,
+            expirationTimeInMinutes: services.config.section('webPubSub').WEBPUBSUB_TOKEN_MINUTES,
+          });
+          return jsonResponse({ baseUrl, token, url });
+        },
       },
-    }),
+      'negotiate',
+    ),
   }),
   httpFunction({
     name: 'me',

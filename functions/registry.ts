@@ -12,6 +12,7 @@ import { equipmentHistoryFunction } from './equipmentHistory.js';
 import { equipmentThresholdsFunction } from './equipmentThresholds.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
+import { locationFunctions } from './locations.js';
 import { negotiateFunctions } from './negotiate.js';
 import { openApiFunction } from './openapi.js';
 import { serviceRecordFunctions } from './serviceRecords.js';
@@ -36,6 +37,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ingestTelemetryFunction,
   closeIdleWindowsFunction,
   ...negotiateFunctions,
+  ...locationFunctions,
   deliverAlertsFunction,
   dashboardFunction,
 ];

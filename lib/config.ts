@@ -143,6 +143,29 @@ function withMysqlTarget<S extends z.ZodObject>(schema: S): S {
 }
 
 /**
+ * Exactly one way to Redis: REDIS_URL, or REDIS__hostName (Azure, Entra sign-in). Runs even
+ * when other settings are invalid, as the MySQL rules do.
+ */
+function withRedisTarget<S extends z.ZodObject>(schema: S): S {
+  const always = { when: () => true };
+  return schema
+    .refine(
+      (v: Presence) => (v['REDIS_URL'] === undefined) !== (v['REDIS__hostName'] === undefined),
+      {
+        ...always,
+        path: ['REDIS_URL'],
+        message: 'set exactly one of REDIS_URL and REDIS__hostName',
+      },
+    )
+    .refine(
+      (v: Presence) =>
+        v['REDIS_URL'] === undefined ||
+        (v['REDIS__credential'] === undefined && v['REDIS__clientId'] === undefined),
+      { ...always, path: ['REDIS__credential'], message: 'only with REDIS__hostName' },
+    );
+}
+
+/**
  * Settings by section. A function validates only the sections it uses (the HTTP API does not
  * need Cosmos settings to start; see `configSections`), while `loadConfig` validates all of
  * them, which the local host does at start-up to fail fast.
@@ -313,6 +336,48 @@ export const settingSections = {
       defaultEscalationPolicy,
     ),
   }),
+  redis: withRedisTarget(
+    z.object({
+      /**
+       * redis://[user:password@]host:port (local, or any server with a password);
+       * rediss:// for TLS. Exactly one of REDIS_URL and REDIS__hostName.
+       */
+      REDIS_URL: urlSetting(['redis:', 'rediss:']).optional(),
+      /**
+       * Azure Managed Redis: the cache's host name. The app signs in with a Microsoft Entra
+       * token of its identity (no access keys) over TLS.
+       */
+      REDIS__hostName: z
+        .string()
+        .regex(/^[A-Za-z0-9.-]{1,253}$/, { error: 'expected a host name' })
+        .optional(),
+      /** Port of REDIS__hostName (Azure Managed Redis listens on 10000). */
+      REDIS_PORT: integerSetting(10_000, 1, 65_535),
+      /** `managedidentity` in Azure; absent: DefaultAzureCredential (a developer's sign-in). */
+      REDIS__credential: z
+        .enum(['managedidentity'], { error: 'expected managedidentity' })
+        .optional(),
+      /** Client id of a user-assigned managed identity. */
+      REDIS__clientId: optionalText,
+      /** Put before every key the app writes, so several apps (or test files) share a server. */
+      REDIS_KEY_PREFIX: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { error: 'expected 1-64 letters, digits or _.:-' })
+        .default('sis:'),
+      /**
+       * Longest wait for a connection to Redis or for one command's answer; past it, rate
+       * limits fail open and caches fall through.
+       */
+      REDIS_TIMEOUT_MS: integerSetting(1000, 50, 30_000),
+    }),
+  ),
+  rateLimits: z.object({
+    /**
+     * JSON: limits per route class, each `{ "limit", "adminLimit", "windowSeconds" }`, any
+     * part left out keeping its default (lib/http/rateLimits.ts `defaultRateLimits`).
+     */
+    RATE_LIMITS: optionalText,
+  }),
   dashboard: z.object({
     /** Folder of the built dashboard (relative: to the working directory). */
     DASHBOARD_DIR: optionalText.transform((dir) =>
@@ -334,6 +399,8 @@ const settingsSchema = z.object({
   ...settingSections.telemetry.shape,
   ...settingSections.escalation.shape,
   ...settingSections.dashboard.shape,
+  ...settingSections.redis.shape,
+  ...settingSections.rateLimits.shape,
 });
 
 /** The validated settings. */
@@ -378,7 +445,7 @@ export type Settings = Readonly<Record<string, string | undefined>>;
 
 /** Validates every setting from an environment-like object. Empty strings count as missing. */
 export function loadConfig(env: Settings): Config {
-  return validate(withMysqlTarget(settingsSchema), env);
+  return validate(withRedisTarget(withMysqlTarget(settingsSchema)), env);
 }
 
 /** Validates one section's settings. */

@@ -35,7 +35,16 @@ import { createPushSender } from './fanout/push.js';
 import { EquipmentStatusPublisher } from './fanout/status.js';
 import { createWebPubSubClient, webPubSubSender } from './fanout/webPubSub.js';
 import type { HealthCheck } from './health.js';
+import { createRateLimits, parseRateLimits, type RateLimits } from './http/rateLimits.js';
 import { createAppPool, replicaConfig } from './mysql/pool.js';
+import { equipmentSchema, type Equipment } from './api/schemas.js';
+import { redisConnection, redisUnavailable, type RedisConnection } from './redis/client.js';
+import { technicianLocations, type TechnicianLocations } from './redis/locations.js';
+import {
+  equipmentCacheDefaults,
+  versionedCache,
+  type VersionedCache,
+} from './redis/versionedCache.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
   equipmentSilences,
@@ -101,6 +110,17 @@ export interface Services {
   readonly telemetryProcessor: TelemetryProcessor;
   /** Whether a partition is caught up, asked of Event Hubs (`eventHubs`). */
   readonly hubProbe: HubProbe;
+  /** The Redis connection (`redis`): rate limits and shared caches. */
+  readonly redis: RedisConnection;
+  /** Rate limits shared by every instance through Redis (`redis`, `rateLimits`). */
+  readonly rateLimits: RateLimits;
+  /**
+   * Equipment rows by id, shared by every instance: memory, Redis, then MySQL; every write
+   * through the API records its new version (lib/redis/versionedCache.ts).
+   */
+  readonly equipmentCache: VersionedCache<Equipment>;
+  /** Technicians' live positions, kept 300 s in Redis (lib/redis/locations.ts). */
+  readonly technicianLocations: TechnicianLocations;
   /** The checks of `/api/health`, by dependency. */
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
   /** Closes what was built (pool, clients); the services are not used afterwards. */
@@ -270,6 +290,26 @@ export function createServices(config: Config | ConfigSections): Services {
         return probe;
       });
     },
+    get redis() {
+      return once('redis', () => redisConnection(section('redis')));
+    },
+    get rateLimits() {
+      return once('rateLimits', () =>
+        createRateLimits(() => services.redis, parseRateLimits(section('rateLimits').RATE_LIMITS)),
+      );
+    },
+    get equipmentCache() {
+      return once('equipmentCache', () =>
+        versionedCache(() => services.redis, {
+          name: 'equipment',
+          parse: (value) => equipmentSchema.parse(value),
+          ...equipmentCacheDefaults,
+        }),
+      );
+    },
+    get technicianLocations() {
+      return once('technicianLocations', () => technicianLocations(() => services.redis));
+    },
     get healthChecks() {
       return once('healthChecks', () => ({
         mysql: async () => {
@@ -284,18 +324,29 @@ export function createServices(config: Config | ConfigSections): Services {
         cosmos: async () => {
           await checkCosmos(services.cosmosClient, section('cosmos').COSMOS_DATABASE);
         },
+        redis: async () => {
+          // Outside the try: missing settings are reported as such, not as an outage.
+          const redis = services.redis;
+          try {
+            await (await redis.client()).ping();
+          } catch (error) {
+            throw redisUnavailable(error);
+          }
+        },
       }));
     },
     async close() {
       const pool = built.get('pool') as Pool | undefined;
       const readPool = built.get('readPool') as Pool | undefined;
       const cosmosClient = built.get('cosmosClient') as CosmosClient | undefined;
+      const redis = built.get('redis') as RedisConnection | undefined;
       built.clear();
       cosmosClient?.dispose();
       await Promise.all([
         pool?.end(),
         readPool === pool ? undefined : readPool?.end(),
         hubProbeClose?.(),
+        redis?.close(),
       ]);
     },
   };

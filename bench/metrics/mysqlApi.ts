@@ -4,7 +4,8 @@
  *
  * - `api_get_ratio`: requests per second for `GET /api/equipment/{id}` (ids spread over the
  *   table) through the local functions host (routing, `HttpRequest`, bearer token
- *   verification, validation, the app's pool) against a bare `node:http` + `mysql2` server
+ *   verification, the rate limit's count in a private redis-server, validation, the app's
+ *   pool) against a bare `node:http` + `mysql2` server
  *   running the same query. Each server runs in its own process; autocannon drives both
  *   with the same connections and duration, alternating, best round of each.
  * - `deep_page_ratio`: mean latency of `GET /api/equipment?limit=50` starting at row 900,000
@@ -23,6 +24,7 @@ import { migrate } from '../../lib/mysql/migrations.js';
 import { emit, isQuick, metric } from '../report.js';
 import { startScript } from '../../dev/child.js';
 import { unusedPort } from '../../dev/ports.js';
+import { startRedis } from '../../dev/redis.js';
 
 /** What the benchmark's servers print once they serve (bench/servers/*). */
 const listening = /listening (\d+)/;
@@ -69,6 +71,11 @@ const mariadb = await startMariaDb({
   port: await unusedPort(),
   log: () => undefined,
 });
+const redis = await startRedis({
+  dataDir: join(dataDir, 'redis'),
+  port: await unusedPort(),
+  log: () => undefined,
+});
 const stops: (() => Promise<void>)[] = [];
 try {
   await ensureDatabase(mariadb.url, 'bench');
@@ -106,7 +113,14 @@ try {
 
   const issuer = await loadDevIssuer(issuerDir);
   const token = await issuer.sign({ sub: 'bench', roles: ['Technician'] }, '1h');
-  const env = { MYSQL_URL: mysqlUrl, MYSQL_POOL_SIZE: '10', BENCH_ISSUER_DIR: issuerDir };
+  const env = {
+    MYSQL_URL: mysqlUrl,
+    MYSQL_POOL_SIZE: '10',
+    BENCH_ISSUER_DIR: issuerDir,
+    REDIS_URL: redis.url,
+    // Every request is counted as in production, but the one token never reaches the limit.
+    RATE_LIMITS: JSON.stringify({ reads: { limit: 1_000_000 } }),
+  };
   const host = await startScript({
     script: 'bench/servers/apiHost.ts',
     env,
@@ -185,5 +199,6 @@ try {
 } finally {
   for (const stop of stops) await stop();
   await mariadb.stop();
+  await redis.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }

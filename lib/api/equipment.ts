@@ -18,6 +18,8 @@ export const equipmentTable = new VersionedTable<Equipment>({
     'manufacturer',
     'model',
     'location',
+    'latitude',
+    'longitude',
     'status',
     'commissioned_on',
     'version',
@@ -32,6 +34,9 @@ export const equipmentTable = new VersionedTable<Equipment>({
     manufacturer: (row['manufacturer'] as string | null) ?? null,
     model: (row['model'] as string | null) ?? null,
     location: (row['location'] as string | null) ?? null,
+    // DECIMAL columns arrive as text.
+    latitude: row['latitude'] === null ? null : Number(row['latitude']),
+    longitude: row['longitude'] === null ? null : Number(row['longitude']),
     status: row['status'] as Equipment['status'],
     commissionedOn: (row['commissioned_on'] as string | null) ?? null,
     version: Number(row['version']),
@@ -59,6 +64,8 @@ function columns(input: EquipmentInput): Record<string, unknown> {
     manufacturer: input.manufacturer ?? null,
     model: input.model ?? null,
     location: input.location ?? null,
+    latitude: input.latitude ?? null,
+    longitude: input.longitude ?? null,
     status: input.status,
     commissioned_on: input.commissionedOn ?? null,
   };

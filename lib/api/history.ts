@@ -72,6 +72,8 @@ const equipmentFields = [
   'manufacturer',
   'model',
   'location',
+  'latitude',
+  'longitude',
   'status',
   'commissionedOn',
 ] as const satisfies readonly (keyof Equipment)[];
@@ -164,6 +166,8 @@ export function replayEquipment(events: readonly EquipmentEvent[]): Equipment | 
           manufacturer: null,
           model: null,
           location: null,
+          latitude: null,
+          longitude: null,
           status: '' as Equipment['status'],
           commissionedOn: null,
           version: event.version ?? 1,

@@ -11,6 +11,7 @@ import {
   silenceSchema,
 } from './silences.js';
 import { equipmentThresholdsInputSchema, equipmentThresholdsSchema } from './thresholds.js';
+import { nearestTechniciansSchema, positionInputSchema } from './locations.js';
 import {
   OpenAPIRegistry,
   OpenApiGeneratorV31,
@@ -129,6 +130,9 @@ const assignmentParams = idParams.extend({
 const authErrors = {
   401: problem('No valid bearer token.'),
   403: problem("The caller's role does not allow this."),
+  429: problem(
+    'Over the rate limit of this route class: wait Retry-After seconds (RateLimit-Policy and RateLimit say where the caller stands on every answer).',
+  ),
   500: problem('Unexpected error; see invocationId.'),
 };
 
@@ -774,6 +778,41 @@ function registerRealtime(registry: OpenAPIRegistry): void {
     security: [{ bearer: [] }],
     responses: {
       200: { description: 'The caller.', content: json(meSchema) },
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'put',
+    path: '/me/location',
+    operationId: 'reportMyLocation',
+    tags: ['Live'],
+    summary: "The caller's live position (technicians), kept 300 s",
+    security: [{ bearer: [] }],
+    request: { body: { content: json(positionInputSchema), required: true } },
+    responses: {
+      204: { description: 'Stored until it is 300 s old.' },
+      400: problem('Invalid body, a time in the future or over 300 s ago.'),
+      415: problem('Not JSON.'),
+      503: problem('The position store is unavailable; nothing was stored.'),
+      ...authErrors,
+      429: problem('A position less than 5 s after the last, or over the rate limit.'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/equipment/{id}/nearest-technicians',
+    operationId: 'getNearestTechnicians',
+    tags: ['Live'],
+    summary:
+      'Active technicians with a live position, nearest first (admins, assigned technicians)',
+    security: [{ bearer: [] }],
+    request: { params: idParams },
+    responses: {
+      200: { description: 'Nearest first.', content: json(nearestTechniciansSchema) },
+      400: problem('Bad id.'),
+      404: problem('No such equipment.'),
+      409: problem('The equipment has no coordinates.'),
+      503: problem('The position store is unavailable.'),
       ...authErrors,
     },
   });

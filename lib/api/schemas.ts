@@ -128,8 +128,30 @@ export const equipmentInputSchema = z
     manufacturer: optionalText(100),
     model: optionalText(100),
     location: optionalText(200).meta({ example: 'Quarry North' }),
+    latitude: z
+      .number()
+      .min(-90)
+      .max(90)
+      .nullable()
+      .optional()
+      .meta({ description: 'WGS 84 degrees; with longitude, or neither.', example: 59.9139 }),
+    longitude: z
+      .number()
+      .min(-180)
+      .max(180)
+      .nullable()
+      .optional()
+      .meta({ description: 'WGS 84 degrees; with latitude, or neither.', example: 10.7522 }),
     status: z.enum(equipmentStatuses).default('Operational'),
     commissionedOn: isoDate.nullable().optional(),
+  })
+  .refine((v) => (v.latitude ?? null) === null || (v.longitude ?? null) !== null, {
+    path: ['longitude'],
+    message: 'Give longitude with latitude',
+  })
+  .refine((v) => (v.longitude ?? null) === null || (v.latitude ?? null) !== null, {
+    path: ['latitude'],
+    message: 'Give latitude with longitude',
   })
   .meta({ id: 'EquipmentInput' });
 export type EquipmentInput = z.output<typeof equipmentInputSchema>;
@@ -143,6 +165,8 @@ export const equipmentSchema = z
     manufacturer: z.string().nullable(),
     model: z.string().nullable(),
     location: z.string().nullable(),
+    latitude: z.number().nullable(),
+    longitude: z.number().nullable(),
     status: z.enum(equipmentStatuses),
     commissionedOn: z.string().nullable(),
     ...timestamps,

@@ -10,6 +10,8 @@ import { requireRole, type Principal, type Role } from '../auth.js';
 import { httpFunction, type HttpFunctionDeclaration } from '../host/declarations.js';
 import type { Page, PageRequest } from '../paging.js';
 import type { VersionCondition } from '../preconditions.js';
+import type { VersionedCache } from '../redis/versionedCache.js';
+import type { Services } from '../services.js';
 import { etagFor, noneMatchHolds, parseIfMatch, parseIfNoneMatch } from './etag.js';
 import { protectedHandler } from './handler.js';
 import { queryObject, readJsonBody } from './request.js';
@@ -42,6 +44,11 @@ export interface CrudResource<
   remove(pool: Pool, principal: Principal, id: number, ifMatch: VersionCondition): Promise<void>;
   /** Roles that may create and replace (the domain may narrow further, e.g. own records). */
   writerRoles: readonly Role[];
+  /**
+   * The shared cache single reads go through (lib/redis/versionedCache.ts); every write
+   * here records its new version in it before answering. Absent: reads go to MySQL.
+   */
+  cache?: (services: Services) => VersionedCache<Resource>;
 }
 
 /** An id in a URL path: digits only, so `1e3` or ` 7` are refused rather than coerced. */
@@ -82,11 +89,12 @@ export function crudFunctions<
             await resource.list(db, query, { limit: query.limit, cursor: query.cursor }),
           );
         },
-        POST: async ({ request, db: pool, principal }) => {
+        POST: async ({ request, db: pool, principal, services }) => {
           // Before the body: a caller who may not write learns that, not what is wrong with it.
           requireRole(principal, ...resource.writerRoles);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
           const created = await resource.create(pool, principal, input);
+          await resource.cache?.(services).written(created.id, created.version);
           return jsonResponse(created, {
             status: 201,
             version: created.version,
@@ -100,29 +108,37 @@ export function crudFunctions<
       route: `${resource.route}/{id}`,
       methods: ['GET', 'PUT', 'DELETE'],
       handler: protectedHandler({
-        GET: async ({ request, db }) => {
+        GET: async ({ request, db, services }) => {
           const id = routeId(request.params);
           const ifNoneMatch = parseIfNoneMatch(request);
-          if (ifNoneMatch !== undefined) {
+          if (ifNoneMatch !== undefined && !resource.cache) {
             // The version decides; the row is read only when the client's copy is stale.
             const version = await resource.version(db, id);
             if (version !== undefined && noneMatchHolds(ifNoneMatch, etagFor(version)))
               return notModified(etagFor(version));
           }
-          const found = await resource.get(db, id);
+          const found = resource.cache
+            ? await resource
+                .cache(services)
+                .get(id, (primary) => resource.get(primary ? services.pool : db, id))
+            : await resource.get(db, id);
+          if (ifNoneMatch !== undefined && noneMatchHolds(ifNoneMatch, etagFor(found.version)))
+            return notModified(etagFor(found.version));
           return jsonResponse(found, { version: found.version });
         },
-        PUT: async ({ request, db: pool, principal }) => {
+        PUT: async ({ request, db: pool, principal, services }) => {
           requireRole(principal, ...resource.writerRoles);
           const id = routeId(request.params);
           const ifMatch = parseIfMatch(request);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
           const replaced = await resource.replace(pool, principal, id, input, ifMatch);
+          await resource.cache?.(services).written(id, replaced.version);
           return jsonResponse(replaced, { version: replaced.version });
         },
-        DELETE: async ({ request, db: pool, principal }) => {
+        DELETE: async ({ request, db: pool, principal, services }) => {
           const id = routeId(request.params);
           await resource.remove(pool, principal, id, parseIfMatch(request));
+          await resource.cache?.(services).written(id, 'deleted');
           return noContent();
         },
       }),

@@ -15,6 +15,7 @@ import { HttpError } from '../errors.js';
 import type { Pool } from 'mysql2/promise';
 import { getServices, type Services } from '../services.js';
 import { errorToResponse } from './problem.js';
+import { clientAddress, type Caller, type RouteClass } from './rateLimits.js';
 
 /** Everything an authenticated operation needs. */
 export interface ApiCall {
@@ -58,15 +59,59 @@ export const baseResponseHeaders: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
 };
 
-function withBaseHeaders(response: HttpResponseInit): HttpResponseInit {
+function withHeaders(
+  response: HttpResponseInit,
+  rateLimitHeaders: Readonly<Record<string, string>>,
+): HttpResponseInit {
   const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(rateLimitHeaders)) headers.set(name, value);
   for (const [name, value] of Object.entries(baseResponseHeaders)) headers.set(name, value);
   return { ...response, headers: Object.fromEntries(headers) };
 }
 
+/** Counts the request against `routeClass` for `caller`; throws 429 when over the limit. */
+export type RequestLimiter = (routeClass: RouteClass, caller: Caller) => Promise<void>;
+
 /**
- * A handler whose errors become problem documents; every HTTP function is one, so this is
- * also where the headers every response carries are added.
+ * The frame of every HTTP function: errors become problem documents, and every response,
+ * errors included, carries the base headers and the rate-limit headers of the request's
+ * last count (lib/http/rateLimits.ts).
+ */
+function framedHandler(
+  handler: (
+    request: HttpRequest,
+    context: InvocationContext,
+    services: Services,
+    limit: RequestLimiter,
+  ) => Promise<HttpResponseInit>,
+): HttpHandler {
+  return async (request, context) => {
+    const rateLimitHeaders: Record<string, string> = {};
+    try {
+      const services = getServices();
+      const limit: RequestLimiter = async (routeClass, caller) => {
+        const decision = await services.rateLimits.consume(routeClass, caller);
+        Object.assign(rateLimitHeaders, decision.headers);
+        if (decision.limited) {
+          throw new HttpError(
+            'too-many-requests',
+            `Too many ${routeClass} requests; try again in ${decision.headers['retry-after'] ?? 'a few'} seconds.`,
+          );
+        }
+      };
+      return withHeaders(await handler(request, context, services, limit), rateLimitHeaders);
+    } catch (error) {
+      return withHeaders(
+        errorToResponse(error, instanceOf(request), context, request.method),
+        rateLimitHeaders,
+      );
+    }
+  };
+}
+
+/**
+ * A handler for an anonymous route: limited per client address in `routeClass` (default
+ * `reads`), its errors become problem documents.
  */
 export function problemHandler(
   handler: (
@@ -74,26 +119,40 @@ export function problemHandler(
     context: InvocationContext,
     services: Services,
   ) => Promise<HttpResponseInit>,
+  routeClass: RouteClass = 'reads',
 ): HttpHandler {
-  return async (request, context) => {
-    try {
-      return withBaseHeaders(await handler(request, context, getServices()));
-    } catch (error) {
-      return withBaseHeaders(errorToResponse(error, instanceOf(request), context, request.method));
-    }
-  };
+  return framedHandler(async (request, context, services, limit) => {
+    await limit(routeClass, { address: clientAddress(request) });
+    return handler(request, context, services);
+  });
+}
+
+/** The class of a protected request: GET and HEAD read, everything else writes. */
+function classOf(method: string): RouteClass {
+  return readOnlyMethods.has(method) ? 'reads' : 'writes';
 }
 
 /**
- * A handler for an authenticated route: verifies the caller, requires one of the product's
- * roles, and dispatches on the method.
+ * A handler for an authenticated route: verifies the caller, counts the request against the
+ * caller's limits (`routeClass`, by default reads or writes by method), requires one of the
+ * product's roles, and dispatches on the method. A request whose credentials are refused is
+ * counted against its client address, so guessing tokens is limited too.
  */
 export function protectedHandler(
   operations: Partial<Record<HttpMethod, ApiOperation>>,
+  routeClass?: RouteClass,
 ): HttpHandler {
   const allowed = Object.keys(operations).join(', ');
-  return problemHandler(async (request, context, services) => {
-    const principal = await services.authenticate(request);
+  return framedHandler(async (request, context, services, limit) => {
+    const counted = routeClass ?? classOf(request.method);
+    let principal: Principal;
+    try {
+      principal = await services.authenticate(request);
+    } catch (error) {
+      await limit(counted, { address: clientAddress(request) });
+      throw error;
+    }
+    await limit(counted, { subject: principal.subject, admin: principal.roles.has('Admin') });
     requireRole(principal, 'Admin', 'Technician');
     const operation = operations[request.method as HttpMethod];
     if (!operation) {

@@ -123,5 +123,5 @@ export function staticFilesHandler(site: StaticSite): HttpHandler {
     }
     const body = await readFile(file);
     return { status: 200, headers: staticFileHeaders(site, target.segments, file), body };
-  });
+  }, 'dashboard');
 }

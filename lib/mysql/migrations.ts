@@ -217,6 +217,20 @@ export const migrations: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ],
   },
+  {
+    version: 8,
+    name: 'equipment coordinates, for the nearest technicians',
+    statements: [
+      // WGS 84 degrees; six decimals are about 0.1 m. Both or neither.
+      `ALTER TABLE equipment
+        ADD COLUMN latitude DECIMAL(8,6) NULL AFTER location,
+        ADD COLUMN longitude DECIMAL(9,6) NULL AFTER latitude,
+        ADD CONSTRAINT ck_equipment_coordinates CHECK (
+          (latitude IS NULL) = (longitude IS NULL)
+          AND latitude BETWEEN -90 AND 90
+          AND longitude BETWEEN -180 AND 180)`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

@@ -167,6 +167,7 @@ const localOnly = [
   'EventHubConnection',
   'WEBPUBSUB_KEY',
   'NOTIFICATION_HUBS_CA_CERT_FILE',
+  'REDIS_URL',
 ];
 /** Tunables whose code defaults suit Azure; the template may leave them out. */
 const tunables = [
@@ -185,6 +186,9 @@ const tunables = [
   'COSMOS_REQUEST_TIMEOUT_MS',
   'COSMOS_ENDPOINT_DISCOVERY',
   'DASHBOARD_DIR',
+  'REDIS_KEY_PREFIX',
+  'REDIS_TIMEOUT_MS',
+  'RATE_LIMITS',
 ];
 /** Settings only present when push is deployed. */
 const pushSettings = ['NOTIFICATION_HUBS_CONNECTION', 'NOTIFICATION_HUB_NAME'];
@@ -200,6 +204,8 @@ function deployedValue(name: string, value: string): string {
     MYSQL_READ_HOST: 'mysql-x-replica.mysql.database.azure.com',
     COSMOS__accountEndpoint: 'https://cosmos-x.documents.azure.com:443/',
     WEBPUBSUB__endpoint: 'https://wps-x.webpubsub.azure.com',
+    REDIS__hostName: 'redis-x.swedencentral.redis.azure.net',
+    REDIS_PORT: '10000',
     EventHubConnection__fullyQualifiedNamespace: 'evhns-x.servicebus.windows.net',
     AUTH_ISSUER: `https://login.microsoftonline.com/${tenantId}/v2.0`,
     AUTH_JWKS_URI: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
@@ -254,6 +260,7 @@ describe.each(Object.keys(scenarios) as Scenario[])('app settings (%s)', (scenar
       'COSMOS',
       'EventHubConnection',
       'WEBPUBSUB',
+      'REDIS',
     ]) {
       expect(settings[`${prefix}__credential`], prefix).toBe('managedidentity');
     }
@@ -285,6 +292,33 @@ describe.each(Object.keys(scenarios) as Scenario[])('app settings (%s)', (scenar
     expect(config.EVENTHUB_CONSUMER_GROUP).toBe('sis-functions');
     expect(config.COSMOS_DATABASE).toBe('sis');
     expect(config.WEBPUBSUB_HUB).toBe('sis');
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.REDIS_PORT).toBe(10_000);
+  });
+
+  it('deploys Azure Managed Redis TLS only, without keys, open to the app identity alone', () => {
+    const settings = appSettings(scenario);
+    const cache = one(scenario, 'Microsoft.Cache/redisEnterprise');
+    const database = one(scenario, 'Microsoft.Cache/redisEnterprise/databases');
+    expect(settings['REDIS__hostName']).toMatch(readsProperty(cache.id, 'hostName'));
+    expect(settings['REDIS_PORT']).toBe(String(database.properties?.['port']));
+    expect(cache.properties).toMatchObject({ minimumTlsVersion: '1.2' });
+    expect(database.properties).toMatchObject({
+      clientProtocol: 'Encrypted',
+      accessKeysAuthentication: 'Disabled',
+      // A single endpoint: the app's client is not cluster-aware.
+      clusteringPolicy: 'EnterpriseCluster',
+    });
+    const assignments = resources(
+      scenario,
+      'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments',
+    );
+    expect(assignments.map((a) => a.properties)).toEqual([
+      {
+        accessPolicyName: 'default',
+        user: { objectId: `[reference('${appIdentityId(scenario)}', '2024-11-30').principalId]` },
+      },
+    ]);
   });
 
   it('names the resources the settings point at', () => {

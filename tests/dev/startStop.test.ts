@@ -40,7 +40,7 @@ async function controlC(host: RunningHost): Promise<number | null> {
   }
 }
 
-/** Starts the host, checks it started MariaDB and Azurite, stops it with Ctrl-C, checks the stop. */
+/** Starts the host, checks it started MariaDB, Redis and Azurite, stops it with Ctrl-C, checks the stop. */
 async function startAndStop(whileRunning: (host: RunningHost) => Promise<void>): Promise<void> {
   const host = await startLocalHost(env, startupLimitMs);
   hosts.push(host);
@@ -48,6 +48,7 @@ async function startAndStop(whileRunning: (host: RunningHost) => Promise<void>):
   expect(started.map((p) => p.command)).toEqual(
     expect.arrayContaining([
       expect.stringMatching(/mariadbd|mysqld/),
+      expect.stringMatching(/redis-server/),
       expect.stringMatching(/azurite/),
     ]),
   );

@@ -128,6 +128,8 @@ describe('equipment: create and read', () => {
       manufacturer: null,
       model: null,
       location: null,
+      latitude: null,
+      longitude: null,
       status: 'Operational',
       commissionedOn: null,
       version: 1,
@@ -384,6 +386,33 @@ describe('equipment: validation', () => {
     await rejectBoth(body, [`#/${field}`]);
   });
 
+  it.each<[Record<string, unknown>, string]>([
+    [{ latitude: 90.5, longitude: 10 }, '#/latitude'],
+    [{ latitude: -91, longitude: 10 }, '#/latitude'],
+    [{ latitude: 59.9, longitude: 180.01 }, '#/longitude'],
+    [{ latitude: 59.9 }, '#/longitude'],
+    [{ longitude: 10.75, latitude: null }, '#/latitude'],
+  ])('refuses the coordinates %j', async (coordinates, pointer) => {
+    await rejectBoth({ ...excavator, serialNumber: 'GEO-1', ...coordinates }, [pointer]);
+  });
+
+  it('keeps coordinates to six decimals, and clears them', async () => {
+    const created = await call('POST', path, {
+      token: tokens.admin,
+      json: { ...excavator, serialNumber: 'GEO-2', latitude: 59.913868, longitude: -10.752245 },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ latitude: 59.913868, longitude: -10.752245 });
+    const read = await call('GET', `${path}/${created.body.id}`, { token: tokens.admin });
+    expect(read.body).toMatchObject({ latitude: 59.913868, longitude: -10.752245 });
+    const cleared = await call('PUT', `${path}/${created.body.id}`, {
+      token: tokens.admin,
+      json: { ...excavator, serialNumber: 'GEO-2' },
+      headers: { 'if-match': '"1"' },
+    });
+    expect(cleared.body).toMatchObject({ latitude: null, longitude: null, version: 2 });
+  });
+
   it('lists every missing field at once', async () => {
     await rejectBoth({}, ['#/name', '#/type']);
   });
@@ -399,6 +428,8 @@ describe('equipment: validation', () => {
     ['status', 1],
     ['status', null],
     ['commissionedOn', 20210401],
+    ['latitude', '59.9'],
+    ['longitude', true],
   ])('refuses %s of the wrong type (%j)', async (field, value) => {
     await rejectBoth({ ...excavator, serialNumber: 'TYPE-1', [field]: value }, [`#/${field}`]);
   });

@@ -24,6 +24,7 @@ describe('health with MySQL and Cosmos up', () => {
       checks: {
         mysql: { status: 'up', latencyMs: expect.any(Number) },
         cosmos: { status: 'up', latencyMs: expect.any(Number) },
+        redis: { status: 'up', latencyMs: expect.any(Number) },
       },
     });
     expect(result.body.checks.mysql.latencyMs).toBeGreaterThanOrEqual(0);

@@ -36,6 +36,7 @@ describe('health with Cosmos down', () => {
           latencyMs: expect.any(Number),
           reason: expect.stringMatching(/^(unreachable|timed out)$/),
         },
+        redis: { status: 'up', latencyMs: expect.any(Number) },
       },
     });
     expect(result.text).not.toContain(String(port));

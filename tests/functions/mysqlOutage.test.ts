@@ -110,7 +110,10 @@ interface Outcome {
 async function request(kind: 'read' | 'write'): Promise<Outcome> {
   const started = performance.now();
   if (kind === 'read') {
-    const result = await call('GET', `/api/equipment/${equipmentId}`, { token: admin });
+    // A read MySQL must answer: a single equipment row would come from the shared cache.
+    const result = await call('GET', `/api/equipment/${equipmentId}/technicians`, {
+      token: admin,
+    });
     return { kind, result, elapsedMs: performance.now() - started };
   }
   writeCounter += 1;
@@ -146,7 +149,10 @@ const writes: Outcome[] = [];
 
 function expectAllUnavailable(outcomes: Outcome[]): void {
   for (const outcome of outcomes) {
-    const path = outcome.kind === 'read' ? `/api/equipment/${equipmentId}` : '/api/service-records';
+    const path =
+      outcome.kind === 'read'
+        ? `/api/equipment/${equipmentId}/technicians`
+        : '/api/service-records';
     expectProblem(outcome.result, 503, path);
     expect(outcome.result.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
     expect(outcome.result.headers.get('x-content-type-options')).toBe('nosniff');

@@ -6,12 +6,19 @@
  * its own (timeouts, a dashboard folder) the same way. After the file's tests the services
  * are closed (pool, clients) and the previous ones put back.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { configSections, type Settings } from '../../lib/config.js';
 import { createServices, useServices, type Services } from '../../lib/services.js';
 
-/** What this file's helpers and tests contributed so far (modules are per test file). */
-const contributed: Record<string, string | undefined> = {};
+/**
+ * What this file's helpers and tests contributed so far (modules are per test file). Every
+ * file starts with the test run's Redis (tests/setup/redis.ts) under a key prefix of its own.
+ */
+const contributed: Record<string, string | undefined> = {
+  REDIS_URL: inject('redisUrl'),
+  REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:`,
+};
 let installed: Services | undefined;
 let restore: (() => void) | undefined;
 let cleanupRegistered = false;

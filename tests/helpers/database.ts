@@ -9,7 +9,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { withServerConnection } from '../../dev/mariadb.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { poolOptions } from '../../lib/mysql/pool.js';
-import { closeAppServices, useAppSettings } from './appServices.js';
+import { appServices, closeAppServices, useAppSettings } from './appServices.js';
 
 export interface TestDatabase {
   /** A pool of the test's own, for arranging and checking rows directly. */
@@ -48,8 +48,16 @@ export function useTestDatabase(): TestDatabase {
   return handle;
 }
 
-/** Empties every product table (between tests that need a clean slate). */
+/**
+ * Empties every product table (between tests that need a clean slate), and this file's
+ * shared caches in Redis: truncation reuses ids, which the API itself never does, so cached
+ * copies of the old rows (same id, same version) must go with them.
+ */
 export async function truncateAll(pool: Pool): Promise<void> {
+  const redis = appServices().redis;
+  const client = await redis.client();
+  for await (const keys of client.scanIterator({ MATCH: `${redis.keyPrefix}cache:*` }))
+    if (keys.length > 0) await client.del(keys);
   // One connection: FOREIGN_KEY_CHECKS is per session.
   const connection = await pool.getConnection();
   try {

@@ -31,8 +31,8 @@ export async function startLocalHost(
 
 /**
  * Settings that make `dev/start.ts` run every service itself, on free ports: the private
- * MariaDB is replaced by `mysqlUrl`, the dev issuer signs tokens, and the Cosmos, Event Hubs,
- * Web PubSub and Azurite stand-ins start here (Azurite cannot pick its own ports).
+ * MariaDB is replaced by `mysqlUrl`, the dev issuer signs tokens, and a private Redis and the
+ * Cosmos, Event Hubs, Web PubSub and Azurite stand-ins start here (Azurite cannot pick its own ports).
  */
 export function allLocalEnv(options: {
   dataDir: string;
@@ -42,6 +42,8 @@ export function allLocalEnv(options: {
   return {
     LOCAL_DATA_DIR: options.dataDir,
     MYSQL_URL: options.mysqlUrl,
+    REDIS_URL: '',
+    LOCAL_REDIS_PORT: '0',
     AUTH_ISSUER: '',
     AUTH_AUDIENCE: '',
     AUTH_JWKS_URI: '',

@@ -14,6 +14,7 @@ const good = {
   AUTH_JWKS_URI: 'https://login.example.com/tenant/discovery/v2.0/keys',
   COSMOS__accountEndpoint: 'https://sis.documents.azure.com:443/',
   WEBPUBSUB__endpoint: 'https://sis.webpubsub.azure.com',
+  REDIS_URL: 'redis://cache.example.com:6379',
 };
 
 /** The ConfigError thrown for `env`, failing the test when something else happens. */
@@ -130,6 +131,39 @@ describe('loadConfig', () => {
       WEBPUBSUB_TOKEN_MINUTES: 10,
       EQUIPMENT_STATUS_INTERVAL_SECONDS: 5,
       DASHBOARD_DIR: join(projectRoot, 'dist', 'dashboard'),
+      REDIS_PORT: 10_000,
+      REDIS_KEY_PREFIX: 'sis:',
+      REDIS_TIMEOUT_MS: 1000,
+    });
+  });
+
+  it('needs exactly one way to Redis, and Entra settings only with a host name', () => {
+    const { REDIS_URL: _url, ...noRedis } = good;
+    expect(configError(noRedis).problems).toContain(
+      'REDIS_URL: set exactly one of REDIS_URL and REDIS__hostName',
+    );
+    expect(
+      configError({ ...good, REDIS__hostName: 'redis-x.swedencentral.redis.azure.net' }).problems,
+    ).toContain('REDIS_URL: set exactly one of REDIS_URL and REDIS__hostName');
+    expect(configError({ ...good, REDIS__credential: 'managedidentity' }).problems).toContain(
+      'REDIS__credential: only with REDIS__hostName',
+    );
+    expect(configError({ ...good, REDIS_URL: 'http://cache.example.com' }).problems).toEqual([
+      'REDIS_URL: expected a URL with protocol redis: or rediss:',
+    ]);
+    expect(configError({ ...good, REDIS_KEY_PREFIX: 'has space' }).problems).toEqual([
+      'REDIS_KEY_PREFIX: expected 1-64 letters, digits or _.:-',
+    ]);
+    expect(
+      loadConfig({
+        ...noRedis,
+        REDIS__hostName: 'redis-x.swedencentral.redis.azure.net',
+        REDIS__credential: 'managedidentity',
+        REDIS__clientId: '00000000-0000-4000-8000-000000000001',
+      }),
+    ).toMatchObject({
+      REDIS__hostName: 'redis-x.swedencentral.redis.azure.net',
+      REDIS_PORT: 10_000,
     });
   });
 
@@ -162,6 +196,7 @@ describe('loadConfig', () => {
       MYSQL_TLS: 'maybe',
       COSMOS__accountEndpoint: good.COSMOS__accountEndpoint,
       WEBPUBSUB__endpoint: good.WEBPUBSUB__endpoint,
+      REDIS_URL: good.REDIS_URL,
     });
     expect(error.name).toBe('ConfigError');
     const named = error.problems.map((problem) => problem.split(':')[0]).sort();
@@ -284,6 +319,7 @@ describe('loadConfig', () => {
       'AUTH_JWKS_URI: required',
       'COSMOS__accountEndpoint: required',
       'MYSQL_URL: required',
+      'REDIS_URL: set exactly one of REDIS_URL and REDIS__hostName',
       'WEBPUBSUB__endpoint: required',
     ]);
   });

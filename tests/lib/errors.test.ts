@@ -17,6 +17,7 @@ const expectedStatus: Record<ProblemKind, number> = {
   'precondition-failed': 412,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
+  'too-many-requests': 429,
   internal: 500,
   'service-unavailable': 503,
 };

@@ -7,7 +7,7 @@
 import { COSMOS_EMULATOR_KEY, checkCosmos } from '../../lib/cosmos/client.js';
 import { ConfigError, configSections, loadConfig, type Settings } from '../../lib/config.js';
 import { createServices, getServices, useServices, withServices } from '../../lib/services.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +85,7 @@ describe('createServices', () => {
       AUTH_AUDIENCE: 'sis',
       AUTH_JWKS_URI: 'https://issuer.test/keys',
       WEBPUBSUB__endpoint: 'https://sis.webpubsub.azure.com',
+      REDIS_URL: inject('redisUrl'),
       ...cosmosSettings,
       COSMOS_REQUEST_TIMEOUT_MS: '1234',
     });
@@ -105,7 +106,7 @@ describe('createServices', () => {
     const services = createServices(configSections({ MYSQL_URL: db.url }));
     try {
       expect(services.readPool).toBe(services.pool);
-      expect(Object.keys(services.healthChecks)).toEqual(['mysql', 'cosmos']);
+      expect(Object.keys(services.healthChecks)).toEqual(['mysql', 'cosmos', 'redis']);
     } finally {
       await services.close();
     }
@@ -115,7 +116,12 @@ describe('createServices', () => {
     );
     try {
       expect(withReplica.readPool).not.toBe(withReplica.pool);
-      expect(Object.keys(withReplica.healthChecks)).toEqual(['mysql', 'mysqlReplica', 'cosmos']);
+      expect(Object.keys(withReplica.healthChecks)).toEqual([
+        'mysql',
+        'mysqlReplica',
+        'cosmos',
+        'redis',
+      ]);
       await withReplica.healthChecks['mysqlReplica']?.();
     } finally {
       await withReplica.close();

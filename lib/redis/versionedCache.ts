@@ -1,0 +1,173 @@
+/**
+ * A read-through cache of versioned rows shared by every instance: this process's memory,
+ * then Redis, then MySQL. Correct across processes by versioned keys rather than messages:
+ *
+ * - Redis holds each row's current version (`…:{id}:v`) and immutable copies per version
+ *   (`…:{id}:r{version}`). A read asks Redis for the version (one small GET), and answers
+ *   from memory or Redis only with a copy of exactly that version; otherwise it reads MySQL.
+ * - Every successful write raises the version key before it answers (`written`), with a
+ *   script that only ever raises it (a late writer or a reader with an older row cannot put
+ *   it back) and a tombstone for deletions. So once a write has answered, no instance can
+ *   serve an older copy: its next read sees the new version number.
+ * - A read from a lagging replica older than the version Redis knows is repeated on the
+ *   primary, so the cache also spares readers the replica's lag.
+ *
+ * Redis is only a cache: when it does not answer, reads go to MySQL (memory is not used,
+ * since its copies cannot be checked) and writes still succeed; one log line says so. A
+ * write whose version could not reach Redis leaves other instances' copies of that row to
+ * expire (`ttlSeconds`): the bound on staleness after a Redis outage.
+ */
+import type { RedisConnection } from './client.js';
+
+export interface VersionedCache<T extends { version: number }> {
+  /**
+   * The row `id`: cached when the cached copy is current, else `load`ed (from the request's
+   * pool, or with `primary` from the primary when the replica is behind) and cached.
+   */
+  get(id: number, load: (primary: boolean) => Promise<T>): Promise<T>;
+  /** Records a committed write of `id`: its new version, or `deleted`. Never throws. */
+  written(id: number, version: number | 'deleted'): Promise<void>;
+}
+
+export interface VersionedCacheOptions<T> {
+  /** Key part naming what is cached, e.g. `equipment`. */
+  name: string;
+  /** Checks a copy read back from Redis (a bad one counts as a miss). */
+  parse: (value: unknown) => T;
+  /** Lifetime of the keys in Redis. */
+  ttlSeconds: number;
+  /** Most rows kept in this process's memory. */
+  memoryEntries: number;
+  log?: (line: string) => void;
+}
+
+/** Raises the version key to ARGV[1] (a number or `deleted`); never lowers it. */
+const raiseVersionScript = `
+local current = redis.call('GET', KEYS[1])
+if current == 'deleted' then return 0 end
+if ARGV[1] == 'deleted' or not current or tonumber(ARGV[1]) > tonumber(current) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** Default settings of the equipment cache. */
+export const equipmentCacheDefaults = { ttlSeconds: 300, memoryEntries: 10_000 } as const;
+
+export function versionedCache<T extends { version: number }>(
+  redisConnection: () => RedisConnection,
+  options: VersionedCacheOptions<T>,
+): VersionedCache<T> {
+  const log =
+    options.log ??
+    ((line: string) => {
+      console.warn(`[cache] ${line}`);
+    });
+  const memory = new Map<number, T>();
+  let failing = false;
+
+  function remember(id: number, value: T): void {
+    memory.delete(id);
+    memory.set(id, value);
+    // Map order is insertion order: the first key is the least recently stored.
+    if (memory.size > options.memoryEntries) {
+      const oldest = memory.keys().next().value;
+      if (oldest !== undefined) memory.delete(oldest);
+    }
+  }
+
+  function redisFailed(error: unknown): void {
+    if (failing) return;
+    failing = true;
+    log(
+      `Redis did not answer; ${options.name} reads go to MySQL until it does (${error instanceof Error ? error.message : String(error)}).`,
+    );
+  }
+
+  function redisAnswered(): void {
+    if (!failing) return;
+    failing = false;
+    log(`Redis answers again; ${options.name} reads are cached again.`);
+  }
+
+  const keys = (redis: RedisConnection, id: number) => {
+    const base = `${redis.keyPrefix}cache:${options.name}:${id}`;
+    return { version: `${base}:v`, row: (version: number) => `${base}:r${version}` };
+  };
+
+  function parsed(text: string | null): T | undefined {
+    if (text === null) return undefined;
+    try {
+      return options.parse(JSON.parse(text));
+    } catch {
+      return undefined;
+    }
+  }
+
+  return {
+    async get(id, load) {
+      let redis: RedisConnection;
+      let client: Awaited<ReturnType<RedisConnection['client']>>;
+      let current: string | null;
+      try {
+        redis = redisConnection();
+        client = await redis.client();
+        current = await client.get(keys(redis, id).version);
+      } catch (error) {
+        redisFailed(error);
+        memory.delete(id);
+        return load(false);
+      }
+      redisAnswered();
+      // Deleted: MySQL says so (404), from the primary, which cannot be behind.
+      if (current === 'deleted') return load(true);
+      const known = current === null ? undefined : Number(current);
+      if (known !== undefined) {
+        const inMemory = memory.get(id);
+        if (inMemory?.version === known) return inMemory;
+        try {
+          const copy = parsed(await client.get(keys(redis, id).row(known)));
+          if (copy?.version === known) {
+            remember(id, copy);
+            return copy;
+          }
+        } catch (error) {
+          redisFailed(error);
+        }
+      }
+      let value = await load(false);
+      if (known !== undefined && value.version < known) value = await load(true);
+      try {
+        const { version, row } = keys(redis, id);
+        await client.set(row(value.version), JSON.stringify(value), {
+          EX: options.ttlSeconds,
+        });
+        await client.eval(raiseVersionScript, {
+          keys: [version],
+          arguments: [String(value.version), String(options.ttlSeconds)],
+        });
+      } catch (error) {
+        redisFailed(error);
+        return value;
+      }
+      remember(id, value);
+      return value;
+    },
+
+    async written(id, version) {
+      memory.delete(id);
+      try {
+        const redis = redisConnection();
+        const client = await redis.client();
+        await client.eval(raiseVersionScript, {
+          keys: [keys(redis, id).version],
+          arguments: [String(version), String(options.ttlSeconds)],
+        });
+        redisAnswered();
+      } catch (error) {
+        redisFailed(error);
+      }
+    },
+  };
+}
