@@ -23,6 +23,7 @@ export const timelineActions = [
   'unassigned',
   'muted',
   'unmuted',
+  'back-online',
 ] as const;
 export type TimelineAction = (typeof timelineActions)[number];
 
@@ -59,6 +60,8 @@ export interface TimelineSubject {
   withdrawn?: true;
   assigneeTechnicianId?: number;
   suppressed?: { reason: string };
+  /** Offline alerts: `backOnlineAt` is set when the machine's readings came back. */
+  offline?: { backOnlineAt?: string };
   timeline?: AlertTimelineEntry[];
 }
 
@@ -106,6 +109,9 @@ export function timelineEntries(
   }
   if (previous.suppressed?.reason !== next.suppressed?.reason) {
     entries.push(next.suppressed ? muted(next) : entry('unmuted', previous.suppressed?.reason));
+  }
+  if (next.offline?.backOnlineAt !== undefined && previous.offline?.backOnlineAt === undefined) {
+    entries.push(entry('back-online', undefined, next.offline.backOnlineAt));
   }
   return entries;
 

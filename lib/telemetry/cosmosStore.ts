@@ -12,7 +12,7 @@
  * so repeating any of them is harmless.
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
-import { alertSlotId, type Alert, type AlertSlot } from './alerts.js';
+import { alertSlotId, type Alert, type AlertMetric, type AlertSlot } from './alerts.js';
 import { parkedBatchDocuments, type ParkedBatch } from './parking.js';
 import {
   partitionStateFrom,
@@ -30,7 +30,6 @@ import {
   type TelemetryStore,
   type WindowAggregate,
 } from './processor.js';
-import type { MetricName } from './reading.js';
 import { windowStatsSchema, type WindowStats } from './stats.js';
 
 export interface CosmosStoreOptions {
@@ -294,7 +293,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
     );
   }
 
-  async latestAlert(equipmentId: string, metric: MetricName) {
+  async latestAlert(equipmentId: string, metric: AlertMetric) {
     const { resources } = await this.alerts.items
       .query<ItemDefinition>(
         {
@@ -326,7 +325,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
     }
   }
 
-  async readAlertSlot(equipmentId: string, metric: MetricName) {
+  async readAlertSlot(equipmentId: string, metric: AlertMetric) {
     try {
       const { resource } = await this.alerts
         .item(alertSlotId(equipmentId, metric), equipmentId)
@@ -342,7 +341,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
 
   async claimAlertSlot(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
     slot: AlertSlot,
     etag: string | undefined,
   ): Promise<boolean> {

@@ -6,7 +6,13 @@
  * everything written before the commit is deterministic and idempotent, so the redo, or the
  * other instance, writes the same documents.
  */
-import { applyBreach, applyClearance, type Alert, type AlertSlot } from './alerts.js';
+import {
+  applyBreach,
+  applyClearance,
+  type Alert,
+  type AlertMetric,
+  type AlertSlot,
+} from './alerts.js';
 import {
   advanceByClock,
   applyBatch,
@@ -25,7 +31,7 @@ import {
 } from './partition.js';
 import type { HubProbe } from './hubProbe.js';
 import type { ParkedBatch } from './parking.js';
-import { metricNames, type MetricName } from './reading.js';
+import { metricNames } from './reading.js';
 import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
 import { emptyStats, meansOf, mergeStats, summarize, type WindowStats } from './stats.js';
 import { windowEndOf } from './window.js';
@@ -147,7 +153,7 @@ export interface TelemetryStore {
    */
   latestAlert(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
   ): Promise<{ alert: Alert; etag: string } | undefined>;
   readAlert(
     equipmentId: string,
@@ -156,12 +162,12 @@ export interface TelemetryStore {
   /** The slot naming the current alert of this equipment and metric (see {@link AlertSlot}). */
   readAlertSlot(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
   ): Promise<{ slot: AlertSlot; etag: string } | undefined>;
   /** Creates (etag undefined) or moves (etag given) the slot. False on a lost race. */
   claimAlertSlot(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
     slot: AlertSlot,
     etag: string | undefined,
   ): Promise<boolean>;
@@ -250,7 +256,7 @@ async function applyAlerts(
   store: TelemetryStore,
   fold: (current: Alert | undefined) => Alert | undefined,
   equipmentId: string,
-  metric: MetricName,
+  metric: AlertMetric,
   /** False when folding can only change an existing alert: without a slot there is none. */
   mayOpen = true,
 ): Promise<Alert[]> {
