@@ -7,6 +7,7 @@ import { closeIdleWindowsFunction } from './closeIdleWindows.js';
 import { dashboardFunction } from './dashboard.js';
 import { deadLetterFunction } from './deadLetters.js';
 import { deliverAlertsFunction } from './deliverAlerts.js';
+import { detectOfflineFunction } from './detectOffline.js';
 import { equipmentFunctions } from './equipment.js';
 import { equipmentHistoryFunction } from './equipmentHistory.js';
 import { equipmentThresholdsFunction } from './equipmentThresholds.js';
@@ -33,6 +34,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   deadLetterFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,
+  detectOfflineFunction,
   ...negotiateFunctions,
   deliverAlertsFunction,
   dashboardFunction,

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { offlineTimeoutSettingSchema } from './telemetry/offline.js';
 
 const booleanSetting = (fallback: boolean) =>
   z
@@ -33,6 +34,30 @@ const integerSetting = (fallback: number, min: number, max: number) =>
     .default(fallback);
 
 const optionalText = z.string().min(1).optional();
+
+/** A JSON setting validated by `schema`; absent: what `schema` makes of `{}`. */
+const jsonSetting = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .optional()
+    .transform((text, context): z.output<T> => {
+      let value: unknown;
+      try {
+        value = text === undefined ? {} : JSON.parse(text);
+      } catch {
+        context.addIssue({ code: 'custom', message: 'expected JSON' });
+        return z.NEVER;
+      }
+      const parsed = schema.safeParse(value);
+      if (parsed.success) return parsed.data;
+      for (const issue of parsed.error.issues) {
+        context.addIssue({
+          code: 'custom',
+          message: `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`,
+        });
+      }
+      return z.NEVER;
+    });
 
 /**
  * The folder holding the app's package.json above this module: the project root from
@@ -262,6 +287,11 @@ export const settingSections = {
     DEAD_LETTER_TTL_DAYS: integerSetting(14, 1, 365),
     /** JSON severity rules; empty means the documented defaults. */
     SEVERITY_RULES: optionalText,
+    /**
+     * JSON offline timeouts in minutes, `{"default": 15, "types": {"Compressor": 30}}`
+     * (each 1 to 10080); a machine's own timeout (the API) comes first.
+     */
+    OFFLINE_TIMEOUT_MINUTES: jsonSetting(offlineTimeoutSettingSchema),
   }),
   dashboard: z.object({
     /** Folder of the built dashboard (relative: to the working directory). */

@@ -30,6 +30,7 @@ import {
   type PipelineSettings,
 } from './partition.js';
 import type { HubProbe } from './hubProbe.js';
+import { presenceOf, type Presence } from './offline.js';
 import type { ParkedBatch } from './parking.js';
 import { metricNames } from './reading.js';
 import { gradeWindow, type ResolvedSeverityRules } from './severity.js';
@@ -175,6 +176,12 @@ export interface TelemetryStore {
   writeAlert(alert: Alert, etag: string | undefined): Promise<boolean>;
 }
 
+/** The part of the store that opens and folds alerts through their slots. */
+export type AlertSlotStore = Pick<
+  TelemetryStore,
+  'readAlertSlot' | 'readAlert' | 'claimAlertSlot' | 'writeAlert' | 'latestAlert'
+>;
+
 /** Severity rules for each equipment id (per-type overrides resolved by the caller). */
 export type RulesLookup = (
   equipmentIds: readonly string[],
@@ -218,6 +225,11 @@ export interface ProcessorOptions {
   /** Readings of ids it rejects are dead-lettered as `unregistered`. Default: every id. */
   registry?: RegistryLookup | undefined;
   fanOut?: PipelineFanOut | undefined;
+  /**
+   * Records which equipment a batch carried readings of (lib/telemetry/offlineDetector.ts),
+   * once its effects are committed. Default: nothing is recorded (no offline detection).
+   */
+  presence?: ((partitionId: string, presence: Presence) => Promise<void>) | undefined;
   /** How often to redo after losing a commit race before giving up. */
   maxAttempts?: number;
 }
@@ -252,8 +264,8 @@ export class PartitionContendedError extends Error {
  * acknowledge or resolve the alert between our read and write: that, too, is re-read and
  * reapplied.
  */
-async function applyAlerts(
-  store: TelemetryStore,
+export async function applyAlerts(
+  store: AlertSlotStore,
   fold: (current: Alert | undefined) => Alert | undefined,
   equipmentId: string,
   metric: AlertMetric,
@@ -450,7 +462,8 @@ export async function processBatch(
       isRegistered ? { parsed, isRegistered } : { parsed },
     );
     if (applied.state === before) {
-      // Already committed; finish any emission an earlier attempt did not get to.
+      // Already committed; finish any emission (and presence) an earlier attempt did not get to.
+      await options.presence?.(partitionId, presenceOf(parsed));
       const emitted =
         stored.state && stored.etag
           ? await emitCommitted(options, stored.state, stored.etag)
@@ -468,6 +481,7 @@ export async function processBatch(
     if (applied.deadLetters.length) await store.writeDeadLetters(applied.deadLetters);
     const etag = await store.commitState(applied.state, stored.etag);
     if (etag === undefined) continue; // another writer moved the partition on: redo against it
+    await options.presence?.(partitionId, presenceOf(parsed));
     if (applied.partial) await options.fanOut?.batchCommitted(applied.state, applied.partial);
     const emitted = await emitCommitted(
       options,

@@ -1,0 +1,147 @@
+/**
+ * Offline detection against the stores (the pure rules are in offline.ts): batches record
+ * presence, and the `detectOffline` timer raises `offline` alerts for machines silent past
+ * their timeout and resolves them when readings return, setting the MySQL status to
+ * `Offline` and back.
+ *
+ * Several detectors may run at once. Azure runs a timer function as a singleton across
+ * instances (a blob lease per function: Azure/azure-webjobs-sdk#614), but the local host
+ * runs one per process, and a lease can lapse; nothing here relies on it. The alert is
+ * opened through its slot (create, or replace under the slot's ETag) with a deterministic
+ * id, so one alert is raised however many detectors find the silence; status changes are
+ * compare-and-set in MySQL, so one of them changes the status and records it.
+ */
+import type { Alert, AlertWindow } from './alerts.js';
+import {
+  backOnline,
+  isSilent,
+  mergePresence,
+  offlineTimeoutOf,
+  raiseOffline,
+  type OfflineTimeouts,
+  type Presence,
+} from './offline.js';
+import type { OfflineEquipment } from './offlineEquipment.js';
+import { applyAlerts, type AlertSlotStore, type WindowAggregate } from './processor.js';
+import { windowStartOf } from './window.js';
+
+/** Where presence and offline alerts are kept (CosmosTelemetryStore). */
+export interface OfflineStore extends AlertSlotStore {
+  recordPresence(partitionId: string, update: Presence): Promise<void>;
+  listPresence(): Promise<Presence[]>;
+  unfinishedOfflineAlerts(): Promise<{ alert: Alert; etag: string }[]>;
+  readAggregate(equipmentId: string, windowStart: number): Promise<WindowAggregate | undefined>;
+}
+
+/**
+ * Records a batch's presence, skipping the write when this process recorded every one of its
+ * minutes already: a partition's presence document is written about once a minute, not once
+ * per batch. The cache only saves writes; the document's max-merge is what is correct.
+ */
+export function presenceRecorder(
+  store: Pick<OfflineStore, 'recordPresence'>,
+): (partitionId: string, presence: Presence) => Promise<void> {
+  const recorded = new Map<string, Presence>();
+  return async (partitionId, presence) => {
+    const { presence: merged, changed } = mergePresence(recorded.get(partitionId) ?? {}, presence);
+    if (!changed) return;
+    await store.recordPresence(partitionId, presence);
+    recorded.set(partitionId, merged);
+  };
+}
+
+export interface OfflineDetectorOptions {
+  store: OfflineStore;
+  timeouts: OfflineTimeouts;
+  /** Machines among the ids that exist (MySQL). */
+  equipment: (ids: readonly string[]) => Promise<Map<string, OfflineEquipment>>;
+  /** Compare-and-set of a machine's status; whether this call changed it. */
+  changeStatus: (equipmentId: string, from: string, to: string) => Promise<boolean>;
+  /** The alert fan-out (never throws). */
+  alertsWritten?: (alerts: readonly Alert[]) => Promise<void>;
+}
+
+/** What one run did. */
+export interface OfflineReport {
+  raised: number;
+  backOnline: number;
+  failures: { equipmentId: string; error: unknown }[];
+}
+
+const noSummary: AlertWindow['summary'] = { readings: 0, metrics: {} };
+
+/** One run of the detector at `nowMs`; one machine's failure does not stop the others. */
+export async function detectOffline(
+  options: OfflineDetectorOptions,
+  nowMs: number,
+): Promise<OfflineReport> {
+  const { store } = options;
+  const lastSeen = (await store.listPresence()).reduce<Presence>(
+    (all, presence) => mergePresence(all, presence).presence,
+    {},
+  );
+  const unfinished = await store.unfinishedOfflineAlerts();
+  const watched = new Set(unfinished.map(({ alert }) => alert.equipmentId));
+  const machines = await options.equipment([...new Set([...Object.keys(lastSeen), ...watched])]);
+  const report: OfflineReport = { raised: 0, backOnline: 0, failures: [] };
+  const written: Alert[] = [];
+  const each = async (equipmentId: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      report.failures.push({ equipmentId, error });
+    }
+  };
+
+  for (const { alert, etag } of unfinished) {
+    await each(alert.equipmentId, async () => {
+      const back = backOnline(alert, lastSeen[alert.equipmentId]);
+      if (!back) return;
+      // Status first: a crash after it leaves the alert unfinished, and the next run's
+      // compare-and-set finds the status restored already and only writes the alert.
+      const before = alert.offline?.statusBefore;
+      if (before) await options.changeStatus(alert.equipmentId, 'Offline', before);
+      if (await store.writeAlert(back, etag)) {
+        written.push(back);
+        report.backOnline++;
+      }
+    });
+  }
+
+  for (const [equipmentId, lastSeenMs] of Object.entries(lastSeen)) {
+    const machine = machines.get(equipmentId);
+    // Unknown and retired machines are never offline; a watched one is offline already.
+    if (!machine || machine.status === 'Retired' || watched.has(equipmentId)) continue;
+    const timeoutMinutes = offlineTimeoutOf(options.timeouts, machine);
+    if (!isSilent(lastSeenMs, timeoutMinutes, nowMs)) continue;
+    await each(equipmentId, async () => {
+      // Maintenance: the alert is stored muted and the status left alone; so is a status a
+      // person set to Offline already.
+      const inMaintenance = machine.status === 'Maintenance';
+      const statusBefore = inMaintenance || machine.status === 'Offline' ? null : machine.status;
+      const aggregate = await store.readAggregate(equipmentId, windowStartOf(lastSeenMs));
+      const alerts = await applyAlerts(
+        store,
+        (current) =>
+          raiseOffline(current, {
+            equipmentId,
+            lastSeenMs,
+            timeoutMinutes,
+            statusBefore,
+            inMaintenance,
+            lastWindowSummary: aggregate?.summary ?? noSummary,
+          }),
+        equipmentId,
+        'offline',
+      );
+      written.push(...alerts);
+      const raised = alerts.find((alert) => alert.version === 1);
+      if (!raised) return;
+      report.raised++;
+      const before = raised.offline?.statusBefore;
+      if (before) await options.changeStatus(equipmentId, before, 'Offline');
+    });
+  }
+  if (written.length) await options.alertsWritten?.(written);
+  return report;
+}

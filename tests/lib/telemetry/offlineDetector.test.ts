@@ -1,0 +1,131 @@
+/**
+ * Offline detection against the real stores: batches through the app's processor into the
+ * local Cosmos server, equipment in a private MariaDB, and the detector run at chosen
+ * instants (never the wall clock). Two detectors running at once raise one alert and make
+ * one status change.
+ */
+import type { ItemDefinition } from '@azure/cosmos';
+import type { RowDataPacket } from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import { useAppCosmos } from '../../helpers/appCosmos.js';
+import { appServices } from '../../helpers/appServices.js';
+import { useAppWebPubSub } from '../../helpers/appWebPubSub.js';
+import { useTestDatabase } from '../../helpers/database.js';
+import { insertEquipment } from '../../helpers/telemetry.js';
+
+const cosmos = useAppCosmos();
+useAppWebPubSub();
+const db = useTestDatabase();
+
+const minute = 60_000;
+const t0 = Date.parse('2026-11-30T08:00:00.000Z');
+const sequences = new Map<string, number>();
+
+/** One batch on `partitionId`: a reading of each machine, enqueued at `atMs`. */
+async function send(partitionId: string, equipmentIds: readonly string[], atMs: number) {
+  const sequenceNumber = sequences.get(partitionId) ?? 0;
+  sequences.set(partitionId, sequenceNumber + equipmentIds.length);
+  await appServices().telemetryProcessor.processBatch(
+    partitionId,
+    equipmentIds.map((equipmentId, index) => ({
+      body: { equipmentId, timestamp: new Date(atMs).toISOString(), temperature: 60 },
+      sequenceNumber: sequenceNumber + index,
+      enqueuedTimeMs: atMs,
+    })),
+  );
+}
+
+async function offlineAlerts(equipmentId: string): Promise<ItemDefinition[]> {
+  const { resources } = await cosmos.database
+    .container('alerts')
+    .items.query<ItemDefinition>({
+      query: "SELECT * FROM c WHERE c.equipmentId = @id AND c.metric = 'offline'",
+      parameters: [{ name: '@id', value: equipmentId }],
+    })
+    .fetchAll();
+  return resources;
+}
+
+async function statusOf(id: number): Promise<string> {
+  const [rows] = await db.pool.query<RowDataPacket[]>('SELECT status FROM equipment WHERE id = ?', [
+    id,
+  ]);
+  return String(rows[0]?.['status']);
+}
+
+async function statusEvents(id: number): Promise<unknown[]> {
+  const [rows] = await db.pool.query<RowDataPacket[]>(
+    "SELECT actor, before_state, after_state FROM change_events WHERE aggregate = 'equipment' AND aggregate_id = ? AND event_type = 'StatusChanged' ORDER BY id",
+    [id],
+  );
+  return rows.map((row): unknown[] => [row['actor'], row['before_state'], row['after_state']]);
+}
+
+describe('offline detection', () => {
+  it('raises one alert for a silent machine, and clears it when readings return', async () => {
+    for (const id of [11, 12, 13, 14, 15]) await insertEquipment(db.pool, id);
+    await db.pool.query("UPDATE equipment SET status = 'Retired' WHERE id = 13");
+    await db.pool.query("UPDATE equipment SET status = 'Maintenance' WHERE id = 14");
+    await db.pool.query('UPDATE equipment SET offline_timeout_minutes = 5 WHERE id = 15');
+    // 11 stops on partition 0 but goes on on partition 1; 12 stops everywhere; 13 is
+    // retired, 14 in maintenance; 15 has a 5-minute timeout of its own; 16 never sent.
+    await send('0', ['11', '12', '13', '14', '15'], t0);
+    await send('1', ['11', '12'], t0 + minute);
+    for (let m = 2; m <= 30; m += 2) await send('1', ['11'], t0 + m * minute);
+
+    const detect = appServices().detectOffline;
+    // Last seen at 08:00, 14 is offline from 08:16 and 15 from 08:06; 12, last seen at
+    // 08:01, from 08:17 (the last-seen minute counts as fully seen).
+    expect(await detect(t0 + 16 * minute + 59_999)).toMatchObject({ raised: 2, failures: [] });
+    const reports = await Promise.all([detect(t0 + 17 * minute), detect(t0 + 17 * minute)]);
+    expect(reports.map((r) => r.failures)).toEqual([[], []]);
+    expect(reports[0].raised + reports[1].raised).toBe(1);
+
+    expect(await offlineAlerts('11')).toEqual([]);
+    expect(await offlineAlerts('13')).toEqual([]);
+    expect(await offlineAlerts('16')).toEqual([]);
+    const [alert12, ...more12] = await offlineAlerts('12');
+    expect(more12).toEqual([]);
+    expect(alert12).toMatchObject({
+      id: '12:offline:2026-11-30T08:01:00.000Z',
+      status: 'open',
+      raisedAt: '2026-11-30T08:17:00.000Z',
+      offline: { lastSeenAt: '2026-11-30T08:01:00.000Z', timeoutMinutes: 15 },
+      breach: { metric: 'offline', threshold: 15 },
+    });
+    expect(await statusOf(12)).toBe('Offline');
+    expect(await statusEvents(12)).toEqual([
+      ['pipeline', { status: 'Operational' }, { status: 'Offline' }],
+    ]);
+    const [alert14] = await offlineAlerts('14');
+    expect(alert14).toMatchObject({ suppressed: { reason: 'maintenance' } });
+    expect(await statusOf(14)).toBe('Maintenance');
+    expect(await statusOf(15)).toBe('Offline');
+
+    // Nothing more on later runs.
+    expect(await detect(t0 + 40 * minute)).toMatchObject({ raised: 0, backOnline: 0 });
+    expect(await offlineAlerts('12')).toHaveLength(1);
+
+    // 12 sends again; a person moved 15 to Maintenance meanwhile: its status stays theirs.
+    await db.pool.query("UPDATE equipment SET status = 'Maintenance' WHERE id = 15");
+    await send('2', ['12', '15'], t0 + 45 * minute);
+    // (11, last seen at 08:30, would be offline from 08:46.)
+    const backAt = t0 + 45.5 * minute;
+    const back = await Promise.all([detect(backAt), detect(backAt)]);
+    expect(back[0].backOnline + back[1].backOnline).toBe(2);
+    const [cleared] = await offlineAlerts('12');
+    expect(cleared).toMatchObject({
+      status: 'resolved',
+      resolvedBy: 'pipeline',
+      offline: { backOnlineAt: '2026-11-30T08:45:00.000Z' },
+    });
+    expect((cleared?.['timeline'] as { action: string }[]).map((e) => e.action)).toEqual([
+      'raised',
+      'resolved',
+      'back-online',
+    ]);
+    expect(await statusOf(12)).toBe('Operational');
+    expect(await statusEvents(12)).toHaveLength(2);
+    expect(await statusOf(15)).toBe('Maintenance');
+  }, 60_000);
+});
