@@ -10,6 +10,7 @@ import { deliverAlertsFunction } from './deliverAlerts.js';
 import { detectOfflineFunction } from './detectOffline.js';
 import { equipmentFunctions } from './equipment.js';
 import { equipmentHistoryFunction } from './equipmentHistory.js';
+import { equipmentOfflineTimeoutFunction } from './equipmentOfflineTimeout.js';
 import { equipmentThresholdsFunction } from './equipmentThresholds.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
@@ -26,6 +27,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ...assignmentFunctions,
   equipmentHistoryFunction,
   equipmentThresholdsFunction,
+  equipmentOfflineTimeoutFunction,
   ...technicianFunctions,
   ...serviceRecordFunctions,
   telemetryFunction,
