@@ -2,9 +2,9 @@
  * Offline (no-data) detection, as pure functions.
  *
  * Each Event Hubs partition keeps a small presence document: equipment id → the newest
- * enqueued time of its readings on that partition, to the minute. A batch writes it only
- * when one of its equipment moves to a newer minute, so a busy partition writes it about
- * once a minute, never once per batch, and the per-batch partition state stays small. The
+ * enqueued time of its readings on that partition, to the minute. A process writes it at
+ * most once a minute per partition (and when a machine new to it appears), never once per
+ * batch, and the per-batch partition state stays small. The
  * offline timer merges every partition's presence (the newest minute wins, so equipment
  * whose readings arrive on several partitions is seen while any of them carries them) and
  * finds equipment silent for longer than its timeout. Equipment with no presence never sent
@@ -89,8 +89,15 @@ export function mergePresence(
 }
 
 /**
- * Whether equipment last seen at `lastSeenMs` (a minute floor) has been silent past its
- * timeout at `nowMs`. The minute is counted as fully seen, so rounding never fires early.
+ * How far the recorded last-seen minute may trail the truth: the minute itself (presence is
+ * floored to it), plus up to a minute of presence a process holds back between writes and
+ * loses when its partition then goes quiet (see presenceRecorder in offlineDetector.ts).
+ */
+export const presenceSlackMs = 2 * presenceResolutionMs;
+
+/**
+ * Whether equipment last seen at `lastSeenMs` (a recorded minute) has been silent past its
+ * timeout at `nowMs`, counting the slack so that rounding and batching never fire early.
  */
 export function isSilent(lastSeenMs: number, timeoutMinutes: number, nowMs: number): boolean {
   return nowMs >= offlineAt(lastSeenMs, timeoutMinutes);
@@ -98,7 +105,7 @@ export function isSilent(lastSeenMs: number, timeoutMinutes: number, nowMs: numb
 
 /** When equipment last seen at `lastSeenMs` goes offline: what dates the alert. */
 export function offlineAt(lastSeenMs: number, timeoutMinutes: number): number {
-  return lastSeenMs + presenceResolutionMs + timeoutMinutes * 60_000;
+  return lastSeenMs + presenceSlackMs + timeoutMinutes * 60_000;
 }
 
 /** What the timer knows when it finds a machine silent. */

@@ -34,19 +34,32 @@ export interface OfflineStore extends AlertSlotStore {
 }
 
 /**
- * Records a batch's presence, skipping the write when this process recorded every one of its
- * minutes already: a partition's presence document is written about once a minute, not once
- * per batch. The cache only saves writes; the document's max-merge is what is correct.
+ * Records batches' presence in the partition's document at most once a minute: the first
+ * batch of a newer minute writes everything held since the last write; later batches of the
+ * same minute are only held, unless they carry a machine this process never recorded (a new
+ * machine is recorded at once). When a partition goes quiet, what was held (at most a minute)
+ * is lost: `presenceSlackMs` in offline.ts allows for it. The document's max-merge is what
+ * is correct; this only saves writes.
  */
 export function presenceRecorder(
   store: Pick<OfflineStore, 'recordPresence'>,
 ): (partitionId: string, presence: Presence) => Promise<void> {
-  const recorded = new Map<string, Presence>();
+  const partitions = new Map<string, { recorded: Presence; held: Presence; minute: number }>();
   return async (partitionId, presence) => {
-    const { presence: merged, changed } = mergePresence(recorded.get(partitionId) ?? {}, presence);
-    if (!changed) return;
-    await store.recordPresence(partitionId, presence);
-    recorded.set(partitionId, merged);
+    const known = partitions.get(partitionId) ?? { recorded: {}, held: {}, minute: -Infinity };
+    const held = mergePresence(known.held, presence).presence;
+    const newest = Math.max(-Infinity, ...Object.values(presence));
+    const unseen = Object.keys(presence).some((id) => !(id in known.recorded));
+    if (!unseen && newest <= known.minute) {
+      partitions.set(partitionId, { ...known, held });
+      return;
+    }
+    await store.recordPresence(partitionId, held);
+    partitions.set(partitionId, {
+      recorded: mergePresence(known.recorded, held).presence,
+      held: {},
+      minute: Math.max(known.minute, newest),
+    });
   };
 }
 

@@ -74,10 +74,10 @@ describe('offline detection', () => {
     for (let m = 2; m <= 30; m += 2) await send('1', ['11'], t0 + m * minute);
 
     const detect = appServices().detectOffline;
-    // Last seen at 08:00, 14 is offline from 08:16 and 15 from 08:06; 12, last seen at
-    // 08:01, from 08:17 (the last-seen minute counts as fully seen).
-    expect(await detect(t0 + 16 * minute + 59_999)).toMatchObject({ raised: 2, failures: [] });
-    const reports = await Promise.all([detect(t0 + 17 * minute), detect(t0 + 17 * minute)]);
+    // Last seen at 08:00, 14 is offline from 08:17 and 15 from 08:07; 12, last seen at
+    // 08:01, from 08:18 (timeout plus two minutes of slack).
+    expect(await detect(t0 + 17 * minute + 59_999)).toMatchObject({ raised: 2, failures: [] });
+    const reports = await Promise.all([detect(t0 + 18 * minute), detect(t0 + 18 * minute)]);
     expect(reports.map((r) => r.failures)).toEqual([[], []]);
     expect(reports[0].raised + reports[1].raised).toBe(1);
 
@@ -89,7 +89,7 @@ describe('offline detection', () => {
     expect(alert12).toMatchObject({
       id: '12:offline:2026-11-30T08:01:00.000Z',
       status: 'open',
-      raisedAt: '2026-11-30T08:17:00.000Z',
+      raisedAt: '2026-11-30T08:18:00.000Z',
       offline: { lastSeenAt: '2026-11-30T08:01:00.000Z', timeoutMinutes: 15 },
       breach: { metric: 'offline', threshold: 15 },
     });
@@ -109,7 +109,7 @@ describe('offline detection', () => {
     // 12 sends again; a person moved 15 to Maintenance meanwhile: its status stays theirs.
     await db.pool.query("UPDATE equipment SET status = 'Maintenance' WHERE id = 15");
     await send('2', ['12', '15'], t0 + 45 * minute);
-    // (11, last seen at 08:30, would be offline from 08:46.)
+    // (11, last seen at 08:30, would be offline from 08:47.)
     const backAt = t0 + 45.5 * minute;
     const back = await Promise.all([detect(backAt), detect(backAt)]);
     expect(back[0].backOnline + back[1].backOnline).toBe(2);
