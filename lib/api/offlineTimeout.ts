@@ -38,12 +38,9 @@ export const offlineTimeoutSchema = z
       .int()
       .nullable()
       .meta({ description: 'The machine’s own timeout, or null.' }),
-    effectiveMinutes: z
-      .number()
-      .int()
-      .meta({
-        description: 'The timeout that applies: its own, else its type’s, else the default.',
-      }),
+    effectiveMinutes: z.number().int().meta({
+      description: 'The timeout that applies: its own, else its type’s, else the default.',
+    }),
   })
   .meta({ id: 'OfflineTimeout' });
 export type OfflineTimeout = z.infer<typeof offlineTimeoutSchema>;

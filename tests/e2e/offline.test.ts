@@ -104,9 +104,9 @@ describe('a machine that goes silent, with two hosts running', () => {
     // on sending on partition 1 throughout; 83 never sends.
     await send('0', ['81', '82']);
     await send('1', ['81', '82']);
-    let sending = true;
+    const sending = new AbortController();
     const keepSending = (async () => {
-      while (sending) {
+      while (!sending.signal.aborted) {
         await new Promise((resolve) => setTimeout(resolve, 5000));
         await send('1', ['82']);
       }
@@ -131,7 +131,7 @@ describe('a machine that goes silent, with two hosts running', () => {
       const [history] = await db.pool.query<RowDataPacket[]>(
         "SELECT actor FROM change_events WHERE aggregate_id = 81 AND event_type = 'StatusChanged'",
       );
-      expect(history.map((row) => row['actor'])).toEqual(['pipeline']);
+      expect(history.map((row) => String(row['actor']))).toEqual(['pipeline']);
       expect(await offlineAlerts('82')).toEqual([]);
       expect(await offlineAlerts('83')).toEqual([]);
       expect(await statusOf(82)).toBe('Operational');
@@ -148,7 +148,7 @@ describe('a machine that goes silent, with two hosts running', () => {
       expect(await offlineAlerts('81')).toHaveLength(1);
       expect((await offlineAlerts('81'))[0]).toMatchObject({ resolvedBy: 'pipeline' });
     } finally {
-      sending = false;
+      sending.abort();
       await keepSending;
       await producer.close();
     }
