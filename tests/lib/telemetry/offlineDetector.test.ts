@@ -7,6 +7,8 @@
 import type { ItemDefinition } from '@azure/cosmos';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import type { CosmosTelemetryStore } from '../../../lib/telemetry/cosmosStore.js';
+import { presenceRecorder } from '../../../lib/telemetry/offlineDetector.js';
 import { useAppCosmos } from '../../helpers/appCosmos.js';
 import { appServices } from '../../helpers/appServices.js';
 import { useAppWebPubSub } from '../../helpers/appWebPubSub.js';
@@ -128,4 +130,36 @@ describe('offline detection', () => {
     expect(await statusEvents(12)).toHaveLength(2);
     expect(await statusOf(15)).toBe('Maintenance');
   }, 60_000);
+});
+
+describe('presenceRecorder', () => {
+  it('writes a partition’s presence at most once a minute, and at once for a new machine', async () => {
+    const store: CosmosTelemetryStore = appServices().telemetryStore;
+    const writes: Record<string, number>[] = [];
+    const record = presenceRecorder({
+      recordPresence: async (partitionId, update) => {
+        writes.push(update);
+        await store.recordPresence(partitionId, update);
+      },
+    });
+    const m = (n: number) => t0 + 100 * minute + n * minute;
+    await record('3', { '21': m(0) });
+    await record('3', { '21': m(0) }); // same minute: held
+    await record('3', { '22': m(0) }); // a machine new to the process: written at once
+    await record('3', { '21': m(0), '22': m(0) });
+    await record('3', { '23': m(0) });
+    await record('3', {}); // a batch of nothing readable
+    await record('3', { '21': m(1) }); // a newer minute: written
+    await record('3', { '22': m(1) }); // held...
+    await record('3', { '21': m(2) }); // ...and written with the next minute
+    expect(writes).toEqual([
+      { '21': m(0) },
+      { '21': m(0), '22': m(0) },
+      { '21': m(0), '22': m(0), '23': m(0) },
+      { '21': m(1) },
+      { '21': m(2), '22': m(1) },
+    ]);
+    const [presence] = (await store.listPresence()).filter((p) => '23' in p);
+    expect(presence).toEqual({ '21': m(2), '22': m(1), '23': m(0) });
+  });
 });
