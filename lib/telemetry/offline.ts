@@ -72,13 +72,27 @@ export function presenceOf(parsed: ReadonlyMap<PartitionEvent, ParsedBody>): Pre
   return presence;
 }
 
-/** `current` with `update` max-merged in; `changed` is false when it adds nothing newer. */
+/**
+ * How long a machine stays in a presence document without readings on that partition: a
+ * machine silent that long (or moved, retired, deleted) leaves it, so the document stays
+ * small. An offline alert raised before then still resolves when the machine returns.
+ */
+export const presenceRetentionMs = 30 * 86_400_000;
+
+/**
+ * `current` with `update` max-merged in; `changed` is false when it adds nothing newer.
+ * Entries older than {@link presenceRetentionMs} before the newest in `update` are dropped
+ * (derived from the data, so every writer drops the same ones).
+ */
 export function mergePresence(
   current: Presence,
   update: Presence,
 ): { presence: Presence; changed: boolean } {
   let changed = false;
-  const presence = { ...current };
+  const cutoff = newestIn(update) - presenceRetentionMs;
+  const presence = Object.fromEntries(
+    Object.entries(current).filter(([, minute]) => minute >= cutoff),
+  );
   for (const [id, minute] of Object.entries(update)) {
     if ((presence[id] ?? -Infinity) < minute) {
       presence[id] = minute;
@@ -94,6 +108,13 @@ export function mergePresence(
  * loses when its partition then goes quiet (see presenceRecorder in offlineDetector.ts).
  */
 export const presenceSlackMs = 2 * presenceResolutionMs;
+
+/** The newest minute in `presence` (-Infinity when empty); a loop, as it may hold many ids. */
+export function newestIn(presence: Presence): number {
+  let newest = -Infinity;
+  for (const minute of Object.values(presence)) if (minute > newest) newest = minute;
+  return newest;
+}
 
 /**
  * Whether equipment last seen at `lastSeenMs` (a recorded minute) has been silent past its

@@ -16,6 +16,7 @@ import {
   backOnline,
   isSilent,
   mergePresence,
+  newestIn,
   offlineTimeoutOf,
   raiseOffline,
   type OfflineTimeouts,
@@ -48,7 +49,7 @@ export function presenceRecorder(
   return async (partitionId, presence) => {
     const known = partitions.get(partitionId) ?? { recorded: {}, held: {}, minute: -Infinity };
     const held = mergePresence(known.held, presence).presence;
-    const newest = Math.max(-Infinity, ...Object.values(presence));
+    const newest = newestIn(presence);
     const unseen = Object.keys(presence).some((id) => !(id in known.recorded));
     if (!unseen && newest <= known.minute) {
       partitions.set(partitionId, { ...known, held });

@@ -452,6 +452,11 @@ export async function processBatch(
   const isRegistered = options.registry
     ? await options.registry(equipmentIdsOf(parsed))
     : undefined;
+  // Only registered machines: ids nobody registered must not grow the presence document.
+  const presence = (): Presence =>
+    Object.fromEntries(
+      Object.entries(presenceOf(parsed)).filter(([id]) => isRegistered?.(id) ?? true),
+    );
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const stored = await store.readState(partitionId);
     const before = stored.state ?? initialPartitionState(partitionId);
@@ -463,7 +468,7 @@ export async function processBatch(
     );
     if (applied.state === before) {
       // Already committed; finish any emission (and presence) an earlier attempt did not get to.
-      await options.presence?.(partitionId, presenceOf(parsed));
+      await options.presence?.(partitionId, presence());
       const emitted =
         stored.state && stored.etag
           ? await emitCommitted(options, stored.state, stored.etag)
@@ -481,7 +486,7 @@ export async function processBatch(
     if (applied.deadLetters.length) await store.writeDeadLetters(applied.deadLetters);
     const etag = await store.commitState(applied.state, stored.etag);
     if (etag === undefined) continue; // another writer moved the partition on: redo against it
-    await options.presence?.(partitionId, presenceOf(parsed));
+    await options.presence?.(partitionId, presence());
     if (applied.partial) await options.fanOut?.batchCommitted(applied.state, applied.partial);
     const emitted = await emitCommitted(
       options,

@@ -7,6 +7,7 @@ import {
   offlineTimeoutOf,
   offlineTimeoutSettingSchema,
   presenceOf,
+  presenceRetentionMs,
   raiseOffline,
   type SilentEquipment,
 } from '../../../lib/telemetry/offline.js';
@@ -47,6 +48,14 @@ describe('presence', () => {
     const merged = mergePresence({ '7': t0 + minute, '8': t0 }, { '7': t0, '9': t0 });
     expect(merged).toEqual({ presence: { '7': t0 + minute, '8': t0, '9': t0 }, changed: true });
     expect(mergePresence(merged.presence, { '7': t0 + minute }).changed).toBe(false);
+  });
+
+  it('drops machines unseen for the retention period when it writes', () => {
+    const later = t0 + presenceRetentionMs;
+    expect(mergePresence({ '7': t0, '8': t0 - 1 }, { '9': later }).presence).toEqual({
+      '7': t0,
+      '9': later,
+    });
   });
 });
 

@@ -71,9 +71,12 @@ describe('offline detection', () => {
     await db.pool.query('UPDATE equipment SET offline_timeout_minutes = 5 WHERE id = 15');
     // 11 stops on partition 0 but goes on on partition 1; 12 stops everywhere; 13 is
     // retired, 14 in maintenance; 15 has a 5-minute timeout of its own; 16 never sent.
-    await send('0', ['11', '12', '13', '14', '15'], t0);
+    await send('0', ['11', '12', '13', '14', '15', '99'], t0); // 99 is not registered
     await send('1', ['11', '12'], t0 + minute);
     for (let m = 2; m <= 30; m += 2) await send('1', ['11'], t0 + m * minute);
+
+    const seen = (await appServices().telemetryStore.listPresence()).flatMap(Object.keys);
+    expect(new Set(seen)).toEqual(new Set(['11', '12', '13', '14', '15']));
 
     const detect = appServices().detectOffline;
     // Last seen at 08:00, 14 is offline from 08:17 and 15 from 08:07; 12, last seen at
