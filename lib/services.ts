@@ -257,8 +257,8 @@ export function createServices(config: Config | ConfigSections): Services {
           timeouts: section('telemetry').OFFLINE_TIMEOUT_MINUTES,
           // The pool is asked for at the first run, as the severity rules' is.
           equipment: (ids: readonly string[]) => offlineEquipment(services.pool)(ids),
-          changeStatus: (equipmentId: string, from: string, to: string) =>
-            changeEquipmentStatus(services.pool)(equipmentId, from, to),
+          changeStatus: (equipmentId: string, from: string, to: string, since?: string) =>
+            changeEquipmentStatus(services.pool)(equipmentId, from, to, since),
           alertsWritten: (alerts: Parameters<PipelineFanOut['alertsWritten']>[0]) =>
             services.pipelineFanOut.alertsWritten(alerts),
         };

@@ -69,8 +69,16 @@ export interface OfflineDetectorOptions {
   timeouts: OfflineTimeouts;
   /** Machines among the ids that exist (MySQL). */
   equipment: (ids: readonly string[]) => Promise<Map<string, OfflineEquipment>>;
-  /** Compare-and-set of a machine's status; whether this call changed it. */
-  changeStatus: (equipmentId: string, from: string, to: string) => Promise<boolean>;
+  /**
+   * Compare-and-set of a machine's status, refused when its status changed since
+   * `unchangedSince`; whether this call changed it.
+   */
+  changeStatus: (
+    equipmentId: string,
+    from: string,
+    to: string,
+    unchangedSince?: string,
+  ) => Promise<boolean>;
   /** The alert fan-out (never throws). */
   alertsWritten?: (alerts: readonly Alert[]) => Promise<void>;
 }
@@ -110,10 +118,17 @@ export async function detectOffline(
   for (const { alert, etag } of unfinished) {
     await each(alert.equipmentId, async () => {
       const back = backOnline(alert, lastSeen[alert.equipmentId]);
-      if (!back) return;
+      const before = alert.offline?.statusBefore;
+      if (!back) {
+        // Still offline. A detector that crashed between raising the alert and setting the
+        // status left it unchanged: set it now, unless anyone changed it since the raise.
+        if (before && machines.get(alert.equipmentId)?.status === before) {
+          await options.changeStatus(alert.equipmentId, before, 'Offline', alert.raisedAt);
+        }
+        return;
+      }
       // Status first: a crash after it leaves the alert unfinished, and the next run's
       // compare-and-set finds the status restored already and only writes the alert.
-      const before = alert.offline?.statusBefore;
       if (before) await options.changeStatus(alert.equipmentId, 'Offline', before);
       if (await store.writeAlert(back, etag)) {
         written.push(back);

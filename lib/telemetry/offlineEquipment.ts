@@ -44,17 +44,26 @@ export function offlineEquipment(
 
 /**
  * Sets a machine's status from `from` to `to`, only if it is still `from` (a person may have
- * changed it meanwhile), with a `StatusChanged` event by the pipeline in the same
- * transaction. Returns whether it changed: of two detectors doing the same, exactly one does.
+ * changed it meanwhile) and, when `unchangedSince` (ISO) is given, nobody changed its status
+ * since then; with a `StatusChanged` event by the pipeline in the same transaction. Returns
+ * whether it changed: of two detectors doing the same, exactly one does.
  */
 export function changeEquipmentStatus(
   pool: Pool,
-): (equipmentId: string, from: string, to: string) => Promise<boolean> {
-  return (equipmentId, from, to) =>
+): (equipmentId: string, from: string, to: string, unchangedSince?: string) => Promise<boolean> {
+  return (equipmentId, from, to, unchangedSince) =>
     inTransaction(pool, async (connection) => {
       const id = Number(equipmentId);
       const before = await equipmentTable.find(connection, id, true);
       if (!before || before.status !== from) return false;
+      if (unchangedSince !== undefined) {
+        const [changed] = await connection.query<RowDataPacket[]>(
+          `SELECT 1 FROM change_events WHERE aggregate = 'equipment' AND aggregate_id = ?
+             AND event_type = 'StatusChanged' AND occurred_at >= ? LIMIT 1`,
+          [id, new Date(unchangedSince)],
+        );
+        if (changed.length) return false;
+      }
       await connection.query(
         'UPDATE equipment SET status = ?, version = version + 1 WHERE id = ?',
         [to, id],

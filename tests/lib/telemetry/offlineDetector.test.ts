@@ -8,6 +8,7 @@ import type { ItemDefinition } from '@azure/cosmos';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import type { CosmosTelemetryStore } from '../../../lib/telemetry/cosmosStore.js';
+import { raiseOffline } from '../../../lib/telemetry/offline.js';
 import { presenceRecorder } from '../../../lib/telemetry/offlineDetector.js';
 import { useAppCosmos } from '../../helpers/appCosmos.js';
 import { appServices } from '../../helpers/appServices.js';
@@ -132,6 +133,54 @@ describe('offline detection', () => {
     expect(await statusOf(12)).toBe('Operational');
     expect(await statusEvents(12)).toHaveLength(2);
     expect(await statusOf(15)).toBe('Maintenance');
+  }, 60_000);
+});
+
+describe('offline detection after a crash', () => {
+  it('sets the status a crashed detector did not, unless a person changed it since', async () => {
+    for (const id of [17, 18]) await insertEquipment(db.pool, id);
+    const lastSeenMs = t0 + 200 * minute;
+    await send('5', ['17', '18'], lastSeenMs);
+    // A detector raised their alerts (slot, then alert) and crashed before the status.
+    const store: CosmosTelemetryStore = appServices().telemetryStore;
+    for (const equipmentId of ['17', '18']) {
+      const alert = raiseOffline(undefined, {
+        equipmentId,
+        lastSeenMs,
+        timeoutMinutes: 15,
+        statusBefore: 'Operational',
+        inMaintenance: false,
+        lastWindowSummary: { readings: 0, metrics: {} },
+      });
+      if (!alert) throw new Error('expected an alert');
+      expect(
+        await store.claimAlertSlot(
+          equipmentId,
+          'offline',
+          { alertId: alert.id, opening: alert },
+          undefined,
+        ),
+      ).toBe(true);
+      expect(await store.writeAlert(alert, undefined)).toBe(true);
+    }
+    // Meanwhile a person changed 18's status and changed it back.
+    await db.pool.query(
+      `INSERT INTO change_events (aggregate, aggregate_id, event_type, actor, occurred_at)
+       VALUES ('equipment', 18, 'StatusChanged', 'admin-ada', CURRENT_TIMESTAMP(3))`,
+    );
+
+    const runs = await Promise.all([
+      appServices().detectOffline(lastSeenMs + 20 * minute),
+      appServices().detectOffline(lastSeenMs + 20 * minute),
+    ]);
+    // (Machines of the test above go offline in these runs too; 17 and 18 are watched.)
+    expect(runs.map((r) => r.failures)).toEqual([[], []]);
+    expect(await statusOf(17)).toBe('Offline');
+    expect(await statusEvents(17)).toEqual([
+      ['pipeline', { status: 'Operational' }, { status: 'Offline' }],
+    ]);
+    expect(await statusOf(18)).toBe('Operational');
+    expect(await offlineAlerts('17')).toHaveLength(1);
   }, 60_000);
 });
 
