@@ -7,8 +7,10 @@ import { closeIdleWindowsFunction } from './closeIdleWindows.js';
 import { dashboardFunction } from './dashboard.js';
 import { deadLetterFunction } from './deadLetters.js';
 import { deliverAlertsFunction } from './deliverAlerts.js';
+import { detectOfflineFunction } from './detectOffline.js';
 import { equipmentFunctions } from './equipment.js';
 import { equipmentHistoryFunction } from './equipmentHistory.js';
+import { equipmentOfflineTimeoutFunction } from './equipmentOfflineTimeout.js';
 import { equipmentThresholdsFunction } from './equipmentThresholds.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
@@ -27,6 +29,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ...assignmentFunctions,
   equipmentHistoryFunction,
   equipmentThresholdsFunction,
+  equipmentOfflineTimeoutFunction,
   ...technicianFunctions,
   ...serviceRecordFunctions,
   telemetryFunction,
@@ -36,6 +39,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   deadLetterFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,
+  detectOfflineFunction,
   ...negotiateFunctions,
   ...locationFunctions,
   deliverAlertsFunction,

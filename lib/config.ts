@@ -13,6 +13,7 @@ import {
   escalationPolicySchema,
   type EscalationPolicy,
 } from './telemetry/escalation.js';
+import { offlineTimeoutSettingSchema } from './telemetry/offline.js';
 
 const booleanSetting = (fallback: boolean) =>
   z
@@ -321,6 +322,14 @@ export const settingSections = {
     DEAD_LETTER_TTL_DAYS: integerSetting(14, 1, 365),
     /** JSON severity rules; empty means the documented defaults. */
     SEVERITY_RULES: optionalText,
+    /**
+     * JSON offline timeouts in minutes, `{"default": 15, "types": {"Compressor": 30}}`
+     * (each 1 to 10080); a machine's own timeout (the API) comes first.
+     */
+    OFFLINE_TIMEOUT_MINUTES: jsonSetting(
+      offlineTimeoutSettingSchema,
+      offlineTimeoutSettingSchema.parse({}),
+    ),
     /** Consecutive windows inside the clear threshold that clear an alert (hysteresis). */
     ALERT_CLEAR_WINDOWS: integerSetting(2, 1, 100),
     /** A breach this long after an alert cleared reopens it (a flap) instead of a new alert. */

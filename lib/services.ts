@@ -67,6 +67,12 @@ import {
   type SilenceLookup,
   type TelemetryProcessor,
 } from './telemetry/processor.js';
+import {
+  detectOffline,
+  presenceRecorder,
+  type OfflineReport,
+} from './telemetry/offlineDetector.js';
+import { changeEquipmentStatus, offlineEquipment } from './telemetry/offlineEquipment.js';
 import { defaultFutureToleranceMs } from './telemetry/reading.js';
 import { parseSeverityRules } from './telemetry/severity.js';
 
@@ -108,6 +114,8 @@ export interface Services {
   readonly pipelineFanOut: PipelineFanOut;
   /** The telemetry pipeline: what the Event Hub trigger and the idle timer call. */
   readonly telemetryProcessor: TelemetryProcessor;
+  /** One run of offline detection at `nowMs` (lib/telemetry/offlineDetector.ts). */
+  readonly detectOffline: (nowMs: number) => Promise<OfflineReport>;
   /** Whether a partition is caught up, asked of Event Hubs (`eventHubs`). */
   readonly hubProbe: HubProbe;
   /** The Redis connection (`redis`): rate limits and shared caches. */
@@ -280,8 +288,25 @@ export function createServices(config: Config | ConfigSections): Services {
           maintenance: services.equipmentMaintenance,
           silences: services.equipmentSilences,
           registry: services.equipmentRegistry,
+          presence: presenceRecorder(services.telemetryStore),
         }),
       );
+    },
+    get detectOffline() {
+      return once('detectOffline', () => {
+        const options = {
+          store: services.telemetryStore,
+          timeouts: section('telemetry').OFFLINE_TIMEOUT_MINUTES,
+          // The pool is asked for at the first run, as the severity rules' is.
+          equipment: (ids: readonly string[]) => offlineEquipment(services.pool)(ids),
+          changeStatus: (equipmentId: string, from: string, to: string, since?: string) =>
+            changeEquipmentStatus(services.pool)(equipmentId, from, to, since),
+          alertsWritten: (alerts: Parameters<PipelineFanOut['alertsWritten']>[0]) =>
+            services.pipelineFanOut.alertsWritten(alerts),
+          silences: services.equipmentSilences,
+        };
+        return (nowMs: number) => detectOffline(options, nowMs);
+      });
     },
     get hubProbe() {
       return once('hubProbe', () => {

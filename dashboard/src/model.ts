@@ -14,7 +14,7 @@ export type Severity = PublicAlert['severity'];
 export type AlertStatus = PublicAlert['status'];
 export type Metric = PublicAlert['metric'];
 export type WindowSummary = PublicAlert['window']['summary'];
-export type MetricSummary = NonNullable<WindowSummary['metrics'][Metric]>;
+export type MetricSummary = NonNullable<WindowSummary['metrics'][Exclude<Metric, 'offline'>]>;
 
 /**
  * An alert as the API and live messages carry it. `version` is left optional because the
@@ -76,7 +76,12 @@ const alertMessageTypes: readonly string[] = allOf<AlertMessageType>()([
 function isAlertMessageType(value: unknown): value is AlertMessageType {
   return isString(value) && alertMessageTypes.includes(value);
 }
-const metrics: readonly string[] = allOf<Metric>()(['temperature', 'vibration', 'pressure']);
+const metrics: readonly string[] = allOf<Metric>()([
+  'temperature',
+  'vibration',
+  'pressure',
+  'offline',
+]);
 
 /** `values` as a list of every member of `T`: a missing or unknown one does not compile. */
 function allOf<T extends string>() {

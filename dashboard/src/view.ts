@@ -39,11 +39,16 @@ export function byId<T extends HTMLElement = HTMLElement>(
   return element;
 }
 
-const units: Record<Metric, string> = { temperature: '°C', vibration: 'mm/s', pressure: 'psi' };
+const units: Record<Exclude<Metric, 'offline'>, string> = {
+  temperature: '°C',
+  vibration: 'mm/s',
+  pressure: 'psi',
+};
 const metricNames: Record<Metric, string> = {
   temperature: 'Temperature',
   vibration: 'Vibration',
   pressure: 'Pressure',
+  offline: 'Offline',
 };
 
 const timeFormat = new Intl.DateTimeFormat(undefined, {
@@ -93,7 +98,8 @@ export type AlertAction = 'acknowledged' | 'resolved';
 export function alertItem(alert: Alert, busy: boolean): HTMLElement {
   const { breach } = alert;
   const label = `equipment ${alert.equipmentId} ${alert.metric}`;
-  const figures = alert.window.summary.metrics[breach.metric];
+  const figures =
+    breach.metric === 'offline' ? undefined : alert.window.summary.metrics[breach.metric];
   const breached = figures
     ? [
         `${metricNames[breach.metric]} mean ${figure(figures.mean)} (min ${figure(figures.min)}, max ${figure(figures.max)}, ${figures.count} readings)`,
@@ -157,7 +163,9 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
       el(
         'dd',
         { class: 'breach' },
-        `${metricNames[breach.metric]} mean ${figure(breach.mean)} ${breach.unit} ${breach.comparison} ${figure(breach.threshold)} ${breach.unit}`,
+        breach.metric === 'offline'
+          ? `No readings for ${figure(breach.mean)} min ${breach.comparison} timeout ${figure(breach.threshold)} min`
+          : `${metricNames[breach.metric]} mean ${figure(breach.mean)} ${breach.unit} ${breach.comparison} ${figure(breach.threshold)} ${breach.unit}`,
       ),
       ...(breached.length ? [el('dt', {}, 'In the window')] : []),
       ...breached.map((text) => el('dd', { class: 'window-figures' }, text)),

@@ -13,6 +13,7 @@ export const equipmentEventTypes = [
   'TechnicianUnassigned',
   'ServiceRecorded',
   'ThresholdsChanged',
+  'OfflineTimeoutChanged',
 ] as const;
 export type EquipmentEventType = (typeof equipmentEventTypes)[number];
 

@@ -10,6 +10,7 @@ import {
   silenceQuerySchema,
   silenceSchema,
 } from './silences.js';
+import { offlineTimeoutInputSchema, offlineTimeoutSchema } from './offlineTimeout.js';
 import { equipmentThresholdsInputSchema, equipmentThresholdsSchema } from './thresholds.js';
 import { nearestTechniciansSchema, positionInputSchema } from './locations.js';
 import {
@@ -406,6 +407,7 @@ export function buildOpenApiDocument(
 
   registerThresholds(registry);
   registerSilences(registry);
+  registerOfflineTimeout(registry);
   registerTelemetryReads(registry);
   registerRealtime(registry);
 
@@ -813,6 +815,56 @@ function registerRealtime(registry: OpenAPIRegistry): void {
       404: problem('No such equipment.'),
       409: problem('The equipment has no coordinates.'),
       503: problem('The position store is unavailable.'),
+      ...authErrors,
+    },
+  });
+}
+
+/** /equipment/{id}/offline-timeout: one machine's own offline timeout. */
+function registerOfflineTimeout(registry: OpenAPIRegistry): void {
+  const path = '/equipment/{id}/offline-timeout';
+  const content = { 'application/json': { schema: offlineTimeoutSchema } };
+  const common = { tags: ['Equipment'], security: [{ bearer: [] }] };
+  const description =
+    'Equipment that has sent readings and then sends none for this many minutes raises one ' +
+    '`offline` alert and gets status `Offline` (not when Retired; in Maintenance the alert ' +
+    'is muted and the status left alone); readings returning resolve it and restore the ' +
+    'status. Null: the equipment type’s timeout (setting OFFLINE_TIMEOUT_MINUTES) or 15.';
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path,
+    operationId: 'getEquipmentOfflineTimeout',
+    summary: 'Offline timeout of one equipment',
+    description: `${description} Technicians read those of their assigned equipment only.`,
+    request: { params: idParams },
+    responses: {
+      200: { description: 'Found.', content },
+      400: problem('Bad id.'),
+      404: problem('No such equipment (or not assigned to the technician).'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'put',
+    path,
+    operationId: 'putEquipmentOfflineTimeout',
+    summary: 'Set or clear the offline timeout of one equipment (Admin)',
+    description,
+    request: {
+      params: idParams,
+      body: {
+        required: true,
+        content: { 'application/json': { schema: offlineTimeoutInputSchema } },
+      },
+    },
+    responses: {
+      200: { description: 'Set.', content },
+      400: problem('Bad id, or a timeout that is not a whole number of minutes from 1 to 10080.'),
+      404: problem('No such equipment.'),
+      413: problem('Body over 1 MiB.'),
+      415: problem('Body is not JSON.'),
       ...authErrors,
     },
   });

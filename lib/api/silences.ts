@@ -421,7 +421,8 @@ export async function createSilence(
       equipmentId: Number(alert.equipmentId),
       equipmentType: null,
       location: null,
-      metric: alert.metric,
+      // An offline alert is about no one metric; the silence holds it by its id alone.
+      metric: alert.metric === 'offline' ? null : alert.metric,
       alertId,
     };
   } else if (input.endsAt === undefined) {

@@ -124,7 +124,9 @@ export const alertSchema = z
     id: z.string(),
     version: z.number().int().meta({ description: '1 when raised, +1 on every change.' }),
     equipmentId: z.string(),
-    metric: z.enum(metricNames),
+    metric: z.enum([...metricNames, 'offline']).meta({
+      description: 'The breached metric, or `offline`: the equipment stopped sending readings.',
+    }),
     status: z.enum(alertStatuses).meta({
       description:
         'open → acknowledged → resolved by people; `cleared` by the pipeline when the metric ' +
@@ -151,7 +153,9 @@ export const alertSchema = z
     lastWindowStart: z.iso.datetime(),
     raisedAt: z.iso.datetime(),
     breach: z.object({
-      metric: z.enum(metricNames),
+      metric: z.enum([...metricNames, 'offline']).meta({
+        description: 'For `offline`: mean is the minutes silent, threshold the timeout (min).',
+      }),
       severity: z.enum(severities),
       mean: z.number(),
       threshold: z.number(),
@@ -160,7 +164,26 @@ export const alertSchema = z
       description: z.string(),
       recommendedAction: z.string(),
     }),
-    window: z.object({ start: z.iso.datetime(), end: z.iso.datetime(), summary: windowSummary }),
+    window: z
+      .object({ start: z.iso.datetime(), end: z.iso.datetime(), summary: windowSummary })
+      .meta({
+        description: 'The window that raised or last updated it (offline: the last with readings).',
+      }),
+    offline: z
+      .object({
+        lastSeenAt: z.iso
+          .datetime()
+          .meta({ description: 'Newest reading before the silence (to the minute).' }),
+        timeoutMinutes: z.number().int(),
+        statusBefore: z.string().nullable().meta({
+          description: 'The equipment status the pipeline set to `Offline` (null: left alone).',
+        }),
+        backOnlineAt: z.iso.datetime().optional().meta({
+          description: 'First reading back (to the minute): the pipeline resolved the alert.',
+        }),
+      })
+      .optional()
+      .meta({ description: 'Present on `offline` alerts only.' }),
     acknowledgedAt: z.iso.datetime().optional(),
     acknowledgedBy: z.string().optional(),
     acknowledgementNote: z.string().optional(),

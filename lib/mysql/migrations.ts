@@ -173,6 +173,17 @@ export const migrations: readonly Migration[] = [
     ],
   },
   {
+    version: 6,
+    name: 'per-equipment offline timeout',
+    statements: [
+      // Minutes without readings after which the pipeline raises an offline alert for the
+      // machine; NULL: its type's timeout (OFFLINE_TIMEOUT_MINUTES) or the default applies.
+      `ALTER TABLE equipment
+        ADD COLUMN offline_timeout_minutes SMALLINT UNSIGNED NULL,
+        ADD CONSTRAINT ck_equipment_offline_timeout CHECK (offline_timeout_minutes BETWEEN 1 AND 10080)`,
+    ],
+  },
+  {
     version: 7,
     name: 'silences: notifications held for equipment, a type or a location',
     statements: [

@@ -26,6 +26,7 @@ export const timelineActions = [
   'escalation-step',
   'reminded',
   'cleared',
+  'back-online',
 ] as const;
 export type TimelineAction = (typeof timelineActions)[number];
 
@@ -69,6 +70,8 @@ export interface TimelineSubject {
     reminders: number;
     last?: { action: 'step' | 'reminder'; at: string };
   };
+  /** Offline alerts: `backOnlineAt` is set when the machine's readings came back. */
+  offline?: { backOnlineAt?: string };
   timeline?: AlertTimelineEntry[];
   acknowledgedAt?: string;
   flapCount?: number;
@@ -144,6 +147,9 @@ export function timelineEntries(
         ? entry('escalation-step', undefined, next.escalation?.notify)
         : entry('reminded', undefined, next.escalation?.reminders),
     );
+  }
+  if (next.offline?.backOnlineAt !== undefined && previous.offline?.backOnlineAt === undefined) {
+    entries.push(entry('back-online', undefined, next.offline.backOnlineAt));
   }
   return entries;
 

@@ -64,6 +64,26 @@ export interface AlertDelivery {
 }
 
 /**
+ * What an alert is about: a metric's breach, or `offline` (the equipment stopped sending;
+ * lib/telemetry/offline.ts).
+ */
+export type AlertMetric = MetricName | 'offline';
+
+/** The breach of an offline alert: minutes silent against the equipment's timeout. */
+export type OfflineBreach = Omit<Breach, 'metric'> & { metric: 'offline' };
+
+/** Why an offline alert was raised, and what the pipeline changed (lib/telemetry/offline.ts). */
+export interface OfflineDetail {
+  /** Enqueued time (to the minute) of the newest reading before the equipment went silent. */
+  lastSeenAt: string;
+  timeoutMinutes: number;
+  /** The MySQL status the pipeline changed to `Offline` (null: it left the status alone). */
+  statusBefore: string | null;
+  /** Enqueued time (to the minute) of the first reading back: the pipeline resolved it then. */
+  backOnlineAt?: string;
+}
+
+/**
  * Why an alert's notifications are held back: its equipment is under maintenance, or a
  * silence (MySQL `silences`, `/api/silences`) held it; `silenceId` names that silence.
  */
@@ -75,7 +95,7 @@ export interface Alert {
   /** 1 when raised, +1 on every write: clients drop a repeat of a version they have. */
   version: number;
   equipmentId: string;
-  metric: MetricName;
+  metric: AlertMetric;
   status: AlertStatus;
   /** Highest severity seen while unresolved: escalates, never silently de-escalates. */
   severity: Severity;
@@ -92,8 +112,11 @@ export interface Alert {
   /** End of the first anomalous window: when the alert could first be known. */
   raisedAt: string;
   /** The latest breach (metric mean, threshold, description, recommended action). */
-  breach: Breach;
+  breach: Breach | OfflineBreach;
+  /** For an offline alert: the last window with readings. */
   window: AlertWindow;
+  /** Present exactly on `offline` alerts. */
+  offline?: OfflineDetail;
   acknowledgedAt?: string;
   acknowledgedBy?: string;
   /** What the person who acknowledged the alert said (bounded text, optional). */
@@ -270,7 +293,7 @@ function byPipeline(window: AlertWindow): AlertChangeBy {
   return { by: pipelineActor, at: window.end };
 }
 
-export function alertId(equipmentId: string, metric: MetricName, windowStart: number): string {
+export function alertId(equipmentId: string, metric: AlertMetric, windowStart: number): string {
   return `${equipmentId}:${metric}:${new Date(windowStart).toISOString()}`;
 }
 
@@ -279,7 +302,7 @@ export function equipmentIdOfAlert(id: string): string | undefined {
   // The equipment part must be a valid equipment id: anything else (including characters
   // Cosmos refuses in ids, such as '#' or '\\') is simply not an alert.
   const match =
-    /^([A-Za-z0-9._:-]{1,64}):(temperature|vibration|pressure):\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(
+    /^([A-Za-z0-9._:-]{1,64}):(temperature|vibration|pressure|offline):\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(
       id,
     );
   return match?.[1];
@@ -302,7 +325,7 @@ export interface AlertSlot {
   opening: Alert;
 }
 
-export function alertSlotId(equipmentId: string, metric: MetricName): string {
+export function alertSlotId(equipmentId: string, metric: AlertMetric): string {
   return `${equipmentId}:${metric}:active`;
 }
 

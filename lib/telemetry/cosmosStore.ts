@@ -8,11 +8,14 @@
  * - `alerts` (pk `/equipmentId`): the alerts, and one `alert-slot` document per equipment
  *   and metric naming its current alert (see `AlertSlot` in alerts.ts).
  * - `deadLetters` (pk `/equipmentId`).
+ * - `pipelineState` also holds one `presence` document per partition: equipment id → newest
+ *   enqueued minute of its readings there (lib/telemetry/offline.ts), max-merged under its ETag.
  * Every write is an upsert of a deterministic id or a create/replace under a precondition,
  * so repeating any of them is harmless.
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
-import { alertSlotId, type Alert, type AlertSlot } from './alerts.js';
+import { alertSlotId, type Alert, type AlertMetric, type AlertSlot } from './alerts.js';
+import { mergePresence, type Presence } from './offline.js';
 import { parkedBatchDocuments, type ParkedBatch } from './parking.js';
 import {
   partitionStateFrom,
@@ -30,7 +33,6 @@ import {
   type TelemetryStore,
   type WindowAggregate,
 } from './processor.js';
-import type { MetricName } from './reading.js';
 import { windowStatsSchema, type WindowStats } from './stats.js';
 
 export interface CosmosStoreOptions {
@@ -294,7 +296,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
     );
   }
 
-  async latestAlert(equipmentId: string, metric: MetricName) {
+  async latestAlert(equipmentId: string, metric: AlertMetric) {
     const { resources } = await this.alerts.items
       .query<ItemDefinition>(
         {
@@ -320,7 +322,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
     // https://learn.microsoft.com/azure/cosmos-db/how-to-query-container), instead of a read
     // per equipment and metric. Slot documents have a `type`, alerts none.
     const { resources } = await this.alerts.items
-      .query<{ equipmentId: string; metric: MetricName }>({
+      .query<{ equipmentId: string; metric: AlertMetric }>({
         query:
           "SELECT c.equipmentId, c.metric FROM c WHERE ARRAY_CONTAINS(@equipmentIds, c.equipmentId) AND c.status IN ('open', 'acknowledged') AND NOT IS_DEFINED(c.type)",
         parameters: [{ name: '@equipmentIds', value: [...equipmentIds] }],
@@ -341,7 +343,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
     }
   }
 
-  async readAlertSlot(equipmentId: string, metric: MetricName) {
+  async readAlertSlot(equipmentId: string, metric: AlertMetric) {
     try {
       const { resource } = await this.alerts
         .item(alertSlotId(equipmentId, metric), equipmentId)
@@ -357,7 +359,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
 
   async claimAlertSlot(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
     slot: AlertSlot,
     etag: string | undefined,
   ): Promise<boolean> {
@@ -397,6 +399,83 @@ export class CosmosTelemetryStore implements TelemetryStore {
     } catch (error) {
       const status = statusOf(error);
       if (status === 409 || status === 412) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Max-merges `update` into the partition's presence document under its ETag (create when
+   * missing); writes nothing when it holds nothing newer.
+   */
+  async recordPresence(partitionId: string, update: Presence): Promise<void> {
+    const item = this.state.item('presence', partitionKeyOf(partitionId));
+    for (let attempt = 0; attempt < 10; attempt++) {
+      let current: { equipment: Presence; etag: string } | undefined;
+      try {
+        const { resource } = await item.read<ItemDefinition>();
+        if (resource)
+          current = { equipment: resource['equipment'] as Presence, etag: resource._etag };
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+      const { presence, changed } = mergePresence(current?.equipment ?? {}, update);
+      if (!changed) return;
+      const document = {
+        id: 'presence',
+        pk: partitionKeyOf(partitionId),
+        type: 'presence',
+        partitionId,
+        equipment: presence,
+      };
+      try {
+        if (current) {
+          await item.replace(document, {
+            accessCondition: { type: 'IfMatch', condition: current.etag },
+          });
+        } else await this.state.items.create(document);
+        return;
+      } catch (error) {
+        const status = statusOf(error);
+        if (status !== 409 && status !== 412) throw error;
+      }
+    }
+    throw new Error(`Presence of partition ${partitionId} kept changing`);
+  }
+
+  /** Every partition's presence. */
+  async listPresence(): Promise<Presence[]> {
+    const { resources } = await this.state.items
+      .query<ItemDefinition>({ query: "SELECT c.equipment FROM c WHERE c.type = 'presence'" })
+      .fetchAll();
+    return resources.map((resource) => resource['equipment'] as Presence);
+  }
+
+  /** Offline alerts whose machine has not been recorded back (any status), across equipment. */
+  async unfinishedOfflineAlerts(): Promise<{ alert: Alert; etag: string }[]> {
+    const { resources } = await this.alerts.items
+      .query<ItemDefinition>({
+        query:
+          "SELECT * FROM c WHERE c.metric = 'offline' AND NOT IS_DEFINED(c.type) AND NOT IS_DEFINED(c.offline.backOnlineAt)",
+      })
+      .fetchAll();
+    return resources.map((resource) => ({
+      alert: documentBody(resource) as Alert,
+      etag: String(resource._etag),
+    }));
+  }
+
+  /** One equipment's closed window, when stored. */
+  async readAggregate(
+    equipmentId: string,
+    windowStart: number,
+  ): Promise<WindowAggregate | undefined> {
+    try {
+      const { resource } = await this.aggregates
+        .item(aggregateId(equipmentId, windowStart), equipmentId)
+        .read<ItemDefinition>();
+      return resource ? storedAggregate(resource) : undefined;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }

@@ -12,8 +12,8 @@ import {
   applyClearance,
   defaultHysteresis,
   type Alert,
+  type AlertMetric,
   type AlertSlot,
-  type AlertSuppression,
   type Hysteresis,
 } from './alerts.js';
 import {
@@ -33,10 +33,11 @@ import {
   type PipelineSettings,
 } from './partition.js';
 import type { HubProbe } from './hubProbe.js';
+import { presenceOf, type Presence } from './offline.js';
 import type { ParkedBatch } from './parking.js';
-import { metricNames, type MetricName } from './reading.js';
+import { metricNames } from './reading.js';
 import { clearThresholdOf, gradeWindow, type ResolvedSeverityRules } from './severity.js';
-import { silenceHolding, type SilenceRule } from './silences.js';
+import { suppressionOf, type SilenceRule } from './silences.js';
 import { emptyStats, meansOf, mergeStats, summarize, type WindowStats } from './stats.js';
 import { windowEndOf } from './window.js';
 
@@ -157,7 +158,7 @@ export interface TelemetryStore {
    */
   latestAlert(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
   ): Promise<{ alert: Alert; etag: string } | undefined>;
   /**
    * Equipment and metric of every open or acknowledged alert of `equipmentIds`, by one query:
@@ -165,7 +166,7 @@ export interface TelemetryStore {
    */
   unresolvedAlerts(
     equipmentIds: readonly string[],
-  ): Promise<{ equipmentId: string; metric: MetricName }[]>;
+  ): Promise<{ equipmentId: string; metric: AlertMetric }[]>;
   readAlert(
     equipmentId: string,
     alertId: string,
@@ -173,18 +174,24 @@ export interface TelemetryStore {
   /** The slot naming the current alert of this equipment and metric (see {@link AlertSlot}). */
   readAlertSlot(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
   ): Promise<{ slot: AlertSlot; etag: string } | undefined>;
   /** Creates (etag undefined) or moves (etag given) the slot. False on a lost race. */
   claimAlertSlot(
     equipmentId: string,
-    metric: MetricName,
+    metric: AlertMetric,
     slot: AlertSlot,
     etag: string | undefined,
   ): Promise<boolean>;
   /** Creates (etag undefined) or replaces (etag given) an alert. False on a lost race. */
   writeAlert(alert: Alert, etag: string | undefined): Promise<boolean>;
 }
+
+/** The part of the store that opens and folds alerts through their slots. */
+export type AlertSlotStore = Pick<
+  TelemetryStore,
+  'readAlertSlot' | 'readAlert' | 'claimAlertSlot' | 'writeAlert' | 'latestAlert'
+>;
 
 /** Severity rules for each equipment id (per-type overrides resolved by the caller). */
 export type RulesLookup = (
@@ -243,6 +250,11 @@ export interface ProcessorOptions {
   /** Readings of ids it rejects are dead-lettered as `unregistered`. Default: every id. */
   registry?: RegistryLookup | undefined;
   fanOut?: PipelineFanOut | undefined;
+  /**
+   * Records which equipment a batch carried readings of (lib/telemetry/offlineDetector.ts),
+   * once its effects are committed. Default: nothing is recorded (no offline detection).
+   */
+  presence?: ((partitionId: string, presence: Presence) => Promise<void>) | undefined;
   /** How often to redo after losing a commit race before giving up. */
   maxAttempts?: number;
 }
@@ -277,11 +289,11 @@ export class PartitionContendedError extends Error {
  * acknowledge or resolve the alert between our read and write: that, too, is re-read and
  * reapplied.
  */
-async function applyAlerts(
-  store: TelemetryStore,
+export async function applyAlerts(
+  store: AlertSlotStore,
   fold: (current: Alert | undefined) => Alert | undefined,
   equipmentId: string,
-  metric: MetricName,
+  metric: AlertMetric,
   /** False when folding can only change an existing alert: without a slot there is none. */
   mayOpen = true,
 ): Promise<Alert[]> {
@@ -328,23 +340,6 @@ async function applyAlerts(
     if (await store.writeAlert(next, undefined)) return [...written, next];
   }
   throw new Error(`Alert for ${equipmentId}/${metric} kept changing underneath the pipeline`);
-}
-
-/**
- * Why an alert written for one window is suppressed, if it is. Maintenance takes precedence
- * over silences: a machine under maintenance is muted whatever silences say, and its alerts
- * name maintenance; a silence that still holds it when maintenance ends takes over then.
- */
-function suppressionOf(
-  inMaintenance: boolean,
-  silences: readonly SilenceRule[],
-  metric: MetricName,
-  windowEnd: number,
-  current: Alert | undefined,
-): AlertSuppression | false {
-  if (inMaintenance) return { reason: 'maintenance' };
-  const silenceId = silenceHolding(silences, metric, windowEnd, current);
-  return silenceId === undefined ? false : { reason: 'silence', silenceId };
 }
 
 /** Emits every closed window of `state`; returns the state with them removed from pending. */
@@ -528,6 +523,11 @@ export async function processBatch(
   const isRegistered = options.registry
     ? await options.registry(equipmentIdsOf(parsed))
     : undefined;
+  // Only registered machines: ids nobody registered must not grow the presence document.
+  const presence = (): Presence =>
+    Object.fromEntries(
+      Object.entries(presenceOf(parsed)).filter(([id]) => isRegistered?.(id) ?? true),
+    );
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const stored = await store.readState(partitionId);
     const before = stored.state ?? initialPartitionState(partitionId);
@@ -538,7 +538,8 @@ export async function processBatch(
       isRegistered ? { parsed, isRegistered } : { parsed },
     );
     if (applied.state === before) {
-      // Already committed; finish any emission an earlier attempt did not get to.
+      // Already committed; finish any emission (and presence) an earlier attempt did not get to.
+      await options.presence?.(partitionId, presence());
       const emitted =
         stored.state && stored.etag
           ? await emitCommitted(options, stored.state, stored.etag)
@@ -556,6 +557,7 @@ export async function processBatch(
     if (applied.deadLetters.length) await store.writeDeadLetters(applied.deadLetters);
     const etag = await store.commitState(applied.state, stored.etag);
     if (etag === undefined) continue; // another writer moved the partition on: redo against it
+    await options.presence?.(partitionId, presence());
     if (applied.partial) await options.fanOut?.batchCommitted(applied.state, applied.partial);
     const emitted = await emitCommitted(
       options,

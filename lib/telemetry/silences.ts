@@ -5,7 +5,7 @@
  * window and the alert alone, so re-emitting a window with the same silences writes the same
  * document.
  */
-import type { Alert } from './alerts.js';
+import type { Alert, AlertMetric, AlertSuppression } from './alerts.js';
 import type { MetricName } from './reading.js';
 
 /** A silence as the pipeline matches it against one equipment's windows. */
@@ -34,7 +34,8 @@ export interface SilenceRule {
  */
 export function silenceHolding(
   silences: readonly SilenceRule[],
-  metric: MetricName,
+  /** `offline` alerts are held by silences of every metric (metric null). */
+  metric: AlertMetric,
   windowEnd: number,
   current: Pick<Alert, 'id' | 'status'> | undefined,
 ): number | undefined {
@@ -48,4 +49,21 @@ export function silenceHolding(
     if (holding === undefined || silence.id < holding) holding = silence.id;
   }
   return holding;
+}
+
+/**
+ * Why an alert written for one window (or an offline alert) is suppressed, if it is. Maintenance takes precedence
+ * over silences: a machine under maintenance is muted whatever silences say, and its alerts
+ * name maintenance; a silence that still holds it when maintenance ends takes over then.
+ */
+export function suppressionOf(
+  inMaintenance: boolean,
+  silences: readonly SilenceRule[],
+  metric: AlertMetric,
+  windowEnd: number,
+  current: Alert | undefined,
+): AlertSuppression | false {
+  if (inMaintenance) return { reason: 'maintenance' };
+  const silenceId = silenceHolding(silences, metric, windowEnd, current);
+  return silenceId === undefined ? false : { reason: 'silence', silenceId };
 }

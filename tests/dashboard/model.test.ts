@@ -117,6 +117,38 @@ describe('parseLiveMessage', () => {
     });
   });
 
+  it('reads an offline alert (no metric figures in its last window)', () => {
+    const offline = alert({
+      id: '7:offline:2026-11-24T08:03:00.000Z',
+      metric: 'offline',
+      breach: {
+        metric: 'offline',
+        severity: 'high',
+        mean: 17,
+        threshold: 15,
+        comparison: '>',
+        unit: 'min',
+        description: 'No readings since 08:03',
+        recommendedAction: 'Check the gateway',
+      },
+      window: {
+        start: '2026-11-24T08:00:00.000Z',
+        end: '2026-11-24T08:05:00.000Z',
+        summary: { readings: 0, metrics: {} },
+      },
+      offline: {
+        lastSeenAt: '2026-11-24T08:03:00.000Z',
+        timeoutMinutes: 15,
+        statusBefore: 'Operational',
+      },
+    });
+    const envelope = { type: 'alert.raised', alert: { ...offline, version: 1 } };
+    expect(parseLiveMessage(envelope)).toMatchObject({ alert: { metric: 'offline' } });
+    expect(parseLiveMessage({ ...envelope, alert: { ...offline, metric: 'noise' } })).toBe(
+      undefined,
+    );
+  });
+
   it('reads equipment status', () => {
     const message = parseLiveMessage({
       type: 'equipment.status',

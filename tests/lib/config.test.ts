@@ -76,6 +76,23 @@ describe('loadSection', () => {
     );
   });
 
+  it('reads offline timeouts by type, and refuses bad ones naming the setting', () => {
+    expect(loadSection('telemetry', {}).OFFLINE_TIMEOUT_MINUTES).toEqual({
+      default: 15,
+      types: {},
+    });
+    expect(
+      loadSection('telemetry', {
+        OFFLINE_TIMEOUT_MINUTES: '{"default": 10, "types": {"Compressor": 30}}',
+      }).OFFLINE_TIMEOUT_MINUTES,
+    ).toEqual({ default: 10, types: { Compressor: 30 } });
+    for (const bad of ['{"default": 0}', '{"types": {"Pump": 10081}}', '{"Pump": 5}', 'fifteen']) {
+      expect(() => loadSection('telemetry', { OFFLINE_TIMEOUT_MINUTES: bad })).toThrow(
+        /OFFLINE_TIMEOUT_MINUTES: /,
+      );
+    }
+  });
+
   it('refuses a Cosmos endpoint that is not https and a credential it does not know', () => {
     expect(() =>
       loadSection('cosmos', {
@@ -127,6 +144,7 @@ describe('loadConfig', () => {
       ALERT_ESCALATION_POLICY: defaultEscalationPolicy,
       ALERT_CLEAR_WINDOWS: 2,
       ALERT_FLAP_MINUTES: 30,
+      OFFLINE_TIMEOUT_MINUTES: { default: 15, types: {} },
       WEBPUBSUB_HUB: 'sis',
       WEBPUBSUB_TOKEN_MINUTES: 10,
       EQUIPMENT_STATUS_INTERVAL_SECONDS: 5,

@@ -170,3 +170,20 @@ describe('withTimeline', () => {
     expect(withTimeline(alert, same, by).timeline).toBe(alert.timeline);
   });
 });
+
+describe('timelineEntries for offline alerts', () => {
+  it('records the machine coming back once, with the first minute back', () => {
+    const offline: TimelineSubject = { ...open, offline: {} };
+    const back: TimelineSubject = {
+      version: 2,
+      status: 'resolved',
+      severity: 'high',
+      offline: { backOnlineAt: '2026-11-30T10:20:00.000Z' },
+    };
+    expect(timelineEntries(offline, back, by).map((e) => [e.action, e.to])).toEqual([
+      ['resolved', undefined],
+      ['back-online', '2026-11-30T10:20:00.000Z'],
+    ]);
+    expect(timelineEntries(back, { ...back, version: 3 }, by)).toEqual([]);
+  });
+});
