@@ -438,6 +438,51 @@ resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {
       }
     }
 
+    // The delivery log: one partition per alert, entries kept 90 days after their last
+    // attempt; listed newest first by first attempt, ties broken by id.
+    resource deliveries 'containers' = {
+      name: 'deliveries'
+      properties: {
+        resource: {
+          id: 'deliveries'
+          partitionKey: {
+            paths: [
+              '/alertId'
+            ]
+            kind: 'Hash'
+            version: 2
+          }
+          defaultTtl: 7776000
+          indexingPolicy: {
+            indexingMode: 'consistent'
+            automatic: true
+            includedPaths: [
+              {
+                path: '/*'
+              }
+            ]
+            excludedPaths: [
+              {
+                path: '/"_etag"/?'
+              }
+            ]
+            compositeIndexes: [
+              [
+                {
+                  path: '/firstAttemptAt'
+                  order: 'descending'
+                }
+                {
+                  path: '/id'
+                  order: 'descending'
+                }
+              ]
+            ]
+          }
+        }
+      }
+    }
+
     // Partition states never expire; batch partials carry their own ttl.
     resource pipelineState 'containers' = {
       name: 'pipelineState'

@@ -1,6 +1,7 @@
 /** Every function the app declares: the single list both the Azure entry and the local host use. */
 import type { FunctionDeclaration } from '../lib/host/declarations.js';
 import { alertCommentsFunction } from './alertComments.js';
+import { alertDeliveriesFunction } from './alertDeliveries.js';
 import { alertFunctions } from './alerts.js';
 import { assignmentFunctions } from './assignments.js';
 import { closeIdleWindowsFunction } from './closeIdleWindows.js';
@@ -35,6 +36,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   telemetryFunction,
   ...alertFunctions,
   alertCommentsFunction,
+  alertDeliveriesFunction,
   ...silenceFunctions,
   deadLetterFunction,
   ingestTelemetryFunction,

@@ -29,6 +29,7 @@ import { checkCosmos, cosmosClientFor } from './cosmos/client.js';
 import { cosmosSettingsFrom } from './cosmos/settings.js';
 import { assignedUserIds } from './fanout/audience.js';
 import { AlertDeliverer } from './fanout/deliverer.js';
+import { CosmosDeliveryLog } from './fanout/deliveryLog.js';
 import { AlertEscalator } from './fanout/escalator.js';
 import { AlertOutbox } from './fanout/outbox.js';
 import { createPushSender } from './fanout/push.js';
@@ -241,6 +242,7 @@ export function createServices(config: Config | ConfigSections): Services {
           escalator: new AlertEscalator(outbox, section('escalation').ALERT_ESCALATION_POLICY),
           webPubSub: webPubSubSender(services.webPubSub),
           push,
+          deliveryLog: new CosmosDeliveryLog(services.telemetryDatabase.container('deliveries')),
           audience: (equipmentIds) => assignedUserIds(services.pool, equipmentIds),
           log: fanOutLog,
         });

@@ -48,6 +48,7 @@ import {
   telemetryQuerySchema,
   telemetrySchema,
 } from './telemetrySchemas.js';
+import { deliveryQuerySchema, deliverySchema } from './deliverySchemas.js';
 
 const problemSchema = z
   .object({
@@ -689,6 +690,26 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
         content: json(alertCommentListSchema),
       },
       404: problem('No such alert.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/alerts/{id}/deliveries',
+    operationId: 'listAlertDeliveries',
+    tags: ['Alerts'],
+    summary: 'Every delivery of an alert, newest first (technicians: their own, masked)',
+    description:
+      'One entry per alert version and target (Web PubSub group or user, push platform, email, SMS, webhook), updated on every attempt. Admins see every entry; technicians see the entries that reached them (their user id, their email and SMS, pushes to their devices) with email addresses and phone numbers masked, on alerts they may see. Entries expire 90 days after their last attempt.',
+    security: [{ bearer: [] }],
+    request: { params: alertIdParams, query: deliveryQuerySchema },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: json(pageSchema(deliverySchema, 'DeliveryPage')),
+      },
+      400: problem('Bad limit or cursor.'),
+      404: problem('No such alert, or not one the caller may see.'),
       ...authErrors,
     },
   });

@@ -243,6 +243,9 @@ export interface CosmosContainerSpec {
 /** Default lifetime of a dead-letter record: 30 days. */
 export const DEFAULT_DEAD_LETTER_TTL_SECONDS = 30 * 24 * 60 * 60;
 
+/** How long a delivery log entry stays after its last attempt: 90 days. */
+export const DELIVERY_LOG_TTL_SECONDS = 90 * 24 * 60 * 60;
+
 /**
  * Every container of the telemetry pipeline. Add new ones here; bicep must declare the same
  * (in Azure, Entra data-plane roles cannot create containers, so this only reads them there).
@@ -268,6 +271,19 @@ export const telemetryContainers = [
     compositeIndexes: [
       [
         { path: '/enqueuedTime', order: 'descending' },
+        { path: '/id', order: 'descending' },
+      ],
+    ],
+  },
+  {
+    // The delivery log (lib/fanout/deliveryLog.ts): one partition per alert, listed
+    // newest first by first attempt, ties broken by id.
+    id: 'deliveries',
+    partitionKeyPath: '/alertId',
+    defaultTtl: DELIVERY_LOG_TTL_SECONDS,
+    compositeIndexes: [
+      [
+        { path: '/firstAttemptAt', order: 'descending' },
         { path: '/id', order: 'descending' },
       ],
     ],

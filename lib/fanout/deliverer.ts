@@ -2,15 +2,18 @@
  * Delivers alerts: right after they are written (by the pipeline or a person), and again
  * from the sweep for whatever failed, with backoff, until every target has it. Each target
  * (a group, a user, a push platform) is recorded separately, so a retry never repeats what
- * already arrived; in normal operation every client gets each version once.
+ * already arrived; in normal operation every client gets each version once. Every attempt at
+ * every target is written to the delivery log (lib/fanout/deliveryLog.ts) after its outcome
+ * is recorded in the outbox; the log never changes what is sent.
  */
 import type { Alert } from '../telemetry/alerts.js';
 import { escalatedToAdmins } from '../telemetry/escalation.js';
+import type { DeliveryAttempt, DeliveryLog, DeliveryReceipt } from './deliveryLog.js';
 import type { AlertEscalator } from './escalator.js';
 import { alertMessage } from './messages.js';
 import type { AlertOutbox, StoredAlert } from './outbox.js';
 import { pushPlatforms, type PushPlatform, type PushSender } from './push.js';
-import { alertRecipients, alertTargets, pushTags } from './routing.js';
+import { alertRecipients, alertTargets, groupSendFilter, pushTags } from './routing.js';
 import type { WebPubSubSender } from './webPubSub.js';
 
 export interface DelivererOptions {
@@ -20,6 +23,8 @@ export interface DelivererOptions {
   escalator?: AlertEscalator | undefined;
   /** Absent when push is not configured: push duties are then dropped. */
   push?: PushSender | undefined;
+  /** Where every attempt is recorded (absent: nowhere). */
+  deliveryLog?: DeliveryLog | undefined;
   /** Active technicians' user ids per equipment id. */
   audience(equipmentIds: readonly string[]): Promise<Map<string, string[]>>;
   log(message: string): void;
@@ -107,8 +112,9 @@ export class AlertDeliverer {
     await inBatches(alerts, this.options.concurrency ?? 10, async (alert) => {
       if (!alert.delivery?.pending.length) return;
       let remaining: string[];
+      let attempts: DeliveryAttempt[] = [];
       try {
-        remaining = await this.attempt(alert);
+        ({ remaining, attempts } = await this.attempt(alert));
       } catch (error) {
         this.options.log(`Alert ${alert.id} v${alert.version}: delivery failed: ${String(error)}`);
         remaining = alert.delivery.pending;
@@ -119,16 +125,32 @@ export class AlertDeliverer {
         // Still marked pending in Cosmos: the sweep retries after the grace period.
         this.options.log(`Alert ${alert.id} v${alert.version}: recording failed: ${String(error)}`);
       }
+      await this.logAttempts(alert, attempts);
       if (remaining.length) report.pending++;
       else report.delivered++;
     });
     return report;
   }
 
-  /** Sends to every pending target; returns the targets that failed. */
-  private async attempt(alert: Alert): Promise<string[]> {
+  /** Writes attempts to the delivery log; a failure there is only logged. */
+  private async logAttempts(alert: Alert, attempts: readonly DeliveryAttempt[]): Promise<void> {
+    const { deliveryLog } = this.options;
+    if (!deliveryLog || attempts.length === 0) return;
+    try {
+      await deliveryLog.record(attempts);
+    } catch (error) {
+      this.options.log(
+        `Alert ${alert.id} v${alert.version}: delivery log not written: ${String(error)}`,
+      );
+    }
+  }
+
+  /** Sends to every pending target; returns the targets that failed, and every outcome. */
+  private async attempt(
+    alert: Alert,
+  ): Promise<{ remaining: string[]; attempts: DeliveryAttempt[] }> {
     const delivery = alert.delivery;
-    if (!delivery) return [];
+    if (!delivery) return { remaining: [], attempts: [] };
     const needsPeople = delivery.pending.some(
       (target) => target === 'webPubSub' || target.startsWith('push'),
     );
@@ -139,21 +161,53 @@ export class AlertDeliverer {
     const admins = escalatedToAdmins(alert);
     const tags = pushTags(people, admins);
     const { push } = this.options;
+    const dropped = new Map<string, string>();
+    const drop = (target: string): [] => {
+      dropped.set(target, push ? 'Nobody to push to' : 'Push notifications are not configured');
+      return [];
+    };
     const targets = [
       ...new Set(
         delivery.pending.flatMap((target) => {
           if (target === 'webPubSub') return alertTargets(alert.equipmentId, people, admins);
           if (target === 'push')
-            return push && tags.length ? pushPlatforms.map((p) => `push:${p}`) : [];
-          if (target.startsWith('push:') && (!push || tags.length === 0)) return [];
+            return push && tags.length ? pushPlatforms.map((p) => `push:${p}`) : drop(target);
+          if (target.startsWith('push:') && (!push || tags.length === 0)) return drop(target);
           return [target];
         }),
       ),
     ];
     const message = alertMessage(alert, delivery.type);
     const outcomes = await Promise.allSettled(
-      targets.map((target) => this.send(target, alert, message, tags)),
+      targets.map((target) => this.send(target, alert, message, tags, people, admins)),
     );
+    const at = new Date(this.now()).toISOString();
+    const attempt = (target: string): Omit<DeliveryAttempt, 'outcome'> => ({
+      alertId: alert.id,
+      equipmentId: alert.equipmentId,
+      version: alert.version,
+      eventType: delivery.type,
+      target,
+      userIds: target.startsWith('user:')
+        ? [target.slice('user:'.length)]
+        : target.startsWith('push')
+          ? people
+          : [],
+      at,
+    });
+    const attempts: DeliveryAttempt[] = [
+      ...targets.map((target, i): DeliveryAttempt => {
+        const outcome = outcomes[i];
+        return outcome?.status === 'fulfilled'
+          ? { ...attempt(target), outcome: 'delivered', receipt: outcome.value }
+          : { ...attempt(target), outcome: 'failed', error: outcome?.reason };
+      }),
+      ...[...dropped].map(([target, reason]): DeliveryAttempt => ({
+        ...attempt(target),
+        outcome: 'dropped',
+        error: reason,
+      })),
+    ];
     const failed = targets.filter((_, i) => outcomes[i]?.status === 'rejected');
     if (failed.length) {
       const reasons = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
@@ -161,7 +215,7 @@ export class AlertDeliverer {
         `Alert ${alert.id} v${alert.version}: ${failed.length} of ${targets.length} deliveries failed (${reasons[0] ?? ''}); retrying later`,
       );
     }
-    return failed;
+    return { remaining: failed, attempts };
   }
 
   private async send(
@@ -169,13 +223,23 @@ export class AlertDeliverer {
     alert: Alert,
     message: unknown,
     pushTagsOfAlert: readonly string[],
-  ): Promise<void> {
+    people: readonly string[],
+    admins: boolean,
+  ): Promise<DeliveryReceipt | undefined> {
     const signal = AbortSignal.timeout(this.sendTimeoutMs);
     const separator = target.indexOf(':');
     const kind = target.slice(0, separator);
     const name = target.slice(separator + 1);
-    if (kind === 'group') return this.options.webPubSub.sendToGroup(name, message, signal);
-    if (kind === 'user') return this.options.webPubSub.sendToUser(name, message, signal);
+    if (kind === 'group') {
+      const filter = groupSendFilter(name, people, admins);
+      await this.options.webPubSub.sendToGroup(name, message, signal, filter);
+      // Web PubSub returns no message id; the recipient is the group (the log's default).
+      return undefined;
+    }
+    if (kind === 'user') {
+      await this.options.webPubSub.sendToUser(name, message, signal);
+      return undefined;
+    }
     if (kind === 'push' && this.options.push) {
       return this.options.push.send(name as PushPlatform, alert, pushTagsOfAlert, signal);
     }

@@ -9,6 +9,7 @@ import type { NotificationHubsClient } from '@azure/notification-hubs';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import type { SectionConfig } from '../config.js';
 import type { Alert } from '../telemetry/alerts.js';
+import type { DeliveryReceipt } from './deliveryLog.js';
 
 export const pushPlatforms = ['apple', 'fcmv1'] as const;
 export type PushPlatform = (typeof pushPlatforms)[number];
@@ -23,7 +24,7 @@ export interface PushSender {
     /** Tags to reach (any of them): `user:<subject>`, `role:admin` (routing.ts `pushTags`). */
     tags: readonly string[],
     signal: AbortSignal,
-  ): Promise<void>;
+  ): Promise<DeliveryReceipt>;
 }
 
 function title(alert: Alert): string {
@@ -101,12 +102,23 @@ export function createPushSender(config: SectionConfig<'push'>): PushSender | un
   return {
     async send(platform, alert, tags, abortSignal) {
       const { sdk, client } = await load();
+      const ids: string[] = [];
       for (let i = 0; i < tags.length; i += maxTagsPerSend) {
-        await client.sendNotification(notificationFor(sdk, platform, alert), {
+        const response = await client.sendNotification(notificationFor(sdk, platform, alert), {
           tagExpression: tags.slice(i, i + maxTagsPerSend).join(' || '),
           abortSignal,
         });
+        // The notification id comes from the response's Location (Standard tier and up), the
+        // tracking id always: NotificationHubsMessageResponse in
+        // @azure/notification-hubs models/notificationDetails.d.ts, parsed by
+        // parseNotificationSendResponse (api/internal/_client.js).
+        const id = response.notificationId ?? response.trackingId;
+        if (id) ids.push(id);
       }
+      return {
+        recipient: `${platform}: ${tags.join(' || ')}`,
+        ...(ids.length ? { providerMessageId: ids.join(',') } : {}),
+      };
     },
   };
 }

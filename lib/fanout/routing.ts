@@ -42,6 +42,38 @@ export function alertTargets(
   ];
 }
 
+/** An OData string literal: single quotes, a quote doubled (the service's filter syntax). */
+function odataString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The Web PubSub `filter` of one group send of an alert, so that each connection gets each
+ * version once: connections of the people who get it by user (`user:<id>`, all their
+ * devices) are left out of every group, and the admins' connections, which are in `alerts`
+ * (and `admins`), are left out of the other groups they joined (an equipment channel opened
+ * on demand; `admins` when the alert reached them by escalation). Undefined: nobody to
+ * leave out. Filter syntax (`userId eq '…'`, `'<group>' in groups`, `not`, `or`): "OData
+ * filter syntax in the Azure Web PubSub service"
+ * (https://learn.microsoft.com/azure/azure-web-pubsub/reference-odata-filter: "used in the
+ * Send to all, Send to group, and Send to user operations"); the stand-in implements the same
+ * subset (dev/webpubsub/filter.ts).
+ */
+export function groupSendFilter(
+  group: string,
+  recipientUserIds: readonly string[],
+  admins = false,
+): string | undefined {
+  const excluded = [...new Set(recipientUserIds)]
+    .sort()
+    .map((id) => `userId eq ${odataString(id)}`);
+  if (group !== alertsGroup) excluded.push(`${odataString(alertsGroup)} in groups`);
+  if (admins && group !== alertsGroup && group !== adminsGroup) {
+    excluded.push(`${odataString(adminsGroup)} in groups`);
+  }
+  return excluded.length ? `not (${excluded.join(' or ')})` : undefined;
+}
+
 /** The push tags of one alert: its people's `user:<id>`, and the admins' tag when escalated. */
 export function pushTags(userIds: readonly string[], admins = false): string[] {
   const users = [...new Set(userIds)].sort().map((user) => `user:${user}`);

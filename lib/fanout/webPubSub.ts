@@ -10,7 +10,8 @@ import { isLoopbackHost } from '../loopback.js';
 
 /** What delivery needs from Web PubSub (the service client, or anything shaped like it). */
 export interface WebPubSubSender {
-  sendToGroup(group: string, message: unknown, signal: AbortSignal): Promise<void>;
+  /** `filter`: an OData filter of the connections that get it (routing.ts `groupSendFilter`). */
+  sendToGroup(group: string, message: unknown, signal: AbortSignal, filter?: string): Promise<void>;
   sendToUser(userId: string, message: unknown, signal: AbortSignal): Promise<void>;
 }
 
@@ -44,8 +45,13 @@ export function createWebPubSubClient(config: SectionConfig<'webPubSub'>): WebPu
 /** Delivery's view of a service client: JSON messages, each call bounded by `signal`. */
 export function webPubSubSender(client: WebPubSubServiceClient): WebPubSubSender {
   return {
-    sendToGroup: (group, message, abortSignal) =>
-      client.group(group).sendToAll(message as Record<string, unknown>, { abortSignal }),
+    sendToGroup: (group, message, abortSignal, filter) =>
+      client
+        .group(group)
+        .sendToAll(
+          message as Record<string, unknown>,
+          filter ? { abortSignal, filter } : { abortSignal },
+        ),
     sendToUser: (userId, message, abortSignal) =>
       client.sendToUser(userId, message as Record<string, unknown>, { abortSignal }),
   };
