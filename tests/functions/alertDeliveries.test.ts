@@ -164,6 +164,33 @@ describe('each alert version once per client', () => {
   });
 });
 
+describe('the log never changes a delivery', () => {
+  it('delivers, once, when the log cannot be written', async () => {
+    const logged: string[] = [];
+    const services = getServices();
+    // A container that does not exist: every write to it fails (404 from the server).
+    const broken = new AlertDeliverer({
+      outbox: new AlertOutbox(cosmos.containers.alerts),
+      webPubSub: webPubSubSender(services.webPubSub),
+      deliveryLog: new CosmosDeliveryLog(cosmos.database.container('no-such-container')),
+      audience: (ids) => assignedUserIds(database.pool, ids),
+      log: (message) => logged.push(message),
+    });
+    const ana = await negotiatedClient(tokens.ana);
+    const alert = await raise('21', 95);
+    expect(await broken.deliverWritten([alert])).toEqual({ delivered: 1, pending: 0 });
+    await waitFor(() => ana.received.length >= 1, 'the technician message');
+    expect(logged.some((line) => line.includes('delivery log not written'))).toBe(true);
+    // Nothing is owed, so nothing is sent again.
+    expect(await deliverer(() => Date.now() + 3_600_000).sweep()).toEqual({
+      delivered: 0,
+      pending: 0,
+    });
+    await sleep(300);
+    expect(ana.received).toEqual([`alert.raised ${alert.id} v1`]);
+  });
+});
+
 describe('GET /api/alerts/{id}/deliveries', () => {
   it('logs delivered and failed-then-retried targets, with attempts and provider ids', async () => {
     // Both platforms' first try and the push client's own quick retry.
