@@ -6,6 +6,7 @@
  */
 import type { Alert } from '../telemetry/alerts.js';
 import { escalatedToAdmins } from '../telemetry/escalation.js';
+import { channelDuties, type AlertChannels } from './channels.js';
 import type { AlertEscalator } from './escalator.js';
 import { alertMessage } from './messages.js';
 import type { AlertOutbox, StoredAlert } from './outbox.js';
@@ -20,6 +21,8 @@ export interface DelivererOptions {
   escalator?: AlertEscalator | undefined;
   /** Absent when push is not configured: push duties are then dropped. */
   push?: PushSender | undefined;
+  /** Email and SMS (lib/fanout/channels.ts); a channel absent: its duties are dropped. */
+  channels?: AlertChannels | undefined;
   /** Active technicians' user ids per equipment id. */
   audience(equipmentIds: readonly string[]): Promise<Map<string, string[]>>;
   log(message: string): void;
@@ -138,7 +141,13 @@ export class AlertDeliverer {
     const people = needsPeople ? alertRecipients(assigned, alert.assigneeUserId) : [];
     const admins = escalatedToAdmins(alert);
     const tags = pushTags(people, admins);
-    const { push } = this.options;
+    const { push, channels } = this.options;
+    // `email` / `sms` duties become one target per technician who wants it now.
+    const channelTargets = new Map<string, string[]>();
+    for (const duty of channelDuties) {
+      if (delivery.pending.includes(duty))
+        channelTargets.set(duty, (await channels?.[duty]?.targets(alert, delivery.type)) ?? []);
+    }
     const targets = [
       ...new Set(
         delivery.pending.flatMap((target) => {
@@ -146,6 +155,10 @@ export class AlertDeliverer {
           if (target === 'push')
             return push && tags.length ? pushPlatforms.map((p) => `push:${p}`) : [];
           if (target.startsWith('push:') && (!push || tags.length === 0)) return [];
+          const expanded = channelTargets.get(target);
+          if (expanded) return expanded;
+          const duty = channelDuties.find((name) => target.startsWith(`${name}:`));
+          if (duty && !channels?.[duty]) return [];
           return [target];
         }),
       ),
@@ -178,6 +191,14 @@ export class AlertDeliverer {
     if (kind === 'user') return this.options.webPubSub.sendToUser(name, message, signal);
     if (kind === 'push' && this.options.push) {
       return this.options.push.send(name as PushPlatform, alert, pushTagsOfAlert, signal);
+    }
+    if (kind === 'email' || kind === 'sms') {
+      const channel = this.options.channels?.[kind];
+      if (channel) {
+        // The receipt (address, operation id) is for the delivery log (issue #15).
+        await channel.send(name, alert, alert.delivery?.type ?? 'alert.raised', signal);
+        return;
+      }
     }
     throw new Error(`Unknown delivery target ${target}`);
   }
