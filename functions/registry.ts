@@ -12,6 +12,7 @@ import { detectOfflineFunction } from './detectOffline.js';
 import { equipmentFunctions } from './equipment.js';
 import { equipmentHistoryFunction } from './equipmentHistory.js';
 import { equipmentOfflineTimeoutFunction } from './equipmentOfflineTimeout.js';
+import { notificationPreferencesFunction } from './notificationPreferences.js';
 import { equipmentThresholdsFunction } from './equipmentThresholds.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
@@ -31,6 +32,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   equipmentHistoryFunction,
   equipmentThresholdsFunction,
   equipmentOfflineTimeoutFunction,
+  notificationPreferencesFunction,
   ...technicianFunctions,
   ...serviceRecordFunctions,
   telemetryFunction,

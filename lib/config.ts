@@ -14,6 +14,7 @@ import {
   type EscalationPolicy,
 } from './telemetry/escalation.js';
 import { offlineTimeoutSettingSchema } from './telemetry/offline.js';
+import { severities, type Severity } from './telemetry/severity.js';
 
 const booleanSetting = (fallback: boolean) =>
   z
@@ -39,6 +40,25 @@ const integerSetting = (fallback: number, min: number, max: number) =>
     .default(fallback);
 
 const optionalText = z.string().min(1).optional();
+
+/** A comma-separated list of severities, each once (`medium,high,critical`). */
+const severityListSetting = (fallback: Severity[]) =>
+  z
+    .string()
+    .optional()
+    .transform((text, context): Severity[] => {
+      if (text === undefined) return fallback;
+      const names = text.split(',').map((name) => name.trim());
+      const unknown = names.filter((name) => !(severities as readonly string[]).includes(name));
+      if (unknown.length || new Set(names).size !== names.length) {
+        context.addIssue({
+          code: 'custom',
+          message: `expected distinct severities from ${severities.join(', ')}, comma-separated`,
+        });
+        return z.NEVER;
+      }
+      return severities.filter((severity) => names.includes(severity));
+    });
 
 /**
  * A JSON setting checked against `schema`: empty means `fallback`; bad JSON or a bad value
@@ -313,6 +333,38 @@ export const settingSections = {
     /** PEM file of a local Notification Hubs stand-in's certificate, trusted for push only. */
     NOTIFICATION_HUBS_CA_CERT_FILE: optionalText,
   }),
+  communication: z.object({
+    /**
+     * `endpoint=http://127.0.0.1:PORT/;accesskey=...`: the local stand-in only (dev/communication).
+     * In Azure the identity-based form below; never an access key in settings.
+     */
+    COMMUNICATION_CONNECTION: optionalText,
+    /** https://<name>.<geo>.communication.azure.com: signed in with the app's managed identity. */
+    COMMUNICATION__endpoint: urlSetting(['https:']).optional(),
+    /** `managedidentity` in Azure; absent: DefaultAzureCredential. */
+    COMMUNICATION__credential: z
+      .enum(['managedidentity'], { error: 'expected managedidentity' })
+      .optional(),
+    /** Client id of a user-assigned managed identity. */
+    COMMUNICATION__clientId: optionalText,
+    /**
+     * The sender of alert emails: an address of a domain linked to the resource (the
+     * Azure-managed domain's `DoNotReply@<guid>.azurecomm.net`). Required for email.
+     */
+    EMAIL_SENDER_ADDRESS: z.email({ error: 'expected an email address' }).max(254).optional(),
+    /** The E.164 number SMS are sent from (bought by hand). Absent: SMS is off. */
+    SMS_FROM_NUMBER: z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$/, { error: 'expected an E.164 phone number, e.g. +14255550123' })
+      .optional(),
+    /**
+     * Comma-separated severities that go by SMS to technicians who chose nothing else
+     * (their preferences override). Default `critical`.
+     */
+    SMS_SEVERITIES: severityListSetting(['critical']),
+    /** The app's public origin, for links to the dashboard in emails (absent: no link). */
+    APP_PUBLIC_URL: urlSetting(['https:', 'http:']).optional(),
+  }),
   telemetry: z.object({
     /** How far behind the newest reading of a partition a reading may arrive and still count. */
     TELEMETRY_ALLOWED_LATENESS_SECONDS: integerSetting(60, 0, 3600),
@@ -405,6 +457,7 @@ const settingsSchema = z.object({
   ...settingSections.eventHubs.shape,
   ...settingSections.webPubSub.shape,
   ...settingSections.push.shape,
+  ...settingSections.communication.shape,
   ...settingSections.telemetry.shape,
   ...settingSections.escalation.shape,
   ...settingSections.dashboard.shape,

@@ -28,6 +28,13 @@ import {
 import { checkCosmos, cosmosClientFor } from './cosmos/client.js';
 import { cosmosSettingsFrom } from './cosmos/settings.js';
 import { assignedUserIds } from './fanout/audience.js';
+import { createAlertChannels } from './fanout/channels.js';
+import {
+  communicationConnection,
+  createEmailSender,
+  createSmsSender,
+} from './fanout/communication.js';
+import { mysqlContactDirectory } from './fanout/contacts.js';
 import { AlertDeliverer } from './fanout/deliverer.js';
 import { CosmosDeliveryLog } from './fanout/deliveryLog.js';
 import { AlertEscalator } from './fanout/escalator.js';
@@ -236,6 +243,28 @@ export function createServices(config: Config | ConfigSections): Services {
           console.info(
             '[fan-out] Push notifications are off: NOTIFICATION_HUBS_CONNECTION is not set.',
           );
+        const communication = section('communication');
+        const connection = communicationConnection(communication);
+        const sender = communication.EMAIL_SENDER_ADDRESS;
+        const from = communication.SMS_FROM_NUMBER;
+        if (connection && !sender)
+          throw new Error('EMAIL_SENDER_ADDRESS: required with Communication Services');
+        if (!connection)
+          console.info(
+            '[fan-out] Email and SMS are off: neither COMMUNICATION__endpoint nor COMMUNICATION_CONNECTION is set.',
+          );
+        else if (!from) console.info('[fan-out] SMS is off: SMS_FROM_NUMBER is not set.');
+        const channels =
+          connection && sender
+            ? createAlertChannels({
+                // The pool is asked for at the first send, as the audience's is.
+                directory: mysqlContactDirectory(() => services.pool),
+                email: createEmailSender(connection, sender),
+                sms: from ? createSmsSender(connection, from) : undefined,
+                smsSeverities: communication.SMS_SEVERITIES,
+                publicUrl: communication.APP_PUBLIC_URL,
+              })
+            : undefined;
         const outbox = new AlertOutbox(services.telemetryDatabase.container('alerts'));
         return new AlertDeliverer({
           outbox,
@@ -243,6 +272,7 @@ export function createServices(config: Config | ConfigSections): Services {
           webPubSub: webPubSubSender(services.webPubSub),
           push,
           deliveryLog: new CosmosDeliveryLog(services.telemetryDatabase.container('deliveries')),
+          channels,
           audience: (equipmentIds) => assignedUserIds(services.pool, equipmentIds),
           log: fanOutLog,
         });

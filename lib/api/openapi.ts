@@ -11,6 +11,8 @@ import {
   silenceSchema,
 } from './silences.js';
 import { offlineTimeoutInputSchema, offlineTimeoutSchema } from './offlineTimeout.js';
+import { notificationPreferencesSchema } from './notificationPreferences.js';
+import { notificationPreferencesInputSchema } from '../fanout/preferences.js';
 import { equipmentThresholdsInputSchema, equipmentThresholdsSchema } from './thresholds.js';
 import { nearestTechniciansSchema, positionInputSchema } from './locations.js';
 import {
@@ -409,6 +411,7 @@ export function buildOpenApiDocument(
   registerThresholds(registry);
   registerSilences(registry);
   registerOfflineTimeout(registry);
+  registerNotificationPreferences(registry);
   registerTelemetryReads(registry);
   registerRealtime(registry);
 
@@ -884,6 +887,56 @@ function registerOfflineTimeout(registry: OpenAPIRegistry): void {
       200: { description: 'Set.', content },
       400: problem('Bad id, or a timeout that is not a whole number of minutes from 1 to 10080.'),
       404: problem('No such equipment.'),
+      413: problem('Body over 1 MiB.'),
+      415: problem('Body is not JSON.'),
+      ...authErrors,
+    },
+  });
+}
+
+/** /technicians/{id}/notification-preferences: what one technician receives, per channel. */
+function registerNotificationPreferences(registry: OpenAPIRegistry): void {
+  const path = '/technicians/{id}/notification-preferences';
+  const content = { 'application/json': { schema: notificationPreferencesSchema } };
+  const common = { tags: ['Technicians'], security: [{ bearer: [] }] };
+  const description =
+    'Per channel (push, email, SMS) the severities that reach the technician, and quiet ' +
+    'hours in their time zone during which only critical alerts do. Defaults: push and ' +
+    'email for every severity, SMS for the severities of the setting SMS_SEVERITIES ' +
+    '(critical). A technician reads and replaces their own; admins anyone’s.';
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path,
+    operationId: 'getNotificationPreferences',
+    summary: 'Notification preferences of one technician',
+    description,
+    request: { params: idParams },
+    responses: {
+      200: { description: 'Found (the defaults when never set).', content },
+      400: problem('Bad id.'),
+      404: problem('No such technician (or not the caller, for a technician).'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'put',
+    path,
+    operationId: 'putNotificationPreferences',
+    summary: 'Replace the notification preferences of one technician',
+    description,
+    request: {
+      params: idParams,
+      body: {
+        required: true,
+        content: { 'application/json': { schema: notificationPreferencesInputSchema } },
+      },
+    },
+    responses: {
+      200: { description: 'Replaced.', content },
+      400: problem('Bad id, unknown severity or key, bad time of day or unknown time zone.'),
+      404: problem('No such technician (or not the caller, for a technician).'),
       413: problem('Body over 1 MiB.'),
       415: problem('Body is not JSON.'),
       ...authErrors,

@@ -9,6 +9,7 @@
 import type { Alert } from '../telemetry/alerts.js';
 import { escalatedToAdmins } from '../telemetry/escalation.js';
 import type { DeliveryAttempt, DeliveryLog, DeliveryReceipt } from './deliveryLog.js';
+import { channelDuties, type AlertChannels } from './channels.js';
 import type { AlertEscalator } from './escalator.js';
 import { alertMessage } from './messages.js';
 import type { AlertOutbox, StoredAlert } from './outbox.js';
@@ -25,6 +26,8 @@ export interface DelivererOptions {
   push?: PushSender | undefined;
   /** Where every attempt is recorded (absent: nowhere). */
   deliveryLog?: DeliveryLog | undefined;
+  /** Email and SMS (lib/fanout/channels.ts); a channel absent: its duties are dropped. */
+  channels?: AlertChannels | undefined;
   /** Active technicians' user ids per equipment id. */
   audience(equipmentIds: readonly string[]): Promise<Map<string, string[]>>;
   log(message: string): void;
@@ -160,12 +163,21 @@ export class AlertDeliverer {
     const people = needsPeople ? alertRecipients(assigned, alert.assigneeUserId) : [];
     const admins = escalatedToAdmins(alert);
     const tags = pushTags(people, admins);
-    const { push } = this.options;
+    const { push, channels } = this.options;
     const dropped = new Map<string, string>();
-    const drop = (target: string): [] => {
-      dropped.set(target, push ? 'Nobody to push to' : 'Push notifications are not configured');
+    const drop = (target: string, reason?: string): [] => {
+      dropped.set(
+        target,
+        reason ?? (push ? 'Nobody to push to' : 'Push notifications are not configured'),
+      );
       return [];
     };
+    // `email` / `sms` duties become one target per technician who wants it now.
+    const channelTargets = new Map<string, string[]>();
+    for (const duty of channelDuties) {
+      if (delivery.pending.includes(duty))
+        channelTargets.set(duty, (await channels?.[duty]?.targets(alert, delivery.type)) ?? []);
+    }
     const targets = [
       ...new Set(
         delivery.pending.flatMap((target) => {
@@ -173,6 +185,11 @@ export class AlertDeliverer {
           if (target === 'push')
             return push && tags.length ? pushPlatforms.map((p) => `push:${p}`) : drop(target);
           if (target.startsWith('push:') && (!push || tags.length === 0)) return drop(target);
+          const expanded = channelTargets.get(target);
+          if (expanded) return expanded;
+          const duty = channelDuties.find((name) => target.startsWith(`${name}:`));
+          if (duty && !channels?.[duty])
+            return drop(target, `The ${duty} channel is not configured`);
           return [target];
         }),
       ),
@@ -242,6 +259,13 @@ export class AlertDeliverer {
     }
     if (kind === 'push' && this.options.push) {
       return this.options.push.send(name as PushPlatform, alert, pushTagsOfAlert, signal);
+    }
+    if (kind === 'email' || kind === 'sms') {
+      const channel = this.options.channels?.[kind];
+      if (channel) {
+        // The receipt (address, operation id) goes to the delivery log.
+        return channel.send(name, alert, alert.delivery?.type ?? 'alert.raised', signal);
+      }
     }
     throw new Error(`Unknown delivery target ${target}`);
   }

@@ -242,6 +242,25 @@ export const migrations: readonly Migration[] = [
           AND longitude BETWEEN -180 AND 180)`,
     ],
   },
+  {
+    version: 9,
+    name: 'technicians notification preferences',
+    statements: [
+      // One row per technician who chose (lib/fanout/preferences.ts validates the JSON);
+      // none: the defaults. Goes with the technician; changes are TechnicianNotificationPreferencesChanged
+      // events in the technician's history.
+      `CREATE TABLE technician_notification_preferences (
+        technician_id BIGINT UNSIGNED NOT NULL,
+        preferences JSON NOT NULL,
+        version INT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (technician_id),
+        CONSTRAINT fk_notification_preferences_technician FOREIGN KEY (technician_id) REFERENCES technicians (id) ON DELETE CASCADE,
+        CONSTRAINT ck_notification_preferences_json CHECK (JSON_VALID(preferences))
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

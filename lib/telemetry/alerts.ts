@@ -251,6 +251,7 @@ export function nextDelivery(
   type: AlertEventType,
   version: number,
   suppressed = false,
+  status?: AlertStatus,
 ): AlertDelivery {
   const unsent = previous?.delivery?.pending.length
     ? { type: previous.delivery.type, pending: previous.delivery.pending }
@@ -264,6 +265,19 @@ export function nextDelivery(
     (effective === 'alert.reopened' && previous?.acknowledgedAt !== undefined) ||
     unsent?.pending.some((target) => target.startsWith('push')) === true;
   const owed = pushOwed ? ['webPubSub', 'push'] : ['webPubSub'];
+  // Email (lib/fanout/channels.ts): raised, escalated, cleared and resolved alerts; SMS rings
+  // when the phones ring. Either stays owed while a version before still owed it.
+  const stillOwes = (duty: string) =>
+    unsent?.pending.some((target) => target === duty || target.startsWith(`${duty}:`)) === true;
+  if (
+    effective === 'alert.raised' ||
+    effective === 'alert.escalated' ||
+    effective === 'alert.cleared' ||
+    (effective === 'alert.updated' && status === 'resolved') ||
+    stillOwes('email')
+  )
+    owed.push('email');
+  if (pushOwed || stillOwes('sms')) owed.push('sms');
   return suppressed
     ? { version, type: effective, pending: [], attempts: 0, withheld: owed }
     : { version, type: effective, pending: owed, attempts: 0 };
@@ -281,7 +295,13 @@ export function withNewVersion(
   change: AlertChangeBy,
 ): Alert {
   const version = previous ? previous.version + 1 : 1;
-  const delivery = nextDelivery(previous, type, version, alert.suppressed !== undefined);
+  const delivery = nextDelivery(
+    previous,
+    type,
+    version,
+    alert.suppressed !== undefined,
+    alert.status,
+  );
   const next: Alert = delivery.pending.length
     ? { ...alert, version, delivery, deliveryPending: true }
     : { ...alert, version, delivery };

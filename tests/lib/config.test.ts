@@ -144,6 +144,7 @@ describe('loadConfig', () => {
       ALERT_ESCALATION_POLICY: defaultEscalationPolicy,
       ALERT_CLEAR_WINDOWS: 2,
       ALERT_FLAP_MINUTES: 30,
+      SMS_SEVERITIES: ['critical'],
       OFFLINE_TIMEOUT_MINUTES: { default: 15, types: {} },
       WEBPUBSUB_HUB: 'sis',
       WEBPUBSUB_TOKEN_MINUTES: 10,
@@ -231,6 +232,30 @@ describe('loadConfig', () => {
     expect(error.problems).toEqual([
       'ALERT_CLEAR_WINDOWS: expected a whole number from 1 to 100',
       'ALERT_FLAP_MINUTES: expected a whole number',
+    ]);
+  });
+
+  it('takes the email and SMS settings, and refuses bad ones naming them', () => {
+    const config = loadConfig({
+      ...good,
+      COMMUNICATION__endpoint: 'https://sis.unitedstates.communication.azure.com',
+      EMAIL_SENDER_ADDRESS: 'DoNotReply@example.azurecomm.net',
+      SMS_FROM_NUMBER: '+18005550100',
+      SMS_SEVERITIES: 'critical, high',
+    });
+    expect(config.SMS_SEVERITIES).toEqual(['high', 'critical']);
+    const error = configError({
+      ...good,
+      COMMUNICATION__endpoint: 'http://sis.example',
+      EMAIL_SENDER_ADDRESS: 'not an address',
+      SMS_FROM_NUMBER: '0800 555',
+      SMS_SEVERITIES: 'critical,urgent',
+    });
+    expect(error.problems.map((problem) => problem.split(':')[0])).toEqual([
+      'COMMUNICATION__endpoint',
+      'EMAIL_SENDER_ADDRESS',
+      'SMS_FROM_NUMBER',
+      'SMS_SEVERITIES',
     ]);
   });
 

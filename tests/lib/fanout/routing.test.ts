@@ -86,19 +86,60 @@ describe('clientGrant', () => {
 const base = { id: 'a', version: 1 } as Alert;
 
 describe('nextDelivery', () => {
-  it('pushes raised and escalated alerts, not plain updates', () => {
-    expect(nextDelivery(undefined, 'alert.raised', 1).pending).toEqual(['webPubSub', 'push']);
+  it('pushes, emails and texts raised and escalated alerts, not plain updates', () => {
+    expect(nextDelivery(undefined, 'alert.raised', 1).pending).toEqual([
+      'webPubSub',
+      'push',
+      'email',
+      'sms',
+    ]);
     const delivered = {
       ...base,
       delivery: { version: 1, type: 'alert.raised' as const, pending: [], attempts: 0 },
     };
-    expect(nextDelivery(delivered, 'alert.escalated', 2).pending).toEqual(['webPubSub', 'push']);
+    expect(nextDelivery(delivered, 'alert.escalated', 2).pending).toEqual([
+      'webPubSub',
+      'push',
+      'email',
+      'sms',
+    ]);
     expect(nextDelivery(delivered, 'alert.updated', 2)).toEqual({
       version: 2,
       type: 'alert.updated',
       pending: ['webPubSub'],
       attempts: 0,
     });
+  });
+
+  it('emails cleared and resolved alerts, without ringing phones', () => {
+    const delivered = {
+      ...base,
+      delivery: { version: 1, type: 'alert.raised' as const, pending: [], attempts: 0 },
+    };
+    expect(nextDelivery(delivered, 'alert.cleared', 2).pending).toEqual(['webPubSub', 'email']);
+    expect(nextDelivery(delivered, 'alert.updated', 2, false, 'resolved').pending).toEqual([
+      'webPubSub',
+      'email',
+    ]);
+    expect(nextDelivery(delivered, 'alert.updated', 2, false, 'acknowledged').pending).toEqual([
+      'webPubSub',
+    ]);
+  });
+
+  it('keeps an email still owed on the next version', () => {
+    const emailOwed = {
+      ...base,
+      delivery: {
+        version: 1,
+        type: 'alert.cleared' as const,
+        pending: ['email:7'],
+        attempts: 1,
+      },
+    };
+    expect(nextDelivery(emailOwed, 'alert.updated', 2, false, 'acknowledged').pending).toEqual([
+      'webPubSub',
+      'email',
+    ]);
   });
 
   it('keeps a version nobody received "raised", and a push still owed', () => {
@@ -114,7 +155,7 @@ describe('nextDelivery', () => {
     expect(nextDelivery(unsent, 'alert.updated', 2)).toEqual({
       version: 2,
       type: 'alert.raised',
-      pending: ['webPubSub', 'push'],
+      pending: ['webPubSub', 'push', 'email', 'sms'],
       attempts: 0,
     });
     const pushOwed = {
@@ -128,7 +169,7 @@ describe('nextDelivery', () => {
     };
     expect(nextDelivery(pushOwed, 'alert.updated', 2)).toMatchObject({
       type: 'alert.updated',
-      pending: ['webPubSub', 'push'],
+      pending: ['webPubSub', 'push', 'sms'],
     });
   });
 });

@@ -260,6 +260,7 @@ describe('schema', () => {
       'equipment_thresholds.equipment_id -> equipment.id CASCADE',
       'service_records.equipment_id -> equipment.id RESTRICT',
       'service_records.technician_id -> technicians.id RESTRICT',
+      'technician_notification_preferences.technician_id -> technicians.id CASCADE',
     ]);
   });
 

@@ -38,7 +38,7 @@ describe('applyBreach: equipment in maintenance', () => {
       type: 'alert.raised',
       pending: [],
       attempts: 0,
-      withheld: ['webPubSub', 'push'],
+      withheld: ['webPubSub', 'push', 'email', 'sms'],
     });
     expect(muted.deliveryPending).toBeUndefined();
     // Still muted: the raise nobody received stays withheld, as raised.
@@ -50,7 +50,7 @@ describe('applyBreach: equipment in maintenance', () => {
     expect(delivered.delivery).toEqual({
       version: 3,
       type: 'alert.raised',
-      pending: ['webPubSub', 'push'],
+      pending: ['webPubSub', 'push', 'email', 'sms'],
       attempts: 0,
     });
     expect(delivered.deliveryPending).toBe(true);
@@ -226,7 +226,7 @@ describe('applyCalm: hysteresis', () => {
       version: 2,
       clearedAt: new Date(w3).toISOString(),
       clearedWindowStart: new Date(w2).toISOString(),
-      delivery: { type: 'alert.cleared', pending: ['webPubSub'] },
+      delivery: { type: 'alert.cleared', pending: ['webPubSub', 'email'] },
     });
     expect(cleared.normalStreak).toBeUndefined();
     expect(cleared.timeline?.at(-1)).toMatchObject({
@@ -359,7 +359,7 @@ describe('applyCalm: hysteresis', () => {
       ) as Alert;
       expect(reopened.delivery).toMatchObject({
         type: 'alert.reopened',
-        pending: ['webPubSub', 'push'],
+        pending: ['webPubSub', 'push', 'sms'],
       });
       // It needs someone again: the acknowledgement is dropped (the timeline keeps it).
       expect(reopened.acknowledgedBy).toBeUndefined();
