@@ -18,8 +18,7 @@ import { AlertOutbox } from '../../lib/fanout/outbox.js';
 import { createPushSender } from '../../lib/fanout/push.js';
 import { webPubSubSender } from '../../lib/fanout/webPubSub.js';
 import { getServices } from '../../lib/services.js';
-import { applyBreach, type Alert } from '../../lib/telemetry/alerts.js';
-import { defaultSeverityRules, gradeWindow } from '../../lib/telemetry/severity.js';
+import type { Alert } from '../../lib/telemetry/alerts.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
@@ -29,6 +28,7 @@ import { useTestDatabase } from '../helpers/database.js';
 import { startPushStandIn, type PushStandIn } from '../helpers/notificationHubs.js';
 import { expectProblem } from '../helpers/problems.js';
 import { sleep, waitFor } from '../dev/webpubsub/helpers.js';
+import { temperatureAlert } from '../helpers/alerts.js';
 
 const database = useTestDatabase();
 const issuer = useTestIssuer();
@@ -81,15 +81,7 @@ function deliverer(now: () => number = Date.now) {
 let windowMinute = 0;
 async function raise(equipmentId: string, temperature: number): Promise<Alert> {
   const windowStart = Date.UTC(2026, 10, 2, 0, 5 * windowMinute++);
-  const { breaches } = gradeWindow({ temperature }, defaultSeverityRules);
-  const breach = breaches[0];
-  if (!breach) throw new Error(`temperature ${temperature} is not a breach`);
-  const summary = {
-    readings: 1,
-    metrics: { temperature: { count: 1, min: temperature, max: temperature, mean: temperature } },
-  };
-  const alert = applyBreach(undefined, equipmentId, windowStart, summary, breach);
-  if (!alert) throw new Error('no alert');
+  const alert = temperatureAlert(equipmentId, temperature, windowStart);
   await cosmos.containers.alerts.items.upsert(alert);
   return alert;
 }

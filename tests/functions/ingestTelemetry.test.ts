@@ -7,15 +7,14 @@
  * metadata cannot be read parked whole as a dead letter instead of thrown.
  */
 import type { ItemDefinition } from '@azure/cosmos';
-import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { triggerMessagesFor, triggerMetadataFor } from '../../dev/triggerHost.js';
 import { alertSlotType } from '../../lib/telemetry/cosmosStore.js';
-import { openRaw, waitFor } from '../dev/webpubsub/helpers.js';
+import { waitFor } from '../dev/webpubsub/helpers.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { renewAppServices } from '../helpers/appServices.js';
-import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
+import { openAlertsFeed, useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
@@ -375,18 +374,9 @@ describe('ingestTelemetry: equipment in maintenance', () => {
   it('stores its alerts muted and notifies nobody until a window after maintenance', async () => {
     await db.pool.query("UPDATE equipment SET status = 'Maintenance' WHERE id = 260");
     // A dashboard listening to every alert, on the app's Web PubSub stand-in.
-    const service = new WebPubSubServiceClient(webPubSub.standIn.connectionString, webPubSub.hub, {
-      allowInsecureConnection: true,
-    });
-    const { url } = await service.getClientAccessToken({ groups: ['alerts'] });
-    const dashboard = await openRaw(url, 'json.webpubsub.azure.v1');
+    const dashboard = await openAlertsFeed(webPubSub);
+    const alertMessages = dashboard.messages;
     try {
-      await dashboard.next((f) => f?.type === 'system' && f.event === 'connected', 'connected');
-      const alertMessages = () =>
-        dashboard
-          .messages()
-          .map((m) => m.data)
-          .filter((data) => String(data['type']).startsWith('alert.'));
       const feed = new PartitionFeed('13');
       const hot = feed.batch([
         [JSON.stringify(reading('260', t('12:00:10'), { temperature: 95 })), t('12:00:11')],
@@ -440,7 +430,7 @@ describe('ingestTelemetry: equipment in maintenance', () => {
       });
       expect(messages[0]?.['alert']).not.toHaveProperty('suppressed');
     } finally {
-      dashboard.socket.terminate();
+      dashboard.close();
     }
   });
 });

@@ -5,14 +5,13 @@
  * The alert raised under the silence notifies nobody and names the silence; the first window
  * after the silence ends delivers it.
  */
-import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { alertSlotType } from '../../lib/telemetry/cosmosStore.js';
-import { openRaw, waitFor } from '../dev/webpubsub/helpers.js';
+import { waitFor } from '../dev/webpubsub/helpers.js';
 import { call } from '../helpers/api.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { renewAppServices } from '../helpers/appServices.js';
-import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
+import { openAlertsFeed, useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
 import {
@@ -60,19 +59,10 @@ describe('pipeline: equipment under a silence', () => {
     expect(silence.status, silence.text).toBe(201);
     const silenceId = silence.body.id as number;
 
-    const service = new WebPubSubServiceClient(webPubSub.standIn.connectionString, webPubSub.hub, {
-      allowInsecureConnection: true,
-    });
-    const { url } = await service.getClientAccessToken({ groups: ['alerts'] });
-    const dashboard = await openRaw(url, 'json.webpubsub.azure.v1');
+    // A dashboard listening to every alert, on the app's Web PubSub stand-in.
+    const dashboard = await openAlertsFeed(webPubSub);
+    const alertMessages = dashboard.messages;
     try {
-      await dashboard.next((f) => f?.type === 'system' && f.event === 'connected', 'connected');
-      const alertMessages = () =>
-        dashboard
-          .messages()
-          .map((m) => m.data)
-          .filter((data) => String(data['type']).startsWith('alert.'));
-
       const feed = new PartitionFeed('14');
       const hot = feed.batch([
         [JSON.stringify(reading('270', t('12:00:10'), { temperature: 95 })), t('12:00:11')],
@@ -127,7 +117,7 @@ describe('pipeline: equipment under a silence', () => {
       });
       expect(messages[0]?.['alert']).not.toHaveProperty('suppressed');
     } finally {
-      dashboard.socket.terminate();
+      dashboard.close();
     }
   });
 

@@ -3,8 +3,10 @@
  * (tests/helpers/appServices.ts) pointed at it, so the fan-out and /api/negotiate reach it
  * through their own service client.
  */
+import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { afterAll, beforeAll } from 'vitest';
 import { startWebPubSubStandIn, type WebPubSubStandIn } from '../../dev/webpubsub/index.js';
+import { openRaw } from '../dev/webpubsub/helpers.js';
 import { useAppSettings } from './appServices.js';
 
 export interface AppWebPubSub {
@@ -31,4 +33,30 @@ export function useAppWebPubSub(): AppWebPubSub {
     await handle.standIn.stop();
   });
   return handle;
+}
+
+/**
+ * A dashboard listening to every alert (group `alerts`) on the app's stand-in, through a real
+ * client token: `messages()` are the alert messages received so far, oldest first.
+ */
+export async function openAlertsFeed(webPubSub: AppWebPubSub): Promise<{
+  messages: () => Record<string, unknown>[];
+  close: () => void;
+}> {
+  const service = new WebPubSubServiceClient(webPubSub.standIn.connectionString, webPubSub.hub, {
+    allowInsecureConnection: true,
+  });
+  const { url } = await service.getClientAccessToken({ groups: ['alerts'] });
+  const dashboard = await openRaw(url, 'json.webpubsub.azure.v1');
+  await dashboard.next((f) => f?.type === 'system' && f.event === 'connected', 'connected');
+  return {
+    messages: () =>
+      dashboard
+        .messages()
+        .map((m) => m.data)
+        .filter((data) => String(data['type']).startsWith('alert.')),
+    close: () => {
+      dashboard.socket.terminate();
+    },
+  };
 }

@@ -4,7 +4,6 @@
  * with alerts in the Cosmos server, people and preferences in MariaDB. Faults are real: the
  * stand-in resets every connection for a storm of alerts, then comes back.
  */
-import type { ItemDefinition } from '@azure/cosmos';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   startCommunicationStandIn,
@@ -22,12 +21,11 @@ import { AlertDeliverer } from '../../../lib/fanout/deliverer.js';
 import { AlertOutbox } from '../../../lib/fanout/outbox.js';
 import type { NotificationPreferences } from '../../../lib/fanout/preferences.js';
 import { createWebPubSubClient, webPubSubSender } from '../../../lib/fanout/webPubSub.js';
-import { applyBreach, type Alert } from '../../../lib/telemetry/alerts.js';
-import { documentBody } from '../../../lib/telemetry/cosmosStore.js';
-import { defaultSeverityRules, gradeWindow } from '../../../lib/telemetry/severity.js';
+import type { Alert } from '../../../lib/telemetry/alerts.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 import { useTestDatabase } from '../../helpers/database.js';
 import { Fixture, accessKey, hubName } from '../../dev/webpubsub/helpers.js';
+import { readStoredAlert, temperatureAlert } from '../../helpers/alerts.js';
 
 const database = useTestDatabase();
 const cosmos = useTestCosmos();
@@ -103,25 +101,12 @@ function deliverer(options: { now?: () => number; connectionString?: string } = 
 let windowMinute = 0;
 async function raise(equipmentId: string, temperature: number, latest?: Alert): Promise<Alert> {
   const windowStart = Date.UTC(2026, 10, 1, 0, 5 * windowMinute++);
-  const breach = gradeWindow({ temperature }, defaultSeverityRules).breaches[0];
-  if (!breach) throw new Error(`temperature ${temperature} is not a breach`);
-  const summary = {
-    readings: 1,
-    metrics: { temperature: { count: 1, min: temperature, max: temperature, mean: temperature } },
-  };
-  const alert = applyBreach(latest, equipmentId, windowStart, summary, breach);
-  if (!alert) throw new Error('no alert');
+  const alert = temperatureAlert(equipmentId, temperature, windowStart, latest);
   await cosmos.containers.alerts.items.upsert(alert);
   return alert;
 }
 
-async function stored(alert: Alert): Promise<Alert> {
-  const { resource } = await cosmos.containers.alerts
-    .item(alert.id, alert.equipmentId)
-    .read<ItemDefinition>();
-  if (!resource) throw new Error(`alert ${alert.id} is missing`);
-  return documentBody(resource) as Alert;
-}
+const stored = (alert: Alert) => readStoredAlert(cosmos.containers.alerts, alert);
 
 async function prefer(technicianId: number, preferences: NotificationPreferences): Promise<void> {
   await database.pool.query(

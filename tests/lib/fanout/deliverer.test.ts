@@ -8,21 +8,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ItemDefinition } from '@azure/cosmos';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assignedUserIds } from '../../../lib/fanout/audience.js';
 import { AlertDeliverer } from '../../../lib/fanout/deliverer.js';
 import { AlertOutbox } from '../../../lib/fanout/outbox.js';
 import { createPushSender, type PushSender } from '../../../lib/fanout/push.js';
 import { createWebPubSubClient, webPubSubSender } from '../../../lib/fanout/webPubSub.js';
-import { applyBreach, type Alert } from '../../../lib/telemetry/alerts.js';
-import { documentBody } from '../../../lib/telemetry/cosmosStore.js';
-import { defaultSeverityRules, gradeWindow } from '../../../lib/telemetry/severity.js';
+import type { Alert } from '../../../lib/telemetry/alerts.js';
 import { assignTechnician } from '../../helpers/audience.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 import { useTestDatabase } from '../../helpers/database.js';
 import { startPushStandIn, type PushStandIn } from '../../helpers/notificationHubs.js';
 import { Fixture, accessKey, hubName, sleep, waitFor } from '../../dev/webpubsub/helpers.js';
+import { readStoredAlert, temperatureAlert } from '../../helpers/alerts.js';
 
 const database = useTestDatabase();
 const cosmos = useTestCosmos();
@@ -80,26 +78,12 @@ let windowMinute = 0;
 /** A stored alert raised by one anomalous window (temperature mean as given). */
 async function raise(equipmentId: string, temperature: number, latest?: Alert): Promise<Alert> {
   const windowStart = Date.UTC(2026, 10, 1, 0, 5 * windowMinute++);
-  const { breaches } = gradeWindow({ temperature }, defaultSeverityRules);
-  const breach = breaches[0];
-  if (!breach) throw new Error(`temperature ${temperature} is not a breach`);
-  const summary = {
-    readings: 1,
-    metrics: { temperature: { count: 1, min: temperature, max: temperature, mean: temperature } },
-  };
-  const alert = applyBreach(latest, equipmentId, windowStart, summary, breach);
-  if (!alert) throw new Error('no alert');
+  const alert = temperatureAlert(equipmentId, temperature, windowStart, latest);
   await cosmos.containers.alerts.items.upsert(alert);
   return alert;
 }
 
-async function stored(alert: Alert): Promise<Alert> {
-  const { resource } = await cosmos.containers.alerts
-    .item(alert.id, alert.equipmentId)
-    .read<ItemDefinition>();
-  if (!resource) throw new Error(`alert ${alert.id} is missing`);
-  return documentBody(resource) as Alert;
-}
+const stored = (alert: Alert) => readStoredAlert(cosmos.containers.alerts, alert);
 
 const idsOf = (messages: { data: unknown }[]) =>
   messages.map((m) => {

@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ItemDefinition } from '@azure/cosmos';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { changeAlertStatus } from '../../../lib/api/alerts.js';
 import { loadSection } from '../../../lib/config.js';
@@ -17,14 +16,13 @@ import { AlertEscalator } from '../../../lib/fanout/escalator.js';
 import { AlertOutbox } from '../../../lib/fanout/outbox.js';
 import { createPushSender } from '../../../lib/fanout/push.js';
 import { createWebPubSubClient, webPubSubSender } from '../../../lib/fanout/webPubSub.js';
-import { applyBreach, type Alert } from '../../../lib/telemetry/alerts.js';
-import { documentBody } from '../../../lib/telemetry/cosmosStore.js';
-import { defaultSeverityRules, gradeWindow } from '../../../lib/telemetry/severity.js';
+import type { Alert } from '../../../lib/telemetry/alerts.js';
 import { assignTechnician } from '../../helpers/audience.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 import { useTestDatabase } from '../../helpers/database.js';
 import { startPushStandIn, type PushStandIn } from '../../helpers/notificationHubs.js';
 import { Fixture, accessKey, hubName, waitFor } from '../../dev/webpubsub/helpers.js';
+import { readStoredAlert, temperatureAlert } from '../../helpers/alerts.js';
 
 const database = useTestDatabase();
 const cosmos = useTestCosmos();
@@ -97,27 +95,13 @@ let windowSlot = 0;
 /** A stored, delivered alert of `equipmentId` (temperature 95: critical; 77: medium). */
 async function raise(equipmentId: string, temperature = 95, inMaintenance = false): Promise<Alert> {
   const windowStart = Date.UTC(2026, 10, 2, 8, 5 * windowSlot++);
-  const { breaches } = gradeWindow({ temperature }, defaultSeverityRules);
-  const breach = breaches[0];
-  if (!breach) throw new Error(`temperature ${temperature} is not a breach`);
-  const summary = {
-    readings: 1,
-    metrics: { temperature: { count: 1, min: temperature, max: temperature, mean: temperature } },
-  };
-  const alert = applyBreach(undefined, equipmentId, windowStart, summary, breach, inMaintenance);
-  if (!alert) throw new Error('no alert');
+  const alert = temperatureAlert(equipmentId, temperature, windowStart, undefined, inMaintenance);
   await cosmos.containers.alerts.items.create(alert);
   await sweeper(() => Date.parse(alert.raisedAt)).deliverWritten([alert]);
   return alert;
 }
 
-async function stored(alert: Alert): Promise<Alert> {
-  const { resource } = await cosmos.containers.alerts
-    .item(alert.id, alert.equipmentId)
-    .read<ItemDefinition>();
-  if (!resource) throw new Error(`alert ${alert.id} is missing`);
-  return documentBody(resource) as Alert;
-}
+const stored = (alert: Alert) => readStoredAlert(cosmos.containers.alerts, alert);
 
 /** `type id vN` of each alert message received, for the one alert. */
 const messagesOf = (messages: { data: unknown }[], alert: Alert) =>
