@@ -21,6 +21,7 @@ import { serviceRecordFunctions } from './serviceRecords.js';
 import { silenceFunctions } from './silences.js';
 import { technicianFunctions } from './technicians.js';
 import { telemetryFunction } from './telemetry.js';
+import { webhookFunctions } from './webhooks.js';
 
 export const functionDeclarations: readonly FunctionDeclaration[] = [
   healthFunction,
@@ -36,6 +37,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ...alertFunctions,
   alertCommentsFunction,
   ...silenceFunctions,
+  ...webhookFunctions,
   deadLetterFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,

@@ -12,6 +12,7 @@ import type { AlertOutbox, StoredAlert } from './outbox.js';
 import { pushPlatforms, type PushPlatform, type PushSender } from './push.js';
 import { alertRecipients, alertTargets, pushTags } from './routing.js';
 import type { WebPubSubSender } from './webPubSub.js';
+import type { WebhookSender } from './webhooks.js';
 
 export interface DelivererOptions {
   outbox: AlertOutbox;
@@ -20,6 +21,8 @@ export interface DelivererOptions {
   escalator?: AlertEscalator | undefined;
   /** Absent when push is not configured: push duties are then dropped. */
   push?: PushSender | undefined;
+  /** Absent when webhooks are not configured: webhook duties are then dropped. */
+  webhooks?: WebhookSender | undefined;
   /** Active technicians' user ids per equipment id. */
   audience(equipmentIds: readonly string[]): Promise<Map<string, string[]>>;
   log(message: string): void;
@@ -138,7 +141,21 @@ export class AlertDeliverer {
     const people = needsPeople ? alertRecipients(assigned, alert.assigneeUserId) : [];
     const admins = escalatedToAdmins(alert);
     const tags = pushTags(people, admins);
-    const { push } = this.options;
+    const { push, webhooks } = this.options;
+    // The duty `webhooks` becomes one target per matching webhook; when they cannot be
+    // listed (MySQL down) the duty stays owed and the other targets go ahead.
+    let webhookTargets: string[] = [];
+    let webhooksUnlisted = false;
+    if (webhooks && delivery.pending.includes('webhooks')) {
+      try {
+        webhookTargets = await webhooks.targets(alert, delivery.type);
+      } catch (error) {
+        webhooksUnlisted = true;
+        this.options.log(
+          `Alert ${alert.id} v${alert.version}: webhooks not listed: ${String(error)}`,
+        );
+      }
+    }
     const targets = [
       ...new Set(
         delivery.pending.flatMap((target) => {
@@ -146,6 +163,8 @@ export class AlertDeliverer {
           if (target === 'push')
             return push && tags.length ? pushPlatforms.map((p) => `push:${p}`) : [];
           if (target.startsWith('push:') && (!push || tags.length === 0)) return [];
+          if (target === 'webhooks') return webhookTargets;
+          if (target.startsWith('webhook:') && !webhooks) return [];
           return [target];
         }),
       ),
@@ -155,6 +174,7 @@ export class AlertDeliverer {
       targets.map((target) => this.send(target, alert, message, tags)),
     );
     const failed = targets.filter((_, i) => outcomes[i]?.status === 'rejected');
+    if (webhooksUnlisted) failed.push('webhooks');
     if (failed.length) {
       const reasons = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
       this.options.log(
@@ -178,6 +198,16 @@ export class AlertDeliverer {
     if (kind === 'user') return this.options.webPubSub.sendToUser(name, message, signal);
     if (kind === 'push' && this.options.push) {
       return this.options.push.send(name as PushPlatform, alert, pushTagsOfAlert, signal);
+    }
+    if (kind === 'webhook' && this.options.webhooks) {
+      // Its receipt (URL, message id) is for the delivery log, which records it by target.
+      await this.options.webhooks.send(
+        name,
+        alert,
+        alert.delivery?.type ?? 'alert.updated',
+        signal,
+      );
+      return;
     }
     throw new Error(`Unknown delivery target ${target}`);
   }

@@ -263,7 +263,8 @@ export function nextDelivery(
     effective === 'alert.escalated' ||
     (effective === 'alert.reopened' && previous?.acknowledgedAt !== undefined) ||
     unsent?.pending.some((target) => target.startsWith('push')) === true;
-  const owed = pushOwed ? ['webPubSub', 'push'] : ['webPubSub'];
+  // Webhooks are owed every event: each webhook chooses its event types (lib/fanout/webhooks.ts).
+  const owed = [...(pushOwed ? ['webPubSub', 'push'] : ['webPubSub']), 'webhooks'];
   return suppressed
     ? { version, type: effective, pending: [], attempts: 0, withheld: owed }
     : { version, type: effective, pending: owed, attempts: 0 };

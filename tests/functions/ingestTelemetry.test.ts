@@ -409,7 +409,7 @@ describe('ingestTelemetry: equipment in maintenance', () => {
           version: 1,
           type: 'alert.raised',
           pending: [],
-          withheld: ['webPubSub', 'push'],
+          withheld: ['webPubSub', 'push', 'webhooks'],
         },
       });
       expect(muted).not.toHaveProperty('deliveryPending');

@@ -91,7 +91,7 @@ describe('pipeline: equipment under a silence', () => {
           version: 1,
           type: 'alert.raised',
           pending: [],
-          withheld: ['webPubSub', 'push'],
+          withheld: ['webPubSub', 'push', 'webhooks'],
         },
       });
       expect(muted).not.toHaveProperty('deliveryPending');
@@ -163,7 +163,7 @@ describe('pipeline: equipment under a silence', () => {
     expect(silenced).toMatchObject({
       version: 2,
       suppressed: { reason: 'silence', silenceId },
-      delivery: { pending: [], withheld: ['webPubSub', 'push'] },
+      delivery: { pending: [], withheld: ['webPubSub', 'push', 'webhooks'] },
     });
     expect((silenced?.['timeline'] as unknown[]).at(-1)).toMatchObject({
       action: 'muted',

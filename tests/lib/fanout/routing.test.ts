@@ -87,16 +87,24 @@ const base = { id: 'a', version: 1 } as Alert;
 
 describe('nextDelivery', () => {
   it('pushes raised and escalated alerts, not plain updates', () => {
-    expect(nextDelivery(undefined, 'alert.raised', 1).pending).toEqual(['webPubSub', 'push']);
+    expect(nextDelivery(undefined, 'alert.raised', 1).pending).toEqual([
+      'webPubSub',
+      'push',
+      'webhooks',
+    ]);
     const delivered = {
       ...base,
       delivery: { version: 1, type: 'alert.raised' as const, pending: [], attempts: 0 },
     };
-    expect(nextDelivery(delivered, 'alert.escalated', 2).pending).toEqual(['webPubSub', 'push']);
+    expect(nextDelivery(delivered, 'alert.escalated', 2).pending).toEqual([
+      'webPubSub',
+      'push',
+      'webhooks',
+    ]);
     expect(nextDelivery(delivered, 'alert.updated', 2)).toEqual({
       version: 2,
       type: 'alert.updated',
-      pending: ['webPubSub'],
+      pending: ['webPubSub', 'webhooks'],
       attempts: 0,
     });
   });
@@ -114,7 +122,7 @@ describe('nextDelivery', () => {
     expect(nextDelivery(unsent, 'alert.updated', 2)).toEqual({
       version: 2,
       type: 'alert.raised',
-      pending: ['webPubSub', 'push'],
+      pending: ['webPubSub', 'push', 'webhooks'],
       attempts: 0,
     });
     const pushOwed = {
@@ -128,7 +136,7 @@ describe('nextDelivery', () => {
     };
     expect(nextDelivery(pushOwed, 'alert.updated', 2)).toMatchObject({
       type: 'alert.updated',
-      pending: ['webPubSub', 'push'],
+      pending: ['webPubSub', 'push', 'webhooks'],
     });
   });
 });

@@ -72,13 +72,16 @@ describe('applyBreach under a silence', () => {
       silenceId: 4,
     }) as Alert;
     expect(held.suppressed).toEqual({ reason: 'silence', silenceId: 4 });
-    expect(held.delivery).toMatchObject({ pending: [], withheld: ['webPubSub', 'push'] });
+    expect(held.delivery).toMatchObject({
+      pending: [],
+      withheld: ['webPubSub', 'push', 'webhooks'],
+    });
     expect(held.deliveryPending).toBeUndefined();
     const released = applyBreach(held, '7', at('09:05'), summary, breach) as Alert;
     expect(released.suppressed).toBeUndefined();
     expect(released.delivery).toMatchObject({
       type: 'alert.raised',
-      pending: ['webPubSub', 'push'],
+      pending: ['webPubSub', 'push', 'webhooks'],
     });
   });
 });
