@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Settings } from '../lib/config.js';
+import { localSettings } from './settings.js';
 
 /** Creates the key file at `path` unless it exists; answers `path`. */
 export function ensureWebhookKeyFile(path: string): string {
@@ -18,4 +20,18 @@ export function ensureWebhookKeyFile(path: string): string {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   return path;
+}
+
+/**
+ * The webhook settings of the local stack: the key file in the data folder, and loopback
+ * deliveries allowed (so a receiver on this machine can get them). None when the settings
+ * name a Key Vault key or a key file already.
+ */
+export function localWebhookSettings(settings: Settings): Record<string, string> {
+  if (settings['WEBHOOK_SECRET_KEY_ID'] || settings['WEBHOOK_SECRET_KEY_FILE']) return {};
+  const file = join(localSettings(settings).dataDir, 'webhook-secrets.key');
+  return {
+    WEBHOOK_SECRET_KEY_FILE: ensureWebhookKeyFile(file),
+    WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true',
+  };
 }

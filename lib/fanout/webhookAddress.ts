@@ -42,7 +42,8 @@ const publicRanges = new Set(['unicast']);
 
 /** Why `address` may not receive a delivery, or undefined when it may. */
 export function addressRefusal(address: string, policy: WebhookAddressPolicy): string | undefined {
-  if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
+  // node:net's test, not ipaddr.js's: that one also takes classful shorthands (`1.2.3`).
+  if (isIP(address) === 0) return `${address} is not an IP address`;
   let parsed = ipaddr.parse(address);
   // ::ffff:a.b.c.d reaches a.b.c.d: judge the IPv4 address it carries.
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
