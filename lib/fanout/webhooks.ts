@@ -244,7 +244,11 @@ export class WebhookSender {
           response.on('end', () => {
             resolve(status);
           });
+          // Cut off (the size or time bound): the status line already came, and decides.
           response.on('error', () => {
+            resolve(status);
+          });
+          response.on('close', () => {
             resolve(status);
           });
         },

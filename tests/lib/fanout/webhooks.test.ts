@@ -131,13 +131,13 @@ function verifyStandardWebhook(
 
 // ---------- the product under test ----------
 
-function sender(policy = local) {
+function sender(policy = local, timeoutMs = 2_000) {
   return new WebhookSender({
     registry: mysqlWebhookRegistry(() => database.pool),
     secrets,
     policy,
     disableAfterFailures,
-    timeoutMs: 2_000,
+    timeoutMs,
     maxResponseBytes: 1024,
     log: (message) => logged.push(message),
   });
@@ -453,5 +453,57 @@ describe('webhook deliveries', () => {
       created.id,
     ]);
     expect(row).toMatchObject({ is_active: 0, disabled_reason: 'The receiver answered 410 Gone' });
+  });
+
+  it('bounds a delivery: a receiver that never answers fails it, an endless answer is cut off', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    let endlessBytes = 0;
+    const server = createServer((request, response) => {
+      request.resume();
+      if (request.url?.startsWith('/silent')) return; // never answers
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const more = (): void => {
+        while (!response.destroyed && response.write(chunk)) endlessBytes += chunk.length;
+        if (!response.destroyed) response.once('drain', more);
+      };
+      more();
+    });
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const silent = await register(`http://127.0.0.1:${port}/silent`);
+      const run = deliverer({ webhooks: sender(local, 300) });
+      expect(await run.deliverWritten([await raise('208', 78)])).toEqual({
+        delivered: 0,
+        pending: 1,
+      });
+      expect(logged.join('\n')).toContain(
+        `Webhook ${silent.id} (http://127.0.0.1:${port}/silent): No answer in time`,
+      );
+      await database.pool.query('UPDATE webhooks SET is_active = FALSE WHERE id = ?', [silent.id]);
+
+      await register(`http://127.0.0.1:${port}/endless`);
+      // A 2xx status line: delivered. The client hangs up after 1 KiB of the answer, so the
+      // server gets to write little beyond what the sockets buffer; unbounded, it would
+      // stream for the whole 2 s time bound (gigabytes over loopback).
+      const bounded = deliverer({ webhooks: sender(local, 2_000) });
+      expect(await bounded.deliverWritten([await raise('209', 78)])).toEqual({
+        delivered: 1,
+        pending: 0,
+      });
+      expect(endlessBytes).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+    }
   });
 });
