@@ -7,13 +7,16 @@ import {
   createWebhook,
   deleteWebhook,
   getWebhook,
+  listWebhookHistory,
   listWebhooks,
   replaceWebhook,
+  webhookHistoryQuerySchema,
   webhookInputSchema,
   webhookQuerySchema,
   webhookTable,
 } from '../lib/api/webhooks.js';
 import { requireRole } from '../lib/auth.js';
+import { NotFoundError } from '../lib/errors.js';
 import { httpFunction } from '../lib/host/declarations.js';
 import { routeId } from '../lib/http/crud.js';
 import { etagFor, noneMatchHolds, parseIfMatch, parseIfNoneMatch } from '../lib/http/etag.js';
@@ -86,6 +89,25 @@ export const webhookFunctions = [
         const id = routeId(request.params);
         await deleteWebhook(services.pool, principal, id, parseIfMatch(request));
         return noContent();
+      },
+    }),
+  }),
+  httpFunction({
+    name: 'webhooks-history',
+    route: 'webhooks/{id}/history',
+    methods: ['GET'],
+    handler: protectedHandler({
+      GET: async ({ request, principal, services: { pool } }) => {
+        requireRole(principal, 'Admin');
+        const webhookId = routeId(request.params);
+        const { limit, cursor } = parseOrThrow(
+          webhookHistoryQuerySchema,
+          queryObject(request),
+          'query',
+        );
+        const page = await listWebhookHistory(pool, webhookId, { limit, cursor });
+        if (!page) throw new NotFoundError(`Webhook ${webhookId} does not exist.`);
+        return jsonResponse(page);
       },
     }),
   }),

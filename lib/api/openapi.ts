@@ -13,6 +13,8 @@ import {
 import { offlineTimeoutInputSchema, offlineTimeoutSchema } from './offlineTimeout.js';
 import {
   webhookCreatedSchema,
+  webhookHistoryPageSchema,
+  webhookHistoryQuerySchema,
   webhookInputSchema,
   webhookPageSchema,
   webhookQuerySchema,
@@ -715,6 +717,26 @@ function registerWebhooks(registry: OpenAPIRegistry): void {
       400: problem('Bad id.'),
       404: problem('No such webhook.'),
       412: problem('If-Match is stale.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/webhooks/{id}/history',
+    operationId: 'listWebhookHistory',
+    summary: 'Change history of a webhook, newest first (never its secret)',
+    description:
+      'Who created, changed, disabled (`system:webhook-delivery`) or deleted it, with the ' +
+      'webhook before and after. A deleted webhook’s history stays readable.',
+    request: { params: idParams, query: webhookHistoryQuerySchema },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: { 'application/json': { schema: webhookHistoryPageSchema } },
+      },
+      400: problem('Bad id, limit or cursor.'),
+      404: problem('No such webhook, ever.'),
       ...authErrors,
     },
   });

@@ -18,6 +18,7 @@ import {
 import type { WebhookRegistry, WebhookSubscription } from '../fanout/webhooks.js';
 import type { SealedSecret, WebhookSecretStore } from '../fanout/webhookSecrets.js';
 import { newWebhookSecret } from '../fanout/webhookSignature.js';
+import { afterClause, decodeCursor, encodeCursor, type KeysetOrder } from '../mysql/keyset.js';
 import {
   filterConditions,
   inTransaction,
@@ -129,6 +130,33 @@ export const webhookCreatedSchema = webhookSchema
 export type WebhookCreated = z.output<typeof webhookCreatedSchema>;
 
 export const webhookPageSchema = pageSchema(webhookSchema, 'WebhookPage');
+
+export const webhookEventTypes = ['WebhookCreated', 'WebhookUpdated', 'WebhookDeleted'] as const;
+
+export const webhookEventSchema = z
+  .object({
+    id: z
+      .number()
+      .int()
+      .meta({ description: 'Position in the log; later events have larger ids.' }),
+    webhookId: z.number().int(),
+    type: z.enum(webhookEventTypes),
+    actor: z.string().meta({
+      description:
+        "Who made the change: the token's subject, or `system:webhook-delivery` when delivery disabled it.",
+    }),
+    occurredAt: z.iso.datetime(),
+    version: z.number().int().nullable().meta({
+      description: "The webhook's version after the change; null when it was deleted.",
+    }),
+    before: z.record(z.string(), z.unknown()).nullable(),
+    after: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'WebhookEvent' });
+export type WebhookEvent = z.output<typeof webhookEventSchema>;
+
+export const webhookHistoryQuerySchema = pageQuerySchema.strict();
+export const webhookHistoryPageSchema = pageSchema(webhookEventSchema, 'WebhookEventPage');
 
 // ---------- storage ----------
 
@@ -310,6 +338,55 @@ export function deleteWebhook(
 ): Promise<void> {
   requireRole(principal, 'Admin');
   return webhookTable.remove(pool, id, ifMatch, recordWebhook(actorOf(principal)));
+}
+
+const historyOrder: KeysetOrder = [{ column: 'id', direction: 'DESC', kind: 'id' }];
+
+function jsonObject(value: unknown): Record<string, unknown> | null {
+  if (value === null || value === undefined) return null;
+  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
+}
+
+/**
+ * One page of a webhook's change log, newest first: who created, changed, disabled or
+ * deleted it, with the whole webhook before and after (never its secret: the log records
+ * the answers' shape). Undefined when the webhook never existed; a deleted one's stays.
+ */
+export async function listWebhookHistory(
+  db: Queryable,
+  webhookId: number,
+  page: PageRequest,
+): Promise<Page<WebhookEvent> | undefined> {
+  const where = ["aggregate = 'webhook'", 'aggregate_id = ?'];
+  const params: unknown[] = [webhookId];
+  if (page.cursor !== undefined) {
+    const after = afterClause(historyOrder, decodeCursor(historyOrder, page.cursor));
+    where.push(after.sql);
+    params.push(...after.params);
+  }
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT id, aggregate_id, event_type, actor, occurred_at, aggregate_version, before_state, after_state
+       FROM change_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+    [...params, page.limit + 1],
+  );
+  if (rows.length === 0 && page.cursor === undefined) return undefined;
+  const hasMore = rows.length > page.limit;
+  const pageRows = hasMore ? rows.slice(0, page.limit) : rows;
+  const last = pageRows.at(-1);
+  return {
+    items: pageRows.map((row) => ({
+      id: Number(row['id']),
+      webhookId: Number(row['aggregate_id']),
+      type: row['event_type'] as WebhookEvent['type'],
+      actor: String(row['actor']),
+      occurredAt: isoString(row['occurred_at']),
+      version: row['aggregate_version'] === null ? null : Number(row['aggregate_version']),
+      before: jsonObject(row['before_state']),
+      after: jsonObject(row['after_state']),
+    })),
+    nextCursor: hasMore && last ? encodeCursor(historyOrder, last) : null,
+  };
 }
 
 // ---------- what delivery reads and records ----------

@@ -135,6 +135,33 @@ describe('webhooks: the secret is shown once', () => {
     });
     expect(deleted.status).toBe(204);
     expectProblem(await api('GET', item, { token: tokens.admin }), 404);
+    // Its history outlives it, newest first, and shows the webhook, never the secret.
+    const history = await api('GET', `${item}/history?limit=2`, { token: tokens.admin });
+    expect(history.status).toBe(200);
+    expect(
+      (history.body.items as { type: string; actor: string; version: number | null }[]).map((e) => [
+        e.type,
+        e.actor,
+        e.version,
+      ]),
+    ).toEqual([
+      ['WebhookDeleted', 'admin-1', null],
+      ['WebhookUpdated', 'admin-1', 2],
+    ]);
+    expect(history.body.items[1]).toMatchObject({
+      before: { description: null, version: 1 },
+      after: { description: 'renamed', version: 2 },
+    });
+    const oldest = await api(
+      'GET',
+      `${item}/history?cursor=${encodeURIComponent(history.body.nextCursor as string)}`,
+      { token: tokens.admin },
+    );
+    expect(oldest.body).toMatchObject({
+      items: [{ type: 'WebhookCreated', after: { url: localBody.url } }],
+      nextCursor: null,
+    });
+    expectProblem(await api('GET', '/api/webhooks/999999/history', { token: tokens.admin }), 404);
     const all = [...results.flatMap((r) => [r.text, ...r.logs]), ...printed].join('\n');
     expect(all.split(secret).length - 1).toBe(1); // the creation answer only
     expect(all.split(secretBytes).length - 1).toBe(1);
@@ -263,6 +290,7 @@ describe('webhooks: refused registrations change nothing', () => {
           ['GET', item],
           ['PUT', item],
           ['DELETE', item],
+          ['GET', `${item}/history`],
         ] as const) {
           const json = method === 'POST' || method === 'PUT' ? localBody : undefined;
           expectProblem(await api(method, path, { json, ...(token ? { token } : {}) }), 401);
@@ -274,6 +302,7 @@ describe('webhooks: refused registrations change nothing', () => {
         ['GET', item],
         ['PUT', item],
         ['DELETE', item],
+        ['GET', `${item}/history`],
       ] as const) {
         // A malformed body too: a caller who may not write learns that first.
         const json = method === 'POST' || method === 'PUT' ? { url: 1 } : undefined;
