@@ -156,8 +156,10 @@ export class WebhookSender {
     const webhook = await this.options.registry.forDelivery(id);
     if (!webhook) return undefined;
     const url = new URL(webhook.url);
+    // Outside the count: a Key Vault outage is ours, not the receiver's, and must not
+    // disable anyone's webhook. The target stays owed and the sweep retries it.
+    const secret = await this.options.secrets.open(webhook.secret);
     try {
-      const secret = await this.options.secrets.open(webhook.secret);
       const target = await checkTarget(url, this.options.policy, this.options.resolve);
       const payload: WebhookPayload = {
         type,

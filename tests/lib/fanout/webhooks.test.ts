@@ -131,10 +131,10 @@ function verifyStandardWebhook(
 
 // ---------- the product under test ----------
 
-function sender(policy = local, timeoutMs = 2_000) {
+function sender(policy = local, timeoutMs = 2_000, store = secrets) {
   return new WebhookSender({
     registry: mysqlWebhookRegistry(() => database.pool),
-    secrets,
+    secrets: store,
     policy,
     disableAfterFailures,
     timeoutMs,
@@ -505,5 +505,26 @@ describe('webhook deliveries', () => {
         }),
       );
     }
+  });
+
+  it('keeps a delivery owed, and counts no failure, when its secret cannot be opened', async () => {
+    const hook = await receiver();
+    const created = await register(hook.url);
+    // Another key than the one that sealed the secret: as when Key Vault refuses or is down.
+    const otherKey = new WebhookSecretStore(
+      keyFileWrapper(ensureWebhookKeyFile(join(keyDir, 'other.key'))),
+    );
+    const alert = await raise('210', 78);
+    const run = deliverer({ webhooks: sender(local, 2_000, otherKey) });
+    expect(await run.deliverWritten([alert])).toEqual({ delivered: 0, pending: 1 });
+    expect(hook.received).toHaveLength(0);
+    expect((await stored(alert)).delivery?.pending).toEqual([`webhook:${created.id}`]);
+    expect(await rows('SELECT * FROM webhook_failures')).toEqual([]);
+    // With the right key again, the sweep delivers it.
+    expect(await deliverer({ now: () => Date.now() + 600_000 }).sweep()).toEqual({
+      delivered: 1,
+      pending: 0,
+    });
+    expect(hook.received).toHaveLength(1);
   });
 });
