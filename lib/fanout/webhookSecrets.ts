@@ -130,31 +130,51 @@ export function keyFileWrapper(path: string): KeyWrapper {
   };
 }
 
+/** How long the key's current version is used before asking again (rotation shows up then). */
+const currentVersionMs = 3_600_000;
+
 /**
- * RSA-OAEP-256 wrapping with a Key Vault RSA key (`keyId`: its versionless identifier; each
- * wrap answers the version it used, which unwrapping then names, so rotating the key leaves
- * older secrets readable). wrapKey/unwrapKey need the keys/wrap and keys/unwrap data actions
- * (the "Key Vault Crypto Service Encryption User" role grants them, with keys/read).
- * CryptographyClient: Azure/azure-sdk-for-js sdk/keyvault/keyvault-keys/src/cryptographyClient.ts.
+ * RSA-OAEP-256 wrapping with a Key Vault RSA key (`keyId`: its versionless identifier).
+ * Wrapping names the key's current version explicitly, so the recorded id names the version
+ * that wrapped, and unwrapping asks for that version: rotating the key leaves older secrets
+ * readable. (Given a versionless id, CryptographyClient answers that same versionless id as
+ * `keyID`, not the version used: RemoteCryptographyProvider.getKeyID,
+ * Azure/azure-sdk-for-js sdk/keyvault/keyvault-keys/src/cryptography/remoteCryptographyProvider.ts.)
+ * RSA-OAEP-256 runs in Key Vault (the SDK's local RSA provider does not offer it), with the
+ * data actions keys/read, keys/wrap and keys/unwrap: the "Key Vault Crypto Service
+ * Encryption User" role. Client: Azure/azure-sdk-for-js
+ * sdk/keyvault/keyvault-keys/src/cryptographyClient.ts.
  */
 export function keyVaultWrapper(keyId: string, credential: TokenCredential): KeyWrapper {
   type KeyVaultKeys = typeof import('@azure/keyvault-keys');
   // Loaded at the first wrap or unwrap, so a cold start of the other functions skips it.
   let sdk: Promise<KeyVaultKeys> | undefined;
+  const load = () => (sdk ??= import('@azure/keyvault-keys'));
   const clients = new Map<string, CryptographyClient>();
-  const client = async (id: string) => {
-    const { CryptographyClient } = await (sdk ??= import('@azure/keyvault-keys'));
-    let found = clients.get(id);
+  const client = async (versionedId: string) => {
+    const { CryptographyClient } = await load();
+    let found = clients.get(versionedId);
     if (!found) {
-      found = new CryptographyClient(id, credential);
-      clients.set(id, found);
+      found = new CryptographyClient(versionedId, credential);
+      clients.set(versionedId, found);
     }
     return found;
   };
+  let current: { id: string; until: number } | undefined;
+  const currentVersion = async (): Promise<string> => {
+    if (current && current.until > Date.now()) return current.id;
+    const { KeyClient, parseKeyVaultKeyIdentifier } = await load();
+    const { vaultUrl, name } = parseKeyVaultKeyIdentifier(keyId);
+    const key = await new KeyClient(vaultUrl, credential).getKey(name);
+    if (!key.id) throw new Error(`Key Vault answered no id for key ${name}`);
+    current = { id: key.id, until: Date.now() + currentVersionMs };
+    return key.id;
+  };
   return {
     async wrap(dataKey) {
-      const result = await (await client(keyId)).wrapKey('RSA-OAEP-256', dataKey);
-      return { wrappedKey: Buffer.from(result.result), keyId: result.keyID ?? keyId };
+      const versionedId = await currentVersion();
+      const result = await (await client(versionedId)).wrapKey('RSA-OAEP-256', dataKey);
+      return { wrappedKey: Buffer.from(result.result), keyId: versionedId };
     },
     async unwrap(wrappedKey, wrappedWith) {
       const result = await (await client(wrappedWith)).unwrapKey('RSA-OAEP-256', wrappedKey);
