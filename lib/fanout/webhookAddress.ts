@@ -120,7 +120,7 @@ export async function checkTarget(
   if (addresses.length === 0) throw new WebhookAddressError(`${host} does not resolve`);
   for (const address of addresses) {
     const refused = addressRefusal(address, policy);
-    if (refused) throw new WebhookAddressError(`${host} resolves to ${refused}`);
+    if (refused) throw new WebhookAddressError(`${host} resolves to a refused address: ${refused}`);
   }
   const address = addresses[0] as string;
   return { url, address, family: isIP(address) === 6 ? 6 : 4 };

@@ -131,10 +131,16 @@ function verifyStandardWebhook(
 
 // ---------- the product under test ----------
 
-function sender(policy = local, timeoutMs = 2_000, store = secrets) {
+function sender(
+  policy = local,
+  timeoutMs = 2_000,
+  store = secrets,
+  resolve?: (hostname: string) => Promise<readonly string[]>,
+) {
   return new WebhookSender({
     registry: mysqlWebhookRegistry(() => database.pool),
     secrets: store,
+    ...(resolve ? { resolve } : {}),
     policy,
     disableAfterFailures,
     timeoutMs,
@@ -526,5 +532,39 @@ describe('webhook deliveries', () => {
       pending: 0,
     });
     expect(hook.received).toHaveLength(1);
+  });
+
+  it('connects to the address it checked, never resolving the name again', async () => {
+    const hook = await receiver();
+    const port = new URL(hook.url).port;
+    // A name no resolver here knows: the connection can only go where the check said.
+    const url = `http://rebind.invalid:${port}/hooks/sis`;
+    const sealed = await secrets.seal('whsec_' + Buffer.alloc(32, 7).toString('base64'));
+    await database.pool.query(
+      `INSERT INTO webhooks (url, event_types, secret_ciphertext, secret_wrapped_key, secret_key_id)
+       VALUES (?, '["alert.raised"]', ?, ?, ?)`,
+      [url, sealed.ciphertext, sealed.wrappedKey, sealed.keyId],
+    );
+    let answers: readonly string[] = ['127.0.0.1'];
+    const resolve = (hostname: string) =>
+      hostname === 'rebind.invalid' ? Promise.resolve(answers) : Promise.reject(new Error('?'));
+    const run = deliverer({ webhooks: sender(local, 2_000, secrets, resolve) });
+    expect(await run.deliverWritten([await raise('211', 78)])).toEqual({
+      delivered: 1,
+      pending: 0,
+    });
+    expect(hook.received).toHaveLength(1);
+    expect(hook.received[0]?.headers.host).toBe(`rebind.invalid:${port}`);
+
+    // The name now also answers a private address: refused before any connection.
+    answers = ['127.0.0.1', '10.0.0.7'];
+    expect(await run.deliverWritten([await raise('212', 78)])).toEqual({
+      delivered: 0,
+      pending: 1,
+    });
+    expect(hook.received).toHaveLength(1);
+    expect(logged.join('\n')).toContain(
+      'rebind.invalid resolves to a refused address: 10.0.0.7 is not a public address',
+    );
   });
 });
