@@ -8,10 +8,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ItemDefinition } from '@azure/cosmos';
+import { generate } from 'selfsigned';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebhookKeyFile } from '../../../dev/webhookKey.js';
 import {
@@ -566,5 +568,41 @@ describe('webhook deliveries', () => {
     expect(logged.join('\n')).toContain(
       'rebind.invalid resolves to a refused address: 10.0.0.7 is not a public address',
     );
+  });
+
+  it('verifies the receiver’s certificate over the pinned connection (no trust, no delivery)', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }] }],
+    });
+    let requests = 0;
+    const server = createTlsServer({ key: pems.private, cert: pems.cert }, (request, response) => {
+      requests++;
+      request.resume();
+      response.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await register(`https://localhost:${port}/hook`);
+      const run = deliverer({
+        webhooks: sender(local, 2_000, secrets, () => Promise.resolve(['127.0.0.1'])),
+      });
+      expect(await run.deliverWritten([await raise('213', 78)])).toEqual({
+        delivered: 0,
+        pending: 1,
+      });
+      expect(requests).toBe(0);
+      expect(logged.join('\n')).toMatch(/Could not connect: self[- ]signed certificate/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+    }
   });
 });
