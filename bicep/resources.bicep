@@ -125,6 +125,8 @@ var roles = {
   eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
   webPubSubServiceOwner: '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  // keys/read, keys/wrap, keys/unwrap: what webhook secret sealing needs, and no more.
+  keyVaultCryptoServiceEncryptionUser: 'e147488a-f6f5-4113-8e2d-b22465e65bf6'
 }
 // Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role).
 var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
@@ -629,7 +631,10 @@ resource notificationHubsNamespace 'Microsoft.NotificationHubs/namespaces@2023-0
   }
 }
 
-resource keyVault 'Microsoft.KeyVault/vaults@2026-02-01' = if (enableNotificationHubs) {
+// The vault holds the key that wraps webhook secrets (lib/fanout/webhookSecrets.ts) and,
+// with push, the Notification Hubs connection string. Purge protection: a deleted key (and
+// with it every webhook secret it wrapped) stays recoverable for the retention period.
+resource keyVault 'Microsoft.KeyVault/vaults@2026-02-01' = {
   name: 'kv-${resourceToken}'
   location: location
   tags: tags
@@ -642,14 +647,32 @@ resource keyVault 'Microsoft.KeyVault/vaults@2026-02-01' = if (enableNotificatio
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
+    enablePurgeProtection: true
     publicNetworkAccess: 'Enabled'
   }
 
-  resource notificationHubsConnection 'secrets' = {
+  resource notificationHubsConnection 'secrets' = if (enableNotificationHubs) {
     name: 'notification-hubs-connection'
     properties: {
       value: notificationHubsNamespace::hub::appSendRule!.listKeys().primaryConnectionString
       contentType: 'Notification Hubs connection string (send only)'
+    }
+  }
+
+  // Wraps each webhook secret's data key (RSA-OAEP-256); it never leaves the vault.
+  resource webhookSecretsKey 'keys' = {
+    name: 'webhook-secrets'
+    properties: {
+      kty: 'RSA'
+      keySize: 3072
+      keyOps: [
+        'wrapKey'
+        'unwrapKey'
+      ]
+      attributes: {
+        enabled: true
+        exportable: false
+      }
     }
   }
 }
@@ -837,6 +860,9 @@ var appSettings = {
   REDIS__clientId: identity.properties.clientId
   AGGREGATE_TTL_DAYS: string(aggregateTtlDays)
   DEAD_LETTER_TTL_DAYS: string(deadLetterTtlDays)
+  // Versionless: each wrap uses the key's current version and the secret records which.
+  WEBHOOK_SECRET_KEY_ID: keyVault::webhookSecretsKey.properties.keyUri
+  WEBHOOK_SECRET_KEY__clientId: identity.properties.clientId
 }
 
 // Push, when deployed: the send-only connection string stays in Key Vault; the platform
@@ -980,6 +1006,17 @@ resource webPubSubOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// Wrap and unwrap with this one key, not every key of the vault.
+resource webhookKeyUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault::webhookSecretsKey.id, identity.id, roles.keyVaultCryptoServiceEncryptionUser)
+  scope: keyVault::webhookSecretsKey
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCryptoServiceEncryptionUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // Read this one secret, not the whole vault.
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableNotificationHubs) {
   name: guid(keyVault::notificationHubsConnection.id, identity.id, roles.keyVaultSecretsUser)
@@ -1014,6 +1051,6 @@ output mysqlReadHost string = mysqlReadReplica ? mysqlReplica!.properties.fullyQ
 output mysqlDatabase string = mysqlDatabaseName
 output mysqlAppUser string = identity.name
 output notificationHubName string = enableNotificationHubs ? notificationHubName : ''
-output keyVaultName string = enableNotificationHubs ? keyVault.name : ''
+output keyVaultName string = keyVault.name
 output authIssuer string = appSettings.AUTH_ISSUER
 output authAudience string = authApiAppId

@@ -37,6 +37,7 @@ import { seedDemoData } from './seed.js';
 import { startLocalTriggers } from './localTriggers.js';
 import { defaultLog, startTimers, type HostLog } from './triggerHost.js';
 import { localAppSettings, localSettings } from './settings.js';
+import { localWebhookSettings } from './webhookKey.js';
 
 const log = (line: string) => {
   console.log(line);
@@ -186,6 +187,7 @@ async function startBackingServices(): Promise<BackingServices> {
   if (cosmosServer) started.push({ name: 'the Cosmos stand-in', stop: () => cosmosServer.stop() });
   const messaging = await ensureLocalMessaging(settings);
   Object.assign(settings, messaging.settings);
+  Object.assign(settings, localWebhookSettings(settings));
   started.push({
     name: 'Azurite and the Event Hubs and Web PubSub stand-ins',
     stop: () => messaging.stop(),

@@ -23,6 +23,7 @@ import { serviceRecordFunctions } from './serviceRecords.js';
 import { silenceFunctions } from './silences.js';
 import { technicianFunctions } from './technicians.js';
 import { telemetryFunction } from './telemetry.js';
+import { webhookFunctions } from './webhooks.js';
 
 export const functionDeclarations: readonly FunctionDeclaration[] = [
   healthFunction,
@@ -40,6 +41,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   alertCommentsFunction,
   alertDeliveriesFunction,
   ...silenceFunctions,
+  ...webhookFunctions,
   deadLetterFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,

@@ -187,6 +187,33 @@ function withRedisTarget<S extends z.ZodObject>(schema: S): S {
 }
 
 /**
+ * At most one key keeper for webhook secrets, and loopback deliveries never beside a Key
+ * Vault key (Azure). Runs even when other settings are invalid, as the MySQL rules do.
+ */
+function withWebhookRules<S extends z.ZodObject>(schema: S): S {
+  const always = { when: () => true };
+  return schema
+    .refine(
+      (v: Presence) =>
+        v['WEBHOOK_SECRET_KEY_ID'] === undefined || v['WEBHOOK_SECRET_KEY_FILE'] === undefined,
+      {
+        ...always,
+        path: ['WEBHOOK_SECRET_KEY_FILE'],
+        message: 'set either this or WEBHOOK_SECRET_KEY_ID',
+      },
+    )
+    .refine(
+      (v: Presence) =>
+        v['WEBHOOK_SECRET_KEY_ID'] === undefined || v['WEBHOOK_ALLOW_LOOPBACK_HTTP'] !== true,
+      {
+        ...always,
+        path: ['WEBHOOK_ALLOW_LOOPBACK_HTTP'],
+        message: 'only for the local stack, never with WEBHOOK_SECRET_KEY_ID',
+      },
+    );
+}
+
+/**
  * Settings by section. A function validates only the sections it uses (the HTTP API does not
  * need Cosmos settings to start; see `configSections`), while `loadConfig` validates all of
  * them, which the local host does at start-up to fail fast.
@@ -439,6 +466,32 @@ export const settingSections = {
      */
     RATE_LIMITS: optionalText,
   }),
+  webhooks: withWebhookRules(
+    z.object({
+      /**
+       * Azure: the Key Vault key that wraps each webhook secret's data key (its versionless
+       * identifier, https://<vault>.vault.azure.net/keys/<name>), reached with the app's
+       * identity. Exactly one of this and WEBHOOK_SECRET_KEY_FILE; neither: webhooks are off.
+       */
+      WEBHOOK_SECRET_KEY_ID: urlSetting(['https:']).optional(),
+      /** Client id of a user-assigned managed identity for Key Vault. */
+      WEBHOOK_SECRET_KEY__clientId: optionalText,
+      /** Local stack and tests: the key file that wraps the data keys (owner-only, 0600). */
+      WEBHOOK_SECRET_KEY_FILE: optionalText,
+      /**
+       * Local stack and tests only: deliveries and registrations may use plain http to
+       * loopback addresses, so a receiver on this machine can get them. Never with
+       * WEBHOOK_SECRET_KEY_ID (Azure).
+       */
+      WEBHOOK_ALLOW_LOOPBACK_HTTP: booleanSetting(false),
+      /** Failed deliveries in a row that disable a webhook (a success resets the run). */
+      WEBHOOK_DISABLE_AFTER_FAILURES: integerSetting(100, 1, 100_000),
+      /** Longest wait for one delivery: connecting, sending and the answer's head. */
+      WEBHOOK_TIMEOUT_MS: integerSetting(5000, 100, 30_000),
+      /** Most bytes of a receiver's answer read; the connection is then dropped. */
+      WEBHOOK_MAX_RESPONSE_BYTES: integerSetting(65_536, 0, 1_048_576),
+    }),
+  ),
   dashboard: z.object({
     /** Folder of the built dashboard (relative: to the working directory). */
     DASHBOARD_DIR: optionalText.transform((dir) =>
@@ -463,6 +516,7 @@ const settingsSchema = z.object({
   ...settingSections.dashboard.shape,
   ...settingSections.redis.shape,
   ...settingSections.rateLimits.shape,
+  ...settingSections.webhooks.shape,
 });
 
 /** The validated settings. */
@@ -507,7 +561,7 @@ export type Settings = Readonly<Record<string, string | undefined>>;
 
 /** Validates every setting from an environment-like object. Empty strings count as missing. */
 export function loadConfig(env: Settings): Config {
-  return validate(withRedisTarget(withMysqlTarget(settingsSchema)), env);
+  return validate(withWebhookRules(withRedisTarget(withMysqlTarget(settingsSchema))), env);
 }
 
 /** Validates one section's settings. */

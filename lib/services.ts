@@ -41,11 +41,15 @@ import { AlertEscalator } from './fanout/escalator.js';
 import { AlertOutbox } from './fanout/outbox.js';
 import { createPushSender } from './fanout/push.js';
 import { EquipmentStatusPublisher } from './fanout/status.js';
+import { WebhookSender } from './fanout/webhooks.js';
+import { keyFileWrapper, keyVaultWrapper, WebhookSecretStore } from './fanout/webhookSecrets.js';
 import { createWebPubSubClient, webPubSubSender } from './fanout/webPubSub.js';
 import type { HealthCheck } from './health.js';
 import { createRateLimits, parseRateLimits, type RateLimits } from './http/rateLimits.js';
 import { createAppPool, replicaConfig } from './mysql/pool.js';
 import { equipmentSchema, type Equipment } from './api/schemas.js';
+import { mysqlWebhookRegistry, type WebhookApiContext } from './api/webhooks.js';
+import { azureCredential } from './identity.js';
 import { redisConnection, redisUnavailable, type RedisConnection } from './redis/client.js';
 import { technicianLocations, type TechnicianLocations } from './redis/locations.js';
 import {
@@ -137,6 +141,11 @@ export interface Services {
   readonly equipmentCache: VersionedCache<Equipment>;
   /** Technicians' live positions, kept 300 s in Redis (lib/redis/locations.ts). */
   readonly technicianLocations: TechnicianLocations;
+  /**
+   * Webhooks (`webhooks`): the address rules, the secret store and the sender; store and
+   * sender are undefined when no key is configured (webhooks are then off).
+   */
+  readonly webhooks: WebhookApiContext & { sender: WebhookSender | undefined };
   /** The checks of `/api/health`, by dependency. */
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
   /** Closes what was built (pool, clients); the services are not used afterwards. */
@@ -273,6 +282,7 @@ export function createServices(config: Config | ConfigSections): Services {
           push,
           deliveryLog: new CosmosDeliveryLog(services.telemetryDatabase.container('deliveries')),
           channels,
+          webhooks: services.webhooks.sender,
           audience: (equipmentIds) => assignedUserIds(services.pool, equipmentIds),
           log: fanOutLog,
         });
@@ -366,6 +376,38 @@ export function createServices(config: Config | ConfigSections): Services {
     },
     get technicianLocations() {
       return once('technicianLocations', () => technicianLocations(() => services.redis));
+    },
+    get webhooks() {
+      return once('webhooks', () => {
+        const config = section('webhooks');
+        const policy = { allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK_HTTP };
+        const keys = config.WEBHOOK_SECRET_KEY_ID
+          ? keyVaultWrapper(
+              config.WEBHOOK_SECRET_KEY_ID,
+              azureCredential(config.WEBHOOK_SECRET_KEY__clientId),
+            )
+          : config.WEBHOOK_SECRET_KEY_FILE
+            ? keyFileWrapper(config.WEBHOOK_SECRET_KEY_FILE)
+            : undefined;
+        if (!keys) {
+          console.info(
+            '[fan-out] Webhooks are off: neither WEBHOOK_SECRET_KEY_ID nor WEBHOOK_SECRET_KEY_FILE is set.',
+          );
+          return { policy, secrets: undefined, sender: undefined };
+        }
+        const secrets = new WebhookSecretStore(keys);
+        const sender = new WebhookSender({
+          // The pool is asked for at the first delivery, as the severity rules' is.
+          registry: mysqlWebhookRegistry(() => services.pool),
+          secrets,
+          policy,
+          disableAfterFailures: config.WEBHOOK_DISABLE_AFTER_FAILURES,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          maxResponseBytes: config.WEBHOOK_MAX_RESPONSE_BYTES,
+          log: fanOutLog,
+        });
+        return { policy, secrets, sender };
+      });
     },
     get healthChecks() {
       return once('healthChecks', () => ({

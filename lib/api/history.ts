@@ -18,7 +18,7 @@ import type {
 } from './historySchemas.js';
 import type { Equipment, ServiceRecord, Technician } from './schemas.js';
 
-type Aggregate = 'equipment' | 'technician' | 'service_record' | 'silence';
+type Aggregate = 'equipment' | 'technician' | 'service_record' | 'silence' | 'webhook';
 type Fields = Readonly<Record<string, unknown>>;
 
 export interface NewChangeEvent {

@@ -13,6 +13,15 @@ import {
 import { offlineTimeoutInputSchema, offlineTimeoutSchema } from './offlineTimeout.js';
 import { notificationPreferencesSchema } from './notificationPreferences.js';
 import { notificationPreferencesInputSchema } from '../fanout/preferences.js';
+import {
+  webhookCreatedSchema,
+  webhookHistoryPageSchema,
+  webhookHistoryQuerySchema,
+  webhookInputSchema,
+  webhookPageSchema,
+  webhookQuerySchema,
+  webhookSchema,
+} from './webhooks.js';
 import { equipmentThresholdsInputSchema, equipmentThresholdsSchema } from './thresholds.js';
 import { nearestTechniciansSchema, positionInputSchema } from './locations.js';
 import {
@@ -410,6 +419,7 @@ export function buildOpenApiDocument(
 
   registerThresholds(registry);
   registerSilences(registry);
+  registerWebhooks(registry);
   registerOfflineTimeout(registry);
   registerNotificationPreferences(registry);
   registerTelemetryReads(registry);
@@ -606,6 +616,131 @@ function registerSilences(registry: OpenAPIRegistry): void {
       404: problem('No such silence.'),
       409: problem('The silence has already ended.'),
       412: problem('If-Match is stale.'),
+      ...authErrors,
+    },
+  });
+}
+
+/** /webhooks: where alert events are delivered, signed (Admin only). */
+function registerWebhooks(registry: OpenAPIRegistry): void {
+  const content = { 'application/json': { schema: webhookSchema } };
+  const common = { tags: ['Webhooks'], security: [{ bearer: [] }] };
+  const body = {
+    required: true,
+    content: { 'application/json': { schema: webhookInputSchema } },
+  };
+  const badBody =
+    'Bad body; or a URL delivery would refuse (not https, credentials, or a host that is or ' +
+    'resolves to a private, loopback, link-local or platform address), naming `#/url`.';
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/webhooks',
+    operationId: 'listWebhooks',
+    summary: 'Webhooks, oldest first',
+    request: { query: webhookQuerySchema, headers: ifNoneMatchHeader },
+    responses: {
+      200: {
+        description: 'One page.',
+        headers: listEtagHeader,
+        content: { 'application/json': { schema: webhookPageSchema } },
+      },
+      304: notModified(listEtagHeader),
+      400: problem('Bad filter, limit or cursor.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'post',
+    path: '/webhooks',
+    operationId: 'createWebhook',
+    summary: 'Register an endpoint for alert events',
+    description:
+      'Each matching alert event is POSTed as JSON signed after the Standard Webhooks ' +
+      'specification (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`). ' +
+      'The answer carries the signing secret, once: no later answer shows it.',
+    request: { body },
+    responses: {
+      201: {
+        description: 'Created, with the secret.',
+        headers: etagHeader,
+        content: { 'application/json': { schema: webhookCreatedSchema } },
+      },
+      400: problem(badBody),
+      413: problem('Body over 1 MiB.'),
+      415: problem('Body is not JSON.'),
+      503: problem('No key for webhook secrets is configured.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/webhooks/{id}',
+    operationId: 'getWebhook',
+    summary: 'One webhook (never its secret)',
+    request: { params: idParams, headers: ifNoneMatchHeader },
+    responses: {
+      200: { description: 'Found.', headers: etagHeader, content },
+      304: notModified(etagHeader),
+      400: problem('Bad id.'),
+      404: problem('No such webhook.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'put',
+    path: '/webhooks/{id}',
+    operationId: 'replaceWebhook',
+    summary: 'Replace a webhook (its secret stays)',
+    description:
+      '`isActive: true` re-enables a webhook delivery disabled, clearing `disabledAt` and ' +
+      '`disabledReason` and its run of failures.',
+    request: { params: idParams, headers: ifMatchHeader, body },
+    responses: {
+      200: { description: 'Replaced.', headers: etagHeader, content },
+      400: problem(badBody),
+      404: problem('No such webhook.'),
+      412: problem('If-Match is stale.'),
+      413: problem('Body over 1 MiB.'),
+      415: problem('Body is not JSON.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'delete',
+    path: '/webhooks/{id}',
+    operationId: 'deleteWebhook',
+    summary: 'Delete a webhook; deliveries still owed to it are dropped',
+    request: { params: idParams, headers: ifMatchHeader },
+    responses: {
+      204: { description: 'Deleted.' },
+      400: problem('Bad id.'),
+      404: problem('No such webhook.'),
+      412: problem('If-Match is stale.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    ...common,
+    method: 'get',
+    path: '/webhooks/{id}/history',
+    operationId: 'listWebhookHistory',
+    summary: 'Change history of a webhook, newest first (never its secret)',
+    description:
+      'Who created, changed, disabled (`system:webhook-delivery`) or deleted it, with the ' +
+      'webhook before and after. A deleted webhook’s history stays readable.',
+    request: { params: idParams, query: webhookHistoryQuerySchema },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: { 'application/json': { schema: webhookHistoryPageSchema } },
+      },
+      400: problem('Bad id, limit or cursor.'),
+      404: problem('No such webhook, ever.'),
       ...authErrors,
     },
   });

@@ -16,6 +16,7 @@ import type { AlertOutbox, StoredAlert } from './outbox.js';
 import { pushPlatforms, type PushPlatform, type PushSender } from './push.js';
 import { alertRecipients, alertTargets, groupSendFilter, pushTags } from './routing.js';
 import type { WebPubSubSender } from './webPubSub.js';
+import type { WebhookSender } from './webhooks.js';
 
 export interface DelivererOptions {
   outbox: AlertOutbox;
@@ -28,6 +29,8 @@ export interface DelivererOptions {
   deliveryLog?: DeliveryLog | undefined;
   /** Email and SMS (lib/fanout/channels.ts); a channel absent: its duties are dropped. */
   channels?: AlertChannels | undefined;
+  /** Absent when webhooks are not configured: webhook duties are then dropped. */
+  webhooks?: WebhookSender | undefined;
   /** Active technicians' user ids per equipment id. */
   audience(equipmentIds: readonly string[]): Promise<Map<string, string[]>>;
   log(message: string): void;
@@ -163,7 +166,7 @@ export class AlertDeliverer {
     const people = needsPeople ? alertRecipients(assigned, alert.assigneeUserId) : [];
     const admins = escalatedToAdmins(alert);
     const tags = pushTags(people, admins);
-    const { push, channels } = this.options;
+    const { push, channels, webhooks } = this.options;
     const dropped = new Map<string, string>();
     const drop = (target: string, reason?: string): [] => {
       dropped.set(
@@ -178,6 +181,20 @@ export class AlertDeliverer {
       if (delivery.pending.includes(duty))
         channelTargets.set(duty, (await channels?.[duty]?.targets(alert, delivery.type)) ?? []);
     }
+    // The duty `webhooks` becomes one target per matching webhook; when they cannot be
+    // listed (MySQL down) the duty stays owed and the other targets go ahead.
+    let webhookTargets: string[] = [];
+    let webhooksUnlisted = false;
+    if (webhooks && delivery.pending.includes('webhooks')) {
+      try {
+        webhookTargets = await webhooks.targets(alert, delivery.type);
+      } catch (error) {
+        webhooksUnlisted = true;
+        this.options.log(
+          `Alert ${alert.id} v${alert.version}: webhooks not listed: ${String(error)}`,
+        );
+      }
+    }
     const targets = [
       ...new Set(
         delivery.pending.flatMap((target) => {
@@ -190,6 +207,9 @@ export class AlertDeliverer {
           const duty = channelDuties.find((name) => target.startsWith(`${name}:`));
           if (duty && !channels?.[duty])
             return drop(target, `The ${duty} channel is not configured`);
+          if (target === 'webhooks') return webhookTargets;
+          if (target.startsWith('webhook:') && !webhooks)
+            return drop(target, 'Webhooks are not configured');
           return [target];
         }),
       ),
@@ -226,6 +246,7 @@ export class AlertDeliverer {
       })),
     ];
     const failed = targets.filter((_, i) => outcomes[i]?.status === 'rejected');
+    if (webhooksUnlisted) failed.push('webhooks');
     if (failed.length) {
       const reasons = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
       this.options.log(
@@ -266,6 +287,15 @@ export class AlertDeliverer {
         // The receipt (address, operation id) goes to the delivery log.
         return channel.send(name, alert, alert.delivery?.type ?? 'alert.raised', signal);
       }
+    }
+    if (kind === 'webhook' && this.options.webhooks) {
+      // Its receipt (URL, message id) is for the delivery log, which records it by target.
+      return this.options.webhooks.send(
+        name,
+        alert,
+        alert.delivery?.type ?? 'alert.updated',
+        signal,
+      );
     }
     throw new Error(`Unknown delivery target ${target}`);
   }

@@ -261,6 +261,48 @@ export const migrations: readonly Migration[] = [
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ],
   },
+  {
+    version: 10,
+    name: 'webhooks: endpoints for alert events, their sealed secrets and runs of failures',
+    statements: [
+      // One row per webhook (lib/api/webhooks.ts). The signing secret is stored sealed
+      // (lib/fanout/webhookSecrets.ts): AES-256-GCM under a data key of its own, which is
+      // stored wrapped by a Key Vault key (Azure) or the local key file, named by
+      // secret_key_id. Filters are JSON lists of values, NULL for any. Delivery disabling a
+      // webhook (a long run of failures, or 410 Gone) records when and why and bumps the
+      // version; changes are change_events entries (aggregate 'webhook').
+      `CREATE TABLE webhooks (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        url VARCHAR(2000) NOT NULL,
+        event_types JSON NOT NULL,
+        severities JSON NULL,
+        equipment_types JSON NULL,
+        locations JSON NULL,
+        description VARCHAR(200) NULL,
+        is_active BOOLEAN NOT NULL DEFAULT TRUE,
+        disabled_at DATETIME(3) NULL,
+        disabled_reason VARCHAR(500) NULL,
+        secret_ciphertext VARBINARY(255) NOT NULL,
+        secret_wrapped_key VARBINARY(1024) NOT NULL,
+        secret_key_id VARCHAR(500) NOT NULL,
+        version INT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        KEY ix_webhooks_active (is_active, id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      // The current run of failed deliveries of a webhook, apart from its row: counting
+      // changes neither the webhook's version nor its updated_at. A success deletes the row.
+      `CREATE TABLE webhook_failures (
+        webhook_id BIGINT UNSIGNED NOT NULL,
+        consecutive_failures INT UNSIGNED NOT NULL,
+        last_failure_at DATETIME(3) NOT NULL,
+        last_error VARCHAR(500) NOT NULL,
+        PRIMARY KEY (webhook_id),
+        CONSTRAINT fk_webhook_failures_webhook FOREIGN KEY (webhook_id) REFERENCES webhooks (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
 ];
 
 function checksum(migration: Migration): string {

@@ -278,6 +278,8 @@ export function nextDelivery(
   )
     owed.push('email');
   if (pushOwed || stillOwes('sms')) owed.push('sms');
+  // Webhooks are owed every event: each webhook chooses its event types (lib/fanout/webhooks.ts).
+  owed.push('webhooks');
   return suppressed
     ? { version, type: effective, pending: [], attempts: 0, withheld: owed }
     : { version, type: effective, pending: owed, attempts: 0 };

@@ -168,6 +168,8 @@ const localOnly = [
   'WEBPUBSUB_KEY',
   'NOTIFICATION_HUBS_CA_CERT_FILE',
   'REDIS_URL',
+  'WEBHOOK_SECRET_KEY_FILE',
+  'WEBHOOK_ALLOW_LOOPBACK_HTTP',
 ];
 /** Tunables whose code defaults suit Azure; the template may leave them out. */
 const tunables = [
@@ -190,6 +192,9 @@ const tunables = [
   'REDIS_KEY_PREFIX',
   'REDIS_TIMEOUT_MS',
   'RATE_LIMITS',
+  'WEBHOOK_DISABLE_AFTER_FAILURES',
+  'WEBHOOK_TIMEOUT_MS',
+  'WEBHOOK_MAX_RESPONSE_BYTES',
 ];
 /** Settings only present when push is deployed. */
 const pushSettings = ['NOTIFICATION_HUBS_CONNECTION', 'NOTIFICATION_HUB_NAME'];
@@ -211,6 +216,7 @@ function deployedValue(name: string, value: string): string {
     AUTH_ISSUER: `https://login.microsoftonline.com/${tenantId}/v2.0`,
     AUTH_JWKS_URI: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
     NOTIFICATION_HUBS_CONNECTION: 'Endpoint=sb://resolved-by-the-platform/',
+    WEBHOOK_SECRET_KEY_ID: 'https://kv-x.vault.azure.net/keys/webhook-secrets',
   };
   const sample = samples[name];
   if (sample === undefined) throw new Error(`no sample for ${name} = ${value}`);
@@ -362,8 +368,28 @@ describe.each(Object.keys(scenarios) as Scenario[])('app settings (%s)', (scenar
       ).toBe(settings['NOTIFICATION_HUB_NAME']);
     } else {
       expect(resources(scenario, 'Microsoft.NotificationHubs/namespaces')).toHaveLength(0);
-      expect(resources(scenario, 'Microsoft.KeyVault/vaults')).toHaveLength(0);
+      expect(resources(scenario, 'Microsoft.KeyVault/vaults/secrets')).toHaveLength(0);
     }
+  });
+
+  it('keeps webhook secrets under a Key Vault key, RBAC only, purge-protected', () => {
+    const settings = appSettings(scenario);
+    const vault = one(scenario, 'Microsoft.KeyVault/vaults');
+    const key = one(scenario, 'Microsoft.KeyVault/vaults/keys');
+    expect(vault.properties).toMatchObject({
+      enableRbacAuthorization: true,
+      enableSoftDelete: true,
+      enablePurgeProtection: true,
+    });
+    expect(key.properties).toMatchObject({
+      kty: 'RSA',
+      keyOps: ['wrapKey', 'unwrapKey'],
+      attributes: { exportable: false },
+    });
+    expect(settings['WEBHOOK_SECRET_KEY_ID']).toMatch(readsProperty(key.id, 'keyUri'));
+    expect(settings['WEBHOOK_SECRET_KEY__clientId']).toMatch(
+      readsProperty(appIdentityId(scenario), 'clientId'),
+    );
   });
 });
 
@@ -375,6 +401,7 @@ const role = {
   eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975',
   webPubSubServiceOwner: '12cf5a90-567b-43ae-8102-96cf46c7d9b4',
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+  keyVaultCryptoServiceEncryptionUser: 'e147488a-f6f5-4113-8e2d-b22465e65bf6',
 };
 
 describe.each(Object.keys(scenarios) as Scenario[])('role assignments (%s)', (scenario) => {
@@ -417,6 +444,11 @@ describe.each(Object.keys(scenarios) as Scenario[])('role assignments (%s)', (sc
       {
         role: role.webPubSubServiceOwner,
         scope: scopeOf('Microsoft.SignalRService/webPubSub'),
+        principal: 'app',
+      },
+      {
+        role: role.keyVaultCryptoServiceEncryptionUser,
+        scope: scopeOf('Microsoft.KeyVault/vaults/keys'),
         principal: 'app',
       },
     ];

@@ -399,7 +399,7 @@ describe('ingestTelemetry: equipment in maintenance', () => {
           version: 1,
           type: 'alert.raised',
           pending: [],
-          withheld: ['webPubSub', 'push', 'email', 'sms'],
+          withheld: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
         },
       });
       expect(muted).not.toHaveProperty('deliveryPending');

@@ -170,7 +170,7 @@ describe('OpenAPI document', () => {
         (d.name.endsWith('-collection') && d.method === 'post') ||
         (d.name.endsWith('-item') && d.method === 'put'),
     );
-    expect(writes.length).toBe(7);
+    expect(writes.length).toBe(9);
     for (const { path, method } of writes) {
       const body = operation(path, method).requestBody;
       expect(body?.required, `${method} ${path}`).toBe(true);

@@ -81,7 +81,7 @@ describe('pipeline: equipment under a silence', () => {
           version: 1,
           type: 'alert.raised',
           pending: [],
-          withheld: ['webPubSub', 'push', 'email', 'sms'],
+          withheld: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
         },
       });
       expect(muted).not.toHaveProperty('deliveryPending');
@@ -153,7 +153,7 @@ describe('pipeline: equipment under a silence', () => {
     expect(silenced).toMatchObject({
       version: 2,
       suppressed: { reason: 'silence', silenceId },
-      delivery: { pending: [], withheld: ['webPubSub', 'push', 'email', 'sms'] },
+      delivery: { pending: [], withheld: ['webPubSub', 'push', 'email', 'sms', 'webhooks'] },
     });
     expect((silenced?.['timeline'] as unknown[]).at(-1)).toMatchObject({
       action: 'muted',

@@ -64,6 +64,8 @@ export async function truncateAll(pool: Pool): Promise<void> {
     await connection.query('SET FOREIGN_KEY_CHECKS = 0');
     for (const table of [
       'change_events',
+      'webhook_failures',
+      'webhooks',
       'silences',
       'equipment_thresholds',
       'equipment_technicians',

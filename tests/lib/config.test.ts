@@ -153,7 +153,36 @@ describe('loadConfig', () => {
       REDIS_PORT: 10_000,
       REDIS_KEY_PREFIX: 'sis:',
       REDIS_TIMEOUT_MS: 1000,
+      WEBHOOK_ALLOW_LOOPBACK_HTTP: false,
+      WEBHOOK_DISABLE_AFTER_FAILURES: 100,
+      WEBHOOK_TIMEOUT_MS: 5000,
+      WEBHOOK_MAX_RESPONSE_BYTES: 65_536,
     });
+  });
+
+  it('takes at most one keeper of webhook secrets, and loopback deliveries never in Azure', () => {
+    const keyId = 'https://kv-x.vault.azure.net/keys/webhook-secrets';
+    expect(loadConfig({ ...good, WEBHOOK_SECRET_KEY_ID: keyId })).toMatchObject({
+      WEBHOOK_SECRET_KEY_ID: keyId,
+      WEBHOOK_ALLOW_LOOPBACK_HTTP: false,
+    });
+    expect(
+      configError({ ...good, WEBHOOK_SECRET_KEY_ID: keyId, WEBHOOK_SECRET_KEY_FILE: '/k' })
+        .problems,
+    ).toEqual(['WEBHOOK_SECRET_KEY_FILE: set either this or WEBHOOK_SECRET_KEY_ID']);
+    expect(
+      configError({ ...good, WEBHOOK_SECRET_KEY_ID: keyId, WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true' })
+        .problems,
+    ).toEqual([
+      'WEBHOOK_ALLOW_LOOPBACK_HTTP: only for the local stack, never with WEBHOOK_SECRET_KEY_ID',
+    ]);
+    expect(
+      configError({ ...good, WEBHOOK_SECRET_KEY_ID: 'http://kv-x.vault.azure.net/keys/k' })
+        .problems,
+    ).toEqual(['WEBHOOK_SECRET_KEY_ID: expected a URL with protocol https:']);
+    expect(configError({ ...good, WEBHOOK_DISABLE_AFTER_FAILURES: '0' }).problems).toEqual([
+      'WEBHOOK_DISABLE_AFTER_FAILURES: expected a whole number from 1 to 100000',
+    ]);
   });
 
   it('needs exactly one way to Redis, and Entra settings only with a host name', () => {

@@ -92,6 +92,7 @@ describe('nextDelivery', () => {
       'push',
       'email',
       'sms',
+      'webhooks',
     ]);
     const delivered = {
       ...base,
@@ -102,11 +103,12 @@ describe('nextDelivery', () => {
       'push',
       'email',
       'sms',
+      'webhooks',
     ]);
     expect(nextDelivery(delivered, 'alert.updated', 2)).toEqual({
       version: 2,
       type: 'alert.updated',
-      pending: ['webPubSub'],
+      pending: ['webPubSub', 'webhooks'],
       attempts: 0,
     });
   });
@@ -155,7 +157,7 @@ describe('nextDelivery', () => {
     expect(nextDelivery(unsent, 'alert.updated', 2)).toEqual({
       version: 2,
       type: 'alert.raised',
-      pending: ['webPubSub', 'push', 'email', 'sms'],
+      pending: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
       attempts: 0,
     });
     const pushOwed = {
@@ -169,7 +171,7 @@ describe('nextDelivery', () => {
     };
     expect(nextDelivery(pushOwed, 'alert.updated', 2)).toMatchObject({
       type: 'alert.updated',
-      pending: ['webPubSub', 'push', 'sms'],
+      pending: ['webPubSub', 'push', 'sms', 'webhooks'],
     });
   });
 });

@@ -261,6 +261,7 @@ describe('schema', () => {
       'service_records.equipment_id -> equipment.id RESTRICT',
       'service_records.technician_id -> technicians.id RESTRICT',
       'technician_notification_preferences.technician_id -> technicians.id CASCADE',
+      'webhook_failures.webhook_id -> webhooks.id CASCADE',
     ]);
   });
 
@@ -269,7 +270,13 @@ describe('schema', () => {
       `SELECT table_name AS t, column_name AS c FROM information_schema.columns
        WHERE table_schema = DATABASE() AND column_name IN ('version', 'created_at', 'updated_at')`,
     );
-    for (const table of ['equipment', 'technicians', 'service_records', 'equipment_thresholds']) {
+    for (const table of [
+      'equipment',
+      'technicians',
+      'service_records',
+      'equipment_thresholds',
+      'webhooks',
+    ]) {
       expect(
         rows
           .filter((r) => r['t'] === table)

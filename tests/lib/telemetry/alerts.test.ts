@@ -38,7 +38,7 @@ describe('applyBreach: equipment in maintenance', () => {
       type: 'alert.raised',
       pending: [],
       attempts: 0,
-      withheld: ['webPubSub', 'push', 'email', 'sms'],
+      withheld: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
     });
     expect(muted.deliveryPending).toBeUndefined();
     // Still muted: the raise nobody received stays withheld, as raised.
@@ -50,7 +50,7 @@ describe('applyBreach: equipment in maintenance', () => {
     expect(delivered.delivery).toEqual({
       version: 3,
       type: 'alert.raised',
-      pending: ['webPubSub', 'push', 'email', 'sms'],
+      pending: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
       attempts: 0,
     });
     expect(delivered.deliveryPending).toBe(true);
@@ -66,7 +66,10 @@ describe('applyBreach: equipment in maintenance', () => {
     expect(muted).toMatchObject({ suppressed: { reason: 'maintenance' }, occurrences: 2 });
     expect(muted.delivery).toMatchObject({ type: 'alert.updated', pending: [] });
     const after = applyBreach(muted, 'E1', w2, summary, breach(82)) as Alert;
-    expect(after.delivery).toMatchObject({ type: 'alert.updated', pending: ['webPubSub'] });
+    expect(after.delivery).toMatchObject({
+      type: 'alert.updated',
+      pending: ['webPubSub', 'webhooks'],
+    });
   });
 });
 
@@ -226,7 +229,7 @@ describe('applyCalm: hysteresis', () => {
       version: 2,
       clearedAt: new Date(w3).toISOString(),
       clearedWindowStart: new Date(w2).toISOString(),
-      delivery: { type: 'alert.cleared', pending: ['webPubSub', 'email'] },
+      delivery: { type: 'alert.cleared', pending: ['webPubSub', 'email', 'webhooks'] },
     });
     expect(cleared.normalStreak).toBeUndefined();
     expect(cleared.timeline?.at(-1)).toMatchObject({
@@ -325,7 +328,7 @@ describe('applyCalm: hysteresis', () => {
         occurrences: 2,
         severity: 'high', // never silently de-escalates
         lastWindowStart: new Date(w2).toISOString(),
-        delivery: { type: 'alert.reopened', pending: ['webPubSub'] },
+        delivery: { type: 'alert.reopened', pending: ['webPubSub', 'webhooks'] },
       });
       expect(reopened.clearedAt).toBeUndefined();
       expect(reopened.clearedWindowStart).toBeUndefined();
@@ -359,7 +362,7 @@ describe('applyCalm: hysteresis', () => {
       ) as Alert;
       expect(reopened.delivery).toMatchObject({
         type: 'alert.reopened',
-        pending: ['webPubSub', 'push', 'sms'],
+        pending: ['webPubSub', 'push', 'sms', 'webhooks'],
       });
       // It needs someone again: the acknowledgement is dropped (the timeline keeps it).
       expect(reopened.acknowledgedBy).toBeUndefined();

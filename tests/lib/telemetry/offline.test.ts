@@ -96,7 +96,10 @@ describe('raiseOffline', () => {
         timeoutMinutes: 15,
         statusBefore: 'Operational',
       },
-      delivery: { type: 'alert.raised', pending: ['webPubSub', 'push', 'email', 'sms'] },
+      delivery: {
+        type: 'alert.raised',
+        pending: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
+      },
     });
     expect(alert?.timeline?.map((e) => e.action)).toEqual(['raised']);
     expect(equipmentIdOfAlert(alert?.id ?? '')).toBe('7');
@@ -130,7 +133,7 @@ describe('raiseOffline', () => {
     expect(alert).toMatchObject({
       suppressed: { reason: 'maintenance' },
       offline: { statusBefore: null },
-      delivery: { pending: [], withheld: ['webPubSub', 'push', 'email', 'sms'] },
+      delivery: { pending: [], withheld: ['webPubSub', 'push', 'email', 'sms', 'webhooks'] },
     });
     expect(alert?.deliveryPending).toBeUndefined();
   });

@@ -161,7 +161,7 @@ describe('offline detection under a silence', () => {
     const [muted] = await offlineAlerts('31');
     expect(muted).toMatchObject({
       suppressed: { reason: 'silence', silenceId: silence.insertId },
-      delivery: { pending: [], withheld: ['webPubSub', 'push', 'email', 'sms'] },
+      delivery: { pending: [], withheld: ['webPubSub', 'push', 'email', 'sms', 'webhooks'] },
     });
     expect(muted).not.toHaveProperty('deliveryPending');
     expect(await statusOf(31)).toBe('Offline');

@@ -74,14 +74,14 @@ describe('applyBreach under a silence', () => {
     expect(held.suppressed).toEqual({ reason: 'silence', silenceId: 4 });
     expect(held.delivery).toMatchObject({
       pending: [],
-      withheld: ['webPubSub', 'push', 'email', 'sms'],
+      withheld: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
     });
     expect(held.deliveryPending).toBeUndefined();
     const released = applyBreach(held, '7', at('09:05'), summary, breach) as Alert;
     expect(released.suppressed).toBeUndefined();
     expect(released.delivery).toMatchObject({
       type: 'alert.raised',
-      pending: ['webPubSub', 'push', 'email', 'sms'],
+      pending: ['webPubSub', 'push', 'email', 'sms', 'webhooks'],
     });
   });
 });
