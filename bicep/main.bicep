@@ -166,6 +166,12 @@ param aggregateTtlDays int = 90
 @description('Days a dead letter is kept (DEAD_LETTER_TTL_DAYS).')
 param deadLetterTtlDays int = 14
 
+@description('Where Communication Services (email and SMS) keeps data at rest: a geography such as Europe, United States, UK, Norway.')
+param communicationDataLocation string = 'Europe'
+
+@description('E.164 number (e.g. +14255550123) bought on the Communication Services resource that SMS are sent from (SMS_FROM_NUMBER); empty: SMS off. Buying it is a manual step, see README "Deploy to Azure".')
+param smsFromNumber string = ''
+
 var tags = {
   'azd-env-name': environmentName
 }
@@ -213,6 +219,8 @@ module resources 'resources.bicep' = {
     mysqlReadReplica: mysqlReadReplica
     aggregateTtlDays: aggregateTtlDays
     deadLetterTtlDays: deadLetterTtlDays
+    communicationDataLocation: communicationDataLocation
+    smsFromNumber: smsFromNumber
   }
 }
 
@@ -240,5 +248,7 @@ output MYSQL_DATABASE string = resources.outputs.mysqlDatabase
 output MYSQL_APP_USER string = resources.outputs.mysqlAppUser
 output NOTIFICATION_HUB_NAME string = resources.outputs.notificationHubName
 output KEY_VAULT_NAME string = resources.outputs.keyVaultName
+output COMMUNICATION_ENDPOINT string = resources.outputs.communicationEndpoint
+output EMAIL_SENDER_ADDRESS string = resources.outputs.emailSenderAddress
 output AUTH_ISSUER string = resources.outputs.authIssuer
 output AUTH_AUDIENCE string = resources.outputs.authAudience

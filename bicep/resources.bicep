@@ -101,6 +101,12 @@ param aggregateTtlDays int
 @description('Days a dead letter is kept.')
 param deadLetterTtlDays int
 
+@description('Where Communication Services and its email service keep data at rest.')
+param communicationDataLocation string
+
+@description('E.164 number SMS are sent from; empty: SMS off.')
+param smsFromNumber string
+
 @secure()
 @description('Password of the MySQL server\'s built-in administrator, which Azure requires at creation. Nobody needs it: the server accepts only Entra ID sign-ins (aad_auth_only), so a fresh random value is set on each deployment.')
 param mysqlAdministratorPassword string = newGuid()
@@ -127,6 +133,10 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   // keys/read, keys/wrap, keys/unwrap: what webhook secret sealing needs, and no more.
   keyVaultCryptoServiceEncryptionUser: 'e147488a-f6f5-4113-8e2d-b22465e65bf6'
+  // Communication and Email Service Owner: the only built-in role that lets an Entra identity
+  // send email and SMS (there is no narrower data-plane role); scoped to the one resource.
+  // learn.microsoft.com/azure/role-based-access-control/built-in-roles/web-and-mobile
+  communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
 }
 // Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role).
 var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
@@ -677,6 +687,47 @@ resource keyVault 'Microsoft.KeyVault/vaults@2026-02-01' = {
   }
 }
 
+// ---------------------------------------------------------------- Communication Services
+
+// Email and SMS (lib/fanout/communication.ts). An email service with an Azure-managed domain
+// (DoNotReply@<guid>.azurecomm.net, no DNS to verify) linked to the Communication Services
+// resource the app sends through with its identity; access keys are off. Both are global
+// resources whose data stays in communicationDataLocation. A phone number for SMS cannot be
+// bought by a template: see README "Deploy to Azure".
+// learn.microsoft.com/javascript/api/@azure/arm-communication/communicationserviceproperties
+resource emailService 'Microsoft.Communication/emailServices@2025-05-01' = {
+  name: 'ecs-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    dataLocation: communicationDataLocation
+  }
+
+  resource managedDomain 'domains' = {
+    // The service requires this name for the Azure-managed domain.
+    name: 'AzureManagedDomain'
+    location: 'global'
+    tags: tags
+    properties: {
+      domainManagement: 'AzureManaged'
+      userEngagementTracking: 'Disabled'
+    }
+  }
+}
+
+resource communication 'Microsoft.Communication/communicationServices@2025-05-01' = {
+  name: 'acs-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    dataLocation: communicationDataLocation
+    disableLocalAuth: true
+    linkedDomains: [
+      emailService::managedDomain.id
+    ]
+  }
+}
+
 // ---------------------------------------------------------------- MySQL
 
 resource mysql 'Microsoft.DBforMySQL/flexibleServers@2024-12-30' = {
@@ -863,6 +914,12 @@ var appSettings = {
   // Versionless: each wrap uses the key's current version and the secret records which.
   WEBHOOK_SECRET_KEY_ID: keyVault::webhookSecretsKey.properties.keyUri
   WEBHOOK_SECRET_KEY__clientId: identity.properties.clientId
+  COMMUNICATION__endpoint: 'https://${communication.properties.hostName}'
+  COMMUNICATION__credential: 'managedidentity'
+  COMMUNICATION__clientId: identity.properties.clientId
+  EMAIL_SENDER_ADDRESS: 'DoNotReply@${emailService::managedDomain.properties.mailFromSenderDomain}'
+  // Empty until a number is bought and set (smsFromNumber): SMS stays off.
+  SMS_FROM_NUMBER: smsFromNumber
 }
 
 // Push, when deployed: the send-only connection string stays in Key Vault; the platform
@@ -923,7 +980,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
 
   resource settings 'config' = {
     name: 'appsettings'
-    properties: union(appSettings, pushAppSettings)
+    properties: union(appSettings, pushAppSettings, {
+      // The dashboard links in emails and SMS point here.
+      APP_PUBLIC_URL: 'https://${functionApp.properties.defaultHostName}'
+    })
   }
 
   // Deployments sign in with Entra ID (azd, az functionapp deploy), never basic credentials.
@@ -1017,6 +1077,17 @@ resource webhookKeyUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// Send email and SMS through this resource only.
+resource communicationOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communication.id, identity.id, roles.communicationAndEmailServiceOwner)
+  scope: communication
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.communicationAndEmailServiceOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // Read this one secret, not the whole vault.
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableNotificationHubs) {
   name: guid(keyVault::notificationHubsConnection.id, identity.id, roles.keyVaultSecretsUser)
@@ -1052,5 +1123,7 @@ output mysqlDatabase string = mysqlDatabaseName
 output mysqlAppUser string = identity.name
 output notificationHubName string = enableNotificationHubs ? notificationHubName : ''
 output keyVaultName string = keyVault.name
+output communicationEndpoint string = appSettings.COMMUNICATION__endpoint
+output emailSenderAddress string = appSettings.EMAIL_SENDER_ADDRESS
 output authIssuer string = appSettings.AUTH_ISSUER
 output authAudience string = authApiAppId

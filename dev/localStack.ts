@@ -24,6 +24,7 @@ import {
   type EventHubsStandInOptions,
 } from './eventhubs/index.js';
 import { startWebPubSubStandIn, type WebPubSubStandIn } from './webpubsub/index.js';
+import { startCommunicationStandIn, type CommunicationStandIn } from './communication/index.js';
 import { migrate } from '../lib/mysql/migrations.js';
 import type { Pool } from 'mysql2/promise';
 import type { LocalHttpHostOptions } from './httpHost.js';
@@ -192,22 +193,25 @@ export async function applyMigrations(
   log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date.');
 }
 
-/** Keys of the local stand-ins, generated once into the data folder (git-ignored). */
-function localKeys(dataDir: string): { device: string; app: string; webPubSub: string } {
+const localKeyNames = ['device', 'app', 'webPubSub', 'communication'] as const;
+type LocalKeys = Record<(typeof localKeyNames)[number], string>;
+
+/**
+ * Keys of the local stand-ins, generated once into the data folder (git-ignored); a key the
+ * file lacks (written before that stand-in existed) is generated and added, the others kept.
+ */
+function localKeys(dataDir: string): LocalKeys {
   const file = join(dataDir, 'local-keys.json');
-  if (existsSync(file))
-    return JSON.parse(readFileSync(file, 'utf8')) as {
-      device: string;
-      app: string;
-      webPubSub: string;
-    };
-  const keys = {
-    device: randomBytes(32).toString('base64'),
-    app: randomBytes(32).toString('base64'),
-    webPubSub: randomBytes(32).toString('base64'),
-  };
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
+  const stored = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalKeys>)
+    : {};
+  const keys = Object.fromEntries(
+    localKeyNames.map((name) => [name, stored[name] ?? randomBytes(32).toString('base64')]),
+  ) as LocalKeys;
+  if (localKeyNames.some((name) => stored[name] === undefined)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
+  }
   return keys;
 }
 
@@ -237,6 +241,7 @@ export interface LocalMessaging {
   /** Send-only connection string for devices (the simulator). */
   deviceConnectionString?: string;
   webPubSub?: WebPubSubStandIn;
+  communication?: CommunicationStandIn;
   /** Stops what was started here, in the reverse order of starting. */
   stop(): Promise<void>;
   /** Kills the processes started here (Azurite) at once, for when there is no time left. */
@@ -259,16 +264,19 @@ export interface MessagingStandInOptions {
   };
   /** The Web PubSub stand-in with this hub; omitted, it is not started. */
   webPubSub?: { port: number; hub: string; accessKey: string };
+  /** The Communication Services (email and SMS) stand-in; omitted, it is not started. */
+  communication?: { port: number; accessKey: string };
 }
 
 export type MessagingStandIns = Pick<
   LocalMessaging,
-  'azurite' | 'eventHubs' | 'webPubSub' | 'stop' | 'kill'
+  'azurite' | 'eventHubs' | 'webPubSub' | 'communication' | 'stop' | 'kill'
 >;
 
 /**
- * Starts the stand-ins `options` names, in the order Azurite, Event Hubs, Web PubSub. When
- * one fails to start, those already started are stopped before the error is thrown.
+ * Starts the stand-ins `options` names, in the order Azurite, Event Hubs, Web PubSub,
+ * Communication Services. When one fails to start, those already started are stopped before
+ * the error is thrown.
  */
 export async function startMessagingStandIns(
   options: MessagingStandInOptions,
@@ -277,7 +285,7 @@ export async function startMessagingStandIns(
   const stop = async () => {
     for (const service of started.reverse()) await service.stop();
   };
-  const result: Pick<LocalMessaging, 'azurite' | 'eventHubs' | 'webPubSub'> = {};
+  const result: Pick<LocalMessaging, 'azurite' | 'eventHubs' | 'webPubSub' | 'communication'> = {};
   try {
     if (options.azurite) {
       result.azurite = await startAzurite(options.azurite);
@@ -304,6 +312,10 @@ export async function startMessagingStandIns(
       });
       started.push(result.webPubSub);
     }
+    if (options.communication) {
+      result.communication = await startCommunicationStandIn(options.communication);
+      started.push(result.communication);
+    }
   } catch (error) {
     await stop();
     throw error;
@@ -317,16 +329,25 @@ export async function startMessagingStandIns(
   };
 }
 
+/** Who local alert emails come from and the number local SMS are sent from, unless set. */
+export const localSenders = {
+  EMAIL_SENDER_ADDRESS: 'DoNotReply@sis.example.com',
+  // A number of the range reserved for fiction (555-01xx), so no real phone is ever named.
+  SMS_FROM_NUMBER: '+15555550100',
+} as const;
+
 /**
  * Azurite, the Event Hubs stand-in (hub `telemetry`, 4 partitions; a send-only `device` key
- * and a listen-only `app` key) and the Web PubSub stand-in (hub `sis`), each unless its
- * setting already points elsewhere (AzureWebJobsStorage, EventHubConnection,
- * WEBPUBSUB__endpoint).
+ * and a listen-only `app` key), the Web PubSub stand-in (hub `sis`) and the Communication
+ * Services stand-in (email and SMS, with `localSenders` where no sender is set), each unless
+ * its setting already points elsewhere (AzureWebJobsStorage, EventHubConnection,
+ * WEBPUBSUB__endpoint, COMMUNICATION_CONNECTION or COMMUNICATION__endpoint).
  */
 export async function ensureLocalMessaging(
   settings: Settings = localAppSettings(),
 ): Promise<LocalMessaging> {
-  const { dataDir, azuritePorts, eventHubsPort, webPubSubPort } = localSettings(settings);
+  const { dataDir, azuritePorts, eventHubsPort, webPubSubPort, communicationPort } =
+    localSettings(settings);
   const keys = localKeys(dataDir);
   const storageSetting = settings['AzureWebJobsStorage'];
   const hub = settings['EVENTHUB_NAME'] || 'telemetry';
@@ -340,6 +361,9 @@ export async function ensureLocalMessaging(
     ...(settings['WEBPUBSUB__endpoint']
       ? {}
       : { webPubSub: { port: webPubSubPort, hub: 'sis', accessKey: keys.webPubSub } }),
+    ...(settings['COMMUNICATION_CONNECTION'] || settings['COMMUNICATION__endpoint']
+      ? {}
+      : { communication: { port: communicationPort, accessKey: keys.communication } }),
   });
   const added: Record<string, string> = {};
   if (standIns.azurite) added['AzureWebJobsStorage'] = standIns.azurite.connectionString;
@@ -347,6 +371,11 @@ export async function ensureLocalMessaging(
   if (standIns.webPubSub) {
     added['WEBPUBSUB__endpoint'] = standIns.webPubSub.endpoint;
     added['WEBPUBSUB_KEY'] = keys.webPubSub;
+  }
+  if (standIns.communication) {
+    added['COMMUNICATION_CONNECTION'] = standIns.communication.connectionString;
+    for (const [name, value] of Object.entries(localSenders))
+      if (!settings[name]) added[name] = value;
   }
   return {
     ...standIns,

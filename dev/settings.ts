@@ -63,6 +63,7 @@ export function localSettings(settings: Settings = localAppSettings()) {
   const cosmosPort = Number(settings['LOCAL_COSMOS_PORT'] || 8081);
   const eventHubsPort = Number(settings['LOCAL_EVENTHUBS_PORT'] || 5672);
   const webPubSubPort = Number(settings['LOCAL_WEBPUBSUB_PORT'] || 8080);
+  const communicationPort = Number(settings['LOCAL_COMMUNICATION_PORT'] || 8090);
   const [azuriteBlob = NaN, azuriteQueue = NaN, azuriteTable = NaN] = (
     settings['LOCAL_AZURITE_PORTS'] || '10000,10001,10002'
   )
@@ -75,6 +76,7 @@ export function localSettings(settings: Settings = localAppSettings()) {
     ['LOCAL_COSMOS_PORT', cosmosPort],
     ['LOCAL_EVENTHUBS_PORT', eventHubsPort],
     ['LOCAL_WEBPUBSUB_PORT', webPubSubPort],
+    ['LOCAL_COMMUNICATION_PORT', communicationPort],
     ['LOCAL_AZURITE_PORTS', azuriteBlob],
     ['LOCAL_AZURITE_PORTS', azuriteQueue],
     ['LOCAL_AZURITE_PORTS', azuriteTable],
@@ -90,6 +92,7 @@ export function localSettings(settings: Settings = localAppSettings()) {
     cosmosPort,
     eventHubsPort,
     webPubSubPort,
+    communicationPort,
     azuritePorts: { blob: azuriteBlob, queue: azuriteQueue, table: azuriteTable },
   };
 }

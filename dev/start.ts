@@ -1,7 +1,8 @@
 /**
  * `npm start`: the product on one machine. Ensures MySQL (MYSQL_URL or a private MariaDB),
  * Redis (REDIS_URL or a private redis-server),
- * Cosmos (or its local stand-in), Azurite, the Event Hubs and Web PubSub stand-ins, applies
+ * Cosmos (or its local stand-in), Azurite, the Event Hubs, Web PubSub and Communication Services
+ * (email and SMS) stand-ins, applies
  * migrations, seeds demo data into an empty database, serves every declared HTTP function at
  * http://127.0.0.1:PORT/api and runs the timer and Event Hub triggers. Ctrl-C stops
  * everything it started, in the reverse order of starting, within 10 s; MySQL and Azurite
@@ -189,7 +190,7 @@ async function startBackingServices(): Promise<BackingServices> {
   Object.assign(settings, messaging.settings);
   Object.assign(settings, localWebhookSettings(settings));
   started.push({
-    name: 'Azurite and the Event Hubs and Web PubSub stand-ins',
+    name: 'Azurite and the Event Hubs, Web PubSub and Communication Services stand-ins',
     stop: () => messaging.stop(),
     kill: () => {
       messaging.kill();
@@ -217,6 +218,8 @@ async function startHttpHost(
   });
   const port = await listen(server, localSettings(settings).port);
   if (issuer) Object.assign(settings, devIssuerSettings(issuer, port));
+  // Links in alert emails and SMS lead to this host's dashboard unless set otherwise.
+  settings['APP_PUBLIC_URL'] ||= `http://127.0.0.1:${port}`;
   started.push({
     name: 'the app services (MySQL pool, Cosmos and Web PubSub clients)',
     stop: () => appServices?.close(),
@@ -327,6 +330,12 @@ function banner(
         ]
       : ['  Event Hubs   EventHubConnection']),
     `  Web PubSub   ${messaging.webPubSub ? `${messaging.webPubSub.endpoint} hub sis (in memory)` : 'WEBPUBSUB__endpoint'}`,
+    ...(messaging.communication
+      ? [
+          `  Email, SMS   ${messaging.communication.endpoint} (Communication Services stand-in, in memory), from ${config.EMAIL_SENDER_ADDRESS ?? ''} and ${config.SMS_FROM_NUMBER ?? ''}`,
+          `    what was sent: ${messaging.communication.messagesUrl}`,
+        ]
+      : ['  Email, SMS   COMMUNICATION__endpoint']),
     'Press Ctrl-C to stop.',
     '',
   ].join('\n');

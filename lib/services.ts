@@ -27,7 +27,7 @@ import {
 } from './config.js';
 import { checkCosmos, cosmosClientFor } from './cosmos/client.js';
 import { cosmosSettingsFrom } from './cosmos/settings.js';
-import { assignedUserIds } from './fanout/audience.js';
+import { assignedUserIds, pushAudienceByPreferences } from './fanout/audience.js';
 import { createAlertChannels } from './fanout/channels.js';
 import {
   communicationConnection,
@@ -284,6 +284,7 @@ export function createServices(config: Config | ConfigSections): Services {
           channels,
           webhooks: services.webhooks.sender,
           audience: (equipmentIds) => assignedUserIds(services.pool, equipmentIds),
+          pushAudience: pushAudienceByPreferences(() => services.pool),
           log: fanOutLog,
         });
       });

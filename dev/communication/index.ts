@@ -25,7 +25,9 @@
  *
  * `outage('down')` resets every connection, `outage(503)` answers every request with that
  * status, `outage(null)` ends either; so outage tests run against the real clients. What was
- * accepted is recorded in `emails` and `sms`.
+ * accepted is recorded in `emails` and `sms`, and listed, newest last, by
+ * `GET /_standin/messages` (no signature: not part of the service's API, for a developer's
+ * browser or curl on this machine; `npm start` prints its URL).
  */
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -64,6 +66,8 @@ export interface CommunicationStandInOptions {
 export interface CommunicationStandIn {
   /** `http://127.0.0.1:PORT` */
   endpoint: string;
+  /** `GET` lists what was accepted: `{ emails: RecordedEmail[], sms: RecordedSms[] }`. */
+  messagesUrl: string;
   accessKey: string;
   /** What the app's COMMUNICATION_CONNECTION setting holds locally. */
   connectionString: string;
@@ -80,6 +84,8 @@ export interface CommunicationStandIn {
 const allowedClockSkewMs = 15 * 60_000;
 const maxBodyBytes = 10 * 1024 * 1024;
 const e164 = /^\+[1-9]\d{6,14}$/;
+/** The stand-in's own listing of what it accepted; the service has no such path. */
+const messagesPath = '/_standin/messages';
 
 function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
@@ -186,6 +192,10 @@ export async function startCommunicationStandIn(
     }
     if (typeof mode === 'number') {
       error(response, mode, 'ServiceUnavailable', 'told to fail');
+      return;
+    }
+    if (request.method === 'GET' && request.url === messagesPath) {
+      send(response, 200, { emails: handle.emails, sms: handle.sms });
       return;
     }
     const problem = signatureProblem(request, body, accessKey, Date.now());
@@ -304,6 +314,7 @@ export async function startCommunicationStandIn(
 
   return Object.assign(handle, {
     endpoint,
+    messagesUrl: `${endpoint}${messagesPath}`,
     accessKey,
     connectionString: `endpoint=${endpoint}/;accesskey=${accessKey}`,
     outage(next: 'down' | number | null) {

@@ -2,7 +2,10 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Principal } from '../auth.js';
 import { externalIdIs } from '../api/technicians.js';
+import type { Alert } from '../telemetry/alerts.js';
 import { namesMysqlRow } from '../telemetry/reading.js';
+import { storedPreferences } from './contacts.js';
+import { defaultPreferences, wantsAlert, type NotificationPreferences } from './preferences.js';
 import type { AccessScope } from './routing.js';
 
 /**
@@ -26,6 +29,52 @@ export async function assignedUserIds(
     result.get(String(row['equipment_id']))?.push(String(row['external_id']));
   }
   return result;
+}
+
+/**
+ * The stored notification preferences of the active technicians signed in as `userIds`
+ * (token subjects); a user without a row or without preferences is absent from the map.
+ */
+export async function preferencesOfUsers(
+  pool: Pool,
+  userIds: readonly string[],
+): Promise<Map<string, NotificationPreferences>> {
+  const result = new Map<string, NotificationPreferences>();
+  const ids = [...new Set(userIds)];
+  if (ids.length === 0) return result;
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT t.external_id, p.preferences
+       FROM technicians t JOIN technician_notification_preferences p ON p.technician_id = t.id
+      WHERE t.external_id IN (?) AND t.is_active`,
+    [ids],
+  );
+  for (const row of rows) {
+    const preferences = storedPreferences(row['preferences']);
+    // Matched exactly here: the column's collation may also match padded or case-folded ids.
+    const userId = ids.find((id) => id === row['external_id']);
+    if (userId !== undefined && preferences) result.set(userId, preferences);
+  }
+  return result;
+}
+
+/**
+ * The deliverer's `pushAudience`: of an alert's people, those whose push preferences bring
+ * its severity and who are not in quiet hours at `now()` (critical alerts pass quiet hours).
+ * Without preferences of their own, the defaults: push for every severity.
+ */
+export function pushAudienceByPreferences(
+  pool: () => Pool,
+  now: () => number = Date.now,
+): (alert: Alert, userIds: readonly string[]) => Promise<string[]> {
+  // Push defaults do not depend on the SMS severities.
+  const defaults = defaultPreferences([]);
+  return async (alert, userIds) => {
+    const chosen = await preferencesOfUsers(pool(), userIds);
+    const at = new Date(now());
+    return userIds.filter((userId) =>
+      wantsAlert(chosen.get(userId) ?? defaults, 'push', alert.severity, at),
+    );
+  };
 }
 
 /**

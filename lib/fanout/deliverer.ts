@@ -33,6 +33,11 @@ export interface DelivererOptions {
   webhooks?: WebhookSender | undefined;
   /** Active technicians' user ids per equipment id. */
   audience(equipmentIds: readonly string[]): Promise<Map<string, string[]>>;
+  /**
+   * Of an alert's people (user ids), those who want it by push now: their push preferences
+   * and quiet hours (audience.ts `pushAudienceByPreferences`). Absent: all of them.
+   */
+  pushAudience?: ((alert: Alert, userIds: readonly string[]) => Promise<string[]>) | undefined;
   log(message: string): void;
   /** Bound on each send. */
   sendTimeoutMs?: number;
@@ -165,13 +170,24 @@ export class AlertDeliverer {
       : [];
     const people = needsPeople ? alertRecipients(assigned, alert.assigneeUserId) : [];
     const admins = escalatedToAdmins(alert);
-    const tags = pushTags(people, admins);
-    const { push, channels, webhooks } = this.options;
+    const { push, channels, webhooks, pushAudience } = this.options;
+    // Web PubSub reaches everyone (a dashboard interrupts nobody); a phone only those who
+    // want this alert by push now.
+    const pushPeople =
+      pushAudience && push && delivery.pending.some((target) => target.startsWith('push'))
+        ? await pushAudience(alert, people)
+        : people;
+    const tags = pushTags(pushPeople, admins);
     const dropped = new Map<string, string>();
     const drop = (target: string, reason?: string): [] => {
       dropped.set(
         target,
-        reason ?? (push ? 'Nobody to push to' : 'Push notifications are not configured'),
+        reason ??
+          (!push
+            ? 'Push notifications are not configured'
+            : people.length
+              ? 'Nobody wants this alert by push now (notification preferences, quiet hours)'
+              : 'Nobody to push to'),
       );
       return [];
     };
@@ -228,7 +244,7 @@ export class AlertDeliverer {
       userIds: target.startsWith('user:')
         ? [target.slice('user:'.length)]
         : target.startsWith('push')
-          ? people
+          ? pushPeople
           : [],
       at,
     });

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, settingNames } from '../../lib/config.js';
 import { telemetryContainers } from '../../lib/cosmos/client.js';
 import { cosmosSettingsFrom } from '../../lib/cosmos/settings.js';
+import { communicationConnection } from '../../lib/fanout/communication.js';
 import { mysqlTarget } from '../../lib/mysql/pool.js';
 
 const execFile = promisify(execFileCallback);
@@ -58,6 +59,7 @@ const scenarios = {
     mysqlGeoRedundantBackup: true,
     mysqlClientIpAddress: `'203.0.113.7'`,
     mysqlReadReplica: true,
+    smsFromNumber: `'+14255550123'`,
     maximumInstanceCount: 100,
     instanceMemoryMB: 4096,
     eventHubsThroughputUnits: 4,
@@ -166,6 +168,7 @@ const localOnly = [
   'COSMOS_CA_CERT_FILE',
   'EventHubConnection',
   'WEBPUBSUB_KEY',
+  'COMMUNICATION_CONNECTION',
   'NOTIFICATION_HUBS_CA_CERT_FILE',
   'REDIS_URL',
   'WEBHOOK_SECRET_KEY_FILE',
@@ -195,6 +198,7 @@ const tunables = [
   'WEBHOOK_DISABLE_AFTER_FAILURES',
   'WEBHOOK_TIMEOUT_MS',
   'WEBHOOK_MAX_RESPONSE_BYTES',
+  'SMS_SEVERITIES',
 ];
 /** Settings only present when push is deployed. */
 const pushSettings = ['NOTIFICATION_HUBS_CONNECTION', 'NOTIFICATION_HUB_NAME'];
@@ -217,6 +221,9 @@ function deployedValue(name: string, value: string): string {
     AUTH_JWKS_URI: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
     NOTIFICATION_HUBS_CONNECTION: 'Endpoint=sb://resolved-by-the-platform/',
     WEBHOOK_SECRET_KEY_ID: 'https://kv-x.vault.azure.net/keys/webhook-secrets',
+    COMMUNICATION__endpoint: 'https://acs-x.europe.communication.azure.com',
+    EMAIL_SENDER_ADDRESS: 'DoNotReply@00000000-0000-4000-8000-000000000002.azurecomm.net',
+    APP_PUBLIC_URL: 'https://func-x.azurewebsites.net',
   };
   const sample = samples[name];
   if (sample === undefined) throw new Error(`no sample for ${name} = ${value}`);
@@ -268,6 +275,7 @@ describe.each(Object.keys(scenarios) as Scenario[])('app settings (%s)', (scenar
       'EventHubConnection',
       'WEBPUBSUB',
       'REDIS',
+      'COMMUNICATION',
     ]) {
       expect(settings[`${prefix}__credential`], prefix).toBe('managedidentity');
     }
@@ -301,6 +309,34 @@ describe.each(Object.keys(scenarios) as Scenario[])('app settings (%s)', (scenar
     expect(config.WEBPUBSUB_HUB).toBe('sis');
     expect(config.REDIS_URL).toBeUndefined();
     expect(config.REDIS_PORT).toBe(10_000);
+    expect(communicationConnection(config)).toMatchObject({ kind: 'identity' });
+    expect(config.SMS_FROM_NUMBER).toBe(scenario === 'full' ? '+14255550123' : undefined);
+  });
+
+  it('sends email and SMS through Communication Services with an Azure-managed domain, keys off', () => {
+    const settings = appSettings(scenario);
+    const communication = one(scenario, 'Microsoft.Communication/communicationServices');
+    const domain = one(scenario, 'Microsoft.Communication/emailServices/domains');
+    expect(one(scenario, 'Microsoft.Communication/emailServices').properties).toEqual({
+      dataLocation: 'Europe',
+    });
+    expect(domain.properties).toMatchObject({ domainManagement: 'AzureManaged' });
+    expect(communication.properties).toEqual({
+      dataLocation: 'Europe',
+      disableLocalAuth: true,
+      linkedDomains: [domain.id],
+    });
+    expect(settings['COMMUNICATION__endpoint']).toMatch(/^\[format\('https:\/\/\{0\}', /);
+    expect(settings['COMMUNICATION__endpoint']).toMatch(
+      readsProperty(communication.id, 'hostName'),
+    );
+    expect(settings['EMAIL_SENDER_ADDRESS']).toMatch(/^\[format\('DoNotReply@\{0\}', /);
+    expect(settings['EMAIL_SENDER_ADDRESS']).toMatch(
+      readsProperty(domain.id, 'mailFromSenderDomain'),
+    );
+    expect(settings['APP_PUBLIC_URL']).toMatch(
+      readsProperty(one(scenario, 'Microsoft.Web/sites').id, 'defaultHostName'),
+    );
   });
 
   it('deploys Azure Managed Redis TLS only, without keys, open to the app identity alone', () => {
@@ -402,6 +438,7 @@ const role = {
   webPubSubServiceOwner: '12cf5a90-567b-43ae-8102-96cf46c7d9b4',
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
   keyVaultCryptoServiceEncryptionUser: 'e147488a-f6f5-4113-8e2d-b22465e65bf6',
+  communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350',
 };
 
 describe.each(Object.keys(scenarios) as Scenario[])('role assignments (%s)', (scenario) => {
@@ -449,6 +486,11 @@ describe.each(Object.keys(scenarios) as Scenario[])('role assignments (%s)', (sc
       {
         role: role.keyVaultCryptoServiceEncryptionUser,
         scope: scopeOf('Microsoft.KeyVault/vaults/keys'),
+        principal: 'app',
+      },
+      {
+        role: role.communicationAndEmailServiceOwner,
+        scope: scopeOf('Microsoft.Communication/communicationServices'),
         principal: 'app',
       },
     ];

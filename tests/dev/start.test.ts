@@ -103,6 +103,17 @@ describe('npm start (dev/start.ts)', () => {
     expect(output).toContain(databaseName);
   });
 
+  it('runs the Communication Services stand-in and names where to see what was sent', async () => {
+    const listing = /what was sent: (http:\/\/127\.0\.0\.1:\d+\/_standin\/messages)/.exec(
+      first.output(),
+    );
+    expect(listing, first.output()).not.toBeNull();
+    expect(first.output()).toContain('from DoNotReply@sis.example.com and +15555550100');
+    const response = await fetch(listing?.[1] ?? '');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ emails: [], sms: [] });
+  });
+
   it('answers /api/health over real HTTP', async () => {
     const response = await fetch(`${first.base}/api/health`);
     expect(response.status).toBe(200);

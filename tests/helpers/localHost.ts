@@ -32,7 +32,8 @@ export async function startLocalHost(
 /**
  * Settings that make `dev/start.ts` run every service itself, on free ports: the private
  * MariaDB is replaced by `mysqlUrl`, the dev issuer signs tokens, and a private Redis and the
- * Cosmos, Event Hubs, Web PubSub and Azurite stand-ins start here (Azurite cannot pick its own ports).
+ * Cosmos, Event Hubs, Web PubSub, Communication Services and Azurite stand-ins start here
+ * (Azurite cannot pick its own ports).
  */
 export function allLocalEnv(options: {
   dataDir: string;
@@ -59,6 +60,12 @@ export function allLocalEnv(options: {
     WEBPUBSUB_KEY: '',
     LOCAL_EVENTHUBS_PORT: '0',
     LOCAL_WEBPUBSUB_PORT: '0',
+    COMMUNICATION_CONNECTION: '',
+    COMMUNICATION__endpoint: '',
+    EMAIL_SENDER_ADDRESS: '',
+    SMS_FROM_NUMBER: '',
+    APP_PUBLIC_URL: '',
+    LOCAL_COMMUNICATION_PORT: '0',
     LOCAL_AZURITE_PORTS: options.azuritePorts,
   };
 }

@@ -9,12 +9,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { assignedUserIds } from '../../../lib/fanout/audience.js';
-import { AlertDeliverer } from '../../../lib/fanout/deliverer.js';
+import { assignedUserIds, pushAudienceByPreferences } from '../../../lib/fanout/audience.js';
+import {
+  AlertDeliverer,
+  type DelivererOptions as AlertDelivererOptions,
+} from '../../../lib/fanout/deliverer.js';
 import { AlertOutbox } from '../../../lib/fanout/outbox.js';
+import type { NotificationPreferences } from '../../../lib/fanout/preferences.js';
 import { createPushSender, type PushSender } from '../../../lib/fanout/push.js';
 import { createWebPubSubClient, webPubSubSender } from '../../../lib/fanout/webPubSub.js';
 import type { Alert } from '../../../lib/telemetry/alerts.js';
+import { severities } from '../../../lib/telemetry/severity.js';
 import { assignTechnician } from '../../helpers/audience.js';
 import { useTestCosmos } from '../../helpers/cosmos.js';
 import { useTestDatabase } from '../../helpers/database.js';
@@ -47,7 +52,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function deliverer(options: { now?: () => number; push?: PushSender | undefined } = {}) {
+function deliverer(
+  options: {
+    now?: () => number;
+    push?: PushSender | undefined;
+    pushAudience?: AlertDelivererOptions['pushAudience'];
+  } = {},
+) {
   const client = createWebPubSubClient({
     WEBPUBSUB__endpoint: webPubSub.standIn.endpoint,
     WEBPUBSUB_KEY: accessKey,
@@ -60,6 +71,7 @@ function deliverer(options: { now?: () => number; push?: PushSender | undefined 
     webPubSub: webPubSubSender(client),
     push: 'push' in options ? options.push : undefined,
     audience: (ids) => assignedUserIds(database.pool, ids),
+    pushAudience: options.pushAudience,
     log: (message) => logged.push(message),
     sendTimeoutMs: 2_000,
     ...(options.now ? { now: options.now } : {}),
@@ -253,5 +265,94 @@ describe('push', () => {
     expect(report).toEqual({ delivered: 0, pending: 1 });
     expect(push.refused).toBeGreaterThan(refusedBefore);
     expect(push.received).toEqual([]);
+  });
+});
+
+describe('push preferences', () => {
+  /** 12:00 UTC (13:00 in Berlin): what the push audience takes as now, for quiet hours. */
+  const noon = Date.UTC(2026, 10, 2, 12, 0);
+  let pia: number;
+  let quin: number;
+
+  beforeAll(async () => {
+    pia = await assignTechnician(database.pool, 'tech-pia', [104]);
+    quin = await assignTechnician(database.pool, 'tech-quin', [104]);
+  });
+  afterEach(async () => {
+    await database.pool.query('DELETE FROM technician_notification_preferences');
+  });
+
+  async function prefer(
+    technicianId: number,
+    push: NotificationPreferences['channels']['push'],
+    quietHours: NotificationPreferences['quietHours'] = null,
+  ): Promise<void> {
+    const preferences: NotificationPreferences = {
+      channels: { push, email: [...severities], sms: ['critical'] },
+      quietHours,
+    };
+    await database.pool.query(
+      'INSERT INTO technician_notification_preferences (technician_id, preferences) VALUES (?, ?)',
+      [technicianId, JSON.stringify(preferences)],
+    );
+  }
+
+  const byPreference = () =>
+    deliverer({
+      push: pushSender(),
+      pushAudience: pushAudienceByPreferences(
+        () => database.pool,
+        () => noon,
+      ),
+    });
+  const tagsPushed = () => [...new Set(push.received.map((p) => p.tags))];
+
+  it('pushes only the severities a technician chose, others by the defaults; Web PubSub still reaches everyone', async () => {
+    await prefer(pia, ['critical']);
+    const piaClient = await webPubSub.connect({ userId: 'tech-pia' });
+    const high = await raise('104', 81);
+    expect(high.severity).not.toBe('critical');
+    expect(await byPreference().deliverWritten([high])).toEqual({ delivered: 1, pending: 0 });
+    expect(push.received.map((p) => p.platform).sort()).toEqual(['apple', 'fcmv1']);
+    expect(tagsPushed()).toEqual(['user:tech-quin']);
+    await waitFor(() => piaClient.serverMessages.length === 1, "Pia's dashboard message");
+
+    push.received.length = 0;
+    const critical = await raise('104', 95);
+    expect(critical.severity).toBe('critical');
+    await byPreference().deliverWritten([critical]);
+    expect(tagsPushed()).toEqual(['user:tech-pia || user:tech-quin']);
+  });
+
+  it('holds non-critical pushes in quiet hours (their own time zone), not critical ones', async () => {
+    // Pia: quiet now (11:00-13:00 UTC); Quin: overnight in Berlin, so not now.
+    await prefer(pia, [...severities], { start: '11:00', end: '13:00', timeZone: 'UTC' });
+    await prefer(quin, [...severities], {
+      start: '22:00',
+      end: '06:00',
+      timeZone: 'Europe/Berlin',
+    });
+    await byPreference().deliverWritten([await raise('104', 81)]);
+    expect(tagsPushed()).toEqual(['user:tech-quin']);
+
+    // Quin quiet too (13:00-14:00 in Berlin is now): nobody's phone rings, nothing stays owed.
+    await database.pool.query(
+      'DELETE FROM technician_notification_preferences WHERE technician_id = ?',
+      [quin],
+    );
+    await prefer(quin, [...severities], {
+      start: '13:00',
+      end: '14:00',
+      timeZone: 'Europe/Berlin',
+    });
+    push.received.length = 0;
+    const held = await raise('104', 81);
+    expect(await byPreference().deliverWritten([held])).toEqual({ delivered: 1, pending: 0 });
+    expect(push.received).toEqual([]);
+    expect((await stored(held)).delivery?.pending).toEqual([]);
+
+    // A critical alert goes through quiet hours.
+    await byPreference().deliverWritten([await raise('104', 95)]);
+    expect(tagsPushed()).toEqual(['user:tech-pia || user:tech-quin']);
   });
 });
