@@ -118,13 +118,19 @@ describe('nextDelivery', () => {
       ...base,
       delivery: { version: 1, type: 'alert.raised' as const, pending: [], attempts: 0 },
     };
-    expect(nextDelivery(delivered, 'alert.cleared', 2).pending).toEqual(['webPubSub', 'email']);
+    expect(nextDelivery(delivered, 'alert.cleared', 2).pending).toEqual([
+      'webPubSub',
+      'email',
+      'webhooks',
+    ]);
     expect(nextDelivery(delivered, 'alert.updated', 2, false, 'resolved').pending).toEqual([
       'webPubSub',
       'email',
+      'webhooks',
     ]);
     expect(nextDelivery(delivered, 'alert.updated', 2, false, 'acknowledged').pending).toEqual([
       'webPubSub',
+      'webhooks',
     ]);
   });
 
@@ -141,6 +147,7 @@ describe('nextDelivery', () => {
     expect(nextDelivery(emailOwed, 'alert.updated', 2, false, 'acknowledged').pending).toEqual([
       'webPubSub',
       'email',
+      'webhooks',
     ]);
   });
 
