@@ -50,6 +50,8 @@ function hostEnv(name: string): Record<string, string> {
     EVENTHUB_CONSUMER_GROUP: '$Default',
     WEBPUBSUB__endpoint: webPubSub.standIn.endpoint,
     WEBPUBSUB_KEY: webPubSub.accessKey,
+    // Its own Communication Services stand-in on a free port (two hosts run at once).
+    LOCAL_COMMUNICATION_PORT: '0',
     OFFLINE_TIMEOUT_MINUTES: '{"default": 1}',
   };
 }

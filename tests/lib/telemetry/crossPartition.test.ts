@@ -326,7 +326,9 @@ describe('one equipment on two partitions', () => {
       }),
       { numRuns: 25 },
     );
-  });
+    // 25 bounded runs against the local Cosmos server: seconds alone, far more on a loaded
+    // 2-core machine running the whole suite.
+  }, 120_000);
 
   it('keeps aggregates exact, and one alert per metric, when partitions close windows far apart', async () => {
     await fc.assert(
@@ -339,7 +341,7 @@ describe('one equipment on two partitions', () => {
       }),
       { numRuns: 15 },
     );
-  });
+  }, 120_000);
 });
 
 describe('two instances writing alerts', () => {
