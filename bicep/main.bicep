@@ -172,6 +172,34 @@ param communicationDataLocation string = 'Europe'
 @description('E.164 number (e.g. +14255550123) bought on the Communication Services resource that SMS are sent from (SMS_FROM_NUMBER); empty: SMS off. Buying it is a manual step, see README "Deploy to Azure".')
 param smsFromNumber string = ''
 
+@description('Operators\' email addresses, comma-separated, that the alert rules email (OPERATOR_EMAILS); empty: the rules fire in the portal only.')
+param operatorEmails string = ''
+
+@minValue(1)
+@maxValue(1440)
+@description('Alert when a partition of the telemetry hub is more than this many minutes behind.')
+param alertIngestLagMinutes int = 5
+
+@minValue(1)
+@maxValue(1440)
+@description('Alert when an alert delivery has been pending for more than this many minutes.')
+param alertOldestPendingDeliveryMinutes int = 2
+
+@minValue(1)
+@maxValue(100)
+@description('Alert when more than this percentage of readings is dead-lettered in 15 minutes.')
+param alertDeadLetterPercent int = 5
+
+@minValue(1)
+@maxValue(100)
+@description('Alert when more than this percentage of API requests answers 5xx in 15 minutes.')
+param alertApiServerErrorPercent int = 1
+
+@minValue(0)
+@maxValue(10000)
+@description('Alert when a function fails more than this many times in 15 minutes (0: on any failure).')
+param alertFunctionFailures int = 0
+
 var tags = {
   'azd-env-name': environmentName
 }
@@ -221,6 +249,12 @@ module resources 'resources.bicep' = {
     deadLetterTtlDays: deadLetterTtlDays
     communicationDataLocation: communicationDataLocation
     smsFromNumber: smsFromNumber
+    operatorEmails: operatorEmails
+    alertIngestLagMinutes: alertIngestLagMinutes
+    alertOldestPendingDeliveryMinutes: alertOldestPendingDeliveryMinutes
+    alertDeadLetterPercent: alertDeadLetterPercent
+    alertApiServerErrorPercent: alertApiServerErrorPercent
+    alertFunctionFailures: alertFunctionFailures
   }
 }
 
@@ -252,3 +286,4 @@ output COMMUNICATION_ENDPOINT string = resources.outputs.communicationEndpoint
 output EMAIL_SENDER_ADDRESS string = resources.outputs.emailSenderAddress
 output AUTH_ISSUER string = resources.outputs.authIssuer
 output AUTH_AUDIENCE string = resources.outputs.authAudience
+output OPERATIONS_WORKBOOK_NAME string = resources.outputs.operationsWorkbookName

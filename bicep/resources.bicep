@@ -107,6 +107,24 @@ param communicationDataLocation string
 @description('E.164 number SMS are sent from; empty: SMS off.')
 param smsFromNumber string
 
+@description('Operators\' email addresses, comma-separated; empty: alert rules email nobody.')
+param operatorEmails string
+
+@description('Ingest lag, in minutes, above which the lag rule fires.')
+param alertIngestLagMinutes int
+
+@description('Age, in minutes, of the oldest pending delivery above which the backlog rule fires.')
+param alertOldestPendingDeliveryMinutes int
+
+@description('Dead letters as a percentage of readings above which the dead-letter rule fires.')
+param alertDeadLetterPercent int
+
+@description('HTTP 5xx responses as a percentage of API requests above which the API rule fires.')
+param alertApiServerErrorPercent int
+
+@description('Failed invocations of a function in 15 minutes above which the failures rule fires.')
+param alertFunctionFailures int
+
 @secure()
 @description('Password of the MySQL server\'s built-in administrator, which Azure requires at creation. Nobody needs it: the server accepts only Entra ID sign-ins (aad_auth_only), so a fresh random value is set on each deployment.')
 param mysqlAdministratorPassword string = newGuid()
@@ -224,6 +242,23 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     DisableLocalAuth: true
+  }
+}
+
+// The "SIS operations" workbook, the operator alert rules and their action group.
+module operations 'operations.bicep' = {
+  name: 'sis-operations'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    appInsightsId: appInsights.id
+    operatorEmails: operatorEmails
+    alertIngestLagMinutes: alertIngestLagMinutes
+    alertOldestPendingDeliveryMinutes: alertOldestPendingDeliveryMinutes
+    alertDeadLetterPercent: alertDeadLetterPercent
+    alertApiServerErrorPercent: alertApiServerErrorPercent
+    alertFunctionFailures: alertFunctionFailures
   }
 }
 
@@ -1127,3 +1162,4 @@ output communicationEndpoint string = appSettings.COMMUNICATION__endpoint
 output emailSenderAddress string = appSettings.EMAIL_SENDER_ADDRESS
 output authIssuer string = appSettings.AUTH_ISSUER
 output authAudience string = authApiAppId
+output operationsWorkbookName string = operations.outputs.workbookName

@@ -6,7 +6,9 @@
  * every setting the config module reads in Azure mode is set and every app setting the
  * template sets is read; every data-plane role the code needs is assigned, narrowly, and
  * no other; the Cosmos containers are the ones `telemetryContainers` describes; and no
- * output, parameter default or app setting holds a secret.
+ * output, parameter default or app setting holds a secret. The operations workbook and the
+ * operator alert rules query only the metrics of the contract with the observability part,
+ * with their thresholds taken from the parameters.
  */
 import { execFile as execFileCallback, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,6 +66,12 @@ const scenarios = {
     instanceMemoryMB: 4096,
     eventHubsThroughputUnits: 4,
     eventHubsPartitionCount: 16,
+    operatorEmails: `'ops@example.com, oncall@example.com '`,
+    alertIngestLagMinutes: 10,
+    alertOldestPendingDeliveryMinutes: 3,
+    alertDeadLetterPercent: 7,
+    alertApiServerErrorPercent: 2,
+    alertFunctionFailures: 4,
   },
 } as const;
 type Scenario = keyof typeof scenarios;
@@ -754,5 +762,207 @@ describe('secrets', () => {
         one(scenario, 'Microsoft.KeyVault/vaults').properties?.['enableRbacAuthorization'],
       ).toBe(true);
     }
+  });
+});
+
+/**
+ * The OpenTelemetry instruments the app records (issue #17's contract between the
+ * instruments and the workbook), each with the attributes it carries; the Azure Monitor
+ * exporter turns them into customMetrics rows with the attributes in customDimensions.
+ */
+const contractMetrics: Record<string, readonly string[]> = {
+  'sis.ingest.events': ['partition'],
+  'sis.ingest.readings': ['partition'],
+  'sis.ingest.dead_letters': ['reason'],
+  'sis.ingest.batch.size': [],
+  'sis.ingest.batch.duration': [],
+  'sis.ingest.lag.events': ['partition'],
+  'sis.ingest.lag.seconds': ['partition'],
+  'sis.ingest.watermark.delay': ['partition'],
+  'sis.ingest.windows_closed': [],
+  'sis.ingest.aggregates_written': [],
+  'sis.ingest.epochs_started': ['partition'],
+  'sis.cosmos.request_charge': ['operation'],
+  'sis.cosmos.duration': ['operation'],
+  'sis.cosmos.throttled': ['operation'],
+  'sis.alerts.changes': ['change', 'severity', 'metric'],
+  'sis.deliveries': ['channel', 'outcome'],
+  'sis.deliveries.oldest_pending_age': [],
+  'sis.deliveries.latency': ['channel'],
+  'sis.http.requests': ['route', 'method', 'status'],
+  'sis.http.duration': ['route', 'method', 'status'],
+  'sis.mysql.pool.in_use': [],
+  'sis.mysql.pool.waiting': [],
+  'sis.ratelimit.rejections': ['class'],
+  'sis.auth.failures': ['reason'],
+};
+/** Application Insights tables the queries may read: the app's metrics, the host's telemetry. */
+const telemetryTables = ['customMetrics', 'requests', 'exceptions', 'dependencies'];
+
+/** Checks a KQL query names only contract metrics, their attributes and known tables. */
+function expectContractQuery(query: string, label: string): string[] {
+  const metrics = [...query.matchAll(/'(sis\.[a-z_.]+)'/g)].map((m) => m[1] as string);
+  for (const metric of metrics) expect(Object.keys(contractMetrics), label).toContain(metric);
+  const attributes = new Set(metrics.flatMap((metric) => contractMetrics[metric] ?? []));
+  for (const [, key] of query.matchAll(/customDimensions\.([A-Za-z_]+)/g))
+    expect([...attributes], `${label}: customDimensions.${String(key)}`).toContain(key);
+  // The tabular source: the first word of the query, and of any subquery.
+  const sources = [query, ...[...query.matchAll(/\(\s*\n\s*([A-Za-z]+)\s*\n/g)].map((m) => m[1])];
+  for (const source of sources)
+    expect(telemetryTables, label).toContain(String(source).trim().split(/\s/)[0]);
+  // Structurally sound as far as can be checked without Azure: quotes and brackets pair up,
+  // and every line after the first continues a pipeline or a bracketed subquery.
+  expect((query.match(/'/g) ?? []).length % 2, `${label}: quotes`).toBe(0);
+  let depth = 0;
+  for (const char of query) {
+    if (char === '(') depth += 1;
+    if (char === ')') depth -= 1;
+    expect(depth, `${label}: brackets`).toBeGreaterThanOrEqual(0);
+  }
+  expect(depth, `${label}: brackets`).toBe(0);
+  return metrics;
+}
+
+interface WorkbookItem {
+  type: number;
+  name: string;
+  content: {
+    query?: string;
+    title?: string;
+    timeContextFromParameter?: string;
+    resourceType?: string;
+    parameters?: { name: string }[];
+  };
+}
+
+describe.each(Object.keys(scenarios) as Scenario[])('operations (%s)', (scenario) => {
+  const appInsightsId = () => one(scenario, 'Microsoft.Insights/components').id;
+
+  it('deploys the "SIS operations" workbook over Application Insights, charting contract metrics', () => {
+    const workbook = one(scenario, 'Microsoft.Insights/workbooks');
+    expect(workbook.name).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(workbook.properties).toMatchObject({
+      displayName: 'SIS operations',
+      category: 'workbook',
+      sourceId: appInsightsId(),
+    });
+    const content = JSON.parse(String(workbook.properties?.['serializedData'])) as {
+      version: string;
+      items: WorkbookItem[];
+      fallbackResourceIds: string[];
+    };
+    expect(content.version).toBe('Notebook/1.0');
+    expect(content.fallbackResourceIds).toEqual([appInsightsId()]);
+    const timeParameters = content.items
+      .filter((item) => item.type === 9)
+      .flatMap((item) => item.content.parameters ?? [])
+      .map((parameter) => parameter.name);
+    const queries = content.items.filter((item) => item.type === 3);
+    const charted = new Set<string>();
+    for (const item of queries) {
+      expect(item.content.resourceType, item.name).toBe('microsoft.insights/components');
+      expect(timeParameters, item.name).toContain(item.content.timeContextFromParameter);
+      for (const metric of expectContractQuery(String(item.content.query), item.name))
+        charted.add(metric);
+    }
+    // What the issue asks the workbook to show.
+    expect([...charted]).toEqual(
+      expect.arrayContaining([
+        'sis.ingest.readings',
+        'sis.ingest.lag.seconds',
+        'sis.ingest.dead_letters',
+        'sis.alerts.changes',
+        'sis.deliveries.oldest_pending_age',
+        'sis.deliveries',
+        'sis.http.requests',
+        'sis.http.duration',
+        'sis.cosmos.request_charge',
+      ]),
+    );
+    const hostQueries = queries.map((item) => String(item.content.query).split('\n')[0]);
+    expect(hostQueries).toEqual(expect.arrayContaining(['requests', 'exceptions', 'dependencies']));
+    expect(
+      queries.some((item) => /percentile\(duration, 95\)/.test(String(item.content.query))),
+    ).toBe(true);
+  });
+
+  it('emails the operators through one action group, only when addresses are given', () => {
+    const groups = resources(scenario, 'Microsoft.Insights/actionGroups');
+    if (scenario === 'minimal') {
+      expect(groups).toHaveLength(0);
+      return;
+    }
+    expect(groups).toHaveLength(1);
+    expect(groups[0]?.properties).toMatchObject({
+      enabled: true,
+      emailReceivers: [
+        { emailAddress: 'ops@example.com', useCommonAlertSchema: true },
+        { emailAddress: 'oncall@example.com', useCommonAlertSchema: true },
+      ],
+    });
+    expect(String(groups[0]?.properties?.['groupShortName']).length).toBeLessThanOrEqual(12);
+  });
+
+  it('raises the five operator alert rules over Application Insights, thresholds from parameters', () => {
+    const thresholds =
+      scenario === 'full'
+        ? { lag: 10 * 60, backlog: 3 * 60, deadLetters: 7, serverErrors: 2, failures: 4 }
+        : { lag: 5 * 60, backlog: 2 * 60, deadLetters: 5, serverErrors: 1, failures: 0 };
+    const rules = Object.fromEntries(
+      resources(scenario, 'Microsoft.Insights/scheduledQueryRules').map((r) => [
+        r.name.replace(/^sis-/, '').replace(/-[a-z0-9]+$/, ''),
+        r.properties as {
+          scopes: string[];
+          enabled: boolean;
+          autoMitigate: boolean;
+          evaluationFrequency: string;
+          windowSize: string;
+          severity: number;
+          criteria: {
+            allOf: {
+              query: string;
+              metricMeasureColumn: string;
+              operator: string;
+              threshold: number;
+            }[];
+          };
+          actions: { actionGroups: string[] };
+        },
+      ]),
+    );
+    const expected = {
+      'ingest-lag': { metric: 'sis.ingest.lag.seconds', threshold: thresholds.lag },
+      'delivery-backlog': {
+        metric: 'sis.deliveries.oldest_pending_age',
+        threshold: thresholds.backlog,
+      },
+      'dead-letters': { metric: 'sis.ingest.dead_letters', threshold: thresholds.deadLetters },
+      'api-server-errors': { metric: 'sis.http.requests', threshold: thresholds.serverErrors },
+      'function-failures': { metric: undefined, threshold: thresholds.failures },
+    };
+    expect(Object.keys(rules).sort()).toEqual(Object.keys(expected).sort());
+    const groupIds = resources(scenario, 'Microsoft.Insights/actionGroups').map((g) => g.id);
+    for (const [name, { metric, threshold }] of Object.entries(expected)) {
+      const rule = rules[name];
+      expect(rule, name).toBeDefined();
+      if (rule === undefined) continue;
+      expect(rule.scopes, name).toEqual([appInsightsId()]);
+      expect(rule, name).toMatchObject({ enabled: true, autoMitigate: true });
+      expect(rule.evaluationFrequency, name).toBe('PT5M');
+      expect(['PT5M', 'PT15M'], name).toContain(rule.windowSize);
+      expect([1, 2], name).toContain(rule.severity);
+      expect(rule.actions.actionGroups, name).toEqual(groupIds);
+      expect(rule.criteria.allOf, name).toHaveLength(1);
+      const [criterion] = rule.criteria.allOf;
+      expect(criterion?.operator, name).toBe('GreaterThan');
+      expect(criterion?.threshold, name).toBe(threshold);
+      const query = String(criterion?.query);
+      // The measured column is one the query computes.
+      expect(query, name).toMatch(new RegExp(`\\b${String(criterion?.metricMeasureColumn)} =`));
+      const metrics = expectContractQuery(query, name);
+      if (metric === undefined) expect(query, name).toMatch(/^requests\n/);
+      else expect(metrics, name).toContain(metric);
+    }
+    expect(rules['dead-letters']?.criteria.allOf[0]?.query).toContain("'sis.ingest.readings'");
   });
 });
