@@ -122,11 +122,6 @@ customMetrics
 | where name == 'sis.http.duration'
 | extend route = tostring(customDimensions.route), method = tostring(customDimensions.method)
 | summarize requests = sum(valueCount), averageSeconds = sum(valueSum) / sum(valueCount), maxSeconds = max(valueMax) by route, method
-| join kind=leftouter (
-    requests
-    | summarize p95Ms = percentile(duration, 95) by operation_Name
-  ) on $left.route == $right.operation_Name
-| project route, method, requests, averageSeconds, maxSeconds, p95Ms
 | order by averageSeconds desc
 '''
   functionLatency: '''
@@ -208,12 +203,12 @@ var workbookCharts = [
   }
   {
     name: 'apiLatency'
-    title: 'API latency by route (average and max from sis.http.duration; p95 from the host\'s requests)'
+    title: 'API latency by route: average and max (seconds)'
     visualization: 'table'
   }
   {
     name: 'functionLatency'
-    title: 'Function invocations, failures and p95 duration (host requests)'
+    title: 'Function invocations, failures and p95 duration (host requests; HTTP functions are the API routes)'
     visualization: 'table'
   }
   {
