@@ -91,6 +91,13 @@ export async function startRedis(options: {
   log?: (line: string) => void;
 }): Promise<RedisServer> {
   const binary = ensureRedisInstalled(options.log ?? console.log);
+  // Another Redis already on the port would answer the PING below while ours fails to bind
+  // and exits: the app would then use a server that is not ours (and outlives us).
+  if (await answersPing(options.port)) {
+    throw new Error(
+      `Something already answers on 127.0.0.1:${options.port}: stop it, or choose another port (LOCAL_REDIS_PORT) or server (REDIS_URL).`,
+    );
+  }
   mkdirSync(options.dataDir, { recursive: true });
   const child = spawn(
     binary,
