@@ -16,10 +16,10 @@ import {
 import { requireRole } from '../lib/auth.js';
 import { httpFunction } from '../lib/host/declarations.js';
 import { routeId } from '../lib/http/crud.js';
-import { etagFor, noneMatchHolds, parseIfMatch, parseIfNoneMatch } from '../lib/http/etag.js';
+import { parseIfMatch } from '../lib/http/etag.js';
 import { protectedHandler } from '../lib/http/handler.js';
 import { queryObject, readJsonBody } from '../lib/http/request.js';
-import { jsonResponse, listResponse, notModified } from '../lib/http/response.js';
+import { jsonResponse, listResponse, versionedGetResponse } from '../lib/http/response.js';
 import { parseOrThrow } from '../lib/http/validation.js';
 
 export const silenceFunctions = [
@@ -51,14 +51,11 @@ export const silenceFunctions = [
     handler: protectedHandler({
       GET: async ({ request, db }) => {
         const id = routeId(request.params);
-        const ifNoneMatch = parseIfNoneMatch(request);
-        if (ifNoneMatch !== undefined) {
-          const version = await silenceVersion(db, id);
-          if (version !== undefined && noneMatchHolds(ifNoneMatch, etagFor(version)))
-            return notModified(etagFor(version));
-        }
-        const found = await getSilence(db, id);
-        return jsonResponse(found, { version: found.version });
+        return versionedGetResponse(
+          request,
+          () => silenceVersion(db, id),
+          () => getSilence(db, id),
+        );
       },
       PATCH: async ({ request, db: pool, principal }) => {
         const id = routeId(request.params);

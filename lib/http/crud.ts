@@ -1,5 +1,5 @@
 /**
- * The HTTP shape shared by equipment, technicians and service records: a collection route
+ * The HTTP shape shared by equipment, technicians, service records and webhooks: a collection route
  * (list with filters and keyset paging, create) and an item route (get, replace, delete with
  * `If-Match`). Each resource supplies its schemas and domain calls; this file owns the
  * translation so the three behave identically.
@@ -12,10 +12,10 @@ import type { Page, PageRequest } from '../paging.js';
 import type { VersionCondition } from '../preconditions.js';
 import type { VersionedCache } from '../redis/versionedCache.js';
 import type { Services } from '../services.js';
-import { etagFor, noneMatchHolds, parseIfMatch, parseIfNoneMatch } from './etag.js';
+import { parseIfMatch } from './etag.js';
 import { protectedHandler } from './handler.js';
 import { queryObject, readJsonBody } from './request.js';
-import { jsonResponse, listResponse, noContent, notModified } from './response.js';
+import { jsonResponse, listResponse, noContent, versionedGetResponse } from './response.js';
 import { parseOrThrow } from './validation.js';
 
 export interface CrudResource<
@@ -33,17 +33,27 @@ export interface CrudResource<
   get(pool: Pool, id: number): Promise<Resource>;
   /** The current version of `id` alone (undefined when missing), for conditional GETs. */
   version(pool: Pool, id: number): Promise<number | undefined>;
-  create(pool: Pool, principal: Principal, input: Input): Promise<Resource>;
+  /** `services`: for writes that need more than MySQL (e.g. a webhook's secret store). */
+  create(pool: Pool, principal: Principal, input: Input, services: Services): Promise<Resource>;
   replace(
     pool: Pool,
     principal: Principal,
     id: number,
     input: Input,
     ifMatch: VersionCondition,
+    services: Services,
   ): Promise<Resource>;
-  remove(pool: Pool, principal: Principal, id: number, ifMatch: VersionCondition): Promise<void>;
+  remove(
+    pool: Pool,
+    principal: Principal,
+    id: number,
+    ifMatch: VersionCondition,
+    services: Services,
+  ): Promise<void>;
   /** Roles that may create and replace (the domain may narrow further, e.g. own records). */
   writerRoles: readonly Role[];
+  /** Roles that may read (absent: any signed-in role; the domain may narrow further). */
+  readerRoles?: readonly Role[];
   /**
    * The shared cache single reads go through (lib/redis/versionedCache.ts); every write
    * here records its new version in it before answering. Absent: reads go to MySQL.
@@ -82,7 +92,8 @@ export function crudFunctions<
       route: resource.route,
       methods: ['GET', 'POST'],
       handler: protectedHandler({
-        GET: async ({ request, db }) => {
+        GET: async ({ request, db, principal }) => {
+          if (resource.readerRoles) requireRole(principal, ...resource.readerRoles);
           const query = parseOrThrow(resource.querySchema, queryObject(request), 'query');
           return listResponse(
             request,
@@ -93,7 +104,7 @@ export function crudFunctions<
           // Before the body: a caller who may not write learns that, not what is wrong with it.
           requireRole(principal, ...resource.writerRoles);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
-          const created = await resource.create(pool, principal, input);
+          const created = await resource.create(pool, principal, input, services);
           await resource.cache?.(services).written(created.id, created.version);
           return jsonResponse(created, {
             status: 201,
@@ -108,36 +119,33 @@ export function crudFunctions<
       route: `${resource.route}/{id}`,
       methods: ['GET', 'PUT', 'DELETE'],
       handler: protectedHandler({
-        GET: async ({ request, db, services }) => {
+        GET: async ({ request, db, services, principal }) => {
+          if (resource.readerRoles) requireRole(principal, ...resource.readerRoles);
           const id = routeId(request.params);
-          const ifNoneMatch = parseIfNoneMatch(request);
-          if (ifNoneMatch !== undefined && !resource.cache) {
-            // The version decides; the row is read only when the client's copy is stale.
-            const version = await resource.version(db, id);
-            if (version !== undefined && noneMatchHolds(ifNoneMatch, etagFor(version)))
-              return notModified(etagFor(version));
-          }
-          const found = resource.cache
-            ? await resource
-                .cache(services)
-                .get(id, (primary) => resource.get(primary ? services.pool : db, id))
-            : await resource.get(db, id);
-          if (ifNoneMatch !== undefined && noneMatchHolds(ifNoneMatch, etagFor(found.version)))
-            return notModified(etagFor(found.version));
-          return jsonResponse(found, { version: found.version });
+          // Through the cache the row is cheap; without it the version decides first.
+          return versionedGetResponse(
+            request,
+            resource.cache ? undefined : () => resource.version(db, id),
+            () =>
+              resource.cache
+                ? resource
+                    .cache(services)
+                    .get(id, (primary) => resource.get(primary ? services.pool : db, id))
+                : resource.get(db, id),
+          );
         },
         PUT: async ({ request, db: pool, principal, services }) => {
           requireRole(principal, ...resource.writerRoles);
           const id = routeId(request.params);
           const ifMatch = parseIfMatch(request);
           const input = parseOrThrow(resource.inputSchema, await readJsonBody(request), 'body');
-          const replaced = await resource.replace(pool, principal, id, input, ifMatch);
+          const replaced = await resource.replace(pool, principal, id, input, ifMatch, services);
           await resource.cache?.(services).written(id, replaced.version);
           return jsonResponse(replaced, { version: replaced.version });
         },
         DELETE: async ({ request, db: pool, principal, services }) => {
           const id = routeId(request.params);
-          await resource.remove(pool, principal, id, parseIfMatch(request));
+          await resource.remove(pool, principal, id, parseIfMatch(request), services);
           await resource.cache?.(services).written(id, 'deleted');
           return noContent();
         },

@@ -43,6 +43,30 @@ export function conditionalJsonResponse(
 }
 
 /**
+ * The answer to a GET of a versioned row, tagged by its version. With `If-None-Match`, and a
+ * `version` reader (a cheap read of the version alone), a match answers 304 without reading
+ * the row; otherwise the row is read, and still answered 304 when its tag matches.
+ */
+export async function versionedGetResponse(
+  request: HttpRequest,
+  version: (() => Promise<number | undefined>) | undefined,
+  read: () => Promise<{ version: number }>,
+): Promise<HttpResponseInit> {
+  const condition = parseIfNoneMatch(request);
+  if (condition !== undefined && version) {
+    const current = await version();
+    if (current !== undefined && noneMatchHolds(condition, etagFor(current))) {
+      return notModified(etagFor(current));
+    }
+  }
+  const found = await read();
+  if (condition !== undefined && noneMatchHolds(condition, etagFor(found.version))) {
+    return notModified(etagFor(found.version));
+  }
+  return jsonResponse(found, { version: found.version });
+}
+
+/**
  * A weak tag for a list (or any computed) response: a hash of its JSON body. Weak, because
  * it stands for the body's meaning, not for bytes a range request could rely on (RFC 9110
  * §8.8.1); equal bodies get equal tags whichever server (primary or replica) produced them.

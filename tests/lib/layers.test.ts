@@ -95,6 +95,13 @@ describe('layers', () => {
     expect(files.flatMap((file) => httpOffences(file, read(file)))).toEqual([]);
   });
 
+  it('keeps functions/ to entry points: each file under 80 lines, the work in lib/', () => {
+    const long = sourcesUnder('functions')
+      .map((file) => [file, read(file).split('\n').length] as const)
+      .filter(([, lines]) => lines >= 80);
+    expect(long).toEqual([]);
+  });
+
   it('only lib/config.ts reads process.env in lib/ and functions/', () => {
     const files = [...sourcesUnder('lib'), ...sourcesUnder('functions')];
     expect(files).toContain('lib/config.ts');
