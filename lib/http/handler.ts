@@ -14,6 +14,7 @@ import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
 import type { Pool } from 'mysql2/promise';
 import { getServices, type Services } from '../services.js';
+import { recordHttpRequest, recordRateLimitRejection } from '../observability/instruments.js';
 import { errorToResponse } from './problem.js';
 import { clientAddress, type Caller, type RouteClass } from './rateLimits.js';
 
@@ -86,6 +87,22 @@ function framedHandler(
   ) => Promise<HttpResponseInit>,
 ): HttpHandler {
   return async (request, context) => {
+    const startedMs = performance.now();
+    const response = await framedResponse(request, context);
+    // The route as the function that serves it: bounded, unlike the path with its ids.
+    recordHttpRequest(
+      context.functionName,
+      request.method,
+      response.status ?? 200,
+      (performance.now() - startedMs) / 1000,
+    );
+    return response;
+  };
+
+  async function framedResponse(
+    request: HttpRequest,
+    context: InvocationContext,
+  ): Promise<HttpResponseInit> {
     const rateLimitHeaders: Record<string, string> = {};
     try {
       const services = getServices();
@@ -93,6 +110,7 @@ function framedHandler(
         const decision = await services.rateLimits.consume(routeClass, caller);
         Object.assign(rateLimitHeaders, decision.headers);
         if (decision.limited) {
+          recordRateLimitRejection(routeClass);
           throw new HttpError(
             'too-many-requests',
             `Too many ${routeClass} requests; try again in ${decision.headers['retry-after'] ?? 'a few'} seconds.`,
@@ -106,7 +124,7 @@ function framedHandler(
         rateLimitHeaders,
       );
     }
-  };
+  }
 }
 
 /**
