@@ -92,7 +92,19 @@ function lazy<T>(make: (meter: Meter) => T): () => T {
   };
 }
 
-const seconds = (description: string) => ({ unit: 's', description });
+/**
+ * Durations in seconds, with buckets for them: the SDK's default buckets (0, 5, 10, 25, ...)
+ * are made for milliseconds and would put every request in the first two.
+ */
+const seconds = (description: string) => ({
+  unit: 's',
+  description,
+  advice: {
+    explicitBucketBoundaries: [
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+    ],
+  },
+});
 
 const instruments = {
   ingestEvents: lazy((m): Counter =>
