@@ -36,6 +36,7 @@ import {
 } from './localStack.js';
 import { metricsPortOf, startMetricsEndpoint, type MetricsEndpoint } from './metrics.js';
 import { seedDemoData } from './seed.js';
+import { tracingFromSettings } from './tracing.js';
 import { startLocalTriggers } from './localTriggers.js';
 import { defaultLog, startTimers, type HostLog } from './triggerHost.js';
 import { localAppSettings, localSettings } from './settings.js';
@@ -344,9 +345,14 @@ function banner(
   ].join('\n');
 }
 
-/** The Prometheus endpoint (METRICS_PORT, default 9464; 0: none), before anything records. */
+/**
+ * Console traces (OTEL_TRACES_EXPORTER=console) and the Prometheus endpoint (METRICS_PORT,
+ * default 9464; 0: none), before anything records.
+ */
 async function startMetrics(): Promise<MetricsEndpoint | undefined> {
   const port = metricsPortOf(settings['METRICS_PORT']);
+  const tracing = tracingFromSettings(settings['OTEL_TRACES_EXPORTER']);
+  if (tracing) started.push({ name: 'tracing', stop: () => tracing.stop() });
   if (port === 0) return undefined;
   const endpoint = await startMetricsEndpoint(port);
   started.push({ name: 'the metrics endpoint', stop: () => endpoint.stop() });

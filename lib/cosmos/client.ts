@@ -35,6 +35,7 @@ import { DependencyUnavailableError, type UnavailableReason } from '../errors.js
 import { azureCredential as lazyAzureCredential } from '../identity.js';
 import { isLoopbackHost } from '../loopback.js';
 import { recordCosmosRequest } from '../observability/instruments.js';
+import { inSpan, SpanKind } from '../observability/tracing.js';
 
 /**
  * The key every Cosmos DB emulator accepts, published by Microsoft
@@ -133,15 +134,31 @@ export function createCosmosClient(options: CreateCosmosClientOptions): CosmosCl
 }
 
 /**
- * Records every network request's request charge, time and throttling (sis.cosmos.*). A
+ * Records every network request's request charge, time and throttling (sis.cosmos.*), in a
+ * client span of its own (a child of the batch or request that made it). A
  * `request` plugin runs once per HTTP request, retries included, around the SDK's own
  * request (Azure/azure-sdk-for-js sdk/cosmosdb/cosmos src/request/RequestHandler.ts
  * `executeRequest` → `executePlugins(..., PluginOn.request)`); `plugins` is a client option
  * the SDK marks @hidden, read by src/ClientContext.ts into each request context. An answer of
  * 400 or more arrives as a thrown error carrying `code` and `headers`.
  */
-const requestMetricsPlugin: Plugin<unknown> = async (context, diagnosticNode, next) => {
+const requestMetricsPlugin: Plugin<unknown> = (context, _diagnosticNode, next) => {
   const operation = `${context.resourceType ?? 'unknown'}.${context.operationType ?? 'unknown'}`;
+  return inSpan(
+    `cosmos ${operation}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'db.system.name': 'azure.cosmosdb', 'db.operation.name': operation },
+    },
+    () => measuredRequest(operation, context, next),
+  );
+};
+
+async function measuredRequest(
+  operation: string,
+  context: Parameters<Plugin<unknown>>[0],
+  next: Parameters<Plugin<unknown>>[2],
+): Promise<Awaited<ReturnType<Plugin<unknown>>>> {
   const startedMs = performance.now();
   const charge = (headers: CosmosHeaders | undefined) => {
     const value = Number(headers?.[Constants.HttpHeaders.RequestCharge]);
@@ -166,7 +183,7 @@ const requestMetricsPlugin: Plugin<unknown> = async (context, diagnosticNode, ne
     );
     throw error;
   }
-};
+}
 
 const networkCodes = new Set([
   'REQUEST_SEND_ERROR',

@@ -11,6 +11,7 @@ import {
   recordDeliveryLatency,
   recordOldestPendingDelivery,
 } from '../observability/instruments.js';
+import { inSpan, SpanKind } from '../observability/tracing.js';
 import type { Alert } from '../telemetry/alerts.js';
 import { escalatedToAdmins } from '../telemetry/escalation.js';
 import type { DeliveryAttempt, DeliveryLog, DeliveryReceipt } from './deliveryLog.js';
@@ -131,26 +132,39 @@ export class AlertDeliverer {
     const report: DeliveryReport = { delivered: 0, pending: 0 };
     await inBatches(alerts, this.options.concurrency ?? 10, async (alert) => {
       if (!alert.delivery?.pending.length) return;
-      let remaining: string[];
-      let attempts: DeliveryAttempt[] = [];
-      try {
-        ({ remaining, attempts } = await this.attempt(alert));
-      } catch (error) {
-        this.options.log(`Alert ${alert.id} v${alert.version}: delivery failed: ${String(error)}`);
-        remaining = alert.delivery.pending;
-      }
-      try {
-        await this.options.outbox.record(alert, remaining, this.now());
-      } catch (error) {
-        // Still marked pending in Cosmos: the sweep retries after the grace period.
-        this.options.log(`Alert ${alert.id} v${alert.version}: recording failed: ${String(error)}`);
-      }
-      await this.logAttempts(alert, attempts);
-      this.recordAttempts(alert, attempts);
-      if (remaining.length) report.pending++;
-      else report.delivered++;
+      await inSpan(
+        'deliver alert',
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: { 'sis.alert.id': alert.id, 'sis.alert.version': alert.version },
+        },
+        () => this.deliverOne(alert, report),
+      );
     });
     return report;
+  }
+
+  /** Attempts one alert version's pending deliveries and records what became of them. */
+  private async deliverOne(alert: Alert, report: DeliveryReport): Promise<void> {
+    if (!alert.delivery?.pending.length) return;
+    let remaining: string[];
+    let attempts: DeliveryAttempt[] = [];
+    try {
+      ({ remaining, attempts } = await this.attempt(alert));
+    } catch (error) {
+      this.options.log(`Alert ${alert.id} v${alert.version}: delivery failed: ${String(error)}`);
+      remaining = alert.delivery.pending;
+    }
+    try {
+      await this.options.outbox.record(alert, remaining, this.now());
+    } catch (error) {
+      // Still marked pending in Cosmos: the sweep retries after the grace period.
+      this.options.log(`Alert ${alert.id} v${alert.version}: recording failed: ${String(error)}`);
+    }
+    await this.logAttempts(alert, attempts);
+    this.recordAttempts(alert, attempts);
+    if (remaining.length) report.pending++;
+    else report.delivered++;
   }
 
   /**

@@ -15,6 +15,7 @@ import { HttpError } from '../errors.js';
 import type { Pool } from 'mysql2/promise';
 import { getServices, type Services } from '../services.js';
 import { recordHttpRequest, recordRateLimitRejection } from '../observability/instruments.js';
+import { contextFromTraceparent, inSpan, SpanKind } from '../observability/tracing.js';
 import { errorToResponse } from './problem.js';
 import { clientAddress, type Caller, type RouteClass } from './rateLimits.js';
 
@@ -88,7 +89,23 @@ function framedHandler(
 ): HttpHandler {
   return async (request, context) => {
     const startedMs = performance.now();
-    const response = await framedResponse(request, context);
+    // Continues the caller's trace (W3C traceparent), when it sends one.
+    const response = await inSpan(
+      `${request.method} ${context.functionName}`,
+      {
+        kind: SpanKind.SERVER,
+        parent: contextFromTraceparent(
+          request.headers.get('traceparent') ?? undefined,
+          request.headers.get('tracestate') ?? undefined,
+        ),
+        attributes: { 'http.request.method': request.method, 'http.route': context.functionName },
+      },
+      async (span) => {
+        const framed = await framedResponse(request, context);
+        span.setAttribute('http.response.status_code', framed.status ?? 200);
+        return framed;
+      },
+    );
     // The route as the function that serves it: bounded, unlike the path with its ids.
     recordHttpRequest(
       context.functionName,

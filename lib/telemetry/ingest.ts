@@ -9,6 +9,7 @@ import {
   recordIngestBatch,
   recordPartitionLag,
 } from '../observability/instruments.js';
+import { inSpan, producerLinks, SpanKind } from '../observability/tracing.js';
 import { parkedBatchOf } from './parking.js';
 import type { TelemetryProcessor } from './processor.js';
 import { withTransientRetry } from './retry.js';
@@ -50,7 +51,22 @@ export async function ingestTriggerBatch(
   }
   const { partitionId, events } = read;
   const startedMs = performance.now();
-  const outcome = await withTransientRetry(() => processor.processBatch(partitionId, events));
+  // The batch's span links to each event's producer span (lib/observability/tracing.ts);
+  // the Cosmos requests and alert deliveries of the batch run inside it.
+  const outcome = await inSpan(
+    'ingestTelemetry process',
+    {
+      kind: SpanKind.CONSUMER,
+      links: producerLinks(triggerMetadata?.['propertiesArray']),
+      attributes: {
+        'messaging.system': 'eventhubs',
+        'messaging.operation.type': 'process',
+        'messaging.destination.partition.id': partitionId,
+        'messaging.batch.message_count': events.length,
+      },
+    },
+    () => withTransientRetry(() => processor.processBatch(partitionId, events)),
+  );
   recordIngestBatch({
     partitionId,
     events: events.length,
