@@ -40,7 +40,7 @@ import {
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 /** The active context kept in AsyncLocalStorage, so it survives awaits. */
-class AsyncLocalContextManager implements ContextManager {
+export class AsyncLocalContextManager implements ContextManager {
   private readonly storage = new AsyncLocalStorage<Context>();
   active(): Context {
     return this.storage.getStore() ?? ROOT_CONTEXT;
