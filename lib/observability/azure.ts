@@ -10,27 +10,9 @@
  * `"telemetryMode": "OpenTelemetry"` (https://learn.microsoft.com/azure/azure-functions/opentelemetry-howto);
  * see README "Operating it".
  */
+import type { SectionConfig } from '../config.js';
 import { azureCredential } from '../identity.js';
 import { registerGauges } from './instruments.js';
-
-/** The settings read here, from the app settings (the process environment in Azure). */
-export interface AzureMonitorSettings {
-  APPLICATIONINSIGHTS_CONNECTION_STRING?: string | undefined;
-  /** `ClientId=<guid>;Authorization=AAD` (bicep/resources.bicep): the identity to sign in as. */
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING?: string | undefined;
-  /** Share of traces kept, 0–1 (default 1). */
-  TRACES_SAMPLING_RATIO?: string | undefined;
-}
-
-/** The sampling ratio setting, checked: a number from 0 to 1. */
-export function samplingRatioOf(setting: string | undefined): number {
-  if (setting === undefined || setting === '') return 1;
-  const ratio = Number(setting);
-  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
-    throw new Error('TRACES_SAMPLING_RATIO must be a number from 0 to 1');
-  }
-  return ratio;
-}
 
 /** The managed identity's client id in APPLICATIONINSIGHTS_AUTHENTICATION_STRING, if any. */
 export function clientIdOf(authenticationString: string | undefined): string | undefined {
@@ -43,17 +25,16 @@ export function clientIdOf(authenticationString: string | undefined): string | u
  * imported only then: it is heavy, and a cold start elsewhere (tests, the local host) must
  * not pay for it.
  */
-export async function startAzureMonitor(settings: AzureMonitorSettings): Promise<boolean> {
+export async function startAzureMonitor(settings: SectionConfig<'monitor'>): Promise<boolean> {
   const connectionString = settings.APPLICATIONINSIGHTS_CONNECTION_STRING;
   if (!connectionString) return false;
-  const samplingRatio = samplingRatioOf(settings.TRACES_SAMPLING_RATIO);
   const { useAzureMonitor } = await import('@azure/monitor-opentelemetry');
   useAzureMonitor({
     azureMonitorExporterOptions: {
       connectionString,
       credential: azureCredential(clientIdOf(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)),
     },
-    samplingRatio,
+    samplingRatio: settings.TRACES_SAMPLING_RATIO,
     // 0: sample by samplingRatio rather than by a rate of traces per second.
     tracesPerSecond: 0,
   });

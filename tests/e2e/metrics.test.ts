@@ -107,6 +107,12 @@ describe('the local metrics endpoint', () => {
       }),
     ).toBe(1);
     expect(total(samples, 'sis_alerts_changes_total')).toBe(1);
+    // The alert reached the Web PubSub groups (the stand-in), and how long that took is known.
+    expect(
+      total(samples, 'sis_deliveries_total', { channel: 'group', outcome: 'delivered' }),
+    ).toBeGreaterThan(0);
+    expect(total(samples, 'sis_deliveries_total', { outcome: 'failed' })).toBe(0);
+    expect(total(samples, 'sis_deliveries_latency_count', { channel: 'group' })).toBe(1);
     expect(
       total(samples, 'sis_http_requests_total', {
         route: 'equipment-collection',
