@@ -282,7 +282,9 @@ export interface BatchOutcome {
  * Rejected readings by reason. A letter keeps a bounded number of its rejections; those left
  * out are counted under the letter's first reason.
  */
-function rejectionsByReason(letters: readonly DeadLetter[]): Record<string, number> {
+export function rejectionsByReason(
+  letters: readonly Pick<DeadLetter, 'reason' | 'rejections' | 'rejectedCount'>[],
+): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const letter of letters) {
     for (const rejection of letter.rejections) {
