@@ -41,7 +41,7 @@ export async function ingestTriggerBatch(
     // Store failures are still transient ones: retried here, then by the host.
     const ids = await withTransientRetry(() => processor.parkBatch(parked));
     recordDeadLetters('unreadable-batch', parked.events.length);
-    // One structured line per parked batch: the metric until there is a metrics library.
+    // One structured line per parked batch, beside the dead-letter count: which batch and why.
     log.warn(
       `partition ${parked.partitionId}: parked ${parked.events.length} events as an unreadable batch ` +
         `(${parked.id}, ${ids.length} documents, sequence numbers ` +
