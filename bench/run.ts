@@ -30,7 +30,11 @@ const quick = values.quick;
 
 /** Each benchmark process, the metrics it reports, and how long it may take. */
 const suites: { script: string; metrics: MetricName[]; limitSeconds: number }[] = [
-  { script: 'ingestCore.ts', metrics: ['ingest_core_ratio'], limitSeconds: quick ? 180 : 600 },
+  {
+    script: 'ingestCore.ts',
+    metrics: ['ingest_core_ratio', 'ingest_core_instrumented_ratio'],
+    limitSeconds: quick ? 180 : 600,
+  },
   {
     script: 'cosmosWrites.ts',
     metrics: ['cosmos_writes_per_1k_seed', 'cosmos_writes_per_1k_highrate'],
@@ -40,7 +44,7 @@ const suites: { script: string; metrics: MetricName[]; limitSeconds: number }[] 
   { script: 'alertLatency.ts', metrics: ['alert_latency_p99_ms'], limitSeconds: quick ? 240 : 600 },
   {
     script: 'mysqlApi.ts',
-    metrics: ['api_get_ratio', 'deep_page_ratio'],
+    metrics: ['api_get_ratio', 'api_get_instrumented_ratio', 'deep_page_ratio'],
     limitSeconds: quick ? 300 : 900,
   },
   { script: 'coldImport.ts', metrics: ['cold_import_ms'], limitSeconds: quick ? 180 : 300 },

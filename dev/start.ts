@@ -34,7 +34,9 @@ import {
   type LocalMysql,
   type LocalRedis,
 } from './localStack.js';
+import { metricsPortOf, startMetricsEndpoint, type MetricsEndpoint } from './metrics.js';
 import { seedDemoData } from './seed.js';
+import { tracingFromSettings } from './tracing.js';
 import { startLocalTriggers } from './localTriggers.js';
 import { defaultLog, startTimers, type HostLog } from './triggerHost.js';
 import { localAppSettings, localSettings } from './settings.js';
@@ -292,6 +294,7 @@ function banner(
   config: Config,
   issuer: DevIssuer | undefined,
   port: number,
+  metricsEndpoint: MetricsEndpoint | undefined,
 ): string {
   const { mysql, redis, cosmos, messaging } = services;
   const { dataDir } = localSettings(settings);
@@ -336,13 +339,29 @@ function banner(
           `    what was sent: ${messaging.communication.messagesUrl}`,
         ]
       : ['  Email, SMS   COMMUNICATION__endpoint']),
+    `  Metrics      ${metricsEndpoint ? `${metricsEndpoint.url}   (Prometheus text; METRICS_PORT=0 turns it off)` : 'off (METRICS_PORT=0)'}`,
     'Press Ctrl-C to stop.',
     '',
   ].join('\n');
 }
 
+/**
+ * Console traces (OTEL_TRACES_EXPORTER=console) and the Prometheus endpoint (METRICS_PORT,
+ * default 9464; 0: none), before anything records.
+ */
+async function startMetrics(): Promise<MetricsEndpoint | undefined> {
+  const port = metricsPortOf(settings['METRICS_PORT']);
+  const tracing = tracingFromSettings(settings['OTEL_TRACES_EXPORTER']);
+  if (tracing) started.push({ name: 'tracing', stop: () => tracing.stop() });
+  if (port === 0) return undefined;
+  const endpoint = await startMetricsEndpoint(port);
+  started.push({ name: 'the metrics endpoint', stop: () => endpoint.stop() });
+  return endpoint;
+}
+
 async function main(): Promise<void> {
   stopOnSignals();
+  const metricsEndpoint = await startMetrics();
   const services = await startBackingServices();
   const issuer = await loadLocalDevIssuer(settings);
   const host = await startHttpHost(issuer);
@@ -356,7 +375,7 @@ async function main(): Promise<void> {
     log('Seeded demo data (3 technicians, 200 pieces of equipment).');
   host.startedUp();
   await startTriggers(services.messaging);
-  log(banner(services, config, issuer, host.port));
+  log(banner(services, config, issuer, host.port, metricsEndpoint));
 }
 
 main().catch((error: unknown) => {

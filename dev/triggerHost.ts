@@ -170,6 +170,7 @@ export function triggerMetadataFor(
     eventHubName: string;
     consumerGroup: string;
     fullyQualifiedNamespace: string;
+    lastEnqueuedEventProperties?: { sequenceNumber: number; enqueuedTime: string | undefined };
   },
   fidelity: TriggerFidelity = 'azure',
 ): Record<string, unknown> {
@@ -327,6 +328,16 @@ export function startEventHubTriggers(
               eventHubName: context.eventHubName,
               consumerGroup: context.consumerGroup,
               fullyQualifiedNamespace: context.fullyQualifiedNamespace,
+              // As the Event Hubs extension passes it with trackLastEnqueuedEventProperties
+              // (lib/telemetry/trigger.ts lastEnqueuedOf): the ingestion lag gauges read it.
+              ...(context.lastEnqueuedEventProperties?.sequenceNumber === undefined
+                ? {}
+                : {
+                    lastEnqueuedEventProperties: {
+                      sequenceNumber: context.lastEnqueuedEventProperties.sequenceNumber,
+                      enqueuedTime: context.lastEnqueuedEventProperties.enqueuedOn?.toISOString(),
+                    },
+                  }),
             },
             fidelity,
           );
@@ -367,6 +378,7 @@ export function startEventHubTriggers(
       {
         maxBatchSize: options.maxEventBatchSize,
         maxWaitTimeInSeconds: options.maxWaitTimeSeconds,
+        trackLastEnqueuedEventProperties: true,
         startPosition: earliestEventPosition,
         // The host hands the function the body bytes, not the SDK's JSON decoding of them.
         skipParsingBodyAsJson: fidelity === 'azure',

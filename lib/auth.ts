@@ -3,6 +3,7 @@
  * expiry against the configured JWKS) or, only when explicitly enabled, from the platform's
  * `x-ms-client-principal` header. Never from the body or the query string.
  */
+import { recordAuthFailure, type AuthFailureReason } from './observability/instruments.js';
 import type { HttpRequest } from '@azure/functions';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
@@ -24,7 +25,9 @@ const bearerChallenge = (error?: string) => ({
   'www-authenticate': error ? `Bearer error="${error}"` : 'Bearer',
 });
 
-function unauthorized(detail: string, error?: string): HttpError {
+/** A 401, counted by `reason` (sis.auth.failures; never anything from the token itself). */
+function unauthorized(detail: string, reason: AuthFailureReason, error?: string): HttpError {
+  recordAuthFailure(reason);
   return new HttpError('unauthorized', detail, { headers: bearerChallenge(error) });
 }
 
@@ -54,10 +57,11 @@ async function verifyBearer(
       requiredClaims: ['exp', 'sub'],
     });
     if (typeof payload.sub !== 'string' || payload.sub === '')
-      throw unauthorized('The token has no subject.', 'invalid_token');
+      throw unauthorized('The token has no subject.', 'no_subject', 'invalid_token');
     if (payload.sub.length > maxSubjectLength)
       throw unauthorized(
         `The token's subject is longer than ${maxSubjectLength} characters.`,
+        'subject_too_long',
         'invalid_token',
       );
     return { subject: payload.sub, roles: toRoles(payload['roles']) };
@@ -70,6 +74,7 @@ async function verifyBearer(
       error instanceof joseErrors.JWKSInvalid ||
       (error instanceof joseErrors.JOSEError && error.code === 'ERR_JOSE_GENERIC')
     ) {
+      recordAuthFailure('provider_unavailable');
       throw new HttpError(
         'service-unavailable',
         'The identity provider could not be reached; try again shortly.',
@@ -85,9 +90,18 @@ async function verifyBearer(
           : error instanceof joseErrors.JWTClaimValidationFailed
             ? `The token's ${error.claim} claim is not accepted.`
             : 'The token is not valid.';
-      throw unauthorized(reason, 'invalid_token');
+      throw unauthorized(
+        reason,
+        error instanceof joseErrors.JWTExpired
+          ? 'expired'
+          : error instanceof joseErrors.JWTClaimValidationFailed
+            ? 'claim'
+            : 'invalid',
+        'invalid_token',
+      );
     }
     // A network failure fetching the key set is ours, not the caller's.
+    recordAuthFailure('provider_unavailable');
     throw new HttpError(
       'service-unavailable',
       'The identity provider could not be reached; try again shortly.',
@@ -113,16 +127,18 @@ function principalFromPlatformHeader(header: string): Principal {
   try {
     parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
   } catch {
-    throw unauthorized('The client principal header is not valid.');
+    throw unauthorized('The client principal header is not valid.', 'client_principal');
   }
   const result = clientPrincipalSchema.safeParse(parsed);
-  if (!result.success) throw unauthorized('The client principal header is not valid.');
+  if (!result.success)
+    throw unauthorized('The client principal header is not valid.', 'client_principal');
   const roleType = result.data.role_typ ?? 'roles';
   const subject = result.data.claims.find((claim) => subjectClaimTypes.has(claim.typ))?.val;
-  if (!subject) throw unauthorized('The client principal has no subject.');
+  if (!subject) throw unauthorized('The client principal has no subject.', 'no_subject');
   if (subject.length > maxSubjectLength)
     throw unauthorized(
       `The client principal's subject is longer than ${maxSubjectLength} characters.`,
+      'subject_too_long',
     );
   return {
     subject,
@@ -163,10 +179,15 @@ async function authenticate(
     if (header) return principalFromPlatformHeader(header);
   }
   const authorization = boundedHeader(request, 'authorization', 16_384);
-  if (!authorization) throw unauthorized('Send a bearer token in the Authorization header.');
+  if (!authorization)
+    throw unauthorized('Send a bearer token in the Authorization header.', 'missing');
   const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
   if (!match?.[1])
-    throw unauthorized('The Authorization header must be "Bearer <token>".', 'invalid_request');
+    throw unauthorized(
+      'The Authorization header must be "Bearer <token>".',
+      'malformed',
+      'invalid_request',
+    );
   return verifyBearer(match[1], config, keySet());
 }
 

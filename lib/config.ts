@@ -492,6 +492,18 @@ export const settingSections = {
       WEBHOOK_MAX_RESPONSE_BYTES: integerSetting(65_536, 0, 1_048_576),
     }),
   ),
+  monitor: z.object({
+    /** Application Insights: metrics and traces go there when set (lib/observability/azure.ts). */
+    APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
+    /** `ClientId=<managed identity client id>;Authorization=AAD`: Entra sign-in to ingestion. */
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: optionalText,
+    /** Share of traces kept, 0 to 1. */
+    TRACES_SAMPLING_RATIO: z.coerce
+      .number({ error: 'expected a number from 0 to 1' })
+      .min(0, { error: 'expected a number from 0 to 1' })
+      .max(1, { error: 'expected a number from 0 to 1' })
+      .default(1),
+  }),
   dashboard: z.object({
     /** Folder of the built dashboard (relative: to the working directory). */
     DASHBOARD_DIR: optionalText.transform((dir) =>
@@ -514,6 +526,7 @@ const settingsSchema = z.object({
   ...settingSections.telemetry.shape,
   ...settingSections.escalation.shape,
   ...settingSections.dashboard.shape,
+  ...settingSections.monitor.shape,
   ...settingSections.redis.shape,
   ...settingSections.rateLimits.shape,
   ...settingSections.webhooks.shape,

@@ -189,7 +189,7 @@ export function createServices(config: Config | ConfigSections): Services {
     get readPool() {
       return once('readPool', () => {
         const replica = replicaConfig(section('mysql'));
-        return replica ? createAppPool(replica) : services.pool;
+        return replica ? createAppPool(replica, 'replica') : services.pool;
       });
     },
     get cosmosClient() {

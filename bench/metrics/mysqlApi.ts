@@ -1,5 +1,6 @@
 /**
- * `api_get_ratio` and `deep_page_ratio`, on a private MariaDB bulk-loaded with equipment
+ * `api_get_ratio`, `api_get_instrumented_ratio` (the host with the OpenTelemetry SDK
+ * registered against the plain one, bench/servers/apiHost.ts) and `deep_page_ratio`, on a private MariaDB bulk-loaded with equipment
  * rows (1,000,000; 200,000 with --quick).
  *
  * - `api_get_ratio`: requests per second for `GET /api/equipment/{id}` (ids spread over the
@@ -135,16 +136,26 @@ try {
     echoErrors: true,
   });
   stops.push(bare.stop);
+  const instrumentedHost = await startScript({
+    script: 'bench/servers/apiHost.ts',
+    env: { ...env, BENCH_INSTRUMENTED: '1' },
+    readyLine: listening,
+    echoErrors: true,
+  });
+  stops.push(instrumentedHost.stop);
 
   const getPaths = ids.map((row) => `/api/equipment/${String(row['id'])}`);
   const auth = { authorization: `Bearer ${token}` };
   const hostUrl = `http://127.0.0.1:${Number(host.ready)}`;
   const bareUrl = `http://127.0.0.1:${Number(bare.ready)}`;
-  // Warm both (JIT, pools, the JWKS fetch).
+  const instrumentedUrl = `http://127.0.0.1:${Number(instrumentedHost.ready)}`;
+  // Warm them all (JIT, pools, the JWKS fetch).
   await load(hostUrl, auth, getPaths, { connections, seconds: 1 });
   await load(bareUrl, {}, getPaths, { connections, seconds: 1 });
+  await load(instrumentedUrl, auth, getPaths, { connections, seconds: 1 });
   let hostRps = 0;
   let bareRps = 0;
+  let instrumentedRps = 0;
   for (let round = 0; round < rounds; round++) {
     bareRps = Math.max(
       bareRps,
@@ -154,8 +165,12 @@ try {
       hostRps,
       (await load(hostUrl, auth, getPaths, { connections, seconds })).requests.average,
     );
+    instrumentedRps = Math.max(
+      instrumentedRps,
+      (await load(instrumentedUrl, auth, getPaths, { connections, seconds })).requests.average,
+    );
     console.error(
-      `api get round ${round + 1}/${rounds}: host ${hostRps.toFixed(0)} req/s, bare ${bareRps.toFixed(0)} req/s`,
+      `api get round ${round + 1}/${rounds}: host ${hostRps.toFixed(0)} req/s, instrumented ${instrumentedRps.toFixed(0)} req/s, bare ${bareRps.toFixed(0)} req/s`,
     );
   }
 
@@ -188,6 +203,12 @@ try {
       hostRps,
       bareRps,
       `GET /api/equipment/{id} over 1,000 random ids, ${connections} connections, ${seconds} s per run, best of ${rounds}; ${sizes}`,
+    ),
+    api_get_instrumented_ratio: metric(
+      'api_get_instrumented_ratio',
+      instrumentedRps,
+      hostRps,
+      `the same host with the OpenTelemetry SDK registered (metrics, spans) against none; GET /api/equipment/{id}, ${connections} connections, ${seconds} s per run, best of ${rounds} alternating rounds`,
     ),
     deep_page_ratio: metric(
       'deep_page_ratio',

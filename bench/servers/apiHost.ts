@@ -1,4 +1,8 @@
 /**
+ * With `BENCH_INSTRUMENTED=1`, the OpenTelemetry SDK is registered first (metrics into the
+ * Prometheus exporter, spans into memory, emptied every second), as the local host does with
+ * metrics and console traces: what `api_get_instrumented_ratio` compares with the plain host.
+ *
  * The local functions host serving every declared HTTP function, for the API benchmarks:
  * the same host `npm start` runs (dev/httpHost.ts), against `MYSQL_URL`, verifying tokens of
  * the dev issuer whose keys are in `BENCH_ISSUER_DIR` (services built from those settings). Prints `listening PORT`; stops on
@@ -11,7 +15,18 @@ import { createServices, useServices } from '../../lib/services.js';
 import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { devIssuerSettings, devJwksRoutes } from '../../dev/localStack.js';
+import { startMetricsEndpoint } from '../../dev/metrics.js';
+import { startTracing } from '../../dev/tracing.js';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 
+if (process.env['BENCH_INSTRUMENTED'] === '1') {
+  await startMetricsEndpoint(0);
+  const spans = new InMemorySpanExporter();
+  startTracing(spans);
+  setInterval(() => {
+    spans.reset();
+  }, 1000).unref();
+}
 const issuer = await loadDevIssuer(process.env['BENCH_ISSUER_DIR'] ?? '');
 const server = createLocalHttpHost({
   declarations: httpDeclarations(functionDeclarations),

@@ -4,6 +4,7 @@
  * list (keyset pages, newest raised first) and one alert with its ETag, and the acknowledge /
  * resolve sequence with its optional service record and the fan-out of the change.
  */
+import { recordAlertVersion } from '../observability/instruments.js';
 import type { Database, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { requireRole, type Principal } from '../auth.js';
@@ -350,6 +351,7 @@ async function replaceAlertOnce(
         accessCondition: { type: 'IfMatch', condition: cosmosEtag },
       });
     if (!resource) throw new Error('Cosmos returned no alert after replace');
+    recordAlertVersion(next);
     return {
       alert: documentBody(resource) as Alert,
       etag: httpEtag(resource._etag),

@@ -14,6 +14,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import {
+  Constants,
   CosmosClient,
   CosmosDiagnostics,
   ErrorResponse,
@@ -22,13 +23,19 @@ import {
   type CompositePath,
   type Container,
   type ContainerDefinition,
+  type CosmosClientOptions,
+  type CosmosHeaders,
   type Database,
+  type Plugin,
+  type PluginConfig,
 } from '@azure/cosmos';
 import type { TokenCredential } from '@azure/identity';
 import { DEFAULT_COSMOS_REQUEST_TIMEOUT_MS } from '../config.js';
 import { DependencyUnavailableError, type UnavailableReason } from '../errors.js';
 import { azureCredential as lazyAzureCredential } from '../identity.js';
 import { isLoopbackHost } from '../loopback.js';
+import { recordCosmosRequest } from '../observability/instruments.js';
+import { inSpan, SpanKind } from '../observability/tracing.js';
 
 /**
  * The key every Cosmos DB emulator accepts, published by Microsoft
@@ -115,13 +122,67 @@ export function createCosmosClient(options: CreateCosmosClientOptions): CosmosCl
     // still checked against its subjectAltName.
     agent = new HttpsAgent({ ca: options.caCertPem, keepAlive: true, minVersion: 'TLSv1.2' });
   }
-  return new CosmosClient({
+  const clientOptions: CosmosClientOptions & { plugins: PluginConfig[] } = {
     endpoint: options.endpoint,
     ...(hasKey ? { key: options.key } : { aadCredentials: options.credential }),
     ...(agent ? { agent } : {}),
     connectionPolicy: connectionPolicyFor(options),
     userAgentSuffix: 'sis',
-  });
+    plugins: [{ on: 'request', plugin: requestMetricsPlugin }],
+  };
+  return new CosmosClient(clientOptions);
+}
+
+/**
+ * Records every network request's request charge, time and throttling (sis.cosmos.*), in a
+ * client span of its own (a child of the batch or request that made it). A
+ * `request` plugin runs once per HTTP request, retries included, around the SDK's own
+ * request (Azure/azure-sdk-for-js sdk/cosmosdb/cosmos src/request/RequestHandler.ts
+ * `executeRequest` → `executePlugins(..., PluginOn.request)`); `plugins` is a client option
+ * the SDK marks @hidden, read by src/ClientContext.ts into each request context. An answer of
+ * 400 or more arrives as a thrown error carrying `code` and `headers`.
+ */
+const requestMetricsPlugin: Plugin<unknown> = (context, _diagnosticNode, next) => {
+  const operation = `${context.resourceType ?? 'unknown'}.${context.operationType ?? 'unknown'}`;
+  return inSpan(
+    `cosmos ${operation}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'db.system.name': 'azure.cosmosdb', 'db.operation.name': operation },
+    },
+    () => measuredRequest(operation, context, next),
+  );
+};
+
+async function measuredRequest(
+  operation: string,
+  context: Parameters<Plugin<unknown>>[0],
+  next: Parameters<Plugin<unknown>>[2],
+): Promise<Awaited<ReturnType<Plugin<unknown>>>> {
+  const startedMs = performance.now();
+  const charge = (headers: CosmosHeaders | undefined) => {
+    const value = Number(headers?.[Constants.HttpHeaders.RequestCharge]);
+    return Number.isFinite(value) ? value : undefined;
+  };
+  try {
+    const response = await next(context);
+    recordCosmosRequest(
+      operation,
+      charge(response.headers),
+      (performance.now() - startedMs) / 1000,
+      false,
+    );
+    return response;
+  } catch (error) {
+    const failure = error as { code?: unknown; headers?: CosmosHeaders };
+    recordCosmosRequest(
+      operation,
+      charge(failure.headers),
+      (performance.now() - startedMs) / 1000,
+      failure.code === 429,
+    );
+    throw error;
+  }
 }
 
 const networkCodes = new Set([

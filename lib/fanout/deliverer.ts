@@ -6,6 +6,12 @@
  * every target is written to the delivery log (lib/fanout/deliveryLog.ts) after its outcome
  * is recorded in the outbox; the log never changes what is sent.
  */
+import {
+  recordDelivery,
+  recordDeliveryLatency,
+  recordOldestPendingDelivery,
+} from '../observability/instruments.js';
+import { inSpan, SpanKind } from '../observability/tracing.js';
 import type { Alert } from '../telemetry/alerts.js';
 import { escalatedToAdmins } from '../telemetry/escalation.js';
 import type { DeliveryAttempt, DeliveryLog, DeliveryReceipt } from './deliveryLog.js';
@@ -106,6 +112,10 @@ export class AlertDeliverer {
     // claiming that previous version below would only be undone.
     const escalated = (await this.options.escalator?.escalate(nowMs, limit))?.written ?? [];
     const due = await this.options.outbox.due(nowMs, this.graceMs, limit);
+    const oldest = await this.options.outbox.oldestPendingMs();
+    recordOldestPendingDelivery(
+      oldest === undefined ? undefined : Math.max(0, nowMs - oldest) / 1000,
+    );
     const claimed: Alert[] = [];
     for (const entry of due) {
       const taken: StoredAlert | undefined = await this.options.outbox.claim(
@@ -122,25 +132,62 @@ export class AlertDeliverer {
     const report: DeliveryReport = { delivered: 0, pending: 0 };
     await inBatches(alerts, this.options.concurrency ?? 10, async (alert) => {
       if (!alert.delivery?.pending.length) return;
-      let remaining: string[];
-      let attempts: DeliveryAttempt[] = [];
-      try {
-        ({ remaining, attempts } = await this.attempt(alert));
-      } catch (error) {
-        this.options.log(`Alert ${alert.id} v${alert.version}: delivery failed: ${String(error)}`);
-        remaining = alert.delivery.pending;
-      }
-      try {
-        await this.options.outbox.record(alert, remaining, this.now());
-      } catch (error) {
-        // Still marked pending in Cosmos: the sweep retries after the grace period.
-        this.options.log(`Alert ${alert.id} v${alert.version}: recording failed: ${String(error)}`);
-      }
-      await this.logAttempts(alert, attempts);
-      if (remaining.length) report.pending++;
-      else report.delivered++;
+      await inSpan(
+        'deliver alert',
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: { 'sis.alert.id': alert.id, 'sis.alert.version': alert.version },
+        },
+        () => this.deliverOne(alert, report),
+      );
     });
     return report;
+  }
+
+  /** Attempts one alert version's pending deliveries and records what became of them. */
+  private async deliverOne(alert: Alert, report: DeliveryReport): Promise<void> {
+    if (!alert.delivery?.pending.length) return;
+    let remaining: string[];
+    let attempts: DeliveryAttempt[] = [];
+    try {
+      ({ remaining, attempts } = await this.attempt(alert));
+    } catch (error) {
+      this.options.log(`Alert ${alert.id} v${alert.version}: delivery failed: ${String(error)}`);
+      remaining = alert.delivery.pending;
+    }
+    try {
+      await this.options.outbox.record(alert, remaining, this.now());
+    } catch (error) {
+      // Still marked pending in Cosmos: the sweep retries after the grace period.
+      this.options.log(`Alert ${alert.id} v${alert.version}: recording failed: ${String(error)}`);
+    }
+    await this.logAttempts(alert, attempts);
+    this.recordAttempts(alert, attempts);
+    if (remaining.length) report.pending++;
+    else report.delivered++;
+  }
+
+  /**
+   * Counts each attempt by channel (the target's kind: `group`, `user`, `push`, `email`, ...)
+   * and outcome, and for the first success of each channel in a version that had no failure
+   * before, the time from the version's write: the alert's last write (`_ts`, seconds) when
+   * the sweep read it, else now (a version delivered right after the pipeline wrote it).
+   */
+  private recordAttempts(alert: Alert, attempts: readonly DeliveryAttempt[]): void {
+    const firstTry = (alert.delivery?.attempts ?? 0) === 0;
+    const writtenSeconds = (alert as { _ts?: unknown })._ts;
+    const nowMs = this.now();
+    const writtenMs = typeof writtenSeconds === 'number' ? writtenSeconds * 1000 : undefined;
+    const timed = new Set<string>();
+    for (const attempt of attempts) {
+      const channel = attempt.target.split(':')[0] ?? attempt.target;
+      recordDelivery(channel, attempt.outcome);
+      if (attempt.outcome !== 'delivered' || timed.has(channel)) continue;
+      timed.add(channel);
+      if (writtenMs !== undefined || firstTry) {
+        recordDeliveryLatency(channel, Math.max(0, nowMs - (writtenMs ?? nowMs)) / 1000);
+      }
+    }
   }
 
   /** Writes attempts to the delivery log; a failure there is only logged. */

@@ -4,6 +4,7 @@
  * without it. Delivery records its outcome with a conditional replace; a sweep finds what is
  * still owed. No change feed is needed (the local Cosmos stand-in has none).
  */
+import { recordAlertVersion } from '../observability/instruments.js';
 import type { Container, ItemDefinition } from '@azure/cosmos';
 import type { Alert } from '../telemetry/alerts.js';
 import { documentBody } from '../telemetry/cosmosStore.js';
@@ -111,6 +112,18 @@ export class AlertOutbox {
   }
 
   /**
+   * When the oldest alert still owed to someone was last written (epoch ms), or undefined when
+   * nothing is owed: one aggregate query per sweep, for the oldest pending delivery gauge.
+   */
+  async oldestPendingMs(): Promise<number | undefined> {
+    const { resources } = await this.alerts.items
+      .query<number>('SELECT VALUE MIN(c._ts) FROM c WHERE c.deliveryPending = true')
+      .fetchAll();
+    const seconds = resources[0];
+    return typeof seconds === 'number' ? seconds * 1000 : undefined;
+  }
+
+  /**
    * Replaces one alert if nobody changed it since it was read as `etag`: false when someone
    * did (a person, the pipeline, another sweeper), and nothing is written.
    */
@@ -119,6 +132,8 @@ export class AlertOutbox {
       await this.alerts.item(alert.id, alert.equipmentId).replace(alert, {
         accessCondition: { type: 'IfMatch', condition: etag },
       });
+      // The sweep's escalation steps and reminders write alert versions too.
+      recordAlertVersion(alert);
       return true;
     } catch (error) {
       if (isPreconditionFailure(error)) return false;

@@ -14,6 +14,8 @@ import { requireRole, type Principal } from '../auth.js';
 import { HttpError } from '../errors.js';
 import type { Pool } from 'mysql2/promise';
 import { getServices, type Services } from '../services.js';
+import { recordHttpRequest, recordRateLimitRejection } from '../observability/instruments.js';
+import { contextFromTraceparent, inSpan, SpanKind } from '../observability/tracing.js';
 import { errorToResponse } from './problem.js';
 import { clientAddress, type Caller, type RouteClass } from './rateLimits.js';
 
@@ -86,6 +88,38 @@ function framedHandler(
   ) => Promise<HttpResponseInit>,
 ): HttpHandler {
   return async (request, context) => {
+    const startedMs = performance.now();
+    // Continues the caller's trace (W3C traceparent), when it sends one.
+    const response = await inSpan(
+      `${request.method} ${context.functionName}`,
+      {
+        kind: SpanKind.SERVER,
+        parent: contextFromTraceparent(
+          request.headers.get('traceparent') ?? undefined,
+          request.headers.get('tracestate') ?? undefined,
+        ),
+        attributes: { 'http.request.method': request.method, 'http.route': context.functionName },
+      },
+      async (span) => {
+        const framed = await framedResponse(request, context);
+        span.setAttribute('http.response.status_code', framed.status ?? 200);
+        return framed;
+      },
+    );
+    // The route as the function that serves it: bounded, unlike the path with its ids.
+    recordHttpRequest(
+      context.functionName,
+      request.method,
+      response.status ?? 200,
+      (performance.now() - startedMs) / 1000,
+    );
+    return response;
+  };
+
+  async function framedResponse(
+    request: HttpRequest,
+    context: InvocationContext,
+  ): Promise<HttpResponseInit> {
     const rateLimitHeaders: Record<string, string> = {};
     try {
       const services = getServices();
@@ -93,6 +127,7 @@ function framedHandler(
         const decision = await services.rateLimits.consume(routeClass, caller);
         Object.assign(rateLimitHeaders, decision.headers);
         if (decision.limited) {
+          recordRateLimitRejection(routeClass);
           throw new HttpError(
             'too-many-requests',
             `Too many ${routeClass} requests; try again in ${decision.headers['retry-after'] ?? 'a few'} seconds.`,
@@ -106,7 +141,7 @@ function framedHandler(
         rateLimitHeaders,
       );
     }
-  };
+  }
 }
 
 /**

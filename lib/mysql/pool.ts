@@ -16,6 +16,7 @@
  * out as a `DependencyUnavailableError` (503 at the HTTP edge). Scripts (migrations, seeding)
  * use unbounded pools: a long DDL statement or a migration lock wait is not an outage.
  */
+import { observeMysqlPool } from '../observability/instruments.js';
 import { createPool, type Pool, type PoolOptions } from 'mysql2/promise';
 import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import type { AccessToken, TokenCredential } from '@azure/identity';
@@ -358,14 +359,43 @@ export function boundPool(pool: Pool, bounds: PoolBounds): Pool {
 }
 
 /**
+ * Counts a pool's connections in use and callers waiting for one, for the gauges, from the
+ * core pool's `acquire` and `release` events and around its `getConnection` (mysql2 keeps its
+ * own queue in private fields; these are its public events: sidorares/node-mysql2
+ * lib/base/pool.js emits `acquire` when it hands a connection out, `release` when it gets one
+ * back).
+ */
+function observePool(pool: Pool, name: string): void {
+  const core = pool.pool;
+  let inUse = 0;
+  let waiting = 0;
+  core.on('acquire', () => inUse++);
+  core.on('release', () => (inUse = Math.max(0, inUse - 1)));
+  const getConnection: GetConnection = core.getConnection.bind(core);
+  core.getConnection = (callback) => {
+    waiting++;
+    getConnection((error, connection) => {
+      waiting--;
+      callback(error, connection);
+    });
+  };
+  observeMysqlPool(name, { inUse: () => inUse, waiting: () => waiting });
+}
+
+/**
  * The app's pool: bounded by the MYSQL_*_TIMEOUT_MS settings, every session in UTC and strict
  * SQL. lib/services.ts makes one per process.
  */
-export function createAppPool(config: SectionConfig<'mysql'>): Pool {
+export function createAppPool(
+  config: SectionConfig<'mysql'>,
+  /** Which pool this is in the sis.mysql.pool.* gauges: `primary` or `replica`. */
+  name = 'primary',
+): Pool {
   const pool = boundPool(createMysqlPool(config), {
     acquireMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
     commandMs: config.MYSQL_QUERY_TIMEOUT_MS,
   });
+  observePool(pool, name);
   // Every session speaks UTC and strict SQL so stored values never depend on server defaults.
   pool.on('connection', (connection) => {
     // mysql2's promise pool re-emits the core (callback) connection here, whatever its typings say.

@@ -14,6 +14,7 @@
  * so repeating any of them is harmless.
  */
 import type { Container, Database, ItemDefinition } from '@azure/cosmos';
+import { recordAlertVersion } from '../observability/instruments.js';
 import { alertSlotId, type Alert, type AlertMetric, type AlertSlot } from './alerts.js';
 import { mergePresence, type Presence } from './offline.js';
 import { parkedBatchDocuments, type ParkedBatch } from './parking.js';
@@ -395,6 +396,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
           .item(alert.id, alert.equipmentId)
           .replace(alert, { accessCondition: { type: 'IfMatch', condition: etag } });
       }
+      recordAlertVersion(alert);
       return true;
     } catch (error) {
       const status = statusOf(error);

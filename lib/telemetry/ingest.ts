@@ -4,10 +4,16 @@
  * parks an unreadable one whole as a dead letter (lib/telemetry/parking) so the partition
  * moves on and nothing is lost without a trace, and writes one structured line per outcome.
  */
+import {
+  recordDeadLetters,
+  recordIngestBatch,
+  recordPartitionLag,
+} from '../observability/instruments.js';
+import { inSpan, producerLinks, SpanKind } from '../observability/tracing.js';
 import { parkedBatchOf } from './parking.js';
 import type { TelemetryProcessor } from './processor.js';
 import { withTransientRetry } from './retry.js';
-import { readTriggerBatch } from './trigger.js';
+import { lastEnqueuedOf, readTriggerBatch } from './trigger.js';
 
 /** Where the invocation's lines go: the Functions invocation context's `log` and `warn`. */
 export interface IngestLog {
@@ -34,7 +40,8 @@ export async function ingestTriggerBatch(
     const parked = parkedBatchOf(read.batch, nowMs);
     // Store failures are still transient ones: retried here, then by the host.
     const ids = await withTransientRetry(() => processor.parkBatch(parked));
-    // One structured line per parked batch: the metric until there is a metrics library.
+    recordDeadLetters('unreadable-batch', parked.events.length);
+    // One structured line per parked batch, beside the dead-letter count: which batch and why.
     log.warn(
       `partition ${parked.partitionId}: parked ${parked.events.length} events as an unreadable batch ` +
         `(${parked.id}, ${ids.length} documents, sequence numbers ` +
@@ -43,7 +50,50 @@ export async function ingestTriggerBatch(
     return;
   }
   const { partitionId, events } = read;
-  const outcome = await withTransientRetry(() => processor.processBatch(partitionId, events));
+  const startedMs = performance.now();
+  // The batch's span links to each event's producer span (lib/observability/tracing.ts);
+  // the Cosmos requests and alert deliveries of the batch run inside it.
+  const outcome = await inSpan(
+    'ingestTelemetry process',
+    {
+      kind: SpanKind.CONSUMER,
+      links: producerLinks(triggerMetadata?.['propertiesArray']),
+      attributes: {
+        'messaging.system': 'eventhubs',
+        'messaging.operation.type': 'process',
+        'messaging.destination.partition.id': partitionId,
+        'messaging.batch.message_count': events.length,
+      },
+    },
+    () => withTransientRetry(() => processor.processBatch(partitionId, events)),
+  );
+  recordIngestBatch({
+    partitionId,
+    events: events.length,
+    readings: outcome.readings,
+    deadLettersByReason: outcome.deadLettersByReason,
+    epochsStarted: outcome.epochsStarted.length,
+    durationSeconds: (performance.now() - startedMs) / 1000,
+  });
+  // How far behind the partition is: the batch's newest event against the newest one the hub
+  // holds, when the host says (see lastEnqueuedOf), and the watermark against the clock.
+  const newest = events.reduce(
+    (latest, event) => (event.sequenceNumber > latest.sequenceNumber ? event : latest),
+    events[0] ?? { sequenceNumber: 0, enqueuedTimeMs: nowMs },
+  );
+  const lastEnqueued = lastEnqueuedOf(triggerMetadata);
+  recordPartitionLag(partitionId, {
+    lagEvents:
+      lastEnqueued?.sequenceNumber === undefined
+        ? undefined
+        : Math.max(0, lastEnqueued.sequenceNumber - newest.sequenceNumber),
+    lagSeconds:
+      lastEnqueued?.enqueuedTimeMs === undefined
+        ? undefined
+        : Math.max(0, (lastEnqueued.enqueuedTimeMs - newest.enqueuedTimeMs) / 1000),
+    watermarkDelaySeconds:
+      outcome.watermarkMs === null ? undefined : Math.max(0, (nowMs - outcome.watermarkMs) / 1000),
+  });
   for (const change of outcome.epochsStarted) {
     // Rare and worth a look: the hub was recreated, failed over or restored.
     log.warn(

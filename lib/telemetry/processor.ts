@@ -32,6 +32,7 @@ import {
   type PartitionState,
   type PipelineSettings,
 } from './partition.js';
+import { recordWindowsEmitted } from '../observability/instruments.js';
 import type { HubProbe } from './hubProbe.js';
 import { presenceOf, type Presence } from './offline.js';
 import type { ParkedBatch } from './parking.js';
@@ -263,12 +264,36 @@ export interface BatchOutcome {
   accepted: boolean;
   skippedEvents: number;
   deadLetters: number;
+  /** Readings folded into windows by this batch. */
+  readings: number;
+  /** Readings (or whole bodies) dead-lettered by this batch, by reason. */
+  deadLettersByReason: Record<string, number>;
+  /** The partition's largest accepted event time after the batch (null: none yet). */
+  watermarkMs: number | null;
   windowsClosed: number;
   aggregatesWritten: number;
   alertsWritten: number;
   attempts: number;
   /** Epochs this batch started (the hub's sequence numbers began again); see applyBatch. */
   epochsStarted: EpochChange[];
+}
+
+/**
+ * Rejected readings by reason. A letter keeps a bounded number of its rejections; those left
+ * out are counted under the letter's first reason.
+ */
+export function rejectionsByReason(
+  letters: readonly Pick<DeadLetter, 'reason' | 'rejections' | 'rejectedCount'>[],
+): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const letter of letters) {
+    for (const rejection of letter.rejections) {
+      counts[rejection.reason] = (counts[rejection.reason] ?? 0) + 1;
+    }
+    const untold = letter.rejectedCount - letter.rejections.length;
+    if (untold > 0) counts[letter.reason] = (counts[letter.reason] ?? 0) + untold;
+  }
+  return counts;
 }
 
 /** Thrown when another instance keeps winning the partition; the batch is safe to redeliver. */
@@ -499,6 +524,8 @@ async function emitCommitted(
 ): Promise<{ windowsClosed: number; aggregatesWritten: number; alertsWritten: number }> {
   const { alerts, ...emitted } = await emitDueWindows(options, state, known);
   if (emitted.windowsClosed > 0) await options.store.commitState(emitted.state, etag);
+  // Here rather than per batch: the idle-window timer closes windows too.
+  recordWindowsEmitted(emitted.windowsClosed, emitted.aggregatesWritten);
   // Stored first, delivered after: what this attempt cannot deliver stays owed in the alert.
   if (alerts.length) await options.fanOut?.alertsWritten(alerts);
   return emitted;
@@ -548,6 +575,9 @@ export async function processBatch(
         accepted: false,
         skippedEvents: applied.skipped,
         deadLetters: 0,
+        readings: 0,
+        deadLettersByReason: {},
+        watermarkMs: before.maxEventTime,
         ...emitted,
         attempts: attempt,
         epochsStarted: [],
@@ -569,6 +599,9 @@ export async function processBatch(
       accepted: true,
       skippedEvents: applied.skipped,
       deadLetters: applied.deadLetters.length,
+      readings: applied.partial?.entries.reduce((sum, entry) => sum + entry.stats.readings, 0) ?? 0,
+      deadLettersByReason: rejectionsByReason(applied.deadLetters),
+      watermarkMs: applied.state.maxEventTime,
       ...emitted,
       attempts: attempt,
       epochsStarted: applied.epochsStarted,

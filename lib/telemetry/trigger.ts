@@ -221,3 +221,31 @@ export function readTriggerBatch(
     })),
   };
 }
+
+/**
+ * The newest event the hub holds for the batch's partition, when the trigger metadata says.
+ * The Event Hubs extension tracks it only with `trackLastEnqueuedEventProperties: true`
+ * (host.json `extensions.eventHubs`), and passes it in `partitionContext` as the property
+ * `LastEnqueuedEventProperties` ({ SequenceNumber, EnqueuedTime, ... }) in the 5.x extension
+ * (Azure/azure-sdk-for-net sdk/eventhub/Microsoft.Azure.WebJobs.Extensions.EventHubs
+ * src/Processor/EventProcessorHostPartition.cs); later versions turned it into the method
+ * `TriggerPartitionContext.ReadLastEnqueuedEventProperties()`, which does not travel to an
+ * out-of-process worker, so the lag gauges are absent there. Either casing is read (the host
+ * serialises binding data camel-cased); the local host (dev/triggerHost.ts) passes it too.
+ */
+export function lastEnqueuedOf(
+  triggerMetadata: Readonly<Record<string, unknown>> | undefined,
+): { sequenceNumber: number | undefined; enqueuedTimeMs: number | undefined } | undefined {
+  const context = triggerMetadata?.['partitionContext'];
+  if (typeof context !== 'object' || context === null) return undefined;
+  const record = context as Record<string, unknown>;
+  const properties = record['lastEnqueuedEventProperties'] ?? record['LastEnqueuedEventProperties'];
+  if (typeof properties !== 'object' || properties === null) return undefined;
+  const fields = properties as Record<string, unknown>;
+  const sequenceNumber = sequenceNumberOf(fields['sequenceNumber'] ?? fields['SequenceNumber']);
+  const enqueuedTimeMs = enqueuedTimeOf(
+    fields['enqueuedTime'] ?? fields['EnqueuedTime'] ?? fields['enqueuedOn'],
+  );
+  if (sequenceNumber === undefined && enqueuedTimeMs === undefined) return undefined;
+  return { sequenceNumber, enqueuedTimeMs };
+}

@@ -67,5 +67,7 @@ export function allLocalEnv(options: {
     APP_PUBLIC_URL: '',
     LOCAL_COMMUNICATION_PORT: '0',
     LOCAL_AZURITE_PORTS: options.azuritePorts,
+    // Hosts run side by side: none takes 9464 unless its test asks for metrics.
+    METRICS_PORT: '0',
   };
 }

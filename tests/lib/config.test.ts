@@ -150,6 +150,7 @@ describe('loadConfig', () => {
       WEBPUBSUB_TOKEN_MINUTES: 10,
       EQUIPMENT_STATUS_INTERVAL_SECONDS: 5,
       DASHBOARD_DIR: join(projectRoot, 'dist', 'dashboard'),
+      TRACES_SAMPLING_RATIO: 1,
       REDIS_PORT: 10_000,
       REDIS_KEY_PREFIX: 'sis:',
       REDIS_TIMEOUT_MS: 1000,

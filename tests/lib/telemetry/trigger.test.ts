@@ -8,6 +8,7 @@ import { longOf } from '../../../dev/triggerHost.js';
 import {
   enqueuedTimeOf,
   readTriggerBatch,
+  lastEnqueuedOf,
   sequenceNumberOf,
   type TriggerBatch,
   type UnreadableBatch,
@@ -216,5 +217,45 @@ describe('readTriggerBatch', () => {
       sequenceNumbers: [7, 8, 9],
       enqueuedTimesMs: [0, 1, 2].map((s) => Date.UTC(2026, 10, 24, 8, 0, s)),
     });
+  });
+});
+
+describe('lastEnqueuedOf', () => {
+  it('reads the newest enqueued event from partitionContext, in either casing', () => {
+    expect(
+      lastEnqueuedOf({
+        partitionContext: {
+          partitionId: '0',
+          lastEnqueuedEventProperties: { sequenceNumber: 41, enqueuedTime: '2026-11-30T10:00:05Z' },
+        },
+      }),
+    ).toEqual({ sequenceNumber: 41, enqueuedTimeMs: Date.UTC(2026, 10, 30, 10, 0, 5) });
+    // The extension's own property names, a Long and a zoneless UTC time.
+    expect(
+      lastEnqueuedOf({
+        partitionContext: {
+          PartitionId: '1',
+          LastEnqueuedEventProperties: {
+            SequenceNumber: { low: 7, high: 1, unsigned: false },
+            EnqueuedTime: '2026-11-30T10:00:05.5',
+          },
+        },
+      }),
+    ).toEqual({
+      sequenceNumber: 2 ** 32 + 7,
+      enqueuedTimeMs: Date.UTC(2026, 10, 30, 10, 0, 5, 500),
+    });
+  });
+
+  it('is undefined when the host does not say', () => {
+    expect(lastEnqueuedOf(undefined)).toBeUndefined();
+    expect(lastEnqueuedOf({ partitionContext: { partitionId: '0' } })).toBeUndefined();
+    expect(
+      lastEnqueuedOf({
+        partitionContext: {
+          lastEnqueuedEventProperties: { sequenceNumber: -1, enqueuedTime: 'x' },
+        },
+      }),
+    ).toBeUndefined();
   });
 });

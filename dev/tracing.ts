@@ -1,0 +1,179 @@
+/**
+ * Tracing for the local host and tests: a tracer provider writing to `exporter`, the W3C
+ * propagator, a context manager so the active span follows `await`s, and the Azure SDKs'
+ * tracing (@azure/core-tracing) routed into OpenTelemetry, so the Event Hubs producer writes
+ * `Diagnostic-Id` on the events it sends. In Azure the Azure Monitor distro registers all of
+ * these itself (lib/observability/azure.ts).
+ *
+ * The context manager and the core-tracing instrumenter are small and written here: the
+ * packages that ship them (@opentelemetry/context-async-hooks,
+ * @azure/opentelemetry-instrumentation-azure-sdk, whose instrumenter is registered only by
+ * patching `require`) are not dependencies of the project.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  useInstrumenter,
+  type Instrumenter,
+  type InstrumenterSpanOptions,
+  type TracingSpan,
+  type TracingSpanKind,
+} from '@azure/core-tracing';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type ContextManager,
+  type Link,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  ConsoleSpanExporter,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+
+/** The active context kept in AsyncLocalStorage, so it survives awaits. */
+export class AsyncLocalContextManager implements ContextManager {
+  private readonly storage = new AsyncLocalStorage<Context>();
+  active(): Context {
+    return this.storage.getStore() ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    current: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this.storage.run(current, () => fn.call(thisArg, ...args));
+  }
+  bind<T>(current: Context, target: T): T {
+    if (typeof target !== 'function') return target;
+    const run = (...args: unknown[]): unknown =>
+      this.with(current, () => (target as (...a: unknown[]) => unknown)(...args));
+    return run as T;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.storage.disable();
+    return this;
+  }
+}
+
+const spanKinds: Record<TracingSpanKind, SpanKind> = {
+  client: SpanKind.CLIENT,
+  server: SpanKind.SERVER,
+  producer: SpanKind.PRODUCER,
+  consumer: SpanKind.CONSUMER,
+  internal: SpanKind.INTERNAL,
+};
+
+/**
+ * The Azure SDKs' spans as OpenTelemetry spans: what @azure/opentelemetry-instrumentation-azure-sdk
+ * does (Azure/azure-sdk-for-js sdk/instrumentation/opentelemetry-instrumentation-azure-sdk
+ * src/instrumenter.ts), for the parts the SDKs use here. TracingContext and OpenTelemetry's
+ * Context have the same shape, so contexts pass through unchanged.
+ */
+const openTelemetryInstrumenter: Instrumenter = {
+  startSpan(name: string, options: InstrumenterSpanOptions) {
+    const parent = options.tracingContext ?? context.active();
+    const links: Link[] = (options.spanLinks ?? []).flatMap((link) => {
+      const spanContext = trace.getSpanContext(link.tracingContext);
+      return spanContext ? [{ context: spanContext }] : [];
+    });
+    const span = trace.getTracer(options.packageName, options.packageVersion).startSpan(
+      name,
+      {
+        kind: spanKinds[options.spanKind ?? 'internal'],
+        links,
+        attributes: Object.fromEntries(
+          Object.entries(options.spanAttributes ?? {}).filter(
+            (entry): entry is [string, string | number | boolean] =>
+              ['string', 'number', 'boolean'].includes(typeof entry[1]),
+          ),
+        ),
+      },
+      parent,
+    );
+    const tracingSpan: TracingSpan = {
+      setStatus: (status) =>
+        span.setStatus(
+          status.status === 'success'
+            ? { code: SpanStatusCode.OK }
+            : { code: SpanStatusCode.ERROR },
+        ),
+      setAttribute: (key, value) => {
+        if (['string', 'number', 'boolean'].includes(typeof value)) {
+          span.setAttribute(key, value as string | number | boolean);
+        }
+      },
+      end: () => {
+        span.end();
+      },
+      recordException: (exception) => {
+        span.recordException(exception);
+      },
+      isRecording: () => span.isRecording(),
+    };
+    return { span: tracingSpan, tracingContext: trace.setSpan(parent, span) };
+  },
+  withContext(tracingContext, callback, ...args) {
+    return context.with(tracingContext, callback, undefined, ...args);
+  },
+  parseTraceparentHeader(header) {
+    return propagation.extract(context.active(), { traceparent: header });
+  },
+  createRequestHeaders(tracingContext) {
+    const headers: Record<string, string> = {};
+    propagation.inject(tracingContext ?? context.active(), headers);
+    return headers;
+  },
+};
+
+export interface LocalTracing {
+  stop(): Promise<void>;
+}
+
+/** Registers tracing into `exporter` for this process (once). */
+export function startTracing(exporter: SpanExporter): LocalTracing {
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'sis' }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  const contextManager = new AsyncLocalContextManager();
+  if (
+    !trace.setGlobalTracerProvider(provider) ||
+    !context.setGlobalContextManager(contextManager) ||
+    !propagation.setGlobalPropagator(new W3CTraceContextPropagator())
+  ) {
+    throw new Error('Tracing is already registered in this process');
+  }
+  useInstrumenter(openTelemetryInstrumenter);
+  return {
+    async stop() {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    },
+  };
+}
+
+/** `OTEL_TRACES_EXPORTER=console`: spans written to the console (the only exporter here). */
+export function tracingFromSettings(exporterSetting: string | undefined): LocalTracing | undefined {
+  if (exporterSetting === undefined || exporterSetting === '' || exporterSetting === 'none') {
+    return undefined;
+  }
+  if (exporterSetting !== 'console') {
+    throw new Error('OTEL_TRACES_EXPORTER: only "console" (or "none") is supported locally');
+  }
+  return startTracing(new ConsoleSpanExporter());
+}
