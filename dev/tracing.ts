@@ -5,12 +5,10 @@
  * `Diagnostic-Id` on the events it sends. In Azure the Azure Monitor distro registers all of
  * these itself (lib/observability/azure.ts).
  *
- * The context manager and the core-tracing instrumenter are small and written here: the
- * packages that ship them (@opentelemetry/context-async-hooks,
- * @azure/opentelemetry-instrumentation-azure-sdk, whose instrumenter is registered only by
- * patching `require`) are not dependencies of the project.
+ * The core-tracing instrumenter is small and written here: the package that ships it
+ * (@azure/opentelemetry-instrumentation-azure-sdk) registers it only by patching `require`,
+ * which an ES module or the bundle never goes through.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   useInstrumenter,
   type Instrumenter,
@@ -21,14 +19,12 @@ import {
 import {
   context,
   propagation,
-  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
-  type Context,
-  type ContextManager,
   type Link,
 } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -38,35 +34,6 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-
-/** The active context kept in AsyncLocalStorage, so it survives awaits. */
-export class AsyncLocalContextManager implements ContextManager {
-  private readonly storage = new AsyncLocalStorage<Context>();
-  active(): Context {
-    return this.storage.getStore() ?? ROOT_CONTEXT;
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    current: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    return this.storage.run(current, () => fn.call(thisArg, ...args));
-  }
-  bind<T>(current: Context, target: T): T {
-    if (typeof target !== 'function') return target;
-    const run = (...args: unknown[]): unknown =>
-      this.with(current, () => (target as (...a: unknown[]) => unknown)(...args));
-    return run as T;
-  }
-  enable(): this {
-    return this;
-  }
-  disable(): this {
-    this.storage.disable();
-    return this;
-  }
-}
 
 const spanKinds: Record<TracingSpanKind, SpanKind> = {
   client: SpanKind.CLIENT,
@@ -148,7 +115,7 @@ export function startTracing(exporter: SpanExporter): LocalTracing {
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'sis' }),
     spanProcessors: [new SimpleSpanProcessor(exporter)],
   });
-  const contextManager = new AsyncLocalContextManager();
+  const contextManager = new AsyncLocalStorageContextManager().enable();
   if (
     !trace.setGlobalTracerProvider(provider) ||
     !context.setGlobalContextManager(contextManager) ||

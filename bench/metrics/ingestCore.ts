@@ -29,7 +29,7 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { AsyncLocalContextManager } from '../../dev/tracing.js';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { recordIngestBatch, recordWindowsEmitted } from '../../lib/observability/instruments.js';
 import { inSpan, SpanKind } from '../../lib/observability/tracing.js';
 import { emit, isQuick, metric } from '../report.js';
@@ -159,7 +159,7 @@ const spans = new InMemorySpanExporter();
 const tracerProvider = new BasicTracerProvider({
   spanProcessors: [new SimpleSpanProcessor(spans)],
 });
-const contextManager = new AsyncLocalContextManager();
+const contextManager = new AsyncLocalStorageContextManager().enable();
 function instrumented(work: () => number): () => number {
   return () => {
     metrics.setGlobalMeterProvider(meterProvider);
