@@ -169,6 +169,9 @@ param deadLetterTtlDays int = 14
 @description('Where Communication Services (email and SMS) keeps data at rest: a geography such as Europe, United States, UK, Norway.')
 param communicationDataLocation string = 'Europe'
 
+@description('Share of traces sent to Application Insights, 0 to 1 (TRACES_SAMPLING_RATIO): metrics are never sampled, so a tenth of the traces keeps ingestion cost down while every figure stays exact.')
+param tracesSamplingRatio string = '0.1'
+
 @description('E.164 number (e.g. +14255550123) bought on the Communication Services resource that SMS are sent from (SMS_FROM_NUMBER); empty: SMS off. Buying it is a manual step, see README "Deploy to Azure".')
 param smsFromNumber string = ''
 
@@ -249,6 +252,7 @@ module resources 'resources.bicep' = {
     deadLetterTtlDays: deadLetterTtlDays
     communicationDataLocation: communicationDataLocation
     smsFromNumber: smsFromNumber
+    tracesSamplingRatio: tracesSamplingRatio
     operatorEmails: operatorEmails
     alertIngestLagMinutes: alertIngestLagMinutes
     alertOldestPendingDeliveryMinutes: alertOldestPendingDeliveryMinutes

@@ -107,6 +107,9 @@ param communicationDataLocation string
 @description('E.164 number SMS are sent from; empty: SMS off.')
 param smsFromNumber string
 
+@description('Share of traces sent to Application Insights, 0 to 1.')
+param tracesSamplingRatio string
+
 @description('Operators\' email addresses, comma-separated; empty: alert rules email nobody.')
 param operatorEmails string
 
@@ -916,6 +919,7 @@ var appSettings = {
   AzureWebJobsStorage__clientId: identity.properties.clientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  TRACES_SAMPLING_RATIO: tracesSamplingRatio
   MYSQL_HOST: mysql.properties.fullyQualifiedDomainName
   MYSQL_USER: identity.name
   MYSQL_DATABASE: mysqlDatabaseName
