@@ -12,7 +12,10 @@
  * and prints upper-case hex). `@azure/web-pubsub-express` (Azure/azure-sdk-for-js
  * sdk/web-pubsub/web-pubsub-express/src/cloudEventsDispatcher.ts) checks origin and `ce-type`
  * but leaves the signature to the app, which is why it is checked here. Without a key the
- * handler refuses everything: it cannot tell the service from a forger.
+ * handler refuses everything: it cannot tell the service from a forger. (In Azure, where the
+ * service's access keys are off, the way in is the event handler's managed-identity token
+ * instead, as Azure/azure-sdk-for-js pull request #39487 documents for the express package;
+ * not built yet, so bicep/ configures no event handler.)
  *
  * Answers: a non-2xx answer to a user event makes the service drop the client's connection
  * (reference-cloud-events.md, "Error response format"), so a position that is refused (bad
