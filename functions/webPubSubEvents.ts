@@ -12,7 +12,8 @@ import {
 } from '../lib/api/webPubSubEvents.js';
 import { HttpError } from '../lib/errors.js';
 import { httpFunction } from '../lib/host/declarations.js';
-import { problemHandler } from '../lib/http/handler.js';
+import { signedWebhookHandler } from '../lib/http/handler.js';
+import { clientAddress } from '../lib/http/rateLimits.js';
 import { readJsonBody } from '../lib/http/request.js';
 import { jsonResponse } from '../lib/http/response.js';
 
@@ -20,17 +21,28 @@ export const webPubSubEventsFunction = httpFunction({
   name: 'webpubsub-events',
   route: 'webpubsub/events',
   methods: ['OPTIONS', 'POST'],
-  handler: problemHandler(async (request, _context, services) => {
+  handler: signedWebhookHandler(async (request, _context, services, limit) => {
     const settings = services.config.section('webPubSub');
+    const byAddress = { address: clientAddress(request) };
     if (request.method === 'OPTIONS') {
+      await limit('reads', byAddress);
       // CloudEvents webhook abuse protection (reference-cloud-events.md, "Webhook validation").
       const origin = allowedOrigin(request, settings.WEBPUBSUB__endpoint);
       return { status: 200, headers: { 'webhook-allowed-origin': origin } };
     }
-    const event = verifiedUserEvent(request, {
-      hub: settings.WEBPUBSUB_HUB,
-      accessKey: settings.WEBPUBSUB_KEY,
-    });
+    let event;
+    try {
+      event = verifiedUserEvent(request, {
+        hub: settings.WEBPUBSUB_HUB,
+        accessKey: settings.WEBPUBSUB_KEY,
+      });
+    } catch (error) {
+      // Refusals count against the sender's address, so forging is rate limited too.
+      await limit('writes', byAddress);
+      throw error;
+    }
+    // Signed: counted per technician (all events come from the service's few addresses).
+    await limit('writes', event.userId ? { subject: event.userId, admin: false } : byAddress);
     if (event.eventName !== locationEventName) {
       throw new HttpError('validation', `This handler takes only the ${locationEventName} event.`);
     }
@@ -42,5 +54,5 @@ export const webPubSubEventsFunction = httpFunction({
       new Date(),
     );
     return jsonResponse(result);
-  }, 'writes'),
+  }),
 });

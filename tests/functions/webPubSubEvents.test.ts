@@ -152,6 +152,7 @@ describe('the event handler endpoint', () => {
       body: JSON.stringify(position),
     });
     expect(signed.status).toBe(200);
+    expect(signed.headers.get('ratelimit-policy')).toContain('"writes"');
   });
 
   it('allows only its own Web PubSub origin in the abuse-protection handshake', async () => {
