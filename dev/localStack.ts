@@ -23,7 +23,11 @@ import {
   type EventHubsStandIn,
   type EventHubsStandInOptions,
 } from './eventhubs/index.js';
-import { startWebPubSubStandIn, type WebPubSubStandIn } from './webpubsub/index.js';
+import {
+  startWebPubSubStandIn,
+  type EventHandlerSettings,
+  type WebPubSubStandIn,
+} from './webpubsub/index.js';
 import { startCommunicationStandIn, type CommunicationStandIn } from './communication/index.js';
 import { migrate } from '../lib/mysql/migrations.js';
 import type { Pool } from 'mysql2/promise';
@@ -262,8 +266,16 @@ export interface MessagingStandInOptions {
     keys: { device: string; app: string };
     retention?: EventHubsStandInOptions['retention'];
   };
-  /** The Web PubSub stand-in with this hub; omitted, it is not started. */
-  webPubSub?: { port: number; hub: string; accessKey: string };
+  /**
+   * The Web PubSub stand-in with this hub (and its event handler, where user events go);
+   * omitted, it is not started.
+   */
+  webPubSub?: {
+    port: number;
+    hub: string;
+    accessKey: string;
+    eventHandler?: EventHandlerSettings;
+  };
   /** The Communication Services (email and SMS) stand-in; omitted, it is not started. */
   communication?: { port: number; accessKey: string };
 }
@@ -309,6 +321,9 @@ export async function startMessagingStandIns(
         port: options.webPubSub.port,
         hubs: [options.webPubSub.hub],
         accessKey: options.webPubSub.accessKey,
+        ...(options.webPubSub.eventHandler
+          ? { eventHandlers: { [options.webPubSub.hub]: options.webPubSub.eventHandler } }
+          : {}),
       });
       started.push(result.webPubSub);
     }
@@ -338,7 +353,7 @@ export const localSenders = {
 
 /**
  * Azurite, the Event Hubs stand-in (hub `telemetry`, 4 partitions; a send-only `device` key
- * and a listen-only `app` key), the Web PubSub stand-in (hub `sis`) and the Communication
+ * and a listen-only `app` key), the Web PubSub stand-in (hub `sis`, its `location` events to this host's `/api/webpubsub/events`) and the Communication
  * Services stand-in (email and SMS, with `localSenders` where no sender is set), each unless
  * its setting already points elsewhere (AzureWebJobsStorage, EventHubConnection,
  * WEBPUBSUB__endpoint, COMMUNICATION_CONNECTION or COMMUNICATION__endpoint).
@@ -346,7 +361,7 @@ export const localSenders = {
 export async function ensureLocalMessaging(
   settings: Settings = localAppSettings(),
 ): Promise<LocalMessaging> {
-  const { dataDir, azuritePorts, eventHubsPort, webPubSubPort, communicationPort } =
+  const { dataDir, port, azuritePorts, eventHubsPort, webPubSubPort, communicationPort } =
     localSettings(settings);
   const keys = localKeys(dataDir);
   const storageSetting = settings['AzureWebJobsStorage'];
@@ -360,7 +375,18 @@ export async function ensureLocalMessaging(
       : { eventHubs: { port: eventHubsPort, hubs: [hub], partitions: 4, keys } }),
     ...(settings['WEBPUBSUB__endpoint']
       ? {}
-      : { webPubSub: { port: webPubSubPort, hub: 'sis', accessKey: keys.webPubSub } }),
+      : {
+          webPubSub: {
+            port: webPubSubPort,
+            hub: 'sis',
+            accessKey: keys.webPubSub,
+            // As bicep/ configures the hub in Azure: the app's handler for `location` events.
+            eventHandler: {
+              urlTemplate: `http://127.0.0.1:${port}/api/webpubsub/events`,
+              userEventPattern: 'location',
+            },
+          },
+        }),
     ...(settings['COMMUNICATION_CONNECTION'] || settings['COMMUNICATION__endpoint']
       ? {}
       : { communication: { port: communicationPort, accessKey: keys.communication } }),

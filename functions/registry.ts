@@ -24,6 +24,7 @@ import { silenceFunctions } from './silences.js';
 import { technicianFunctions } from './technicians.js';
 import { telemetryFunction } from './telemetry.js';
 import { webhookFunctions } from './webhooks.js';
+import { webPubSubEventsFunction } from './webPubSubEvents.js';
 
 export const functionDeclarations: readonly FunctionDeclaration[] = [
   healthFunction,
@@ -48,6 +49,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   detectOfflineFunction,
   ...negotiateFunctions,
   ...locationFunctions,
+  webPubSubEventsFunction,
   deliverAlertsFunction,
   dashboardFunction,
 ];

@@ -43,6 +43,7 @@ import { createPushSender } from './fanout/push.js';
 import { EquipmentStatusPublisher } from './fanout/status.js';
 import { WebhookSender } from './fanout/webhooks.js';
 import { keyFileWrapper, keyVaultWrapper, WebhookSecretStore } from './fanout/webhookSecrets.js';
+import { nearestTechniciansForAlerts } from './fanout/nearbyTechnicians.js';
 import { createWebPubSubClient, webPubSubSender } from './fanout/webPubSub.js';
 import type { HealthCheck } from './health.js';
 import { createRateLimits, parseRateLimits, type RateLimits } from './http/rateLimits.js';
@@ -285,6 +286,11 @@ export function createServices(config: Config | ConfigSections): Services {
           webhooks: services.webhooks.sender,
           audience: (equipmentIds) => assignedUserIds(services.pool, equipmentIds),
           pushAudience: pushAudienceByPreferences(() => services.pool),
+          nearestTechnicians: nearestTechniciansForAlerts(
+            () => services.pool,
+            () => services.technicianLocations,
+            fanOutLog,
+          ),
           log: fanOutLog,
         });
       });

@@ -14,14 +14,16 @@
  *   after a drop the client reconnects with `awps_connection_id` and
  *   `awps_reconnection_token` and gets every unacknowledged message again, in order; an
  *   unknown or expired session is answered with close code 1008, which ends recovery.
- * - `ping` gets `pong` (the SDK's keep-alive); `event` is acknowledged (there is no upstream
- *   event handler here; see `onEvent`); `invoke` is answered as unsupported.
+ * - `ping` gets `pong` (the SDK's keep-alive); `event` is acknowledged, handed to `onEvent`
+ *   and, when the hub has an event handler for it, forwarded upstream (upstream.ts); `invoke`
+ *   is answered as unsupported.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { TokenError, clientClaims, verifyAccessToken } from './auth.js';
+import type { Upstream } from './upstream.js';
 import {
   CLOSE_SESSION_REMOVED,
   Connection,
@@ -45,8 +47,10 @@ export interface ClientEvent {
 export interface ClientEndpointOptions {
   key: Uint8Array;
   hub(name: string): Hub | undefined;
-  /** Called for each client `event` (the service would forward it to an event handler). */
+  /** Called for each client `event`. */
   onEvent?: (event: ClientEvent) => void;
+  /** Forwards client events to the hubs' event handlers. */
+  upstream?: Upstream;
 }
 
 /** The WebSocket half of the stand-in, attached to the HTTP server's `upgrade` event. */
@@ -211,7 +215,7 @@ function sendToGroup(connection: Connection, message: ClientMessage): RequestErr
   return undefined;
 }
 
-/** `event`: handed to `onEvent`, where the service would call the upstream event handler. */
+/** `event`: handed to `onEvent` and forwarded to the hub's event handler, if it has one. */
 function forwardEvent(
   connection: Connection,
   message: ClientMessage,
@@ -228,6 +232,7 @@ function forwardEvent(
     event: message.event,
     payload,
   });
+  options.upstream?.forward(connection, message.event, payload);
   return undefined;
 }
 

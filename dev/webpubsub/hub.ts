@@ -73,6 +73,12 @@ export class Connection {
     return this.hub.connections.get(this.id) === this;
   }
 
+  /** The subprotocol's name as the client asked for it (`ce-subprotocol`); empty for none. */
+  get protocolName(): string {
+    if (this.protocol === 'none') return '';
+    return this.protocol === 'reliable' ? RELIABLE_PROTOCOL : JSON_PROTOCOL;
+  }
+
   /** Messages sent but not yet covered by a sequence ack (reliable connections only). */
   get pendingMessages(): number {
     return this.unacked.length;

@@ -8,9 +8,11 @@
  * ("session removed", so reliable clients reconnect afresh instead of trying to recover a
  * session that is gone) and forgets all connections, groups and user-group memberships.
  *
+ * Event handlers: a hub given an event handler (`eventHandlers`) gets its clients' user
+ * events forwarded as the service forwards them (upstream.ts); system events are not sent.
+ *
  * Not supported (refused or ignored, never silently faked): the protobuf subprotocols, MQTT
- * and Socket.IO clients, upstream event handlers (client `event`s are acknowledged and handed
- * to `onEvent`), `invoke`, client streams and group state, message TTLs, and paging of
+ * and Socket.IO clients, system events to event handlers, `invoke`, client streams and group state, message TTLs, and paging of
  * `listConnections` (one page holds every member).
  */
 import { createServer, type Server } from 'node:http';
@@ -20,8 +22,10 @@ import { hmacKey } from './auth.js';
 import { createClientEndpoint, type ClientEvent } from './client.js';
 import { Hub, type HubLimits } from './hub.js';
 import { handleRest } from './rest.js';
+import { Upstream, type EventHandlerSettings } from './upstream.js';
 
 export type { ClientEvent } from './client.js';
+export type { EventHandlerSettings } from './upstream.js';
 export { JSON_PROTOCOL, RELIABLE_PROTOCOL, type Payload } from './hub.js';
 
 /** Options for {@link startWebPubSubStandIn}. */
@@ -41,8 +45,13 @@ export interface WebPubSubStandInOptions {
   recoveryWindowMs?: number;
   /** Unacknowledged messages a reliable connection may hold before it is dropped. Default 10 000. */
   maxUnackedMessages?: number;
-  /** Receives each client `event` request (the service would call an event handler). */
+  /** Receives each client `event` request (also forwarded to the hub's event handler). */
   onEvent?: (event: ClientEvent) => void;
+  /**
+   * Event handlers by hub name (case-insensitive), as a hub's settings hold them in Azure:
+   * matching user events are forwarded there, signed with `accessKey`.
+   */
+  eventHandlers?: Record<string, EventHandlerSettings>;
 }
 
 /** A snapshot of one connection, for tests and debugging. */
@@ -99,9 +108,21 @@ export async function startWebPubSubStandIn(
     return hub;
   };
 
+  let origin = host;
+  const upstream = new Upstream(
+    new Map(
+      Object.entries(options.eventHandlers ?? {}).map(([hub, handler]) => [
+        hub.toLowerCase(),
+        handler,
+      ]),
+    ),
+    options.accessKey,
+    () => origin,
+  );
   const endpointHandler = createClientEndpoint({
     key,
     hub: hubFor,
+    upstream,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const server: Server = createServer((req, res) => {
@@ -119,6 +140,7 @@ export async function startWebPubSubStandIn(
   });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  origin = new URL(endpoint).host;
 
   let stopping: Promise<void> | undefined;
   return {

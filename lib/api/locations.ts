@@ -114,32 +114,67 @@ export async function nearestTechnicians(
   if (equipment.latitude === null || equipment.longitude === null) {
     throw new ConflictError('state', 'This equipment has no coordinates; set them first.');
   }
-  const nearby = await locations.nearest(equipment.latitude, equipment.longitude, limit * 2);
+  const admin = scope.kind === 'all';
+  const nearby = await nearestActiveTechnicians(
+    pool,
+    locations,
+    { latitude: equipment.latitude, longitude: equipment.longitude },
+    limit,
+  );
+  const technicians = nearby.map(({ position, ...technician }) => ({
+    ...technician,
+    ...(admin && {
+      position: {
+        latitude: position.latitude,
+        longitude: position.longitude,
+        accuracy: position.accuracyMeters,
+        time: position.time,
+      },
+    }),
+  }));
+  return { equipmentId, technicians };
+}
+
+/** A technician near a place: who, how far, and where (personal data: admins only). */
+export interface NearbyActiveTechnician {
+  technicianId: number;
+  name: string;
+  specialization: string;
+  distanceKm: number;
+  position: Position;
+}
+
+/**
+ * Active technicians (`technicians.is_active`) with a live position, nearest to `at` first,
+ * at most `limit`. Throws `DependencyUnavailableError` when Redis or MySQL does not answer.
+ */
+export async function nearestActiveTechnicians(
+  pool: Pool,
+  locations: TechnicianLocations,
+  at: { latitude: number; longitude: number },
+  limit: number,
+): Promise<NearbyActiveTechnician[]> {
+  // Twice the limit from Redis, since inactive technicians' positions are dropped here.
+  const nearby = await locations.nearest(at.latitude, at.longitude, limit * 2);
   const details = await activeTechnicians(
     pool,
     nearby.map((n) => n.technicianId),
   );
-  const admin = scope.kind === 'all';
-  const technicians = nearby
-    .filter((n) => details.has(n.technicianId))
-    .slice(0, limit)
-    .map((n: NearbyTechnician) => {
-      const detail = details.get(n.technicianId) ?? { name: '', specialization: '' };
-      return {
-        technicianId: n.technicianId,
-        ...detail,
-        distanceKm: n.distanceKm,
-        ...(admin && {
-          position: {
-            latitude: n.position.latitude,
-            longitude: n.position.longitude,
-            accuracy: n.position.accuracyMeters,
-            time: n.position.time,
-          },
-        }),
-      };
-    });
-  return { equipmentId, technicians };
+  return nearby
+    .flatMap((n: NearbyTechnician) => {
+      const detail = details.get(n.technicianId);
+      return detail
+        ? [
+            {
+              technicianId: n.technicianId,
+              ...detail,
+              distanceKm: n.distanceKm,
+              position: n.position,
+            },
+          ]
+        : [];
+    })
+    .slice(0, limit);
 }
 
 async function activeTechnicians(

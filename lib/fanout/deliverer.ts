@@ -17,7 +17,8 @@ import { escalatedToAdmins } from '../telemetry/escalation.js';
 import type { DeliveryAttempt, DeliveryLog, DeliveryReceipt } from './deliveryLog.js';
 import { channelDuties, type AlertChannels } from './channels.js';
 import type { AlertEscalator } from './escalator.js';
-import { alertMessage } from './messages.js';
+import { alertMessage, type AdminAlertMessage } from './messages.js';
+import { isAdminsOnlyTarget, type NearestForAlert } from './nearbyTechnicians.js';
 import type { AlertOutbox, StoredAlert } from './outbox.js';
 import { pushPlatforms, type PushPlatform, type PushSender } from './push.js';
 import { alertRecipients, alertTargets, groupSendFilter, pushTags } from './routing.js';
@@ -44,6 +45,8 @@ export interface DelivererOptions {
    * and quiet hours (audience.ts `pushAudienceByPreferences`). Absent: all of them.
    */
   pushAudience?: ((alert: Alert, userIds: readonly string[]) => Promise<string[]>) | undefined;
+  /** Critical alerts: technicians to suggest to admins (absent: none). */
+  nearestTechnicians?: NearestForAlert | undefined;
   log(message: string): void;
   /** Bound on each send. */
   sendTimeoutMs?: number;
@@ -278,8 +281,24 @@ export class AlertDeliverer {
       ),
     ];
     const message = alertMessage(alert, delivery.type);
+    // Positions are personal data: the suggestion goes only to targets that reach admins only.
+    const nearest = targets.some(isAdminsOnlyTarget)
+      ? await this.options.nearestTechnicians?.(alert)
+      : undefined;
+    const adminMessage: AdminAlertMessage = nearest
+      ? { ...message, nearestTechnicians: nearest }
+      : message;
     const outcomes = await Promise.allSettled(
-      targets.map((target) => this.send(target, alert, message, tags, people, admins)),
+      targets.map((target) =>
+        this.send(
+          target,
+          alert,
+          isAdminsOnlyTarget(target) ? adminMessage : message,
+          tags,
+          people,
+          admins,
+        ),
+      ),
     );
     const at = new Date(this.now()).toISOString();
     const attempt = (target: string): Omit<DeliveryAttempt, 'outcome'> => ({

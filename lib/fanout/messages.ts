@@ -17,6 +17,19 @@ export interface AlertMessage {
   alert: PublicAlert;
 }
 
+/** A technician near the machine, suggested to admins with a critical alert. */
+export interface NearbyTechnicianSummary {
+  technicianId: number;
+  name: string;
+  specialization: string;
+  distanceKm: number;
+}
+
+/** What admins get: a critical alert also names the nearest available technicians. */
+export interface AdminAlertMessage extends AlertMessage {
+  nearestTechnicians?: NearbyTechnicianSummary[];
+}
+
 export function alertMessage(alert: Alert, type: AlertEventType): AlertMessage {
   return { type, alert: publicAlert(alert) };
 }

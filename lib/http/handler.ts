@@ -162,6 +162,22 @@ export function problemHandler(
   });
 }
 
+/**
+ * A handler for a webhook whose sender proves itself inside the handler (a signature), so
+ * the handler counts the request itself (`limit`) once it knows whom it is for: counting by
+ * client address would put every user behind one sending service under one limit.
+ */
+export function signedWebhookHandler(
+  handler: (
+    request: HttpRequest,
+    context: InvocationContext,
+    services: Services,
+    limit: RequestLimiter,
+  ) => Promise<HttpResponseInit>,
+): HttpHandler {
+  return framedHandler(handler);
+}
+
 /** The class of a protected request: GET and HEAD read, everything else writes. */
 function classOf(method: string): RouteClass {
   return readOnlyMethods.has(method) ? 'reads' : 'writes';

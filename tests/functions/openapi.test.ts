@@ -52,8 +52,11 @@ function resolve(ref: string): unknown {
 }
 
 const anonymous = new Set(['health', 'openapi']);
-/** Functions that serve pages and files, not the JSON API: the document leaves them out. */
-const notApi = new Set(['dashboard']);
+/**
+ * Functions that are not the JSON API the document describes: pages and files, and the Web
+ * PubSub event handler, which only the service calls (its contract is the service's).
+ */
+const notApi = new Set(['dashboard', 'webpubsub-events']);
 const declared = httpDeclarations(functionDeclarations)
   .filter((declaration) => !notApi.has(declaration.name))
   .flatMap((declaration) =>

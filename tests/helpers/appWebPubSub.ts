@@ -5,7 +5,11 @@
  */
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { afterAll, beforeAll } from 'vitest';
-import { startWebPubSubStandIn, type WebPubSubStandIn } from '../../dev/webpubsub/index.js';
+import {
+  startWebPubSubStandIn,
+  type EventHandlerSettings,
+  type WebPubSubStandIn,
+} from '../../dev/webpubsub/index.js';
 import { openRaw } from '../dev/webpubsub/helpers.js';
 import { useAppSettings } from './appServices.js';
 
@@ -15,13 +19,17 @@ export interface AppWebPubSub {
   hub: string;
 }
 
-export function useAppWebPubSub(): AppWebPubSub {
+/** `eventHandler`, asked for when the stand-in starts: where the hub's user events go. */
+export function useAppWebPubSub(
+  options: { eventHandler?: () => EventHandlerSettings } = {},
+): AppWebPubSub {
   const handle = { accessKey: 'test-web-pubsub-access-key', hub: 'sis' } as AppWebPubSub;
   beforeAll(async () => {
     handle.standIn = await startWebPubSubStandIn({
       port: 0,
       hubs: [handle.hub],
       accessKey: handle.accessKey,
+      ...(options.eventHandler ? { eventHandlers: { [handle.hub]: options.eventHandler() } } : {}),
     });
   });
   useAppSettings(() => ({
