@@ -1,9 +1,11 @@
 /**
  * Timer trigger: closes the windows of partitions that went quiet, once their end plus the
- * allowed lateness plus the idle grace has passed on the wall clock.
+ * allowed lateness plus the idle grace has passed on the wall clock; and measures each
+ * partition's lag against the hub (`sis.ingest.lag.*`), which grows while nothing consumes.
  */
 import type { TimerFunctionDeclaration } from '../lib/host/declarations.js';
 import { withServices } from '../lib/services.js';
+import { recordHubLags } from '../lib/telemetry/hubProbe.js';
 import { withTransientRetry } from '../lib/telemetry/retry.js';
 
 export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
@@ -27,5 +29,10 @@ export const closeIdleWindowsFunction: TimerFunctionDeclaration = {
         `closed ${result.windowsClosed} idle windows across ${result.partitions} partitions`,
       );
     }
+    const states = await services.telemetryStore.listStates();
+    await recordHubLags(
+      states.map(({ state }) => state),
+      services.hubLag,
+    );
   }),
 };

@@ -70,7 +70,7 @@ import {
   silenceLookup,
 } from './telemetry/equipmentLookups.js';
 import { readEquipmentThresholds } from './telemetry/equipmentThresholds.js';
-import { createHubProbe, type HubProbe } from './telemetry/hubProbe.js';
+import { createHubProbe, type HubLag, type HubProbe } from './telemetry/hubProbe.js';
 import {
   createTelemetryProcessor,
   type MaintenanceLookup,
@@ -131,6 +131,8 @@ export interface Services {
   readonly detectOffline: (nowMs: number) => Promise<OfflineReport>;
   /** Whether a partition is caught up, asked of Event Hubs (`eventHubs`). */
   readonly hubProbe: HubProbe;
+  /** Each partition's lag as the hub sees it (lib/telemetry/hubProbe.ts). */
+  readonly hubLag: HubLag;
   /** The Redis connection (`redis`): rate limits and shared caches. */
   readonly redis: RedisConnection;
   /** Rate limits shared by every instance through Redis (`redis`, `rateLimits`). */
@@ -170,6 +172,15 @@ export function createServices(config: Config | ConfigSections): Services {
     return built.get(name) as Services[K];
   }
   let hubProbeClose: (() => Promise<void>) | undefined;
+  /** One Event Hubs client for the probe and the lag (created at first use). */
+  let hubClient: ReturnType<typeof createHubProbe> | undefined;
+  function hub(): ReturnType<typeof createHubProbe> {
+    if (!hubClient) {
+      hubClient = createHubProbe(section('eventHubs'));
+      hubProbeClose = hubClient.close;
+    }
+    return hubClient;
+  }
   /** Whether a read replica is set; invalid MySQL settings are reported by the `mysql` check. */
   function replicaConfigured(): boolean {
     try {
@@ -358,11 +369,10 @@ export function createServices(config: Config | ConfigSections): Services {
       });
     },
     get hubProbe() {
-      return once('hubProbe', () => {
-        const { probe, close } = createHubProbe(section('eventHubs'));
-        hubProbeClose = close;
-        return probe;
-      });
+      return hub().probe;
+    },
+    get hubLag() {
+      return hub().lag;
     },
     get redis() {
       return once('redis', () => redisConnection(section('redis')));

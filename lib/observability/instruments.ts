@@ -244,6 +244,20 @@ export function recordPartitionLag(partitionId: string, position: PartitionPosit
   partitionPositions.set(partitionId, position);
 }
 
+/**
+ * The lag of a partition as the hub reports it (the idle-window timer asks it every minute),
+ * replacing what the trigger last saw, and keeping the trigger's watermark delay: it keeps
+ * growing while nothing consumes the partition.
+ */
+export function recordHubLag(partitionId: string, lagEvents: number, lagSeconds: number): void {
+  const known = partitionPositions.get(partitionId);
+  partitionPositions.set(partitionId, {
+    lagEvents,
+    lagSeconds,
+    watermarkDelaySeconds: known?.watermarkDelaySeconds,
+  });
+}
+
 /** Oldest pending delivery age (seconds), set by each sweep; undefined when none is pending. */
 let oldestPendingAgeSeconds: number | undefined;
 

@@ -8,6 +8,7 @@
 import type { EventHubConsumerClient } from '@azure/event-hubs';
 import type { SectionConfig } from '../config.js';
 import { azureCredential } from '../identity.js';
+import { recordHubLag } from '../observability/instruments.js';
 
 /** How far a partition's processing has committed (from its state). */
 export interface PartitionProgress {
@@ -24,8 +25,23 @@ export interface PartitionProgress {
  */
 export type HubProbe = (partitionId: string, progress: PartitionProgress) => Promise<boolean>;
 
+/** How far a partition's committed processing is behind what the hub holds. */
+export interface PartitionLag {
+  /** Events enqueued past the committed sequence number (0 when none, or a new epoch's). */
+  events: number;
+  /** Seconds between the newest enqueued event and the newest committed one (0: none). */
+  seconds: number;
+}
+
+/**
+ * The lag of a partition as Event Hubs itself sees it: unlike the trigger's own figure, it
+ * keeps growing while nothing consumes the partition (the trigger host down or stuck).
+ */
+export type HubLag = (partitionId: string, progress: PartitionProgress) => Promise<PartitionLag>;
+
 export function createHubProbe(config: SectionConfig<'eventHubs'>): {
   probe: HubProbe;
+  lag: HubLag;
   close: () => Promise<void>;
 } {
   const hub = config.EVENTHUB_NAME;
@@ -58,8 +74,45 @@ export function createHubProbe(config: SectionConfig<'eventHubs'>): {
           properties.lastEnqueuedOnUtc.getTime() <= progress.lastEnqueuedTimeMs)
       );
     },
+    lag: async (partitionId, progress) => {
+      const properties = await (await connect()).getPartitionProperties(partitionId);
+      if (properties.isEmpty) return { events: 0, seconds: 0 };
+      const seconds =
+        progress.lastEnqueuedTimeMs === null
+          ? 0
+          : (properties.lastEnqueuedOnUtc.getTime() - progress.lastEnqueuedTimeMs) / 1000;
+      return {
+        events: Math.max(0, properties.lastEnqueuedSequenceNumber - progress.lastSequenceNumber),
+        seconds: Math.max(0, seconds),
+      };
+    },
     close: async () => {
       if (client) await (await client).close();
     },
   };
+}
+
+/**
+ * Records every partition's lag as the hub sees it (`sis.ingest.lag.*`), from the committed
+ * states: run by the idle-window timer, so the figure grows while the trigger consumes
+ * nothing. A partition the hub cannot be asked about keeps its last figure.
+ */
+export async function recordHubLags(
+  states: readonly {
+    partitionId: string;
+    lastSequenceNumber: number;
+    lastEnqueuedTimeMs: number | null;
+  }[],
+  lag: HubLag,
+): Promise<void> {
+  await Promise.all(
+    states.map(async (state) => {
+      try {
+        const { events, seconds } = await lag(state.partitionId, state);
+        recordHubLag(state.partitionId, events, seconds);
+      } catch {
+        // The next tick asks again; closing windows does not depend on this figure.
+      }
+    }),
+  );
 }

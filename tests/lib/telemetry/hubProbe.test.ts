@@ -1,8 +1,12 @@
 /** The hub probe asks Event Hubs (here the stand-in, over AMQP) how far a partition goes. */
 import { EventHubProducerClient } from '@azure/event-hubs';
+import { metrics } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../../../dev/eventhubs/index.js';
-import { createHubProbe } from '../../../lib/telemetry/hubProbe.js';
+import { registerGauges } from '../../../lib/observability/instruments.js';
+import { createHubProbe, recordHubLags } from '../../../lib/telemetry/hubProbe.js';
 
 let eventHubs: EventHubsStandIn;
 
@@ -46,6 +50,57 @@ describe('createHubProbe', () => {
       expect(await probe('0', progress(1000, sentAfter - 1))).toBe(false);
     } finally {
       await close();
+    }
+  });
+
+  it('measures the lag against the hub, growing while nothing consumes the partition', async () => {
+    const reader = new PrometheusExporter({ preventServerStart: true });
+    const provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider);
+    registerGauges();
+    const lagOf = async (name: string) => {
+      const { resourceMetrics } = await reader.collect();
+      const found = resourceMetrics.scopeMetrics
+        .flatMap((scope) => scope.metrics)
+        .find((metric) => metric.descriptor.name === name);
+      return Object.fromEntries(
+        (found?.dataPoints ?? []).map((p) => [String(p.attributes['partition']), p.value]),
+      );
+    };
+    const { lag, close } = createHubProbe({
+      EventHubConnection: eventHubs.connectionString('app'),
+      EVENTHUB_NAME: 'telemetry',
+      EVENTHUB_CONSUMER_GROUP: '$Default',
+    });
+    const producer = new EventHubProducerClient(eventHubs.connectionString('app'), 'telemetry');
+    try {
+      // Partition 1 is empty: nothing to be behind on.
+      expect(await lag('1', { lastSequenceNumber: -1, lastEnqueuedTimeMs: null })).toEqual({
+        events: 0,
+        seconds: 0,
+      });
+      const committedAt = Date.now();
+      const send = async (count: number) => {
+        const batch = await producer.createBatch({ partitionId: '1' });
+        for (let i = 0; i < count; i++) batch.tryAdd({ body: i });
+        await producer.sendBatch(batch);
+      };
+      const states = [
+        { partitionId: '1', lastSequenceNumber: -1, lastEnqueuedTimeMs: committedAt },
+      ];
+      await send(4);
+      await recordHubLags(states, lag);
+      expect(await lagOf('sis.ingest.lag.events')).toEqual({ '1': 4 });
+      // Nothing consumes: the next measurement is further behind.
+      await send(3);
+      await recordHubLags(states, lag);
+      expect(await lagOf('sis.ingest.lag.events')).toEqual({ '1': 7 });
+      expect((await lagOf('sis.ingest.lag.seconds'))['1']).toBeGreaterThanOrEqual(0);
+    } finally {
+      await producer.close();
+      await close();
+      await provider.shutdown();
+      metrics.disable();
     }
   });
 
