@@ -6,11 +6,12 @@ import type { EventHubFunctionOptions } from '@azure/functions';
 import type { EventHubFunctionDeclaration, FunctionDeclaration } from '../lib/host/declarations.js';
 import { processConfig } from '../lib/config.js';
 import { app } from '../lib/host/azureFunctions.js';
-import { startAzureMonitor } from '../lib/observability/azure.js';
+import { joinHostTraces, startAzureMonitor } from '../lib/observability/azure.js';
 import { functionDeclarations } from './registry.js';
 
-// Metrics and traces to Application Insights (when configured) before any function runs.
-await startAzureMonitor(processConfig().section('monitor'));
+// Metrics and traces to Application Insights (when configured) before any function runs; the
+// host exports its own (host.json `telemetryMode`), and each invocation joins its trace.
+if (await startAzureMonitor(processConfig().section('monitor'))) joinHostTraces(app);
 
 // Request bodies arrive as streams, so the 1 MiB limit is enforced while reading.
 app.setup({ enableHttpStream: true });

@@ -10,6 +10,8 @@
  * `"telemetryMode": "OpenTelemetry"` (https://learn.microsoft.com/azure/azure-functions/opentelemetry-howto);
  * see README "Operating it".
  */
+import type { app as functionsApp } from '@azure/functions';
+import { context, propagation } from '@opentelemetry/api';
 import type { SectionConfig } from '../config.js';
 import { azureCredential } from '../identity.js';
 import { registerGauges } from './instruments.js';
@@ -40,4 +42,27 @@ export async function startAzureMonitor(settings: SectionConfig<'monitor'>): Pro
   });
   registerGauges();
   return true;
+}
+
+/**
+ * Joins the worker's spans to the host's: every invocation runs in the context of the trace
+ * the host started for it (`invocationContext.traceContext`), and the worker tells the host
+ * it exports OpenTelemetry itself. This is what @azure/functions-opentelemetry-instrumentation
+ * registers (Azure/azure-functions-nodejs-opentelemetry src/instrumentation.ts), done here
+ * directly because that package finds `@azure/functions` by patching `require`, which the
+ * bundled ES module never goes through.
+ */
+export function joinHostTraces(app: typeof functionsApp): void {
+  app.setup({ capabilities: { WorkerOpenTelemetryEnabled: true } });
+  app.hook.preInvocation((invocation) => {
+    const traceContext = invocation.invocationContext.traceContext;
+    if (!traceContext) return;
+    invocation.functionHandler = context.bind(
+      propagation.extract(context.active(), {
+        traceparent: traceContext.traceParent,
+        tracestate: traceContext.traceState,
+      }),
+      invocation.functionHandler,
+    );
+  });
 }
