@@ -5,9 +5,11 @@
  */
 import {
   isAlert,
+  isEquipment,
   isMe,
   statusFromTelemetry,
   type Alert,
+  type Equipment,
   type EquipmentStatus,
   type Me,
 } from './model.js';
@@ -129,4 +131,34 @@ export async function changeAlertStatus(
 export async function getStatus(equipmentId: string): Promise<EquipmentStatus> {
   const response = await request('GET', `equipment/${encodeURIComponent(equipmentId)}/telemetry`);
   return statusFromTelemetry(equipmentId, await response.json());
+}
+
+/**
+ * Every machine the user may see, page by page (200 a page, the API's most): 10,000
+ * machines take 50 calls, made one after another so the rest of the page is not starved.
+ */
+export async function listFleet(onPage?: (loaded: Equipment[]) => void): Promise<Equipment[]> {
+  const fleet: Equipment[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: '200' });
+    if (cursor) query.set('cursor', cursor);
+    const body = (await (await request('GET', `equipment?${query.toString()}`)).json()) as {
+      items?: unknown;
+      nextCursor?: unknown;
+    };
+    if (Array.isArray(body.items)) fleet.push(...body.items.filter(isEquipment));
+    cursor = typeof body.nextCursor === 'string' ? body.nextCursor : null;
+    onPage?.(fleet);
+  } while (cursor);
+  return fleet;
+}
+
+export async function getMachine(equipmentId: string): Promise<Equipment> {
+  const body: unknown = await (
+    await request('GET', `equipment/${encodeURIComponent(equipmentId)}`)
+  ).json();
+  if (!isEquipment(body))
+    throw new ApiError(500, 'The server sent equipment of an unexpected shape.', null);
+  return body;
 }
