@@ -286,14 +286,14 @@ function drawFleetRows(): void {
   const rows = fleetShown.slice(first, first + count).map((machine, i) => {
     const id = String(machine.id);
     const severity = worst.get(id);
-    return el(
+    const row = el(
       'li',
       {
         class: 'machine',
-        style: `top:${(first + i) * fleetRowPx}px`,
         'data-equipment-id': id,
         'data-status': machine.status,
         'data-severity': severity ?? 'none',
+        'data-at': statuses.get(id)?.at ?? '',
       },
       el(
         'a',
@@ -306,6 +306,9 @@ function drawFleetRows(): void {
       el('span', { class: 'badge', 'data-severity': severity ?? 'none' }, severity ?? 'none'),
       el('span', {}, age(statuses.get(id)?.at ?? null, now)),
     );
+    // Through the CSSOM: the page's CSP (style-src 'self') refuses style attributes.
+    row.style.top = `${(first + i) * fleetRowPx}px`;
+    return row;
   });
   byId('fleet').replaceChildren(...rows);
 }
@@ -338,13 +341,20 @@ async function loadAlerts(mine: number): Promise<void> {
   renderAlerts();
 }
 
+/**
+ * The equipment list is readable by every role, but a technician's dashboard is about their
+ * assigned machines (the alerts and telemetry they may see), so the fleet is cut to that scope.
+ */
 async function loadFleet(mine: number): Promise<void> {
-  const loaded = await listFleet((sofar) => {
-    if (mine !== session) return;
-    fleet = sofar;
-    for (const machine of sofar) fleetById.set(String(machine.id), machine);
-    renderFleet();
-  });
+  const inScope = (machine: Equipment) => feed.inScope(String(machine.id));
+  const loaded = (
+    await listFleet((sofar) => {
+      if (mine !== session) return;
+      fleet = sofar.filter(inScope);
+      for (const machine of fleet) fleetById.set(String(machine.id), machine);
+      renderFleet();
+    })
+  ).filter(inScope);
   if (mine !== session) return;
   fleet = loaded;
   fillFilterOptions();
