@@ -5,10 +5,12 @@
  */
 import {
   isAlert,
+  isAlertComment,
   isEquipment,
   isMe,
   statusFromTelemetry,
   type Alert,
+  type AlertComment,
   type Equipment,
   type EquipmentStatus,
   type Me,
@@ -118,9 +120,10 @@ export async function changeAlertStatus(
   id: string,
   status: 'acknowledged' | 'resolved',
   etag: string,
+  note?: string,
 ): Promise<Alert> {
   const response = await request('PATCH', `alerts/${encodeURIComponent(id)}`, {
-    body: { status },
+    body: note ? { status, note } : { status },
     headers: { 'if-match': etag },
   });
   const alert = alertWithEtag(await response.json(), response.headers.get('etag'));
@@ -161,4 +164,16 @@ export async function getMachine(equipmentId: string): Promise<Equipment> {
   if (!isEquipment(body))
     throw new ApiError(500, 'The server sent equipment of an unexpected shape.', null);
   return body;
+}
+
+/** `GET /api/alerts/{id}/comments`, oldest first. */
+export async function listComments(alertId: string): Promise<AlertComment[]> {
+  const body = (await (
+    await request('GET', `alerts/${encodeURIComponent(alertId)}/comments`)
+  ).json()) as { items?: unknown };
+  return Array.isArray(body.items) ? body.items.filter(isAlertComment) : [];
+}
+
+export async function addComment(alertId: string, text: string): Promise<void> {
+  await request('POST', `alerts/${encodeURIComponent(alertId)}/comments`, { body: { text } });
 }

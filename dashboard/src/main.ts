@@ -11,7 +11,9 @@ import {
   changeAlertStatus,
   getAlert,
   getMe,
+  addComment,
   listAlerts,
+  listComments,
   listFleet,
   negotiate,
   storeToken,
@@ -34,7 +36,7 @@ import {
   type FleetFilter,
   type Me,
 } from './model.js';
-import { age, alertItem, alertRow, byId, el, type AlertAction } from './view.js';
+import { age, alertItem, alertRow, byId, el, formatTime, type AlertAction } from './view.js';
 
 /** How many alerts the page reads at sign-in (the API's largest page). */
 const maxAlertsShown = 200;
@@ -536,7 +538,29 @@ async function signIn(): Promise<void> {
   if (route.view === 'alert') await loadRoutedAlert(mine);
 }
 
+function routedAlertId(): string | undefined {
+  return route.view === 'alert' ? route.id : undefined;
+}
+
+async function loadComments(mine: number): Promise<void> {
+  if (route.view !== 'alert') return;
+  const alertId = route.id;
+  try {
+    const comments = await listComments(alertId);
+    // The user may have moved on while the comments were on their way.
+    if (mine !== session || routedAlertId() !== alertId) return;
+    byId('comments').replaceChildren(
+      ...comments.map((c) =>
+        el('li', {}, el('strong', {}, c.author), ` · ${formatTime(c.at)}: `, c.text),
+      ),
+    );
+  } catch (error) {
+    if (mine === session) showProblem(`Cannot read the comments: ${describe(error)}`);
+  }
+}
+
 async function loadRoutedAlert(mine: number): Promise<void> {
+  void loadComments(mine);
   if (route.view !== 'alert' || feed.get(route.id)) return;
   try {
     const alert = await getAlert(route.id);
@@ -547,7 +571,7 @@ async function loadRoutedAlert(mine: number): Promise<void> {
   renderAlertDetail();
 }
 
-async function act(id: string, to: AlertAction): Promise<void> {
+async function act(id: string, to: AlertAction, note?: string): Promise<void> {
   if (busy.has(id)) return;
   busy.add(id);
   renderAlerts();
@@ -557,7 +581,7 @@ async function act(id: string, to: AlertAction): Promise<void> {
     if (!alert?.etag) alert = await getAlert(id);
     for (let attempt = 0; ; attempt++) {
       try {
-        const changed = await changeAlertStatus(id, to, alert.etag ?? '*');
+        const changed = await changeAlertStatus(id, to, alert.etag ?? '*', note);
         if (mine === session) feed.applyRead(changed);
         showProblem(undefined);
         announce(`Alert on ${machineName(changed.equipmentId)} is now ${changed.status}.`);
@@ -623,6 +647,30 @@ function wire(): void {
   byId('alerts').addEventListener('click', onAction);
   byId('alert-detail').addEventListener('click', onAction);
   byId('alert-filters', HTMLFormElement).addEventListener('input', renderAlerts);
+  byId('acknowledge-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    const box = byId('acknowledge-note', HTMLTextAreaElement);
+    if (route.view !== 'alert' || !box.value.trim()) return;
+    void act(route.id, 'acknowledged', box.value.trim()).then(() => {
+      box.value = '';
+    });
+  });
+  byId('comment-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    const box = byId('comment-text', HTMLTextAreaElement);
+    const text = box.value.trim();
+    if (route.view !== 'alert' || !text) return;
+    const mine = session;
+    void addComment(route.id, text)
+      .then(() => {
+        box.value = '';
+        announce('Comment added.');
+        return loadComments(mine);
+      })
+      .catch((error: unknown) => {
+        showProblem(`Could not add the comment: ${describe(error)}`);
+      });
+  });
   byId('fleet-filters', HTMLFormElement).addEventListener('input', () => {
     byId('fleet-scroll').scrollTop = 0;
     renderFleet();
@@ -697,6 +745,7 @@ function showRoute(next: Route): void {
   if (next.view === 'equipment') {
     unmountEquipment = renderEquipmentPage(byId('equipment-root'), next.id);
   } else if (next.view === 'alert') {
+    byId('comments').replaceChildren();
     renderAlertDetail();
     if (me) void loadRoutedAlert(session);
   } else if (next.view === 'overview') {

@@ -456,3 +456,21 @@ export function sortAlerts(
   const sign = key === 'priority' ? (descending ? 1 : -1) : descending ? -1 : 1;
   return [...alerts].sort((a, b) => sign * compare(a, b) || compareByPriority(a, b));
 }
+
+/** `GET /api/alerts/{id}/comments` items. */
+export interface AlertComment {
+  id: number;
+  author: string;
+  at: string;
+  text: string;
+}
+
+export function isAlertComment(value: unknown): value is AlertComment {
+  return (
+    isRecord(value) &&
+    isNumber(value['id']) &&
+    isString(value['author']) &&
+    isString(value['at']) &&
+    isString(value['text'])
+  );
+}

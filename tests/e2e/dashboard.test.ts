@@ -398,6 +398,24 @@ describe('the live dashboard', () => {
     expect(await detail.locator('.equipment-name').textContent()).toContain(machine.name);
     expect(await seriousViolations(page)).toEqual([]);
 
+    // A comment, then an acknowledgement with a note, both through the page.
+    await page.fill('#comment-text', 'Checking the coolant first.');
+    await page.click('#comment-form button[type="submit"]');
+    await page.locator('#comments li', { hasText: 'Checking the coolant first.' }).waitFor();
+    const comments = await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}/comments`);
+    expect(comments.items).toMatchObject([
+      { author: 'dashboard-admin', text: 'Checking the coolant first.' },
+    ]);
+    await page.fill('#acknowledge-note', 'On my way.');
+    await page.click('#acknowledge-form button[type="submit"]');
+    await page
+      .locator(`article.alert[data-alert-id="${id}"][data-status="acknowledged"]`)
+      .waitFor();
+    expect(await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}`)).toMatchObject({
+      status: 'acknowledged',
+      acknowledgementNote: 'On my way.',
+    });
+
     // The table, filtered to critical temperature alerts of that machine's site.
     await page.click('a[data-nav="alerts"]');
     const row = page.locator(alertSelector(own, raised.windowStart));
