@@ -122,8 +122,17 @@ export async function changeAlertStatus(
   etag: string,
   note?: string,
 ): Promise<Alert> {
+  return patchAlert(id, note ? { status, note } : { status }, etag);
+}
+
+/** `PATCH /api/alerts/{id}` `{ assignee }` (admins): a technician's id, or null to unassign. */
+export function assignAlert(id: string, assignee: number | null, etag: string): Promise<Alert> {
+  return patchAlert(id, { assignee }, etag);
+}
+
+async function patchAlert(id: string, body: object, etag: string): Promise<Alert> {
   const response = await request('PATCH', `alerts/${encodeURIComponent(id)}`, {
-    body: note ? { status, note } : { status },
+    body,
     headers: { 'if-match': etag },
   });
   const alert = alertWithEtag(await response.json(), response.headers.get('etag'));
@@ -176,4 +185,18 @@ export async function listComments(alertId: string): Promise<AlertComment[]> {
 
 export async function addComment(alertId: string, text: string): Promise<void> {
   await request('POST', `alerts/${encodeURIComponent(alertId)}/comments`, { body: { text } });
+}
+
+/** Active technicians, for the admin's assign list (the first 200 by id). */
+export async function listTechnicians(): Promise<{ id: number; name: string }[]> {
+  const body = (await (await request('GET', 'technicians?limit=200')).json()) as {
+    items?: unknown;
+  };
+  if (!Array.isArray(body.items)) return [];
+  return body.items.flatMap((item: unknown) => {
+    const t = item as { id?: unknown; name?: unknown; isActive?: unknown };
+    return typeof t.id === 'number' && typeof t.name === 'string' && t.isActive === true
+      ? [{ id: t.id, name: t.name }]
+      : [];
+  });
 }

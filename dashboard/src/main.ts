@@ -12,7 +12,9 @@ import {
   getAlert,
   getMe,
   addComment,
+  assignAlert,
   listAlerts,
+  listTechnicians,
   listComments,
   listFleet,
   negotiate,
@@ -225,6 +227,12 @@ function renderAlertDetail(): void {
     return;
   }
   const site = siteOf(alert.equipmentId);
+  const assignee = byId('assignee', HTMLSelectElement);
+  // Follow the alert's assignee, but not under the hand of someone choosing one.
+  if (document.activeElement !== assignee) {
+    assignee.value =
+      alert.assigneeTechnicianId === undefined ? '' : String(alert.assigneeTechnicianId);
+  }
   byId('alert-title').textContent = `Alert on ${machineName(alert.equipmentId)}`;
   root.replaceChildren(
     alertItem(
@@ -321,6 +329,8 @@ function renderWho(): void {
   // Signed in: the token box gives way to the feed (sign out to use another token).
   byId('token-form').hidden = me !== undefined;
   byId('sign-out').hidden = me === undefined && !storedToken();
+  // Shown again once the technicians are listed (admins only).
+  if (!me?.roles.includes('Admin')) byId('assign-form').hidden = true;
   if (!me) {
     who.textContent = storedToken() ? 'Signing in…' : 'Not signed in.';
     scope.textContent = '';
@@ -536,6 +546,23 @@ async function signIn(): Promise<void> {
     }),
   ]);
   if (route.view === 'alert') await loadRoutedAlert(mine);
+  if (me.roles.includes('Admin')) await loadTechnicians(mine);
+}
+
+async function loadTechnicians(mine: number): Promise<void> {
+  try {
+    const technicians = await listTechnicians();
+    if (mine !== session) return;
+    const select = byId('assignee', HTMLSelectElement);
+    const nobody = select.options[0];
+    select.replaceChildren(
+      ...(nobody ? [nobody] : []),
+      ...technicians.map((t) => el('option', { value: String(t.id) }, t.name)),
+    );
+    byId('assign-form').hidden = false;
+  } catch (error) {
+    if (mine === session) showProblem(`Cannot list technicians: ${describe(error)}`);
+  }
 }
 
 function routedAlertId(): string | undefined {
@@ -654,6 +681,29 @@ function wire(): void {
     void act(route.id, 'acknowledged', box.value.trim()).then(() => {
       box.value = '';
     });
+  });
+  byId('assign-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    const alertId = routedAlertId();
+    if (!alertId) return;
+    const chosen = byId('assignee', HTMLSelectElement).value;
+    const mine = session;
+    void (async () => {
+      try {
+        // Always with a fresh ETag: the assignment replaces whatever is current.
+        const current = await getAlert(alertId);
+        const changed = await assignAlert(
+          alertId,
+          chosen ? Number(chosen) : null,
+          current.etag ?? '*',
+        );
+        if (mine === session) feed.applyRead(changed);
+        announce(chosen ? 'Alert assigned.' : 'Alert unassigned.');
+        renderAlerts();
+      } catch (error) {
+        if (mine === session) showProblem(`Could not assign the alert: ${describe(error)}`);
+      }
+    })();
   });
   byId('comment-form', HTMLFormElement).addEventListener('submit', (event) => {
     event.preventDefault();

@@ -430,6 +430,19 @@ describe('the live dashboard', () => {
       acknowledgementNote: 'On my way.',
     });
 
+    // Admins assign it to a technician from the same page.
+    await page.locator('#assign-form').waitFor();
+    const technician = await page.locator('#assignee option').nth(1).getAttribute('value');
+    await page.selectOption('#assignee', technician ?? '');
+    await page.click('#assign-form button[type="submit"]');
+    await expect
+      .poll(
+        async (): Promise<unknown> =>
+          (await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}`)).assigneeTechnicianId,
+        { timeout: 30_000, interval: 250 },
+      )
+      .toBe(Number(technician));
+
     // The table, filtered to critical temperature alerts of that machine's site.
     await page.click('a[data-nav="alerts"]');
     const row = page.locator(`tr.alert[data-alert-id="${id}"]`);
