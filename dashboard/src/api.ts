@@ -5,9 +5,13 @@
  */
 import {
   isAlert,
+  isAlertComment,
+  isEquipment,
   isMe,
   statusFromTelemetry,
   type Alert,
+  type AlertComment,
+  type Equipment,
   type EquipmentStatus,
   type Me,
 } from './model.js';
@@ -116,9 +120,19 @@ export async function changeAlertStatus(
   id: string,
   status: 'acknowledged' | 'resolved',
   etag: string,
+  note?: string,
 ): Promise<Alert> {
+  return patchAlert(id, note ? { status, note } : { status }, etag);
+}
+
+/** `PATCH /api/alerts/{id}` `{ assignee }` (admins): a technician's id, or null to unassign. */
+export function assignAlert(id: string, assignee: number | null, etag: string): Promise<Alert> {
+  return patchAlert(id, { assignee }, etag);
+}
+
+async function patchAlert(id: string, body: object, etag: string): Promise<Alert> {
   const response = await request('PATCH', `alerts/${encodeURIComponent(id)}`, {
-    body: { status },
+    body,
     headers: { 'if-match': etag },
   });
   const alert = alertWithEtag(await response.json(), response.headers.get('etag'));
@@ -129,4 +143,60 @@ export async function changeAlertStatus(
 export async function getStatus(equipmentId: string): Promise<EquipmentStatus> {
   const response = await request('GET', `equipment/${encodeURIComponent(equipmentId)}/telemetry`);
   return statusFromTelemetry(equipmentId, await response.json());
+}
+
+/**
+ * Every machine the user may see, page by page (200 a page, the API's most): 10,000
+ * machines take 50 calls, made one after another so the rest of the page is not starved.
+ */
+export async function listFleet(onPage?: (loaded: Equipment[]) => void): Promise<Equipment[]> {
+  const fleet: Equipment[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: '200' });
+    if (cursor) query.set('cursor', cursor);
+    const body = (await (await request('GET', `equipment?${query.toString()}`)).json()) as {
+      items?: unknown;
+      nextCursor?: unknown;
+    };
+    if (Array.isArray(body.items)) fleet.push(...body.items.filter(isEquipment));
+    cursor = typeof body.nextCursor === 'string' ? body.nextCursor : null;
+    onPage?.(fleet);
+  } while (cursor);
+  return fleet;
+}
+
+export async function getMachine(equipmentId: string): Promise<Equipment> {
+  const body: unknown = await (
+    await request('GET', `equipment/${encodeURIComponent(equipmentId)}`)
+  ).json();
+  if (!isEquipment(body))
+    throw new ApiError(500, 'The server sent equipment of an unexpected shape.', null);
+  return body;
+}
+
+/** `GET /api/alerts/{id}/comments`, oldest first. */
+export async function listComments(alertId: string): Promise<AlertComment[]> {
+  const body = (await (
+    await request('GET', `alerts/${encodeURIComponent(alertId)}/comments`)
+  ).json()) as { items?: unknown };
+  return Array.isArray(body.items) ? body.items.filter(isAlertComment) : [];
+}
+
+export async function addComment(alertId: string, text: string): Promise<void> {
+  await request('POST', `alerts/${encodeURIComponent(alertId)}/comments`, { body: { text } });
+}
+
+/** Active technicians, for the admin's assign list (the first 200 by id). */
+export async function listTechnicians(): Promise<{ id: number; name: string }[]> {
+  const body = (await (await request('GET', 'technicians?limit=200')).json()) as {
+    items?: unknown;
+  };
+  if (!Array.isArray(body.items)) return [];
+  return body.items.flatMap((item: unknown) => {
+    const t = item as { id?: unknown; name?: unknown; isActive?: unknown };
+    return typeof t.id === 'number' && typeof t.name === 'string' && t.isActive === true
+      ? [{ id: t.id, name: t.name }]
+      : [];
+  });
 }

@@ -1,7 +1,9 @@
 /**
  * The live dashboard: signs in (a pasted development token, or the platform's session),
- * reads who the user is and what they may see, loads the current alerts and equipment
- * status, then follows them live over Web PubSub, reconnecting by itself.
+ * reads who the user is and what they may see, loads the fleet and the current alerts, then
+ * follows them live over Web PubSub, reconnecting by itself. Each view has its own URL in
+ * the hash (`#/`, `#/alerts`, `#/alerts/<id>`, `#/equipment/<id>`, `#/operations`), so the
+ * back button and bookmarks work and the server serves one page for all of them.
  */
 import { WebPubSubClient, WebPubSubJsonReliableProtocol } from '@azure/web-pubsub-client';
 import {
@@ -9,18 +11,39 @@ import {
   changeAlertStatus,
   getAlert,
   getMe,
-  getStatus,
+  addComment,
+  assignAlert,
   listAlerts,
+  listTechnicians,
+  listComments,
+  listFleet,
   negotiate,
   storeToken,
   storedToken,
 } from './api.js';
-import { AlertFeed, parseLiveMessage, type Alert, type EquipmentStatus, type Me } from './model.js';
-import { alertItem, byId, statusItem, type AlertAction } from './view.js';
+import { renderEquipmentPage } from './equipmentPage.js';
+import {
+  AlertFeed,
+  filterAlerts,
+  filterFleet,
+  fleetCounts,
+  parseLiveMessage,
+  sortAlerts,
+  worstAlerts,
+  type Alert,
+  type AlertFilter,
+  type AlertSortKey,
+  type Equipment,
+  type EquipmentStatus,
+  type FleetFilter,
+  type Me,
+} from './model.js';
+import { age, alertItem, alertRow, byId, el, formatTime, type AlertAction } from './view.js';
 
-/** How many alerts and status cards the page keeps on screen. */
+/** How many alerts the page reads at sign-in (the API's largest page). */
 const maxAlertsShown = 200;
-const maxAdminStatusCards = 12;
+/** The fleet grid's row height (px, matches style.css): rows are placed, not measured. */
+const fleetRowPx = 44;
 /** Restart delays after the client gives up reconnecting (ms), then the last one repeated. */
 const restartDelaysMs = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000];
 
@@ -36,7 +59,11 @@ const connectionText: Record<Connection, string> = {
 };
 
 const feed = new AlertFeed();
+/** Latest reading time per machine, from live `equipment.status` messages. */
 const statuses = new Map<string, EquipmentStatus>();
+let fleet: Equipment[] = [];
+const fleetById = new Map<string, Equipment>();
+let alertSort: { key: AlertSortKey; descending: boolean } = { key: 'priority', descending: true };
 const busy = new Set<string>();
 let me: Me | undefined;
 let client: WebPubSubClient | undefined;
@@ -67,34 +94,233 @@ function announce(text: string): void {
   byId('announcer').textContent = text;
 }
 
-function renderAlerts(): void {
-  const list = byId('alerts');
-  const focused = document.activeElement;
-  const focusKey =
-    focused instanceof HTMLElement && list.contains(focused)
-      ? [focused.closest('li')?.dataset['alertId'], focused.dataset['action']]
-      : undefined;
-  const alerts = feed.list().slice(0, maxAlertsShown);
-  list.replaceChildren(...alerts.map((alert) => alertItem(alert, busy.has(alert.id))));
-  byId('alerts-empty').hidden = alerts.length > 0;
-  const open = alerts.filter((a) => a.status !== 'resolved').length;
-  byId('alert-count').textContent = alerts.length ? `(${open} unresolved of ${alerts.length})` : '';
-  if (focusKey?.[0]) {
-    const item = [...list.querySelectorAll<HTMLElement>('li')].find(
-      (li) => li.dataset['alertId'] === focusKey[0],
-    );
-    const button =
-      item?.querySelector<HTMLButtonElement>(`button[data-action="${focusKey[1] ?? ''}"]`) ??
-      item?.querySelector('button');
-    button?.focus();
+function machineName(equipmentId: string): string {
+  return fleetById.get(equipmentId)?.name ?? `Machine ${equipmentId}`;
+}
+
+function siteOf(equipmentId: string): string {
+  return fleetById.get(equipmentId)?.location ?? '';
+}
+
+function formValues<T extends object>(form: HTMLFormElement, empty: T): T {
+  const data = new FormData(form);
+  const values: Record<string, string> = {};
+  for (const key of Object.keys(empty)) {
+    const value = data.get(key);
+    values[key] = typeof value === 'string' ? value : '';
+  }
+  return values as T;
+}
+
+const noFleetFilter: FleetFilter = { type: '', site: '', status: '', severity: '', search: '' };
+const noAlertFilter: AlertFilter = { severity: '', status: '', metric: '', type: '', site: '' };
+
+/** Fills a filter's options from what the fleet holds, keeping the current choice. */
+function fillOptions(select: HTMLSelectElement, values: Iterable<string>): void {
+  const chosen = select.value;
+  const first = select.options[0];
+  const options = [...new Set(values)]
+    .filter(Boolean)
+    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))
+    .map((value) => el('option', { value }, value));
+  select.replaceChildren(...(first ? [first] : []), ...options);
+  select.value = chosen;
+}
+
+function fillFilterOptions(): void {
+  for (const form of [
+    byId('fleet-filters', HTMLFormElement),
+    byId('alert-filters', HTMLFormElement),
+  ]) {
+    const type = form.elements.namedItem('type');
+    const site = form.elements.namedItem('site');
+    const status = form.elements.namedItem('status');
+    if (type instanceof HTMLSelectElement)
+      fillOptions(
+        type,
+        fleet.map((m) => m.type),
+      );
+    if (site instanceof HTMLSelectElement)
+      fillOptions(
+        site,
+        fleet.map((m) => m.location ?? ''),
+      );
+    if (form.id === 'fleet-filters' && status instanceof HTMLSelectElement) {
+      fillOptions(
+        status,
+        fleet.map((m) => m.status),
+      );
+    }
   }
 }
 
-function renderStatuses(): void {
-  const items = [...statuses.values()].sort((a, b) =>
-    a.equipmentId.localeCompare(b.equipmentId, undefined, { numeric: true }),
+function renderAlerts(): void {
+  const table = byId('alerts');
+  const focused = document.activeElement;
+  const focusKey =
+    focused instanceof HTMLElement && table.contains(focused)
+      ? [focused.closest('tr')?.dataset['alertId'], focused.dataset['action']]
+      : undefined;
+  // Keep what the reader is looking at in place: note the first row on screen and where it
+  // is, and scroll back to it after new rows slot in above it.
+  const anchor = [...table.querySelectorAll<HTMLElement>('tr')].find(
+    (row) => row.getBoundingClientRect().bottom > 0,
   );
-  byId('equipment').replaceChildren(...items.map(statusItem));
+  const anchorId = anchor?.dataset['alertId'];
+  const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
+  const filter = formValues(byId('alert-filters', HTMLFormElement), noAlertFilter);
+  const all = feed.list();
+  const shown = sortAlerts(
+    filterAlerts(all, fleetById, filter),
+    alertSort.key,
+    alertSort.descending,
+    machineName,
+  );
+  table.replaceChildren(
+    ...shown.map((alert) =>
+      alertRow(
+        alert,
+        busy.has(alert.id),
+        machineName(alert.equipmentId),
+        siteOf(alert.equipmentId),
+      ),
+    ),
+  );
+  byId('alerts-empty').hidden = shown.length > 0;
+  byId('alerts-empty').textContent = all.length ? 'No alerts match the filters.' : 'No alerts yet.';
+  const open = all.filter((a) => a.status === 'open').length;
+  byId('alert-count').textContent = all.length
+    ? `(${shown.length} shown; ${open} open of ${all.length})`
+    : '';
+  if (anchorId && window.scrollY > 0) {
+    const again = [...table.querySelectorAll<HTMLElement>('tr')].find(
+      (row) => row.dataset['alertId'] === anchorId,
+    );
+    if (again) window.scrollBy(0, again.getBoundingClientRect().top - anchorTop);
+  }
+  if (focusKey?.[0]) {
+    const row = [...table.querySelectorAll<HTMLElement>('tr')].find(
+      (r) => r.dataset['alertId'] === focusKey[0],
+    );
+    const button =
+      row?.querySelector<HTMLButtonElement>(`button[data-action="${focusKey[1] ?? ''}"]`) ??
+      row?.querySelector('button');
+    button?.focus();
+  }
+  for (const th of document.querySelectorAll<HTMLElement>('#alert-table th')) {
+    const key = th.querySelector('button')?.dataset['sort'];
+    if (!key) continue;
+    if (key === alertSort.key)
+      th.setAttribute('aria-sort', alertSort.descending ? 'descending' : 'ascending');
+    else th.removeAttribute('aria-sort');
+  }
+  if (route.view === 'alert') renderAlertDetail();
+  renderFleet();
+}
+
+function renderAlertDetail(): void {
+  if (route.view !== 'alert') return;
+  const alert = feed.get(route.id);
+  const root = byId('alert-detail');
+  if (!alert) {
+    root.replaceChildren(el('p', { class: 'empty' }, 'Loading the alert…'));
+    return;
+  }
+  const site = siteOf(alert.equipmentId);
+  const assignee = byId('assignee', HTMLSelectElement);
+  // Follow the alert's assignee, but not under the hand of someone choosing one.
+  if (document.activeElement !== assignee) {
+    assignee.value =
+      alert.assigneeTechnicianId === undefined ? '' : String(alert.assigneeTechnicianId);
+  }
+  byId('alert-title').textContent = `Alert on ${machineName(alert.equipmentId)}`;
+  root.replaceChildren(
+    alertItem(
+      alert,
+      busy.has(alert.id),
+      `${machineName(alert.equipmentId)}${site ? ` · ${site}` : ''}`,
+    ),
+    el(
+      'p',
+      {},
+      el('a', { href: `#/equipment/${encodeURIComponent(alert.equipmentId)}` }, 'The machine'),
+    ),
+  );
+}
+
+let fleetShown: Equipment[] = [];
+let worst = new Map<string, Alert['severity']>();
+
+/** Counts, then the filtered grid; the grid itself draws only its visible rows. */
+function renderFleet(): void {
+  if (route.view !== 'overview') return;
+  worst = worstAlerts(feed.list());
+  const counts = fleetCounts(fleet, worst);
+  const countList = (entries: [string, number][]) =>
+    entries.flatMap(([name, count]) => [
+      el('dt', {}, name),
+      el('dd', { 'data-count': name }, String(count)),
+    ]);
+  byId('counts-status').replaceChildren(
+    el('dt', { class: 'group' }, 'By status'),
+    el('dd', { class: 'group' }, ''),
+    ...countList([...counts.byStatus].sort()),
+  );
+  byId('counts-severity').replaceChildren(
+    el('dt', { class: 'group' }, 'By worst open alert'),
+    el('dd', { class: 'group' }, ''),
+    ...countList(
+      (['critical', 'high', 'medium', 'none'] as const).map((s) => [
+        s,
+        counts.bySeverity.get(s) ?? 0,
+      ]),
+    ),
+  );
+  byId('fleet-total').textContent = `(${fleet.length} machines)`;
+  fleetShown = filterFleet(
+    fleet,
+    worst,
+    formValues(byId('fleet-filters', HTMLFormElement), noFleetFilter),
+  );
+  byId('fleet-shown').textContent = `${fleetShown.length} of ${fleet.length} shown`;
+  byId('fleet').style.height = `${fleetShown.length * fleetRowPx}px`;
+  drawFleetRows();
+}
+
+/** Draws the rows in (and just around) the scrolled-to part of the grid. */
+function drawFleetRows(): void {
+  const scroller = byId('fleet-scroll');
+  const first = Math.max(0, Math.floor(scroller.scrollTop / fleetRowPx) - 5);
+  const count = Math.ceil(scroller.clientHeight / fleetRowPx) + 10;
+  const now = Date.now();
+  const rows = fleetShown.slice(first, first + count).map((machine, i) => {
+    const id = String(machine.id);
+    const severity = worst.get(id);
+    const row = el(
+      'li',
+      {
+        class: 'machine',
+        'data-equipment-id': id,
+        'data-status': machine.status,
+        'data-severity': severity ?? 'none',
+        'data-at': statuses.get(id)?.at ?? '',
+      },
+      el(
+        'a',
+        { href: `#/equipment/${encodeURIComponent(id)}` },
+        machine.name,
+        machine.serialNumber ? el('span', { class: 'serial' }, ` ${machine.serialNumber}`) : null,
+      ),
+      el('span', {}, machine.location ?? '—'),
+      el('span', { class: 'machine-status', 'data-status': machine.status }, machine.status),
+      el('span', { class: 'badge', 'data-severity': severity ?? 'none' }, severity ?? 'none'),
+      el('span', {}, age(statuses.get(id)?.at ?? null, now)),
+    );
+    // Through the CSSOM: the page's CSP (style-src 'self') refuses style attributes.
+    row.style.top = `${(first + i) * fleetRowPx}px`;
+    return row;
+  });
+  byId('fleet').replaceChildren(...rows);
 }
 
 function renderWho(): void {
@@ -103,6 +329,8 @@ function renderWho(): void {
   // Signed in: the token box gives way to the feed (sign out to use another token).
   byId('token-form').hidden = me !== undefined;
   byId('sign-out').hidden = me === undefined && !storedToken();
+  // Shown again once the technicians are listed (admins only).
+  if (!me?.roles.includes('Admin')) byId('assign-form').hidden = true;
   if (!me) {
     who.textContent = storedToken() ? 'Signing in…' : 'Not signed in.';
     scope.textContent = '';
@@ -112,24 +340,9 @@ function renderWho(): void {
   who.textContent = `Signed in as ${me.subject} (${roles}).`;
   scope.textContent =
     me.equipmentIds === null
-      ? 'All equipment: status is shown for equipment with recent alerts and live updates.'
+      ? 'All equipment.'
       : `Your ${me.equipmentIds.length} assigned piece(s) of equipment.`;
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  byId('nav-operations').hidden = !me.roles.includes('Admin');
 }
 
 async function loadAlerts(mine: number): Promise<void> {
@@ -140,50 +353,38 @@ async function loadAlerts(mine: number): Promise<void> {
   renderAlerts();
 }
 
-async function loadStatuses(mine: number, ids: readonly string[]): Promise<void> {
-  await eachLimited(ids, 4, async (id) => {
-    if (mine !== session) return;
-    try {
-      const status = await getStatus(id);
+/**
+ * The equipment list is readable by every role, but a technician's dashboard is about their
+ * assigned machines (the alerts and telemetry they may see), so the fleet is cut to that scope.
+ */
+async function loadFleet(mine: number): Promise<void> {
+  const inScope = (machine: Equipment) => feed.inScope(String(machine.id));
+  const loaded = (
+    await listFleet((sofar) => {
       if (mine !== session) return;
-      // A live message may have arrived meanwhile; keep whichever reading is newer.
-      const known = statuses.get(id);
-      if (!known?.at || (status.at !== null && status.at >= known.at)) statuses.set(id, status);
-      renderStatuses();
-    } catch (error) {
-      if (mine === session && !(error instanceof ApiError && error.status === 404)) {
-        showProblem(`Equipment ${id}: ${describe(error)}`);
-      }
-    }
-  });
-}
-
-function statusIdsToLoad(): string[] {
-  if (!me) return [];
-  if (me.equipmentIds !== null) return me.equipmentIds.map(String);
-  const ids: string[] = [];
-  for (const alert of feed.list()) {
-    if (!ids.includes(alert.equipmentId)) ids.push(alert.equipmentId);
-    if (ids.length >= maxAdminStatusCards) break;
-  }
-  return ids;
+      fleet = sofar.filter(inScope);
+      for (const machine of fleet) fleetById.set(String(machine.id), machine);
+      renderFleet();
+    })
+  ).filter(inScope);
+  if (mine !== session) return;
+  fleet = loaded;
+  fillFilterOptions();
+  renderAlerts();
 }
 
 function applyAlert(alert: Alert, version: number, type: string): void {
   if (!feed.applyMessage(alert, version)) return;
   renderAlerts();
-  // Admins have no assigned equipment: show the status of what is alerting, a few at most.
-  if (me?.equipmentIds === null && !statuses.has(alert.equipmentId)) {
-    if (statuses.size < maxAdminStatusCards) void loadStatuses(session, [alert.equipmentId]);
-  }
+  const machine = machineName(alert.equipmentId);
   if (type === 'alert.raised') {
-    announce(`New ${alert.severity} alert on equipment ${alert.equipmentId}: ${alert.metric}.`);
+    announce(`New ${alert.severity} alert on ${machine}: ${alert.metric}.`);
   } else if (type === 'alert.escalated') {
-    announce(`Alert on equipment ${alert.equipmentId} escalated to ${alert.severity}.`);
+    announce(`Alert on ${machine} escalated to ${alert.severity}.`);
   } else if (type === 'alert.reopened') {
-    announce(`Alert on equipment ${alert.equipmentId} reopened: ${alert.metric}.`);
+    announce(`Alert on ${machine} reopened: ${alert.metric}.`);
   } else if (type === 'alert.cleared') {
-    announce(`Alert on equipment ${alert.equipmentId} cleared: ${alert.metric} is back to normal.`);
+    announce(`Alert on ${machine} cleared: ${alert.metric} is back to normal.`);
   }
 }
 
@@ -192,7 +393,7 @@ function applyStatus(status: EquipmentStatus): void {
   const known = statuses.get(status.equipmentId);
   if (known?.at && status.at && status.at < known.at) return; // an older batch, late
   statuses.set(status.equipmentId, status);
-  renderStatuses();
+  if (route.view === 'overview') drawFleetRows();
 }
 
 function onMessage(data: unknown): void {
@@ -311,8 +512,9 @@ async function signIn(): Promise<void> {
   statuses.clear();
   busy.clear();
   showProblem(undefined);
+  fleet = [];
+  fleetById.clear();
   renderAlerts();
-  renderStatuses();
   renderWho();
   setConnection('connecting');
   try {
@@ -334,15 +536,69 @@ async function signIn(): Promise<void> {
   renderWho();
   // Connect first so nothing raised while the page loads is missed; reads then fill in.
   connect(mine);
-  try {
-    await loadAlerts(mine);
-  } catch (error) {
-    if (mine === session) showProblem(`Cannot load alerts: ${describe(error)}`);
-  }
-  await loadStatuses(mine, statusIdsToLoad());
+  // Neither read waits for the other: alerts show with numbers until the names arrive.
+  await Promise.all([
+    loadAlerts(mine).catch((error: unknown) => {
+      if (mine === session) showProblem(`Cannot load alerts: ${describe(error)}`);
+    }),
+    loadFleet(mine).catch((error: unknown) => {
+      if (mine === session) showProblem(`Cannot load the fleet: ${describe(error)}`);
+    }),
+  ]);
+  if (route.view === 'alert') await loadRoutedAlert(mine);
+  if (me.roles.includes('Admin')) await loadTechnicians(mine);
 }
 
-async function act(id: string, to: AlertAction): Promise<void> {
+async function loadTechnicians(mine: number): Promise<void> {
+  try {
+    const technicians = await listTechnicians();
+    if (mine !== session) return;
+    const select = byId('assignee', HTMLSelectElement);
+    const nobody = select.options[0];
+    select.replaceChildren(
+      ...(nobody ? [nobody] : []),
+      ...technicians.map((t) => el('option', { value: String(t.id) }, t.name)),
+    );
+    byId('assign-form').hidden = false;
+  } catch (error) {
+    if (mine === session) showProblem(`Cannot list technicians: ${describe(error)}`);
+  }
+}
+
+function routedAlertId(): string | undefined {
+  return route.view === 'alert' ? route.id : undefined;
+}
+
+async function loadComments(mine: number): Promise<void> {
+  if (route.view !== 'alert') return;
+  const alertId = route.id;
+  try {
+    const comments = await listComments(alertId);
+    // The user may have moved on while the comments were on their way.
+    if (mine !== session || routedAlertId() !== alertId) return;
+    byId('comments').replaceChildren(
+      ...comments.map((c) =>
+        el('li', {}, el('strong', {}, c.author), ` · ${formatTime(c.at)}: `, c.text),
+      ),
+    );
+  } catch (error) {
+    if (mine === session) showProblem(`Cannot read the comments: ${describe(error)}`);
+  }
+}
+
+async function loadRoutedAlert(mine: number): Promise<void> {
+  void loadComments(mine);
+  if (route.view !== 'alert' || feed.get(route.id)) return;
+  try {
+    const alert = await getAlert(route.id);
+    if (mine === session) feed.applyRead(alert);
+  } catch (error) {
+    if (mine === session) showProblem(`Cannot read that alert: ${describe(error)}`);
+  }
+  renderAlertDetail();
+}
+
+async function act(id: string, to: AlertAction, note?: string): Promise<void> {
   if (busy.has(id)) return;
   busy.add(id);
   renderAlerts();
@@ -352,10 +608,10 @@ async function act(id: string, to: AlertAction): Promise<void> {
     if (!alert?.etag) alert = await getAlert(id);
     for (let attempt = 0; ; attempt++) {
       try {
-        const changed = await changeAlertStatus(id, to, alert.etag ?? '*');
+        const changed = await changeAlertStatus(id, to, alert.etag ?? '*', note);
         if (mine === session) feed.applyRead(changed);
         showProblem(undefined);
-        announce(`Alert on equipment ${changed.equipmentId} is now ${changed.status}.`);
+        announce(`Alert on ${machineName(changed.equipmentId)} is now ${changed.status}.`);
         return;
       } catch (error) {
         // Changed since it was read (another window, another user): read it again and retry
@@ -400,19 +656,98 @@ function wire(): void {
     me = undefined;
     feed.clear();
     statuses.clear();
+    fleet = [];
+    fleetById.clear();
     void stopClient().then(() => {
       renderAlerts();
-      renderStatuses();
       renderWho();
       setConnection('signed-out');
     });
   });
-  byId('alerts').addEventListener('click', (event) => {
+  const onAction = (event: Event) => {
     const target = event.target;
     if (!(target instanceof HTMLButtonElement)) return;
     const action = target.dataset['action'];
-    const id = target.closest('li')?.dataset['alertId'];
+    const id = target.closest<HTMLElement>('[data-alert-id]')?.dataset['alertId'];
     if (id && (action === 'acknowledged' || action === 'resolved')) void act(id, action);
+  };
+  byId('alerts').addEventListener('click', onAction);
+  byId('alert-detail').addEventListener('click', onAction);
+  byId('alert-filters', HTMLFormElement).addEventListener('input', renderAlerts);
+  byId('acknowledge-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    const box = byId('acknowledge-note', HTMLTextAreaElement);
+    if (route.view !== 'alert' || !box.value.trim()) return;
+    void act(route.id, 'acknowledged', box.value.trim()).then(() => {
+      box.value = '';
+    });
+  });
+  byId('assign-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    const alertId = routedAlertId();
+    if (!alertId) return;
+    const chosen = byId('assignee', HTMLSelectElement).value;
+    const mine = session;
+    void (async () => {
+      try {
+        // Always with a fresh ETag: the assignment replaces whatever is current.
+        const current = await getAlert(alertId);
+        const changed = await assignAlert(
+          alertId,
+          chosen ? Number(chosen) : null,
+          current.etag ?? '*',
+        );
+        if (mine === session) feed.applyRead(changed);
+        announce(chosen ? 'Alert assigned.' : 'Alert unassigned.');
+        renderAlerts();
+      } catch (error) {
+        if (mine === session) showProblem(`Could not assign the alert: ${describe(error)}`);
+      }
+    })();
+  });
+  byId('comment-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    const box = byId('comment-text', HTMLTextAreaElement);
+    const text = box.value.trim();
+    if (route.view !== 'alert' || !text) return;
+    const mine = session;
+    void addComment(route.id, text)
+      .then(() => {
+        box.value = '';
+        announce('Comment added.');
+        return loadComments(mine);
+      })
+      .catch((error: unknown) => {
+        showProblem(`Could not add the comment: ${describe(error)}`);
+      });
+  });
+  byId('fleet-filters', HTMLFormElement).addEventListener('input', () => {
+    byId('fleet-scroll').scrollTop = 0;
+    renderFleet();
+  });
+  for (const form of [
+    byId('alert-filters', HTMLFormElement),
+    byId('fleet-filters', HTMLFormElement),
+  ]) {
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+    });
+  }
+  byId('fleet-scroll').addEventListener('scroll', drawFleetRows, { passive: true });
+  byId('alert-table')
+    .querySelector('thead')
+    ?.addEventListener('click', (event) => {
+      const button = event.target instanceof HTMLElement ? event.target.closest('button') : null;
+      const key = button?.dataset['sort'] as AlertSortKey | undefined;
+      if (!key) return;
+      alertSort =
+        alertSort.key === key
+          ? { key, descending: !alertSort.descending }
+          : { key, descending: key === 'priority' || key === 'raisedAt' };
+      renderAlerts();
+    });
+  window.addEventListener('hashchange', () => {
+    showRoute(parseRoute(window.location.hash));
   });
   window.addEventListener('online', () => {
     // The network is back: do not wait out a long restart delay.
@@ -423,5 +758,86 @@ function wire(): void {
   });
 }
 
+type Route =
+  | { view: 'overview' }
+  | { view: 'alerts' }
+  | { view: 'alert'; id: string }
+  | { view: 'equipment'; id: string }
+  | { view: 'operations' };
+
+let route: Route = { view: 'overview' };
+let unmountEquipment: (() => void) | undefined;
+
+export function parseRoute(hash: string): Route {
+  const [, view, id] = /^#?\/?([a-z]*)(?:\/(.+))?$/.exec(hash) ?? [];
+  const decoded = id ? decodeURIComponent(id) : undefined;
+  if (view === 'alerts' && decoded) return { view: 'alert', id: decoded };
+  if (view === 'alerts') return { view: 'alerts' };
+  if (view === 'equipment' && decoded) return { view: 'equipment', id: decoded };
+  if (view === 'operations') return { view: 'operations' };
+  return { view: 'overview' };
+}
+
+function showRoute(next: Route): void {
+  const previous = route;
+  route = next;
+  unmountEquipment?.();
+  unmountEquipment = undefined;
+  document.body.dataset['view'] = next.view;
+  for (const section of document.querySelectorAll<HTMLElement>('section.view')) {
+    section.hidden = section.id !== `view-${next.view}`;
+  }
+  const navKey = next.view === 'alert' ? 'alerts' : next.view;
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
+    if (link.dataset['nav'] === navKey) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  if (next.view === 'equipment') {
+    unmountEquipment = renderEquipmentPage(byId('equipment-root'), next.id);
+  } else if (next.view === 'alert') {
+    byId('comments').replaceChildren();
+    renderAlertDetail();
+    if (me) void loadRoutedAlert(session);
+  } else if (next.view === 'overview') {
+    renderFleet();
+  }
+  // A new view takes the focus to its heading, as a page load would for screen readers;
+  // not on the first view, where the sign-in form has it.
+  if (previous !== next && document.readyState === 'complete') {
+    const heading = document.querySelector<HTMLElement>(`#view-${next.view} h2`);
+    heading?.setAttribute('tabindex', '-1');
+    heading?.focus({ preventScroll: false });
+  }
+}
+
+/**
+ * Links in emails and SMS point at `?alert=<id>` (the server's deep-link format): it becomes
+ * `#/alerts/<id>` in place (`replaceState`), so back leaves the dashboard rather than
+ * returning to the query form of the same view.
+ */
+function landingRoute(): Route {
+  const url = new URL(window.location.href);
+  const alertId = url.searchParams.get('alert');
+  if (alertId) {
+    url.searchParams.delete('alert');
+    url.hash = `#/alerts/${encodeURIComponent(alertId)}`;
+    history.replaceState(null, '', url);
+  }
+  return parseRoute(window.location.hash);
+}
+
+/**
+ * Without a pasted token, only a deployed page has a platform session to try: on this
+ * machine (`npm start`) asking /api/me would only fail with 401 in the console.
+ */
+function hasPlatformSignIn(): boolean {
+  return !['127.0.0.1', 'localhost', '[::1]'].includes(window.location.hostname);
+}
+
 wire();
-void signIn();
+showRoute(landingRoute());
+if (storedToken() || hasPlatformSignIn()) void signIn();
+else {
+  renderWho();
+  setConnection('signed-out');
+}

@@ -302,3 +302,175 @@ export class AlertFeed {
     return this.#entries.size;
   }
 }
+
+// ---------- the fleet ----------
+
+/** `GET /api/equipment` items, as far as the page uses them. */
+export interface Equipment {
+  id: number;
+  serialNumber: string | null;
+  name: string;
+  type: string;
+  location: string | null;
+  status: string;
+}
+
+export function isEquipment(value: unknown): value is Equipment {
+  return (
+    isRecord(value) &&
+    isNumber(value['id']) &&
+    isString(value['name']) &&
+    isString(value['type']) &&
+    isString(value['status']) &&
+    (value['serialNumber'] === null || isString(value['serialNumber'])) &&
+    (value['location'] === null || isString(value['location']))
+  );
+}
+
+const severityRank: Record<Severity, number> = { critical: 3, high: 2, medium: 1 };
+
+/** An alert that still wants attention: neither back to normal nor dealt with. */
+export function isUnsettled(alert: Pick<Alert, 'status'>): boolean {
+  return alert.status === 'open' || alert.status === 'acknowledged';
+}
+
+/** Critical first, then newest raised; ties by id, so the order is stable. */
+export function compareByPriority(a: Alert, b: Alert): number {
+  const bySeverity = severityRank[b.severity] - severityRank[a.severity];
+  if (bySeverity) return bySeverity;
+  if (a.raisedAt !== b.raisedAt) return a.raisedAt < b.raisedAt ? 1 : -1;
+  return a.id.localeCompare(b.id);
+}
+
+/** Each machine's most severe unsettled alert (open or acknowledged). */
+export function worstAlerts(alerts: Iterable<Alert>): Map<string, Severity> {
+  const worst = new Map<string, Severity>();
+  for (const alert of alerts) {
+    if (!isUnsettled(alert)) continue;
+    const known = worst.get(alert.equipmentId);
+    if (!known || severityRank[alert.severity] > severityRank[known]) {
+      worst.set(alert.equipmentId, alert.severity);
+    }
+  }
+  return worst;
+}
+
+/** How the fleet grid is narrowed; an empty string means "any". */
+export interface FleetFilter {
+  type: string;
+  site: string;
+  status: string;
+  /** A severity, 'none' for machines without an unsettled alert, or '' for any. */
+  severity: string;
+  /** Part of the name or serial number, any case. */
+  search: string;
+}
+
+export function filterFleet(
+  fleet: readonly Equipment[],
+  worst: ReadonlyMap<string, Severity>,
+  filter: FleetFilter,
+): Equipment[] {
+  const search = filter.search.trim().toLowerCase();
+  return fleet.filter((machine) => {
+    const severity = worst.get(String(machine.id)) ?? 'none';
+    return (
+      (!filter.type || machine.type === filter.type) &&
+      (!filter.site || (machine.location ?? '') === filter.site) &&
+      (!filter.status || machine.status === filter.status) &&
+      (!filter.severity || severity === filter.severity) &&
+      (!search ||
+        machine.name.toLowerCase().includes(search) ||
+        (machine.serialNumber ?? '').toLowerCase().includes(search))
+    );
+  });
+}
+
+/** Machines counted by their status and by their worst unsettled alert ('none' without one). */
+export function fleetCounts(
+  fleet: readonly Equipment[],
+  worst: ReadonlyMap<string, Severity>,
+): { byStatus: Map<string, number>; bySeverity: Map<Severity | 'none', number> } {
+  const byStatus = new Map<string, number>();
+  const bySeverity = new Map<Severity | 'none', number>();
+  for (const machine of fleet) {
+    byStatus.set(machine.status, (byStatus.get(machine.status) ?? 0) + 1);
+    const severity = worst.get(String(machine.id)) ?? 'none';
+    bySeverity.set(severity, (bySeverity.get(severity) ?? 0) + 1);
+  }
+  return { byStatus, bySeverity };
+}
+
+/** How the alert table is narrowed; an empty string means "any". */
+export interface AlertFilter {
+  severity: string;
+  /** An alert status, or 'suppressed' for muted alerts. */
+  status: string;
+  metric: string;
+  type: string;
+  site: string;
+}
+
+export function filterAlerts(
+  alerts: readonly Alert[],
+  fleet: ReadonlyMap<string, Equipment>,
+  filter: AlertFilter,
+): Alert[] {
+  return alerts.filter((alert) => {
+    const machine = fleet.get(alert.equipmentId);
+    const statusMatches =
+      !filter.status ||
+      (filter.status === 'suppressed'
+        ? alert.suppressed !== undefined
+        : alert.status === filter.status);
+    return (
+      statusMatches &&
+      (!filter.severity || alert.severity === filter.severity) &&
+      (!filter.metric || alert.metric === filter.metric) &&
+      (!filter.type || machine?.type === filter.type) &&
+      (!filter.site || (machine?.location ?? '') === filter.site)
+    );
+  });
+}
+
+export type AlertSortKey = 'priority' | 'raisedAt' | 'machine' | 'metric' | 'status';
+
+export function sortAlerts(
+  alerts: readonly Alert[],
+  key: AlertSortKey,
+  descending: boolean,
+  nameOf: (equipmentId: string) => string,
+): Alert[] {
+  const compare: (a: Alert, b: Alert) => number =
+    key === 'priority'
+      ? compareByPriority
+      : key === 'raisedAt'
+        ? (a, b) => (a.raisedAt === b.raisedAt ? 0 : a.raisedAt < b.raisedAt ? -1 : 1)
+        : key === 'machine'
+          ? (a, b) =>
+              nameOf(a.equipmentId).localeCompare(nameOf(b.equipmentId), undefined, {
+                numeric: true,
+              })
+          : (a, b) => a[key].localeCompare(b[key]);
+  // Priority is already "most urgent first"; the other keys sort ascending unless flipped.
+  const sign = key === 'priority' ? (descending ? 1 : -1) : descending ? -1 : 1;
+  return [...alerts].sort((a, b) => sign * compare(a, b) || compareByPriority(a, b));
+}
+
+/** `GET /api/alerts/{id}/comments` items. */
+export interface AlertComment {
+  id: number;
+  author: string;
+  at: string;
+  text: string;
+}
+
+export function isAlertComment(value: unknown): value is AlertComment {
+  return (
+    isRecord(value) &&
+    isNumber(value['id']) &&
+    isString(value['author']) &&
+    isString(value['at']) &&
+    isString(value['text'])
+  );
+}

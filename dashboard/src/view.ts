@@ -2,14 +2,7 @@
  * DOM building for the page. Everything that came from the server goes in as text
  * (`textContent` via `el`), never as markup.
  */
-import {
-  mutedLabel,
-  type Alert,
-  type EquipmentStatus,
-  type Metric,
-  type Reading,
-  type WindowSummary,
-} from './model.js';
+import { mutedLabel, type Alert, type Metric } from './model.js';
 
 type Child = Node | string | null | undefined | false;
 
@@ -39,11 +32,6 @@ export function byId<T extends HTMLElement = HTMLElement>(
   return element;
 }
 
-const units: Record<Exclude<Metric, 'offline'>, string> = {
-  temperature: '°C',
-  vibration: 'mm/s',
-  pressure: 'psi',
-};
 const metricNames: Record<Metric, string> = {
   temperature: 'Temperature',
   vibration: 'Vibration',
@@ -94,10 +82,10 @@ function statusText(alert: Alert): string {
 
 export type AlertAction = 'acknowledged' | 'resolved';
 
-/** One alert: severity colour, equipment, window, breached metric, and its actions. */
-export function alertItem(alert: Alert, busy: boolean): HTMLElement {
+/** One alert in full: severity, machine, window, breached metric, and its actions. */
+export function alertItem(alert: Alert, busy: boolean, machine: string): HTMLElement {
   const { breach } = alert;
-  const label = `equipment ${alert.equipmentId} ${alert.metric}`;
+  const label = `${machine} ${alert.metric}`;
   const figures =
     breach.metric === 'offline' ? undefined : alert.window.summary.metrics[breach.metric];
   const breached = figures
@@ -105,6 +93,58 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
         `${metricNames[breach.metric]} mean ${figure(figures.mean)} (min ${figure(figures.min)}, max ${figure(figures.max)}, ${figures.count} readings)`,
       ]
     : [];
+  const actions = alertActions(alert, busy, label);
+  const muted = mutedLabel(alert);
+  return el(
+    'article',
+    {
+      class: muted ? 'alert muted' : 'alert',
+      'data-alert-id': alert.id,
+      'data-equipment-id': alert.equipmentId,
+      'data-severity': alert.severity,
+      'data-status': alert.status,
+    },
+    el(
+      'h3',
+      {},
+      el('span', { class: 'badge', 'data-severity': alert.severity }, alert.severity),
+      el('span', { class: 'equipment-name' }, machine),
+      el('span', {}, `· ${metricNames[alert.metric]}`),
+      el('span', { class: 'alert-status' }, `· ${statusText(alert)}`),
+      muted ? el('span', { class: 'muted-label' }, muted) : null,
+    ),
+    el('p', { class: 'description' }, breach.description),
+    el(
+      'dl',
+      {},
+      el('dt', {}, 'Window'),
+      el('dd', { class: 'window' }, formatWindow(alert.window.start, alert.window.end)),
+      el('dt', {}, 'Breach'),
+      el('dd', { class: 'breach' }, breachText(alert)),
+      ...(breached.length ? [el('dt', {}, 'In the window')] : []),
+      ...breached.map((text) => el('dd', { class: 'window-figures' }, text)),
+      el('dt', {}, 'Occurrences'),
+      el('dd', {}, String(alert.occurrences)),
+      el('dt', {}, 'Raised'),
+      el('dd', {}, formatTime(alert.raisedAt)),
+    ),
+    el('p', { class: 'action' }, `Recommended: ${breach.recommendedAction}`),
+    typeof alert.serviceRecordId === 'number'
+      ? el('p', { class: 'service-record' }, `Service record #${alert.serviceRecordId}`)
+      : null,
+    actions,
+  );
+}
+
+function breachText(alert: Alert): string {
+  const { breach } = alert;
+  return breach.metric === 'offline'
+    ? `No readings for ${figure(breach.mean)} min ${breach.comparison} timeout ${figure(breach.threshold)} min`
+    : `${metricNames[breach.metric]} mean ${figure(breach.mean)} ${breach.unit} ${breach.comparison} ${figure(breach.threshold)} ${breach.unit}`;
+}
+
+/** The alert's buttons: acknowledge while nobody has, resolve until resolved. */
+function alertActions(alert: Alert, busy: boolean, label: string): HTMLElement {
   const actions = el('div', { class: 'actions' });
   if (alert.status === 'open' || (alert.status === 'cleared' && !alert.acknowledgedAt)) {
     actions.append(
@@ -134,9 +174,14 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
     );
   }
   for (const button of actions.querySelectorAll('button')) button.disabled = busy;
+  return actions;
+}
+
+/** One row of the alert table; the machine's name links to the alert's own page. */
+export function alertRow(alert: Alert, busy: boolean, machine: string, site: string): HTMLElement {
   const muted = mutedLabel(alert);
   return el(
-    'li',
+    'tr',
     {
       class: muted ? 'alert muted' : 'alert',
       'data-alert-id': alert.id,
@@ -144,83 +189,37 @@ export function alertItem(alert: Alert, busy: boolean): HTMLElement {
       'data-severity': alert.severity,
       'data-status': alert.status,
     },
+    el('td', {}, el('span', { class: 'badge', 'data-severity': alert.severity }, alert.severity)),
     el(
-      'h3',
+      'td',
       {},
-      el('span', { class: 'badge', 'data-severity': alert.severity }, alert.severity),
-      el('span', { class: 'equipment-name' }, `Equipment ${alert.equipmentId}`),
-      el('span', {}, `· ${metricNames[alert.metric]}`),
-      el('span', { class: 'alert-status' }, `· ${statusText(alert)}`),
-      muted ? el('span', { class: 'muted-label' }, muted) : null,
-    ),
-    el('p', { class: 'description' }, breach.description),
-    el(
-      'dl',
-      {},
-      el('dt', {}, 'Window'),
-      el('dd', { class: 'window' }, formatWindow(alert.window.start, alert.window.end)),
-      el('dt', {}, 'Breach'),
       el(
-        'dd',
-        { class: 'breach' },
-        breach.metric === 'offline'
-          ? `No readings for ${figure(breach.mean)} min ${breach.comparison} timeout ${figure(breach.threshold)} min`
-          : `${metricNames[breach.metric]} mean ${figure(breach.mean)} ${breach.unit} ${breach.comparison} ${figure(breach.threshold)} ${breach.unit}`,
+        'a',
+        { href: `#/alerts/${encodeURIComponent(alert.id)}`, class: 'equipment-name' },
+        machine,
       ),
-      ...(breached.length ? [el('dt', {}, 'In the window')] : []),
-      ...breached.map((text) => el('dd', { class: 'window-figures' }, text)),
-      el('dt', {}, 'Occurrences'),
-      el('dd', {}, String(alert.occurrences)),
-      el('dt', {}, 'Raised'),
-      el('dd', {}, formatTime(alert.raisedAt)),
+      el('span', { class: 'site' }, site),
     ),
-    el('p', { class: 'action' }, `Recommended: ${breach.recommendedAction}`),
-    typeof alert.serviceRecordId === 'number'
-      ? el('p', { class: 'service-record' }, `Service record #${alert.serviceRecordId}`)
-      : null,
-    actions,
-  );
-}
-
-function readingList(reading: Reading): HTMLElement {
-  const list = el('dl', {});
-  for (const metric of ['temperature', 'vibration', 'pressure'] as const) {
-    const value = reading[metric];
-    if (value === undefined) continue;
-    list.append(
-      el('dt', {}, metricNames[metric]),
-      el('dd', { 'data-metric': metric }, `${figure(value)} ${units[metric]}`),
-    );
-  }
-  return list;
-}
-
-function windowLine(summary: WindowSummary): string {
-  const parts = (['temperature', 'vibration', 'pressure'] as const).flatMap((metric) => {
-    const m = summary.metrics[metric];
-    return m ? [`${metricNames[metric].toLowerCase()} ${figure(m.mean)} ${units[metric]}`] : [];
-  });
-  return `${summary.readings} readings${parts.length ? `; means: ${parts.join(', ')}` : ''}`;
-}
-
-/** One piece of equipment's latest reading and current window. */
-export function statusItem(status: EquipmentStatus): HTMLElement {
-  return el(
-    'li',
-    { class: 'status', 'data-equipment-id': status.equipmentId, 'data-at': status.at ?? '' },
-    el('h3', {}, `Equipment ${status.equipmentId}`),
+    el('td', {}, metricNames[alert.metric]),
+    el('td', { class: 'breach' }, breachText(alert)),
     el(
-      'p',
-      { class: 'latest' },
-      status.at ? `Latest reading ${formatTime(status.at)}` : 'No readings in the last 24 hours',
+      'td',
+      { class: 'alert-status' },
+      statusText(alert),
+      muted ? el('span', { class: 'muted-label' }, ` · ${muted}`) : null,
     ),
-    readingList(status.reading),
-    status.window
-      ? el(
-          'p',
-          { class: 'current-window' },
-          `Window ${formatWindow(status.window.start, status.window.end)}: ${windowLine(status.window.summary)}`,
-        )
-      : null,
+    el('td', {}, el('time', { datetime: alert.raisedAt }, formatTime(alert.raisedAt))),
+    el('td', {}, alertActions(alert, busy, `${machine} ${alert.metric}`)),
   );
+}
+
+/** How long ago `iso` was, in words a glance reads ("3 min ago"). */
+export function age(iso: string | null, now: number): string {
+  if (!iso) return 'no reading';
+  const seconds = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
+  if (Number.isNaN(seconds)) return 'unknown';
+  if (seconds < 90) return `${seconds} s ago`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} d ago`;
 }

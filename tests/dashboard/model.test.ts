@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   AlertFeed,
+  filterAlerts,
+  filterFleet,
+  fleetCounts,
+  isEquipment,
   isMe,
+  sortAlerts,
+  worstAlerts,
+  type Equipment,
   mutedLabel,
   parseLiveMessage,
   statusFromTelemetry,
@@ -248,5 +255,88 @@ describe('mutedLabel', () => {
     expect(feed.list().map(mutedLabel)).toEqual(['Muted: maintenance']);
     expect(feed.applyMessage(alert(), 2)).toBe(true); // maintenance over: delivered
     expect(feed.list().map(mutedLabel)).toEqual([undefined]);
+  });
+});
+
+describe('the fleet and alert views', () => {
+  const machine = (id: number, overrides: Partial<Equipment> = {}): Equipment => ({
+    id,
+    serialNumber: `SN-${id}`,
+    name: `Excavator ${id}`,
+    type: 'excavator',
+    location: 'Quarry North',
+    status: 'Operational',
+    ...overrides,
+  });
+  const fleet = [
+    machine(1),
+    machine(2, { type: 'loader', location: 'Depot', status: 'Maintenance' }),
+    machine(3, { serialNumber: null, name: 'Crusher' }),
+  ];
+  const alerts = [
+    alert({ id: 'a', equipmentId: '1', severity: 'medium', raisedAt: '2026-11-24T09:00:00Z' }),
+    alert({ id: 'b', equipmentId: '1', severity: 'critical', raisedAt: '2026-11-24T08:00:00Z' }),
+    alert({ id: 'c', equipmentId: '2', severity: 'high', status: 'resolved' }),
+    alert({ id: 'd', equipmentId: '3', severity: 'high', raisedAt: '2026-11-24T10:00:00Z' }),
+  ];
+
+  it('takes each machine’s worst unsettled alert, ignoring resolved ones', () => {
+    expect(Object.fromEntries(worstAlerts(alerts))).toEqual({ '1': 'critical', '3': 'high' });
+  });
+
+  it('counts machines by status and by worst alert', () => {
+    const { byStatus, bySeverity } = fleetCounts(fleet, worstAlerts(alerts));
+    expect(Object.fromEntries(byStatus)).toEqual({ Operational: 2, Maintenance: 1 });
+    expect(Object.fromEntries(bySeverity)).toEqual({ critical: 1, none: 1, high: 1 });
+  });
+
+  it('filters the fleet by type, site, status, severity and a name or serial search', () => {
+    const worst = worstAlerts(alerts);
+    const ids = (filter: Partial<Parameters<typeof filterFleet>[2]>) =>
+      filterFleet(fleet, worst, {
+        type: '',
+        site: '',
+        status: '',
+        severity: '',
+        search: '',
+        ...filter,
+      }).map((m) => m.id);
+    expect(ids({})).toEqual([1, 2, 3]);
+    expect(ids({ type: 'loader' })).toEqual([2]);
+    expect(ids({ site: 'Quarry North' })).toEqual([1, 3]);
+    expect(ids({ status: 'Maintenance' })).toEqual([2]);
+    expect(ids({ severity: 'none' })).toEqual([2]);
+    expect(ids({ search: 'crush' })).toEqual([3]);
+    expect(ids({ search: 'sn-2' })).toEqual([2]);
+  });
+
+  it('sorts alerts critical first, then newest, and by other columns on request', () => {
+    const name = (id: string) => fleet.find((m) => String(m.id) === id)?.name ?? id;
+    expect(sortAlerts(alerts, 'priority', true, name).map((a) => a.id)).toEqual([
+      'b',
+      'd',
+      'c',
+      'a',
+    ]);
+    expect(sortAlerts(alerts, 'machine', false, name).map((a) => a.id)).toEqual([
+      'd',
+      'b',
+      'a',
+      'c',
+    ]);
+  });
+
+  it('filters alerts by the machine’s type and site, and by suppression', () => {
+    const byId = new Map(fleet.map((m) => [String(m.id), m]));
+    const none = { severity: '', status: '', metric: '', type: '', site: '' };
+    expect(filterAlerts(alerts, byId, { ...none, site: 'Depot' }).map((a) => a.id)).toEqual(['c']);
+    expect(filterAlerts(alerts, byId, { ...none, status: 'suppressed' })).toEqual([]);
+    const muted = alert({ id: 'm', suppressed: { reason: 'maintenance' } as Alert['suppressed'] });
+    expect(filterAlerts([muted], byId, { ...none, status: 'suppressed' })).toEqual([muted]);
+  });
+
+  it('accepts equipment only in the API’s shape', () => {
+    expect(isEquipment(machine(1))).toBe(true);
+    expect(isEquipment({ ...machine(1), id: '1' })).toBe(false);
   });
 });

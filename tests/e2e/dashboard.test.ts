@@ -6,7 +6,9 @@
  * the alerts and equipment status through the Web PubSub stand-in, and the pages show them.
  * Every wait is bounded; nothing asserts on how long anything took.
  */
+import AxeBuilder from '@axe-core/playwright';
 import { EventHubProducerClient } from '@azure/event-hubs';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionIndexForKey } from '../../dev/eventhubs/partitionKey.js';
 import { useDashboardStack } from '../helpers/dashboard.js';
@@ -22,7 +24,7 @@ let adminToken: string;
 let aliceToken: string;
 const api = (token: string, method: string, path: string, body?: unknown) =>
   stack.api(token, method, path, body);
-const openDashboard = (token: string) => stack.open(token);
+const openDashboard = (token: string, view?: string) => stack.open(token, view);
 
 beforeAll(async () => {
   adminToken = await stack.issuer.sign({ sub: 'dashboard-admin', roles: ['Admin'] }, '30m');
@@ -104,9 +106,57 @@ async function choose(): Promise<Chosen> {
   return chosen;
 }
 
+/** axe-core's serious and critical findings on what the page shows now (none expected). */
+async function seriousViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** Every page of `GET /api/equipment`, as the overview reads it. */
+async function allEquipment(
+  token: string,
+): Promise<{ id: number; status: string; type: string }[]> {
+  const items: { id: number; status: string; type: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await api(token, 'GET', `equipment?limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+/**
+ * An open alert to work on: one an earlier test left open, or, when this test runs alone, a
+ * new one. A window closes for its whole partition, so raising another alert on a partition
+ * an earlier test already moved past that window would only make late readings.
+ */
+async function openAlert(): Promise<{ id: string; equipmentId: string }> {
+  const listed = await api(adminToken, 'GET', 'alerts?status=open&limit=1');
+  const found = listed.items[0] as { id: string; equipmentId: string } | undefined;
+  if (found) return found;
+  const own = (await choose()).own;
+  const raised = await raiseAlert(own);
+  const id = `${own}:temperature:${new Date(raised.windowStart).toISOString()}`;
+  await expect
+    .poll(
+      async () =>
+        (
+          await fetch(`${stack.host.base}/api/alerts/${encodeURIComponent(id)}`, {
+            headers: { authorization: `Bearer ${adminToken}` },
+          })
+        ).status,
+      { timeout: deliveryLimitMs, interval: 500 },
+    )
+    .toBe(200);
+  return { id, equipmentId: own };
+}
+
 function alertSelector(equipmentId: string, windowStart: number): string {
   const id = `${equipmentId}:temperature:${new Date(windowStart).toISOString()}`;
-  return `li.alert[data-alert-id="${id}"]`;
+  return `tr.alert[data-alert-id="${id}"]`;
 }
 
 describe('the live dashboard', () => {
@@ -137,13 +187,21 @@ describe('the live dashboard', () => {
     const { own, theirs, mine } = await choose();
 
     const admin = await openDashboard(adminToken);
-    const alice = await openDashboard(aliceToken);
-    // Alice's page lists a status card for each piece of her equipment, and no other.
+    const alice = await openDashboard(aliceToken, '#/');
+    // Alice's fleet is her equipment, and no other.
     await expect
-      .poll(() => alice.locator('li.status').count(), { timeout: 30_000, interval: 250 })
-      .toBe(mine.length);
-    expect(await alice.locator(`li.status[data-equipment-id="${theirs}"]`).count()).toBe(0);
+      .poll(() => alice.locator('#fleet-total').textContent(), { timeout: 30_000, interval: 250 })
+      .toBe(`(${mine.length} machines)`);
+    const [ownMachine, theirMachine] = [
+      await api(adminToken, 'GET', `equipment/${own}`),
+      await api(adminToken, 'GET', `equipment/${theirs}`),
+    ];
+    await alice.fill('#fleet-filters input[name="search"]', theirMachine.name);
+    expect(await alice.locator(`li.machine[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    await alice.fill('#fleet-filters input[name="search"]', ownMachine.name);
     expect(await alice.locator('#who').textContent()).toContain('tech-alice');
+    await alice.click('a[data-nav="alerts"]');
+    await alice.locator('#view-alerts').waitFor();
 
     // Someone else's equipment first, then alice's.
     const other = await raiseAlert(theirs);
@@ -158,19 +216,24 @@ describe('the live dashboard', () => {
     expect(await item.getAttribute('data-status')).toBe('open');
     expect(await item.locator('.breach').textContent()).toMatch(/95 °C > 90 °C/);
     // Delivered to her by group and by user id, shown once.
-    expect(await alice.locator(`li.alert[data-equipment-id="${own}"]`).count()).toBe(1);
+    expect(await alice.locator(`tr.alert[data-equipment-id="${own}"]`).count()).toBe(1);
     // The admin's page has both; alice's never shows the other equipment.
-    expect(await alice.locator(`li.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    expect(await alice.locator(`tr.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
 
-    // Her equipment's card follows the live status: the latest reading sent.
-    const card = alice.locator(`li.status[data-equipment-id="${own}"]`);
+    // Back on the overview (the back button), her machine's row follows the live status:
+    // the latest reading sent, and its critical alert.
+    await alice.goBack();
+    const row = alice.locator(`li.machine[data-equipment-id="${own}"]`);
+    await row.waitFor();
     await expect
-      .poll(async () => Date.parse((await card.getAttribute('data-at')) ?? ''), {
+      .poll(async () => Date.parse((await row.getAttribute('data-at')) ?? ''), {
         timeout: deliveryLimitMs,
         interval: 250,
       })
       .toBe(hers.at);
-    expect(await card.locator('[data-metric="temperature"]').textContent()).toBe('61.5 °C');
+    expect(await row.getAttribute('data-severity')).toBe('critical');
+    await alice.goForward();
+    await alice.locator('#view-alerts').waitFor();
 
     // Acknowledge on alice's page: her page, the admin's page and the API agree.
     await item.locator('button[data-action="acknowledged"]').click();
@@ -202,7 +265,7 @@ describe('the live dashboard', () => {
       status: 'resolved',
       resolvedBy: 'dashboard-admin',
     });
-    expect(await alice.locator(`li.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    expect(await alice.locator(`tr.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
     await admin.context().close();
     await alice.context().close();
     expect(pageErrors).toEqual([]);
@@ -277,6 +340,120 @@ describe('the live dashboard', () => {
       resolvedBy: 'tech-alice',
     });
     expect(await page.locator('#problem').isHidden()).toBe(true);
+    await page.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
+
+  it('shows the fleet overview with the API’s counts, filters it, and passes axe on each view', async () => {
+    const page = await openDashboard(adminToken, '#/');
+    const fleet = await allEquipment(adminToken);
+    await expect
+      .poll(() => page.locator('#fleet-total').textContent(), { timeout: 30_000, interval: 250 })
+      .toBe(`(${fleet.length} machines)`);
+    const byStatus = new Map<string, number>();
+    for (const machine of fleet)
+      byStatus.set(machine.status, (byStatus.get(machine.status) ?? 0) + 1);
+    for (const [status, count] of byStatus) {
+      expect(await page.locator(`#counts-status dd[data-count="${status}"]`).textContent()).toBe(
+        String(count),
+      );
+    }
+    // Only the rows on screen are in the document, not one per machine.
+    const drawn = await page.locator('li.machine').count();
+    expect(drawn).toBeGreaterThan(0);
+    expect(drawn).toBeLessThan(fleet.length);
+
+    // Filter by type: the shown count is the API's count of that type.
+    const type = fleet[0]?.type ?? '';
+    await page.selectOption('#fleet-filters select[name="type"]', type);
+    const ofType = fleet.filter((m) => m.type === type).length;
+    expect(await page.locator('#fleet-shown').textContent()).toBe(
+      `${ofType} of ${fleet.length} shown`,
+    );
+    // Search by name: one machine.
+    const one = await api(adminToken, 'GET', `equipment/${fleet[0]?.id ?? 0}`);
+    await page.fill('#fleet-filters input[name="search"]', one.name);
+    await expect.poll(() => page.locator('li.machine').count()).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('li.machine a').first().textContent()).toContain(one.name);
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // Keyboard: the machine's link opens its page; back returns to the filtered overview.
+    await page.locator('li.machine a').first().focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#view-equipment').waitFor();
+    expect(new URL(page.url()).hash).toBe(`#/equipment/${one.id}`);
+    await expect
+      // Whatever the equipment page shows, it names the machine.
+      .poll(() => page.locator('#view-equipment').textContent())
+      .toContain(one.name);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.goBack();
+    await page.locator('#view-overview').waitFor();
+
+    await page.click('a[data-nav="alerts"]');
+    await page.locator('#view-alerts').waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.click('a[data-nav="operations"]');
+    await page.locator('#view-operations').waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
+
+  it('lands a deep link from an email on its alert, and filters the alert table', async () => {
+    const { id, equipmentId: own } = await openAlert();
+    // The link the emails carry: /api/dashboard/?alert=<id>.
+    const page = await openDashboard(adminToken, `/?alert=${encodeURIComponent(id)}`);
+    const detail = page.locator(`article.alert[data-alert-id="${id}"]`);
+    await detail.waitFor({ timeout: 30_000 });
+    expect(new URL(page.url()).hash).toBe(`#/alerts/${encodeURIComponent(id)}`);
+    expect(new URL(page.url()).search).toBe('');
+    const machine = await api(adminToken, 'GET', `equipment/${own}`);
+    expect(await detail.locator('.equipment-name').textContent()).toContain(machine.name);
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // A comment, then an acknowledgement with a note, both through the page.
+    await page.fill('#comment-text', 'Checking the coolant first.');
+    await page.click('#comment-form button[type="submit"]');
+    await page.locator('#comments li', { hasText: 'Checking the coolant first.' }).waitFor();
+    const comments = await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}/comments`);
+    expect(comments.items).toMatchObject([
+      { author: 'dashboard-admin', text: 'Checking the coolant first.' },
+    ]);
+    await page.fill('#acknowledge-note', 'On my way.');
+    await page.click('#acknowledge-form button[type="submit"]');
+    await page
+      .locator(`article.alert[data-alert-id="${id}"][data-status="acknowledged"]`)
+      .waitFor();
+    expect(await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}`)).toMatchObject({
+      status: 'acknowledged',
+      acknowledgementNote: 'On my way.',
+    });
+
+    // Admins assign it to a technician from the same page.
+    await page.locator('#assign-form').waitFor();
+    const technician = await page.locator('#assignee option').nth(1).getAttribute('value');
+    await page.selectOption('#assignee', technician ?? '');
+    await page.click('#assign-form button[type="submit"]');
+    await expect
+      .poll(
+        async (): Promise<unknown> =>
+          (await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}`)).assigneeTechnicianId,
+        { timeout: 30_000, interval: 250 },
+      )
+      .toBe(Number(technician));
+
+    // The table, filtered to critical temperature alerts of that machine's site.
+    await page.click('a[data-nav="alerts"]');
+    const row = page.locator(`tr.alert[data-alert-id="${id}"]`);
+    await row.waitFor();
+    expect(await row.locator('.equipment-name').textContent()).toBe(machine.name);
+    await page.selectOption('#alert-filters select[name="metric"]', 'pressure');
+    await row.waitFor({ state: 'detached' });
+    await page.selectOption('#alert-filters select[name="metric"]', 'temperature');
+    await page.selectOption('#alert-filters select[name="severity"]', 'critical');
+    await row.waitFor();
+    expect(await page.locator('tr.alert:not([data-severity="critical"])').count()).toBe(0);
     await page.context().close();
     expect(pageErrors).toEqual([]);
   }, 180_000);

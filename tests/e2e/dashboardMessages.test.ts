@@ -67,7 +67,7 @@ function alertOf(equipmentId: string, overrides: Record<string, unknown> = {}) {
   };
 }
 
-const item = (page: Page, id: string) => page.locator(`li.alert[data-alert-id="${id}"]`);
+const item = (page: Page, id: string) => page.locator(`tr.alert[data-alert-id="${id}"]`);
 
 /**
  * Sends a marker alert last and waits for it: messages on one connection arrive in order, so
@@ -94,7 +94,7 @@ describe('the dashboard with live messages', () => {
     const escalated = { ...first, severity: 'critical', occurrences: 2, version: 3 };
     await toUser({ type: 'alert.escalated', alert: escalated });
     await toGroup({ type: 'alert.escalated', alert: escalated });
-    await page.waitForSelector(`li.alert[data-alert-id="${first.id}"][data-severity="critical"]`, {
+    await page.waitForSelector(`tr.alert[data-alert-id="${first.id}"][data-severity="critical"]`, {
       timeout: deliveryLimitMs,
     });
     // Version 2 arrives late: it must not undo version 3.
@@ -103,9 +103,9 @@ describe('the dashboard with live messages', () => {
     expect(await item(page, first.id).getAttribute('data-severity')).toBe('critical');
     expect(await item(page, first.id).count()).toBe(1);
 
-    // Newest raised first: the marker, raised after it, is above it.
-    expect(await page.locator('li.alert').first().getAttribute('data-alert-id')).not.toBe(first.id);
-    expect(await page.locator('li.alert').last().getAttribute('data-alert-id')).toBe(first.id);
+    // Critical first: the escalated alert is above the (high) marker raised after it.
+    expect(await page.locator('tr.alert').first().getAttribute('data-alert-id')).toBe(first.id);
+    expect(await page.locator('tr.alert').last().getAttribute('data-alert-id')).not.toBe(first.id);
     await page.context().close();
   }, 120_000);
 
@@ -120,7 +120,10 @@ describe('the dashboard with live messages', () => {
       },
     });
     await service.sendToUser('tech-alice', { type: 'alert.raised', alert: hostile });
-    const li = item(page, hostile.id);
+    await item(page, hostile.id).waitFor({ timeout: deliveryLimitMs });
+    // The alert's own page shows the description and the recommended action.
+    await item(page, hostile.id).locator('a.equipment-name').click();
+    const li = page.locator(`article.alert[data-alert-id="${hostile.id}"]`);
     await li.waitFor({ timeout: deliveryLimitMs });
     expect(await li.locator('.description').textContent()).toBe(
       '<img src=x onerror="window.pwned=1">Hot',
@@ -162,15 +165,13 @@ describe('the dashboard with live messages', () => {
       },
     });
     await settle(page, own, toUser);
-    expect(await page.locator(`li.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
-    expect(await page.locator(`li.status[data-equipment-id="${theirs}"]`).count()).toBe(0);
-    const card = page.locator(`li.status[data-equipment-id="${own}"]`);
+    expect(await page.locator(`tr.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    await page.click('a[data-nav="overview"]');
+    expect(await page.locator(`li.machine[data-equipment-id="${theirs}"]`).count()).toBe(0);
+    const row = page.locator(`li.machine[data-equipment-id="${own}"]`);
     await expect
-      .poll(() => card.getAttribute('data-at'), { timeout: deliveryLimitMs, interval: 200 })
+      .poll(() => row.getAttribute('data-at'), { timeout: deliveryLimitMs, interval: 200 })
       .toBe(at);
-    expect(await card.locator('[data-metric="temperature"]').textContent()).toBe('71.25 °C');
-    expect(await card.locator('[data-metric="pressure"]').textContent()).toBe('42 psi');
-    expect(await card.locator('.current-window').textContent()).toMatch(/4 readings/);
     await page.context().close();
   }, 120_000);
 

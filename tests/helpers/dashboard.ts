@@ -32,8 +32,11 @@ export interface DashboardStack {
   banner(pattern: RegExp): string;
   /** The hub `sis` on the host's Web PubSub stand-in, as the service SDK sees it. */
   webPubSub(): WebPubSubServiceClient;
-  /** Opens the dashboard (at its URL without the slash), signs in with `token`, waits till live. */
-  open(token: string): Promise<Page>;
+  /**
+   * Opens the dashboard (at its URL without the slash, then `view`, e.g. `#/alerts`), signs in
+   * with `token`, waits till live.
+   */
+  open(token: string, view?: string): Promise<Page>;
   /** The API over HTTP with a bearer token; fails the test on a non-2xx answer. */
   api(token: string, method: string, path: string, body?: unknown): Promise<any>;
 }
@@ -134,14 +137,14 @@ export function useDashboardStack(): DashboardStack {
       expect(response.status, `${method} ${path}: ${text.slice(0, 300)}`).toBeLessThan(300);
       return text ? JSON.parse(text) : undefined;
     };
-    handle.open = async (token) => {
+    handle.open = async (token, view = '#/alerts') => {
       // A phone-sized window: the page must work there.
       const context = await (browser as Browser).newContext({
         viewport: { width: 390, height: 844 },
       });
       const page = await context.newPage();
       page.on('pageerror', (error) => handle.pageErrors.push(error.message));
-      await page.goto(`${running.base}/api/dashboard`);
+      await page.goto(`${running.base}/api/dashboard${view}`);
       expect(new URL(page.url()).pathname).toBe('/api/dashboard/');
       await page.fill('#token', token);
       await page.click('#sign-in');
