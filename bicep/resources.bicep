@@ -139,6 +139,10 @@ var eventHubName = 'telemetry'
 var eventHubConsumerGroupName = 'sis-functions'
 var cosmosDatabaseName = 'sis'
 var webPubSubHubName = 'sis'
+// The audience of the tokens Web PubSub calls the event handler with: the API's own app
+// registration, which already issues v2.0 tokens (AUTH_ISSUER), so its issuer and keys are
+// those of users' tokens; the app accepts only the Web PubSub identity's (oid) among them.
+var webPubSubEventsAudience = authApiAppId
 var mysqlDatabaseName = 'sis'
 var notificationHubName = 'sis'
 var serverless = cosmosCapacityMode == 'serverless'
@@ -588,6 +592,11 @@ resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' = {
     tier: 'Standard'
     capacity: webPubSubCapacity
   }
+  // Its own identity, so it can call the app's event handler with an Entra token (access keys
+  // are off, so it cannot sign events with ce-signature the app could check).
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     disableLocalAuth: true
     disableAadAuth: false
@@ -599,6 +608,26 @@ resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' = {
     properties: {
       // Clients connect only with URLs from /api/negotiate.
       anonymousConnectPolicy: 'deny'
+      // Technicians' apps send their position as the client event `location`
+      // (functions/webPubSubEvents.ts). The service calls the handler with an Entra token of
+      // its own identity for this audience in the Authorization header, which the app checks
+      // (WEBPUBSUB_EVENTS_* below); MicrosoftDocs/azure-docs articles/azure-web-pubsub/
+      // howto-use-managed-identity.md, "Use a managed identity in client events scenarios",
+      // and the hub template (Microsoft.SignalRService/webPubSub/hubs, eventHandlers[].auth
+      // { type: 'ManagedIdentity', managedIdentity: { resource } }).
+      eventHandlers: [
+        {
+          urlTemplate: 'https://${functionApp.properties.defaultHostName}/api/webpubsub/events'
+          userEventPattern: 'location'
+          systemEvents: []
+          auth: {
+            type: 'ManagedIdentity'
+            managedIdentity: {
+              resource: webPubSubEventsAudience
+            }
+          }
+        }
+      ]
     }
   }
 }
@@ -944,6 +973,10 @@ var appSettings = {
   WEBPUBSUB__credential: 'managedidentity'
   WEBPUBSUB__clientId: identity.properties.clientId
   WEBPUBSUB_HUB: webPubSubHubName
+  WEBPUBSUB_EVENTS_AUDIENCE: webPubSubEventsAudience
+  WEBPUBSUB_EVENTS_ISSUER: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+  WEBPUBSUB_EVENTS_JWKS_URI: '${environment().authentication.loginEndpoint}${authTenantId}/discovery/v2.0/keys'
+  WEBPUBSUB_EVENTS_PRINCIPAL_ID: webPubSub.identity.principalId
   REDIS__hostName: redis.properties.hostName
   REDIS_PORT: string(redis::database.properties.port)
   REDIS__credential: 'managedidentity'

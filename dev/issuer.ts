@@ -11,8 +11,18 @@ export interface DevIssuer {
   issuer: string;
   audience: string;
   jwks: { keys: JWK[] };
+  /**
+   * A token for `sub`; `audience` overrides the issuer's, and `oid` is the object id claim
+   * Entra puts in every access token (a managed identity's tokens: its principal id).
+   */
   sign(
-    claims: { sub: string; roles?: readonly string[]; name?: string },
+    claims: {
+      sub: string;
+      roles?: readonly string[];
+      name?: string;
+      oid?: string;
+      audience?: string;
+    },
     expiresIn?: string,
   ): Promise<string>;
 }
@@ -55,11 +65,12 @@ export async function loadDevIssuer(
       new SignJWT({
         roles: claims.roles ? [...claims.roles] : [],
         ...(claims.name ? { name: claims.name } : {}),
+        ...(claims.oid ? { oid: claims.oid } : {}),
       })
         .setProtectedHeader({ alg: 'ES256', kid: privateJwk.kid ?? 'dev', typ: 'JWT' })
         .setSubject(claims.sub)
         .setIssuer(issuer)
-        .setAudience(audience)
+        .setAudience(claims.audience ?? audience)
         .setIssuedAt()
         .setExpirationTime(expiresIn)
         .sign(key),

@@ -1,8 +1,9 @@
 /**
  * /api/webpubsub/events: the Web PubSub event handler (upstream webhook) for the hub's user
  * event `location` (lib/api/webPubSubEvents.ts). Anonymous for the Functions host, because
- * the service signs each request with `ce-signature` instead of a function key; a request
- * without a valid signature is refused with 401 before anything is read or stored.
+ * the service proves itself with `ce-signature` (access key, locally) or a managed-identity
+ * token (Azure) instead of a function key; a request without a valid proof is refused with
+ * 401 before anything is read or stored.
  */
 import {
   allowedOrigin,
@@ -32,16 +33,17 @@ export const webPubSubEventsFunction = httpFunction({
     }
     let event;
     try {
-      event = verifiedUserEvent(request, {
+      event = await verifiedUserEvent(request, {
         hub: settings.WEBPUBSUB_HUB,
         accessKey: settings.WEBPUBSUB_KEY,
+        verifyCaller: services.verifyWebPubSubCaller,
       });
     } catch (error) {
       // Refusals count against the sender's address, so forging is rate limited too.
       await limit('writes', byAddress);
       throw error;
     }
-    // Signed: counted per technician (all events come from the service's few addresses).
+    // From the service: counted per technician (all events come from the service's few addresses).
     await limit('writes', event.userId ? { subject: event.userId, admin: false } : byAddress);
     if (event.eventName !== locationEventName) {
       throw new HttpError('validation', `This handler takes only the ${locationEventName} event.`);

@@ -5,7 +5,13 @@
  */
 import { recordAuthFailure, type AuthFailureReason } from './observability/instruments.js';
 import type { HttpRequest } from '@azure/functions';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { z } from 'zod';
 import type { SectionConfig } from './config.js';
 import { HttpError } from './errors.js';
@@ -43,30 +49,33 @@ function toRoles(values: unknown): Set<Role> {
  */
 export const maxSubjectLength = 255;
 
-async function verifyBearer(
+/** What a bearer token must be: who issued it, for whom, and the claims it must carry. */
+interface TokenRules {
+  issuer: string;
+  audience: string;
+  requiredClaims: string[];
+}
+
+/**
+ * The claims of `token` once its signature (a key of `keySet`), issuer, audience and expiry
+ * are verified; 401 when they are not, 503 when the key set cannot be had. The one JWT check
+ * of the app: user tokens and service callers' tokens both go through it.
+ */
+async function verifiedClaims(
   token: string,
-  config: SectionConfig<'auth'>,
+  rules: TokenRules,
   keySet: JWTVerifyGetKey,
-): Promise<Principal> {
+): Promise<JWTPayload> {
   try {
     const { payload } = await jwtVerify(token, keySet, {
-      issuer: config.AUTH_ISSUER,
-      audience: config.AUTH_AUDIENCE,
+      issuer: rules.issuer,
+      audience: rules.audience,
       algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'],
       clockTolerance: 30,
-      requiredClaims: ['exp', 'sub'],
+      requiredClaims: rules.requiredClaims,
     });
-    if (typeof payload.sub !== 'string' || payload.sub === '')
-      throw unauthorized('The token has no subject.', 'no_subject', 'invalid_token');
-    if (payload.sub.length > maxSubjectLength)
-      throw unauthorized(
-        `The token's subject is longer than ${maxSubjectLength} characters.`,
-        'subject_too_long',
-        'invalid_token',
-      );
-    return { subject: payload.sub, roles: toRoles(payload['roles']) };
+    return payload;
   } catch (error) {
-    if (error instanceof HttpError) throw error;
     // Failures fetching the key set (timeout, a non-200 answer, a body that is not a key set)
     // are the identity provider's, not the caller's: a 401 would make clients drop good tokens.
     if (
@@ -110,6 +119,27 @@ async function verifyBearer(
       },
     );
   }
+}
+
+async function verifyBearer(
+  token: string,
+  config: SectionConfig<'auth'>,
+  keySet: JWTVerifyGetKey,
+): Promise<Principal> {
+  const payload = await verifiedClaims(
+    token,
+    { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, requiredClaims: ['exp', 'sub'] },
+    keySet,
+  );
+  if (typeof payload.sub !== 'string' || payload.sub === '')
+    throw unauthorized('The token has no subject.', 'no_subject', 'invalid_token');
+  if (payload.sub.length > maxSubjectLength)
+    throw unauthorized(
+      `The token's subject is longer than ${maxSubjectLength} characters.`,
+      'subject_too_long',
+      'invalid_token',
+    );
+  return { subject: payload.sub, roles: toRoles(payload['roles']) };
 }
 
 const clientPrincipalSchema = z.object({
@@ -158,15 +188,64 @@ export type Authenticator = (request: HttpRequest) => Promise<Principal>;
 export function createAuthenticator(config: SectionConfig<'auth'>): Authenticator {
   let keySet: JWTVerifyGetKey | undefined;
   return (request) =>
-    authenticate(
-      request,
-      config,
-      () =>
-        (keySet ??= createRemoteJWKSet(new URL(config.AUTH_JWKS_URI), {
-          timeoutDuration: 5000,
-          cooldownDuration: 30_000,
-        })),
+    authenticate(request, config, () => (keySet ??= remoteKeySet(config.AUTH_JWKS_URI)));
+}
+
+/** An issuer's published keys, cached by jose and refetched on rotation. */
+function remoteKeySet(jwksUri: string): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+}
+
+/** The token of the request's `Authorization: Bearer <token>` header; 401 without one. */
+function bearerToken(request: HttpRequest): string {
+  const authorization = boundedHeader(request, 'authorization', 16_384);
+  if (!authorization)
+    throw unauthorized('Send a bearer token in the Authorization header.', 'missing');
+  const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
+  if (!match?.[1])
+    throw unauthorized(
+      'The Authorization header must be "Bearer <token>".',
+      'malformed',
+      'invalid_request',
     );
+  return match[1];
+}
+
+/** The one service principal a webhook takes calls from, and how its tokens are checked. */
+export interface ServiceCallerRules {
+  issuer: string;
+  audience: string;
+  jwksUri: string;
+  /** Object id (`oid` claim) of the caller's identity, e.g. a managed identity's principal id. */
+  principalId: string;
+}
+
+/** Verifies that a request comes from the one service principal; throws 401 otherwise. */
+export type ServiceCallerVerifier = (request: HttpRequest) => Promise<void>;
+
+/**
+ * The verifier of a service calling one of our webhooks with an Entra token of its managed
+ * identity: the token's signature, issuer, audience and expiry as for users, then its `oid`
+ * (the object id of the identity it was issued to; Microsoft identity platform access token
+ * claims, MicrosoftDocs/azure-docs articles/active-directory/develop/access-tokens.md) must
+ * be the configured principal, since any identity in the tenant can get a token for the
+ * same audience. The key set is made at the first call and kept, as for users.
+ */
+export function createServiceCallerVerifier(rules: ServiceCallerRules): ServiceCallerVerifier {
+  let keySet: JWTVerifyGetKey | undefined;
+  return async (request) => {
+    const claims = await verifiedClaims(
+      bearerToken(request),
+      { issuer: rules.issuer, audience: rules.audience, requiredClaims: ['exp', 'oid'] },
+      (keySet ??= remoteKeySet(rules.jwksUri)),
+    );
+    if (claims['oid'] !== rules.principalId)
+      throw unauthorized(
+        'The token was not issued to the expected caller.',
+        'claim',
+        'invalid_token',
+      );
+  };
 }
 
 async function authenticate(
@@ -178,17 +257,7 @@ async function authenticate(
     const header = boundedHeader(request, 'x-ms-client-principal', 16_384);
     if (header) return principalFromPlatformHeader(header);
   }
-  const authorization = boundedHeader(request, 'authorization', 16_384);
-  if (!authorization)
-    throw unauthorized('Send a bearer token in the Authorization header.', 'missing');
-  const match = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
-  if (!match?.[1])
-    throw unauthorized(
-      'The Authorization header must be "Bearer <token>".',
-      'malformed',
-      'invalid_request',
-    );
-  return verifyBearer(match[1], config, keySet());
+  return verifyBearer(bearerToken(request), config, keySet());
 }
 
 /** Throws 403 unless the principal holds one of `allowed`. */

@@ -213,6 +213,32 @@ function withWebhookRules<S extends z.ZodObject>(schema: S): S {
     );
 }
 
+/** The settings that let the Web PubSub service's managed identity call the event handler. */
+export const webPubSubEventTokenSettings = [
+  'WEBPUBSUB_EVENTS_AUDIENCE',
+  'WEBPUBSUB_EVENTS_ISSUER',
+  'WEBPUBSUB_EVENTS_JWKS_URI',
+  'WEBPUBSUB_EVENTS_PRINCIPAL_ID',
+] as const;
+
+/**
+ * The event handler's token settings all or none: one missing would leave a check undone.
+ * Runs even when other settings are invalid, as the MySQL rules do.
+ */
+function withWebPubSubEventRules<S extends z.ZodObject>(schema: S): S {
+  const always = { when: () => true };
+  let result = schema;
+  for (const name of webPubSubEventTokenSettings) {
+    result = result.refine(
+      (v: Presence) =>
+        v[name] !== undefined ||
+        webPubSubEventTokenSettings.every((other) => v[other] === undefined),
+      { ...always, path: [name], message: `required with the other WEBPUBSUB_EVENTS_* settings` },
+    );
+  }
+  return result;
+}
+
 /**
  * Settings by section. A function validates only the sections it uses (the HTTP API does not
  * need Cosmos settings to start; see `configSections`), while `loadConfig` validates all of
@@ -330,26 +356,40 @@ export const settingSections = {
     EVENTHUB_NAME: z.string().min(1).default('telemetry'),
     EVENTHUB_CONSUMER_GROUP: z.string().min(1).default('$Default'),
   }),
-  webPubSub: z.object({
-    /** https://<name>.webpubsub.azure.com (identity-based); locally the stand-in's http URL. */
-    WEBPUBSUB__endpoint: urlSetting(['https:', 'http:']),
-    /** `managedidentity` in Azure; absent locally, where WEBPUBSUB_KEY is used. */
-    WEBPUBSUB__credential: z
-      .enum(['managedidentity'], { error: 'expected managedidentity' })
-      .optional(),
-    /** Client id of a user-assigned managed identity. */
-    WEBPUBSUB__clientId: optionalText,
-    /** Access key: local stand-in only (Azure uses the managed identity). */
-    WEBPUBSUB_KEY: optionalText,
-    WEBPUBSUB_HUB: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, { error: 'expected a hub name' })
-      .default('sis'),
-    /** Lifetime of the client URLs `/api/negotiate` hands out. */
-    WEBPUBSUB_TOKEN_MINUTES: integerSetting(10, 1, 60),
-    /** Least time between two equipment status messages for one equipment (0: every batch). */
-    EQUIPMENT_STATUS_INTERVAL_SECONDS: integerSetting(5, 0, 3600),
-  }),
+  webPubSub: withWebPubSubEventRules(
+    z.object({
+      /** https://<name>.webpubsub.azure.com (identity-based); locally the stand-in's http URL. */
+      WEBPUBSUB__endpoint: urlSetting(['https:', 'http:']),
+      /** `managedidentity` in Azure; absent locally, where WEBPUBSUB_KEY is used. */
+      WEBPUBSUB__credential: z
+        .enum(['managedidentity'], { error: 'expected managedidentity' })
+        .optional(),
+      /** Client id of a user-assigned managed identity. */
+      WEBPUBSUB__clientId: optionalText,
+      /** Access key: local stand-in only (Azure uses the managed identity). */
+      WEBPUBSUB_KEY: optionalText,
+      WEBPUBSUB_HUB: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9_]{0,127}$/, { error: 'expected a hub name' })
+        .default('sis'),
+      /** Lifetime of the client URLs `/api/negotiate` hands out. */
+      WEBPUBSUB_TOKEN_MINUTES: integerSetting(10, 1, 60),
+      /** Least time between two equipment status messages for one equipment (0: every batch). */
+      EQUIPMENT_STATUS_INTERVAL_SECONDS: integerSetting(5, 0, 3600),
+      /**
+       * The event handler (/api/webpubsub/events) in Azure, where the service has no access
+       * key: it calls with an Entra token of its managed identity, issued for this audience
+       * (the hub's `eventHandlers[].auth.managedIdentity.resource`)...
+       */
+      WEBPUBSUB_EVENTS_AUDIENCE: optionalText,
+      /** ...by this issuer (`iss`)... */
+      WEBPUBSUB_EVENTS_ISSUER: optionalText,
+      /** ...signed with a key published here... */
+      WEBPUBSUB_EVENTS_JWKS_URI: urlSetting(['https:', 'http:']).optional(),
+      /** ...to this principal (`oid`: the object id of the Web PubSub resource's identity). */
+      WEBPUBSUB_EVENTS_PRINCIPAL_ID: optionalText,
+    }),
+  ),
   push: z.object({
     /**
      * Notification Hubs connection string of a Send-only policy (a Key Vault reference in
@@ -574,7 +614,10 @@ export type Settings = Readonly<Record<string, string | undefined>>;
 
 /** Validates every setting from an environment-like object. Empty strings count as missing. */
 export function loadConfig(env: Settings): Config {
-  return validate(withWebhookRules(withRedisTarget(withMysqlTarget(settingsSchema))), env);
+  return validate(
+    withWebPubSubEventRules(withWebhookRules(withRedisTarget(withMysqlTarget(settingsSchema)))),
+    env,
+  );
 }
 
 /** Validates one section's settings. */

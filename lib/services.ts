@@ -17,7 +17,12 @@
 import type { CosmosClient, Database } from '@azure/cosmos';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import type { Pool } from 'mysql2/promise';
-import { createAuthenticator, type Authenticator } from './auth.js';
+import {
+  createAuthenticator,
+  createServiceCallerVerifier,
+  type Authenticator,
+  type ServiceCallerVerifier,
+} from './auth.js';
 import {
   processConfig,
   sectionsOf,
@@ -95,6 +100,11 @@ export interface Services {
   readonly config: ConfigSections;
   /** Verifies callers (`auth`). */
   readonly authenticate: Authenticator;
+  /**
+   * Verifies the Web PubSub service's managed-identity token on event handler calls
+   * (`webPubSub`, WEBPUBSUB_EVENTS_*); undefined when those settings are not set.
+   */
+  readonly verifyWebPubSubCaller: ServiceCallerVerifier | undefined;
   /** The bounded MySQL pool of the primary (`mysql`): every write, and reads after one. */
   readonly pool: Pool;
   /**
@@ -194,6 +204,24 @@ export function createServices(config: Config | ConfigSections): Services {
     config: settings,
     get authenticate() {
       return once('authenticate', () => createAuthenticator(section('auth')));
+    },
+    get verifyWebPubSubCaller() {
+      return once('verifyWebPubSubCaller', () => {
+        const config = section('webPubSub');
+        if (
+          !config.WEBPUBSUB_EVENTS_AUDIENCE ||
+          !config.WEBPUBSUB_EVENTS_ISSUER ||
+          !config.WEBPUBSUB_EVENTS_JWKS_URI ||
+          !config.WEBPUBSUB_EVENTS_PRINCIPAL_ID
+        )
+          return undefined;
+        return createServiceCallerVerifier({
+          audience: config.WEBPUBSUB_EVENTS_AUDIENCE,
+          issuer: config.WEBPUBSUB_EVENTS_ISSUER,
+          jwksUri: config.WEBPUBSUB_EVENTS_JWKS_URI,
+          principalId: config.WEBPUBSUB_EVENTS_PRINCIPAL_ID,
+        });
+      });
     },
     get pool() {
       return once('pool', () => createAppPool(section('mysql')));

@@ -9,7 +9,8 @@
  * session that is gone) and forgets all connections, groups and user-group memberships.
  *
  * Event handlers: a hub given an event handler (`eventHandlers`) gets its clients' user
- * events forwarded as the service forwards them (upstream.ts); system events are not sent.
+ * events forwarded as the service forwards them (upstream.ts), with a managed-identity
+ * bearer token from `upstreamTokens` when the handler has `auth`; system events are not sent.
  *
  * Not supported (refused or ignored, never silently faked): the protobuf subprotocols, MQTT
  * and Socket.IO clients, system events to event handlers, `invoke`, client streams and group state, message TTLs, and paging of
@@ -22,10 +23,10 @@ import { hmacKey } from './auth.js';
 import { createClientEndpoint, type ClientEvent } from './client.js';
 import { Hub, type HubLimits } from './hub.js';
 import { handleRest } from './rest.js';
-import { Upstream, type EventHandlerSettings } from './upstream.js';
+import { Upstream, type EventHandlerSettings, type UpstreamTokenSource } from './upstream.js';
 
 export type { ClientEvent } from './client.js';
-export type { EventHandlerSettings } from './upstream.js';
+export type { EventHandlerSettings, UpstreamTokenSource } from './upstream.js';
 export { JSON_PROTOCOL, RELIABLE_PROTOCOL, type Payload } from './hub.js';
 
 /** Options for {@link startWebPubSubStandIn}. */
@@ -52,6 +53,11 @@ export interface WebPubSubStandInOptions {
    * matching user events are forwarded there, signed with `accessKey`.
    */
   eventHandlers?: Record<string, EventHandlerSettings>;
+  /**
+   * Where handlers with `auth` get their bearer tokens: the stand-in of the service's managed
+   * identity (in Azure, Entra issues them); required when one has `auth`.
+   */
+  upstreamTokens?: UpstreamTokenSource;
 }
 
 /** A snapshot of one connection, for tests and debugging. */
@@ -118,6 +124,7 @@ export async function startWebPubSubStandIn(
     ),
     options.accessKey,
     () => origin,
+    options.upstreamTokens,
   );
   const endpointHandler = createClientEndpoint({
     key,

@@ -11,6 +11,12 @@
  *   `ce-connectionId`, `ce-hub`, `ce-eventName`, `ce-subprotocol` and `ce-awpsversion`
  *   (the header `@azure/web-pubsub-express` recognises the service by); Content-Type
  *   `application/json`, `text/plain` or `application/octet-stream` by the event's dataType;
+ * - a handler whose settings have `auth: { type: 'ManagedIdentity', managedIdentity:
+ *   { resource } }` also gets `Authorization: Bearer <token>`: in Azure an Entra access
+ *   token the service obtains with its managed identity for `resource` (MicrosoftDocs/
+ *   azure-docs articles/azure-web-pubsub/howto-use-managed-identity.md, "Use a managed
+ *   identity in client events scenarios"); here a token from the `tokenFor` source the
+ *   stand-in is given, asked for each request as the service asks its identity's cache;
  * - user events are blocking: one connection's events go upstream one at a time, in order; a
  *   2xx answer with a body goes back to the client as a message from the server (dataType
  *   from the Content-Type), 204 sends nothing; any other answer, a failed validation or an
@@ -29,7 +35,12 @@ export interface EventHandlerSettings {
   urlTemplate: string;
   /** `*` for every user event, or a comma-separated list of event names. */
   userEventPattern: string;
+  /** Authenticate to the handler with a token of the service's managed identity. */
+  auth?: { type: 'ManagedIdentity'; managedIdentity: { resource: string } };
 }
+
+/** Gives a token of the service's identity for `resource` (the audience), as Entra would. */
+export type UpstreamTokenSource = (resource: string) => Promise<string>;
 
 /** How long one upstream call may take before the connection is dropped as failed. */
 const upstreamTimeoutMs = 30_000;
@@ -73,7 +84,15 @@ export class Upstream {
     private readonly accessKey: string,
     /** Our host (`127.0.0.1:PORT`), sent as `WebHook-Request-Origin`. */
     private readonly origin: () => string,
-  ) {}
+    /** Required when a handler has `auth`: the stand-in of the service's managed identity. */
+    private readonly tokenFor?: UpstreamTokenSource,
+  ) {
+    for (const [hub, handler] of handlers) {
+      if (handler.auth && !tokenFor) {
+        throw new Error(`The event handler of hub ${hub} has auth, but no token source is given.`);
+      }
+    }
+  }
 
   /** True when `event` of the connection's hub goes upstream (then it is queued). */
   forward(connection: Connection, event: string, payload: Payload): boolean {
@@ -98,6 +117,8 @@ export class Upstream {
     try {
       await this.validate(url);
       const signature = createHmac('sha256', this.accessKey).update(connection.id).digest('hex');
+      const resource = handler.auth?.managedIdentity.resource;
+      const token = resource === undefined ? undefined : await this.tokenFor?.(resource);
       const response = await fetch(url, {
         method: 'POST',
         headers: {
@@ -115,6 +136,7 @@ export class Upstream {
           'ce-eventname': event,
           'ce-subprotocol': connection.protocolName,
           'ce-awpsversion': '1.0',
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
         },
         body: bodyOf(payload),
         signal: AbortSignal.timeout(upstreamTimeoutMs),

@@ -5,17 +5,23 @@
  * `ce-connectionId`, `ce-hub`, `ce-signature`; body the event's JSON data). Protocol:
  * MicrosoftDocs/azure-docs articles/azure-web-pubsub/reference-cloud-events.md.
  *
- * Trust: the route is anonymous, so every request must carry `ce-signature`, which the
- * service computes as `sha256=hex(HMAC-SHA256(accessKey, connectionId))` for each of its
- * access keys (same document, "signature"; the Azure SignalR emulator's
- * Utils.GetConnectionSignature in Azure/azure-signalr computes it from the keys' UTF-8 bytes
- * and prints upper-case hex). `@azure/web-pubsub-express` (Azure/azure-sdk-for-js
- * sdk/web-pubsub/web-pubsub-express/src/cloudEventsDispatcher.ts) checks origin and `ce-type`
- * but leaves the signature to the app, which is why it is checked here. Without a key the
- * handler refuses everything: it cannot tell the service from a forger. (In Azure, where the
- * service's access keys are off, the way in is the event handler's managed-identity token
- * instead, as Azure/azure-sdk-for-js pull request #39487 documents for the express package;
- * not built yet, so bicep/ configures no event handler.)
+ * Trust: the route is anonymous, so the service proves itself in one of two ways, each
+ * checked when it is configured; at least one must be, or the handler refuses everything (it
+ * could not tell the service from a forger):
+ * - with an access key (WEBPUBSUB_KEY, the local stand-in): `ce-signature`, which the service
+ *   computes as `sha256=hex(HMAC-SHA256(accessKey, connectionId))` for each of its access
+ *   keys (same document, "signature"; the Azure SignalR emulator's
+ *   Utils.GetConnectionSignature in Azure/azure-signalr computes it from the keys' UTF-8
+ *   bytes and prints upper-case hex). `@azure/web-pubsub-express` (Azure/azure-sdk-for-js
+ *   sdk/web-pubsub/web-pubsub-express/src/cloudEventsDispatcher.ts) checks origin and
+ *   `ce-type` but leaves the signature to the app, which is why it is checked here;
+ * - with the WEBPUBSUB_EVENTS_* settings (Azure, where the service's access keys are off):
+ *   `Authorization: Bearer <token>`, an Entra access token the service gets with its managed
+ *   identity for the audience set in the hub's `eventHandlers[].auth` (MicrosoftDocs/azure-docs
+ *   articles/azure-web-pubsub/howto-use-managed-identity.md, "Use a managed identity in
+ *   client events scenarios" and "Validate access tokens"; Azure/azure-sdk-for-js pull
+ *   request #39487 documents the same for the express package, which leaves that check to the
+ *   app too). lib/auth.ts verifies it as it verifies users' tokens, plus the one principal.
  *
  * Answers: a non-2xx answer to a user event makes the service drop the client's connection
  * (reference-cloud-events.md, "Error response format"), so a position that is refused (bad
@@ -24,6 +30,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
+import type { ServiceCallerVerifier } from '../auth.js';
 import { DependencyUnavailableError, HttpError } from '../errors.js';
 import { parseOrThrow } from '../http/validation.js';
 import type { Pool } from 'mysql2/promise';
@@ -75,22 +82,36 @@ export function allowedOrigin(request: HttpRequest, webPubSubEndpoint: string): 
   return ours;
 }
 
-/** Checks the CloudEvent's headers: our hub, a user event, a valid signature. */
-export function verifiedUserEvent(
+/** How the handler recognises the service; see the module comment. */
+export interface EventSenderChecks {
+  hub: string;
+  /** The access key `ce-signature` is checked with (local stand-in). */
+  accessKey: string | undefined;
+  /** The check of the service's managed-identity token (Azure). */
+  verifyCaller: ServiceCallerVerifier | undefined;
+}
+
+/**
+ * Checks the CloudEvent: from the service (every configured proof valid), of our hub, a user
+ * event. Throws 401 for a sender that is not the service, 400 for anything else.
+ */
+export async function verifiedUserEvent(
   request: HttpRequest,
-  settings: { hub: string; accessKey: string | undefined },
-): { eventName: string; userId: string | undefined } {
+  checks: EventSenderChecks,
+): Promise<{ eventName: string; userId: string | undefined }> {
   const header = (name: string) => request.headers.get(name);
-  const connectionId = header('ce-connectionid') ?? '';
-  if (
-    !connectionId ||
-    !signatureIsValid(connectionId, header('ce-signature'), settings.accessKey)
-  ) {
-    throw new HttpError('unauthorized', 'Missing or invalid ce-signature.');
+  if (!checks.accessKey && !checks.verifyCaller) {
+    throw new HttpError('unauthorized', 'This handler has no way to recognise the service.');
   }
+  if (checks.accessKey) {
+    const connectionId = header('ce-connectionid') ?? '';
+    if (!connectionId || !signatureIsValid(connectionId, header('ce-signature'), checks.accessKey))
+      throw new HttpError('unauthorized', 'Missing or invalid ce-signature.');
+  }
+  if (checks.verifyCaller) await checks.verifyCaller(request);
   const type = header('ce-type') ?? '';
   if (
-    header('ce-hub')?.toLowerCase() !== settings.hub.toLowerCase() ||
+    header('ce-hub')?.toLowerCase() !== checks.hub.toLowerCase() ||
     !type.startsWith('azure.webpubsub.user.')
   ) {
     throw new HttpError('validation', 'Not a user event of this hub.');

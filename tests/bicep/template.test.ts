@@ -34,7 +34,7 @@ interface Resource {
   id: string;
   type: string;
   name: string;
-  identity?: { userAssignedIdentities?: Record<string, unknown> };
+  identity?: { type?: string; userAssignedIdentities?: Record<string, unknown> };
   tags?: Record<string, string>;
   sku?: Record<string, unknown>;
   properties?: Record<string, unknown>;
@@ -227,6 +227,9 @@ function deployedValue(name: string, value: string): string {
     EventHubConnection__fullyQualifiedNamespace: 'evhns-x.servicebus.windows.net',
     AUTH_ISSUER: `https://login.microsoftonline.com/${tenantId}/v2.0`,
     AUTH_JWKS_URI: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
+    WEBPUBSUB_EVENTS_ISSUER: `https://login.microsoftonline.com/${tenantId}/v2.0`,
+    WEBPUBSUB_EVENTS_JWKS_URI: `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`,
+    WEBPUBSUB_EVENTS_PRINCIPAL_ID: '00000000-0000-4000-8000-000000000003',
     NOTIFICATION_HUBS_CONNECTION: 'Endpoint=sb://resolved-by-the-platform/',
     WEBHOOK_SECRET_KEY_ID: 'https://kv-x.vault.azure.net/keys/webhook-secrets',
     COMMUNICATION__endpoint: 'https://acs-x.europe.communication.azure.com',
@@ -370,6 +373,34 @@ describe.each(Object.keys(scenarios) as Scenario[])('app settings (%s)', (scenar
         user: { objectId: `[reference('${appIdentityId(scenario)}', '2024-11-30').principalId]` },
       },
     ]);
+  });
+
+  it('lets Web PubSub call the location event handler with its managed identity', () => {
+    const settings = appSettings(scenario);
+    const webPubSub = one(scenario, 'Microsoft.SignalRService/webPubSub');
+    expect(webPubSub.identity?.type).toBe('SystemAssigned');
+    const handlers = one(scenario, 'Microsoft.SignalRService/webPubSub/hubs').properties?.[
+      'eventHandlers'
+    ] as Record<string, unknown>[];
+    const functionApp = resources(scenario, 'Microsoft.Web/sites')[0];
+    expect(handlers).toHaveLength(1);
+    expect(handlers[0]).toMatchObject({
+      userEventPattern: 'location',
+      systemEvents: [],
+      auth: { type: 'ManagedIdentity', managedIdentity: { resource: apiAppId } },
+    });
+    expect(handlers[0]?.['urlTemplate']).toMatch(
+      readsProperty(functionApp?.id ?? 'no function app', 'defaultHostName'),
+    );
+    expect(handlers[0]?.['urlTemplate']).toMatch(
+      /^\[format\('https:\/\/\{0\}\/api\/webpubsub\/events', /,
+    );
+    // The app checks the token for that audience, from that tenant, of that identity.
+    expect(settings['WEBPUBSUB_EVENTS_AUDIENCE']).toBe(apiAppId);
+    expect(settings['WEBPUBSUB_EVENTS_ISSUER']).toBe(settings['AUTH_ISSUER']);
+    expect(settings['WEBPUBSUB_EVENTS_JWKS_URI']).toBe(settings['AUTH_JWKS_URI']);
+    expect(settings['WEBPUBSUB_EVENTS_PRINCIPAL_ID']).toContain(`reference('${webPubSub.id}'`);
+    expect(settings['WEBPUBSUB_EVENTS_PRINCIPAL_ID']).toMatch(/\.identity\.principalId\]$/);
   });
 
   it('names the resources the settings point at', () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import {
   startWebPubSubStandIn,
   type EventHandlerSettings,
+  type UpstreamTokenSource,
   type WebPubSubStandIn,
 } from '../../dev/webpubsub/index.js';
 import { openRaw } from '../dev/webpubsub/helpers.js';
@@ -19,9 +20,12 @@ export interface AppWebPubSub {
   hub: string;
 }
 
-/** `eventHandler`, asked for when the stand-in starts: where the hub's user events go. */
+/**
+ * `eventHandler`, asked for when the stand-in starts: where the hub's user events go;
+ * `upstreamTokens`: the tokens of the service's identity, for a handler with `auth`.
+ */
 export function useAppWebPubSub(
-  options: { eventHandler?: () => EventHandlerSettings } = {},
+  options: { eventHandler?: () => EventHandlerSettings; upstreamTokens?: UpstreamTokenSource } = {},
 ): AppWebPubSub {
   const handle = { accessKey: 'test-web-pubsub-access-key', hub: 'sis' } as AppWebPubSub;
   beforeAll(async () => {
@@ -30,6 +34,7 @@ export function useAppWebPubSub(
       hubs: [handle.hub],
       accessKey: handle.accessKey,
       ...(options.eventHandler ? { eventHandlers: { [handle.hub]: options.eventHandler() } } : {}),
+      ...(options.upstreamTokens ? { upstreamTokens: options.upstreamTokens } : {}),
     });
   });
   useAppSettings(() => ({

@@ -105,6 +105,29 @@ describe('loadSection', () => {
   });
 });
 
+describe('the event handler token settings', () => {
+  const tokenSettings = {
+    WEBPUBSUB_EVENTS_AUDIENCE: 'api://events',
+    WEBPUBSUB_EVENTS_ISSUER: 'https://login.microsoftonline.com/tenant/v2.0',
+    WEBPUBSUB_EVENTS_JWKS_URI: 'https://login.microsoftonline.com/tenant/discovery/v2.0/keys',
+    WEBPUBSUB_EVENTS_PRINCIPAL_ID: '11111111-2222-3333-4444-555555555555',
+  };
+
+  it('takes all of them or none', () => {
+    const base = { WEBPUBSUB__endpoint: 'https://sis.webpubsub.azure.com' };
+    expect(loadSection('webPubSub', base).WEBPUBSUB_EVENTS_AUDIENCE).toBeUndefined();
+    expect(loadSection('webPubSub', { ...base, ...tokenSettings })).toMatchObject(tokenSettings);
+    expect(() =>
+      loadSection('webPubSub', { ...base, ...tokenSettings, WEBPUBSUB_EVENTS_PRINCIPAL_ID: '' }),
+    ).toThrow(
+      /WEBPUBSUB_EVENTS_PRINCIPAL_ID: required with the other WEBPUBSUB_EVENTS_\* settings/,
+    );
+    expect(() => loadConfig({ ...good, WEBPUBSUB_EVENTS_AUDIENCE: 'api://events' })).toThrow(
+      /WEBPUBSUB_EVENTS_ISSUER: required with the other/,
+    );
+  });
+});
+
 describe('the dashboard section', () => {
   it('defaults DASHBOARD_DIR to dist/dashboard under the project root', () => {
     expect(loadSection('dashboard', {})).toEqual({
