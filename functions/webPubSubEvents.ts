@@ -11,19 +11,31 @@ import {
   locationEventName,
   verifiedUserEvent,
 } from '../lib/api/webPubSubEvents.js';
+import { ConfigError, type SectionConfig } from '../lib/config.js';
 import { HttpError } from '../lib/errors.js';
 import { httpFunction } from '../lib/host/declarations.js';
 import { signedWebhookHandler } from '../lib/http/handler.js';
 import { clientAddress } from '../lib/http/rateLimits.js';
 import { readJsonBody } from '../lib/http/request.js';
 import { jsonResponse } from '../lib/http/response.js';
+import type { Services } from '../lib/services.js';
+
+/** The Web PubSub settings; without them there is no service to take events from (503). */
+function webPubSubSettings(services: Services): SectionConfig<'webPubSub'> {
+  try {
+    return services.config.section('webPubSub');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new HttpError('service-unavailable', 'Web PubSub is not configured here.');
+  }
+}
 
 export const webPubSubEventsFunction = httpFunction({
   name: 'webpubsub-events',
   route: 'webpubsub/events',
   methods: ['OPTIONS', 'POST'],
   handler: signedWebhookHandler(async (request, _context, services, limit) => {
-    const settings = services.config.section('webPubSub');
+    const settings = webPubSubSettings(services);
     const byAddress = { address: clientAddress(request) };
     if (request.method === 'OPTIONS') {
       await limit('reads', byAddress);

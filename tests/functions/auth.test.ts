@@ -135,7 +135,9 @@ describe('authentication: the Authorization header', () => {
   it('answers 401 to every protected route and method without a token, before any other check', async () => {
     const before = await recordCount();
     // The dashboard's static files are public: the page calls the API with the user's token.
-    const anonymous = new Set(['health', 'openapi', 'dashboard']);
+    // Web PubSub proves itself to its event handler by signature or its own token
+    // (tests/functions/webPubSubEvents*.test.ts).
+    const anonymous = new Set(['health', 'openapi', 'dashboard', 'webpubsub-events']);
     let checked = 0;
     for (const declaration of httpDeclarations(functionDeclarations)) {
       if (anonymous.has(declaration.name)) continue;
