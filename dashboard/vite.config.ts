@@ -19,5 +19,12 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     assetsInlineLimit: 0,
+    rollupOptions: {
+      // equipment.html mounts the equipment page on its own until the dashboard routes to it.
+      input: {
+        index: fileURLToPath(new URL('index.html', import.meta.url)),
+        equipment: fileURLToPath(new URL('equipment.html', import.meta.url)),
+      },
+    },
   },
 });
