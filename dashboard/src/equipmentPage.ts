@@ -225,15 +225,18 @@ export function renderEquipmentPage(root: HTMLElement, equipmentId: string): () 
         el(
           'span',
           { class: 'eq-legend' },
-          ...(['medium', 'high', 'critical', 'clear'] as const).map((kind) =>
-            el(
+          ...(['medium', 'high', 'critical', 'clear'] as const).map((kind) => {
+            const key = el(
               'span',
-              { class: `eq-line eq-line-${kind}`, style: `--line: ${thresholdColours[kind]}` },
+              { class: `eq-line eq-line-${kind}` },
               kind === 'clear'
                 ? `clears ${rule.direction === 'above' ? 'below' : 'above'} ${number(rule.clear)}`
                 : `${kind} ${word} ${number(rule[kind])}`,
-            ),
-          ),
+            );
+            // Through the CSSOM: the dashboard's CSP (functions/dashboard.ts) refuses style attributes.
+            key.style.setProperty('--line', thresholdColours[kind]);
+            return key;
+          }),
         ),
         ` (${rule.source === 'override' ? "this machine's thresholds" : 'default thresholds'}; ` +
           `${metricAlerts.length} alert${metricAlerts.length === 1 ? '' : 's'} marked on the time axis).`,

@@ -2,7 +2,8 @@
  * One metric's chart: the five-minute windows' mean as a line inside their min–max band, the
  * raise (medium, high, critical) and clear thresholds as horizontal lines, and the machine's
  * alerts of that metric as marks on the time axis, drawn with uPlot (bundled). What was drawn
- * is also written on the figure (`data-points`, `data-drawn-thresholds`, `data-drawn-alerts`)
+ * is also written on the figure (`data-points`; `data-drawn-thresholds`, each line's value and
+ * canvas position in CSS pixels; `data-drawn-alerts`)
  * and told in text beside it, since a canvas says nothing to a screen reader.
  */
 import uPlot from 'uplot';
@@ -72,7 +73,7 @@ export function createMetricChart(figure: HTMLElement, first: ChartInput): Metri
   const drawMarks = (u: uPlot) => {
     const { ctx, bbox } = u;
     const ratio = window.devicePixelRatio || 1;
-    const drawn: { kind: string; value: number; y: number }[] = [];
+    const drawn: { kind: string; value: number; y: number; left: number }[] = [];
     ctx.save();
     ctx.lineWidth = 2 * ratio;
     for (const line of thresholdLines()) {
@@ -84,7 +85,7 @@ export function createMetricChart(figure: HTMLElement, first: ChartInput): Metri
       ctx.moveTo(bbox.left, y);
       ctx.lineTo(bbox.left + bbox.width, y);
       ctx.stroke();
-      drawn.push({ kind: line.kind, value: line.value, y: y / ratio });
+      drawn.push({ kind: line.kind, value: line.value, y: y / ratio, left: bbox.left / ratio });
     }
     ctx.setLineDash([]);
     let alerts = 0;
