@@ -1,7 +1,7 @@
 /**
  * `npm run screenshots`: with `npm start` running (and the same settings: PORT, LOCAL_DATA_DIR),
- * runs the simulator against it for a while (`--simulate-seconds`, default 45; 0 when a
- * simulator already runs), then photographs each view of the dashboard in Debian's Chromium at
+ * runs the simulator against it for a while (`--simulate-seconds`, default 400, so windows close
+ * and alerts are raised; 0 when a simulator already runs), then photographs each view of the dashboard in Debian's Chromium at
  * desktop (1280×800) and phone (390×844) sizes, signed in as an admin, into
  * docs/screenshots/<view>-<size>.png.
  */
@@ -51,7 +51,7 @@ async function newestAlertEquipment(base: string, token: string): Promise<string
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      'simulate-seconds': { type: 'string', default: '45' },
+      'simulate-seconds': { type: 'string', default: '400' },
       out: { type: 'string', default: join(projectRoot, 'docs', 'screenshots') },
     },
   });
