@@ -46,10 +46,25 @@ export function clearThresholdOf(metric: MetricName, rule: MetricRule): number {
 /**
  * The seed design's rules: critical when mean temperature > 90 °C, vibration > 7.0 mm/s or
  * pressure < 5 psi; high at > 80, > 5.0, < 10; medium at > 75, > 4.0, < 12; alerts clear
- * below 70, below 3.5 and above 13 ({@link clearMargins} inside medium).
+ * below 70, below 3.5 and above 13 ({@link clearMargins} inside medium). Frozen, so no
+ * caller can change everybody's defaults by accident.
  */
-export const defaultMetricRules: Readonly<ResolvedSeverityRules> = {
-  temperature: { direction: 'above', medium: 75, high: 80, critical: 90, clear: 70 },
-  vibration: { direction: 'above', medium: 4.0, high: 5.0, critical: 7.0, clear: 3.5 },
-  pressure: { direction: 'below', medium: 12, high: 10, critical: 5, clear: 13 },
-};
+export const defaultMetricRules: Readonly<Record<MetricName, Readonly<MetricRule>>> = Object.freeze(
+  {
+    temperature: Object.freeze({
+      direction: 'above',
+      medium: 75,
+      high: 80,
+      critical: 90,
+      clear: 70,
+    }),
+    vibration: Object.freeze({
+      direction: 'above',
+      medium: 4.0,
+      high: 5.0,
+      critical: 7.0,
+      clear: 3.5,
+    }),
+    pressure: Object.freeze({ direction: 'below', medium: 12, high: 10, critical: 5, clear: 13 }),
+  },
+);
