@@ -26,14 +26,19 @@ interface View {
   ready(page: Page): Promise<void>;
 }
 
-/** The dashboard's own sign-in: the pasted token. */
+/**
+ * The dashboard signs in by itself with the token in session storage; the pasted-token form
+ * is the fallback when it does not.
+ */
 async function signInToDashboard(page: Page, token: string): Promise<void> {
-  const box = page.locator('#token');
-  if (await box.isVisible()) {
-    await box.fill(token);
+  const online = 'body[data-connection="online"]';
+  try {
+    await page.waitForSelector(online, { timeout: 10_000 });
+  } catch {
+    await page.fill('#token', token);
     await page.click('#sign-in');
+    await page.waitForSelector(online, { timeout: 20_000 });
   }
-  await page.waitForSelector('body[data-connection="online"]', { timeout: 20_000 });
 }
 
 async function newestAlertEquipment(base: string, token: string): Promise<string> {
@@ -125,7 +130,7 @@ async function main(): Promise<void> {
           );
         }
         const file = join(values.out, `${view.name}-${size.name}.png`);
-        await page.screenshot({ path: file });
+        await page.screenshot({ path: file, fullPage: true });
         console.log(file);
         await context.close();
       }

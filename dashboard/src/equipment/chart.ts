@@ -132,7 +132,8 @@ export function createMetricChart(figure: HTMLElement, first: ChartInput): Metri
     axes: [{}, { label: unit, size: 56 }],
     series: [
       {},
-      { label: 'mean', stroke: '#1d4ed8', width: 2, points: { show: false } },
+      // uPlot's default shows the points while they are sparse, so a lone window is visible.
+      { label: 'mean', stroke: '#1d4ed8', width: 2 },
       { label: 'min', stroke: 'rgba(29, 78, 216, 0.25)', width: 1, points: { show: false } },
       { label: 'max', stroke: 'rgba(29, 78, 216, 0.25)', width: 1, points: { show: false } },
     ],
