@@ -1,9 +1,10 @@
 /**
  * The device simulator behind `npm run simulate` (dev/simulate.ts). Sends realistic sensor readings through `EventHubProducerClient` with partition key =
  * equipment id (ids 1..N as text, the API's equipment ids), to the local stand-in or any
- * namespace given by its connection string. Readings drift and carry noise; with the anomaly
- * rate a device overheats, its vibration spikes or its pressure drops for a while; with the
- * malformed rate a payload is broken on purpose. It prints live progress and a summary, and
+ * namespace given by its connection string. Readings drift and carry noise; the anomaly rate
+ * is the share of the fleet that misbehaves (each such machine overheats, shakes or loses
+ * pressure for most of the run, so its windows breach); with the malformed rate a payload is
+ * broken on purpose. It prints live progress and a summary, and
  * writes a ledger of exactly what it sent (per equipment and window: count, min, max, sum),
  * which tests compare with the pipeline's aggregates.
  */
@@ -14,6 +15,11 @@ export interface SimulationOptions {
   devices: number;
   intervalSeconds: number;
   durationSeconds: number;
+  /**
+   * The share of devices that misbehave, 0 to 1: `misbehavingCount` of them, picked by the
+   * seed. A misbehaving device spends about four fifths of its readings in anomalies; the
+   * others never do.
+   */
   anomalyRate: number;
   malformedRate: number;
   /** Deterministic runs for tests. */
@@ -29,6 +35,8 @@ export interface LedgerEntry {
 }
 
 export interface SimulationSummary {
+  /** Ids of the devices that misbehaved (see `SimulationOptions.anomalyRate`). */
+  misbehaving: string[];
   sent: number;
   malformed: number;
   anomalous: number;
@@ -49,26 +57,73 @@ function random(seed: number): () => number {
   };
 }
 
-interface DeviceState {
+export interface DeviceState {
   id: string;
   temperature: number;
   vibration: number;
   pressure: number;
-  /** Readings left in the current anomaly, and which one. */
-  anomaly: { kind: 'overheat' | 'vibration' | 'pressure'; remaining: number } | null;
+  /** What goes wrong with it, when it is one of the misbehaving devices. */
+  fault: AnomalyKind | null;
+  /** Normal readings left before its next anomaly. */
+  calm: number;
+  /** Readings left in the current anomaly. */
+  anomaly: { kind: AnomalyKind; remaining: number } | null;
+}
+
+type AnomalyKind = 'overheat' | 'vibration' | 'pressure';
+const anomalyKinds: readonly AnomalyKind[] = ['overheat', 'vibration', 'pressure'];
+
+/** How many of `devices` misbehave at `anomalyRate`: the nearest whole number. */
+export function misbehavingCount(devices: number, anomalyRate: number): number {
+  return Math.round(devices * anomalyRate);
+}
+
+/**
+ * The devices of a run with their starting values and, for `misbehavingCount` of them picked
+ * by the seed, what goes wrong. Also returns the run's random source, to continue with.
+ */
+export function createFleet(options: Pick<SimulationOptions, 'devices' | 'anomalyRate' | 'seed'>): {
+  devices: DeviceState[];
+  rand: () => number;
+} {
+  const rand = random(options.seed);
+  const devices: DeviceState[] = Array.from({ length: options.devices }, (_, i) => ({
+    id: String(i + 1),
+    temperature: 60 + rand() * 10,
+    vibration: 1.5 + rand(),
+    pressure: 38 + rand() * 8,
+    fault: null,
+    // The first anomaly starts within a few readings, so a short demo shows it.
+    calm: Math.floor(rand() * 5),
+    anomaly: null,
+  }));
+  // A partial Fisher–Yates shuffle picks the misbehaving devices without repeats.
+  const order = devices.map((_, i) => i);
+  const count = misbehavingCount(options.devices, options.anomalyRate);
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(rand() * (order.length - i));
+    [order[i], order[j]] = [order[j] ?? j, order[i] ?? i];
+    const device = devices[order[i] ?? i];
+    if (device) device.fault = anomalyKinds[Math.floor(rand() * anomalyKinds.length)] ?? 'overheat';
+  }
+  return { devices, rand };
 }
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
 
-/** The next reading of a device: a random walk around normal values, or an anomaly. */
-function nextReading(device: DeviceState, rand: () => number, anomalyRate: number) {
-  if (!device.anomaly && rand() < anomalyRate) {
-    const kinds = ['overheat', 'vibration', 'pressure'] as const;
-    device.anomaly = {
-      kind: kinds[Math.floor(rand() * kinds.length)] ?? 'overheat',
-      remaining: 20 + Math.floor(rand() * 40),
-    };
+/**
+ * The next reading of a device: a random walk around normal values, or, for a misbehaving
+ * device, anomalies of 20–60 readings between calm spells of 5–15 (about four fifths of the
+ * time in an anomaly, enough for its five-minute means to breach).
+ */
+export function nextReading(device: DeviceState, rand: () => number) {
+  if (device.fault && !device.anomaly) {
+    if (device.calm > 0) device.calm--;
+    else {
+      device.anomaly = { kind: device.fault, remaining: 20 + Math.floor(rand() * 41) };
+      device.calm = 5 + Math.floor(rand() * 11);
+    }
   }
   device.temperature = clamp(
     device.temperature + (rand() - 0.5) * 0.6 + (68 - device.temperature) * 0.05,
@@ -86,6 +141,7 @@ function nextReading(device: DeviceState, rand: () => number, anomalyRate: numbe
     100,
   );
   let { temperature, vibration, pressure } = device;
+  const anomalous = device.anomaly !== null;
   if (device.anomaly) {
     if (device.anomaly.kind === 'overheat') temperature += 25 + rand() * 5;
     if (device.anomaly.kind === 'vibration') vibration += 5 + rand() * 3;
@@ -94,9 +150,12 @@ function nextReading(device: DeviceState, rand: () => number, anomalyRate: numbe
     if (device.anomaly.remaining <= 0) device.anomaly = null;
   }
   return {
-    temperature: round2(temperature),
-    vibration: round2(vibration),
-    pressure: round2(pressure),
+    metrics: {
+      temperature: round2(temperature),
+      vibration: round2(vibration),
+      pressure: round2(pressure),
+    },
+    anomalous,
   };
 }
 
@@ -109,14 +168,8 @@ export async function simulate(
   options: SimulationOptions,
   progress: (line: string) => void = () => undefined,
 ): Promise<SimulationSummary> {
-  const rand = random(options.seed);
-  const devices: DeviceState[] = Array.from({ length: options.devices }, (_, i) => ({
-    id: String(i + 1),
-    temperature: 60 + rand() * 10,
-    vibration: 1.5 + rand(),
-    pressure: 38 + rand() * 8,
-    anomaly: null,
-  }));
+  const { devices, rand } = createFleet(options);
+  const misbehaving = devices.filter((d) => d.fault).map((d) => d.id);
   const ledger = new Map<string, LedgerEntry>();
   const summary = { sent: 0, malformed: 0, anomalous: 0, errors: 0 };
   const began = Date.now();
@@ -129,15 +182,16 @@ export async function simulate(
     const sends = devices.map(async (device) => {
       const timestamp = Date.now();
       let body: string | Record<string, unknown>;
-      let metrics: ReturnType<typeof nextReading> | undefined;
+      let metrics: ReturnType<typeof nextReading>['metrics'] | undefined;
       if (rand() < options.malformedRate) {
         body =
           rand() < 0.5
             ? `{"equipmentId":"${device.id}","timestamp":`
             : { equipmentId: device.id, temperature: 'hot' };
       } else {
-        metrics = nextReading(device, rand, options.anomalyRate);
-        if (device.anomaly) summary.anomalous++;
+        const next = nextReading(device, rand);
+        metrics = next.metrics;
+        if (next.anomalous) summary.anomalous++;
         body = { equipmentId: device.id, timestamp: new Date(timestamp).toISOString(), ...metrics };
       }
       try {
@@ -180,5 +234,10 @@ export async function simulate(
       );
     }
   }
-  return { ...summary, seconds: (Date.now() - began) / 1000, ledger: [...ledger.values()] };
+  return {
+    ...summary,
+    misbehaving,
+    seconds: (Date.now() - began) / 1000,
+    ledger: [...ledger.values()],
+  };
 }

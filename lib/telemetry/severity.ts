@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { metricBounds, metricNames } from './reading.js';
 import type { MetricName } from './reading.js';
+import { defaultMetricRules, type MetricRule, type ResolvedSeverityRules } from './metricRules.js';
 
 /** Severities, ascending. */
 export const severities = ['medium', 'high', 'critical'] as const;
@@ -27,40 +28,13 @@ export function maxSeverity(a: Severity | null, b: Severity | null): Severity | 
   return severityRank(a) >= severityRank(b) ? a : b;
 }
 
-/** Which side of the thresholds is bad: `above` (hot, shaking) or `below` (losing pressure). */
-export type Direction = 'above' | 'below';
-
-/** Thresholds of one metric. Comparisons are strict: a mean equal to a threshold does not breach it. */
-export interface MetricRule {
-  direction: Direction;
-  medium: number;
-  high: number;
-  critical: number;
-  /**
-   * Hysteresis: an unresolved alert clears once the mean stays strictly on the normal side of
-   * this for enough windows (see `applyCalm` in alerts.ts). Absent: {@link clearMargins}
-   * inside `medium` (see {@link clearThresholdOf}).
-   */
-  clear?: number | undefined;
-}
-
-/**
- * How far inside `medium` the clear threshold lies when a rule does not give one: a mean has
- * to come back clearly inside the normal range, not just under the line, before an alert
- * clears (temperature 70 for medium 75, vibration 3.5 for 4.0, pressure 13 for 12).
- */
-export const clearMargins: Readonly<Record<MetricName, number>> = Object.freeze({
-  temperature: 5,
-  vibration: 0.5,
-  pressure: 1,
-});
-
-/** The clear threshold of `metric` under `rule`: its own, or {@link clearMargins} inside medium. */
-export function clearThresholdOf(metric: MetricName, rule: MetricRule): number {
-  if (rule.clear !== undefined) return rule.clear;
-  const margin = clearMargins[metric];
-  return rule.direction === 'above' ? rule.medium - margin : rule.medium + margin;
-}
+export {
+  clearMargins,
+  clearThresholdOf,
+  type Direction,
+  type MetricRule,
+  type ResolvedSeverityRules,
+} from './metricRules.js';
 
 /** Why a clear threshold is not strictly on the normal side of medium, or undefined. */
 export function clearProblem(rule: MetricRule): string | undefined {
@@ -71,9 +45,6 @@ export function clearProblem(rule: MetricRule): string | undefined {
     ? undefined
     : `The clear threshold must be on the normal side of medium: ${direction === 'above' ? 'below' : 'above'} ${medium} (got ${clear})`;
 }
-
-/** One rule per metric: what {@link rulesFor} returns and {@link gradeWindow} applies. */
-export type ResolvedSeverityRules = Record<MetricName, MetricRule>;
 
 /**
  * Per-equipment-type changes to some thresholds of a metric (the direction stays). One that
@@ -97,17 +68,11 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * The seed design's rules: critical when mean temperature > 90 °C, vibration > 7.0 mm/s or
- * pressure < 5 psi; high at > 80, > 5.0, < 10; medium at > 75, > 4.0, < 12; alerts clear
- * below 70, below 3.5 and above 13 ({@link clearMargins} inside medium). Frozen, so no
- * caller can change everybody's defaults by accident.
+ * The built-in rules ({@link defaultMetricRules}), frozen, so no caller can change
+ * everybody's defaults by accident.
  */
 export const defaultSeverityRules: SeverityRules = deepFreeze({
-  default: {
-    temperature: { direction: 'above', medium: 75, high: 80, critical: 90, clear: 70 },
-    vibration: { direction: 'above', medium: 4.0, high: 5.0, critical: 7.0, clear: 3.5 },
-    pressure: { direction: 'below', medium: 12, high: 10, critical: 5, clear: 13 },
-  },
+  default: structuredClone(defaultMetricRules),
 });
 
 function cloneDefaults(): ResolvedSeverityRules {
