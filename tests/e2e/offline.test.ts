@@ -52,6 +52,7 @@ function hostEnv(name: string): Record<string, string> {
     WEBPUBSUB_KEY: webPubSub.accessKey,
     // Its own Communication Services stand-in on a free port (two hosts run at once).
     LOCAL_COMMUNICATION_PORT: '0',
+    METRICS_PORT: '0',
     OFFLINE_TIMEOUT_MINUTES: '{"default": 1}',
   };
 }
