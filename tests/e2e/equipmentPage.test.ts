@@ -68,11 +68,13 @@ describe('the equipment page', () => {
   it('charts one point per closed window, draws the thresholds and passes axe-core', async () => {
     if (!producer) throw new Error('no producer');
     // Three closed windows (the middle one hot enough for a critical alert), then a reading
-    // now, which moves the partition's watermark past them.
-    // The window of the latest reading, from its own time, so the two always agree.
+    // now, which moves the partition's watermark past them. The window of the latest reading
+    // comes from its own time, so the two always agree; the three end at least one window
+    // before it, so the watermark is past their end plus the allowed lateness whatever the
+    // minute (one ending where the latest window starts would wait for the idle timer).
     const latestAt = Date.now() - 1000;
     const current = Math.floor(latestAt / windowMs) * windowMs;
-    const starts = [current - 3 * windowMs, current - 2 * windowMs, current - windowMs];
+    const starts = [current - 4 * windowMs, current - 3 * windowMs, current - 2 * windowMs];
     const temperatures = [60, 95, 64];
     const readings = starts.flatMap((start, index) =>
       [10, 70].map((second) => ({
