@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, inject } from 'vitest';
 import { simulate } from '../../dev/simulator.js';
 import { getServices } from '../../lib/services.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
@@ -55,6 +55,9 @@ function hostEnv(): Record<string, string> {
     // Its own Communication Services stand-in on a free port (two hosts run at once).
     LOCAL_COMMUNICATION_PORT: '0',
     METRICS_PORT: '0',
+    // The test run's Redis: a host killed mid-stream would leave a private one running.
+    REDIS_URL: inject('redisUrl'),
+    REDIS_KEY_PREFIX: 'test-kill-host:',
   };
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ItemDefinition } from '@azure/cosmos';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, inject } from 'vitest';
 import { getServices } from '../../lib/services.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
@@ -53,6 +53,9 @@ function hostEnv(name: string): Record<string, string> {
     // Its own Communication Services stand-in on a free port (two hosts run at once).
     LOCAL_COMMUNICATION_PORT: '0',
     METRICS_PORT: '0',
+    // The test run's Redis: a host killed mid-stream would leave a private one running.
+    REDIS_URL: inject('redisUrl'),
+    REDIS_KEY_PREFIX: 'test-offline-hosts:',
     OFFLINE_TIMEOUT_MINUTES: '{"default": 1}',
   };
 }
