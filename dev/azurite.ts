@@ -3,11 +3,11 @@
  * endpoints on loopback, data kept in a folder. It backs `AzureWebJobsStorage` and the Event
  * Hubs checkpoint store, exactly as a storage account does in Azure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { startServerProcess } from './serverProcess.js';
 
 /** Azurite's published development account (not a secret; it only works against Azurite). */
 export const devStorageAccount = {
@@ -50,9 +50,10 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
   mkdirSync(options.dataDir, { recursive: true });
   const entry = createRequire(import.meta.url).resolve('azurite/dist/src/azurite.js');
   const log = openSync(join(options.dataDir, 'azurite.log'), 'a');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
+  const server = await startServerProcess({
+    name: 'Azurite',
+    command: process.execPath,
+    args: [
       entry,
       '--location',
       options.dataDir,
@@ -75,37 +76,18 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
       // src/common/Telemetry.ts, `TraceStopEvent` in src/azurite.ts `shutdown`).
       '--disableTelemetry',
     ],
-    // A process group of its own: Ctrl-C in a terminal signals the whole foreground group,
-    // and Azurite must outlive the Event Hubs consumer that checkpoints into it (it releases
-    // its partitions there when it stops). Its owner stops it; if the owner exits without
-    // doing so, the hook below does.
-    { stdio: ['ignore', log, log], detached: true },
-  );
-  closeSync(log);
-  const state = { exited: false };
-  const stopOnExit = () => child.kill('SIGTERM');
-  process.once('exit', stopOnExit);
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      state.exited = true;
-      process.off('exit', stopOnExit);
-      resolve();
-    });
+    stdio: ['ignore', log, log],
+    ready: async () =>
+      (await Promise.all(Object.values(options.ports).map((port) => reachable(host, port)))).every(
+        Boolean,
+      ),
+    limitMs: 30_000,
+    pollMs: 100,
+    stopGraceMs: 3_000,
+    logHint: join(options.dataDir, 'azurite.log'),
+  }).finally(() => {
+    closeSync(log);
   });
-  const deadline = Date.now() + 30_000;
-  for (const port of Object.values(options.ports)) {
-    while (!(await reachable(host, port))) {
-      if (state.exited)
-        throw new Error(
-          `Azurite exited during start-up; see ${join(options.dataDir, 'azurite.log')}`,
-        );
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`Azurite did not listen on ${host}:${port} within 30 s`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
   const base = (port: number) => `http://${host}:${port}/${devStorageAccount.name}`;
   return {
     blobEndpoint: base(options.ports.blob),
@@ -113,15 +95,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
       `DefaultEndpointsProtocol=http;AccountName=${devStorageAccount.name};AccountKey=${devStorageAccount.key};` +
       `BlobEndpoint=${base(options.ports.blob)};QueueEndpoint=${base(options.ports.queue)};` +
       `TableEndpoint=${base(options.ports.table)};`,
-    stop: async () => {
-      if (state.exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      await exit;
-      clearTimeout(timer);
-    },
-    kill: () => {
-      if (!state.exited) child.kill('SIGKILL');
-    },
+    stop: server.stop,
+    kill: server.kill,
   };
 }

@@ -4,11 +4,12 @@
  * missing it installs Debian's `mariadb-server` if running as root with apt, and otherwise
  * stops with a message saying what to install or which setting to use instead.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { findBinary, installDebianPackage, startServerProcess } from './serverProcess.js';
 
 export interface MariaDbServer {
   /** `mysql://root@127.0.0.1:PORT/` (no database). */
@@ -20,58 +21,28 @@ export interface MariaDbServer {
   kill(): void;
 }
 
-const searchPath = [
-  '/usr/sbin',
-  '/usr/bin',
-  '/usr/local/sbin',
-  '/usr/local/bin',
-  '/usr/local/mysql/bin',
-];
-
-function findBinary(names: readonly string[]): string | undefined {
-  for (const dir of [...(process.env['PATH'] ?? '').split(':'), ...searchPath]) {
-    for (const name of names) {
-      const candidate = join(dir, name);
-      if (dir && existsSync(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
 /** Installs Debian's mariadb-server when allowed; throws with guidance when not. */
 export function ensureMariaDbInstalled(log: (line: string) => void = console.log): {
   server: string;
   installDb: string;
 } {
-  let server = findBinary(['mariadbd', 'mysqld']);
-  let installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
-  if (server && installDb) return { server, installDb };
-  const canInstall = process.getuid?.() === 0 && findBinary(['apt-get']) !== undefined;
-  if (!canInstall) {
-    throw new Error(
+  const find = () => ({
+    server: findBinary(['mariadbd', 'mysqld']),
+    installDb: findBinary(['mariadb-install-db', 'mysql_install_db']),
+  });
+  let found = find();
+  if (!found.server || !found.installDb) {
+    installDebianPackage(
+      'mariadb-server',
       'MariaDB is not installed. Install it (Debian/Ubuntu: sudo apt-get install mariadb-server) ' +
         'or set MYSQL_URL to an existing MySQL/MariaDB server.',
+      log,
     );
+    found = find();
   }
-  log('Installing mariadb-server with apt-get (one time)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let result = spawnSync(
-    'apt-get',
-    ['install', '-y', '--no-install-recommends', 'mariadb-server'],
-    { stdio: 'inherit', env },
-  );
-  if (result.status !== 0) {
-    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-    result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'mariadb-server'], {
-      stdio: 'inherit',
-      env,
-    });
-  }
-  server = findBinary(['mariadbd', 'mysqld']);
-  installDb = findBinary(['mariadb-install-db', 'mysql_install_db']);
-  if (result.status !== 0 || !server || !installDb) {
+  const { server, installDb } = found;
+  if (!server || !installDb)
     throw new Error('Installing mariadb-server failed; install it by hand or set MYSQL_URL.');
-  }
   return { server, installDb };
 }
 
@@ -192,9 +163,10 @@ export async function startMariaDb(options: {
       throw new Error(`mariadb-install-db failed:\n${result.stderr || result.stdout}`);
   }
   const logFile = openSync(join(dataDir, 'server.log'), 'a');
-  const child: ChildProcess = spawn(
-    server,
-    [
+  const child = await startServerProcess({
+    name: 'MariaDB',
+    command: server,
+    args: [
       '--no-defaults',
       `--datadir=${dataDir}`,
       `--socket=${join(dataDir, 'mysqld.sock')}`,
@@ -210,48 +182,21 @@ export async function startMariaDb(options: {
       '--max-connections=500',
       ...replicationArgs(options.replication, dataDir),
     ],
-    // A process group of its own: Ctrl-C in a terminal signals the whole foreground group,
-    // and the server must go down when its owner stops it (after the app let go of it), not
-    // before. Its owner stops it; if the owner exits without doing so, the hook below does.
-    { stdio: ['ignore', logFile, logFile], detached: true },
-  );
-  closeSync(logFile);
-  const state = { exited: false };
-  const stopOnExit = () => child.kill('SIGTERM');
-  process.once('exit', stopOnExit);
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      state.exited = true;
-      process.off('exit', stopOnExit);
-      resolve();
-    });
+    stdio: ['ignore', logFile, logFile],
+    ready: () => canConnect(options.port),
+    limitMs: 60_000,
+    pollMs: 200,
+    // SIGTERM is MariaDB's clean shutdown; a small private server needs about a second.
+    stopGraceMs: 5_000,
+    logHint: join(dataDir, 'server.log'),
+  }).finally(() => {
+    closeSync(logFile);
   });
-  const deadline = Date.now() + 60_000;
-  while (!(await canConnect(options.port))) {
-    if (state.exited)
-      throw new Error(`MariaDB exited during start-up; see ${join(dataDir, 'server.log')}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(
-        `MariaDB did not accept connections within 60 s; see ${join(dataDir, 'server.log')}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
   return {
     url: `mysql://root@127.0.0.1:${options.port}/`,
     port: options.port,
-    stop: async () => {
-      if (state.exited) return;
-      // SIGTERM is MariaDB's clean shutdown; a small private server needs about a second.
-      child.kill('SIGTERM');
-      const timeout = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exit;
-      clearTimeout(timeout);
-    },
-    kill: () => {
-      if (!state.exited) child.kill('SIGKILL');
-    },
+    stop: child.stop,
+    kill: child.kill,
   };
 }
 

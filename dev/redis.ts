@@ -5,10 +5,10 @@
  * running as root with apt, and otherwise stops with a message saying what to install or
  * which setting to use instead, as dev/mariadb.ts does for MariaDB.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
+import { findBinary, installDebianPackage, startServerProcess } from './serverProcess.js';
 
 export interface RedisServer {
   /** `redis://127.0.0.1:PORT` */
@@ -20,39 +20,17 @@ export interface RedisServer {
   kill(): void;
 }
 
-const searchPath = ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
-
-function findRedisServer(): string | undefined {
-  for (const dir of [...(process.env['PATH'] ?? '').split(':'), ...searchPath]) {
-    const candidate = join(dir, 'redis-server');
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 /** Installs Debian's redis-server when allowed; throws with guidance when not. */
 export function ensureRedisInstalled(log: (line: string) => void = console.log): string {
-  const found = findRedisServer();
+  const found = findBinary(['redis-server']);
   if (found) return found;
-  const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get');
-  if (!canInstall) {
-    throw new Error(
-      'Redis is not installed. Install it (Debian/Ubuntu: sudo apt-get install redis-server) ' +
-        'or set REDIS_URL to an existing Redis server.',
-    );
-  }
-  log('Installing redis-server with apt-get (one time)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
-      stdio: 'inherit',
-      env,
-    });
-  if (install().status !== 0) {
-    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-    install();
-  }
-  const installed = findRedisServer();
+  installDebianPackage(
+    'redis-server',
+    'Redis is not installed. Install it (Debian/Ubuntu: sudo apt-get install redis-server) ' +
+      'or set REDIS_URL to an existing Redis server.',
+    log,
+  );
+  const installed = findBinary(['redis-server']);
   if (!installed)
     throw new Error('Installing redis-server failed; install it by hand or set REDIS_URL.');
   return installed;
@@ -99,9 +77,10 @@ export async function startRedis(options: {
     );
   }
   mkdirSync(options.dataDir, { recursive: true });
-  const child = spawn(
-    binary,
-    [
+  const server = await startServerProcess({
+    name: 'redis-server',
+    command: binary,
+    args: [
       '--port',
       String(options.port),
       '--bind',
@@ -119,45 +98,17 @@ export async function startRedis(options: {
       '--daemonize',
       'no',
     ],
-    // A process group of its own, as MariaDB's (dev/mariadb.ts): Ctrl-C reaches it only
-    // through its owner, which stops it after the app let go of it; if the owner exits
-    // without doing so, the hook below does.
-    { stdio: 'ignore', detached: true },
-  );
-  const state = { exited: false };
-  const stopOnExit = () => child.kill('SIGTERM');
-  process.once('exit', stopOnExit);
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      state.exited = true;
-      process.off('exit', stopOnExit);
-      resolve();
-    });
+    stdio: 'ignore',
+    ready: () => answersPing(options.port),
+    limitMs: 30_000,
+    pollMs: 50,
+    stopGraceMs: 5_000,
+    logHint: join(options.dataDir, 'redis.log'),
   });
-  const deadline = Date.now() + 30_000;
-  while (!(await answersPing(options.port))) {
-    if (state.exited)
-      throw new Error(
-        `redis-server exited during start-up; see ${join(options.dataDir, 'redis.log')}`,
-      );
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error('redis-server did not answer within 30 s');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
   return {
     url: `redis://127.0.0.1:${options.port}`,
     port: options.port,
-    stop: async () => {
-      if (state.exited) return;
-      child.kill('SIGTERM');
-      const timeout = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exit;
-      clearTimeout(timeout);
-    },
-    kill: () => {
-      if (!state.exited) child.kill('SIGKILL');
-    },
+    stop: server.stop,
+    kill: server.kill,
   };
 }
