@@ -200,7 +200,37 @@ export function replayEquipment(events: readonly EquipmentEvent[]): Equipment | 
 
 const historyOrder: KeysetOrder = [{ column: 'id', direction: 'DESC', kind: 'id' }];
 
-function parseState(value: unknown): Fields | null {
+/**
+ * One page of an aggregate's change log, newest first (keyset on the event id), narrowed by
+ * `filter`'s extra conditions: the rows as stored and the cursor of the next page.
+ */
+export async function changeEventPage(
+  db: Queryable,
+  aggregate: string,
+  aggregateId: number,
+  page: PageRequest,
+  filter: { where: string[]; params: unknown[] } = { where: [], params: [] },
+): Promise<{ rows: RowDataPacket[]; nextCursor: string | null }> {
+  const where = ['aggregate = ?', 'aggregate_id = ?', ...filter.where];
+  const params: unknown[] = [aggregate, aggregateId, ...filter.params];
+  if (page.cursor !== undefined) {
+    const after = afterClause(historyOrder, decodeCursor(historyOrder, page.cursor));
+    where.push(after.sql);
+    params.push(...after.params);
+  }
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT id, aggregate_id, event_type, actor, occurred_at, aggregate_version, before_state, after_state
+       FROM change_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+    [...params, page.limit + 1],
+  );
+  const hasMore = rows.length > page.limit;
+  const pageRows = hasMore ? rows.slice(0, page.limit) : rows;
+  const last = pageRows.at(-1);
+  return { rows: pageRows, nextCursor: hasMore && last ? encodeCursor(historyOrder, last) : null };
+}
+
+/** A JSON column's object (before/after states); null when absent or not an object. */
+export function parseState(value: unknown): Fields | null {
   if (value === null || value === undefined) return null;
   // The driver parses JSON columns it recognises; MariaDB's JSON is LONGTEXT, which may come as text.
   const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
@@ -230,8 +260,8 @@ export async function listEquipmentHistory(
   filter: Omit<EquipmentHistoryQuery, 'limit' | 'cursor'>,
   page: PageRequest,
 ): Promise<Page<EquipmentEvent> | undefined> {
-  const where = ["aggregate = 'equipment'", 'aggregate_id = ?'];
-  const params: unknown[] = [equipmentId];
+  const where: string[] = [];
+  const params: unknown[] = [];
   if (filter.type && filter.type.length > 0) {
     where.push(`event_type IN (${filter.type.map(() => '?').join(', ')})`);
     params.push(...filter.type);
@@ -244,16 +274,10 @@ export async function listEquipmentHistory(
     where.push('occurred_at < ?');
     params.push(new Date(filter.to));
   }
-  if (page.cursor !== undefined) {
-    const after = afterClause(historyOrder, decodeCursor(historyOrder, page.cursor));
-    where.push(after.sql);
-    params.push(...after.params);
-  }
-  const [rows] = await db.query<RowDataPacket[]>(
-    `SELECT id, aggregate_id, event_type, actor, occurred_at, aggregate_version, before_state, after_state
-       FROM change_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
-    [...params, page.limit + 1],
-  );
+  const { rows, nextCursor } = await changeEventPage(db, 'equipment', equipmentId, page, {
+    where,
+    params,
+  });
   if (rows.length === 0 && page.cursor === undefined) {
     // Rows written before the log existed have no events but do exist.
     const [known] = await db.query<RowDataPacket[]>(
@@ -263,13 +287,7 @@ export async function listEquipmentHistory(
     );
     if (Number(known[0]?.['known']) !== 1) return undefined;
   }
-  const hasMore = rows.length > page.limit;
-  const pageRows = hasMore ? rows.slice(0, page.limit) : rows;
-  const last = pageRows.at(-1);
-  return {
-    items: pageRows.map(eventFromRow),
-    nextCursor: hasMore && last ? encodeCursor(historyOrder, last) : null,
-  };
+  return { items: rows.map(eventFromRow), nextCursor };
 }
 
 // ---------- technicians and service records ----------

@@ -18,7 +18,6 @@ import {
 import type { WebhookRegistry, WebhookSubscription } from '../fanout/webhooks.js';
 import type { SealedSecret, WebhookSecretStore } from '../fanout/webhookSecrets.js';
 import { newWebhookSecret } from '../fanout/webhookSignature.js';
-import { afterClause, decodeCursor, encodeCursor, type KeysetOrder } from '../mysql/keyset.js';
 import {
   filterConditions,
   inTransaction,
@@ -31,7 +30,7 @@ import type { Page, PageRequest } from '../paging.js';
 import type { VersionCondition } from '../preconditions.js';
 import { alertEventTypes } from '../telemetry/alerts.js';
 import { severities } from '../telemetry/severity.js';
-import { actorOf, appendEvents } from './history.js';
+import { actorOf, appendEvents, changeEventPage, parseState } from './history.js';
 import { pageQuerySchema, pageSchema, text } from './schemas.js';
 
 // ---------- shapes ----------
@@ -340,14 +339,6 @@ export function deleteWebhook(
   return webhookTable.remove(pool, id, ifMatch, recordWebhook(actorOf(principal)));
 }
 
-const historyOrder: KeysetOrder = [{ column: 'id', direction: 'DESC', kind: 'id' }];
-
-function jsonObject(value: unknown): Record<string, unknown> | null {
-  if (value === null || value === undefined) return null;
-  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
-  return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
-}
-
 /**
  * One page of a webhook's change log, newest first: who created, changed, disabled or
  * deleted it, with the whole webhook before and after (never its secret: the log records
@@ -358,34 +349,20 @@ export async function listWebhookHistory(
   webhookId: number,
   page: PageRequest,
 ): Promise<Page<WebhookEvent> | undefined> {
-  const where = ["aggregate = 'webhook'", 'aggregate_id = ?'];
-  const params: unknown[] = [webhookId];
-  if (page.cursor !== undefined) {
-    const after = afterClause(historyOrder, decodeCursor(historyOrder, page.cursor));
-    where.push(after.sql);
-    params.push(...after.params);
-  }
-  const [rows] = await db.query<RowDataPacket[]>(
-    `SELECT id, aggregate_id, event_type, actor, occurred_at, aggregate_version, before_state, after_state
-       FROM change_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
-    [...params, page.limit + 1],
-  );
+  const { rows, nextCursor } = await changeEventPage(db, 'webhook', webhookId, page);
   if (rows.length === 0 && page.cursor === undefined) return undefined;
-  const hasMore = rows.length > page.limit;
-  const pageRows = hasMore ? rows.slice(0, page.limit) : rows;
-  const last = pageRows.at(-1);
   return {
-    items: pageRows.map((row) => ({
+    items: rows.map((row) => ({
       id: Number(row['id']),
       webhookId: Number(row['aggregate_id']),
       type: row['event_type'] as WebhookEvent['type'],
       actor: String(row['actor']),
       occurredAt: isoString(row['occurred_at']),
       version: row['aggregate_version'] === null ? null : Number(row['aggregate_version']),
-      before: jsonObject(row['before_state']),
-      after: jsonObject(row['after_state']),
+      before: parseState(row['before_state']),
+      after: parseState(row['after_state']),
     })),
-    nextCursor: hasMore && last ? encodeCursor(historyOrder, last) : null,
+    nextCursor,
   };
 }
 
