@@ -4,9 +4,8 @@
  * match what the simulator sent, exactly. The stand-ins and stores live in this process so
  * they outlive the host, as the services do in Azure.
  */
-import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { afterAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { simulate } from '../../dev/simulator.js';
 import { getServices } from '../../lib/services.js';
 import { useAppCosmos } from '../helpers/appCosmos.js';
@@ -15,6 +14,7 @@ import { useTestDatabase } from '../helpers/database.js';
 import {
   committedEvents,
   expectAggregatesMatchLedger,
+  sharedServicesHostEnv,
   useLocalMessaging,
   waitForCommitted,
 } from '../helpers/e2e.js';
@@ -33,32 +33,14 @@ afterAll(async () => {
 });
 
 function hostEnv(): Record<string, string> {
-  const { eventHubs, azurite, dataDir } = messaging;
-  // The local host is another process: it gets the settings this file's services have.
-  const appCosmos = getServices().config.section('cosmos');
-  return {
-    LOCAL_DATA_DIR: join(dataDir, 'host'),
-    MYSQL_URL: db.url,
-    AUTH_ISSUER: '',
-    AUTH_AUDIENCE: '',
-    AUTH_JWKS_URI: '',
-    COSMOS__accountEndpoint: appCosmos.COSMOS__accountEndpoint,
-    COSMOS_KEY: appCosmos.COSMOS_KEY ?? '',
-    COSMOS_CA_CERT_FILE: appCosmos.COSMOS_CA_CERT_FILE ?? '',
-    COSMOS_DATABASE: cosmos.databaseId,
-    AzureWebJobsStorage: azurite.connectionString,
-    EventHubConnection: eventHubs.connectionString('app'),
-    EVENTHUB_NAME: 'telemetry',
-    EVENTHUB_CONSUMER_GROUP: '$Default',
-    WEBPUBSUB__endpoint: webPubSub.standIn.endpoint,
-    WEBPUBSUB_KEY: webPubSub.accessKey,
-    // Its own Communication Services stand-in on a free port (two hosts run at once).
-    LOCAL_COMMUNICATION_PORT: '0',
-    METRICS_PORT: '0',
-    // The test run's Redis: a host killed mid-stream would leave a private one running.
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: 'test-kill-host:',
-  };
+  return sharedServicesHostEnv({
+    name: 'host',
+    mysqlUrl: db.url,
+    cosmosDatabaseId: cosmos.databaseId,
+    messaging,
+    webPubSub,
+    redisKeyPrefix: 'test-kill-host:',
+  });
 }
 
 describe('killing the local host mid-stream', () => {

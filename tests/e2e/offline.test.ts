@@ -8,16 +8,14 @@
  * status. A machine that stops on one partition while another still carries its readings
  * is not offline, and one that never sent is not either.
  */
-import { join } from 'node:path';
 import type { ItemDefinition } from '@azure/cosmos';
 import { EventHubProducerClient } from '@azure/event-hubs';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, describe, expect, it, inject } from 'vitest';
-import { getServices } from '../../lib/services.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { useAppCosmos } from '../helpers/appCosmos.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { useLocalMessaging } from '../helpers/e2e.js';
+import { sharedServicesHostEnv, useLocalMessaging } from '../helpers/e2e.js';
 import { startLocalHost, type RunningHost } from '../helpers/localHost.js';
 import { insertEquipment } from '../helpers/telemetry.js';
 
@@ -32,30 +30,15 @@ afterAll(async () => {
 });
 
 function hostEnv(name: string): Record<string, string> {
-  const { eventHubs, azurite, dataDir } = messaging;
-  const appCosmos = getServices().config.section('cosmos');
   return {
-    LOCAL_DATA_DIR: join(dataDir, name),
-    MYSQL_URL: db.url,
-    AUTH_ISSUER: '',
-    AUTH_AUDIENCE: '',
-    AUTH_JWKS_URI: '',
-    COSMOS__accountEndpoint: appCosmos.COSMOS__accountEndpoint,
-    COSMOS_KEY: appCosmos.COSMOS_KEY ?? '',
-    COSMOS_CA_CERT_FILE: appCosmos.COSMOS_CA_CERT_FILE ?? '',
-    COSMOS_DATABASE: cosmos.databaseId,
-    AzureWebJobsStorage: azurite.connectionString,
-    EventHubConnection: eventHubs.connectionString('app'),
-    EVENTHUB_NAME: 'telemetry',
-    EVENTHUB_CONSUMER_GROUP: '$Default',
-    WEBPUBSUB__endpoint: webPubSub.standIn.endpoint,
-    WEBPUBSUB_KEY: webPubSub.accessKey,
-    // Its own Communication Services stand-in on a free port (two hosts run at once).
-    LOCAL_COMMUNICATION_PORT: '0',
-    METRICS_PORT: '0',
-    // The test run's Redis: a host killed mid-stream would leave a private one running.
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: 'test-offline-hosts:',
+    ...sharedServicesHostEnv({
+      name,
+      mysqlUrl: db.url,
+      cosmosDatabaseId: cosmos.databaseId,
+      messaging,
+      webPubSub,
+      redisKeyPrefix: 'test-offline-hosts:',
+    }),
     OFFLINE_TIMEOUT_MINUTES: '{"default": 1}',
   };
 }

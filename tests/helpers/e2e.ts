@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database, ItemDefinition } from '@azure/cosmos';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { startAzurite, type Azurite } from '../../dev/azurite.js';
 import { startEventHubsStandIn, type EventHubsStandIn } from '../../dev/eventhubs/index.js';
 import type { LedgerEntry } from '../../dev/simulator.js';
@@ -15,6 +15,9 @@ import { startLocalTriggers, type LocalTriggers } from '../../dev/localTriggers.
 import type { HostLog } from '../../dev/triggerHost.js';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
 import { unusedPort } from '../../dev/ports.js';
+import { getServices } from '../../lib/services.js';
+import type { AppWebPubSub } from './appWebPubSub.js';
+import { allLocalEnv } from './localHost.js';
 
 export interface LocalMessaging {
   eventHubs: EventHubsStandIn;
@@ -26,6 +29,47 @@ export interface LocalMessaging {
    * offsets start again).
    */
   recreateEventHubs(): Promise<void>;
+}
+
+/**
+ * Settings for a local host process (tests/helpers/localHost.ts) that uses this test file's
+ * services instead of starting its own: its MariaDB database, its Cosmos database, the Event
+ * Hubs stand-in and Azurite of `useLocalMessaging`, its Web PubSub stand-in and the test
+ * run's Redis (a host killed mid-stream would leave a private one running). So the services
+ * outlive the host, as they do in Azure, and several hosts share them. Everything else is
+ * `allLocalEnv`'s: a stand-in added to the local stack is started per host, on a free port.
+ */
+export function sharedServicesHostEnv(options: {
+  /** The host's own folder under the messaging data folder. */
+  name: string;
+  mysqlUrl: string;
+  cosmosDatabaseId: string;
+  messaging: LocalMessaging;
+  webPubSub: AppWebPubSub;
+  /** Keeps this file's Redis keys apart from other files' on the shared server. */
+  redisKeyPrefix: string;
+}): Record<string, string> {
+  const { eventHubs, azurite, dataDir } = options.messaging;
+  const appCosmos = getServices().config.section('cosmos');
+  return {
+    ...allLocalEnv({
+      dataDir: join(dataDir, options.name),
+      mysqlUrl: options.mysqlUrl,
+      azuritePorts: '',
+    }),
+    COSMOS__accountEndpoint: appCosmos.COSMOS__accountEndpoint,
+    COSMOS_KEY: appCosmos.COSMOS_KEY ?? '',
+    COSMOS_CA_CERT_FILE: appCosmos.COSMOS_CA_CERT_FILE ?? '',
+    COSMOS_DATABASE: options.cosmosDatabaseId,
+    AzureWebJobsStorage: azurite.connectionString,
+    EventHubConnection: eventHubs.connectionString('app'),
+    EVENTHUB_NAME: 'telemetry',
+    EVENTHUB_CONSUMER_GROUP: '$Default',
+    WEBPUBSUB__endpoint: options.webPubSub.standIn.endpoint,
+    WEBPUBSUB_KEY: options.webPubSub.accessKey,
+    REDIS_URL: inject('redisUrl'),
+    REDIS_KEY_PREFIX: options.redisKeyPrefix,
+  };
 }
 
 /** Hub `telemetry` (4 partitions, a send-only `device` and a listen-only `app` key) and Azurite. */
