@@ -19,6 +19,7 @@ import {
   type Counter,
   type Histogram,
   type Meter,
+  type MetricOptions,
   type ObservableGauge,
 } from '@opentelemetry/api';
 import type { TimelineAction } from '../telemetry/alertTimeline.js';
@@ -106,90 +107,60 @@ const seconds = (description: string) => ({
   },
 });
 
+const counter = (name: string, description: string) =>
+  lazy((m): Counter => m.createCounter(name, { description }));
+const histogram = (name: string, options: MetricOptions) =>
+  lazy((m): Histogram => m.createHistogram(name, options));
+
 const instruments = {
-  ingestEvents: lazy((m): Counter =>
-    m.createCounter(metricNames.ingestEvents, { description: 'Events received, by partition' }),
+  ingestEvents: counter(metricNames.ingestEvents, 'Events received, by partition'),
+  ingestReadings: counter(metricNames.ingestReadings, 'Readings folded into windows, by partition'),
+  ingestDeadLetters: counter(
+    metricNames.ingestDeadLetters,
+    'Readings (or whole bodies) dead-lettered, by reason',
   ),
-  ingestReadings: lazy((m): Counter =>
-    m.createCounter(metricNames.ingestReadings, {
-      description: 'Readings folded into windows, by partition',
-    }),
+  ingestBatchSize: histogram(metricNames.ingestBatchSize, {
+    unit: '{event}',
+    description: 'Events per trigger batch',
+  }),
+  ingestBatchDuration: histogram(
+    metricNames.ingestBatchDuration,
+    seconds('Time to process one batch'),
   ),
-  ingestDeadLetters: lazy((m): Counter =>
-    m.createCounter(metricNames.ingestDeadLetters, {
-      description: 'Readings (or whole bodies) dead-lettered, by reason',
-    }),
+  ingestWindowsClosed: counter(metricNames.ingestWindowsClosed, 'Windows closed'),
+  ingestAggregatesWritten: counter(
+    metricNames.ingestAggregatesWritten,
+    'Window aggregates written',
   ),
-  ingestBatchSize: lazy((m): Histogram =>
-    m.createHistogram(metricNames.ingestBatchSize, {
-      unit: '{event}',
-      description: 'Events per trigger batch',
-    }),
+  ingestEpochsStarted: counter(
+    metricNames.ingestEpochsStarted,
+    'Times a partition sequence numbering started again, by partition',
   ),
-  ingestBatchDuration: lazy((m): Histogram =>
-    m.createHistogram(metricNames.ingestBatchDuration, seconds('Time to process one batch')),
+  cosmosRequestCharge: histogram(metricNames.cosmosRequestCharge, {
+    unit: '{RU}',
+    description: 'Request units per Cosmos DB request, by operation',
+  }),
+  cosmosDuration: histogram(metricNames.cosmosDuration, seconds('Cosmos DB request time')),
+  cosmosThrottled: counter(
+    metricNames.cosmosThrottled,
+    'Cosmos DB requests answered 429, by operation',
   ),
-  ingestWindowsClosed: lazy((m): Counter =>
-    m.createCounter(metricNames.ingestWindowsClosed, { description: 'Windows closed' }),
+  alertChanges: counter(
+    metricNames.alertChanges,
+    'Alert versions written, by change, severity and metric',
   ),
-  ingestAggregatesWritten: lazy((m): Counter =>
-    m.createCounter(metricNames.ingestAggregatesWritten, {
-      description: 'Window aggregates written',
-    }),
+  deliveries: counter(metricNames.deliveries, 'Delivery attempts, by channel and outcome'),
+  deliveriesLatency: histogram(
+    metricNames.deliveriesLatency,
+    seconds('From an alert version written to its first successful delivery, by channel'),
   ),
-  ingestEpochsStarted: lazy((m): Counter =>
-    m.createCounter(metricNames.ingestEpochsStarted, {
-      description: 'Times a partition sequence numbering started again, by partition',
-    }),
+  httpRequests: counter(metricNames.httpRequests, 'HTTP requests, by route, method and status'),
+  httpDuration: histogram(metricNames.httpDuration, seconds('HTTP request time')),
+  rateLimitRejections: counter(
+    metricNames.rateLimitRejections,
+    'Requests refused by a rate limit, by class',
   ),
-  cosmosRequestCharge: lazy((m): Histogram =>
-    m.createHistogram(metricNames.cosmosRequestCharge, {
-      unit: '{RU}',
-      description: 'Request units per Cosmos DB request, by operation',
-    }),
-  ),
-  cosmosDuration: lazy((m): Histogram =>
-    m.createHistogram(metricNames.cosmosDuration, seconds('Cosmos DB request time')),
-  ),
-  cosmosThrottled: lazy((m): Counter =>
-    m.createCounter(metricNames.cosmosThrottled, {
-      description: 'Cosmos DB requests answered 429, by operation',
-    }),
-  ),
-  alertChanges: lazy((m): Counter =>
-    m.createCounter(metricNames.alertChanges, {
-      description: 'Alert versions written, by change, severity and metric',
-    }),
-  ),
-  deliveries: lazy((m): Counter =>
-    m.createCounter(metricNames.deliveries, {
-      description: 'Delivery attempts, by channel and outcome',
-    }),
-  ),
-  deliveriesLatency: lazy((m): Histogram =>
-    m.createHistogram(
-      metricNames.deliveriesLatency,
-      seconds('From an alert version written to its first successful delivery, by channel'),
-    ),
-  ),
-  httpRequests: lazy((m): Counter =>
-    m.createCounter(metricNames.httpRequests, {
-      description: 'HTTP requests, by route, method and status',
-    }),
-  ),
-  httpDuration: lazy((m): Histogram =>
-    m.createHistogram(metricNames.httpDuration, seconds('HTTP request time')),
-  ),
-  rateLimitRejections: lazy((m): Counter =>
-    m.createCounter(metricNames.rateLimitRejections, {
-      description: 'Requests refused by a rate limit, by class',
-    }),
-  ),
-  authFailures: lazy((m): Counter =>
-    m.createCounter(metricNames.authFailures, {
-      description: 'Refused credentials, by reason',
-    }),
-  ),
+  authFailures: counter(metricNames.authFailures, 'Refused credentials, by reason'),
 };
 
 /** What the ingestion of one trigger batch did. */
