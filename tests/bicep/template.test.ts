@@ -22,6 +22,7 @@ import { telemetryContainers } from '../../lib/cosmos/client.js';
 import { cosmosSettingsFrom } from '../../lib/cosmos/settings.js';
 import { communicationConnection } from '../../lib/fanout/communication.js';
 import { mysqlTarget } from '../../lib/mysql/pool.js';
+import { metricNames } from '../../lib/observability/instruments.js';
 
 const execFile = promisify(execFileCallback);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -827,6 +828,12 @@ const contractMetrics: Record<string, readonly string[]> = {
   'sis.ratelimit.rejections': ['class'],
   'sis.auth.failures': ['reason'],
 };
+describe('the metric contract', () => {
+  it('lists exactly the instruments the app records', () => {
+    expect(Object.keys(contractMetrics).sort()).toEqual(Object.values(metricNames).sort());
+  });
+});
+
 /** Application Insights tables the queries may read: the app's metrics, the host's telemetry. */
 const telemetryTables = ['customMetrics', 'requests', 'exceptions', 'dependencies'];
 
