@@ -3,6 +3,11 @@
  * only Redis does not (the API keeps serving without it), 503 `unhealthy` with `Retry-After`
  * when MySQL or Cosmos DB does not; each check names its status and why (`timed out`,
  * `unreachable`...).
+ *
+ * Why Redis down is not a 503: a platform probe on this path (App Service Health check)
+ * takes an instance out of the load balancer, and after an hour replaces it, when it does not
+ * answer 200–299 (https://learn.microsoft.com/azure/app-service/monitor-instances-health-check);
+ * taking every instance out over an outage of a cache they serve without would stop the API.
  */
 import { checkHealth } from '../lib/health.js';
 import { httpFunction } from '../lib/host/declarations.js';
