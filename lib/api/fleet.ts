@@ -9,8 +9,8 @@
  *   Event Hubs partition, lib/telemetry/offline.ts): a handful of reads for the whole fleet
  *   instead of a query per machine. They are the hub's enqueued time floored to the minute,
  *   and may trail the truth by up to `presenceSlackMs` (two minutes).
- * - Rows are arrays in the order of `columns`, which keeps 10,000 machines near 1 MB less
- *   than objects with repeated keys would.
+ * - Rows are arrays in the order of `columns`: about half the size of objects with repeated
+ *   keys (10,000 machines: 0.77 MB; tests/lib/api/fleet.test.ts).
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
