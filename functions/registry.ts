@@ -14,6 +14,7 @@ import { equipmentHistoryFunction } from './equipmentHistory.js';
 import { equipmentOfflineTimeoutFunction } from './equipmentOfflineTimeout.js';
 import { notificationPreferencesFunction } from './notificationPreferences.js';
 import { equipmentThresholdsFunction } from './equipmentThresholds.js';
+import { fleetFunction } from './fleet.js';
 import { healthFunction } from './health.js';
 import { ingestTelemetryFunction } from './ingestTelemetry.js';
 import { locationFunctions } from './locations.js';
@@ -30,6 +31,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   healthFunction,
   openApiFunction,
   ...equipmentFunctions,
+  fleetFunction,
   ...assignmentFunctions,
   equipmentHistoryFunction,
   equipmentThresholdsFunction,

@@ -3,6 +3,10 @@
  * never reports configuration values or driver messages (which can carry host names or
  * credentials): only a short fixed reason. The checks themselves are services
  * (`healthChecks` in lib/services.ts); later dependencies add theirs there.
+ *
+ * Not every dependency is needed to serve: Redis is a cache and a coordinator (rate limits
+ * fail open, caches fall through to MySQL), so its failure makes the app `degraded`, still
+ * answering 200, while a required one (MySQL, Cosmos DB) down makes it `unhealthy` (503).
  */
 import { cosmosFailure } from './cosmos/client.js';
 import { DependencyUnavailableError } from './errors.js';
@@ -14,6 +18,9 @@ export interface CheckResult {
 }
 
 export type HealthCheck = () => Promise<void>;
+
+/** The checks of dependencies the API serves without (see above): their failure degrades. */
+export const optionalChecks: ReadonlySet<string> = new Set(['redis']);
 
 /** A check that outlived the deadline of `/api/health`. */
 class DeadlineExceeded extends Error {}
@@ -38,11 +45,18 @@ function reasonFor(error: unknown): string {
   return unavailable?.reason ?? 'unreachable';
 }
 
-/** Runs every check concurrently; `healthy` only when all are up. */
+/**
+ * `healthy`: every check up; `degraded`: only optional ones down (the API keeps serving);
+ * `unhealthy`: a required one down.
+ */
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+/** Runs every check concurrently; `optional` names the checks the app can serve without. */
 export async function checkHealth(
   checks: Readonly<Record<string, HealthCheck>>,
+  optional: ReadonlySet<string> = optionalChecks,
   deadlineMs = 3000,
-): Promise<{ healthy: boolean; checks: Record<string, CheckResult> }> {
+): Promise<{ status: HealthStatus; checks: Record<string, CheckResult> }> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]): Promise<[string, CheckResult]> => {
       const started = performance.now();
@@ -61,6 +75,11 @@ export async function checkHealth(
       }
     }),
   );
-  const results = Object.fromEntries(entries);
-  return { healthy: entries.every(([, result]) => result.status === 'up'), checks: results };
+  const down = entries.filter(([, result]) => result.status === 'down').map(([name]) => name);
+  const status: HealthStatus = down.some((name) => !optional.has(name))
+    ? 'unhealthy'
+    : down.length
+      ? 'degraded'
+      : 'healthy';
+  return { status, checks: Object.fromEntries(entries) };
 }

@@ -58,11 +58,13 @@ import { mysqlWebhookRegistry, type WebhookApiContext } from './api/webhooks.js'
 import { azureCredential } from './identity.js';
 import { redisConnection, redisUnavailable, type RedisConnection } from './redis/client.js';
 import { technicianLocations, type TechnicianLocations } from './redis/locations.js';
+import { snapshotCache, type SnapshotCache } from './redis/snapshotCache.js';
 import {
   equipmentCacheDefaults,
   versionedCache,
   type VersionedCache,
 } from './redis/versionedCache.js';
+import { fleetMachinesSchema, type FleetMachine } from './api/fleet.js';
 import { CosmosTelemetryStore } from './telemetry/cosmosStore.js';
 import {
   equipmentSilences,
@@ -149,9 +151,15 @@ export interface Services {
   readonly rateLimits: RateLimits;
   /**
    * Equipment rows by id, shared by every instance: memory, Redis, then MySQL; every write
-   * through the API records its new version (lib/redis/versionedCache.ts).
+   * (through the API, and the offline detector's status changes) records its new version
+   * (lib/redis/versionedCache.ts), which also makes `fleetCache` out of date.
    */
   readonly equipmentCache: VersionedCache<Equipment>;
+  /**
+   * Every machine's compact row for `GET /api/fleet`, shared by every instance: memory,
+   * Redis, then MySQL; out of date after any equipment write (`equipmentCache.written`).
+   */
+  readonly fleetCache: SnapshotCache<FleetMachine[]>;
   /** Technicians' live positions, kept 300 s in Redis (lib/redis/locations.ts). */
   readonly technicianLocations: TechnicianLocations;
   /**
@@ -388,7 +396,9 @@ export function createServices(config: Config | ConfigSections): Services {
           // The pool is asked for at the first run, as the severity rules' is.
           equipment: (ids: readonly string[]) => offlineEquipment(services.pool)(ids),
           changeStatus: (equipmentId: string, from: string, to: string, since?: string) =>
-            changeEquipmentStatus(services.pool)(equipmentId, from, to, since),
+            changeEquipmentStatus(services.pool, (id, version) =>
+              services.equipmentCache.written(id, version),
+            )(equipmentId, from, to, since),
           alertsWritten: (alerts: Parameters<PipelineFanOut['alertsWritten']>[0]) =>
             services.pipelineFanOut.alertsWritten(alerts),
           silences: services.equipmentSilences,
@@ -411,11 +421,27 @@ export function createServices(config: Config | ConfigSections): Services {
       );
     },
     get equipmentCache() {
-      return once('equipmentCache', () =>
-        versionedCache(() => services.redis, {
+      return once('equipmentCache', () => {
+        const rows = versionedCache(() => services.redis, {
           name: 'equipment',
           parse: (value) => equipmentSchema.parse(value),
           ...equipmentCacheDefaults,
+        });
+        // Every equipment write passes here, so the fleet's copies go out of date with the row's.
+        return {
+          get: (id, load) => rows.get(id, load),
+          written: async (id, version) => {
+            await Promise.all([rows.written(id, version), services.fleetCache.written()]);
+          },
+        };
+      });
+    },
+    get fleetCache() {
+      return once('fleetCache', () =>
+        snapshotCache(() => services.redis, {
+          name: 'fleet',
+          parse: (value) => fleetMachinesSchema.parse(value),
+          ttlSeconds: equipmentCacheDefaults.ttlSeconds,
         }),
       );
     },

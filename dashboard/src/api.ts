@@ -4,6 +4,7 @@
  * (App Service authentication's session cookie in Azure).
  */
 import {
+  fleetFromAnswer,
   isAlert,
   isAlertComment,
   isEquipment,
@@ -13,6 +14,7 @@ import {
   type AlertComment,
   type Equipment,
   type EquipmentStatus,
+  type FleetMachine,
   type Me,
 } from './model.js';
 
@@ -146,23 +148,12 @@ export async function getStatus(equipmentId: string): Promise<EquipmentStatus> {
 }
 
 /**
- * Every machine the user may see, page by page (200 a page, the API's most): 10,000
- * machines take 50 calls, made one after another so the rest of the page is not starved.
+ * Every machine the user may see (the server scopes a technician to their assigned ones), in
+ * one call: `GET /api/fleet` answers 10,000 machines in well under a megabyte.
  */
-export async function listFleet(onPage?: (loaded: Equipment[]) => void): Promise<Equipment[]> {
-  const fleet: Equipment[] = [];
-  let cursor: string | null = null;
-  do {
-    const query = new URLSearchParams({ limit: '200' });
-    if (cursor) query.set('cursor', cursor);
-    const body = (await (await request('GET', `equipment?${query.toString()}`)).json()) as {
-      items?: unknown;
-      nextCursor?: unknown;
-    };
-    if (Array.isArray(body.items)) fleet.push(...body.items.filter(isEquipment));
-    cursor = typeof body.nextCursor === 'string' ? body.nextCursor : null;
-    onPage?.(fleet);
-  } while (cursor);
+export async function listFleet(): Promise<FleetMachine[]> {
+  const fleet = fleetFromAnswer(await (await request('GET', 'fleet')).json());
+  if (!fleet) throw new ApiError(500, 'The server sent a fleet of an unexpected shape.', null);
   return fleet;
 }
 

@@ -26,6 +26,7 @@ import {
   AlertFeed,
   filterAlerts,
   filterFleet,
+  newerTime,
   fleetCounts,
   parseLiveMessage,
   sortAlerts,
@@ -33,7 +34,7 @@ import {
   type Alert,
   type AlertFilter,
   type AlertSortKey,
-  type Equipment,
+  type FleetMachine,
   type EquipmentStatus,
   type FleetFilter,
   type Me,
@@ -59,10 +60,13 @@ const connectionText: Record<Connection, string> = {
 };
 
 const feed = new AlertFeed();
-/** Latest reading time per machine, from live `equipment.status` messages. */
+/**
+ * Latest reading per machine from live `equipment.status` messages; the fleet read's
+ * `lastReadingAt` covers the time before the first message.
+ */
 const statuses = new Map<string, EquipmentStatus>();
-let fleet: Equipment[] = [];
-const fleetById = new Map<string, Equipment>();
+let fleet: FleetMachine[] = [];
+const fleetById = new Map<string, FleetMachine>();
 let alertSort: { key: AlertSortKey; descending: boolean } = { key: 'priority', descending: true };
 const busy = new Set<string>();
 let me: Me | undefined;
@@ -248,7 +252,7 @@ function renderAlertDetail(): void {
   );
 }
 
-let fleetShown: Equipment[] = [];
+let fleetShown: FleetMachine[] = [];
 let worst = new Map<string, Alert['severity']>();
 
 /** Counts, then the filtered grid; the grid itself draws only its visible rows. */
@@ -296,6 +300,7 @@ function drawFleetRows(): void {
   const rows = fleetShown.slice(first, first + count).map((machine, i) => {
     const id = String(machine.id);
     const severity = worst.get(id);
+    const lastReading = newerTime(statuses.get(id)?.at, machine.lastReadingAt);
     const row = el(
       'li',
       {
@@ -303,7 +308,7 @@ function drawFleetRows(): void {
         'data-equipment-id': id,
         'data-status': machine.status,
         'data-severity': severity ?? 'none',
-        'data-at': statuses.get(id)?.at ?? '',
+        'data-at': lastReading ?? '',
       },
       el(
         'a',
@@ -314,7 +319,7 @@ function drawFleetRows(): void {
       el('span', {}, machine.location ?? '—'),
       el('span', { class: 'machine-status', 'data-status': machine.status }, machine.status),
       el('span', { class: 'badge', 'data-severity': severity ?? 'none' }, severity ?? 'none'),
-      el('span', {}, age(statuses.get(id)?.at ?? null, now)),
+      el('span', { class: 'last-reading' }, age(lastReading, now)),
     );
     // Through the CSSOM: the page's CSP (style-src 'self') refuses style attributes.
     row.style.top = `${(first + i) * fleetRowPx}px`;
@@ -353,23 +358,14 @@ async function loadAlerts(mine: number): Promise<void> {
   renderAlerts();
 }
 
-/**
- * The equipment list is readable by every role, but a technician's dashboard is about their
- * assigned machines (the alerts and telemetry they may see), so the fleet is cut to that scope.
- */
+/** The fleet in one read (`GET /api/fleet`: a technician gets their assigned machines). */
 async function loadFleet(mine: number): Promise<void> {
-  const inScope = (machine: Equipment) => feed.inScope(String(machine.id));
-  const loaded = (
-    await listFleet((sofar) => {
-      if (mine !== session) return;
-      fleet = sofar.filter(inScope);
-      for (const machine of fleet) fleetById.set(String(machine.id), machine);
-      renderFleet();
-    })
-  ).filter(inScope);
+  const loaded = await listFleet();
   if (mine !== session) return;
   fleet = loaded;
+  for (const machine of fleet) fleetById.set(String(machine.id), machine);
   fillFilterOptions();
+  // Redraws the fleet too (the alerts name machines, the grid counts their worst alert).
   renderAlerts();
 }
 

@@ -327,6 +327,58 @@ export function isEquipment(value: unknown): value is Equipment {
   );
 }
 
+/** A machine of `GET /api/fleet`, with the time of its latest reading (to the minute). */
+export interface FleetMachine extends Equipment {
+  lastReadingAt: string | null;
+}
+
+/** The columns of `GET /api/fleet` rows, in the order the page expects them. */
+const fleetColumns = [
+  'id',
+  'name',
+  'type',
+  'location',
+  'serialNumber',
+  'status',
+  'lastReadingAt',
+] as const;
+
+const isStringOrNull = (value: unknown): value is string | null =>
+  value === null || isString(value);
+
+/**
+ * The machines of a `GET /api/fleet` answer (`columns` and array `rows`); rows of another
+ * shape are dropped, and an answer whose columns are not the expected ones is refused.
+ */
+export function fleetFromAnswer(body: unknown): FleetMachine[] | undefined {
+  if (!isRecord(body) || !Array.isArray(body['rows']) || !Array.isArray(body['columns']))
+    return undefined;
+  const columns: unknown[] = body['columns'];
+  if (columns.length !== fleetColumns.length || fleetColumns.some((c, i) => columns[i] !== c))
+    return undefined;
+  return (body['rows'] as unknown[]).flatMap((row): FleetMachine[] => {
+    if (!Array.isArray(row)) return [];
+    const cells: readonly unknown[] = row;
+    const [id, name, type, location, serialNumber, status, lastReadingAt] = cells;
+    return isNumber(id) &&
+      isString(name) &&
+      isString(type) &&
+      isStringOrNull(location) &&
+      isStringOrNull(serialNumber) &&
+      isString(status) &&
+      isStringOrNull(lastReadingAt)
+      ? [{ id, name, type, location, serialNumber, status, lastReadingAt }]
+      : [];
+  });
+}
+
+/** The newer of two ISO times (either may be missing). */
+export function newerTime(a: string | null | undefined, b: string | null | undefined) {
+  if (!a) return b ?? null;
+  if (!b) return a;
+  return Date.parse(a) >= Date.parse(b) ? a : b;
+}
+
 const severityRank: Record<Severity, number> = { critical: 3, high: 2, medium: 1 };
 
 /** An alert that still wants attention: neither back to normal nor dealt with. */
@@ -366,11 +418,11 @@ export interface FleetFilter {
   search: string;
 }
 
-export function filterFleet(
-  fleet: readonly Equipment[],
+export function filterFleet<Machine extends Equipment>(
+  fleet: readonly Machine[],
   worst: ReadonlyMap<string, Severity>,
   filter: FleetFilter,
-): Equipment[] {
+): Machine[] {
   const search = filter.search.trim().toLowerCase();
   return fleet.filter((machine) => {
     const severity = worst.get(String(machine.id)) ?? 'none';

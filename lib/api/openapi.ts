@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with.
  * `tests/lib/api/openapi.test.ts` checks that every declared route and method is described.
  */
+import { fleetQuerySchema, fleetSchema } from './fleet.js';
 import { equipmentHistoryPageSchema, equipmentHistoryQuerySchema } from './historySchemas.js';
 import {
   silenceInputSchema,
@@ -84,7 +85,10 @@ const problemSchema = z
 
 const healthSchema = z
   .object({
-    status: z.enum(['healthy', 'unhealthy']),
+    status: z.enum(['healthy', 'degraded', 'unhealthy']).meta({
+      description:
+        '`degraded`: only Redis (a cache and coordinator) is down and the API keeps serving (200); `unhealthy`: MySQL or Cosmos DB is down (503).',
+    }),
     checks: z.record(
       z.string(),
       z.object({
@@ -277,11 +281,12 @@ export function buildOpenApiDocument(
     security: [],
     responses: {
       200: {
-        description: 'Every dependency is up.',
+        description:
+          'Serving: every dependency is up (`healthy`), or only Redis is down (`degraded`).',
         content: { 'application/json': { schema: healthSchema } },
       },
       503: {
-        description: 'A dependency is down.',
+        description: 'MySQL or Cosmos DB is down (`unhealthy`).',
         content: { 'application/json': { schema: healthSchema } },
       },
     },
@@ -335,6 +340,23 @@ export function buildOpenApiDocument(
     many: 'ServiceRecords',
   });
 
+  registry.registerPath({
+    method: 'get',
+    path: '/fleet',
+    operationId: 'getFleet',
+    tags: ['Equipment'],
+    summary: 'Every machine the caller may see, compact, with its latest reading time',
+    security: [{ bearer: [] }],
+    request: { query: fleetQuerySchema },
+    responses: {
+      200: {
+        description: 'The fleet, by id.',
+        content: { 'application/json': { schema: fleetSchema } },
+      },
+      400: problem('Bad filter.'),
+      ...authErrors,
+    },
+  });
   registry.registerPath({
     method: 'get',
     path: '/equipment/{id}/technicians',

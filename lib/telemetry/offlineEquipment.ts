@@ -46,31 +46,38 @@ export function offlineEquipment(
  * Sets a machine's status from `from` to `to`, only if it is still `from` (a person may have
  * changed it meanwhile) and, when `unchangedSince` (ISO) is given, nobody changed its status
  * since then; with a `StatusChanged` event by the pipeline in the same transaction. Returns
- * whether it changed: of two detectors doing the same, exactly one does.
+ * whether it changed: of two detectors doing the same, exactly one does. A change is
+ * `written` (the shared caches' record of it) after it commits and before this answers, as
+ * the API's writes are, so no read after it returns the old status.
  */
 export function changeEquipmentStatus(
   pool: Pool,
+  written: (id: number, version: number) => Promise<void>,
 ): (equipmentId: string, from: string, to: string, unchangedSince?: string) => Promise<boolean> {
-  return (equipmentId, from, to, unchangedSince) =>
-    inTransaction(pool, async (connection) => {
-      const id = Number(equipmentId);
+  return async (equipmentId, from, to, unchangedSince) => {
+    const id = Number(equipmentId);
+    const version = await inTransaction(pool, async (connection) => {
       const before = await equipmentTable.find(connection, id, true);
-      if (!before || before.status !== from) return false;
+      if (!before || before.status !== from) return undefined;
       if (unchangedSince !== undefined) {
         const [changed] = await connection.query<RowDataPacket[]>(
           `SELECT 1 FROM change_events WHERE aggregate = 'equipment' AND aggregate_id = ?
              AND event_type = 'StatusChanged' AND occurred_at >= ? LIMIT 1`,
           [id, new Date(unchangedSince)],
         );
-        if (changed.length) return false;
+        if (changed.length) return undefined;
       }
       await connection.query(
         'UPDATE equipment SET status = ?, version = version + 1 WHERE id = ?',
         [to, id],
       );
       const after = await equipmentTable.find(connection, id);
-      if (!after) return false;
+      if (!after) return undefined;
       await appendEvents(connection, equipmentEvents(pipelineActor, { before, after }));
-      return true;
+      return after.version;
     });
+    if (version === undefined) return false;
+    await written(id, version);
+    return true;
+  };
 }

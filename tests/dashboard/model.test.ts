@@ -8,6 +8,8 @@ import {
   AlertFeed,
   filterAlerts,
   filterFleet,
+  fleetFromAnswer,
+  newerTime,
   fleetCounts,
   isEquipment,
   isMe,
@@ -338,5 +340,52 @@ describe('the fleet and alert views', () => {
   it('accepts equipment only in the API’s shape', () => {
     expect(isEquipment(machine(1))).toBe(true);
     expect(isEquipment({ ...machine(1), id: '1' })).toBe(false);
+  });
+
+  it('reads the fleet answer’s rows by its columns, dropping rows of another shape', () => {
+    const columns = ['id', 'name', 'type', 'location', 'serialNumber', 'status', 'lastReadingAt'];
+    const at = '2026-11-30T08:03:00.000Z';
+    expect(
+      fleetFromAnswer({
+        columns,
+        rows: [
+          [1, 'Pump', 'pump', 'North', 'SN-1', 'Operational', at],
+          [2, 'Crusher', 'crusher', null, null, 'Offline', null],
+          ['3', 'Bad id', 'pump', null, null, 'Operational', null],
+          { id: 4 },
+        ],
+      }),
+    ).toEqual([
+      {
+        id: 1,
+        name: 'Pump',
+        type: 'pump',
+        location: 'North',
+        serialNumber: 'SN-1',
+        status: 'Operational',
+        lastReadingAt: at,
+      },
+      {
+        id: 2,
+        name: 'Crusher',
+        type: 'crusher',
+        location: null,
+        serialNumber: null,
+        status: 'Offline',
+        lastReadingAt: null,
+      },
+    ]);
+    // Columns in another order would put values in the wrong fields: refused whole.
+    expect(fleetFromAnswer({ columns: [...columns].reverse(), rows: [] })).toBeUndefined();
+    expect(fleetFromAnswer({ items: [] })).toBeUndefined();
+  });
+
+  it('takes the newer of the live and the read last reading', () => {
+    const early = '2026-11-30T08:03:00.000Z';
+    const late = '2026-11-30T08:03:41.512Z';
+    expect(newerTime(late, early)).toBe(late);
+    expect(newerTime(early, late)).toBe(late);
+    expect(newerTime(undefined, early)).toBe(early);
+    expect(newerTime(null, null)).toBeNull();
   });
 });

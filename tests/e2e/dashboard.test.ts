@@ -11,6 +11,7 @@ import { EventHubProducerClient } from '@azure/event-hubs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionIndexForKey } from '../../dev/eventhubs/partitionKey.js';
+import { onTestServer } from '../helpers/database.js';
 import { useDashboardStack } from '../helpers/dashboard.js';
 
 /** Bounded waits for what crosses the pipeline (a batch, a window, a delivery). */
@@ -457,4 +458,94 @@ describe('the live dashboard', () => {
     await page.context().close();
     expect(pageErrors).toEqual([]);
   }, 180_000);
+  it('shows the age of the last reading the fleet read gives, before any live message', async () => {
+    if (!producer) throw new Error('no producer');
+    // A machine new to the pipeline: its first reading is recorded at once (presenceRecorder).
+    const machine = await api(adminToken, 'POST', 'equipment', {
+      name: 'Fresh reader',
+      type: 'pump',
+      serialNumber: 'FRESH-READER-1',
+    });
+    const equipmentId = String(machine.id);
+    await producer.sendBatch(
+      [{ body: { equipmentId, timestamp: new Date().toISOString(), pressure: 41 } }],
+      { partitionKey: equipmentId },
+    );
+    // The pipeline records the reading's minute in its partition's presence document.
+    await expect
+      .poll(
+        async () => {
+          const fleet = await api(adminToken, 'GET', 'fleet');
+          return (fleet.rows as [number, ...unknown[]][]).find(([id]) => id === machine.id)?.[6];
+        },
+        { timeout: deliveryLimitMs, interval: 500 },
+      )
+      .toEqual(expect.any(String));
+    // A page opened now has had no live message of it: the age comes from the fleet read.
+    const page = await openDashboard(adminToken, '#/');
+    await page.fill('#fleet-filters input[name="search"]', 'FRESH-READER-1');
+    const row = page.locator(`li.machine[data-equipment-id="${equipmentId}"]`);
+    await row.waitFor();
+    expect(await row.locator('.last-reading').textContent()).toMatch(/^\d+ (s|min) ago$/);
+    await page.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('draws only a window of 10,000 machines, scrolls to the last one and filters them', async () => {
+    const machines = 10_000;
+    const before = (await api(adminToken, 'GET', 'fleet')).rows.length as number;
+    // Straight into MariaDB, as bench/ does (the API makes one at a time); the last one
+    // through the API, a write that makes every cached copy of the fleet out of date.
+    const bulk = Array.from({ length: machines - before - 1 }, (_, i) => [
+      `GRID-${i}`,
+      `Grid machine ${i}`,
+      'grid-loader',
+      `Grid site ${i % 20}`,
+      'Operational',
+    ]);
+    await onTestServer((c) =>
+      c.query('INSERT INTO ??.equipment (serial_number, name, type, location, status) VALUES ?', [
+        stack.databaseName,
+        bulk,
+      ]),
+    );
+    const last = await api(adminToken, 'POST', 'equipment', {
+      name: 'Zeta last machine',
+      type: 'grid-loader',
+      location: 'Grid site 0',
+      serialNumber: 'GRID-LAST',
+    });
+    const page = await openDashboard(adminToken, '#/');
+    await expect
+      .poll(() => page.locator('#fleet-total').textContent(), { timeout: 30_000, interval: 250 })
+      .toBe(`(${machines} machines)`);
+    // Only a window of rows is in the document: the viewport's worth and a margin.
+    const bounded = async () => {
+      const drawn = await page.locator('li.machine').count();
+      expect(drawn).toBeGreaterThan(0);
+      expect(drawn).toBeLessThan(60);
+    };
+    await bounded();
+    // Scrolled to the end, the last machine is drawn (and still only a window).
+    await page.locator('#fleet-scroll').evaluate((scroller) => {
+      scroller.scrollTop = scroller.scrollHeight;
+    });
+    const lastRow = page.locator(`li.machine[data-equipment-id="${last.id}"]`);
+    await lastRow.waitFor();
+    expect(await lastRow.isVisible()).toBe(true);
+    await bounded();
+    // Filters: one site of the bulk machines, then a search for the last one.
+    await page.selectOption('#fleet-filters select[name="site"]', 'Grid site 7');
+    expect(await page.locator('#fleet-shown').textContent()).toBe(
+      `${bulk.filter((row) => row[3] === 'Grid site 7').length} of ${machines} shown`,
+    );
+    await page.selectOption('#fleet-filters select[name="site"]', '');
+    await page.fill('#fleet-filters input[name="search"]', 'GRID-LAST');
+    await expect
+      .poll(() => page.locator('#fleet-shown').textContent())
+      .toBe(`1 of ${machines} shown`);
+    expect(await page.locator('li.machine a').first().textContent()).toContain('Zeta last machine');
+    await page.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });

@@ -3,18 +3,23 @@
  * bench/servers) over one MySQL database and the test run's Redis. A write through one is
  * what the other answers on its next read, for replace, create and delete; and reads really
  * come from the cache (a change made in MySQL behind the API's back is not seen until the
- * next write through the API).
+ * next write through the API). The fleet (`GET /api/fleet`, one cached list of every
+ * machine) is as current: a write through one process is in the other's next fleet read.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startScript, type RunningScript } from '../../dev/child.js';
 import { loadDevIssuer } from '../../dev/issuer.js';
+import { COSMOS_EMULATOR_KEY } from '../../lib/cosmos/client.js';
+import { useTestCosmos } from '../helpers/cosmos.js';
 import { useTestDatabase } from '../helpers/database.js';
 
 const db = useTestDatabase();
+// The fleet's reading times come from Cosmos DB: each host reaches the file's own database.
+const cosmos = useTestCosmos();
 const hosts: RunningScript[] = [];
 let issuerDir = '';
 let token = '';
@@ -22,8 +27,13 @@ let token = '';
 beforeAll(async () => {
   issuerDir = mkdtempSync(join(tmpdir(), 'sis-test-cache-issuer-'));
   token = await (await loadDevIssuer(issuerDir)).sign({ sub: 'admin-cache', roles: ['Admin'] });
+  writeFileSync(join(issuerDir, 'cosmos.pem'), cosmos.caCertPem);
   const env = {
     MYSQL_URL: db.url,
+    COSMOS__accountEndpoint: cosmos.endpoint,
+    COSMOS_KEY: COSMOS_EMULATOR_KEY,
+    COSMOS_CA_CERT_FILE: join(issuerDir, 'cosmos.pem'),
+    COSMOS_DATABASE: cosmos.databaseId,
     BENCH_ISSUER_DIR: issuerDir,
     REDIS_URL: inject('redisUrl'),
     REDIS_KEY_PREFIX: `cache-${randomBytes(4).toString('hex')}:`,
@@ -43,7 +53,13 @@ afterAll(async () => {
 interface Answer {
   status: number;
   etag: string | null;
-  body: { id?: number; version?: number; location?: string | null; name?: string };
+  body: {
+    id?: number;
+    version?: number;
+    location?: string | null;
+    name?: string;
+    rows?: [number, string, string, string | null, string | null, string, string | null][];
+  };
 }
 
 /** One request through host `index` as the admin. */
@@ -127,5 +143,56 @@ describe('the shared equipment cache, across two processes', () => {
         version: 2,
       });
     }
+  });
+});
+
+describe('the shared fleet cache, across two processes', () => {
+  /** Machine `id`'s fleet row (name, location, status) as host `index` answers it. */
+  async function fleetRow(index: number, id: number) {
+    const fleet = await api(index, 'GET', '/fleet');
+    expect(fleet.status).toBe(200);
+    const row = fleet.body.rows?.find(([rowId]) => rowId === id);
+    return row && { name: row[1], location: row[3], status: row[5] };
+  }
+
+  it('answers every fleet read after a write with that write, whichever process took it', async () => {
+    const created = await api(0, 'POST', '/equipment', { json: machine('Fleet 0') });
+    const id = created.body.id ?? 0;
+    // Both processes hold the fleet with it now, in memory and in Redis.
+    for (const index of [1, 0])
+      expect(await fleetRow(index, id)).toMatchObject({ location: 'Fleet 0' });
+    let etag = created.etag ?? '';
+    for (let round = 1; round <= 6; round++) {
+      const writer = round % 2;
+      const status = round % 3 === 0 ? 'Maintenance' : 'Operational';
+      const replaced = await api(writer, 'PUT', `/equipment/${id}`, {
+        json: { ...machine(`Fleet ${round}`), status },
+        ifMatch: etag,
+      });
+      expect(replaced.status).toBe(200);
+      etag = replaced.etag ?? '';
+      expect(await fleetRow(1 - writer, id)).toEqual({
+        name: 'Shared excavator',
+        location: `Fleet ${round}`,
+        status,
+      });
+    }
+    const added = await api(1, 'POST', '/equipment', { json: machine('Added') });
+    expect(await fleetRow(0, added.body.id ?? 0)).toMatchObject({ location: 'Added' });
+    expect((await api(0, 'DELETE', `/equipment/${id}`, { ifMatch: etag })).status).toBe(204);
+    expect(await fleetRow(1, id)).toBeUndefined();
+  });
+
+  it('serves the fleet from the cache, not from MySQL', async () => {
+    const created = await api(0, 'POST', '/equipment', { json: machine('Cached') });
+    const id = created.body.id ?? 0;
+    expect(await fleetRow(1, id)).toMatchObject({ name: 'Shared excavator' });
+    await db.pool.query('UPDATE equipment SET name = ? WHERE id = ?', ['Changed in MySQL', id]);
+    for (const index of [0, 1])
+      expect(await fleetRow(index, id)).toMatchObject({ name: 'Shared excavator' });
+    // Any equipment write through the API makes every copy of the fleet out of date.
+    await api(1, 'POST', '/equipment', { json: machine('Another') });
+    for (const index of [0, 1])
+      expect(await fleetRow(index, id)).toMatchObject({ name: 'Changed in MySQL' });
   });
 });

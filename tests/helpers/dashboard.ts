@@ -24,6 +24,8 @@ export const chromiumPath = '/usr/bin/chromium';
 export interface DashboardStack {
   host: RunningHost;
   dataDir: string;
+  /** The host's MariaDB database on the test server (for bulk rows the API cannot make). */
+  databaseName: string;
   issuer: DevIssuer;
   browser: Browser;
   /** Uncaught errors on any page opened through `open`. */
@@ -86,6 +88,7 @@ export function useDashboardStack(): DashboardStack {
     handle.dataDir = dataDir;
     databaseName = `sis_test_dashboard_${randomBytes(6).toString('hex')}`;
     const name = databaseName;
+    handle.databaseName = name;
     await onTestServer((c) =>
       c.query('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_bin', [name]),
     );
