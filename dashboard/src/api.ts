@@ -7,12 +7,10 @@ import {
   fleetFromAnswer,
   isAlert,
   isAlertComment,
-  isEquipment,
   isMe,
   statusFromTelemetry,
   type Alert,
   type AlertComment,
-  type Equipment,
   type EquipmentStatus,
   type FleetMachine,
   type Me,
@@ -155,15 +153,6 @@ export async function listFleet(): Promise<FleetMachine[]> {
   const fleet = fleetFromAnswer(await (await request('GET', 'fleet')).json());
   if (!fleet) throw new ApiError(500, 'The server sent a fleet of an unexpected shape.', null);
   return fleet;
-}
-
-export async function getMachine(equipmentId: string): Promise<Equipment> {
-  const body: unknown = await (
-    await request('GET', `equipment/${encodeURIComponent(equipmentId)}`)
-  ).json();
-  if (!isEquipment(body))
-    throw new ApiError(500, 'The server sent equipment of an unexpected shape.', null);
-  return body;
 }
 
 /** `GET /api/alerts/{id}/comments`, oldest first. */

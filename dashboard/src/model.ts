@@ -315,18 +315,6 @@ export interface Equipment {
   status: string;
 }
 
-export function isEquipment(value: unknown): value is Equipment {
-  return (
-    isRecord(value) &&
-    isNumber(value['id']) &&
-    isString(value['name']) &&
-    isString(value['type']) &&
-    isString(value['status']) &&
-    (value['serialNumber'] === null || isString(value['serialNumber'])) &&
-    (value['location'] === null || isString(value['location']))
-  );
-}
-
 /** A machine of `GET /api/fleet`, with the time of its latest reading (to the minute). */
 export interface FleetMachine extends Equipment {
   lastReadingAt: string | null;

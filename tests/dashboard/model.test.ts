@@ -11,7 +11,6 @@ import {
   fleetFromAnswer,
   newerTime,
   fleetCounts,
-  isEquipment,
   isMe,
   sortAlerts,
   worstAlerts,
@@ -335,11 +334,6 @@ describe('the fleet and alert views', () => {
     expect(filterAlerts(alerts, byId, { ...none, status: 'suppressed' })).toEqual([]);
     const muted = alert({ id: 'm', suppressed: { reason: 'maintenance' } as Alert['suppressed'] });
     expect(filterAlerts([muted], byId, { ...none, status: 'suppressed' })).toEqual([muted]);
-  });
-
-  it('accepts equipment only in the API’s shape', () => {
-    expect(isEquipment(machine(1))).toBe(true);
-    expect(isEquipment({ ...machine(1), id: '1' })).toBe(false);
   });
 
   it('reads the fleet answer’s rows by its columns, dropping rows of another shape', () => {
