@@ -175,6 +175,41 @@ describe('the dashboard with live messages', () => {
     await page.context().close();
   }, 120_000);
 
+  it('slots live alerts in above the reader without moving the row they read or the focus', async () => {
+    const page = await stack.open(aliceToken);
+    const own = mine[0]!;
+    const toUser = (envelope: object) => service.sendToUser('tech-alice', envelope);
+    const earlier = Array.from({ length: 12 }, () => alertOf(own, { severity: 'medium' }));
+    for (const alert of earlier) await toUser({ type: 'alert.raised', alert });
+    await settle(page, own, toUser);
+    // Newest first: the reader is halfway down the list, with the focus on one row's button.
+    const read = item(page, earlier[5]!.id);
+    await read.locator('button[data-action="acknowledged"]').focus();
+    await page.evaluate(
+      `window.scrollBy(0, document.querySelector('tr.alert[data-alert-id="${earlier[5]!.id}"]').getBoundingClientRect().top - 400)`,
+    );
+    const scrolledBefore = await page.evaluate<number>('window.scrollY');
+    expect(scrolledBefore).toBeGreaterThan(0);
+    const before = await read.boundingBox();
+
+    // Two alerts that sort above it (critical and high come before medium).
+    const critical = alertOf(own, { severity: 'critical' });
+    const high = alertOf(own, { severity: 'high' });
+    await toUser({ type: 'alert.raised', alert: critical });
+    await toUser({ type: 'alert.raised', alert: high });
+    await item(page, high.id).waitFor({ timeout: deliveryLimitMs });
+    await item(page, critical.id).waitFor({ timeout: deliveryLimitMs });
+    expect(await page.locator('tr.alert').first().getAttribute('data-alert-id')).toBe(critical.id);
+
+    // The page scrolled by what was added above, so the row stays put on screen.
+    expect((await read.boundingBox())?.y).toBeCloseTo(before?.y ?? Number.NaN, 0);
+    expect(await page.evaluate('window.scrollY')).toBeGreaterThan(scrolledBefore);
+    expect(await page.evaluate("document.activeElement?.closest('tr')?.dataset.alertId")).toBe(
+      earlier[5]!.id,
+    );
+    await page.context().close();
+  }, 120_000);
+
   it('gives admins the alerts group and technicians not', async () => {
     const admin = await stack.open(adminToken);
     const alice = await stack.open(aliceToken);
