@@ -774,9 +774,12 @@ function submitResolve(): void {
     details.serviceRecord = parsed.work;
   }
   setFormProblem('resolve-problem', undefined);
+  const submit = form.querySelector<HTMLButtonElement>('button[type="submit"]');
+  if (submit) submit.disabled = true;
   void act(alertId, 'resolved', details, (message) => {
     setFormProblem('resolve-problem', message);
   }).then((done) => {
+    if (submit) submit.disabled = false;
     if (done) byId('resolve-dialog', HTMLDialogElement).close();
   });
 }
