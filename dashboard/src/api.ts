@@ -14,6 +14,8 @@ import {
   type EquipmentStatus,
   type FleetMachine,
   type Me,
+  type ResolutionWork,
+  type SilenceRequest,
 } from './model.js';
 
 const tokenKey = 'sis.dashboard.token';
@@ -115,14 +117,34 @@ export async function getAlert(id: string): Promise<Alert> {
   return alert;
 }
 
-/** `PATCH /api/alerts/{id}` with `If-Match`: 412 when the alert changed since `etag`. */
+/** What goes with a status change: an acknowledgement's note, or a resolution's work. */
+export interface StatusDetails {
+  note?: string;
+  serviceRecord?: ResolutionWork;
+}
+
+/**
+ * `PATCH /api/alerts/{id}` with `If-Match`: 412 when the alert changed since `etag`. With
+ * `serviceRecord` (resolving only) the API writes the completed service record and links it
+ * to the alert as `serviceRecordId` in the same request (lib/api/alerts.ts).
+ */
 export async function changeAlertStatus(
   id: string,
   status: 'acknowledged' | 'resolved',
   etag: string,
-  note?: string,
+  details: StatusDetails = {},
 ): Promise<Alert> {
-  return patchAlert(id, note ? { status, note } : { status }, etag);
+  return patchAlert(id, { status, ...details }, etag);
+}
+
+/** `POST /api/silences`: 403 (its problem detail as the message) outside the user's rights. */
+export async function createSilence(silence: SilenceRequest): Promise<{ id: number }> {
+  const body = (await (await request('POST', 'silences', { body: silence })).json()) as {
+    id?: unknown;
+  };
+  if (typeof body.id !== 'number')
+    throw new ApiError(500, 'The server sent a silence of an unexpected shape.', null);
+  return { id: body.id };
 }
 
 /** `PATCH /api/alerts/{id}` `{ assignee }` (admins): a technician's id, or null to unassign. */

@@ -9,6 +9,7 @@ import { WebPubSubClient, WebPubSubJsonReliableProtocol } from '@azure/web-pubsu
 import {
   ApiError,
   changeAlertStatus,
+  createSilence,
   getAlert,
   getMe,
   addComment,
@@ -20,6 +21,7 @@ import {
   negotiate,
   storeToken,
   storedToken,
+  type StatusDetails,
 } from './api.js';
 import { renderEquipmentPage } from './equipmentPage.js';
 import {
@@ -29,6 +31,8 @@ import {
   newerTime,
   fleetCounts,
   parseLiveMessage,
+  resolutionWork,
+  silenceRequest,
   sortAlerts,
   worstAlerts,
   type Alert,
@@ -38,6 +42,8 @@ import {
   type EquipmentStatus,
   type FleetFilter,
   type Me,
+  type ResolutionFields,
+  type SilenceFields,
 } from './model.js';
 import { age, alertItem, alertRow, byId, el, formatTime, type AlertAction } from './view.js';
 
@@ -167,7 +173,7 @@ function renderAlerts(): void {
       : undefined;
   // Keep what the reader is looking at in place: note the first row on screen and where it
   // is, and scroll back to it after new rows slot in above it.
-  const anchor = [...table.querySelectorAll<HTMLElement>('tr')].find(
+  const anchor = [...table.querySelectorAll<HTMLElement>('tr[data-alert-id]')].find(
     (row) => row.getBoundingClientRect().bottom > 0,
   );
   const anchorId = anchor?.dataset['alertId'];
@@ -594,8 +600,17 @@ async function loadRoutedAlert(mine: number): Promise<void> {
   renderAlertDetail();
 }
 
-async function act(id: string, to: AlertAction, note?: string): Promise<void> {
-  if (busy.has(id)) return;
+/**
+ * Acknowledges or resolves alert `id` with a fresh-enough ETag; true once done. What went
+ * wrong goes to `onProblem` (the page's problem line, or the open form's).
+ */
+async function act(
+  id: string,
+  to: Exclude<AlertAction, 'silence'>,
+  details: StatusDetails = {},
+  onProblem: (message: string) => void = showProblem,
+): Promise<boolean> {
+  if (busy.has(id)) return false;
   busy.add(id);
   renderAlerts();
   const mine = session;
@@ -604,11 +619,16 @@ async function act(id: string, to: AlertAction, note?: string): Promise<void> {
     if (!alert?.etag) alert = await getAlert(id);
     for (let attempt = 0; ; attempt++) {
       try {
-        const changed = await changeAlertStatus(id, to, alert.etag ?? '*', note);
+        const changed = await changeAlertStatus(id, to, alert.etag ?? '*', details);
         if (mine === session) feed.applyRead(changed);
         showProblem(undefined);
-        announce(`Alert on ${machineName(changed.equipmentId)} is now ${changed.status}.`);
-        return;
+        announce(
+          `Alert on ${machineName(changed.equipmentId)} is now ${changed.status}` +
+            (typeof changed.serviceRecordId === 'number'
+              ? `, with service record #${changed.serviceRecordId}.`
+              : '.'),
+        );
+        return true;
       } catch (error) {
         // Changed since it was read (another window, another user): read it again and retry
         // once if the change still makes sense; otherwise show what happened.
@@ -616,14 +636,14 @@ async function act(id: string, to: AlertAction, note?: string): Promise<void> {
         alert = await getAlert(id);
         if (mine === session) feed.applyRead(alert);
         if (alert.status === to || alert.status === 'resolved') {
-          showProblem(`That alert was already ${alert.status} by someone else.`);
-          return;
+          onProblem(`That alert was already ${alert.status} by someone else.`);
+          return false;
         }
       }
     }
   } catch (error) {
     if (mine === session) {
-      showProblem(`Could not mark the alert ${to}: ${describe(error)}`);
+      onProblem(`Could not mark the alert ${to}: ${describe(error)}`);
       try {
         feed.applyRead(await getAlert(id));
       } catch {
@@ -634,6 +654,202 @@ async function act(id: string, to: AlertAction, note?: string): Promise<void> {
     busy.delete(id);
     if (mine === session) renderAlerts();
   }
+  return false;
+}
+
+/** The alert a form dialog is open for, and the button to give the focus back to. */
+let dialogFor: { alertId: string; action: AlertAction } | undefined;
+
+function setFormProblem(id: string, message: string | undefined): void {
+  const problem = byId(id);
+  problem.textContent = message ?? '';
+  problem.hidden = !message;
+}
+
+function openDialog(dialog: HTMLDialogElement, alertId: string, action: AlertAction): void {
+  dialogFor = { alertId, action };
+  dialog.showModal();
+}
+
+/**
+ * Where the focus goes once a form closes: the button that opened it, found again by its
+ * alert and action (rows are redrawn while the form is open), else the alert's first button.
+ */
+function restoreFocus(): void {
+  const opened = dialogFor;
+  dialogFor = undefined;
+  if (!opened) return;
+  const holders = [byId('alerts'), byId('alert-detail')];
+  for (const holder of holders) {
+    if (holder.offsetParent === null) continue; // its view is hidden
+    const alert = [...holder.querySelectorAll<HTMLElement>('[data-alert-id]')].find(
+      (node) => node.dataset['alertId'] === opened.alertId,
+    );
+    const button =
+      alert?.querySelector<HTMLButtonElement>(`button[data-action="${opened.action}"]`) ??
+      alert?.querySelector<HTMLButtonElement>('button') ??
+      alert?.querySelector<HTMLAnchorElement>('a');
+    if (button) {
+      button.focus();
+      return;
+    }
+  }
+}
+
+function alertLabel(alertId: string): string {
+  const alert = feed.get(alertId);
+  if (!alert) return alertId;
+  const site = siteOf(alert.equipmentId);
+  const severity = alert.severity.charAt(0).toUpperCase() + alert.severity.slice(1);
+  return `${severity} ${alert.metric} alert on ${machineName(alert.equipmentId)}${site ? ` (${site})` : ''}, raised ${formatTime(alert.raisedAt)}.`;
+}
+
+function openResolveForm(alertId: string): void {
+  const form = byId('resolve-form', HTMLFormElement);
+  form.reset();
+  byId('resolve-work', HTMLFieldSetElement).disabled = false;
+  setFormProblem('resolve-problem', undefined);
+  byId('resolve-about').textContent = alertLabel(alertId);
+  openDialog(byId('resolve-dialog', HTMLDialogElement), alertId, 'resolved');
+}
+
+function openSilenceForm(alertId: string): void {
+  const alert = feed.get(alertId);
+  if (!alert) return;
+  const form = byId('silence-form', HTMLFormElement);
+  form.reset();
+  setFormProblem('silence-problem', undefined);
+  byId('silence-about').textContent = alertLabel(alertId);
+  const machine = fleetById.get(alert.equipmentId);
+  const name = machineName(alert.equipmentId);
+  const metric = alert.metric === 'offline' ? undefined : alert.metric;
+  // Technicians may silence only their own machines (lib/api/silences.ts): wider scopes are
+  // for admins, so they are offered to admins alone.
+  const admin = me?.roles.includes('Admin') === true;
+  const choices: [string, string][] = [
+    ['alert', 'This alert only'],
+    ...(metric ? [['machine-metric', `${name}: every ${metric} alert`] as [string, string]] : []),
+    ['machine', `${name}: every alert`],
+    ...(admin && machine
+      ? ([
+          ['type', `Every ${machine.type} machine`],
+          ...(machine.location ? [['site', `Everything at ${machine.location}`]] : []),
+        ] as [string, string][])
+      : []),
+  ];
+  byId('silence-scope', HTMLSelectElement).replaceChildren(
+    ...choices.map(([value, text]) => el('option', { value }, text)),
+  );
+  followSilenceScope();
+  openDialog(byId('silence-dialog', HTMLDialogElement), alertId, 'silence');
+}
+
+/** "Until resolved" is for the alert alone; another scope needs an end. */
+function followSilenceScope(): void {
+  const scope = byId('silence-scope', HTMLSelectElement).value;
+  const duration = byId('silence-duration', HTMLSelectElement);
+  const untilResolved = duration.querySelector<HTMLOptionElement>('option[value="resolved"]');
+  if (!untilResolved) return;
+  untilResolved.disabled = scope !== 'alert';
+  if (untilResolved.disabled && duration.value === 'resolved') duration.value = '4';
+}
+
+function submitResolve(): void {
+  const alertId = dialogFor?.alertId;
+  if (!alertId) return;
+  const form = byId('resolve-form', HTMLFormElement);
+  const details: StatusDetails = {};
+  if (byId('resolve-record', HTMLInputElement).checked) {
+    const parsed = resolutionWork(
+      formValues<ResolutionFields>(form, { description: '', laborHours: '', serviceType: '' }),
+    );
+    if ('error' in parsed) {
+      setFormProblem('resolve-problem', parsed.error);
+      return;
+    }
+    details.serviceRecord = parsed.work;
+  }
+  setFormProblem('resolve-problem', undefined);
+  const submit = form.querySelector<HTMLButtonElement>('button[type="submit"]');
+  if (submit) submit.disabled = true;
+  void act(alertId, 'resolved', details, (message) => {
+    setFormProblem('resolve-problem', message);
+  }).then((done) => {
+    if (submit) submit.disabled = false;
+    if (done) byId('resolve-dialog', HTMLDialogElement).close();
+  });
+}
+
+function submitSilence(): void {
+  const alertId = dialogFor?.alertId;
+  const alert = alertId ? feed.get(alertId) : undefined;
+  if (!alertId || !alert) return;
+  const parsed = silenceRequest(
+    alert,
+    fleetById.get(alert.equipmentId),
+    formValues<SilenceFields>(byId('silence-form', HTMLFormElement), {
+      scope: '',
+      duration: '',
+      reason: '',
+    }),
+    new Date(),
+  );
+  if ('error' in parsed) {
+    setFormProblem('silence-problem', parsed.error);
+    return;
+  }
+  setFormProblem('silence-problem', undefined);
+  const submit = byId('silence-form').querySelector<HTMLButtonElement>('button[type="submit"]');
+  if (submit) submit.disabled = true;
+  const mine = session;
+  void (async () => {
+    try {
+      const silence = await createSilence(parsed.request);
+      if (mine !== session) return;
+      byId('silence-dialog', HTMLDialogElement).close();
+      announce(`Silence ${silence.id} created.`);
+      // A silence made from the alert mutes it at once: show that without waiting for a message.
+      feed.applyRead(await getAlert(alertId));
+      renderAlerts();
+    } catch (error) {
+      // The API's problem detail says why (a technician silencing a machine not theirs: 403).
+      if (mine === session)
+        setFormProblem(
+          'silence-problem',
+          error instanceof ApiError && error.status === 403
+            ? `Not allowed: ${describe(error)}`
+            : `Could not create the silence: ${describe(error)}`,
+        );
+    } finally {
+      if (submit) submit.disabled = false;
+    }
+  })();
+}
+
+function wireDialogs(): void {
+  for (const dialog of [
+    byId('resolve-dialog', HTMLDialogElement),
+    byId('silence-dialog', HTMLDialogElement),
+  ]) {
+    dialog.addEventListener('close', restoreFocus);
+    dialog.addEventListener('click', (event) => {
+      if (event.target instanceof HTMLElement && event.target.closest('[data-close]'))
+        dialog.close();
+    });
+  }
+  byId('resolve-record', HTMLInputElement).addEventListener('change', (event) => {
+    const checked = (event.target as HTMLInputElement).checked;
+    byId('resolve-work', HTMLFieldSetElement).disabled = !checked;
+  });
+  byId('resolve-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    submitResolve();
+  });
+  byId('silence-scope', HTMLSelectElement).addEventListener('change', followSilenceScope);
+  byId('silence-form', HTMLFormElement).addEventListener('submit', (event) => {
+    event.preventDefault();
+    submitSilence();
+  });
 }
 
 function wire(): void {
@@ -665,7 +881,10 @@ function wire(): void {
     if (!(target instanceof HTMLButtonElement)) return;
     const action = target.dataset['action'];
     const id = target.closest<HTMLElement>('[data-alert-id]')?.dataset['alertId'];
-    if (id && (action === 'acknowledged' || action === 'resolved')) void act(id, action);
+    if (!id) return;
+    if (action === 'acknowledged') void act(id, action);
+    else if (action === 'resolved') openResolveForm(id);
+    else if (action === 'silence') openSilenceForm(id);
   };
   byId('alerts').addEventListener('click', onAction);
   byId('alert-detail').addEventListener('click', onAction);
@@ -674,7 +893,7 @@ function wire(): void {
     event.preventDefault();
     const box = byId('acknowledge-note', HTMLTextAreaElement);
     if (route.view !== 'alert' || !box.value.trim()) return;
-    void act(route.id, 'acknowledged', box.value.trim()).then(() => {
+    void act(route.id, 'acknowledged', { note: box.value.trim() }).then(() => {
       box.value = '';
     });
   });
@@ -831,6 +1050,7 @@ function hasPlatformSignIn(): boolean {
 }
 
 wire();
+wireDialogs();
 showRoute(landingRoute());
 if (storedToken() || hasPlatformSignIn()) void signIn();
 else {

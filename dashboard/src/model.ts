@@ -514,3 +514,124 @@ export function isAlertComment(value: unknown): value is AlertComment {
     isString(value['text'])
   );
 }
+
+// ---------- resolving and silencing ----------
+
+/**
+ * The work recorded when resolving an alert: `serviceRecord` of `PATCH /api/alerts/{id}`
+ * (lib/api/schemas.ts `alertResolutionWorkSchema`), which the API stores once as a completed
+ * service record linked to the alert.
+ */
+export interface ResolutionWork {
+  description: string;
+  laborHours?: number;
+  serviceType?: string;
+}
+
+/** The resolve form's fields, as typed. */
+export interface ResolutionFields {
+  description: string;
+  laborHours: string;
+  serviceType: string;
+}
+
+/**
+ * The form's fields as the API's `serviceRecord`, or what is wrong with them (the same rules
+ * the API applies, said before the request rather than after it).
+ */
+export function resolutionWork(
+  fields: ResolutionFields,
+): { work: ResolutionWork } | { error: string } {
+  const description = fields.description.trim();
+  if (!description) return { error: 'Describe the service done.' };
+  if (description.length > 4000) return { error: 'The description is at most 4000 characters.' };
+  const work: ResolutionWork = { description };
+  const hours = fields.laborHours.trim();
+  if (hours) {
+    if (!/^\d{1,4}(\.\d{1,2})?$/.test(hours))
+      return { error: 'Labour hours: a number from 0 to 9999.99, at most two decimals.' };
+    work.laborHours = Number(hours);
+  }
+  const serviceType = fields.serviceType.trim();
+  if (serviceType) work.serviceType = serviceType;
+  return { work };
+}
+
+/** What a silence made from an alert holds: the alert alone, or its machine or wider. */
+export type SilenceScopeChoice = 'alert' | 'machine-metric' | 'machine' | 'type' | 'site';
+
+/** The silence form's fields, as chosen. */
+export interface SilenceFields {
+  scope: string;
+  /** Hours, or 'resolved': until the alert is resolved (the alert scope only). */
+  duration: string;
+  reason: string;
+}
+
+/** The body of `POST /api/silences` (lib/api/silences.ts `silenceInputSchema`). */
+export interface SilenceRequest {
+  alertId?: string;
+  equipmentId?: number;
+  equipmentType?: string;
+  location?: string;
+  metric?: Exclude<Metric, 'offline'>;
+  endsAt?: string;
+  reason: string;
+}
+
+const silenceScopes: readonly string[] = allOf<SilenceScopeChoice>()([
+  'alert',
+  'machine-metric',
+  'machine',
+  'type',
+  'site',
+]);
+
+/** The longest a silence may last, in hours (the API allows a year; the form offers a week). */
+const longestSilenceHours = 24 * 7;
+
+/**
+ * The silence form as a `POST /api/silences` body for `alert` on `machine` (its type and
+ * site), or what is wrong with it. `now` is when the silence starts.
+ */
+export function silenceRequest(
+  alert: Pick<Alert, 'id' | 'equipmentId' | 'metric'>,
+  machine: Pick<Equipment, 'type' | 'location'> | undefined,
+  fields: SilenceFields,
+  now: Date,
+): { request: SilenceRequest } | { error: string } {
+  const reason = fields.reason.trim();
+  if (!reason) return { error: 'Give a reason for the silence.' };
+  if (reason.length > 500) return { error: 'The reason is at most 500 characters.' };
+  if (!silenceScopes.includes(fields.scope)) return { error: 'Choose what to silence.' };
+  const scope = fields.scope as SilenceScopeChoice;
+  let endsAt: string | undefined;
+  if (fields.duration === 'resolved') {
+    if (scope !== 'alert')
+      return { error: 'Only a silence of this alert alone can last until it is resolved.' };
+  } else {
+    const hours = Number(fields.duration);
+    if (!Number.isFinite(hours) || hours <= 0 || hours > longestSilenceHours)
+      return { error: 'Choose how long the silence lasts.' };
+    endsAt = new Date(now.getTime() + hours * 3_600_000).toISOString();
+  }
+  const base = endsAt === undefined ? { reason } : { reason, endsAt };
+  if (scope === 'alert') return { request: { ...base, alertId: alert.id } };
+  if (scope === 'type' || scope === 'site') {
+    if (!machine) return { error: 'The machine’s type and site are not loaded yet.' };
+    if (scope === 'site' && !machine.location) return { error: 'The machine has no site.' };
+    return {
+      request:
+        scope === 'type'
+          ? { ...base, equipmentType: machine.type }
+          : { ...base, location: machine.location ?? '' },
+    };
+  }
+  const equipmentId = Number(alert.equipmentId);
+  if (!Number.isInteger(equipmentId) || equipmentId <= 0)
+    return { error: 'This machine is not in the equipment registry.' };
+  if (scope === 'machine') return { request: { ...base, equipmentId } };
+  if (alert.metric === 'offline')
+    return { error: 'An offline alert has no metric: silence the alert or the machine.' };
+  return { request: { ...base, equipmentId, metric: alert.metric } };
+}

@@ -80,7 +80,8 @@ function statusText(alert: Alert): string {
   return alert.flapCount ? `open, reopened ${alert.flapCount}×` : 'open';
 }
 
-export type AlertAction = 'acknowledged' | 'resolved';
+/** A button's `data-action`: acknowledge at once; resolve and silence open their forms. */
+export type AlertAction = 'acknowledged' | 'resolved' | 'silence';
 
 /** One alert in full: severity, machine, window, breached metric, and its actions. */
 export function alertItem(alert: Alert, busy: boolean, machine: string): HTMLElement {
@@ -143,7 +144,7 @@ function breachText(alert: Alert): string {
     : `${metricNames[breach.metric]} mean ${figure(breach.mean)} ${breach.unit} ${breach.comparison} ${figure(breach.threshold)} ${breach.unit}`;
 }
 
-/** The alert's buttons: acknowledge while nobody has, resolve until resolved. */
+/** The alert's buttons: acknowledge while nobody has, resolve and silence until resolved. */
 function alertActions(alert: Alert, busy: boolean, label: string): HTMLElement {
   const actions = el('div', { class: 'actions' });
   if (alert.status === 'open' || (alert.status === 'cleared' && !alert.acknowledgedAt)) {
@@ -169,7 +170,17 @@ function alertActions(alert: Alert, busy: boolean, label: string): HTMLElement {
           'data-action': 'resolved',
           'aria-label': `Resolve alert for ${label}`,
         },
-        'Resolve',
+        'Resolve…',
+      ),
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          'data-action': 'silence',
+          'aria-label': `Silence alert for ${label}`,
+        },
+        'Silence…',
       ),
     );
   }
@@ -189,10 +200,15 @@ export function alertRow(alert: Alert, busy: boolean, machine: string, site: str
       'data-severity': alert.severity,
       'data-status': alert.status,
     },
-    el('td', {}, el('span', { class: 'badge', 'data-severity': alert.severity }, alert.severity)),
+    // data-label names each cell where the phone layout shows rows as cards (style.css).
     el(
       'td',
-      {},
+      { 'data-label': 'Severity' },
+      el('span', { class: 'badge', 'data-severity': alert.severity }, alert.severity),
+    ),
+    el(
+      'td',
+      { 'data-label': 'Machine', class: 'machine-cell' },
       el(
         'a',
         { href: `#/alerts/${encodeURIComponent(alert.id)}`, class: 'equipment-name' },
@@ -200,16 +216,20 @@ export function alertRow(alert: Alert, busy: boolean, machine: string, site: str
       ),
       el('span', { class: 'site' }, site),
     ),
-    el('td', {}, metricNames[alert.metric]),
-    el('td', { class: 'breach' }, breachText(alert)),
+    el('td', { 'data-label': 'Metric' }, metricNames[alert.metric]),
+    el('td', { class: 'breach', 'data-label': 'Breach' }, breachText(alert)),
     el(
       'td',
-      { class: 'alert-status' },
+      { class: 'alert-status', 'data-label': 'Status' },
       statusText(alert),
       muted ? el('span', { class: 'muted-label' }, ` · ${muted}`) : null,
     ),
-    el('td', {}, el('time', { datetime: alert.raisedAt }, formatTime(alert.raisedAt))),
-    el('td', {}, alertActions(alert, busy, `${machine} ${alert.metric}`)),
+    el(
+      'td',
+      { 'data-label': 'Raised' },
+      el('time', { datetime: alert.raisedAt }, formatTime(alert.raisedAt)),
+    ),
+    el('td', { class: 'actions-cell' }, alertActions(alert, busy, `${machine} ${alert.metric}`)),
   );
 }
 

@@ -17,6 +17,8 @@ import {
   type Equipment,
   mutedLabel,
   parseLiveMessage,
+  resolutionWork,
+  silenceRequest,
   statusFromTelemetry,
   type Alert,
 } from '../../dashboard/src/model.js';
@@ -381,5 +383,108 @@ describe('the fleet and alert views', () => {
     expect(newerTime(early, late)).toBe(late);
     expect(newerTime(undefined, early)).toBe(early);
     expect(newerTime(null, null)).toBeNull();
+  });
+});
+
+describe('the resolve form', () => {
+  const fields = { description: ' Replaced the coolant pump ', laborHours: '', serviceType: '' };
+
+  it('sends the work done, trimmed, with hours and type only when given', () => {
+    expect(resolutionWork(fields)).toEqual({ work: { description: 'Replaced the coolant pump' } });
+    expect(resolutionWork({ ...fields, laborHours: '1.25', serviceType: 'emergency' })).toEqual({
+      work: {
+        description: 'Replaced the coolant pump',
+        laborHours: 1.25,
+        serviceType: 'emergency',
+      },
+    });
+    expect(resolutionWork({ ...fields, laborHours: '0' })).toEqual({
+      work: { description: 'Replaced the coolant pump', laborHours: 0 },
+    });
+  });
+
+  it.each([
+    [{ ...fields, description: '   ' }, /Describe/],
+    [{ ...fields, description: 'x'.repeat(4001) }, /4000/],
+    [{ ...fields, laborHours: '-1' }, /Labour hours/],
+    [{ ...fields, laborHours: '1.234' }, /two decimals/],
+    [{ ...fields, laborHours: '10000' }, /9999.99/],
+    [{ ...fields, laborHours: 'two' }, /Labour hours/],
+  ])('refuses %j with a message', (input, message) => {
+    const parsed = resolutionWork(input);
+    expect('error' in parsed && parsed.error).toMatch(message);
+  });
+});
+
+describe('the silence form', () => {
+  const now = new Date('2026-11-30T10:00:00.000Z');
+  const hot = alert({ id: '7:temperature:x', equipmentId: '7', metric: 'temperature' });
+  const machine: Pick<Equipment, 'type' | 'location'> = { type: 'pump', location: 'Depot' };
+  const form = (scope: string, duration: string, reason = ' Recalibrating ') => ({
+    scope,
+    duration,
+    reason,
+  });
+
+  it('holds the alert alone until it is resolved, or for a while', () => {
+    expect(silenceRequest(hot, machine, form('alert', 'resolved'), now)).toEqual({
+      request: { alertId: '7:temperature:x', reason: 'Recalibrating' },
+    });
+    expect(silenceRequest(hot, machine, form('alert', '4'), now)).toEqual({
+      request: {
+        alertId: '7:temperature:x',
+        reason: 'Recalibrating',
+        endsAt: '2026-11-30T14:00:00.000Z',
+      },
+    });
+  });
+
+  it('silences the machine (one metric or all), its type or its site for a while', () => {
+    expect(silenceRequest(hot, machine, form('machine-metric', '1'), now)).toEqual({
+      request: {
+        equipmentId: 7,
+        metric: 'temperature',
+        reason: 'Recalibrating',
+        endsAt: '2026-11-30T11:00:00.000Z',
+      },
+    });
+    const endsAt = '2026-12-07T10:00:00.000Z';
+    expect(silenceRequest(hot, machine, form('machine', '168'), now)).toEqual({
+      request: { equipmentId: 7, reason: 'Recalibrating', endsAt },
+    });
+    expect(silenceRequest(hot, machine, form('type', '168'), now)).toEqual({
+      request: { equipmentType: 'pump', reason: 'Recalibrating', endsAt },
+    });
+    expect(silenceRequest(hot, machine, form('site', '168'), now)).toEqual({
+      request: { location: 'Depot', reason: 'Recalibrating', endsAt },
+    });
+  });
+
+  it.each([
+    ['no reason', hot, machine, form('alert', 'resolved', '  '), /reason/],
+    ['a long reason', hot, machine, form('alert', '1', 'x'.repeat(501)), /500/],
+    ['an unknown scope', hot, machine, form('fleet', '1'), /what to silence/],
+    ['no end for a wider scope', hot, machine, form('machine', 'resolved'), /alone/],
+    ['no duration', hot, machine, form('machine', ''), /how long/],
+    ['over a week', hot, machine, form('machine', '169'), /how long/],
+    ['a site the machine lacks', hot, { ...machine, location: null }, form('site', '1'), /site/],
+    ['the type before the fleet loads', hot, undefined, form('type', '1'), /not loaded/],
+    [
+      'a metric of an offline alert',
+      alert({ metric: 'offline' }),
+      machine,
+      form('machine-metric', '1'),
+      /offline/,
+    ],
+    [
+      'a machine outside the registry',
+      alert({ equipmentId: 'sim-3' }),
+      machine,
+      form('machine', '1'),
+      /registry/,
+    ],
+  ])('refuses %s with a message', (_, which, known, input, message) => {
+    const parsed = silenceRequest(which, known, input, now);
+    expect('error' in parsed && parsed.error).toMatch(message);
   });
 });

@@ -107,6 +107,50 @@ async function choose(): Promise<Chosen> {
   return chosen;
 }
 
+/**
+ * Run in the page (as source: this project's Node typecheck has no DOM): what the alerts view
+ * looks like at phone size. Elements wider than their box, severity badges that take more
+ * than one line, machine names broken inside a word (a line narrower than the name's longest
+ * word), the first card's width and its badge's height, and the status cell's label.
+ */
+const phoneLayoutCheck = `(() => {
+  const overflowing = [
+    document.documentElement,
+    ...document.querySelectorAll('#view-alerts, #view-alerts .table-scroll, tr.alert'),
+  ]
+    .filter((e) => e.scrollWidth > e.clientWidth)
+    .map((e) => e.id || e.className || e.tagName);
+  const brokenBadges = [...document.querySelectorAll('tr.alert .badge')].filter(
+    (badge) => badge.getClientRects().length !== 1,
+  ).length;
+  const brokenNames = [...document.querySelectorAll('tr.alert .equipment-name')]
+    .filter((name) => {
+      const longest = Math.max(
+        ...(name.textContent || '').split(/\\s+/).map((word) => {
+          const probe = document.createElement('span');
+          probe.textContent = word;
+          probe.style.whiteSpace = 'nowrap';
+          name.append(probe);
+          const width = probe.getBoundingClientRect().width;
+          probe.remove();
+          return width;
+        }),
+      );
+      return [...name.getClientRects()].some((line) => line.width < longest - 1);
+    })
+    .map((name) => name.textContent);
+  const firstBadge = document.querySelector('tr.alert .badge');
+  const status = document.querySelector('tr.alert td[data-label="Status"]');
+  return {
+    overflowing,
+    brokenBadges,
+    brokenNames,
+    badgeHeight: firstBadge ? firstBadge.getBoundingClientRect().height : 0,
+    cardWidth: document.querySelector('tr.alert')?.getBoundingClientRect().width ?? 0,
+    statusLabel: status ? getComputedStyle(status, '::before').content : '',
+  };
+})()`;
+
 /** axe-core's serious and critical findings on what the page shows now (none expected). */
 async function seriousViolations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page }).analyze();
@@ -254,18 +298,39 @@ describe('the live dashboard', () => {
     const stored = await api(adminToken, 'GET', `alerts/${encodeURIComponent(id ?? '')}`);
     expect(stored).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'tech-alice' });
 
-    // Resolve from the admin's page.
+    // Resolve from the admin's page, recording the service done: the form refuses an empty
+    // description, then the API stores the record and links it to the resolved alert.
     await admin
       .locator(alertSelector(own, hers.windowStart))
       .locator('button[data-action="resolved"]')
       .click();
+    const resolveForm = admin.locator('#resolve-dialog');
+    await resolveForm.waitFor();
+    await admin.click('#resolve-form button[type="submit"]');
+    expect(await admin.locator('#resolve-problem').textContent()).toMatch(/Describe/);
+    await admin.fill('#resolve-description', 'Replaced the coolant pump.');
+    await admin.fill('#resolve-hours', '1.5');
+    await admin.selectOption('#resolve-type', 'emergency');
+    await admin.click('#resolve-form button[type="submit"]');
+    await resolveForm.waitFor({ state: 'hidden' });
     await alice.waitForSelector(`${alertSelector(own, hers.windowStart)}[data-status="resolved"]`, {
       timeout: deliveryLimitMs,
     });
-    expect(await api(adminToken, 'GET', `alerts/${encodeURIComponent(id ?? '')}`)).toMatchObject({
-      status: 'resolved',
-      resolvedBy: 'dashboard-admin',
+    const resolved = await api(adminToken, 'GET', `alerts/${encodeURIComponent(id ?? '')}`);
+    expect(resolved).toMatchObject({ status: 'resolved', resolvedBy: 'dashboard-admin' });
+    expect(resolved.serviceRecordId).toEqual(expect.any(Number));
+    expect(
+      await api(adminToken, 'GET', `service-records/${resolved.serviceRecordId}`),
+    ).toMatchObject({
+      equipmentId: Number(own),
+      alertId: id,
+      status: 'completed',
+      serviceType: 'emergency',
+      description: 'Replaced the coolant pump.',
+      laborHours: 1.5,
     });
+    // The focus is back on the row that opened the form (its Resolve button is gone).
+    expect(await admin.evaluate("document.activeElement?.closest('tr')?.dataset.alertId")).toBe(id);
     expect(await alice.locator(`tr.alert[data-equipment-id="${theirs}"]`).count()).toBe(0);
     await admin.context().close();
     await alice.context().close();
@@ -328,6 +393,9 @@ describe('the live dashboard', () => {
       if (response.request().method() === 'PATCH') statuses.push(response.status());
     });
     await page.locator(selector).locator('button[data-action="resolved"]').click();
+    // Resolved without a service record (a false alarm, say).
+    await page.uncheck('#resolve-record');
+    await page.click('#resolve-form button[type="submit"]');
     await page.waitForSelector(`${selector}[data-status="resolved"]`, {
       timeout: deliveryLimitMs,
     });
@@ -341,6 +409,85 @@ describe('the live dashboard', () => {
       resolvedBy: 'tech-alice',
     });
     expect(await page.locator('#problem').isHidden()).toBe(true);
+    expect(
+      (await api(adminToken, 'GET', `alerts/${encodeURIComponent(id)}`)).serviceRecordId,
+    ).toBeUndefined();
+    await page.context().close();
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
+
+  it('shows alerts as cards on a phone, and silences one from the table by keyboard', async () => {
+    const { id } = await openAlert();
+    const page = await openDashboard(adminToken, '#/alerts');
+    const row = page.locator(`tr.alert[data-alert-id="${id}"]`);
+    await row.waitFor({ timeout: 30_000 });
+
+    // 390 px wide: nothing scrolls sideways, and no word breaks letter by letter.
+    const layout = await page.evaluate<{
+      overflowing: string[];
+      brokenBadges: number;
+      brokenNames: string[];
+      badgeHeight: number;
+      cardWidth: number;
+      statusLabel: string;
+    }>(phoneLayoutCheck);
+    expect(layout.overflowing).toEqual([]);
+    expect(layout.brokenBadges).toBe(0);
+    expect(layout.brokenNames).toEqual([]);
+    // A card spans the view (not a 7-column row squeezed into it).
+    expect(layout.cardWidth).toBeGreaterThan(300);
+    expect(layout.badgeHeight).toBeLessThan(30);
+    expect(layout.statusLabel).toBe('"Status: "');
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // Silence it by keyboard: the form opens on Enter, refuses a missing reason, and the
+    // silence is created until the alert is resolved.
+    await row.locator('button[data-action="silence"]').focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('#silence-dialog');
+    await dialog.waitFor();
+    expect(await page.evaluate("document.activeElement?.closest('dialog')?.id")).toBe(
+      'silence-dialog',
+    );
+    expect(await seriousViolations(page)).toEqual([]);
+    // Until resolved is for the alert alone; the machine needs an end.
+    // The form fits the phone's screen too.
+    expect(
+      await page.evaluate(
+        "[...document.querySelectorAll('#silence-dialog, #silence-dialog *')].filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.id || e.tagName)",
+      ),
+    ).toEqual([]);
+    await page.selectOption('#silence-scope', 'machine');
+    expect(await page.locator('#silence-duration').inputValue()).toBe('4');
+    await page.selectOption('#silence-scope', 'alert');
+    await page.selectOption('#silence-duration', 'resolved');
+    await page.click('#silence-form button[type="submit"]');
+    expect(await page.locator('#silence-problem').textContent()).toMatch(/reason/);
+    await page.fill('#silence-reason', 'Sensor being replaced');
+    await page.click('#silence-form button[type="submit"]');
+    await dialog.waitFor({ state: 'hidden' });
+    const silences = await api(
+      adminToken,
+      'GET',
+      `silences?alertId=${encodeURIComponent(id)}&state=active`,
+    );
+    expect(silences.items).toMatchObject([
+      { alertId: id, endsAt: null, reason: 'Sensor being replaced', createdBy: 'dashboard-admin' },
+    ]);
+    // The row says it is muted, naming the silence, and the focus is back on its button.
+    await expect
+      .poll(() => row.locator('.muted-label').textContent(), { timeout: 30_000, interval: 250 })
+      .toContain(`silence ${silences.items[0].id}`);
+    expect(await page.evaluate('document.activeElement?.dataset.action')).toBe('silence');
+
+    // Escape closes the form without creating anything.
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(
+      (await api(adminToken, 'GET', `silences?alertId=${encodeURIComponent(id)}`)).items,
+    ).toHaveLength(1);
     await page.context().close();
     expect(pageErrors).toEqual([]);
   }, 180_000);

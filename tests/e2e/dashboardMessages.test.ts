@@ -3,7 +3,9 @@
  * real local host: envelopes are sent here through the host's Web PubSub stand-in with the
  * service SDK, to the groups and users the real `/api/negotiate` put the page in. Repeats
  * (the same alert by group and by user id) and stale versions are dropped, server text is
- * shown as text, and nothing outside the user's equipment is shown.
+ * shown as text, and nothing outside the user's equipment is shown. New alerts slot in without
+ * moving what the reader is looking at; and a technician silences a machine of theirs from a
+ * row (the alerts here need not be in the store: a machine's silence names the machine).
  */
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import type { Page } from 'playwright-core';
@@ -175,6 +177,41 @@ describe('the dashboard with live messages', () => {
     await page.context().close();
   }, 120_000);
 
+  it('slots live alerts in above the reader without moving the row they read or the focus', async () => {
+    const page = await stack.open(aliceToken);
+    const own = mine[0]!;
+    const toUser = (envelope: object) => service.sendToUser('tech-alice', envelope);
+    const earlier = Array.from({ length: 12 }, () => alertOf(own, { severity: 'medium' }));
+    for (const alert of earlier) await toUser({ type: 'alert.raised', alert });
+    await settle(page, own, toUser);
+    // Newest first: the reader is halfway down the list, with the focus on one row's button.
+    const read = item(page, earlier[5]!.id);
+    await read.locator('button[data-action="acknowledged"]').focus();
+    await page.evaluate(
+      `window.scrollBy(0, document.querySelector('tr.alert[data-alert-id="${earlier[5]!.id}"]').getBoundingClientRect().top - 400)`,
+    );
+    const scrolledBefore = await page.evaluate<number>('window.scrollY');
+    expect(scrolledBefore).toBeGreaterThan(0);
+    const before = await read.boundingBox();
+
+    // Two alerts that sort above it (critical and high come before medium).
+    const critical = alertOf(own, { severity: 'critical' });
+    const high = alertOf(own, { severity: 'high' });
+    await toUser({ type: 'alert.raised', alert: critical });
+    await toUser({ type: 'alert.raised', alert: high });
+    await item(page, high.id).waitFor({ timeout: deliveryLimitMs });
+    await item(page, critical.id).waitFor({ timeout: deliveryLimitMs });
+    expect(await page.locator('tr.alert').first().getAttribute('data-alert-id')).toBe(critical.id);
+
+    // The page scrolled by what was added above, so the row stays put on screen.
+    expect((await read.boundingBox())?.y).toBeCloseTo(before?.y ?? Number.NaN, 0);
+    expect(await page.evaluate('window.scrollY')).toBeGreaterThan(scrolledBefore);
+    expect(await page.evaluate("document.activeElement?.closest('tr')?.dataset.alertId")).toBe(
+      earlier[5]!.id,
+    );
+    await page.context().close();
+  }, 120_000);
+
   it('gives admins the alerts group and technicians not', async () => {
     const admin = await stack.open(adminToken);
     const alice = await stack.open(aliceToken);
@@ -186,6 +223,68 @@ describe('the dashboard with live messages', () => {
     expect(await item(alice, alert.id).count()).toBe(0);
     await admin.context().close();
     await alice.context().close();
+    expect(stack.pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('lets a technician silence their machine from the table, and shows the 403 for one no longer theirs', async () => {
+    const me = await stack.api(aliceToken, 'GET', 'me');
+    const page = await stack.open(aliceToken);
+    const [kept, lost] = [mine[1]!, mine[2]!];
+    const toUser = (envelope: object) => service.sendToUser('tech-alice', envelope);
+    const onKept = alertOf(kept);
+    const onLost = alertOf(lost);
+    await toUser({ type: 'alert.raised', alert: onKept });
+    await toUser({ type: 'alert.raised', alert: onLost });
+    await item(page, onLost.id).waitFor({ timeout: deliveryLimitMs });
+
+    const silence = async (alertId: string, scope: string) => {
+      await item(page, alertId).locator('button[data-action="silence"]').click();
+      await page.locator('#silence-dialog').waitFor();
+      // Hers to silence: the alert or her machine; a type or a site is for admins.
+      expect(await page.locator('#silence-scope option').evaluateAll((o) => o.length)).toBe(3);
+      await page.selectOption('#silence-scope', scope);
+      await page.selectOption('#silence-duration', '1');
+      await page.fill('#silence-reason', 'Recalibrating the sensor');
+      await page.click('#silence-form button[type="submit"]');
+    };
+
+    // Her machine, for its temperature alerts, for an hour.
+    await silence(onKept.id, 'machine-metric');
+    await page.locator('#silence-dialog').waitFor({ state: 'hidden' });
+    const created = await stack.api(adminToken, 'GET', `silences?equipmentId=${kept}&state=active`);
+    expect(created.items).toMatchObject([
+      {
+        scope: 'equipment',
+        equipmentId: Number(kept),
+        metric: 'temperature',
+        alertId: null,
+        reason: 'Recalibrating the sensor',
+        createdBy: 'tech-alice',
+      },
+    ]);
+    // An hour from when the page sent it (the server starts it on arrival, a moment later).
+    const lasts = Date.parse(created.items[0].endsAt) - Date.parse(created.items[0].startsAt);
+    expect(lasts).toBeGreaterThan(55 * 60_000);
+    expect(lasts).toBeLessThanOrEqual(60 * 60_000);
+
+    // The other machine is taken off her while her page is open: the API refuses, and the
+    // form says why in the API's words.
+    await stack.api(adminToken, 'DELETE', `equipment/${lost}/technicians/${me.technicianId}`);
+    try {
+      await silence(onLost.id, 'machine');
+      const problem = page.locator('#silence-problem');
+      await problem.waitFor();
+      expect(await problem.textContent()).toBe(
+        `Not allowed: Technicians may silence only equipment assigned to them; equipment ${lost} is not.`,
+      );
+      expect(await page.locator('#silence-dialog').isVisible()).toBe(true);
+      expect(
+        (await stack.api(adminToken, 'GET', `silences?equipmentId=${lost}`)).items,
+      ).toHaveLength(0);
+    } finally {
+      await stack.api(adminToken, 'PUT', `equipment/${lost}/technicians/${me.technicianId}`);
+    }
+    await page.context().close();
     expect(stack.pageErrors).toEqual([]);
   }, 120_000);
 });
