@@ -226,6 +226,7 @@ export interface AlertFilter {
   equipmentId?: string | undefined;
   severity?: string | undefined;
   status?: string | undefined;
+  metric?: string | undefined;
   since?: string | undefined;
   /** Only these equipment (a technician's assignments)... */
   equipmentIds?: readonly string[] | undefined;
@@ -249,6 +250,7 @@ export async function listAlerts(
   equal('equipmentId', filter.equipmentId);
   equal('severity', filter.severity);
   equal('status', filter.status);
+  equal('metric', filter.metric);
   if (filter.since !== undefined) {
     conditions.push('c.raisedAt >= @since');
     parameters.push({ name: '@since', value: new Date(filter.since).toISOString() });

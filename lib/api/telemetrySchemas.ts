@@ -30,6 +30,10 @@ export const alertQuerySchema = pageQuerySchema
     equipmentId: telemetryEquipmentId.optional(),
     severity: z.enum(severities).optional(),
     status: z.enum(alertStatuses).optional(),
+    metric: z
+      .enum([...metricNames, 'offline'])
+      .optional()
+      .meta({ description: 'Alerts on this metric; `offline` for machines that went quiet.' }),
     since: isoDateTime.optional().meta({ description: 'Alerts raised at or after this time.' }),
   })
   .strict();

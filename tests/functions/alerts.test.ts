@@ -149,7 +149,7 @@ describe('GET /api/alerts', () => {
     });
   });
 
-  it('filters by equipmentId, severity, status and since', async () => {
+  it('filters by equipmentId, severity, status, metric and since', async () => {
     const ids = async (query: string) => {
       const result = await get(`/api/alerts?${query}`);
       expect(result.status, result.text).toBe(200);
@@ -162,6 +162,9 @@ describe('GET /api/alerts', () => {
     expect(await ids('severity=medium')).toEqual([listed.e3Temperature, listed.e2Pressure]);
     expect(await ids('status=open')).toEqual(listOrder);
     expect(await ids('status=resolved')).toEqual([]);
+    expect(await ids('metric=pressure')).toEqual([listed.e1Pressure, listed.e2Pressure]);
+    expect(await ids('metric=vibration&equipmentId=2')).toEqual([listed.e2Vibration]);
+    expect(await ids('metric=offline')).toEqual([]);
     // since: raised at or after.
     expect(await ids(`since=${lt('08:10:00')}`)).toEqual([listed.e1Pressure, listed.e3Temperature]);
     expect(await ids(`since=${encodeURIComponent('2026-03-10T09:10:00.001+01:00')}`)).toEqual([
@@ -218,6 +221,8 @@ describe('GET /api/alerts', () => {
     ['severity=low', 'severity'],
     ['severity=CRITICAL', 'severity'],
     ['status=closed', 'status'],
+    ['metric=humidity', 'metric'],
+    ['metric=Pressure', 'metric'],
     ['since=yesterday', 'since'],
     ['since=2026-03-10T08:00:00', 'since'],
     ['equipmentId=a%2Fb', 'equipmentId'],
