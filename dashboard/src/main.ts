@@ -22,6 +22,7 @@ import {
   storedToken,
 } from './api.js';
 import { renderEquipmentPage } from './equipmentPage.js';
+import { renderOperationsPage } from './operationsPage.js';
 import {
   AlertFeed,
   filterAlerts,
@@ -767,6 +768,8 @@ type Route =
 
 let route: Route = { view: 'overview' };
 let unmountEquipment: (() => void) | undefined;
+/** Stops the Operations view's polling when another view is shown. */
+let unmountOperations: (() => void) | undefined;
 
 export function parseRoute(hash: string): Route {
   const [, view, id] = /^#?\/?([a-z]*)(?:\/(.+))?$/.exec(hash) ?? [];
@@ -783,6 +786,8 @@ function showRoute(next: Route): void {
   route = next;
   unmountEquipment?.();
   unmountEquipment = undefined;
+  unmountOperations?.();
+  unmountOperations = undefined;
   document.body.dataset['view'] = next.view;
   for (const section of document.querySelectorAll<HTMLElement>('section.view')) {
     section.hidden = section.id !== `view-${next.view}`;
@@ -800,6 +805,8 @@ function showRoute(next: Route): void {
     if (me) void loadRoutedAlert(session);
   } else if (next.view === 'overview') {
     renderFleet();
+  } else if (next.view === 'operations') {
+    unmountOperations = renderOperationsPage(byId('operations-root'));
   }
   // A new view takes the focus to its heading, as a page load would for screen readers;
   // not on the first view, where the sign-in form has it.
