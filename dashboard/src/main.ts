@@ -535,6 +535,7 @@ async function signIn(): Promise<void> {
   }
   feed.setScope(me.equipmentIds);
   renderWho();
+  if (route.view === 'operations') showRoute(route);
   // Connect first so nothing raised while the page loads is missed; reads then fill in.
   connect(mine);
   // Neither read waits for the other: alerts show with numbers until the names arrive.
@@ -805,7 +806,8 @@ function showRoute(next: Route): void {
     if (me) void loadRoutedAlert(session);
   } else if (next.view === 'overview') {
     renderFleet();
-  } else if (next.view === 'operations') {
+  } else if (next.view === 'operations' && me) {
+    // Read once signed in (signIn shows the route again): no 401 before a token is pasted.
     unmountOperations = renderOperationsPage(byId('operations-root'));
   }
   // A new view takes the focus to its heading, as a page load would for screen readers;
