@@ -20,6 +20,7 @@ import { ingestTelemetryFunction } from './ingestTelemetry.js';
 import { locationFunctions } from './locations.js';
 import { negotiateFunctions } from './negotiate.js';
 import { openApiFunction } from './openapi.js';
+import { operationsFunction } from './operations.js';
 import { serviceRecordFunctions } from './serviceRecords.js';
 import { silenceFunctions } from './silences.js';
 import { technicianFunctions } from './technicians.js';
@@ -46,6 +47,7 @@ export const functionDeclarations: readonly FunctionDeclaration[] = [
   ...silenceFunctions,
   ...webhookFunctions,
   deadLetterFunction,
+  operationsFunction,
   ingestTelemetryFunction,
   closeIdleWindowsFunction,
   detectOfflineFunction,

@@ -77,7 +77,12 @@ import {
   silenceLookup,
 } from './telemetry/equipmentLookups.js';
 import { readEquipmentThresholds } from './telemetry/equipmentThresholds.js';
-import { createHubProbe, type HubLag, type HubProbe } from './telemetry/hubProbe.js';
+import {
+  createHubProbe,
+  type HubLag,
+  type HubPartitions,
+  type HubProbe,
+} from './telemetry/hubProbe.js';
 import {
   createTelemetryProcessor,
   type MaintenanceLookup,
@@ -145,6 +150,8 @@ export interface Services {
   readonly hubProbe: HubProbe;
   /** Each partition's lag as the hub sees it (lib/telemetry/hubProbe.ts). */
   readonly hubLag: HubLag;
+  /** The hub's partition ids (lib/telemetry/hubProbe.ts), for the operations view. */
+  readonly hubPartitions: HubPartitions;
   /** The Redis connection (`redis`): rate limits and shared caches. */
   readonly redis: RedisConnection;
   /** Rate limits shared by every instance through Redis (`redis`, `rateLimits`). */
@@ -411,6 +418,9 @@ export function createServices(config: Config | ConfigSections): Services {
     },
     get hubLag() {
       return hub().lag;
+    },
+    get hubPartitions() {
+      return hub().partitionIds;
     },
     get redis() {
       return once('redis', () => redisConnection(section('redis')));

@@ -24,6 +24,7 @@ import {
   type StatusDetails,
 } from './api.js';
 import { renderEquipmentPage } from './equipmentPage.js';
+import { renderOperationsPage } from './operationsPage.js';
 import {
   AlertFeed,
   filterAlerts,
@@ -536,6 +537,7 @@ async function signIn(): Promise<void> {
   }
   feed.setScope(me.equipmentIds);
   renderWho();
+  if (route.view === 'operations') showRoute(route);
   // Connect first so nothing raised while the page loads is missed; reads then fill in.
   connect(mine);
   // Neither read waits for the other: alerts show with numbers until the names arrive.
@@ -982,6 +984,8 @@ type Route =
 
 let route: Route = { view: 'overview' };
 let unmountEquipment: (() => void) | undefined;
+/** Stops the Operations view's polling when another view is shown. */
+let unmountOperations: (() => void) | undefined;
 
 export function parseRoute(hash: string): Route {
   const [, view, id] = /^#?\/?([a-z]*)(?:\/(.+))?$/.exec(hash) ?? [];
@@ -998,6 +1002,8 @@ function showRoute(next: Route): void {
   route = next;
   unmountEquipment?.();
   unmountEquipment = undefined;
+  unmountOperations?.();
+  unmountOperations = undefined;
   document.body.dataset['view'] = next.view;
   for (const section of document.querySelectorAll<HTMLElement>('section.view')) {
     section.hidden = section.id !== `view-${next.view}`;
@@ -1015,6 +1021,9 @@ function showRoute(next: Route): void {
     if (me) void loadRoutedAlert(session);
   } else if (next.view === 'overview') {
     renderFleet();
+  } else if (next.view === 'operations' && me) {
+    // Read once signed in (signIn shows the route again): no 401 before a token is pasted.
+    unmountOperations = renderOperationsPage(byId('operations-root'));
   }
   // A new view takes the focus to its heading, as a page load would for screen readers;
   // not on the first view, where the sign-in form has it.

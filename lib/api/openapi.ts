@@ -61,6 +61,7 @@ import {
   telemetrySchema,
 } from './telemetrySchemas.js';
 import { deliveryQuerySchema, deliverySchema } from './deliverySchemas.js';
+import { operationsSchema } from './operations.js';
 
 const problemSchema = z
   .object({
@@ -913,6 +914,21 @@ function registerTelemetryReads(registry: OpenAPIRegistry): void {
         content: json(pageSchema(deadLetterSchema, 'DeadLetterPage')),
       },
       400: problem('Bad filter or cursor.'),
+      ...authErrors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/operations',
+    operationId: 'getOperations',
+    tags: ['Operations'],
+    summary:
+      'Pipeline lag per partition, dead letters of the last hour by reason, delivery backlog (Admin)',
+    description:
+      'Each part is read on its own: one that cannot be read (Event Hubs unreachable, Cosmos DB down) is null and named in `unavailable`, and the others are still answered.',
+    security: [{ bearer: [] }],
+    responses: {
+      200: { description: 'The figures.', content: json(operationsSchema) },
       ...authErrors,
     },
   });

@@ -124,6 +124,17 @@ export class AlertOutbox {
   }
 
   /**
+   * How many alerts are still owed to someone (the delivery backlog): one aggregate query over
+   * the same `deliveryPending` flag the sweep and {@link oldestPendingMs} use.
+   */
+  async pendingCount(): Promise<number> {
+    const { resources } = await this.alerts.items
+      .query<number>('SELECT VALUE COUNT(1) FROM c WHERE c.deliveryPending = true')
+      .fetchAll();
+    return resources[0] ?? 0;
+  }
+
+  /**
    * Replaces one alert if nobody changed it since it was read as `etag`: false when someone
    * did (a person, the pipeline, another sweeper), and nothing is written.
    */

@@ -37,11 +37,19 @@ export interface PartitionLag {
  * The lag of a partition as Event Hubs itself sees it: unlike the trigger's own figure, it
  * keeps growing while nothing consumes the partition (the trigger host down or stuck).
  */
-export type HubLag = (partitionId: string, progress: PartitionProgress) => Promise<PartitionLag>;
+export type HubLag = (
+  partitionId: string,
+  progress: PartitionProgress,
+  abortSignal?: AbortSignal,
+) => Promise<PartitionLag>;
+
+/** The hub's partition ids, asked of Event Hubs (every partition, consumed or not). */
+export type HubPartitions = (abortSignal?: AbortSignal) => Promise<string[]>;
 
 export function createHubProbe(config: SectionConfig<'eventHubs'>): {
   probe: HubProbe;
   lag: HubLag;
+  partitionIds: HubPartitions;
   close: () => Promise<void>;
 } {
   const hub = config.EVENTHUB_NAME;
@@ -74,8 +82,14 @@ export function createHubProbe(config: SectionConfig<'eventHubs'>): {
           properties.lastEnqueuedOnUtc.getTime() <= progress.lastEnqueuedTimeMs)
       );
     },
-    lag: async (partitionId, progress) => {
-      const properties = await (await connect()).getPartitionProperties(partitionId);
+    // Both calls take an abort signal (OperationOptions.abortSignal; they throw AbortError
+    // when it fires: Azure/azure-sdk-for-js sdk/eventhub/event-hubs/src/eventHubConsumerClient.ts,
+    // getPartitionIds and getPartitionProperties), so a caller answering a person can bound
+    // the wait on an unreachable hub instead of waiting out the SDK's retries.
+    lag: async (partitionId, progress, abortSignal) => {
+      const properties = await (
+        await connect()
+      ).getPartitionProperties(partitionId, abortSignal ? { abortSignal } : {});
       if (properties.isEmpty) return { events: 0, seconds: 0 };
       const seconds =
         progress.lastEnqueuedTimeMs === null
@@ -86,6 +100,8 @@ export function createHubProbe(config: SectionConfig<'eventHubs'>): {
         seconds: Math.max(0, seconds),
       };
     },
+    partitionIds: async (abortSignal) =>
+      (await connect()).getPartitionIds(abortSignal ? { abortSignal } : {}),
     close: async () => {
       if (client) await (await client).close();
     },
