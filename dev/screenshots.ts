@@ -109,6 +109,14 @@ async function main(): Promise<void> {
         await page.waitForSelector('figure.eq-chart[data-points]', { timeout: 20_000 });
       },
     },
+    {
+      name: 'operations',
+      path: '/api/dashboard/#/operations',
+      ready: async (page) => {
+        await signInToDashboard(page, token);
+        await page.waitForSelector('#ops-lag tbody tr', { timeout: 20_000 });
+      },
+    },
   ];
 
   mkdirSync(values.out, { recursive: true });
