@@ -19,6 +19,7 @@
  * (`ttlSeconds`, in memory as in Redis): the bound on staleness after a Redis outage.
  */
 import { randomUUID } from 'node:crypto';
+import { cacheOutageLog, cachedCopy } from './cacheOutage.js';
 import type { RedisConnection } from './client.js';
 
 export interface SnapshotCache<T> {
@@ -44,43 +45,19 @@ export function snapshotCache<T>(
   redisConnection: () => RedisConnection,
   options: SnapshotCacheOptions<T>,
 ): SnapshotCache<T> {
-  const log =
-    options.log ??
-    ((line: string) => {
-      console.warn(`[cache] ${line}`);
-    });
+  const outage = cacheOutageLog(options.name, options.log);
   const now = options.now ?? Date.now;
   let memory: { version: string; value: T; storedAt: number } | undefined;
-  let failing = false;
 
   function redisFailed(error: unknown): void {
     memory = undefined;
-    if (failing) return;
-    failing = true;
-    log(
-      `Redis did not answer; ${options.name} reads go to MySQL until it does (${error instanceof Error ? error.message : String(error)}).`,
-    );
-  }
-
-  function redisAnswered(): void {
-    if (!failing) return;
-    failing = false;
-    log(`Redis answers again; ${options.name} reads are cached again.`);
+    outage.failed(error);
   }
 
   const keys = (redis: RedisConnection) => {
     const base = `${redis.keyPrefix}cache:${options.name}`;
     return { version: `${base}:v`, copy: (version: string) => `${base}:r${version}` };
   };
-
-  function parsed(text: string | null): T | undefined {
-    if (text === null) return undefined;
-    try {
-      return options.parse(JSON.parse(text));
-    } catch {
-      return undefined;
-    }
-  }
 
   return {
     async get(load) {
@@ -103,11 +80,11 @@ export function snapshotCache<T>(
         redisFailed(error);
         return load();
       }
-      redisAnswered();
+      outage.answered();
       if (memory?.version === version && now() - memory.storedAt < options.ttlSeconds * 1000)
         return memory.value;
       try {
-        const copy = parsed(await client.get(keys(redis).copy(version)));
+        const copy = cachedCopy(options.parse, await client.get(keys(redis).copy(version)));
         if (copy !== undefined) {
           memory = { version, value: copy, storedAt: now() };
           return copy;
@@ -135,7 +112,7 @@ export function snapshotCache<T>(
         const redis = redisConnection();
         const client = await redis.client();
         await client.set(keys(redis).version, randomUUID(), { EX: options.ttlSeconds });
-        redisAnswered();
+        outage.answered();
       } catch (error) {
         redisFailed(error);
       }

@@ -17,6 +17,7 @@
  * write whose version could not reach Redis leaves other instances' copies of that row to
  * expire (`ttlSeconds`): the bound on staleness after a Redis outage.
  */
+import { cacheOutageLog, cachedCopy } from './cacheOutage.js';
 import type { RedisConnection } from './client.js';
 
 export interface VersionedCache<T extends { version: number }> {
@@ -59,13 +60,8 @@ export function versionedCache<T extends { version: number }>(
   redisConnection: () => RedisConnection,
   options: VersionedCacheOptions<T>,
 ): VersionedCache<T> {
-  const log =
-    options.log ??
-    ((line: string) => {
-      console.warn(`[cache] ${line}`);
-    });
+  const outage = cacheOutageLog(options.name, options.log);
   const memory = new Map<number, T>();
-  let failing = false;
 
   function remember(id: number, value: T): void {
     memory.delete(id);
@@ -77,33 +73,10 @@ export function versionedCache<T extends { version: number }>(
     }
   }
 
-  function redisFailed(error: unknown): void {
-    if (failing) return;
-    failing = true;
-    log(
-      `Redis did not answer; ${options.name} reads go to MySQL until it does (${error instanceof Error ? error.message : String(error)}).`,
-    );
-  }
-
-  function redisAnswered(): void {
-    if (!failing) return;
-    failing = false;
-    log(`Redis answers again; ${options.name} reads are cached again.`);
-  }
-
   const keys = (redis: RedisConnection, id: number) => {
     const base = `${redis.keyPrefix}cache:${options.name}:${id}`;
     return { version: `${base}:v`, row: (version: number) => `${base}:r${version}` };
   };
-
-  function parsed(text: string | null): T | undefined {
-    if (text === null) return undefined;
-    try {
-      return options.parse(JSON.parse(text));
-    } catch {
-      return undefined;
-    }
-  }
 
   return {
     async get(id, load) {
@@ -115,11 +88,11 @@ export function versionedCache<T extends { version: number }>(
         client = await redis.client();
         current = await client.get(keys(redis, id).version);
       } catch (error) {
-        redisFailed(error);
+        outage.failed(error);
         memory.delete(id);
         return load(false);
       }
-      redisAnswered();
+      outage.answered();
       // Deleted: MySQL says so (404), from the primary, which cannot be behind.
       if (current === 'deleted') return load(true);
       const known = current === null ? undefined : Number(current);
@@ -127,13 +100,13 @@ export function versionedCache<T extends { version: number }>(
         const inMemory = memory.get(id);
         if (inMemory?.version === known) return inMemory;
         try {
-          const copy = parsed(await client.get(keys(redis, id).row(known)));
+          const copy = cachedCopy(options.parse, await client.get(keys(redis, id).row(known)));
           if (copy?.version === known) {
             remember(id, copy);
             return copy;
           }
         } catch (error) {
-          redisFailed(error);
+          outage.failed(error);
         }
       }
       let value = await load(false);
@@ -148,7 +121,7 @@ export function versionedCache<T extends { version: number }>(
           arguments: [String(value.version), String(options.ttlSeconds)],
         });
       } catch (error) {
-        redisFailed(error);
+        outage.failed(error);
         return value;
       }
       remember(id, value);
@@ -164,9 +137,9 @@ export function versionedCache<T extends { version: number }>(
           keys: [keys(redis, id).version],
           arguments: [String(version), String(options.ttlSeconds)],
         });
-        redisAnswered();
+        outage.answered();
       } catch (error) {
-        redisFailed(error);
+        outage.failed(error);
       }
     },
   };
