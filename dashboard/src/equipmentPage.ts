@@ -23,6 +23,7 @@ import {
   type Telemetry,
 } from './equipment/model.js';
 import { thresholdsFor, type ThresholdsByMetric } from './equipment/thresholds.js';
+import { el, type Child } from './view.js';
 
 /** The ranges a user picks between; 7 days is the longest the telemetry API answers. */
 export const chartRanges = [
@@ -33,19 +34,6 @@ export const chartRanges = [
 type RangeKey = (typeof chartRanges)[number]['key'];
 
 const refreshMs = 30_000;
-
-type Child = Node | string | null | undefined | false;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string> = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  for (const child of children) if (child) element.append(child);
-  return element;
-}
 
 function section(id: string, title: string): { section: HTMLElement; body: HTMLElement } {
   const body = el('div', { class: 'eq-body' }, el('p', { class: 'eq-loading' }, 'Loading…'));

@@ -7,6 +7,7 @@
  */
 import './operationsPage.css';
 import { EquipmentReadError, isRecord, pageItems, readJson } from './equipment/api.js';
+import { el, type Child } from './view.js';
 
 const refreshMs = 15_000;
 /** Dead letters shown when a reason is opened (the newest; the API pages the rest). */
@@ -101,19 +102,6 @@ export function parseOperations(body: unknown): Operations | undefined {
         : [],
     ),
   };
-}
-
-type Child = Node | string | null | undefined | false;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string> = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  for (const child of children) if (child) element.append(child);
-  return element;
 }
 
 const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });

@@ -4,14 +4,14 @@
  */
 import { mutedLabel, type Alert, type Metric } from './model.js';
 
-type Child = Node | string | null | undefined | false;
+export type Child = Node | string | null | undefined | false;
 
 /** An element with attributes and children; strings become text nodes. */
-export function el(
-  tag: string,
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
   attributes: Record<string, string | undefined> = {},
   ...children: Child[]
-): HTMLElement {
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value !== undefined) element.setAttribute(name, value);
