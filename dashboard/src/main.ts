@@ -23,8 +23,6 @@ import {
   storedToken,
   type StatusDetails,
 } from './api.js';
-import { renderEquipmentPage } from './equipmentPage.js';
-import { renderOperationsPage } from './operationsPage.js';
 import {
   AlertFeed,
   filterAlerts,
@@ -997,9 +995,13 @@ export function parseRoute(hash: string): Route {
   return { view: 'overview' };
 }
 
+/** Counts showRoute calls: a view chunk that arrives after another call mounts nothing. */
+let routeShown = 0;
+
 function showRoute(next: Route): void {
   const previous = route;
   route = next;
+  const shown = (routeShown += 1);
   unmountEquipment?.();
   unmountEquipment = undefined;
   unmountOperations?.();
@@ -1014,7 +1016,13 @@ function showRoute(next: Route): void {
     else link.removeAttribute('aria-current');
   }
   if (next.view === 'equipment') {
-    unmountEquipment = renderEquipmentPage(byId('equipment-root'), next.id);
+    // The equipment page (with uPlot) and the Operations view are chunks of their own,
+    // fetched when first shown: the first view loads without them. Mounted only if no other
+    // route was shown while the chunk was on its way.
+    void import('./equipmentPage.js').then(({ renderEquipmentPage }) => {
+      if (routeShown === shown)
+        unmountEquipment = renderEquipmentPage(byId('equipment-root'), next.id);
+    });
   } else if (next.view === 'alert') {
     byId('comments').replaceChildren();
     renderAlertDetail();
@@ -1023,7 +1031,9 @@ function showRoute(next: Route): void {
     renderFleet();
   } else if (next.view === 'operations' && me) {
     // Read once signed in (signIn shows the route again): no 401 before a token is pasted.
-    unmountOperations = renderOperationsPage(byId('operations-root'));
+    void import('./operationsPage.js').then(({ renderOperationsPage }) => {
+      if (routeShown === shown) unmountOperations = renderOperationsPage(byId('operations-root'));
+    });
   }
   // A new view takes the focus to its heading, as a page load would for screen readers;
   // not on the first view, where the sign-in form has it.
