@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { SectionConfig } from '../config.js';
 import { azureCredential } from '../identity.js';
 import { isLoopbackHost } from '../loopback.js';
-import type { DeliveryReceipt } from './deliveryLog.js';
+import { UndeliverableError, type DeliveryReceipt } from './deliveryLog.js';
 
 export interface EmailSender {
   /**
@@ -138,10 +138,14 @@ export function createSmsSender(connection: Connection, from: string): SmsSender
   return {
     async send(to, message, abortSignal) {
       const [result] = await (await load()).send({ from, to: [to], message }, { abortSignal });
-      if (!result?.successful)
-        throw new Error(
-          `SMS to ${to} refused (${result?.httpStatusCode ?? 'no result'}): ${result?.errorMessage ?? ''}`,
-        );
+      if (!result?.successful) {
+        const reason = `SMS to ${to} refused (${result?.httpStatusCode ?? 'no result'}): ${result?.errorMessage ?? ''}`;
+        // Each recipient has its own status: 400 is "invalid request data" for that number
+        // (https://learn.microsoft.com/rest/api/communication/errorcodes, SMS service), which
+        // sending again cannot change; 429, 5xx and the rest may pass on a later attempt.
+        if (result?.httpStatusCode === 400) throw new UndeliverableError(reason);
+        throw new Error(reason);
+      }
       return {
         recipient: to,
         ...(result.messageId ? { providerMessageId: result.messageId } : {}),

@@ -14,7 +14,13 @@ import {
 import { inSpan, SpanKind } from '../observability/tracing.js';
 import type { Alert } from '../telemetry/alerts.js';
 import { escalatedToAdmins } from '../telemetry/escalation.js';
-import type { DeliveryAttempt, DeliveryLog, DeliveryReceipt } from './deliveryLog.js';
+import {
+  channelOf,
+  UndeliverableError,
+  type DeliveryAttempt,
+  type DeliveryLog,
+  type DeliveryReceipt,
+} from './deliveryLog.js';
 import { channelDuties, type AlertChannels } from './channels.js';
 import type { AlertEscalator } from './escalator.js';
 import { alertMessage, type AdminAlertMessage } from './messages.js';
@@ -314,12 +320,20 @@ export class AlertDeliverer {
           : [],
       at,
     });
+    const refusedForGood = (i: number): boolean => {
+      const outcome = outcomes[i];
+      return outcome?.status === 'rejected' && outcome.reason instanceof UndeliverableError;
+    };
     const attempts: DeliveryAttempt[] = [
       ...targets.map((target, i): DeliveryAttempt => {
         const outcome = outcomes[i];
-        return outcome?.status === 'fulfilled'
-          ? { ...attempt(target), outcome: 'delivered', receipt: outcome.value }
-          : { ...attempt(target), outcome: 'failed', error: outcome?.reason };
+        if (outcome?.status === 'fulfilled')
+          return { ...attempt(target), outcome: 'delivered', receipt: outcome.value };
+        return {
+          ...attempt(target),
+          outcome: refusedForGood(i) ? 'dropped' : 'failed',
+          error: outcome?.reason,
+        };
       }),
       ...[...dropped].map(([target, reason]): DeliveryAttempt => ({
         ...attempt(target),
@@ -327,10 +341,21 @@ export class AlertDeliverer {
         error: reason,
       })),
     ];
-    const failed = targets.filter((_, i) => outcomes[i]?.status === 'rejected');
+    const failed = targets.filter(
+      (_, i) => outcomes[i]?.status === 'rejected' && !refusedForGood(i),
+    );
     if (webhooksUnlisted) failed.push('webhooks');
+    for (const [i, target] of targets.entries()) {
+      const outcome = outcomes[i];
+      if (refusedForGood(i) && outcome?.status === 'rejected')
+        this.options.log(
+          `Alert ${alert.id} v${alert.version}: ${channelOf(target)} refused for good, not retried (${String(outcome.reason)})`,
+        );
+    }
     if (failed.length) {
-      const reasons = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
+      const reasons = outcomes.flatMap((o, i) =>
+        o.status === 'rejected' && !refusedForGood(i) ? [String(o.reason)] : [],
+      );
       this.options.log(
         `Alert ${alert.id} v${alert.version}: ${failed.length} of ${targets.length} deliveries failed (${reasons[0] ?? ''}); retrying later`,
       );

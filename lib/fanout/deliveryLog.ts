@@ -29,6 +29,16 @@ export interface DeliveryReceipt {
 export const deliveryStatuses = ['delivered', 'pending-retry', 'failed', 'dropped'] as const;
 export type DeliveryStatus = (typeof deliveryStatuses)[number];
 
+/**
+ * Thrown by a sender when the provider refused the target itself, so that no retry can
+ * succeed (an SMS recipient answered 400: a number the service cannot send to). The
+ * deliverer records the target `dropped` with this reason and owes it no more, instead of
+ * retrying it with backoff for as long as the alert lives.
+ */
+export class UndeliverableError extends Error {
+  override name = 'UndeliverableError';
+}
+
 /** The outcome of one attempt at one target, as the deliverer reports it. */
 export interface DeliveryAttempt {
   alertId: string;

@@ -18,6 +18,7 @@ import {
 } from '../../../lib/fanout/communication.js';
 import { mysqlContactDirectory } from '../../../lib/fanout/contacts.js';
 import { AlertDeliverer } from '../../../lib/fanout/deliverer.js';
+import type { DeliveryAttempt, DeliveryLog } from '../../../lib/fanout/deliveryLog.js';
 import { AlertOutbox } from '../../../lib/fanout/outbox.js';
 import type { NotificationPreferences } from '../../../lib/fanout/preferences.js';
 import { createWebPubSubClient, webPubSubSender } from '../../../lib/fanout/webPubSub.js';
@@ -67,7 +68,14 @@ afterAll(async () => {
   await acs.stop();
 });
 
-function deliverer(options: { now?: () => number; connectionString?: string } = {}) {
+function deliverer(
+  options: {
+    now?: () => number;
+    connectionString?: string;
+    log?: (line: string) => void;
+    deliveryLog?: DeliveryLog;
+  } = {},
+) {
   const connection = communicationConnection({
     COMMUNICATION_CONNECTION: options.connectionString ?? acs.connectionString,
     SMS_SEVERITIES: ['critical'],
@@ -92,10 +100,21 @@ function deliverer(options: { now?: () => number; connectionString?: string } = 
       now: () => noon,
     }),
     audience: (ids) => assignedUserIds(database.pool, ids),
-    log: () => undefined,
+    log: options.log ?? (() => undefined),
     sendTimeoutMs: 5_000,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.deliveryLog ? { deliveryLog: options.deliveryLog } : {}),
   });
+}
+
+/** A delivery log that keeps the attempts in `attempts`. */
+function recordInto(attempts: DeliveryAttempt[]): DeliveryLog {
+  return {
+    record: (recorded) => {
+      attempts.push(...recorded);
+      return Promise.resolve();
+    },
+  };
 }
 
 let windowMinute = 0;
@@ -256,5 +275,39 @@ describe('email and SMS', () => {
     expect(first).toEqual({ recipient: 'x@example.com', providerMessageId: id });
     expect(second).toEqual(first);
     expect(acs.emails).toHaveLength(1);
+  });
+
+  it('an SMS the service refuses for its number is dropped with the reason, not retried', async () => {
+    // The API takes phone numbers in local forms too; the service wants E.164 and answers
+    // that recipient 400, which no retry changes.
+    await database.pool.query("UPDATE technicians SET phone = '(425) 555-0123' WHERE id = ?", [
+      dana,
+    ]);
+    const lines: string[] = [];
+    try {
+      const alert = await raise('501', 96);
+      const attempts: DeliveryAttempt[] = [];
+      const log = (line: string) => lines.push(line);
+      const recording = deliverer({ log, deliveryLog: recordInto(attempts) });
+      expect(await recording.deliverWritten([alert])).toEqual({ delivered: 1, pending: 0 });
+      expect(acs.sms).toEqual([]);
+      expect(acs.emails).toHaveLength(2);
+      const sms = attempts.find((a) => a.target === `sms:${dana}`);
+      expect(sms?.outcome).toBe('dropped');
+      expect(String(sms?.error)).toContain('Invalid To phone number format');
+      expect(lines.some((line) => /sms refused for good, not retried/.test(line))).toBe(true);
+      // Owed to nobody any more: a later sweep sends nothing.
+      expect((await stored(alert)).delivery?.pending).toEqual([]);
+      const later = () => Date.now() + 60_000;
+      // (Another test leaves an email owed; only this alert's attempts matter here.)
+      const swept: DeliveryAttempt[] = [];
+      await deliverer({ now: later, deliveryLog: recordInto(swept) }).sweep();
+      expect(swept.filter((a) => a.alertId === alert.id)).toEqual([]);
+      expect(acs.sms).toEqual([]);
+    } finally {
+      await database.pool.query("UPDATE technicians SET phone = '+14255550123' WHERE id = ?", [
+        dana,
+      ]);
+    }
   });
 });
