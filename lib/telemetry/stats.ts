@@ -124,6 +124,56 @@ export function addReading(stats: WindowStats, reading: Reading): WindowStats {
 }
 
 /**
+ * `stats` with one more reading folded in, changing `stats` itself when it already has every
+ * metric the reading carries (the common case: no new objects), else a new aggregate in
+ * canonical key order. Only for aggregates the caller owns and nobody else holds yet (the
+ * fold's own accumulators): the result equals {@link addReading}'s.
+ */
+export function accumulateReading(stats: WindowStats, reading: Reading): WindowStats {
+  for (const name of metricNames) {
+    if (reading[name] !== undefined && stats[name] === undefined) return addReading(stats, reading);
+  }
+  stats.readings = checkedSum(stats.readings, 1);
+  for (const name of metricNames) {
+    const value = reading[name];
+    if (value === undefined) continue;
+    if (!Number.isFinite(value)) {
+      throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
+    }
+    const current = stats[name] as MetricStats;
+    const scaled = toScaled(value);
+    const rounded = scaled / valueScale;
+    current.count = checkedSum(current.count, 1);
+    current.min = Math.min(current.min, rounded);
+    current.max = Math.max(current.max, rounded);
+    current.sumScaled = checkedSum(current.sumScaled, scaled);
+  }
+  return stats;
+}
+
+/**
+ * `into` with `from` merged in, changing `into` itself when it already has every metric
+ * `from` has, else a new aggregate in canonical key order; `from` is never changed. Only for
+ * an aggregate the caller owns: the result equals {@link mergeStats}'s.
+ */
+export function accumulateStats(into: WindowStats, from: WindowStats): WindowStats {
+  for (const name of metricNames) {
+    if (from[name] !== undefined && into[name] === undefined) return mergeStats(into, from);
+  }
+  into.readings = checkedSum(into.readings, from.readings);
+  for (const name of metricNames) {
+    const add = from[name];
+    if (add === undefined) continue;
+    const current = into[name] as MetricStats;
+    current.count = checkedSum(current.count, add.count);
+    current.min = Math.min(current.min, add.min);
+    current.max = Math.max(current.max, add.max);
+    current.sumScaled = checkedSum(current.sumScaled, add.sumScaled);
+  }
+  return into;
+}
+
+/**
  * The aggregate of the readings behind `a` and `b` together. Exactly associative and
  * commutative, with {@link emptyStats} as identity, so partial aggregates can be merged in
  * any grouping and order. Inputs are not changed.
