@@ -24,8 +24,8 @@ import {
 import {
   accumulateReading,
   accumulateStats,
-  addReading,
-  emptyStats,
+  copyStats,
+  statsOfReading,
   type WindowStats,
 } from './stats.js';
 import { windowEndOf, windowStartOf } from './window.js';
@@ -469,7 +469,7 @@ export function applyBatch(
         windowEntries.set(reading.equipmentId, {
           equipmentId: reading.equipmentId,
           windowStart,
-          stats: addReading(emptyStats(), reading),
+          stats: statsOfReading(reading),
           latest: reading,
         });
         entryCount++;
@@ -595,9 +595,7 @@ export function mergeWindow(
       // never the partial's own stats.
       merged.set(
         entry.equipmentId,
-        held === undefined
-          ? accumulateStats(emptyStats(), entry.stats)
-          : accumulateStats(held, entry.stats),
+        held === undefined ? copyStats(entry.stats) : accumulateStats(held, entry.stats),
       );
     }
   }

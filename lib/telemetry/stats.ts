@@ -151,6 +151,42 @@ export function accumulateReading(stats: WindowStats, reading: Reading): WindowS
   return stats;
 }
 
+/** One metric's stats of a single value (a no-op rounding for schema output). */
+function metricOfValue(name: MetricName, value: number): MetricStats {
+  if (!Number.isFinite(value)) {
+    throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
+  }
+  const scaled = toScaled(value);
+  const rounded = scaled / valueScale;
+  return { count: 1, min: rounded, max: rounded, sumScaled: scaled };
+}
+
+/**
+ * The aggregate of one reading: `addReading(emptyStats(), reading)`, built directly (it is
+ * made for every new equipment and window of a batch).
+ */
+export function statsOfReading(reading: Reading): WindowStats {
+  const stats: WindowStats = { readings: 1 };
+  if (reading.temperature !== undefined) {
+    stats.temperature = metricOfValue('temperature', reading.temperature);
+  }
+  if (reading.vibration !== undefined) {
+    stats.vibration = metricOfValue('vibration', reading.vibration);
+  }
+  if (reading.pressure !== undefined) stats.pressure = metricOfValue('pressure', reading.pressure);
+  return stats;
+}
+
+/** A copy of `stats` that shares no object with it, in canonical key order. */
+export function copyStats(stats: WindowStats): WindowStats {
+  const copy: WindowStats = { readings: stats.readings };
+  const { temperature, vibration, pressure } = stats;
+  if (temperature !== undefined) copy.temperature = { ...temperature };
+  if (vibration !== undefined) copy.vibration = { ...vibration };
+  if (pressure !== undefined) copy.pressure = { ...pressure };
+  return copy;
+}
+
 /**
  * `into` with `from` merged in, changing `into` itself when it already has every metric
  * `from` has, else a new aggregate in canonical key order; `from` is never changed. Only for
