@@ -483,6 +483,9 @@ export function fastReadingOf(
  * and one division by an exact power of ten is correctly rounded: the same double as
  * `JSON.parse` (Clinger's fast path).
  */
+/** The keys the scanner knows, by index: a seen-key bit is `1 << index`. */
+const scannedKeys: readonly string[] = ['equipmentId', 'timestamp', ...metricNames];
+
 class BodyScanner {
   private at = 0;
   private text = '';
@@ -597,13 +600,37 @@ class BodyScanner {
     return negative ? -magnitude : magnitude;
   }
 
-  /** Whether `name` is the key in `text[start, end)` (compared by code units: no substring). */
-  private isKey(start: number, end: number, name: string): boolean {
-    if (end - start !== name.length) return false;
-    for (let k = 0; k < name.length; k++) {
-      if (this.text.charCodeAt(start + k) !== name.charCodeAt(k)) return false;
+  /**
+   * Which of {@link scannedKeys} the quoted name at `this.at` is (its index), or -1 for any
+   * other name, moving past it when known. One pass, no substring: the first letters pick the
+   * only candidate, which is then compared in full, closing quote included (an escape in a
+   * name is therefore "another name", left to the full path).
+   */
+  private knownKey(): number {
+    const { text } = this;
+    const at = this.at;
+    if (text.charCodeAt(at) !== 34) return -1;
+    const first = text.charCodeAt(at + 1);
+    const key =
+      first === 101 // e
+        ? 0
+        : first === 116 // t
+          ? text.charCodeAt(at + 2) === 105 // i
+            ? 1
+            : 2
+          : first === 118 // v
+            ? 3
+            : first === 112 // p
+              ? 4
+              : -1;
+    const name = scannedKeys[key];
+    if (name === undefined) return -1;
+    for (let k = 1; k < name.length; k++) {
+      if (text.charCodeAt(at + 1 + k) !== name.charCodeAt(k)) return -1;
     }
-    return true;
+    if (text.charCodeAt(at + 1 + name.length) !== 34) return -1;
+    this.at = at + 2 + name.length;
+    return key;
   }
 
   /** One reading object at `this.at`, or undefined; moves past it. */
@@ -619,23 +646,20 @@ class BodyScanner {
     let seen = 0;
     for (;;) {
       this.skipSpace();
-      const keyStart = this.at + 1;
-      const keyEnd = this.plainString();
-      if (keyEnd < 0) return undefined;
+      const key = this.knownKey();
+      if (key < 0) return undefined; // another key: its value may be anything
       this.skipSpace();
       if (text.charCodeAt(this.at) !== 58) return undefined; // :
       this.at++;
       this.skipSpace();
-      let bit: number;
-      if (this.isKey(keyStart, keyEnd, 'equipmentId')) {
-        bit = 1;
+      const bit = 1 << key;
+      if (key === 0) {
         const start = this.at + 1;
         const end = this.plainString();
         if (end < 0) return undefined;
         equipmentId = text.slice(start, end);
         if (!equipmentIdPattern.test(equipmentId)) return undefined;
-      } else if (this.isKey(keyStart, keyEnd, 'timestamp')) {
-        bit = 2;
+      } else if (key === 1) {
         if (text.charCodeAt(this.at) === 34) {
           const start = this.at + 1;
           const end = this.plainString();
@@ -643,26 +667,14 @@ class BodyScanner {
           timestamp = fastIsoUtc(text, start, end);
         } else timestamp = fastEpochMs(this.plainNumber());
       } else {
-        const metric = this.isKey(keyStart, keyEnd, 'temperature')
-          ? 0
-          : this.isKey(keyStart, keyEnd, 'vibration')
-            ? 1
-            : this.isKey(keyStart, keyEnd, 'pressure')
-              ? 2
-              : -1;
-        if (metric < 0) return undefined; // another key: its value may be anything
-        bit = 4 << metric;
         let value: number | undefined;
         if (text.charCodeAt(this.at) === 110 && text.startsWith('null', this.at)) this.at += 4;
         else {
-          value = fastMetricValue(
-            (metricNames as readonly MetricName[])[metric] as MetricName,
-            this.plainNumber(),
-          );
+          value = fastMetricValue(scannedKeys[key] as MetricName, this.plainNumber());
           if (Number.isNaN(value)) return undefined;
         }
-        if (metric === 0) temperature = value;
-        else if (metric === 1) vibration = value;
+        if (key === 2) temperature = value;
+        else if (key === 3) vibration = value;
         else pressure = value;
       }
       if (seen & bit) return undefined; // a repeated key: JSON.parse keeps the last
