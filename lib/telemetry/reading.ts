@@ -403,6 +403,16 @@ function readingOf(
   status: string | undefined,
   messageId: string | undefined,
 ): Reading {
+  if (
+    temperature !== undefined &&
+    vibration !== undefined &&
+    pressure !== undefined &&
+    status === undefined &&
+    messageId === undefined
+  ) {
+    // The commonest reading, made in one step with one shape.
+    return { equipmentId, timestamp, temperature, vibration, pressure };
+  }
   const reading: Reading = { equipmentId, timestamp };
   if (temperature !== undefined) reading.temperature = temperature;
   if (vibration !== undefined) reading.vibration = vibration;
@@ -485,6 +495,7 @@ export function fastReadingOf(
  */
 /** The keys the scanner knows, by index: a seen-key bit is `1 << index`. */
 const scannedKeys: readonly string[] = ['equipmentId', 'timestamp', ...metricNames];
+const quotedKeys = scannedKeys.map((key) => `"${key}"`);
 
 class BodyScanner {
   private at = 0;
@@ -623,13 +634,10 @@ class BodyScanner {
             : first === 112 // p
               ? 4
               : -1;
-    const name = scannedKeys[key];
-    if (name === undefined) return -1;
-    for (let k = 1; k < name.length; k++) {
-      if (text.charCodeAt(at + 1 + k) !== name.charCodeAt(k)) return -1;
-    }
-    if (text.charCodeAt(at + 1 + name.length) !== 34) return -1;
-    this.at = at + 2 + name.length;
+    const quoted = quotedKeys[key];
+    // One native comparison of the quoted name; a name with an escape is "another name".
+    if (quoted === undefined || !text.startsWith(quoted, at)) return -1;
+    this.at = at + quoted.length;
     return key;
   }
 
