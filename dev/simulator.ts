@@ -299,6 +299,9 @@ export async function simulate(
       };
     });
     // One batch per event (a batch goes to one partition key); a tick's sends run together.
+    // The SDK sends an object or array body as its JSON text in the AMQP data section
+    // (Azure/azure-sdk-for-js sdk/eventhub/event-hubs/src/dataTransformer.ts, `encode`), which
+    // is what the trigger hands to lib/telemetry/reading.ts as bytes.
     const sends = eventsOf(payloads, options).map(async (event) => {
       try {
         const batch = await producer.createBatch({ partitionKey: event.partitionKey });
