@@ -28,7 +28,7 @@ import {
   statsOfReading,
   type WindowStats,
 } from './stats.js';
-import { windowEndOf, windowStartOf } from './window.js';
+import { windowEndOf, windowSizeMs, windowStartOf } from './window.js';
 
 export interface PipelineSettings {
   /** How far behind the newest event time a reading may arrive and still count. */
@@ -446,7 +446,7 @@ export function applyBatch(
         continue;
       }
       const windowStart = windowStartOf(reading.timestamp);
-      if (windowEndOf(windowStart) <= closedBefore) {
+      if (windowStart + windowSizeMs <= closedBefore) {
         lost.push(
           refused(reading, 'late', {
             path: '/timestamp',
