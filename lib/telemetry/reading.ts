@@ -495,7 +495,6 @@ export function fastReadingOf(
  */
 /** The keys the scanner knows, by index: a seen-key bit is `1 << index`. */
 const scannedKeys: readonly string[] = ['equipmentId', 'timestamp', ...metricNames];
-const quotedKeys = scannedKeys.map((key) => `"${key}"`);
 
 class BodyScanner {
   private at = 0;
@@ -634,10 +633,15 @@ class BodyScanner {
             : first === 112 // p
               ? 4
               : -1;
-    const quoted = quotedKeys[key];
-    // One native comparison of the quoted name; a name with an escape is "another name".
-    if (quoted === undefined || !text.startsWith(quoted, at)) return -1;
-    this.at = at + quoted.length;
+    const name = scannedKeys[key];
+    if (name === undefined) return -1;
+    // Compared code unit by code unit (`startsWith` with a position profiled twice as slow);
+    // a name with an escape is "another name".
+    for (let k = 1; k < name.length; k++) {
+      if (text.charCodeAt(at + 1 + k) !== name.charCodeAt(k)) return -1;
+    }
+    if (text.charCodeAt(at + 1 + name.length) !== 34) return -1;
+    this.at = at + 2 + name.length;
     return key;
   }
 
