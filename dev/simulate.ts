@@ -10,7 +10,7 @@ import { EventHubProducerClient } from '@azure/event-hubs';
 import { DefaultAzureCredential } from '@azure/identity';
 import { localDeviceConnectionString } from './localStack.js';
 import { misbehavingSummary, parseSimulateArgs, simulateUsage } from './simulateOptions.js';
-import { simulate } from './simulator.js';
+import { defaultGatewaySize, simulate } from './simulator.js';
 
 async function main(): Promise<void> {
   const command = parseSimulateArgs(process.argv.slice(2), process.env, {
@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     process.stderr.write('\n');
     const windows = new Set(summary.ledger.map((e) => e.windowStart)).size;
     console.log(
-      `Sent ${summary.sent} readings from ${options.devices} devices in ${summary.seconds.toFixed(1)} s ` +
+      `Sent ${summary.sent} readings in ${summary.events} events (${options.mode === 'gateway' ? `gateways of ${options.gatewaySize ?? defaultGatewaySize} machines` : 'one per reading'}) ` +
+        `from ${options.devices} devices in ${summary.seconds.toFixed(1)} s ` +
         `across ${windows} windows: ${misbehavingSummary(options)}, ` +
         `${summary.anomalous} readings anomalous, ${summary.malformed} malformed, ${summary.errors} errors.`,
     );

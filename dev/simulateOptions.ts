@@ -3,7 +3,14 @@
  * its options, apart from the sending so both can be tested without a run.
  */
 import { parseArgs } from 'node:util';
-import { misbehavingCount, type SimulationOptions } from './simulator.js';
+import {
+  defaultGatewaySize,
+  maxGatewaySize,
+  misbehavingCount,
+  simulationModes,
+  type SimulationMode,
+  type SimulationOptions,
+} from './simulator.js';
 
 /** The demo's default: a fleet where a few machines misbehave (6 of 200), as a real one does. */
 export const defaultAnomalyRate = 0.03;
@@ -13,6 +20,14 @@ export const simulateUsage = `Usage: npm run simulate -- [options]
 Sends simulated readings to Event Hubs (by default the local stack that npm start runs here)
 and prints progress and a summary.
 
+Two modes:
+  per-device   every machine sends each reading as its own event (partition key: its id)
+  gateway      gateways each collect the readings of --gateway-size machines and send them
+               as one event holding an array of readings, once per interval (partition
+               key: the gateway's id), as real site gateways do: far fewer sends per reading
+
+  --mode MODE             per-device (default) or gateway
+  --gateway-size N        machines per gateway in gateway mode, 1 to ${maxGatewaySize} (default ${defaultGatewaySize})
   --devices N             machines 1..N (default 20)
   --interval S            seconds between a machine's readings (default 1)
   --duration S            seconds to run (default 60)
@@ -67,6 +82,8 @@ export function parseSimulateArgs(
     ({ values } = parseArgs({
       args,
       options: {
+        mode: { type: 'string' },
+        'gateway-size': { type: 'string' },
         devices: { type: 'string' },
         interval: { type: 'string' },
         duration: { type: 'string' },
@@ -92,7 +109,23 @@ export function parseSimulateArgs(
         '(<name>.servicebus.windows.net, signing in with Entra ID), not both',
     );
   }
+  const mode = values.mode ?? 'per-device';
+  if (!simulationModes.includes(mode as SimulationMode)) {
+    throw new Error(`--mode must be one of ${simulationModes.join(', ')} (got ${mode})`);
+  }
+  const gatewaySize = number(
+    'gateway-size',
+    values['gateway-size'],
+    defaultGatewaySize,
+    1,
+    maxGatewaySize,
+  );
+  if (!Number.isInteger(gatewaySize)) {
+    throw new Error(`--gateway-size must be a whole number of machines (got ${gatewaySize})`);
+  }
   const options: SimulationOptions = {
+    mode: mode as SimulationMode,
+    gatewaySize,
     devices: number('devices', values.devices, 20, 1, 100_000),
     intervalSeconds: number('interval', values.interval, 1, 0.05, 3600),
     durationSeconds: number('duration', values.duration, 60, 1, 86_400),

@@ -1,7 +1,11 @@
 /**
- * The device simulator behind `npm run simulate` (dev/simulate.ts). Sends realistic sensor readings through `EventHubProducerClient` with partition key =
- * equipment id (ids 1..N as text, the API's equipment ids), to the local stand-in or any
- * namespace given by its connection string. Readings drift and carry noise; the anomaly rate
+ * The device simulator behind `npm run simulate` (dev/simulate.ts). Sends realistic sensor
+ * readings through `EventHubProducerClient` (machine ids 1..N as text, the API's equipment
+ * ids), to the local stand-in or any namespace given by its connection string, in one of two
+ * modes: per device (each machine sends its own event per reading, partition key = its id),
+ * or as gateways do (a gateway collects the readings of its machines and sends them as one
+ * event holding an array, partition key = the gateway's id; lib/telemetry/reading.ts accepts
+ * up to 500 readings per event and judges each on its own). Readings drift and carry noise; the anomaly rate
  * is the share of the fleet that misbehaves (each such machine overheats, shakes or loses
  * pressure for most of the run, so its windows breach); with the malformed rate a payload is
  * broken on purpose. It prints live progress and a summary, and
@@ -9,9 +13,32 @@
  * which tests compare with the pipeline's aggregates.
  */
 import type { EventData, EventHubProducerClient } from '@azure/event-hubs';
+import { maxReadingsPerEvent } from '../lib/telemetry/reading.js';
 import { windowStartOf } from '../lib/telemetry/window.js';
 
+/**
+ * How readings travel: `per-device`, one event (and one AMQP send) per reading; `gateway`,
+ * one event per gateway and tick holding an array of its machines' readings.
+ */
+export const simulationModes = ['per-device', 'gateway'] as const;
+
+/** One of {@link simulationModes}. */
+export type SimulationMode = (typeof simulationModes)[number];
+
+/** Most machines one gateway serves: the most readings one event may hold. */
+export const maxGatewaySize = maxReadingsPerEvent;
+
+/** Machines per gateway unless told otherwise. */
+export const defaultGatewaySize = 100;
+
 export interface SimulationOptions {
+  /** Default `per-device`. */
+  mode?: SimulationMode;
+  /**
+   * Machines per gateway in `gateway` mode (1..{@link maxGatewaySize}, default
+   * {@link defaultGatewaySize}); ignored otherwise.
+   */
+  gatewaySize?: number;
   devices: number;
   intervalSeconds: number;
   durationSeconds: number;
@@ -37,9 +64,13 @@ export interface LedgerEntry {
 export interface SimulationSummary {
   /** Ids of the devices that misbehaved (see `SimulationOptions.anomalyRate`). */
   misbehaving: string[];
+  /** Readings sent (malformed ones included). */
   sent: number;
+  /** Events sent: one per reading per device, one per gateway and tick for gateways. */
+  events: number;
   malformed: number;
   anomalous: number;
+  /** Readings whose event could not be sent. */
   errors: number;
   seconds: number;
   ledger: LedgerEntry[];
@@ -159,9 +190,50 @@ export function nextReading(device: DeviceState, rand: () => number) {
   };
 }
 
+/** One reading of a tick, as sent (malformed ones have no metrics). */
+interface Payload {
+  equipmentId: string;
+  timestampMs: number;
+  body: string | Record<string, unknown>;
+  metrics: ReturnType<typeof nextReading>['metrics'] | undefined;
+}
+
 /**
- * Runs a simulation, sending through `producer`. Time is real: each device sends once per
- * interval until the duration is over.
+ * The events of one tick: one per machine, or one per gateway (machines 1..size, size+1..2×size,
+ * …) with the array of its machines' readings, each with its partition key.
+ */
+function eventsOf(
+  payloads: readonly Payload[],
+  options: Pick<SimulationOptions, 'mode' | 'gatewaySize'>,
+): { partitionKey: string; body: unknown; payloads: readonly Payload[] }[] {
+  if (options.mode !== 'gateway') {
+    return payloads.map((payload) => ({
+      partitionKey: payload.equipmentId,
+      body: payload.body,
+      payloads: [payload],
+    }));
+  }
+  const size = options.gatewaySize ?? defaultGatewaySize;
+  if (!Number.isInteger(size) || size < 1 || size > maxGatewaySize) {
+    throw new RangeError(`A gateway serves 1 to ${maxGatewaySize} machines, not ${size}`);
+  }
+  const events = [];
+  for (let first = 0; first < payloads.length; first += size) {
+    const held = payloads.slice(first, first + size);
+    events.push({
+      // A machine always reports through the same gateway, so its readings stay in order in
+      // one partition, as with a real gateway.
+      partitionKey: `gateway-${first / size + 1}`,
+      body: held.map((payload) => payload.body),
+      payloads: held,
+    });
+  }
+  return events;
+}
+
+/**
+ * Runs a simulation, sending through `producer`. Time is real: each device reads once per
+ * interval until the duration is over, and each tick's events are sent together.
  */
 export async function simulate(
   producer: Pick<EventHubProducerClient, 'createBatch' | 'sendBatch'>,
@@ -171,65 +243,85 @@ export async function simulate(
   const { devices, rand } = createFleet(options);
   const misbehaving = devices.filter((d) => d.fault).map((d) => d.id);
   const ledger = new Map<string, LedgerEntry>();
-  const summary = { sent: 0, malformed: 0, anomalous: 0, errors: 0 };
+  const summary = { sent: 0, events: 0, malformed: 0, anomalous: 0, errors: 0 };
   const began = Date.now();
   const end = began + options.durationSeconds * 1000;
   let lastProgress = 0;
+  const record = (payload: Payload) => {
+    summary.sent++;
+    const { metrics } = payload;
+    if (!metrics) {
+      summary.malformed++;
+      return;
+    }
+    // Only what was sent goes into the ledger.
+    const windowStart = new Date(windowStartOf(payload.timestampMs)).toISOString();
+    const key = `${payload.equipmentId}@${windowStart}`;
+    const entry = ledger.get(key) ?? {
+      equipmentId: payload.equipmentId,
+      windowStart,
+      count: 0,
+      temperature: { min: Infinity, max: -Infinity, sum: 0 },
+    };
+    entry.count++;
+    entry.temperature.min = Math.min(entry.temperature.min, metrics.temperature);
+    entry.temperature.max = Math.max(entry.temperature.max, metrics.temperature);
+    entry.temperature.sum = round2(entry.temperature.sum + metrics.temperature);
+    ledger.set(key, entry);
+  };
   for (let tick = began; tick < end; tick += options.intervalSeconds * 1000) {
     const wait = tick - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    // One batch per device (a batch goes to one partition key); a tick's sends run together.
-    const sends = devices.map(async (device) => {
-      const timestamp = Date.now();
-      let body: string | Record<string, unknown>;
-      let metrics: ReturnType<typeof nextReading>['metrics'] | undefined;
+    const payloads = devices.map((device): Payload => {
+      const timestampMs = Date.now();
       if (rand() < options.malformedRate) {
-        body =
-          rand() < 0.5
-            ? `{"equipmentId":"${device.id}","timestamp":`
-            : { equipmentId: device.id, temperature: 'hot' };
-      } else {
-        const next = nextReading(device, rand);
-        metrics = next.metrics;
-        if (next.anomalous) summary.anomalous++;
-        body = { equipmentId: device.id, timestamp: new Date(timestamp).toISOString(), ...metrics };
+        return {
+          equipmentId: device.id,
+          timestampMs,
+          body:
+            rand() < 0.5
+              ? `{"equipmentId":"${device.id}","timestamp":`
+              : { equipmentId: device.id, temperature: 'hot' },
+          metrics: undefined,
+        };
       }
+      const next = nextReading(device, rand);
+      if (next.anomalous) summary.anomalous++;
+      return {
+        equipmentId: device.id,
+        timestampMs,
+        body: {
+          equipmentId: device.id,
+          timestamp: new Date(timestampMs).toISOString(),
+          ...next.metrics,
+        },
+        metrics: next.metrics,
+      };
+    });
+    // One batch per event (a batch goes to one partition key); a tick's sends run together.
+    // The SDK sends an object or array body as its JSON text in the AMQP data section
+    // (Azure/azure-sdk-for-js sdk/eventhub/event-hubs/src/dataTransformer.ts, `encode`), which
+    // is what the trigger hands to lib/telemetry/reading.ts as bytes.
+    const sends = eventsOf(payloads, options).map(async (event) => {
       try {
-        const batch = await producer.createBatch({ partitionKey: device.id });
-        const event: EventData = { body, contentType: 'application/json' };
-        if (!batch.tryAdd(event)) throw new Error('reading too large for a batch');
+        const batch = await producer.createBatch({ partitionKey: event.partitionKey });
+        const data: EventData = { body: event.body, contentType: 'application/json' };
+        if (!batch.tryAdd(data)) throw new Error('event too large for a batch');
         await producer.sendBatch(batch);
       } catch (error) {
-        summary.errors++;
+        summary.errors += event.payloads.length;
         progress(`send failed: ${error instanceof Error ? error.message : String(error)}`);
         return;
       }
-      summary.sent++;
-      if (!metrics) {
-        summary.malformed++;
-        return;
-      }
-      // Only what was sent goes into the ledger.
-      const windowStart = new Date(windowStartOf(timestamp)).toISOString();
-      const key = `${device.id}@${windowStart}`;
-      const entry = ledger.get(key) ?? {
-        equipmentId: device.id,
-        windowStart,
-        count: 0,
-        temperature: { min: Infinity, max: -Infinity, sum: 0 },
-      };
-      entry.count++;
-      entry.temperature.min = Math.min(entry.temperature.min, metrics.temperature);
-      entry.temperature.max = Math.max(entry.temperature.max, metrics.temperature);
-      entry.temperature.sum = round2(entry.temperature.sum + metrics.temperature);
-      ledger.set(key, entry);
+      summary.events++;
+      for (const payload of event.payloads) record(payload);
     });
     await Promise.all(sends);
     if (Date.now() - lastProgress >= 1000) {
       lastProgress = Date.now();
       const seconds = (Date.now() - began) / 1000;
       progress(
-        `sent ${summary.sent}  rate ${(summary.sent / Math.max(seconds, 0.001)).toFixed(0)}/s  ` +
+        `sent ${summary.sent} in ${summary.events} events  rate ${(summary.sent / Math.max(seconds, 0.001)).toFixed(0)}/s  ` +
           `malformed ${summary.malformed}  errors ${summary.errors}`,
       );
     }

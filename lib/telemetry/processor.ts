@@ -24,6 +24,7 @@ import {
   dueWindows,
   markEmitted,
   mergeWindow,
+  compareIds,
   parseEvents,
   type BatchPartial,
   type DeadLetter,
@@ -401,7 +402,7 @@ export async function emitDueWindows(
     const merged = mergeWindow(partials, windowStart);
     const key = contributionKey(state);
     const contributions: AggregateContribution[] = [...merged.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
+      .sort(([a], [b]) => compareIds(a, b))
       .map(([equipmentId, stats]) => ({
         equipmentId,
         windowStart,

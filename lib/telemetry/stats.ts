@@ -124,6 +124,92 @@ export function addReading(stats: WindowStats, reading: Reading): WindowStats {
 }
 
 /**
+ * `stats` with one more reading folded in, changing `stats` itself when it already has every
+ * metric the reading carries (the common case: no new objects), else a new aggregate in
+ * canonical key order. Only for aggregates the caller owns and nobody else holds yet (the
+ * fold's own accumulators): the result equals {@link addReading}'s.
+ */
+export function accumulateReading(stats: WindowStats, reading: Reading): WindowStats {
+  for (const name of metricNames) {
+    if (reading[name] !== undefined && stats[name] === undefined) return addReading(stats, reading);
+  }
+  stats.readings = checkedSum(stats.readings, 1);
+  for (const name of metricNames) {
+    const value = reading[name];
+    if (value === undefined) continue;
+    if (!Number.isFinite(value)) {
+      throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
+    }
+    const current = stats[name] as MetricStats;
+    const scaled = toScaled(value);
+    const rounded = scaled / valueScale;
+    current.count = checkedSum(current.count, 1);
+    current.min = Math.min(current.min, rounded);
+    current.max = Math.max(current.max, rounded);
+    current.sumScaled = checkedSum(current.sumScaled, scaled);
+  }
+  return stats;
+}
+
+/** One metric's stats of a single value (a no-op rounding for schema output). */
+function metricOfValue(name: MetricName, value: number): MetricStats {
+  if (!Number.isFinite(value)) {
+    throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
+  }
+  const scaled = toScaled(value);
+  const rounded = scaled / valueScale;
+  return { count: 1, min: rounded, max: rounded, sumScaled: scaled };
+}
+
+/**
+ * The aggregate of one reading: `addReading(emptyStats(), reading)`, built directly (it is
+ * made for every new equipment and window of a batch).
+ */
+export function statsOfReading(reading: Reading): WindowStats {
+  const stats: WindowStats = { readings: 1 };
+  if (reading.temperature !== undefined) {
+    stats.temperature = metricOfValue('temperature', reading.temperature);
+  }
+  if (reading.vibration !== undefined) {
+    stats.vibration = metricOfValue('vibration', reading.vibration);
+  }
+  if (reading.pressure !== undefined) stats.pressure = metricOfValue('pressure', reading.pressure);
+  return stats;
+}
+
+/** A copy of `stats` that shares no object with it, in canonical key order. */
+export function copyStats(stats: WindowStats): WindowStats {
+  const copy: WindowStats = { readings: stats.readings };
+  const { temperature, vibration, pressure } = stats;
+  if (temperature !== undefined) copy.temperature = { ...temperature };
+  if (vibration !== undefined) copy.vibration = { ...vibration };
+  if (pressure !== undefined) copy.pressure = { ...pressure };
+  return copy;
+}
+
+/**
+ * `into` with `from` merged in, changing `into` itself when it already has every metric
+ * `from` has, else a new aggregate in canonical key order; `from` is never changed. Only for
+ * an aggregate the caller owns: the result equals {@link mergeStats}'s.
+ */
+export function accumulateStats(into: WindowStats, from: WindowStats): WindowStats {
+  for (const name of metricNames) {
+    if (from[name] !== undefined && into[name] === undefined) return mergeStats(into, from);
+  }
+  into.readings = checkedSum(into.readings, from.readings);
+  for (const name of metricNames) {
+    const add = from[name];
+    if (add === undefined) continue;
+    const current = into[name] as MetricStats;
+    current.count = checkedSum(current.count, add.count);
+    current.min = Math.min(current.min, add.min);
+    current.max = Math.max(current.max, add.max);
+    current.sumScaled = checkedSum(current.sumScaled, add.sumScaled);
+  }
+  return into;
+}
+
+/**
  * The aggregate of the readings behind `a` and `b` together. Exactly associative and
  * commutative, with {@link emptyStats} as identity, so partial aggregates can be merged in
  * any grouping and order. Inputs are not changed.

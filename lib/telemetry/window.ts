@@ -26,9 +26,12 @@ function assertWindowStart(start: number): void {
 /** Start (epoch ms, inclusive) of the window holding `timestampMs`. */
 export function windowStartOf(timestampMs: number): number {
   assertEpochMs(timestampMs, 'A timestamp');
-  // Floor modulo, so even instants before 1970 align the same way (% truncates towards 0).
-  const offset = ((timestampMs % windowSizeMs) + windowSizeMs) % windowSizeMs;
-  return timestampMs - offset;
+  // Floor division, so even instants before 1970 align the same way; one division rather than
+  // two `%` of doubles (a CPU profile of bench/metrics/ingestCore.ts showed them). Exact for
+  // every safe integer t: the quotient k ± r/windowSizeMs (r ≥ 1) has |k| < 2^35, where doubles
+  // lie at most 2^-18 apart, so rounding moves it by under 2^-19 < 1/windowSizeMs and never
+  // across an integer; k × windowSizeMs is even and below 2^54, so exact too.
+  return Math.floor(timestampMs / windowSizeMs) * windowSizeMs;
 }
 
 /** End (epoch ms, exclusive) of the window starting at `start`: the next window's start. */

@@ -3,14 +3,32 @@
  * that misbehave, picked by the seed, each in an anomaly for most of its readings, the others
  * never.
  */
-import { describe, expect, it } from 'vitest';
+import {
+  EventHubConsumerClient,
+  EventHubProducerClient,
+  earliestEventPosition,
+  type ReceivedEventData,
+} from '@azure/event-hubs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventHubsStandIn } from '../../dev/eventhubs/index.js';
 import {
   defaultAnomalyRate,
   misbehavingSummary,
   parseSimulateArgs,
   simulateUsage,
 } from '../../dev/simulateOptions.js';
-import { createFleet, misbehavingCount, nextReading } from '../../dev/simulator.js';
+import {
+  createFleet,
+  defaultGatewaySize,
+  misbehavingCount,
+  nextReading,
+  simulate,
+  type LedgerEntry,
+  type SimulationOptions,
+} from '../../dev/simulator.js';
+import { parseEventBody, type Reading } from '../../lib/telemetry/reading.js';
+import { windowStartOf } from '../../lib/telemetry/window.js';
+import { fastRetry, receive, startTestStandIn } from './eventhubs/helpers.js';
 
 const defaults = { seed: 99, localConnectionString: () => 'Endpoint=sb://local/;x=y' };
 const parse = (...args: string[]) => parseSimulateArgs(args, {}, defaults);
@@ -22,10 +40,19 @@ describe('npm run simulate options', () => {
     expect(simulateUsage).toMatch(/--anomaly-rate P\s+share of the machines that misbehave/);
   });
 
+  it('documents both modes in --help', () => {
+    expect(simulateUsage).toMatch(/per-device\s+every machine sends each reading as its own event/);
+    expect(simulateUsage).toMatch(/gateway\s+gateways each collect the readings/);
+    expect(simulateUsage).toMatch(/--mode MODE\s+per-device \(default\) or gateway/);
+    expect(simulateUsage).toMatch(/--gateway-size N\s+machines per gateway/);
+  });
+
   it('defaults to a fleet where a few machines misbehave', () => {
     const command = parse();
     if (command === 'help') throw new Error('not a run');
     expect(command.options).toEqual({
+      mode: 'per-device',
+      gatewaySize: defaultGatewaySize,
       devices: 20,
       intervalSeconds: 1,
       durationSeconds: 60,
@@ -56,9 +83,15 @@ describe('npm run simulate options', () => {
       'other',
       '--ledger',
       'l.json',
+      '--mode',
+      'gateway',
+      '--gateway-size',
+      '50',
     );
     if (command === 'help') throw new Error('not a run');
     expect(command.options).toEqual({
+      mode: 'gateway',
+      gatewaySize: 50,
       devices: 200,
       intervalSeconds: 0.5,
       durationSeconds: 40,
@@ -79,6 +112,11 @@ describe('npm run simulate options', () => {
     expect(() => parse('--anomaly-rate', '')).toThrow(/--anomaly-rate/);
     expect(() => parse('--anomaly-rate', 'lots')).toThrow(/--anomaly-rate/);
     expect(() => parse('--devices', '0')).toThrow(/--devices/);
+    expect(() => parse('--mode', 'batch')).toThrow(/--mode must be one of per-device, gateway/);
+    expect(() => parse('--gateway-size', '501')).toThrow(
+      /--gateway-size must be a number from 1 to 500/,
+    );
+    expect(() => parse('--gateway-size', '2.5')).toThrow(/--gateway-size must be a whole number/);
     expect(() => parse('--bogus')).toThrow(/Unknown option '--bogus'.*--help/);
     expect(() =>
       parseSimulateArgs(
@@ -129,5 +167,140 @@ describe('the anomaly rate', () => {
     expect(anomalyShares(20, 1, 1, 50).misbehaving).toHaveLength(20);
     expect(misbehavingCount(20, 0.03)).toBe(1);
     expect(misbehavingCount(10, 0.04)).toBe(0);
+  });
+});
+
+describe('sending through the Event Hubs stand-in', () => {
+  let standIn: EventHubsStandIn;
+  let consumer: EventHubConsumerClient;
+
+  beforeAll(async () => {
+    standIn = await startTestStandIn();
+    consumer = new EventHubConsumerClient('$Default', standIn.connectionString('app'), fastRetry);
+  });
+
+  afterAll(async () => {
+    await consumer.close();
+    await standIn.stop();
+  });
+
+  /** Every event now in the hub, per partition (the tests share the hub). */
+  async function eventsByPartition(): Promise<Map<string, ReceivedEventData[]>> {
+    const events = new Map<string, ReceivedEventData[]>();
+    for (const partitionId of await consumer.getPartitionIds()) {
+      const props = await consumer.getPartitionProperties(partitionId);
+      if (props.isEmpty) continue;
+      const count = props.lastEnqueuedSequenceNumber - props.beginningSequenceNumber + 1;
+      const received = await receive(consumer, partitionId, earliestEventPosition, count);
+      expect(received.errors).toEqual([]);
+      expect(received.events).toHaveLength(count);
+      events.set(partitionId, received.events);
+    }
+    return events;
+  }
+
+  /** What `send` returns, and the events it adds to the hub. */
+  async function eventsSentBy<T>(
+    send: () => Promise<T>,
+  ): Promise<{ result: T; events: ReceivedEventData[] }> {
+    const before = await eventsByPartition();
+    const result = await send();
+    const after = await eventsByPartition();
+    const events = [...after].flatMap(([id, all]) => all.slice(before.get(id)?.length ?? 0));
+    return { result, events };
+  }
+
+  /** Runs the simulator against the stand-in as a device would send. */
+  function simulateIntoHub(options: SimulationOptions) {
+    const producer = new EventHubProducerClient(standIn.connectionString('device'), fastRetry);
+    return eventsSentBy(() => simulate(producer, options).finally(() => producer.close()));
+  }
+
+  /** The ledger the pipeline would build from `readings` (the simulator's own rounding). */
+  function ledgerOf(readings: readonly Reading[]): LedgerEntry[] {
+    const round2 = (value: number) => Math.round(value * 100) / 100;
+    const entries = new Map<string, LedgerEntry>();
+    for (const reading of readings) {
+      const windowStart = new Date(windowStartOf(reading.timestamp)).toISOString();
+      const key = `${reading.equipmentId}@${windowStart}`;
+      const entry = entries.get(key) ?? {
+        equipmentId: reading.equipmentId,
+        windowStart,
+        count: 0,
+        temperature: { min: Infinity, max: -Infinity, sum: 0 },
+      };
+      const temperature = reading.temperature ?? NaN;
+      entry.count++;
+      entry.temperature.min = Math.min(entry.temperature.min, temperature);
+      entry.temperature.max = Math.max(entry.temperature.max, temperature);
+      entry.temperature.sum = round2(entry.temperature.sum + temperature);
+      entries.set(key, entry);
+    }
+    return [...entries.values()];
+  }
+
+  const byKey = (entries: readonly LedgerEntry[]) =>
+    [...entries].sort((a, b) =>
+      `${a.equipmentId}@${a.windowStart}` < `${b.equipmentId}@${b.windowStart}` ? -1 : 1,
+    );
+
+  it('in gateway mode sends one event per gateway and tick, whose readings equal the ledger', async () => {
+    const { result: summary, events } = await simulateIntoHub({
+      mode: 'gateway',
+      gatewaySize: 5,
+      devices: 12,
+      intervalSeconds: 0.25,
+      durationSeconds: 1,
+      anomalyRate: 0.2,
+      malformedRate: 0.1,
+      seed: 5,
+    });
+
+    expect(summary.errors).toBe(0);
+    // 12 machines in gateways of 5, 5 and 2: three events a tick, every tick.
+    expect(summary.events % 3).toBe(0);
+    expect(summary.sent).toBe((summary.events / 3) * 12);
+    expect(events).toHaveLength(summary.events);
+    const readings: Reading[] = [];
+    let rejected = 0;
+    for (const event of events) {
+      expect(event.partitionKey).toMatch(/^gateway-[123]$/);
+      expect(Array.isArray(event.body)).toBe(true);
+      expect((event.body as unknown[]).length).toBe(event.partitionKey === 'gateway-3' ? 2 : 5);
+      const parsed = parseEventBody(event.body, {
+        enqueuedTimeMs: event.enqueuedTimeUtc.getTime(),
+      });
+      readings.push(...parsed.readings);
+      rejected += parsed.rejections.length;
+      // A broken reading is rejected alone; its neighbours in the event still count.
+      for (const rejection of parsed.rejections) expect(rejection.reason).toBe('invalid');
+    }
+    expect(summary.malformed).toBeGreaterThan(0);
+    expect(rejected).toBe(summary.malformed);
+    expect(readings).toHaveLength(summary.sent - summary.malformed);
+    expect(byKey(ledgerOf(readings))).toEqual(byKey(summary.ledger));
+  });
+
+  it('in per-device mode sends one event per reading, keyed by the machine', async () => {
+    const { result: summary, events } = await simulateIntoHub({
+      devices: 4,
+      intervalSeconds: 0.25,
+      durationSeconds: 1,
+      anomalyRate: 0,
+      malformedRate: 0,
+      seed: 6,
+    });
+
+    expect(summary.events).toBe(summary.sent);
+    expect(events).toHaveLength(summary.sent);
+    const readings = events.flatMap((event) => {
+      const { readings: parsed, rejections } = parseEventBody(event.body, {
+        enqueuedTimeMs: event.enqueuedTimeUtc.getTime(),
+      });
+      expect(rejections).toEqual([]);
+      expect(parsed.map((r) => r.equipmentId)).toEqual([event.partitionKey]);
+      return parsed;
+    });
+    expect(byKey(ledgerOf(readings))).toEqual(byKey(summary.ledger));
   });
 });

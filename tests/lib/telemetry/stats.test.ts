@@ -2,13 +2,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { metricNames, toScaled, type Reading } from '../../../lib/telemetry/reading.js';
 import {
+  accumulateReading,
+  accumulateStats,
   addReading,
+  copyStats,
   emptyStats,
   maxExactReadings,
   maxScaledMagnitude,
   meanOf,
   meansOf,
   mergeStats,
+  statsOfReading,
   summarize,
   valueScale,
   windowStatsSchema,
@@ -318,6 +322,35 @@ describe('order independence', () => {
             ),
           );
         }
+      }),
+    );
+  });
+});
+
+describe('the in-place accumulators the fold uses', () => {
+  const readingsArb = fc.array(readingArb, { minLength: 1, maxLength: 25 });
+
+  it('accumulate readings exactly as addReading does, keys in canonical order', () => {
+    fc.assert(
+      fc.property(readingsArb, (readings) => {
+        const [first, ...rest] = readings as [Reading, ...Reading[]];
+        expectIdentical(statsOfReading(first), addReading(emptyStats(), first));
+        let accumulated = statsOfReading(first);
+        for (const reading of rest) accumulated = accumulateReading(accumulated, reading);
+        expectIdentical(accumulated, fold(readings));
+      }),
+    );
+  });
+
+  it('merge exactly as mergeStats does, never changing what is merged in', () => {
+    const statsArb = readingsArb.map((readings) => fold(readings));
+    fc.assert(
+      fc.property(fc.array(statsArb, { minLength: 1, maxLength: 8 }), (parts) => {
+        const frozen = parts.map((part) => deepFreeze(structuredClone(part)));
+        const [first, ...rest] = frozen as [WindowStats, ...WindowStats[]];
+        let merged = copyStats(first);
+        for (const part of rest) merged = accumulateStats(merged, part);
+        expectIdentical(merged, frozen.reduce(mergeStats, emptyStats()));
       }),
     );
   });

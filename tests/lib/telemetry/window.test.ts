@@ -103,6 +103,35 @@ describe('window properties', () => {
     );
   });
 
+  it('aligns every safe integer as floor modulo does', () => {
+    // windowStartOf divides; the definition, at boundaries, just before them and at the ends
+    // of the safe range, is the floor modulo.
+    const near = (centre: number) =>
+      fc.integer({ min: -600_000, max: 600_000 }).map((delta) => centre + delta);
+    const anySafe = fc.oneof(
+      fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+      near(0),
+      near(Number.MAX_SAFE_INTEGER - 600_000),
+      near(Number.MIN_SAFE_INTEGER + 600_000),
+      fc.integer({ min: -(2 ** 32), max: 2 ** 32 }).map((k) => k * windowSizeMs),
+      // A millisecond before a boundary, where a rounded-up quotient would show, up to the
+      // largest boundaries.
+      fc
+        .tuple(
+          fc.integer({ min: 1, max: Math.floor(Number.MAX_SAFE_INTEGER / windowSizeMs) }),
+          fc.boolean(),
+        )
+        .map(([k, negative]) => (negative ? -k * windowSizeMs - 1 : k * windowSizeMs - 1)),
+    );
+    fc.assert(
+      fc.property(anySafe, (ms) => {
+        const offset = ((ms % windowSizeMs) + windowSizeMs) % windowSizeMs;
+        expect(windowStartOf(ms)).toBe(ms - offset);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('is monotonic and shifts with whole windows', () => {
     fc.assert(
       fc.property(instant, instant, fc.integer({ min: -1000, max: 1000 }), (a, b, k) => {
