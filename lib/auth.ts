@@ -232,10 +232,11 @@ export function createAuthenticator(
 interface IssuerKeys {
   getKey: JWTVerifyGetKey;
   /**
-   * The time of the key set's last fetch while it is fresh, else undefined: a verified token
-   * is reused only under the fetch it was verified with (lib/verifiedTokens.ts).
+   * The key set of the last fetch (a new object each fetch) while it is fresh, else
+   * undefined: a verified token is reused only under the fetch it was verified with
+   * (lib/verifiedTokens.ts).
    */
-  version(): number | undefined;
+  version(): object | undefined;
   /** How long a fetch is used (jose `cacheMaxAge`). */
   maxAgeMs: number;
 }
@@ -243,8 +244,8 @@ interface IssuerKeys {
 /**
  * An issuer's published keys, cached by jose and refetched when older than `cacheMaxAge` or
  * when a token names a key it lacks (at most once per `cooldownDuration`). jose records each
- * fetch's time in the `jwksCache` object it is given (panva/jose src/jwks/remote.ts `reload`),
- * which is how cached verifications learn of a refetch.
+ * fetch's key set (a new object each time) in the `jwksCache` object it is given (panva/jose
+ * src/jwks/remote.ts `reload`), which is how cached verifications learn of a refetch.
  */
 function remoteKeySet(
   jwksUri: string,
@@ -260,7 +261,7 @@ function remoteKeySet(
   });
   return {
     getKey: keySet,
-    version: () => (keySet.fresh && 'uat' in fetched ? fetched.uat : undefined),
+    version: () => (keySet.fresh && 'jwks' in fetched ? fetched.jwks : undefined),
     maxAgeMs,
   };
 }

@@ -9,7 +9,7 @@
  *   order; a hit is moved to the end).
  * - An entry is used only before the token's `exp` (by the injected clock, without the
  *   verifier's clock tolerance), and only while the key set it was verified against is the
- *   one the verifier still holds (`keySetVersion`): jose refetches the issuer's key set when
+ *   one the verifier still holds (`keySetVersion`, compared by identity): jose refetches the issuer's key set when
  *   its copy is older than `cacheMaxAge` or a token names a key it lacks, and any refetch
  *   retires every entry verified before it. So a token signed by a key the issuer has since
  *   removed is accepted from the cache no longer than jose itself would accept it.
@@ -18,9 +18,9 @@ import { createHash } from 'node:crypto';
 
 export interface VerifiedTokenCache<Value> {
   /** The value stored for `token`, when it is still good at `nowMs` under `keySetVersion`. */
-  get(token: string, nowMs: number, keySetVersion: number | undefined): Value | undefined;
+  get(token: string, nowMs: number, keySetVersion: object | undefined): Value | undefined;
   /** Remembers `value` for `token` until `expiresAtMs`, under `keySetVersion`. */
-  set(token: string, value: Value, expiresAtMs: number, keySetVersion: number | undefined): void;
+  set(token: string, value: Value, expiresAtMs: number, keySetVersion: object | undefined): void;
   /** Entries held now (for tests and metrics). */
   readonly size: number;
 }
@@ -28,7 +28,7 @@ export interface VerifiedTokenCache<Value> {
 interface Entry<Value> {
   value: Value;
   expiresAtMs: number;
-  keySetVersion: number;
+  keySetVersion: object;
 }
 
 /** Entries an authenticator keeps by default: one per active caller, a few hundred bytes each. */

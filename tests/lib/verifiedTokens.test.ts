@@ -158,16 +158,17 @@ describe('verified token cache', () => {
 
   it('keeps at most its bound, evicting the least recently used', () => {
     const cache = verifiedTokenCache<string>(2);
-    cache.set('token-a', 'a', 1000, 1);
-    cache.set('token-b', 'b', 1000, 1);
-    expect(cache.get('token-a', 0, 1)).toBe('a');
-    cache.set('token-c', 'c', 1000, 1);
+    const keys = { keys: [] };
+    cache.set('token-a', 'a', 1000, keys);
+    cache.set('token-b', 'b', 1000, keys);
+    expect(cache.get('token-a', 0, keys)).toBe('a');
+    cache.set('token-c', 'c', 1000, keys);
     expect(cache.size).toBe(2);
-    expect(cache.get('token-b', 0, 1)).toBeUndefined();
-    expect(cache.get('token-a', 0, 1)).toBe('a');
-    expect(cache.get('token-c', 0, 1)).toBe('c');
-    // Another key set version, or none known, is a miss.
-    expect(cache.get('token-a', 0, 2)).toBeUndefined();
+    expect(cache.get('token-b', 0, keys)).toBeUndefined();
+    expect(cache.get('token-a', 0, keys)).toBe('a');
+    expect(cache.get('token-c', 0, keys)).toBe('c');
+    // Another fetch of the key set (even an equal one), or none fresh, is a miss.
+    expect(cache.get('token-a', 0, { keys: [] })).toBeUndefined();
     expect(cache.get('token-c', 0, undefined)).toBeUndefined();
     expect(() => verifiedTokenCache(0)).toThrow(/positive integer/);
   });
