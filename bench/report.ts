@@ -28,6 +28,7 @@ export type MetricName =
   | 'cosmos_writes_per_1k_highrate'
   | 'e2e_readings_per_s'
   | 'alert_latency_p99_ms'
+  | 'alert_latency_p99_ms_small_fleet'
   | 'api_get_ratio'
   | 'api_get_instrumented_ratio'
   | 'deep_page_ratio'
@@ -40,6 +41,7 @@ export const metricOrder: readonly MetricName[] = [
   'cosmos_writes_per_1k_highrate',
   'e2e_readings_per_s',
   'alert_latency_p99_ms',
+  'alert_latency_p99_ms_small_fleet',
   'api_get_ratio',
   'api_get_instrumented_ratio',
   'deep_page_ratio',
@@ -70,7 +72,14 @@ export const metricSpecs: Record<MetricName, MetricSpec> = {
     unit: 'writes/1k readings',
   },
   e2e_readings_per_s: { target: 10_000, comparison: '>=', targetOn: 'value', unit: 'readings/s' },
-  alert_latency_p99_ms: { target: 2000, comparison: '<=', targetOn: 'value', unit: 'ms' },
+  // With the production host.json (issue #19): a quiet partition waits out `maxWaitTime`.
+  alert_latency_p99_ms: { target: 5000, comparison: '<=', targetOn: 'value', unit: 'ms' },
+  alert_latency_p99_ms_small_fleet: {
+    target: 5000,
+    comparison: '<=',
+    targetOn: 'value',
+    unit: 'ms',
+  },
   api_get_ratio: { target: 0.8, comparison: '>=', targetOn: 'ratio', unit: 'req/s' },
   api_get_instrumented_ratio: { target: 0.95, comparison: '>=', targetOn: 'ratio', unit: 'req/s' },
   deep_page_ratio: { target: 1.5, comparison: '<=', targetOn: 'ratio', unit: 'ms' },

@@ -41,7 +41,11 @@ const suites: { script: string; metrics: MetricName[]; limitSeconds: number }[] 
     limitSeconds: quick ? 300 : 900,
   },
   { script: 'e2e.ts', metrics: ['e2e_readings_per_s'], limitSeconds: quick ? 300 : 900 },
-  { script: 'alertLatency.ts', metrics: ['alert_latency_p99_ms'], limitSeconds: quick ? 240 : 600 },
+  {
+    script: 'alertLatency.ts',
+    metrics: ['alert_latency_p99_ms', 'alert_latency_p99_ms_small_fleet'],
+    limitSeconds: quick ? 300 : 900,
+  },
   {
     script: 'mysqlApi.ts',
     metrics: ['api_get_ratio', 'api_get_instrumented_ratio', 'deep_page_ratio'],

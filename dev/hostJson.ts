@@ -12,7 +12,16 @@ const timeSpan = z
     return (h * 60 + m) * 60 + s;
   });
 
-const eventHubsDefaults = { maxEventBatchSize: 100, minEventBatchSize: 1, maxWaitTime: 60 };
+/**
+ * The extension's defaults (Azure/azure-sdk-for-net sdk/eventhub/
+ * Microsoft.Azure.WebJobs.Extensions.EventHubs/src/Config/EventHubOptions.cs).
+ */
+const eventHubsDefaults = {
+  maxEventBatchSize: 100,
+  minEventBatchSize: 1,
+  maxWaitTime: 60,
+  prefetchCount: 300,
+};
 
 const hostJsonSchema = z.object({
   extensions: z.object({
@@ -21,21 +30,24 @@ const hostJsonSchema = z.object({
         maxEventBatchSize: z.number().int().positive().default(eventHubsDefaults.maxEventBatchSize),
         minEventBatchSize: z.number().int().positive().default(eventHubsDefaults.minEventBatchSize),
         maxWaitTime: timeSpan.default(eventHubsDefaults.maxWaitTime),
+        prefetchCount: z.number().int().positive().default(eventHubsDefaults.prefetchCount),
       })
       .default(eventHubsDefaults),
   }),
 });
 
 /**
- * Event Hubs trigger batching from host.json. The local host cannot honour
- * `minEventBatchSize` (the SDK has no equivalent); the benchmark simulates it.
+ * Event Hubs trigger batching from host.json, which the local trigger host applies the way
+ * the extension does (dev/triggerHost.ts `PartitionBatcher`).
  */
 export function hostJsonEventHubs(root = projectRoot): {
   maxEventBatchSize: number;
   minEventBatchSize: number;
   maxWaitTimeSeconds: number;
+  prefetchCount: number;
 } {
   const parsed = hostJsonSchema.parse(JSON.parse(readFileSync(join(root, 'host.json'), 'utf8')));
-  const { maxEventBatchSize, minEventBatchSize, maxWaitTime } = parsed.extensions.eventHubs;
-  return { maxEventBatchSize, minEventBatchSize, maxWaitTimeSeconds: maxWaitTime };
+  const { maxEventBatchSize, minEventBatchSize, maxWaitTime, prefetchCount } =
+    parsed.extensions.eventHubs;
+  return { maxEventBatchSize, minEventBatchSize, maxWaitTimeSeconds: maxWaitTime, prefetchCount };
 }

@@ -156,6 +156,35 @@ function requestUrl(req: IncomingMessage): URL | undefined {
   return url.username === '' && url.password === '' ? url : undefined;
 }
 
+/** Statuses whose responses have no body (the library drops one: WHATWG fetch "null body status"). */
+const nullBodyStatuses = new Set([204, 205, 304]);
+
+/**
+ * The bytes `new HttpResponse(init)` would give, without building an undici `Response` and
+ * reading its stream back: for the usual answer (a string body or none, headers as a record
+ * of lower-case names, no cookies, no `jsonBody`). Anything else returns undefined and goes
+ * through `HttpResponse`. A string body without a content type gets the one `Response`
+ * gives it (WHATWG fetch, "extract a body": `text/plain;charset=UTF-8`).
+ */
+function plainResponse(
+  init: HttpResponseInit,
+): { status: number; headers: Record<string, string>; body: string | undefined } | undefined {
+  const { body, headers = {}, status = 200 } = init;
+  if (init.jsonBody !== undefined || (init.cookies?.length ?? 0) > 0) return undefined;
+  if (body !== undefined && body !== null && typeof body !== 'string') return undefined;
+  if (headers instanceof Headers || Array.isArray(headers)) return undefined;
+  const out: Record<string, string> = {};
+  for (const name in headers) {
+    if (name !== name.toLowerCase()) return undefined;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  const text = nullBodyStatuses.has(status) ? undefined : (body ?? undefined);
+  if (typeof text === 'string' && out['content-type'] === undefined)
+    out['content-type'] = 'text/plain;charset=UTF-8';
+  return { status, headers: out, body: text };
+}
+
 /** Creates the server (not yet listening). */
 export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
   const routes = options.declarations.map((d) => compileRoute(d, options.routePrefix));
@@ -227,6 +256,13 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
           `Unhandled: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
         );
         plain(res, 500, '');
+        return;
+      }
+      const direct = result instanceof HttpResponse ? undefined : plainResponse(result);
+      if (direct) {
+        res
+          .writeHead(direct.status, direct.headers)
+          .end(req.method === 'HEAD' ? undefined : direct.body);
         return;
       }
       const response = result instanceof HttpResponse ? result : new HttpResponse(result);

@@ -13,7 +13,7 @@ import { startEventHubTriggers, type EventHubTriggerOptions, type Running } from
 
 export interface LocalTriggerOptions extends Omit<
   EventHubTriggerOptions,
-  'checkpointStore' | 'maxEventBatchSize' | 'maxWaitTimeSeconds'
+  'checkpointStore' | 'maxEventBatchSize' | 'minEventBatchSize' | 'maxWaitTimeSeconds'
 > {
   /** Connection string of the storage account that keeps the checkpoints (Azurite). */
   storage: string;
@@ -26,6 +26,8 @@ export interface LocalTriggerOptions extends Omit<
   newHub?: boolean;
   /** Default: host.json's `extensions.eventHubs`. */
   maxEventBatchSize?: number;
+  /** Default: host.json's `extensions.eventHubs`. */
+  minEventBatchSize?: number;
   /** Default: host.json's `extensions.eventHubs`. */
   maxWaitTimeSeconds?: number;
 }
@@ -47,7 +49,9 @@ export async function startLocalTriggers(
   const batches = hostJsonEventHubs();
   const running = startEventHubTriggers(declarations, {
     maxEventBatchSize: batches.maxEventBatchSize,
+    minEventBatchSize: batches.minEventBatchSize,
     maxWaitTimeSeconds: batches.maxWaitTimeSeconds,
+    prefetchCount: batches.prefetchCount,
     ...triggerOptions,
     checkpointStore: new BlobCheckpointStore(checkpoints),
   });

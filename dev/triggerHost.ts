@@ -13,7 +13,12 @@ import type {
   InvocationContext as Context,
   Timer,
 } from '@azure/functions';
-import type { CheckpointStore, ReceivedEventData, Subscription } from '@azure/event-hubs';
+import type {
+  CheckpointStore,
+  PartitionContext,
+  ReceivedEventData,
+  Subscription,
+} from '@azure/event-hubs';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { Cron } from 'croner';
 import type { Settings } from '../lib/config.js';
@@ -114,9 +119,12 @@ export interface EventHubTriggerOptions {
   /** The app's settings, which `%SETTING%` expressions in a declaration name. */
   settings: Settings;
   checkpointStore: CheckpointStore;
-  /** From host.json `extensions.eventHubs`. */
+  /** From host.json `extensions.eventHubs`; see {@link PartitionBatcher} for how they act. */
   maxEventBatchSize: number;
+  minEventBatchSize: number;
   maxWaitTimeSeconds: number;
+  /** Events the SDK receives ahead per partition (host.json `prefetchCount`). */
+  prefetchCount?: number;
   log?: HostLog;
   /** Waits between retries (a seam for tests). */
   sleep?: (ms: number) => Promise<void>;
@@ -278,6 +286,87 @@ export async function runWithRetryPolicy(
   }
 }
 
+/**
+ * One partition's batching as the Event Hubs extension does it for a batch function
+ * (Azure/azure-sdk-for-net sdk/eventhub/Microsoft.Azure.WebJobs.Extensions.EventHubs/src/
+ * Listeners/EventHubListener.PartitionProcessor.cs and PartitionProcessorEventsManager.cs):
+ *
+ * - `minEventBatchSize` 1 (the default): every batch the client reads (up to
+ *   `maxEventBatchSize`) is dispatched at once; `maxWaitTime` is unused.
+ * - Above 1: received events are held; once the held ones number `minEventBatchSize`, up to
+ *   `maxEventBatchSize` of them are dispatched (the rest stay held). When events are held and
+ *   no timer runs, a timer of `maxWaitTime` starts; when it fires, everything held (up to
+ *   `maxEventBatchSize`) is dispatched as a partial batch. A dispatch on reaching the minimum
+ *   cancels the timer; it starts again if events are still held.
+ *
+ * Dispatches of one partition never overlap (the extension's semaphore). Not imitated: the
+ * extension's shorter first wait after a partition changes owner (`GetAdjustedMaxWaitTime`).
+ */
+export class PartitionBatcher<Event> {
+  readonly #held: Event[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(
+    private readonly settings: Pick<
+      EventHubTriggerOptions,
+      'maxEventBatchSize' | 'minEventBatchSize' | 'maxWaitTimeSeconds'
+    >,
+    /** Runs the function on a batch and checkpoints it; never called with an empty batch. */
+    private readonly dispatch: (events: Event[]) => Promise<void>,
+  ) {}
+
+  /** What the client read; resolves once whatever it completed has been dispatched. */
+  received(events: readonly Event[]): Promise<void> {
+    return this.#serially(async () => {
+      if (this.settings.minEventBatchSize <= 1) {
+        if (events.length > 0) await this.dispatch([...events]);
+        return;
+      }
+      this.#held.push(...events);
+      if (this.#held.length >= this.settings.minEventBatchSize) {
+        this.#stopTimer();
+        await this.dispatch(this.#held.splice(0, this.settings.maxEventBatchSize));
+      }
+      if (this.#held.length > 0 && this.#timer === undefined && !this.#closed) {
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          void this.#serially(async () => {
+            const partial = this.#held.splice(0, this.settings.maxEventBatchSize);
+            if (partial.length > 0) await this.dispatch(partial);
+          });
+        }, this.settings.maxWaitTimeSeconds * 1000);
+      }
+    });
+  }
+
+  /** Events held now (not yet dispatched). */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** Drops what is held (not checkpointed: the next owner reads it again), as on close. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#stopTimer();
+    this.#held.length = 0;
+    return this.#queue;
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #serially(step: () => Promise<void>): Promise<void> {
+    const next = this.#queue.then(step);
+    // A failed step does not stop the ones after it; its caller sees the failure.
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
 /** Subscribes every Event Hub declaration; resolves once all are subscribed. */
 export function startEventHubTriggers(
   declarations: readonly EventHubFunctionDeclaration[],
@@ -287,7 +376,11 @@ export function startEventHubTriggers(
   const fidelity = options.fidelity ?? 'azure';
   const sleep =
     options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const running: { client: EventHubConsumerClient; subscription: Subscription }[] = [];
+  const running: {
+    client: EventHubConsumerClient;
+    subscription: Subscription;
+    batchers: Map<string, PartitionBatcher<ReceivedEventData>>;
+  }[] = [];
   // Stopping interrupts a batch waiting to be retried (an indefinite policy would otherwise
   // hold the stop up for as long as a dependency stays down).
   let stopRequested = false;
@@ -317,54 +410,69 @@ export function startEventHubTriggers(
         },
       },
     );
+    /** Each partition's batching (host.json), and the context of its latest read. */
+    const batchers = new Map<string, PartitionBatcher<ReceivedEventData>>();
+    const latestContext = new Map<string, PartitionContext>();
+    /** Runs the function on one batch of a partition, then checkpoints it, as the host does. */
+    const dispatch = async (events: ReceivedEventData[], context: PartitionContext) => {
+      const metadata = triggerMetadataFor(
+        events,
+        {
+          partitionId: context.partitionId,
+          eventHubName: context.eventHubName,
+          consumerGroup: context.consumerGroup,
+          fullyQualifiedNamespace: context.fullyQualifiedNamespace,
+          // As the Event Hubs extension passes it with trackLastEnqueuedEventProperties
+          // (lib/telemetry/trigger.ts lastEnqueuedOf): the ingestion lag gauges read it.
+          ...(context.lastEnqueuedEventProperties?.sequenceNumber === undefined
+            ? {}
+            : {
+                lastEnqueuedEventProperties: {
+                  sequenceNumber: context.lastEnqueuedEventProperties.sequenceNumber,
+                  enqueuedTime: context.lastEnqueuedEventProperties.enqueuedOn?.toISOString(),
+                },
+              }),
+        },
+        fidelity,
+      );
+      const messages = triggerMessagesFor(
+        events.map((e) => e.body as unknown),
+        declaration.dataType,
+        fidelity,
+      );
+      const outcome = await runWithRetryPolicy(
+        async () => {
+          await declaration.handler(messages, contextFor(declaration.name, log, metadata));
+        },
+        declaration.retry,
+        {
+          sleep: (ms) => Promise.race([sleep(ms), stopped]),
+          isStopping: () => stopRequested,
+          log: (level, message) => {
+            log(level, declaration.name, message);
+          },
+        },
+      );
+      // Stopping mid-retry: no checkpoint, so the next owner gets the batch again, as
+      // when a host instance shuts down.
+      if (outcome === 'stopped') return;
+      // As the host does: the batch is checkpointed whether or not the function succeeded.
+      const last = events.at(-1);
+      if (last) await context.updateCheckpoint(last);
+    };
     const subscription = client.subscribe(
       {
         processEvents: async (events, context) => {
-          if (events.length === 0) return;
-          const metadata = triggerMetadataFor(
-            events,
-            {
-              partitionId: context.partitionId,
-              eventHubName: context.eventHubName,
-              consumerGroup: context.consumerGroup,
-              fullyQualifiedNamespace: context.fullyQualifiedNamespace,
-              // As the Event Hubs extension passes it with trackLastEnqueuedEventProperties
-              // (lib/telemetry/trigger.ts lastEnqueuedOf): the ingestion lag gauges read it.
-              ...(context.lastEnqueuedEventProperties?.sequenceNumber === undefined
-                ? {}
-                : {
-                    lastEnqueuedEventProperties: {
-                      sequenceNumber: context.lastEnqueuedEventProperties.sequenceNumber,
-                      enqueuedTime: context.lastEnqueuedEventProperties.enqueuedOn?.toISOString(),
-                    },
-                  }),
-            },
-            fidelity,
-          );
-          const messages = triggerMessagesFor(
-            events.map((e) => e.body as unknown),
-            declaration.dataType,
-            fidelity,
-          );
-          const outcome = await runWithRetryPolicy(
-            async () => {
-              await declaration.handler(messages, contextFor(declaration.name, log, metadata));
-            },
-            declaration.retry,
-            {
-              sleep: (ms) => Promise.race([sleep(ms), stopped]),
-              isStopping: () => stopRequested,
-              log: (level, message) => {
-                log(level, declaration.name, message);
-              },
-            },
-          );
-          // Stopping mid-retry: no checkpoint, so the next owner gets the batch again, as
-          // when a host instance shuts down.
-          if (outcome === 'stopped') return;
-          // As the host does: the batch is checkpointed whether or not the function succeeded.
-          const last = events.at(-1);
-          if (last) await context.updateCheckpoint(last);
+          latestContext.set(context.partitionId, context);
+          let batcher = batchers.get(context.partitionId);
+          if (!batcher) {
+            const partitionId = context.partitionId;
+            batcher = new PartitionBatcher(options, (batch) =>
+              dispatch(batch, latestContext.get(partitionId) ?? context),
+            );
+            batchers.set(partitionId, batcher);
+          }
+          await batcher.received(events);
         },
         processError: (error, context) => {
           log(
@@ -376,21 +484,25 @@ export function startEventHubTriggers(
         },
       },
       {
+        // The client hands over what has arrived (up to a batch) as soon as it arrives, or an
+        // empty read after a second of nothing; the batcher does the host's waiting.
         maxBatchSize: options.maxEventBatchSize,
-        maxWaitTimeInSeconds: options.maxWaitTimeSeconds,
+        maxWaitTimeInSeconds: 1,
+        ...(options.prefetchCount === undefined ? {} : { prefetchCount: options.prefetchCount }),
         trackLastEnqueuedEventProperties: true,
         startPosition: earliestEventPosition,
         // The host hands the function the body bytes, not the SDK's JSON decoding of them.
         skipParsingBodyAsJson: fidelity === 'azure',
       },
     );
-    running.push({ client, subscription });
+    running.push({ client, subscription, batchers });
   }
   return {
     stop: async () => {
       requestStop();
-      for (const { client, subscription } of running) {
+      for (const { client, subscription, batchers } of running) {
         await subscription.close();
+        await Promise.all([...batchers.values()].map((batcher) => batcher.close()));
         await client.close();
       }
     },

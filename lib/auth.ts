@@ -8,7 +8,9 @@ import type { HttpRequest } from '@azure/functions';
 import {
   createRemoteJWKSet,
   errors as joseErrors,
+  jwksCache,
   jwtVerify,
+  type JWKSCacheInput,
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
@@ -16,6 +18,7 @@ import { z } from 'zod';
 import type { SectionConfig } from './config.js';
 import { HttpError } from './errors.js';
 import { boundedHeader } from './http/request.js';
+import { verifiedTokenCache, type VerifiedTokenCache } from './verifiedTokens.js';
 
 export const roles = ['Admin', 'Technician'] as const;
 export type Role = (typeof roles)[number];
@@ -65,6 +68,7 @@ async function verifiedClaims(
   token: string,
   rules: TokenRules,
   keySet: JWTVerifyGetKey,
+  nowMs?: number,
 ): Promise<JWTPayload> {
   try {
     const { payload } = await jwtVerify(token, keySet, {
@@ -73,6 +77,7 @@ async function verifiedClaims(
       algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'],
       clockTolerance: 30,
       requiredClaims: rules.requiredClaims,
+      ...(nowMs !== undefined && { currentDate: new Date(nowMs) }),
     });
     return payload;
   } catch (error) {
@@ -124,12 +129,17 @@ async function verifiedClaims(
 async function verifyBearer(
   token: string,
   config: SectionConfig<'auth'>,
-  keySet: JWTVerifyGetKey,
+  keys: IssuerKeys,
+  verified: VerifiedTokenCache<Principal>,
+  nowMs: number,
 ): Promise<Principal> {
+  const cached = verified.get(token, nowMs, keys.version());
+  if (cached) return cached;
   const payload = await verifiedClaims(
     token,
     { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, requiredClaims: ['exp', 'sub'] },
-    keySet,
+    keys.getKey,
+    nowMs,
   );
   if (typeof payload.sub !== 'string' || payload.sub === '')
     throw unauthorized('The token has no subject.', 'no_subject', 'invalid_token');
@@ -139,7 +149,12 @@ async function verifyBearer(
       'subject_too_long',
       'invalid_token',
     );
-  return { subject: payload.sub, roles: toRoles(payload['roles']) };
+  const principal: Principal = { subject: payload.sub, roles: toRoles(payload['roles']) };
+  // `exp` is a required claim, so verification above proved it a number. The entry never
+  // outlives the token, nor the key set's freshness (see lib/verifiedTokens.ts).
+  const expiresAtMs = Math.min((payload.exp ?? 0) * 1000, nowMs + keys.maxAgeMs);
+  verified.set(token, principal, expiresAtMs, keys.version());
+  return principal;
 }
 
 const clientPrincipalSchema = z.object({
@@ -181,19 +196,74 @@ function principalFromPlatformHeader(header: string): Principal {
 /** Verifies the caller; throws 401 when there is no valid identity. */
 export type Authenticator = (request: HttpRequest) => Promise<Principal>;
 
-/**
- * The authenticator of one `auth` section. Its remote key set is made at the first bearer
- * token and kept: jose caches the keys and refetches them on rotation.
- */
-export function createAuthenticator(config: SectionConfig<'auth'>): Authenticator {
-  let keySet: JWTVerifyGetKey | undefined;
-  return (request) =>
-    authenticate(request, config, () => (keySet ??= remoteKeySet(config.AUTH_JWKS_URI)));
+/** How an authenticator keeps keys and verified tokens; the defaults are production's. */
+export interface AuthenticatorOptions {
+  /** The clock tokens are checked against (ms since the epoch); tests drive it. */
+  now?: () => number;
+  /** Verified tokens kept (least recently used evicted); see lib/verifiedTokens.ts. */
+  verifiedTokenEntries?: number;
+  /** How long a fetched key set is used before it is fetched again (jose `cacheMaxAge`). */
+  keySetMaxAgeMs?: number;
+  /** How soon after a fetch a token naming an unknown key may fetch again (jose `cooldownDuration`). */
+  keySetCooldownMs?: number;
 }
 
-/** An issuer's published keys, cached by jose and refetched on rotation. */
-function remoteKeySet(jwksUri: string): JWTVerifyGetKey {
-  return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+/**
+ * The authenticator of one `auth` section. Its remote key set is made at the first bearer
+ * token and kept: jose caches the keys and refetches them on rotation. Verified tokens are
+ * kept until they expire or the key set is refetched (lib/verifiedTokens.ts), so a caller's
+ * later requests skip the signature check.
+ */
+export function createAuthenticator(
+  config: SectionConfig<'auth'>,
+  options: AuthenticatorOptions = {},
+): Authenticator {
+  let keys: IssuerKeys | undefined;
+  const verified = verifiedTokenCache<Principal>(options.verifiedTokenEntries);
+  const now = options.now ?? Date.now;
+  return (request) =>
+    authenticate(request, config, () => {
+      keys ??= remoteKeySet(config.AUTH_JWKS_URI, options);
+      return verifyBearer(bearerToken(request), config, keys, verified, now());
+    });
+}
+
+/** An issuer's published keys, and which fetch of them is current. */
+interface IssuerKeys {
+  getKey: JWTVerifyGetKey;
+  /**
+   * The key set of the last fetch (a new object each fetch) while it is fresh, else
+   * undefined: a verified token is reused only under the fetch it was verified with
+   * (lib/verifiedTokens.ts).
+   */
+  version(): object | undefined;
+  /** How long a fetch is used (jose `cacheMaxAge`). */
+  maxAgeMs: number;
+}
+
+/**
+ * An issuer's published keys, cached by jose and refetched when older than `cacheMaxAge` or
+ * when a token names a key it lacks (at most once per `cooldownDuration`). jose records each
+ * fetch's key set (a new object each time) in the `jwksCache` object it is given (panva/jose
+ * src/jwks/remote.ts `reload`), which is how cached verifications learn of a refetch.
+ */
+function remoteKeySet(
+  jwksUri: string,
+  options: Pick<AuthenticatorOptions, 'keySetMaxAgeMs' | 'keySetCooldownMs'> = {},
+): IssuerKeys {
+  const maxAgeMs = options.keySetMaxAgeMs ?? 600_000;
+  const fetched: JWKSCacheInput = {};
+  const keySet = createRemoteJWKSet(new URL(jwksUri), {
+    timeoutDuration: 5000,
+    cooldownDuration: options.keySetCooldownMs ?? 30_000,
+    cacheMaxAge: maxAgeMs,
+    [jwksCache]: fetched,
+  });
+  return {
+    getKey: keySet,
+    version: () => (keySet.fresh && 'jwks' in fetched ? fetched.jwks : undefined),
+    maxAgeMs,
+  };
 }
 
 /** The token of the request's `Authorization: Bearer <token>` header; 401 without one. */
@@ -237,7 +307,7 @@ export function createServiceCallerVerifier(rules: ServiceCallerRules): ServiceC
     const claims = await verifiedClaims(
       bearerToken(request),
       { issuer: rules.issuer, audience: rules.audience, requiredClaims: ['exp', 'oid'] },
-      (keySet ??= remoteKeySet(rules.jwksUri)),
+      (keySet ??= remoteKeySet(rules.jwksUri).getKey),
     );
     if (claims['oid'] !== rules.principalId)
       throw unauthorized(
@@ -251,13 +321,13 @@ export function createServiceCallerVerifier(rules: ServiceCallerRules): ServiceC
 async function authenticate(
   request: HttpRequest,
   config: SectionConfig<'auth'>,
-  keySet: () => JWTVerifyGetKey,
+  bearer: () => Promise<Principal>,
 ): Promise<Principal> {
   if (config.AUTH_TRUST_PLATFORM_PRINCIPAL) {
     const header = boundedHeader(request, 'x-ms-client-principal', 16_384);
     if (header) return principalFromPlatformHeader(header);
   }
-  return verifyBearer(bearerToken(request), config, keySet());
+  return bearer();
 }
 
 /** Throws 403 unless the principal holds one of `allowed`. */

@@ -3,9 +3,9 @@
  * declared `ingestTelemetry` function through the real `EventHubConsumerClient` with blob
  * checkpoints (dev/triggerHost.ts), with services built from the app settings this process
  * was started with (bench/servers/stack.ts `appEnv`).
- * `BENCH_STORAGE` is the Azurite connection string; batches are host.json's
- * `maxEventBatchSize`, waiting at most `BENCH_MAX_WAIT_SECONDS`. Prints `listening 0` once
- * subscribed; stops on SIGTERM.
+ * `BENCH_STORAGE` is the Azurite connection string; batches are host.json's (the production
+ * settings, batched as the extension does), unless `BENCH_MAX_WAIT_SECONDS` overrides its
+ * `maxWaitTime`. Prints `listening 0` once subscribed; stops on SIGTERM.
  */
 import { startLocalTriggers } from '../../dev/localTriggers.js';
 import { ingestTelemetryFunction } from '../../functions/ingestTelemetry.js';
@@ -21,7 +21,9 @@ const triggers = await startLocalTriggers([ingestTelemetryFunction], {
   settings,
   storage: settings['BENCH_STORAGE'] ?? '',
   checkpointContainer: settings['BENCH_CHECKPOINTS'] ?? 'checkpoints',
-  maxWaitTimeSeconds: Number(settings['BENCH_MAX_WAIT_SECONDS'] ?? 1),
+  ...(settings['BENCH_MAX_WAIT_SECONDS'] === undefined
+    ? {}
+    : { maxWaitTimeSeconds: Number(settings['BENCH_MAX_WAIT_SECONDS']) }),
   // Only problems: a line per batch would measure the terminal.
   log: (level, name, message) => {
     if (level !== 'information') console.error(`${name}: ${message}`);

@@ -67,3 +67,14 @@ export function httpFunction(
   // Authorization is the app's own (bearer tokens), so the platform's function keys are not used.
   return { kind: 'http', authLevel: 'anonymous', ...declaration };
 }
+
+/** A declaration without its handler: what the host needs to know at registration. */
+export type FunctionMetadata = WithoutHandler<FunctionDeclaration>;
+/** `Omit` of each member of a union (a plain `Omit` of the union would merge them). */
+type WithoutHandler<D> = D extends unknown ? Omit<D, 'handler'> : never;
+
+/** What a declaration says, without its handler (plain data: it goes into the bundle as JSON). */
+export function metadataOf(declaration: FunctionDeclaration): FunctionMetadata {
+  const { handler: _handler, ...metadata } = declaration;
+  return metadata;
+}

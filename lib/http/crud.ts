@@ -68,14 +68,18 @@ const pathIdSchema = z
   .transform(Number)
   .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'Expected a positive whole number' }));
 
+/** The schema of each route parameter name, built once (a zod object per request is not free). */
+const routeIdSchemas = new Map<string, z.ZodType<Record<string, number>>>();
+
 /** Parses the `{id}` route parameter: 400 unless it is a positive whole number. */
 export function routeId(params: Readonly<Record<string, string>>, name = 'id'): number {
-  // Wrapped in an object so a problem names the parameter (`id`, `technicianId`).
-  const parsed = parseOrThrow(
-    z.object({ [name]: pathIdSchema }),
-    { [name]: params[name] ?? '' },
-    'path',
-  );
+  let schema = routeIdSchemas.get(name);
+  if (!schema) {
+    // Wrapped in an object so a problem names the parameter (`id`, `technicianId`).
+    schema = z.object({ [name]: pathIdSchema });
+    routeIdSchemas.set(name, schema);
+  }
+  const parsed = parseOrThrow(schema, { [name]: params[name] ?? '' }, 'path');
   const id = parsed[name];
   if (id === undefined) throw new Error(`route parameter ${name} missing after validation`);
   return id;

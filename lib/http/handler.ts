@@ -61,14 +61,26 @@ export const baseResponseHeaders: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
 };
 
+function hasLowerCaseNames(headers: Record<string, string>): boolean {
+  for (const name in headers) if (name !== name.toLowerCase()) return false;
+  return true;
+}
+
 function withHeaders(
   response: HttpResponseInit,
   rateLimitHeaders: Readonly<Record<string, string>>,
 ): HttpResponseInit {
-  const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(rateLimitHeaders)) headers.set(name, value);
-  for (const [name, value] of Object.entries(baseResponseHeaders)) headers.set(name, value);
-  return { ...response, headers: Object.fromEntries(headers) };
+  const own = response.headers;
+  // The operations answer with plain records of lower-case names (lib/http/response.ts);
+  // anything else (a `Headers`, pairs) is normalised through `Headers` first.
+  const headers: Record<string, string> =
+    own === undefined
+      ? {}
+      : own instanceof Headers || Array.isArray(own) || !hasLowerCaseNames(own)
+        ? Object.fromEntries(new Headers(own))
+        : { ...own };
+  Object.assign(headers, rateLimitHeaders, baseResponseHeaders);
+  return { ...response, headers };
 }
 
 /** Counts the request against `routeClass` for `caller`; throws 429 when over the limit. */

@@ -1,17 +1,22 @@
 /**
- * The local host's timer triggers, binding expressions, Event Hub trigger shapes and retry
- * policy.
+ * The local host's timer triggers, binding expressions, Event Hub trigger shapes, batching
+ * (host.json, as the Event Hubs extension applies it) and retry policy.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Timer } from '@azure/functions';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   longOf,
+  PartitionBatcher,
   resolveSetting,
   runWithRetryPolicy,
   startTimers,
   triggerMessagesFor,
   triggerMetadataFor,
 } from '../../dev/triggerHost.js';
+import { hostJsonEventHubs } from '../../dev/hostJson.js';
 import type { TimerFunctionDeclaration } from '../../lib/host/declarations.js';
 import { readTriggerBatch, sequenceNumberOf } from '../../lib/telemetry/trigger.js';
 
@@ -229,5 +234,129 @@ describe('runWithRetryPolicy', () => {
     const run = harness(100, 3);
     expect(await runWithRetryPolicy(run.invoke, policy(-1), run.options)).toBe('stopped');
     expect(run.calls()).toBe(3);
+  });
+});
+
+describe('PartitionBatcher', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A batcher whose dispatches are recorded; the timer is vitest's, driven by the test. */
+  function recording(settings: {
+    minEventBatchSize: number;
+    maxEventBatchSize: number;
+    maxWaitTimeSeconds: number;
+  }) {
+    vi.useFakeTimers();
+    const dispatched: number[][] = [];
+    const batcher = new PartitionBatcher<number>(settings, (events) => {
+      dispatched.push(events);
+      return Promise.resolve();
+    });
+    return { batcher, dispatched };
+  }
+
+  it('dispatches every read at once when the minimum is 1 (maxWaitTime unused)', async () => {
+    const { batcher, dispatched } = recording({
+      minEventBatchSize: 1,
+      maxEventBatchSize: 10,
+      maxWaitTimeSeconds: 30,
+    });
+    await batcher.received([1, 2]);
+    await batcher.received([]);
+    await batcher.received([3]);
+    expect(dispatched).toEqual([[1, 2], [3]]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('holds events until the minimum, dispatches at most the maximum, keeps the rest held', async () => {
+    const { batcher, dispatched } = recording({
+      minEventBatchSize: 3,
+      maxEventBatchSize: 4,
+      maxWaitTimeSeconds: 3,
+    });
+    await batcher.received([1, 2]);
+    expect(dispatched).toEqual([]);
+    expect(batcher.held).toBe(2);
+    await batcher.received([3, 4, 5]);
+    expect(dispatched).toEqual([[1, 2, 3, 4]]);
+    expect(batcher.held).toBe(1);
+    // The held one goes out as a partial batch when maxWaitTime passes without more.
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(dispatched).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(dispatched).toEqual([[1, 2, 3, 4], [5]]);
+    expect(batcher.held).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('dispatches a quiet partition after maxWaitTime, counted from the first held event', async () => {
+    const { batcher, dispatched } = recording({
+      minEventBatchSize: 500,
+      maxEventBatchSize: 1000,
+      maxWaitTimeSeconds: 3,
+    });
+    await batcher.received([1]);
+    await vi.advanceTimersByTimeAsync(2000);
+    await batcher.received([2]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(dispatched).toEqual([[1, 2]]);
+    // The next event starts a new wait.
+    await batcher.received([3]);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(dispatched).toEqual([[1, 2], [3]]);
+  });
+
+  it('drops what it holds on close, without dispatching it', async () => {
+    const { batcher, dispatched } = recording({
+      minEventBatchSize: 5,
+      maxEventBatchSize: 10,
+      maxWaitTimeSeconds: 3,
+    });
+    await batcher.received([1, 2]);
+    await batcher.close();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(dispatched).toEqual([]);
+    expect(batcher.held).toBe(0);
+  });
+});
+
+describe('hostJsonEventHubs', () => {
+  const withHostJson = (content: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sis-host-json-'));
+    writeFileSync(join(dir, 'host.json'), JSON.stringify(content));
+    try {
+      return hostJsonEventHubs(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("reads the batching settings, with the extension's defaults for those left out", () => {
+    expect(
+      withHostJson({
+        extensions: {
+          eventHubs: { minEventBatchSize: 500, maxEventBatchSize: 1000, maxWaitTime: '00:01:05' },
+        },
+      }),
+    ).toEqual({
+      minEventBatchSize: 500,
+      maxEventBatchSize: 1000,
+      maxWaitTimeSeconds: 65,
+      prefetchCount: 300,
+    });
+    expect(withHostJson({ extensions: {} })).toEqual({
+      minEventBatchSize: 1,
+      maxEventBatchSize: 100,
+      maxWaitTimeSeconds: 60,
+      prefetchCount: 300,
+    });
+  });
+
+  it('refuses a wait that is not hh:mm:ss', () => {
+    expect(() => withHostJson({ extensions: { eventHubs: { maxWaitTime: '1s' } } })).toThrow(
+      /hh:mm:ss/,
+    );
   });
 });
