@@ -352,13 +352,12 @@ export function applyBatch(
   skipped: number;
   epochsStarted: EpochChange[];
 } {
-  const ordered = [...events].sort(
-    (a, b) => a.sequenceNumber - b.sequenceNumber || a.enqueuedTimeMs - b.enqueuedTimeMs,
-  );
+  const ordered = inSequenceOrder(events);
   let { epoch, lastSequenceNumber, lastEnqueuedTimeMs } = state;
   const epochsStarted: EpochChange[] = [];
-  /** The new events, each with the epoch it belongs to. */
-  const fresh: { event: PartitionEvent; epoch: number }[] = [];
+  /** The new events, and the epoch each belongs to (parallel arrays: no object per event). */
+  const fresh: PartitionEvent[] = [];
+  const freshEpochs: number[] = [];
   // Every event of the current epoch was enqueued after the previous epoch's newest one.
   const current = state.epochs.at(-1);
   let epochFloorMs =
@@ -383,19 +382,22 @@ export function applyBatch(
       });
       epochFloorMs = lastEnqueuedTimeMs;
     }
-    fresh.push({ event, epoch });
+    fresh.push(event);
+    freshEpochs.push(epoch);
     lastSequenceNumber = event.sequenceNumber;
     lastEnqueuedTimeMs = Math.max(lastEnqueuedTimeMs ?? event.enqueuedTimeMs, event.enqueuedTimeMs);
   }
   const skipped = events.length - fresh.length;
-  const first = fresh[0]?.event;
-  const last = fresh.at(-1)?.event;
+  const first = fresh[0];
+  const last = fresh.at(-1);
   if (!first || !last) return { state, partial: null, deadLetters: [], skipped, epochsStarted };
 
   const isRegistered = context.isRegistered ?? (() => true);
   // Per window, then per equipment: no key string per reading.
   const entries = new Map<number, Map<string, PartialEntry>>();
   let entryCount = 0;
+  let heldWindowStart = NaN;
+  let heldWindow: Map<string, PartialEntry> | undefined;
   const deadLetters: DeadLetter[] = [];
   let { maxEventTime, closedBefore } = state;
 
@@ -403,7 +405,8 @@ export function applyBatch(
   const ownReadings: Reading[] = [];
   const ownRejections: Rejection[] = [];
   const parseOptions = { enqueuedTimeMs: 0, futureToleranceMs: settings.futureToleranceMs };
-  for (const { event, epoch: eventEpoch } of fresh) {
+  for (let e = 0; e < fresh.length; e++) {
+    const event = fresh[e] as PartitionEvent;
     let readings: readonly Reading[];
     let rejections: readonly Rejection[];
     const parsed = context.parsed?.get(event);
@@ -420,10 +423,11 @@ export function applyBatch(
       readings = ownReadings;
       rejections = ownRejections;
     }
-    const lost: DeadLetterRejection[] = [];
+    // Made only for an event that loses something (most lose nothing).
+    let lost: DeadLetterRejection[] | undefined;
     for (let r = rejectionsFrom; r < rejections.length; r++) {
       const rejection = rejections[r] as Rejection;
-      lost.push({
+      (lost ??= []).push({
         index: rejection.index,
         reason: rejection.reason,
         equipmentId: equipmentIdOf(rejection.raw),
@@ -437,7 +441,7 @@ export function applyBatch(
       // Nobody can see an unregistered machine's telemetry or alerts: it is not folded, and
       // it does not move the watermark (an unknown sender must not close anyone's windows).
       if (!isRegistered(reading.equipmentId)) {
-        lost.push(
+        (lost ??= []).push(
           refused(reading, 'unregistered', {
             path: '/equipmentId',
             message: `No equipment with id ${reading.equipmentId} is registered`,
@@ -447,7 +451,7 @@ export function applyBatch(
       }
       const windowStart = windowStartOf(reading.timestamp);
       if (windowStart + windowSizeMs <= closedBefore) {
-        lost.push(
+        (lost ??= []).push(
           refused(reading, 'late', {
             path: '/timestamp',
             message: `Window ${new Date(windowStart).toISOString()} closed at ${new Date(closedBefore).toISOString()}`,
@@ -455,11 +459,14 @@ export function applyBatch(
         );
         continue;
       }
-      let windowEntries = entries.get(windowStart);
+      // Consecutive readings mostly share a window: its map is kept at hand.
+      let windowEntries = windowStart === heldWindowStart ? heldWindow : entries.get(windowStart);
       if (windowEntries === undefined) {
         windowEntries = new Map();
         entries.set(windowStart, windowEntries);
       }
+      heldWindowStart = windowStart;
+      heldWindow = windowEntries;
       const entry = windowEntries.get(reading.equipmentId);
       if (entry) {
         // The entry's stats are this fold's own until the partial is returned.
@@ -481,7 +488,9 @@ export function applyBatch(
       maxEventTime = maxEventTime === null ? eventTime : Math.max(maxEventTime, eventTime);
       closedBefore = Math.max(closedBefore, maxEventTime - settings.allowedLatenessMs);
     }
-    if (lost.length) deadLetters.push(deadLetterOf(state.partitionId, eventEpoch, event, lost));
+    if (lost) {
+      deadLetters.push(deadLetterOf(state.partitionId, freshEpochs[e] ?? epoch, event, lost));
+    }
   }
 
   const partial: BatchPartial | null = entryCount
@@ -513,6 +522,21 @@ export function applyBatch(
     skipped,
     epochsStarted,
   };
+}
+
+/**
+ * The events by sequence number (then enqueued time). The host hands a batch over in order, so
+ * this is usually the array itself: checked in one pass rather than copied and sorted.
+ */
+function inSequenceOrder(events: readonly PartitionEvent[]): readonly PartitionEvent[] {
+  const before = (a: PartitionEvent, b: PartitionEvent) =>
+    a.sequenceNumber - b.sequenceNumber || a.enqueuedTimeMs - b.enqueuedTimeMs;
+  for (let i = 1; i < events.length; i++) {
+    if (before(events[i - 1] as PartitionEvent, events[i] as PartitionEvent) > 0) {
+      return [...events].sort(before);
+    }
+  }
+  return events;
 }
 
 /**
@@ -592,11 +616,13 @@ export function mergeWindow(
       if (entry.windowStart !== windowStart) continue;
       const held = merged.get(entry.equipmentId);
       // The first contribution is copied, so later merges may change the copy in place and
-      // never the partial's own stats.
-      merged.set(
-        entry.equipmentId,
-        held === undefined ? copyStats(entry.stats) : accumulateStats(held, entry.stats),
-      );
+      // never the partial's own stats; the map is written again only when the merge had to
+      // make a new aggregate (a metric the copy lacked).
+      if (held === undefined) merged.set(entry.equipmentId, copyStats(entry.stats));
+      else {
+        const accumulated = accumulateStats(held, entry.stats);
+        if (accumulated !== held) merged.set(entry.equipmentId, accumulated);
+      }
     }
   }
   return merged;

@@ -378,7 +378,28 @@ function fastIsoUtc(text: string, start: number, end: number): number {
     }
   }
   if (at !== end - 1 || (text.charCodeAt(at) | 0x20) !== 0x7a) return NaN; // Z or z
-  return Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  return (
+    daysFromCivil(year, month, day) * 86_400_000 +
+    ((hour * 60 + minute) * 60 + second) * 1000 +
+    millis
+  );
+}
+
+/**
+ * Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`): plain
+ * arithmetic instead of a `Date.UTC` call (a CPU profile of bench/metrics/ingestCore.ts showed
+ * it). Equals `Date.UTC(year, month - 1, day) / 86 400 000` for every year from 100 on;
+ * `Date.UTC` reads years 0–99 as 1900–1999, but those, like every year before 2000, fail the
+ * range check either way.
+ */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra =
+    yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 /** A metric value as the schema outputs it: rounded, or NaN when the full path must judge. */
