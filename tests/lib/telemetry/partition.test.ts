@@ -19,9 +19,10 @@ import {
   type PartitionState,
   type PipelineSettings,
 } from '../../../lib/telemetry/partition.js';
-import { parseEventBody } from '../../../lib/telemetry/reading.js';
-import type { WindowStats } from '../../../lib/telemetry/stats.js';
+import { parseEventBody, type Reading } from '../../../lib/telemetry/reading.js';
+import { addReading, emptyStats, type WindowStats } from '../../../lib/telemetry/stats.js';
 import { windowSizeMs } from '../../../lib/telemetry/window.js';
+import { enqueuedTimeMs, readingArb } from './arbitraries.js';
 
 const settings: PipelineSettings = { allowedLatenessMs: 60_000, futureToleranceMs: 300_000 };
 const base = Date.UTC(2026, 10, 24, 8, 0, 0);
@@ -233,6 +234,51 @@ describe('applyBatch', () => {
         expect(folded).toEqual(referenceFold(deliveries.flatMap((d) => d.events)));
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("folds a batch's readings per window and equipment, in order, newest reading as latest", () => {
+    // Few instants, so one equipment often has several readings in a window, some stamped alike
+    // (the later of those is the latest); lateness wide enough that none is late.
+    const reading = fc
+      .tuple(readingArb, fc.integer({ min: 0, max: 5 }))
+      .map(([r, k]): Reading => ({ ...r, timestamp: enqueuedTimeMs - k * 150_000 }));
+    const wide: PipelineSettings = { ...settings, allowedLatenessMs: 3_600_000 };
+    fc.assert(
+      fc.property(fc.array(reading, { minLength: 1, maxLength: 40 }), (readings) => {
+        const events = readings.map((r, sequenceNumber) => ({
+          body: JSON.stringify(r),
+          sequenceNumber,
+          enqueuedTimeMs,
+        }));
+        const { partial, state } = applyBatch(initialPartitionState('0'), events, wide);
+        const expected = new Map<string, BatchPartial['entries'][number]>();
+        for (const r of readings) {
+          const windowStart = Math.floor(r.timestamp / windowSizeMs) * windowSizeMs;
+          const key = `${windowStart}|${r.equipmentId}`;
+          const held = expected.get(key);
+          if (held === undefined) {
+            expected.set(key, {
+              equipmentId: r.equipmentId,
+              windowStart,
+              stats: addReading(emptyStats(), r),
+              latest: r,
+            });
+          } else {
+            held.stats = addReading(held.stats, r);
+            if (r.timestamp >= held.latest.timestamp) held.latest = r;
+          }
+        }
+        const sorted = [...expected.values()].sort(
+          (a, b) =>
+            a.windowStart - b.windowStart ||
+            (a.equipmentId < b.equipmentId ? -1 : a.equipmentId > b.equipmentId ? 1 : 0),
+        );
+        expect(partial?.entries).toStrictEqual(sorted);
+        expect(JSON.stringify(partial?.entries)).toBe(JSON.stringify(sorted));
+        expect(state.pending[0]?.windows).toEqual([...new Set(sorted.map((e) => e.windowStart))]);
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -283,6 +283,30 @@ describe('the fast path of parseEventBody', () => {
     );
   });
 
+  it('reads every accepted instant of the usual ISO form as the instant it names', () => {
+    // The fast path computes the date by arithmetic, not Date.UTC: held to Date over the whole
+    // accepted range (leap days, centuries, both ends), not only the hour before enqueuing.
+    const instant = fc.oneof(
+      fc.integer({ min: minTimestampMs, max: enqueuedTimeMs + tolerance }),
+      fc.constantFrom(minTimestampMs, Date.UTC(2000, 1, 29, 23, 59, 59, 999), Date.UTC(2024, 2, 1)),
+    );
+    fc.assert(
+      fc.property(instant, (ms) => {
+        const iso = new Date(ms).toISOString();
+        const text = `{"equipmentId":"eq-1","timestamp":"${iso}","temperature":1}`;
+        expect(scanUsualBody(text, enqueuedTimeMs, tolerance)?.[0]?.timestamp).toBe(ms);
+        expect(
+          fastReadingOf(
+            { equipmentId: 'eq-1', timestamp: iso, temperature: 1 },
+            enqueuedTimeMs,
+            tolerance,
+          )?.timestamp,
+        ).toBe(ms);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('leaves odd but valid forms to the full path, which accepts them', () => {
     const odd = [
       '{"equipmentId":"eq-1","timestamp":"2024-05-01T13:58:00+02:00","temperature":71.5}',
