@@ -31,10 +31,13 @@ async function main(): Promise<void> {
     stopping = true;
   });
   try {
+    // On a terminal the progress line is rewritten in place; in a log or a pipe, where
+    // carriage returns would run every report into one line, each report is a line.
+    const onTerminal = process.stderr.isTTY;
     const summary = await simulate(producer, options, (line) =>
-      process.stderr.write(`\r${line}   `),
+      process.stderr.write(onTerminal ? `\r${line}   ` : `${line}\n`),
     );
-    process.stderr.write('\n');
+    if (onTerminal) process.stderr.write('\n');
     const windows = new Set(summary.ledger.map((e) => e.windowStart)).size;
     console.log(
       `Sent ${summary.sent} readings in ${summary.events} events (${options.mode === 'gateway' ? `gateways of ${options.gatewaySize ?? defaultGatewaySize} machines` : 'one per reading'}) ` +

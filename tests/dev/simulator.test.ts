@@ -9,7 +9,10 @@ import {
   earliestEventPosition,
   type ReceivedEventData,
 } from '@azure/event-hubs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../dev/settings.js';
 import type { EventHubsStandIn } from '../../dev/eventhubs/index.js';
 import {
   defaultAnomalyRate,
@@ -29,6 +32,8 @@ import {
 import { parseEventBody, type Reading } from '../../lib/telemetry/reading.js';
 import { windowStartOf } from '../../lib/telemetry/window.js';
 import { fastRetry, receive, startTestStandIn } from './eventhubs/helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 const defaults = { seed: 99, localConnectionString: () => 'Endpoint=sb://local/;x=y' };
 const parse = (...args: string[]) => parseSimulateArgs(args, {}, defaults);
@@ -302,5 +307,33 @@ describe('sending through the Event Hubs stand-in', () => {
       return parsed;
     });
     expect(byKey(ledgerOf(readings))).toEqual(byKey(summary.ledger));
+  });
+
+  it('prints each progress report on a line of its own when its output is not a terminal', async () => {
+    // npm run simulate as a user's script or CI log sees it: stderr a pipe, not a TTY.
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'dev/simulate.ts',
+        '--connection-string',
+        standIn.connectionString('device'),
+        '--devices',
+        '3',
+        '--interval',
+        '1',
+        '--duration',
+        '3',
+        '--seed',
+        '4',
+      ],
+      { cwd: projectRoot, timeout: 60_000 },
+    );
+    expect(stderr).not.toContain('\r');
+    const reports = stderr.split('\n').filter((line) => line.startsWith('sent '));
+    expect(reports.length).toBeGreaterThanOrEqual(2);
+    for (const report of reports) expect(report).toMatch(/^sent \d+ in \d+ events {2}rate \d+\/s/);
+    expect(stdout).toMatch(/^Sent 9 readings in 9 events \(one per reading\) from 3 devices/);
   });
 });
