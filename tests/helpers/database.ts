@@ -10,6 +10,7 @@ import { withServerConnection } from '../../dev/mariadb.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { poolOptions } from '../../lib/mysql/pool.js';
 import { appServices, closeAppServices, useAppSettings } from './appServices.js';
+import { deleteKeys } from './redis.js';
 
 export interface TestDatabase {
   /** A pool of the test's own, for arranging and checking rows directly. */
@@ -55,9 +56,7 @@ export function useTestDatabase(): TestDatabase {
  */
 export async function truncateAll(pool: Pool): Promise<void> {
   const redis = appServices().redis;
-  const client = await redis.client();
-  for await (const keys of client.scanIterator({ MATCH: `${redis.keyPrefix}cache:*` }))
-    if (keys.length > 0) await client.del(keys);
+  await deleteKeys(redis, `${redis.keyPrefix}cache:*`);
   // One connection: FOREIGN_KEY_CHECKS is per session.
   const connection = await pool.getConnection();
   try {

@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { unusedPort } from '../../../dev/ports.js';
 import { ConfigError, loadSection } from '../../../lib/config.js';
 import { HttpRequest } from '../../../lib/host/azureFunctions.js';
 import {
@@ -14,6 +13,7 @@ import {
   parseRateLimits,
 } from '../../../lib/http/rateLimits.js';
 import { redisConnection } from '../../../lib/redis/client.js';
+import { unreachableRedis } from '../../helpers/redis.js';
 
 describe('parseRateLimits', () => {
   it('uses the defaults for everything left out', () => {
@@ -69,13 +69,7 @@ describe('clientAddress', () => {
 
 describe('when Redis does not answer', () => {
   it('serves unlimited, says so once in the log and counts every such request', async () => {
-    const redis = redisConnection(
-      loadSection('redis', {
-        REDIS_URL: `redis://127.0.0.1:${await unusedPort()}`,
-        REDIS_TIMEOUT_MS: '200',
-      }),
-      () => undefined,
-    );
+    const redis = await unreachableRedis();
     const lines: string[] = [];
     const limits = createRateLimits(
       () => redis,

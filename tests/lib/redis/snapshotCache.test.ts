@@ -4,23 +4,12 @@
  * makes an old copy current, a memory copy lives its time and no longer, and without Redis
  * every read loads while writes still succeed.
  */
-import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { unusedPort } from '../../../dev/ports.js';
-import { loadSection } from '../../../lib/config.js';
-import { redisConnection, type RedisConnection } from '../../../lib/redis/client.js';
+import { describe, expect, it } from 'vitest';
+import type { RedisConnection } from '../../../lib/redis/client.js';
 import { snapshotCache } from '../../../lib/redis/snapshotCache.js';
+import { deleteKeys, unreachableRedis, useTestRedis } from '../../helpers/redis.js';
 
-const prefix = `unit-snapshot-${randomBytes(4).toString('hex')}:`;
-const redis = redisConnection(
-  loadSection('redis', { REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: prefix }),
-);
-afterAll(async () => {
-  const client = await redis.client();
-  for await (const keys of client.scanIterator({ MATCH: `${prefix}*` }))
-    if (keys.length > 0) await client.del(keys);
-  await redis.close();
-});
+const redis = useTestRedis('unit-snapshot');
 
 const parse = (value: unknown): string[] => {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
@@ -67,7 +56,7 @@ describe('snapshotCache', () => {
     const a = instance(() => redis, { name: 'lost' });
     expect(await a.cache.get(a.from(['old']))).toEqual(['old']);
     const client = await redis.client();
-    await client.del(`${prefix}cache:lost:v`); // expired, evicted or a restart
+    await client.del(`${redis.keyPrefix}cache:lost:v`); // expired, evicted or a restart
     const b = instance(() => redis, { name: 'lost' });
     expect(await b.cache.get(b.from(['new']))).toEqual(['new']);
     expect(await a.cache.get(a.from(['newer']))).toEqual(['new']);
@@ -77,10 +66,8 @@ describe('snapshotCache', () => {
     let nowMs = 0;
     const a = instance(() => redis, { name: 'aged', now: () => nowMs });
     await a.cache.get(a.from(['kept']));
-    const client = await redis.client();
     // Only Redis's copy goes: memory still answers within the lifetime, not after it.
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}cache:aged:r*` }))
-      if (keys.length > 0) await client.del(keys);
+    await deleteKeys(redis, `${redis.keyPrefix}cache:aged:r*`);
     nowMs = 59_999;
     expect(await a.cache.get(a.from(['reloaded']))).toEqual(['kept']);
     nowMs = 60_000;
@@ -89,13 +76,7 @@ describe('snapshotCache', () => {
   });
 
   it('loads every time without Redis, and writes still succeed, with one log line', async () => {
-    const down = redisConnection(
-      loadSection('redis', {
-        REDIS_URL: `redis://127.0.0.1:${await unusedPort()}`,
-        REDIS_TIMEOUT_MS: '200',
-      }),
-      () => undefined,
-    );
+    const down = await unreachableRedis();
     const lines: string[] = [];
     const a = instance(() => down, { lines });
     try {

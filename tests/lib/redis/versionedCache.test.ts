@@ -3,12 +3,10 @@
  * versions only ever rise, a deletion is final, a lagging replica's older row is read again
  * from the primary, and without Redis every read goes to MySQL and writes still succeed.
  */
-import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { unusedPort } from '../../../dev/ports.js';
-import { loadSection } from '../../../lib/config.js';
-import { redisConnection, type RedisConnection } from '../../../lib/redis/client.js';
+import { describe, expect, it } from 'vitest';
+import type { RedisConnection } from '../../../lib/redis/client.js';
 import { versionedCache } from '../../../lib/redis/versionedCache.js';
+import { unreachableRedis, useTestRedis } from '../../helpers/redis.js';
 
 interface Row {
   id: number;
@@ -22,16 +20,7 @@ const parse = (value: unknown): Row => {
   return { id: row.id, version: row.version, name: row.name };
 };
 
-const prefix = `unit-cache-${randomBytes(4).toString('hex')}:`;
-const redis = redisConnection(
-  loadSection('redis', { REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: prefix }),
-);
-afterAll(async () => {
-  const client = await redis.client();
-  for await (const keys of client.scanIterator({ MATCH: `${prefix}*` }))
-    if (keys.length > 0) await client.del(keys);
-  await redis.close();
-});
+const redis = useTestRedis('unit-cache');
 
 /** A cache over `connection` and a loader that records where it read from. */
 function cacheWith(connection: () => RedisConnection, lines: string[] = []) {
@@ -97,13 +86,7 @@ describe('versionedCache', () => {
   });
 
   it('without Redis reads MySQL every time and lets writes succeed, saying so once', async () => {
-    const down = redisConnection(
-      loadSection('redis', {
-        REDIS_URL: `redis://127.0.0.1:${await unusedPort()}`,
-        REDIS_TIMEOUT_MS: '200',
-      }),
-      () => undefined,
-    );
+    const down = await unreachableRedis();
     const lines: string[] = [];
     const { cache, loads, loader } = cacheWith(() => down, lines);
     try {
