@@ -20,14 +20,15 @@ import type { Presence } from '../telemetry/offline.js';
 import { equipmentStatuses } from './schemas.js';
 
 /** A machine as the fleet cache keeps it: id, name, type, location, serial number, status. */
-export const fleetMachineSchema = z.tuple([
+const fleetMachineItems = [
   z.number().int(),
   z.string(),
   z.string(),
   z.string().nullable(),
   z.string().nullable(),
   z.enum(equipmentStatuses),
-]);
+] as const;
+export const fleetMachineSchema = z.tuple(fleetMachineItems);
 export type FleetMachine = z.output<typeof fleetMachineSchema>;
 export const fleetMachinesSchema = z.array(fleetMachineSchema);
 
@@ -52,22 +53,10 @@ export type FleetQuery = z.output<typeof fleetQuerySchema>;
 export const fleetSchema = z
   .object({
     columns: z.array(z.enum(fleetColumns)).meta({ description: 'The order of each row.' }),
-    rows: z
-      .array(
-        z.tuple([
-          z.number().int(),
-          z.string(),
-          z.string(),
-          z.string().nullable(),
-          z.string().nullable(),
-          z.enum(equipmentStatuses),
-          z.string().nullable(),
-        ]),
-      )
-      .meta({
-        description:
-          'One row per machine, by id: id, name, type, location, serialNumber, status, lastReadingAt (ISO time of its latest reading to the minute, or null when it never sent one).',
-      }),
+    rows: z.array(z.tuple([...fleetMachineItems, z.string().nullable()])).meta({
+      description:
+        'One row per machine, by id: id, name, type, location, serialNumber, status, lastReadingAt (ISO time of its latest reading to the minute, or null when it never sent one).',
+    }),
   })
   .meta({ id: 'Fleet' });
 export type Fleet = z.output<typeof fleetSchema>;
