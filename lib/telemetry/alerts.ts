@@ -172,14 +172,16 @@ export interface Alert {
    * contributes readings to it; this is what lets the re-grade replace the last window's
    * effect exactly instead of adding to it. Pipeline bookkeeping, not shown to clients.
    */
-  beforeLastWindow?: AlertFold;
+  beforeLastWindow?: AlertFold & Pick<Alert, 'normalStreak'>;
   /**
    * While open or acknowledged: the consecutive windows since the last breach whose mean was
    * inside the clear threshold (`windows`; 0 after a window between clear and medium), and
-   * the newest window counted, so a window graded again is not counted twice. Pipeline
-   * bookkeeping, written without a new version and not shown to clients.
+   * the newest window counted, so a window graded again is not counted twice, and the count
+   * before it (`before`), so that window graded again on more partitions' readings is counted
+   * by its merged mean instead. Pipeline bookkeeping, written without a new version and not
+   * shown to clients.
    */
-  normalStreak?: { windows: number; lastWindowStart: string };
+  normalStreak?: { windows: number; lastWindowStart: string; before?: number };
 }
 
 /** One comment on an alert. */
@@ -377,8 +379,8 @@ function refolded(
   latest: Alert,
   /** The window whose emission makes this change (it dates the timeline entries). */
   emitted: AlertWindow,
-  fold: AlertFold,
-  beforeLastWindow: AlertFold | undefined,
+  fold: AlertFold & Pick<Alert, 'normalStreak'>,
+  beforeLastWindow: Alert['beforeLastWindow'],
   changes: Partial<Pick<Alert, 'status' | 'resolvedAt' | 'withdrawn'>> = {},
   /** The alert's suppression from now on (null: none); undefined keeps `latest`'s. */
   suppression?: AlertSuppression | null,
@@ -487,7 +489,9 @@ export function applyBreach(
         breach,
         window,
       },
-      foldOf(latest),
+      // The normal run counted so far goes with it: if another partition's readings take
+      // this window's breach back (applyClearance), the run goes on from where it was.
+      { ...foldOf(latest), ...(latest.normalStreak ? { normalStreak: latest.normalStreak } : {}) },
       {},
       suppressed,
     );
@@ -598,16 +602,46 @@ export function applyCalm(
   rule: ClearRule,
   clearWindows = defaultHysteresis.clearWindows,
 ): Alert | undefined {
-  if (!latest || (latest.status !== 'open' && latest.status !== 'acknowledged')) return undefined;
   if (mean === undefined || !Number.isFinite(mean)) return undefined;
+  const inside = rule.direction === 'above' ? mean < rule.clear : mean > rule.clear;
+  if (
+    latest?.status === 'cleared' &&
+    latest.clearedWindowStart === new Date(windowStart).toISOString() &&
+    !inside
+  ) {
+    // The window that cleared it, graded again on every partition's readings, is not normal
+    // after all (one partition closed it on its readings alone): the clearing is taken back,
+    // as a single partition would never have made it. The run stands at the windows before.
+    const { clearedAt: _clearedAt, clearedWindowStart: _clearedWindowStart, ...rest } = latest;
+    const window = alertWindow(windowStart, summary);
+    return withNewVersion(
+      latest,
+      {
+        ...rest,
+        status: latest.acknowledgedAt ? 'acknowledged' : 'open',
+        normalStreak: { windows: 0, before: clearWindows - 1, lastWindowStart: window.start },
+      },
+      'alert.reopened',
+      byPipeline(window),
+    );
+  }
+  if (!latest || (latest.status !== 'open' && latest.status !== 'acknowledged')) return undefined;
   if (windowStart <= Date.parse(latest.lastWindowStart)) return undefined;
   const streak = latest.normalStreak;
-  if (streak && windowStart <= Date.parse(streak.lastWindowStart)) return undefined;
+  const counted = streak ? Date.parse(streak.lastWindowStart) : undefined;
+  if (counted !== undefined && windowStart < counted) return undefined;
+  // The newest window counted, graded again: one partition closed it on its own readings and
+  // another has since merged its part, so the merged mean replaces the partial one (a window
+  // inside the threshold on one partition's readings alone may not be on all of them).
+  const regraded = counted === windowStart;
+  const before = regraded
+    ? (streak?.before ?? Math.max(0, (streak?.windows ?? 0) - 1))
+    : (streak?.windows ?? 0);
   const window = alertWindow(windowStart, summary);
-  const inside = rule.direction === 'above' ? mean < rule.clear : mean > rule.clear;
-  const windows = inside ? (streak?.windows ?? 0) + 1 : 0;
+  const windows = inside ? before + 1 : 0;
+  if (regraded && windows === streak?.windows) return undefined;
   if (windows < clearWindows) {
-    return { ...latest, normalStreak: { windows, lastWindowStart: window.start } };
+    return { ...latest, normalStreak: { windows, before, lastWindowStart: window.start } };
   }
   const { normalStreak: _streak, beforeLastWindow: _before, ...rest } = latest;
   return withNewVersion(

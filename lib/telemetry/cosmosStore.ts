@@ -317,7 +317,7 @@ export class CosmosTelemetryStore implements TelemetryStore {
       : undefined;
   }
 
-  async unresolvedAlerts(equipmentIds: readonly string[]) {
+  async unresolvedAlerts(equipmentIds: readonly string[], regradedWindowStart?: string) {
     if (equipmentIds.length === 0) return [];
     // One cross-partition query for the whole window (it fans out to every physical partition:
     // https://learn.microsoft.com/azure/cosmos-db/how-to-query-container), instead of a read
@@ -325,8 +325,11 @@ export class CosmosTelemetryStore implements TelemetryStore {
     const { resources } = await this.alerts.items
       .query<{ equipmentId: string; metric: AlertMetric }>({
         query:
-          "SELECT c.equipmentId, c.metric FROM c WHERE ARRAY_CONTAINS(@equipmentIds, c.equipmentId) AND c.status IN ('open', 'acknowledged') AND NOT IS_DEFINED(c.type)",
-        parameters: [{ name: '@equipmentIds', value: [...equipmentIds] }],
+          "SELECT c.equipmentId, c.metric FROM c WHERE ARRAY_CONTAINS(@equipmentIds, c.equipmentId) AND (c.status IN ('open', 'acknowledged') OR (c.status = 'cleared' AND c.clearedWindowStart = @regraded)) AND NOT IS_DEFINED(c.type)",
+        parameters: [
+          { name: '@equipmentIds', value: [...equipmentIds] },
+          { name: '@regraded', value: regradedWindowStart ?? null },
+        ],
       })
       .fetchAll();
     return resources.map(({ equipmentId, metric }) => ({ equipmentId, metric }));

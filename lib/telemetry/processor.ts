@@ -163,11 +163,14 @@ export interface TelemetryStore {
     metric: AlertMetric,
   ): Promise<{ alert: Alert; etag: string } | undefined>;
   /**
-   * Equipment and metric of every open or acknowledged alert of `equipmentIds`, by one query:
-   * a closing window reads alerts for hysteresis only where there is something to clear.
+   * Equipment and metric of every open or acknowledged alert of `equipmentIds`, and of those
+   * cleared by the window `regradedWindowStart` (which another partition's readings may take
+   * back), by one query: a closing window reads alerts for hysteresis only where there is
+   * something to clear.
    */
   unresolvedAlerts(
     equipmentIds: readonly string[],
+    regradedWindowStart?: string,
   ): Promise<{ equipmentId: string; metric: AlertMetric }[]>;
   readAlert(
     equipmentId: string,
@@ -422,7 +425,9 @@ export async function emitDueWindows(
     // Which metrics may clear: one query per window, so equipment without an unresolved
     // alert costs no further read.
     const unresolved = new Set(
-      (await store.unresolvedAlerts(equipmentIds)).map((u) => `${u.equipmentId}\n${u.metric}`),
+      (await store.unresolvedAlerts(equipmentIds, new Date(windowStart).toISOString())).map(
+        (u) => `${u.equipmentId}\n${u.metric}`,
+      ),
     );
     const windowEnd = windowEndOf(windowStart);
     const silencesOf = options.silences
