@@ -86,19 +86,20 @@ function withHeaders(
 /** Counts the request against `routeClass` for `caller`; throws 429 when over the limit. */
 export type RequestLimiter = (routeClass: RouteClass, caller: Caller) => Promise<void>;
 
+/** A handler inside the frame: the services and the request's rate-limit counter at hand. */
+type FramedHandler = (
+  request: HttpRequest,
+  context: InvocationContext,
+  services: Services,
+  limit: RequestLimiter,
+) => Promise<HttpResponseInit>;
+
 /**
  * The frame of every HTTP function: errors become problem documents, and every response,
  * errors included, carries the base headers and the rate-limit headers of the request's
  * last count (lib/http/rateLimits.ts).
  */
-function framedHandler(
-  handler: (
-    request: HttpRequest,
-    context: InvocationContext,
-    services: Services,
-    limit: RequestLimiter,
-  ) => Promise<HttpResponseInit>,
-): HttpHandler {
+function framedHandler(handler: FramedHandler): HttpHandler {
   return async (request, context) => {
     const startedMs = performance.now();
     // Continues the caller's trace (W3C traceparent), when it sends one.
@@ -179,14 +180,7 @@ export function problemHandler(
  * the handler counts the request itself (`limit`) once it knows whom it is for: counting by
  * client address would put every user behind one sending service under one limit.
  */
-export function signedWebhookHandler(
-  handler: (
-    request: HttpRequest,
-    context: InvocationContext,
-    services: Services,
-    limit: RequestLimiter,
-  ) => Promise<HttpResponseInit>,
-): HttpHandler {
+export function signedWebhookHandler(handler: FramedHandler): HttpHandler {
   return framedHandler(handler);
 }
 

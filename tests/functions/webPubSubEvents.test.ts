@@ -7,13 +7,10 @@
  * stored.
  */
 import { WebPubSubClient } from '@azure/web-pubsub-client';
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
-import { functionDeclarations } from '../../functions/registry.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { connectionSignatures } from '../../lib/api/webPubSubEvents.js';
-import { httpDeclarations } from '../../lib/host/declarations.js';
 import { call } from '../helpers/api.js';
+import { useApiHost } from '../helpers/apiHost.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer, useTokens } from '../helpers/auth.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -28,21 +25,13 @@ const tokens = useTokens(issuer, {
 });
 const { createEquipment, createTechnician } = adminFixtures(tokens);
 
-let server: Server;
-let handlerUrl = '';
-beforeAll(async () => {
-  server = createLocalHttpHost({
-    declarations: httpDeclarations(functionDeclarations),
-    routePrefix: 'api',
-    log: () => undefined,
-  });
-  handlerUrl = `http://127.0.0.1:${await listen(server, 0)}/api/webpubsub/events`;
-});
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
-});
+const apiHost = useApiHost();
+const handlerUrl = () => `${apiHost.base()}/webpubsub/events`;
 const webPubSub = useAppWebPubSub({
-  eventHandler: () => ({ urlTemplate: handlerUrl, userEventPattern: 'location' }),
+  eventHandler: () => ({
+    urlTemplate: handlerUrl(),
+    userEventPattern: 'location',
+  }),
 });
 
 const machineAt = { latitude: 48.8566, longitude: 2.3522 };
@@ -138,7 +127,7 @@ describe('the event handler endpoint', () => {
       connectionSignatures('forged-connection', ['not-the-key'])[0],
       connectionSignatures('another-connection', [webPubSub.accessKey])[0],
     ]) {
-      const answer = await fetch(handlerUrl, {
+      const answer = await fetch(handlerUrl(), {
         method: 'POST',
         headers: event(signature),
         body: JSON.stringify(position),
@@ -146,7 +135,7 @@ describe('the event handler endpoint', () => {
       expect(answer.status).toBe(401);
     }
     // The same request, signed with the hub's key, is taken: the refusals were the signature's.
-    const signed = await fetch(handlerUrl, {
+    const signed = await fetch(handlerUrl(), {
       method: 'POST',
       headers: event(connectionSignatures('forged-connection', [webPubSub.accessKey])[0]),
       body: JSON.stringify(position),
@@ -156,7 +145,7 @@ describe('the event handler endpoint', () => {
   });
 
   it('allows only its own Web PubSub origin in the abuse-protection handshake', async () => {
-    const ours = await fetch(handlerUrl, {
+    const ours = await fetch(handlerUrl(), {
       method: 'OPTIONS',
       headers: { 'webhook-request-origin': new URL(webPubSub.standIn.endpoint).host },
     });
@@ -164,7 +153,7 @@ describe('the event handler endpoint', () => {
     expect(ours.headers.get('webhook-allowed-origin')).toBe(
       new URL(webPubSub.standIn.endpoint).host,
     );
-    const other = await fetch(handlerUrl, {
+    const other = await fetch(handlerUrl(), {
       method: 'OPTIONS',
       headers: { 'webhook-request-origin': 'evil.webpubsub.azure.com' },
     });

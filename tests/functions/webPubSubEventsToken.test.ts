@@ -8,14 +8,11 @@
  * (401) although their ce-signature is right, so the refusals are the token's.
  */
 import { WebPubSubClient } from '@azure/web-pubsub-client';
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDevIssuer } from '../../dev/issuer.js';
-import { functionDeclarations } from '../../functions/registry.js';
 import { connectionSignatures } from '../../lib/api/webPubSubEvents.js';
-import { httpDeclarations } from '../../lib/host/declarations.js';
 import { call } from '../helpers/api.js';
+import { useApiHost } from '../helpers/apiHost.js';
 import { useAppSettings } from '../helpers/appServices.js';
 import { useAppWebPubSub } from '../helpers/appWebPubSub.js';
 import { useTestIssuer, useTokens } from '../helpers/auth.js';
@@ -50,23 +47,12 @@ useAppSettings(() => ({
   WEBPUBSUB_EVENTS_PRINCIPAL_ID: webPubSubPrincipal,
 }));
 
-let server: Server;
-let handlerUrl = '';
-beforeAll(async () => {
-  server = createLocalHttpHost({
-    declarations: httpDeclarations(functionDeclarations),
-    routePrefix: 'api',
-    log: () => undefined,
-  });
-  handlerUrl = `http://127.0.0.1:${await listen(server, 0)}/api/webpubsub/events`;
-});
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
-});
+const apiHost = useApiHost();
+const handlerUrl = () => `${apiHost.base()}/webpubsub/events`;
 const asked: string[] = [];
 const webPubSub = useAppWebPubSub({
   eventHandler: () => ({
-    urlTemplate: handlerUrl,
+    urlTemplate: handlerUrl(),
     userEventPattern: 'location',
     auth: { type: 'ManagedIdentity', managedIdentity: { resource: eventsAudience } },
   }),
@@ -115,7 +101,7 @@ describe('the location client event with a managed-identity token', () => {
 
 describe('the event handler endpoint with WEBPUBSUB_EVENTS_* set', () => {
   const post = (authorization: string | undefined) =>
-    fetch(handlerUrl, {
+    fetch(handlerUrl(), {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
