@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { compiledScript, nodeArguments } from '../dev/child.js';
 import { projectRoot } from '../dev/settings.js';
 import {
   metricOrder,
@@ -74,7 +75,7 @@ function runSuite(
   suite: (typeof suites)[number],
 ): Promise<Partial<Record<MetricName, MetricResult>>> {
   return new Promise((resolve) => {
-    const args = ['--import', 'tsx', join('bench', 'metrics', suite.script)];
+    const args = nodeArguments(compiledScript(`bench/metrics/${suite.script}`));
     if (quick) args.push('--quick');
     const child = spawn(process.execPath, args, {
       cwd: projectRoot,

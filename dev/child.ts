@@ -1,14 +1,30 @@
 /**
- * Runs one of the project's TypeScript scripts (`node --import tsx SCRIPT`) as a child
- * process and waits for the line that says it is ready: the local host for the tests, the
+ * Runs one of the project's scripts as a child process (a TypeScript source through tsx, a
+ * compiled `.js` under `dist/` as it is) and waits for the line that says it is ready: the local host for the tests, the
  * benchmark's servers. One helper so every caller gets the same start-up limit, the same
  * output capture and a stop that leaves nothing behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { projectRoot } from './settings.js';
 
+/**
+ * The Node arguments that run `script`: TypeScript sources through tsx, anything else as it
+ * is. tsx compiles each module to CommonJS, whose imports are property reads through getters
+ * on every call (`(0, import_x.f)(…)`); the benchmarks therefore run what `npm run build`
+ * compiled (see {@link compiledScript}), which calls across modules directly, as the deployed
+ * bundle does.
+ */
+export function nodeArguments(script: string): string[] {
+  return script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+}
+
+/** Where `npm run build` puts the compiled form of a script (`bench/x.ts` → `dist/bench/x.js`). */
+export function compiledScript(script: string): string {
+  return `dist/${script.replace(/\.ts$/, '.js')}`;
+}
+
 export interface ScriptOptions {
-  /** The script, relative to the project root. */
+  /** The script, relative to the project root (`.ts`: run through tsx). */
   script: string;
   /** Set over the current environment. */
   env?: Record<string, string>;
@@ -54,7 +70,7 @@ export function startScript(options: ScriptOptions): Promise<RunningScript> {
   const { script, readyLine } = options;
   const limitMs = options.limitMs ?? 60_000;
   const processGroup = options.processGroup ?? false;
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, nodeArguments(script), {
     cwd: projectRoot,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

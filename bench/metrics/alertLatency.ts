@@ -29,7 +29,7 @@ import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
 import { windowSizeMs } from '../../lib/telemetry/window.js';
 import { emit, isQuick, metric } from '../report.js';
-import { startScript } from '../../dev/child.js';
+import { compiledScript, startScript } from '../../dev/child.js';
 import { startBenchStack } from '../servers/stack.js';
 import { hostJsonEventHubs } from '../../dev/hostJson.js';
 
@@ -89,7 +89,7 @@ try {
   const batching = hostJsonEventHubs();
 
   const host = await startScript({
-    script: 'bench/servers/triggerHost.ts',
+    script: compiledScript('bench/servers/triggerHost.ts'),
     env: {
       ...appEnv,
       TELEMETRY_ALLOWED_LATENESS_SECONDS: String(latenessSeconds),

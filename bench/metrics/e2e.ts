@@ -24,7 +24,7 @@ import type { CosmosClient, ItemDefinition } from '@azure/cosmos';
 import { projectRoot } from '../../dev/settings.js';
 import type { LedgerEntry, SimulationMode, SimulationSummary } from '../../dev/simulator.js';
 import { emit, isQuick, metric } from '../report.js';
-import { startScript } from '../../dev/child.js';
+import { compiledScript, nodeArguments, startScript } from '../../dev/child.js';
 import { configSections } from '../../lib/config.js';
 import { createServices } from '../../lib/services.js';
 import { ensureTelemetryContainers } from '../../lib/cosmos/client.js';
@@ -59,9 +59,7 @@ function simulate(
 ): Promise<SimulationSummary> {
   const ledgerFile = join(dir, `ledger-${hub}.json`);
   const args = [
-    '--import',
-    'tsx',
-    'dev/simulate.ts',
+    ...nodeArguments(compiledScript('dev/simulate.ts')),
     '--connection-string',
     connectionString,
     '--hub',
@@ -167,7 +165,7 @@ try {
     await ensureTelemetryContainers(cosmosClient, databaseName);
     const began = Date.now();
     const host = await startScript({
-      script: 'bench/servers/triggerHost.ts',
+      script: compiledScript('bench/servers/triggerHost.ts'),
       env: {
         ...appEnv,
         COSMOS_DATABASE: databaseName,

@@ -23,7 +23,7 @@ import { ensureDatabase, startMariaDb } from '../../dev/mariadb.js';
 import { encodeCursor, type KeysetOrder } from '../../lib/mysql/keyset.js';
 import { migrate } from '../../lib/mysql/migrations.js';
 import { emit, isQuick, metric } from '../report.js';
-import { startScript } from '../../dev/child.js';
+import { compiledScript, startScript } from '../../dev/child.js';
 import { unusedPort } from '../../dev/ports.js';
 import { startRedis } from '../../dev/redis.js';
 
@@ -123,21 +123,21 @@ try {
     RATE_LIMITS: JSON.stringify({ reads: { limit: 1_000_000 } }),
   };
   const host = await startScript({
-    script: 'bench/servers/apiHost.ts',
+    script: compiledScript('bench/servers/apiHost.ts'),
     env,
     readyLine: listening,
     echoErrors: true,
   });
   stops.push(host.stop);
   const bare = await startScript({
-    script: 'bench/servers/bareApi.ts',
+    script: compiledScript('bench/servers/bareApi.ts'),
     env,
     readyLine: listening,
     echoErrors: true,
   });
   stops.push(bare.stop);
   const instrumentedHost = await startScript({
-    script: 'bench/servers/apiHost.ts',
+    script: compiledScript('bench/servers/apiHost.ts'),
     env: { ...env, BENCH_INSTRUMENTED: '1' },
     readyLine: listening,
     echoErrors: true,

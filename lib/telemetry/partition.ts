@@ -348,6 +348,8 @@ export function applyBatch(
 ): {
   state: PartitionState;
   partial: BatchPartial | null;
+  /** Readings folded into the partial (the sum of its entries' `stats.readings`). */
+  readings: number;
   deadLetters: DeadLetter[];
   skipped: number;
   epochsStarted: EpochChange[];
@@ -390,7 +392,9 @@ export function applyBatch(
   const skipped = events.length - fresh.length;
   const first = fresh[0];
   const last = fresh.at(-1);
-  if (!first || !last) return { state, partial: null, deadLetters: [], skipped, epochsStarted };
+  if (!first || !last) {
+    return { state, partial: null, readings: 0, deadLetters: [], skipped, epochsStarted };
+  }
 
   const isRegistered = context.isRegistered ?? (() => true);
   // The accepted readings in sequence order, with their windows: folded into entries at the
@@ -496,6 +500,7 @@ export function applyBatch(
       pending,
     },
     partial,
+    readings: accepted.length,
     deadLetters,
     skipped,
     epochsStarted,

@@ -605,7 +605,7 @@ export async function processBatch(
       accepted: true,
       skippedEvents: applied.skipped,
       deadLetters: applied.deadLetters.length,
-      readings: applied.partial?.entries.reduce((sum, entry) => sum + entry.stats.readings, 0) ?? 0,
+      readings: applied.readings,
       deadLettersByReason: rejectionsByReason(applied.deadLetters),
       watermarkMs: applied.state.maxEventTime,
       ...emitted,

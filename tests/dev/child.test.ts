@@ -3,8 +3,11 @@
  * the suite relies on: `stop()` leaves nothing behind, not even what a script that died
  * without stopping it had started, and a script that gives up is reported with its output.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startScript, type RunningScript } from '../../dev/child.js';
+import { compiledScript, nodeArguments, startScript, type RunningScript } from '../../dev/child.js';
 import { running } from '../helpers/processes.js';
 
 const scripts: RunningScript[] = [];
@@ -21,6 +24,19 @@ async function waitUntilGone(pid: number): Promise<boolean> {
 }
 
 describe('startScript', () => {
+  it('runs TypeScript through tsx and compiled JavaScript as it is', async () => {
+    // What the benchmarks rely on: their compiled scripts run without tsx's module wrapper.
+    const dir = mkdtempSync(join(tmpdir(), 'sis-child-'));
+    const printsLoader = join(dir, 'printsLoader.mjs');
+    writeFileSync(printsLoader, 'console.log(`ready ${JSON.stringify(process.execArgv)}`);\n');
+    const compiled = await startScript({ script: printsLoader, readyLine: /ready (.+)/ });
+    scripts.push(compiled);
+    expect(JSON.parse(compiled.ready)).toEqual([]);
+    expect(nodeArguments('bench/run.ts')).toEqual(['--import', 'tsx', 'bench/run.ts']);
+    expect(compiledScript('bench/servers/apiHost.ts')).toBe('dist/bench/servers/apiHost.js');
+    expect(nodeArguments(compiledScript('dev/simulate.ts'))).toEqual(['dist/dev/simulate.js']);
+  });
+
   it('resolves at the ready line with its first group', async () => {
     const script = await startScript({
       script: 'tests/fixtures/leavesChild.ts',

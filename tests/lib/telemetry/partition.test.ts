@@ -251,7 +251,12 @@ describe('applyBatch', () => {
           sequenceNumber,
           enqueuedTimeMs,
         }));
-        const { partial, state } = applyBatch(initialPartitionState('0'), events, wide);
+        const {
+          partial,
+          state,
+          readings: folded,
+        } = applyBatch(initialPartitionState('0'), events, wide);
+        expect(folded).toBe(readings.length);
         const expected = new Map<string, BatchPartial['entries'][number]>();
         for (const r of readings) {
           const windowStart = Math.floor(r.timestamp / windowSizeMs) * windowSizeMs;
