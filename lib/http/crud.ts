@@ -62,9 +62,10 @@ export interface CrudResource<
 }
 
 /** An id in a URL path: digits only, so `1e3` or ` 7` are refused rather than coerced. */
+const pathIdPattern = /^[1-9][0-9]{0,15}$/;
 const pathIdSchema = z
   .string()
-  .regex(/^[1-9][0-9]{0,15}$/, { error: 'Expected a positive whole number' })
+  .regex(pathIdPattern, { error: 'Expected a positive whole number' })
   .transform(Number)
   .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: 'Expected a positive whole number' }));
 
@@ -73,6 +74,13 @@ const routeIdSchemas = new Map<string, z.ZodType<Record<string, number>>>();
 
 /** Parses the `{id}` route parameter: 400 unless it is a positive whole number. */
 export function routeId(params: Readonly<Record<string, string>>, name = 'id'): number {
+  // A valid id, the usual case, by the schema's own rules without building zod's result; the
+  // schema itself answers anything else, with its problem.
+  const raw = params[name];
+  if (raw !== undefined && pathIdPattern.test(raw)) {
+    const id = Number(raw);
+    if (id <= Number.MAX_SAFE_INTEGER) return id;
+  }
   let schema = routeIdSchemas.get(name);
   if (!schema) {
     // Wrapped in an object so a problem names the parameter (`id`, `technicianId`).
