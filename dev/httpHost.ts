@@ -143,18 +143,28 @@ const kestrelHost = /^(?:[A-Za-z0-9!$&'()\-._~]+|\[[0-9A-Fa-f:.]{3,}\])(?::[0-9]
  * target, is refused too: undici's Request, under `HttpRequest`, throws for credentials.
  */
 function requestUrl(req: IncomingMessage): URL | undefined {
-  const hostHeaders = req.rawHeaders.filter(
-    (_value, index) => index % 2 === 0 && req.rawHeaders[index]?.toLowerCase() === 'host',
-  );
-  if (hostHeaders.length > 1) return undefined;
+  const raw = req.rawHeaders;
+  let hostHeaders = 0;
+  for (let index = 0; index < raw.length; index += 2)
+    if (raw[index]?.toLowerCase() === 'host') hostHeaders += 1;
+  if (hostHeaders > 1) return undefined;
   const host = req.headers.host ?? '';
   if (host !== '' && !kestrelHost.test(host)) return undefined;
-  const base = `http://${host === '' ? '127.0.0.1' : host}`;
-  const target = req.url ?? '/';
-  if (!URL.canParse(target, base)) return undefined;
-  const url = new URL(target, base);
-  return url.username === '' && url.password === '' ? url : undefined;
+  const url = URL.parse(req.url ?? '/', `http://${host === '' ? '127.0.0.1' : host}`);
+  return url && url.username === '' && url.password === '' ? url : undefined;
 }
+
+/**
+ * Whether the request has a body to read: one framed by `Transfer-Encoding` or a non-zero
+ * `Content-Length`; a request with neither has none (RFC 9112 §6.3, rules 6 and 7), and Node's
+ * parser has refused one with an invalid length before this runs.
+ */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+const noBody = Buffer.alloc(0);
 
 /** Statuses whose responses have no body (the library drops one: WHATWG fetch "null body status"). */
 const nullBodyStatuses = new Set([204, 205, 304]);
@@ -211,13 +221,15 @@ export function createLocalHttpHost(options: LocalHttpHostOptions): Server {
         return;
       }
       const { declaration, params } = found;
-      const body = await readBody(req);
+      const body = hasBody(req) ? await readBody(req) : noBody;
       if (body === 'too-large') {
         plain(res, 413, 'Request body too large');
         return;
       }
       const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) {
+      const incoming = req.headers;
+      for (const name in incoming) {
+        const value = incoming[name];
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
       // As Azure's front end does: the peer's address appended to X-Forwarded-For, the entry

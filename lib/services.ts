@@ -440,6 +440,7 @@ export function createServices(config: Config | ConfigSections): Services {
         // Every equipment write passes here, so the fleet's copies go out of date with the row's.
         return {
           get: (id, load) => rows.get(id, load),
+          prefetch: (id) => rows.prefetch(id),
           written: async (id, version) => {
             await Promise.all([rows.written(id, version), services.fleetCache.written()]);
           },

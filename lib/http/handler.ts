@@ -45,6 +45,21 @@ export function poolFor(services: Services, method: string): Pool {
 
 export type ApiOperation = (call: ApiCall) => Promise<HttpResponseInit>;
 
+/**
+ * An operation that starts a Redis read before the request's rate limit is counted, so the
+ * read and the count leave in one socket write and come back in one round trip: node-redis
+ * writes every command issued before its next `setImmediate` together (redis/node-redis
+ * packages/client/lib/client/index.ts, `#scheduleWrite`). `prefetch` runs once the caller is
+ * authenticated, before the count and the role checks; it must change nothing and answer
+ * nothing, and its promises must not reject unobserved (the request may be limited and
+ * never use them). The operation it returns runs only once the limit allows the request
+ * and the caller's roles are checked, so a limited request is answered 429 and served
+ * nothing. An error `prefetch` throws is answered there too, after the count.
+ */
+export interface PrefetchingOperation {
+  prefetch(request: HttpRequest, services: Services): ApiOperation;
+}
+
 function instanceOf(request: HttpRequest): string {
   try {
     return new URL(request.url).pathname;
@@ -184,6 +199,21 @@ export function signedWebhookHandler(handler: FramedHandler): HttpHandler {
   return framedHandler(handler);
 }
 
+/** `operation`, its prefetch started when it has one (see `PrefetchingOperation`). */
+function prefetched(
+  operation: ApiOperation | PrefetchingOperation | undefined,
+  request: HttpRequest,
+  services: Services,
+): ApiOperation | undefined {
+  if (operation === undefined || typeof operation === 'function') return operation;
+  try {
+    return operation.prefetch(request, services);
+  } catch (error) {
+    // Answered once the request is counted, as the operation's own errors are.
+    return () => Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
 /** The class of a protected request: GET and HEAD read, everything else writes. */
 function classOf(method: string): RouteClass {
   return readOnlyMethods.has(method) ? 'reads' : 'writes';
@@ -196,7 +226,7 @@ function classOf(method: string): RouteClass {
  * counted against its client address, so guessing tokens is limited too.
  */
 export function protectedHandler(
-  operations: Partial<Record<HttpMethod, ApiOperation>>,
+  operations: Partial<Record<HttpMethod, ApiOperation | PrefetchingOperation>>,
   routeClass?: RouteClass,
 ): HttpHandler {
   const allowed = Object.keys(operations).join(', ');
@@ -209,9 +239,9 @@ export function protectedHandler(
       await limit(counted, { address: clientAddress(request) });
       throw error;
     }
+    const operation = prefetched(operations[request.method as HttpMethod], request, services);
     await limit(counted, { subject: principal.subject, admin: principal.roles.has('Admin') });
     requireRole(principal, 'Admin', 'Technician');
-    const operation = operations[request.method as HttpMethod];
     if (!operation) {
       throw new HttpError('method-not-allowed', `Use one of: ${allowed}.`, {
         headers: { allow: allowed },

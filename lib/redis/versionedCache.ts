@@ -18,7 +18,7 @@
  * expire (`ttlSeconds`): the bound on staleness after a Redis outage.
  */
 import { cacheOutageLog, cachedCopy } from './cacheOutage.js';
-import type { RedisConnection } from './client.js';
+import type { RedisClient, RedisConnection } from './client.js';
 
 export interface VersionedCache<T extends { version: number }> {
   /**
@@ -26,9 +26,25 @@ export interface VersionedCache<T extends { version: number }> {
    * pool, or with `primary` from the primary when the replica is behind) and cached.
    */
   get(id: number, load: (primary: boolean) => Promise<T>): Promise<T>;
+  /**
+   * Starts reading `id`'s version in Redis now and returns what completes the read later, as
+   * `get` would with that version: for a caller that has other Redis work to send in the
+   * same tick (the rate limit's count: lib/http/handler.ts `PrefetchingOperation`), so both
+   * share one socket write and one round trip. The read is as fresh as its start: a write
+   * that answered before `prefetch` was called is seen. Nothing is logged, loaded or cached
+   * until the returned function is called; never rejects before then.
+   */
+  prefetch(id: number): CachedRead<T>;
   /** Records a committed write of `id`: its new version, or `deleted`. Never throws. */
   written(id: number, version: number | 'deleted'): Promise<void>;
 }
+
+/** Completes a read `prefetch` started: the row, `load`ed when the cache has no current copy. */
+export type CachedRead<T> = (load: (primary: boolean) => Promise<T>) => Promise<T>;
+
+/** A version key as read from Redis, with the connection it was read over; or why not. */
+type VersionRead =
+  { redis: RedisConnection; client: RedisClient; current: string | null } | { failed: unknown };
 
 export interface VersionedCacheOptions<T> {
   /** Key part naming what is cached, e.g. `equipment`. */
@@ -78,56 +94,76 @@ export function versionedCache<T extends { version: number }>(
     return { version: `${base}:v`, row: (version: number) => `${base}:r${version}` };
   };
 
-  return {
-    async get(id, load) {
-      let redis: RedisConnection;
-      let client: Awaited<ReturnType<RedisConnection['client']>>;
-      let current: string | null;
-      try {
-        redis = redisConnection();
-        client = await redis.client();
-        current = await client.get(keys(redis, id).version);
-      } catch (error) {
-        outage.failed(error);
-        memory.delete(id);
-        return load(false);
-      }
-      outage.answered();
-      // Deleted: MySQL says so (404), from the primary, which cannot be behind.
-      if (current === 'deleted') return load(true);
-      const known = current === null ? undefined : Number(current);
-      if (known !== undefined) {
-        const inMemory = memory.get(id);
-        if (inMemory?.version === known) return inMemory;
-        try {
-          const copy = cachedCopy(options.parse, await client.get(keys(redis, id).row(known)));
-          if (copy?.version === known) {
-            remember(id, copy);
-            return copy;
-          }
-        } catch (error) {
-          outage.failed(error);
-        }
-      }
-      let value = await load(false);
-      if (known !== undefined && value.version < known) value = await load(true);
-      try {
-        const { version, row } = keys(redis, id);
-        await client.set(row(value.version), JSON.stringify(value), {
-          EX: options.ttlSeconds,
-        });
-        await client.eval(raiseVersionScript, {
-          keys: [version],
-          arguments: [String(value.version), String(options.ttlSeconds)],
-        });
-      } catch (error) {
-        outage.failed(error);
-        return value;
-      }
-      remember(id, value);
-      return value;
-    },
+  /** Reads `id`'s version key now; never rejects (a failure is answered when used). */
+  async function readVersion(id: number): Promise<VersionRead> {
+    try {
+      const redis = redisConnection();
+      const client = await redis.client();
+      return { redis, client, current: await client.get(keys(redis, id).version) };
+    } catch (error) {
+      return { failed: error };
+    }
+  }
 
+  function prefetch(id: number): CachedRead<T> {
+    const versionRead = readVersion(id);
+    return (load) => answer(id, versionRead, load);
+  }
+
+  /** `get`'s answer for `id`, given its version as read by `versionRead`. */
+  async function answer(
+    id: number,
+    versionRead: Promise<VersionRead>,
+    load: (primary: boolean) => Promise<T>,
+  ): Promise<T> {
+    const read = await versionRead;
+    if ('failed' in read) {
+      outage.failed(read.failed);
+      memory.delete(id);
+      return load(false);
+    }
+    const { redis, client, current } = read;
+    outage.answered();
+    // Deleted: MySQL says so (404), from the primary, which cannot be behind.
+    if (current === 'deleted') return load(true);
+    const known = current === null ? undefined : Number(current);
+    if (known !== undefined) {
+      const inMemory = memory.get(id);
+      if (inMemory?.version === known) return inMemory;
+      try {
+        const copy = cachedCopy(options.parse, await client.get(keys(redis, id).row(known)));
+        if (copy?.version === known) {
+          remember(id, copy);
+          return copy;
+        }
+      } catch (error) {
+        outage.failed(error);
+      }
+    }
+    let value = await load(false);
+    if (known !== undefined && value.version < known) value = await load(true);
+    try {
+      const { version, row } = keys(redis, id);
+      await client.set(row(value.version), JSON.stringify(value), {
+        EX: options.ttlSeconds,
+      });
+      await client.eval(raiseVersionScript, {
+        keys: [version],
+        arguments: [String(value.version), String(options.ttlSeconds)],
+      });
+    } catch (error) {
+      outage.failed(error);
+      return value;
+    }
+    remember(id, value);
+    return value;
+  }
+
+  return {
+    get(id, load) {
+      return prefetch(id)(load);
+    },
+    prefetch,
     async written(id, version) {
       memory.delete(id);
       try {

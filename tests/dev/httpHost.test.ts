@@ -174,6 +174,29 @@ describe('local HTTP host', () => {
     expect(seen[before]?.bodyLength).toBe(5000);
   });
 
+  it('passes a chunked body through, and an empty one as empty', async () => {
+    const before = seen.length;
+    const chunks = ['x'.repeat(3000), 'y'.repeat(2000)];
+    // A stream body has no Content-Length: fetch sends it with Transfer-Encoding: chunked.
+    const streamed = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(next));
+      },
+    });
+    const chunked = await fetch(`${base}/api/upload`, {
+      method: 'POST',
+      body: streamed,
+      duplex: 'half',
+    });
+    expect(chunked.status).toBe(202);
+    expect(seen[before]?.bodyLength).toBe(5000);
+    const empty = await fetch(`${base}/api/upload`, { method: 'POST' });
+    expect(empty.status).toBe(202);
+    expect(seen[before + 1]?.bodyLength).toBe(0);
+  });
+
   it('accepts a body of exactly the host limit', async () => {
     const before = seen.length;
     const response = await fetch(`${base}/api/upload`, {

@@ -6,11 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { call, type ApiResult } from '../helpers/api.js';
-import { useAppSettings } from '../helpers/appServices.js';
 import { useTestIssuer, useTokens } from '../helpers/auth.js';
+import { appServices, useAppSettings } from '../helpers/appServices.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { insertEquipmentRows } from '../helpers/fixtures.js';
 
-useTestDatabase();
+const db = useTestDatabase();
 const issuer = useTestIssuer();
 const limits = {
   reads: { limit: 3, adminLimit: 5, windowSeconds: 600 },
@@ -24,6 +25,7 @@ const tokens = useTokens(issuer, {
   bashir: [['Technician'], 'tech-bashir'],
   admin: [['Admin'], 'admin-1'],
   writer: [['Admin'], 'admin-writer'],
+  reader: [['Technician'], 'tech-reader'],
 });
 
 /** The `r` (remaining) of the RateLimit field of `result` in `policy`. */
@@ -89,6 +91,26 @@ describe('rate limits per signed-in subject', () => {
       );
     }
     expect(statuses).toEqual([400, 400, 429]);
+  });
+});
+
+describe('a limited read of a cached row', () => {
+  it('is answered 429 without reaching the row: its version is read with the count, nothing more', async () => {
+    const [id] = await insertEquipmentRows(db.pool, 1);
+    const redis = appServices().redis;
+    const client = await redis.client();
+    // Only a read that went on past the count loads the row and leaves this copy in Redis.
+    const copyKey = `${redis.keyPrefix}cache:equipment:${id}:r1`;
+    const path = `/api/equipment/${id}`;
+    for (let i = 0; i < 3; i++)
+      expect((await call('GET', '/api/equipment', { token: tokens.reader })).status).toBe(200);
+    const limited = await call('GET', path, { token: tokens.reader });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ type: 'urn:sis:problem:too-many-requests' });
+    expect(await client.exists(copyKey)).toBe(0);
+    // A caller with reads left gets the row, and so the copy.
+    expect((await call('GET', path, { token: tokens.bashir })).status).toBe(200);
+    expect(await client.exists(copyKey)).toBe(1);
   });
 });
 

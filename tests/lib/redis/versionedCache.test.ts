@@ -85,6 +85,21 @@ describe('versionedCache', () => {
     expect(loads).toEqual(['replica', 'primary']);
   });
 
+  it('prefetches the version: a write that answered before the prefetch is seen, nothing is read until it is completed', async () => {
+    const { cache, loads, loader } = cacheWith(() => redis);
+    const v1 = { id: 5, version: 1, name: 'one' };
+    expect(await cache.get(5, loader(v1))).toEqual(v1);
+    // Another process writes version 2; this one still holds version 1 in memory.
+    const other = cacheWith(() => redis);
+    await other.cache.written(5, 2);
+    const pending = cache.prefetch(5);
+    cache.prefetch(5); // abandoned, as by a request the rate limit refuses
+    const v2 = { id: 5, version: 2, name: 'two' };
+    expect(await pending(loader(v2))).toEqual(v2);
+    // The abandoned prefetch loaded nothing; the completed one loaded once.
+    expect(loads).toEqual(['replica', 'replica']);
+  });
+
   it('without Redis reads MySQL every time and lets writes succeed, saying so once', async () => {
     const down = await unreachableRedis();
     const lines: string[] = [];
@@ -97,6 +112,10 @@ describe('versionedCache', () => {
       expect(loads).toEqual(['replica', 'replica']);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/rows reads go to MySQL/);
+      // A prefetch never completed fails quietly: no rejection nobody handles, no load.
+      cache.prefetch(4);
+      expect(await cache.prefetch(4)(loader(row))).toEqual(row);
+      expect(loads).toEqual(['replica', 'replica', 'replica']);
     } finally {
       await down.close();
     }
