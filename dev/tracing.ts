@@ -29,8 +29,10 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
+  BatchSpanProcessor,
   ConsoleSpanExporter,
   SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
@@ -109,12 +111,39 @@ export interface LocalTracing {
   stop(): Promise<void>;
 }
 
-/** Registers tracing into `exporter` for this process (once). */
-export function startTracing(exporter: SpanExporter): LocalTracing {
-  const provider = new BasicTracerProvider({
+/**
+ * How spans are kept. The default records every span and exports each as it ends (the local
+ * console, the tests). `production` does what the Azure Monitor distro does with the
+ * template's settings: a share of traces sampled by trace id (`TRACES_SAMPLING_RATIO`, 0.1 in
+ * bicep/main.bicep) and a batching processor
+ * (@azure/monitor-opentelemetry src/traces/handler.ts: `ApplicationInsightsSampler(samplingRatio)`
+ * and `BatchSpanProcessor`) — what the instrumented benchmarks measure.
+ */
+export interface TracingOptions {
+  production?: { samplingRatio: number };
+}
+
+/** A tracer provider exporting into `exporter` as `options` say (not registered). */
+export function tracerProvider(
+  exporter: SpanExporter,
+  options: TracingOptions = {},
+): BasicTracerProvider {
+  const { production } = options;
+  return new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'sis' }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    ...(production ? { sampler: new TraceIdRatioBasedSampler(production.samplingRatio) } : {}),
+    spanProcessors: [
+      production ? new BatchSpanProcessor(exporter) : new SimpleSpanProcessor(exporter),
+    ],
   });
+}
+
+/** The share of traces the Bicep template keeps (bicep/main.bicep `tracesSamplingRatio`). */
+export const deployedSamplingRatio = 0.1;
+
+/** Registers tracing into `exporter` for this process (once). */
+export function startTracing(exporter: SpanExporter, options: TracingOptions = {}): LocalTracing {
+  const provider = tracerProvider(exporter, options);
   const contextManager = new AsyncLocalStorageContextManager().enable();
   if (
     !trace.setGlobalTracerProvider(provider) ||

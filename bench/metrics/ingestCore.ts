@@ -24,11 +24,8 @@ import { meansOf } from '../../lib/telemetry/stats.js';
 import { context, metrics, trace } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { deployedSamplingRatio, tracerProvider } from '../../dev/tracing.js';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { recordIngestBatch, recordWindowsEmitted } from '../../lib/observability/instruments.js';
 import { inSpan, SpanKind } from '../../lib/observability/tracing.js';
@@ -172,16 +169,15 @@ const meterProvider = new MeterProvider({
   readers: [new PrometheusExporter({ preventServerStart: true })],
 });
 const spans = new InMemorySpanExporter();
-const tracerProvider = new BasicTracerProvider({
-  spanProcessors: [new SimpleSpanProcessor(spans)],
-});
+// Sampled and batched as deployed (dev/tracing.ts `TracingOptions`).
+const tracing = tracerProvider(spans, { production: { samplingRatio: deployedSamplingRatio } });
 const contextManager = new AsyncLocalStorageContextManager().enable();
 function instrumented(
   work: () => Promise<{ seconds: number; breached: number }>,
 ): () => Promise<{ seconds: number; breached: number }> {
   return async () => {
     metrics.setGlobalMeterProvider(meterProvider);
-    trace.setGlobalTracerProvider(tracerProvider);
+    trace.setGlobalTracerProvider(tracing);
     context.setGlobalContextManager(contextManager);
     try {
       return await work();

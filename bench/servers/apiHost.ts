@@ -1,7 +1,8 @@
 /**
  * With `BENCH_INSTRUMENTED=1`, the OpenTelemetry SDK is registered first (metrics into the
- * Prometheus exporter, spans into memory, emptied every second), as the local host does with
- * metrics and console traces: what `api_get_instrumented_ratio` compares with the plain host.
+ * Prometheus exporter; spans sampled and batched as deployed, see dev/tracing.ts
+ * `TracingOptions`, into memory emptied every second): what `api_get_instrumented_ratio`
+ * compares with the plain host.
  *
  * The local functions host serving every declared HTTP function, for the API benchmarks:
  * the same host `npm start` runs (dev/httpHost.ts), against `MYSQL_URL`, verifying tokens of
@@ -16,13 +17,13 @@ import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { devIssuerSettings, devJwksRoutes } from '../../dev/localStack.js';
 import { startMetricsEndpoint } from '../../dev/metrics.js';
-import { startTracing } from '../../dev/tracing.js';
+import { deployedSamplingRatio, startTracing } from '../../dev/tracing.js';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 
 if (process.env['BENCH_INSTRUMENTED'] === '1') {
   await startMetricsEndpoint(0);
   const spans = new InMemorySpanExporter();
-  startTracing(spans);
+  startTracing(spans, { production: { samplingRatio: deployedSamplingRatio } });
   setInterval(() => {
     spans.reset();
   }, 1000).unref();

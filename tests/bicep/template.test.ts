@@ -23,6 +23,7 @@ import { cosmosSettingsFrom } from '../../lib/cosmos/settings.js';
 import { communicationConnection } from '../../lib/fanout/communication.js';
 import { mysqlTarget } from '../../lib/mysql/pool.js';
 import { metricNames } from '../../lib/observability/instruments.js';
+import { deployedSamplingRatio } from '../../dev/tracing.js';
 
 const execFile = promisify(execFileCallback);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -738,6 +739,13 @@ describe('platform', () => {
       /Microsoft\.DBforMySQL\/flexibleServers\/[^']+-replica', '[^']+'\)\.fullyQualifiedDomainName/,
     );
     expect(appSettings('minimal')['MYSQL_READ_HOST']).toBe('');
+  });
+});
+
+describe('tracing', () => {
+  it('keeps by default the share of traces the instrumented benchmarks sample', () => {
+    // bench/servers/apiHost.ts and bench/metrics/ingestCore.ts measure this ratio.
+    expect(appSettings('minimal')['TRACES_SAMPLING_RATIO']).toBe(String(deployedSamplingRatio));
   });
 });
 
