@@ -72,6 +72,8 @@ export interface SimulationSummary {
   anomalous: number;
   /** Readings whose event could not be sent. */
   errors: number;
+  /** When the first tick began (epoch ms): a caller's timing excludes this process's start-up. */
+  startedAt: number;
   seconds: number;
   ledger: LedgerEntry[];
 }
@@ -329,6 +331,7 @@ export async function simulate(
   return {
     ...summary,
     misbehaving,
+    startedAt: began,
     seconds: (Date.now() - began) / 1000,
     ledger: [...ledger.values()],
   };

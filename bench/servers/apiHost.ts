@@ -17,11 +17,15 @@ import { createLocalHttpHost, listen } from '../../dev/httpHost.js';
 import { loadDevIssuer } from '../../dev/issuer.js';
 import { devIssuerSettings, devJwksRoutes } from '../../dev/localStack.js';
 import { startMetricsEndpoint } from '../../dev/metrics.js';
+import { unusedPort } from '../../dev/ports.js';
 import { deployedSamplingRatio, startTracing } from '../../dev/tracing.js';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 
 if (process.env['BENCH_INSTRUMENTED'] === '1') {
-  await startMetricsEndpoint(0);
+  // A free port, not 0: the Prometheus exporter reads 0 as "unset" and serves on its default
+  // 9464 (@opentelemetry/exporter-prometheus PrometheusExporter: `config.port || …`), where a
+  // second bench run or `npm start` on the same machine already listens.
+  await startMetricsEndpoint(await unusedPort());
   const spans = new InMemorySpanExporter();
   startTracing(spans, { production: { samplingRatio: deployedSamplingRatio } });
   setInterval(() => {

@@ -307,6 +307,11 @@ describe('sending through the Event Hubs stand-in', () => {
       return parsed;
     });
     expect(byKey(ledgerOf(readings))).toEqual(byKey(summary.ledger));
+    // `startedAt` is when sending began (the benchmark counts from it): nothing is stamped
+    // before it, and the first tick's readings are stamped as it starts.
+    const firstStamp = Math.min(...readings.map((r) => r.timestamp));
+    expect(firstStamp).toBeGreaterThanOrEqual(summary.startedAt);
+    expect(firstStamp).toBeLessThan(summary.startedAt + summary.seconds * 1000);
   });
 
   it('prints each progress report on a line of its own when its output is not a terminal', async () => {
