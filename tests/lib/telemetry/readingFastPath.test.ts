@@ -60,9 +60,13 @@ const isoText = fc
     hour: fc.integer({ min: 0, max: 25 }),
     minute: fc.integer({ min: 0, max: 60 }),
     second: fc.option(fc.integer({ min: 0, max: 61 })),
-    fraction: fc.option(fc.stringMatching(/^[0-9]{0,10}$/)),
-    separator: fc.constantFrom('T', 't', ' '),
-    zone: fc.constantFrom('Z', 'z', '+02:00', '-00:30', '', 'ZZ', '+24:00'),
+    // Three digits and `Z` often: the 24-character form toISOString writes, which the fast
+    // path reads on a path of its own (out-of-range fields included).
+    fraction: fc.option(
+      fc.oneof(fc.stringMatching(/^[0-9]{3}$/), fc.stringMatching(/^[0-9]{0,10}$/)),
+    ),
+    separator: fc.constantFrom('T', 'T', 't', ' '),
+    zone: fc.constantFrom('Z', 'Z', 'Z', 'z', '+02:00', '-00:30', '', 'ZZ', '+24:00'),
   })
   .map(
     ({ year, month, day, hour, minute, second, fraction, separator, zone }) =>
@@ -75,6 +79,15 @@ const isoText = fc
 const usualIso = fc
   .integer({ min: enqueuedTimeMs - 3_600_000, max: enqueuedTimeMs + 2 * tolerance })
   .map((ms) => new Date(ms).toISOString());
+
+/** The usual form with one character replaced by any other: a digit, a separator, anything. */
+const alteredIso = fc
+  .tuple(
+    usualIso,
+    fc.nat({ max: 23 }),
+    fc.constantFrom('0', '1', '5', '6', '9', '-', 'T', ':', '.', 'Z', 'z', ' ', '/', '\u00e9'),
+  )
+  .map(([iso, at, character]) => `${iso.slice(0, at)}${character}${iso.slice(at + 1)}`);
 
 /** JSON number text (sometimes not JSON at all): digits, fractions, exponents, signs. */
 const numberText = fc.oneof(
@@ -123,6 +136,7 @@ const textValues: Record<string, fc.Arbitrary<string>> = {
   timestamp: fc.oneof(
     { weight: 4, arbitrary: usualIso.map((iso) => JSON.stringify(iso)) },
     { weight: 4, arbitrary: isoText.map((iso) => JSON.stringify(iso)) },
+    { weight: 2, arbitrary: alteredIso.map((iso) => JSON.stringify(iso)) },
     {
       weight: 2,
       arbitrary: fc
@@ -160,7 +174,7 @@ const readingText = fc
 const usualReadingText = fc
   .record({
     equipmentId: fc.constantFrom('eq-1', '42', 'EX.42:a_b-c'),
-    timestamp: fc.oneof(usualIso, isoText),
+    timestamp: fc.oneof(usualIso, isoText, alteredIso),
     temperature: fc.option(metricText('temperature'), { nil: undefined }),
     vibration: fc.option(metricText('vibration'), { nil: undefined }),
     pressure: fc.option(metricText('pressure'), { nil: undefined }),
@@ -302,6 +316,41 @@ describe('the fast path of parseEventBody', () => {
             tolerance,
           )?.timestamp,
         ).toBe(ms);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("judges the toISOString form as the full path does, at and past every field's bounds", () => {
+    // The fast path reads this 24-character form straight-line (reading.ts canonicalIsoUtc):
+    // every field at, just inside and just past its bounds, and any character in any place.
+    const field = (min: number, max: number) =>
+      fc.oneof(fc.integer({ min, max }), fc.constantFrom(min - 1, min, max, max + 1));
+    const canonical = fc.oneof(
+      fc
+        .tuple(
+          fc.constantFrom(1999, 2000, 2024, 2025, 2100, 2101),
+          field(1, 12),
+          field(1, 31),
+          field(0, 23),
+          field(0, 59),
+          field(0, 59),
+          fc.integer({ min: 0, max: 999 }),
+        )
+        .map(
+          ([year, month, day, hour, minute, second, ms]) =>
+            `${year}-${pad2(month)}-${pad2(day)}T${pad2(hour)}:${pad2(minute)}:${pad2(second)}.${String(ms).padStart(3, '0')}Z`,
+        ),
+      alteredIso,
+    );
+    fc.assert(
+      fc.property(canonical, (iso) => {
+        const text = `{"equipmentId":"eq-1","timestamp":"${iso}","temperature":1}`;
+        const full = fullPath({ equipmentId: 'eq-1', timestamp: iso, temperature: 1 });
+        const scanned = scanUsualBody(text, enqueuedTimeMs, tolerance);
+        if ('reading' in full) {
+          expect(scanned?.[0]?.timestamp ?? full.reading.timestamp).toBe(full.reading.timestamp);
+        } else expect(scanned).toBeUndefined();
       }),
       { numRuns: 3000 },
     );
