@@ -37,7 +37,7 @@ const intervalSeconds = 30;
 const readingsTotal = quick ? 200_000 : 1_000_000;
 const partitions = 4;
 const batchSize = 1000;
-const rounds = quick ? 3 : 5;
+const rounds = quick ? 7 : 5;
 const start = Date.UTC(2026, 10, 24, 8, 0, 0);
 
 /** Event bodies per partition, in time order, as devices send them (one reading per event). */
