@@ -91,17 +91,35 @@ function mergeMetric(
   };
 }
 
-/** Builds stats with keys in canonical order (so JSON of equal stats is identical). */
+/**
+ * Stats with keys in canonical order (so JSON of equal stats is identical). With every metric
+ * present (the common case) it is one object literal: an object given its properties one by
+ * one keeps only the first in the object and the rest in a separate property array, one more
+ * allocation and an indirection on every read (V8's `%DebugPrint` shows `PropertyArray[3]`),
+ * for objects that live as long as their window.
+ */
+function statsOf(
+  readings: number,
+  temperature: MetricStats | undefined,
+  vibration: MetricStats | undefined,
+  pressure: MetricStats | undefined,
+): WindowStats {
+  if (temperature !== undefined && vibration !== undefined && pressure !== undefined) {
+    return { readings, temperature, vibration, pressure };
+  }
+  const stats: WindowStats = { readings };
+  if (temperature !== undefined) stats.temperature = temperature;
+  if (vibration !== undefined) stats.vibration = vibration;
+  if (pressure !== undefined) stats.pressure = pressure;
+  return stats;
+}
+
+/** Builds stats with keys in canonical order from each metric's stats. */
 function canonical(
   readings: number,
   metric: (name: MetricName) => MetricStats | undefined,
 ): WindowStats {
-  const stats: WindowStats = { readings };
-  for (const name of metricNames) {
-    const value = metric(name);
-    if (value !== undefined) stats[name] = value;
-  }
-  return stats;
+  return statsOf(readings, metric('temperature'), metric('vibration'), metric('pressure'));
 }
 
 /**
@@ -166,25 +184,29 @@ function metricOfValue(name: MetricName, value: number): MetricStats {
  * made for every new equipment and window of a batch).
  */
 export function statsOfReading(reading: Reading): WindowStats {
-  const stats: WindowStats = { readings: 1 };
-  if (reading.temperature !== undefined) {
-    stats.temperature = metricOfValue('temperature', reading.temperature);
-  }
-  if (reading.vibration !== undefined) {
-    stats.vibration = metricOfValue('vibration', reading.vibration);
-  }
-  if (reading.pressure !== undefined) stats.pressure = metricOfValue('pressure', reading.pressure);
-  return stats;
+  const { temperature, vibration, pressure } = reading;
+  return statsOf(
+    1,
+    temperature === undefined ? undefined : metricOfValue('temperature', temperature),
+    vibration === undefined ? undefined : metricOfValue('vibration', vibration),
+    pressure === undefined ? undefined : metricOfValue('pressure', pressure),
+  );
 }
 
 /** A copy of `stats` that shares no object with it, in canonical key order. */
 export function copyStats(stats: WindowStats): WindowStats {
-  const copy: WindowStats = { readings: stats.readings };
   const { temperature, vibration, pressure } = stats;
-  if (temperature !== undefined) copy.temperature = { ...temperature };
-  if (vibration !== undefined) copy.vibration = { ...vibration };
-  if (pressure !== undefined) copy.pressure = { ...pressure };
-  return copy;
+  return statsOf(
+    stats.readings,
+    temperature === undefined ? undefined : copyMetric(temperature),
+    vibration === undefined ? undefined : copyMetric(vibration),
+    pressure === undefined ? undefined : copyMetric(pressure),
+  );
+}
+
+/** A copy of one metric's stats, in their key order, as one literal (see {@link statsOf}). */
+function copyMetric({ count, min, max, sumScaled }: MetricStats): MetricStats {
+  return { count, min, max, sumScaled };
 }
 
 /**
