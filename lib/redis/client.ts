@@ -7,9 +7,12 @@
  *
  * Redis holds nothing that must not be lost (rate-limit counters, cached copies), so the
  * client never queues commands while disconnected (`disableOfflineQueue`): a command then
- * fails at once, and every command has a deadline (`REDIS_TIMEOUT_MS`), so callers fail
- * open or fall through to MySQL quickly instead of waiting for a server that is gone. The
- * client reconnects by itself in the background.
+ * fails at once, and every command has a deadline to be sent (`REDIS_TIMEOUT_MS`), so callers
+ * fail open or fall through to MySQL quickly instead of waiting for a server that is gone.
+ * The deadline ends once the command is written: node-redis removes it then
+ * (packages/client/lib/client/commands-queue.ts, redis/node-redis#3008), so a command sent to
+ * a server that stops answering waits until the connection fails. The client reconnects by
+ * itself in the background.
  */
 import { createClient, type RedisClientType } from 'redis';
 import type { SectionConfig } from '../config.js';
@@ -27,7 +30,7 @@ export interface RedisConnection {
   client(): Promise<RedisClient>;
   /** The key prefix of REDIS_KEY_PREFIX: every key the app writes starts with it. */
   readonly keyPrefix: string;
-  /** The deadline of one command (REDIS_TIMEOUT_MS). */
+  /** How long one command may wait to be sent (REDIS_TIMEOUT_MS; not a reply deadline). */
   readonly timeoutMs: number;
   /** Closes the connection at once; the next `client()` opens a new one. */
   close(): Promise<void>;
