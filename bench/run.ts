@@ -127,21 +127,15 @@ function runSuite(
 const began = new Date();
 const loadBefore = loadavg();
 if (!values['no-build']) {
-  // What the benchmarks run (dev/child.ts `compiledScript`): tsc's output for the app, the dev
-  // tools and the benchmarks, then the deployable bundle `cold_import_ms` imports. No
-  // benchmark serves the dashboard, so `npm run build`'s dashboard build is left out.
-  console.error('Building (tsc -p tsconfig.build.json, then dev/bundle.ts)...');
-  const steps: [string, string[]][] = [
-    [
-      process.execPath,
-      [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    ],
-    [process.execPath, [compiledScript('dev/bundle.ts')]],
-  ];
-  for (const [command, args] of steps) {
-    const build = spawnSync(command, args, { cwd: projectRoot, stdio: 'inherit' });
-    if (build.status !== 0) throw new Error(`${args.join(' ')} failed`);
-  }
+  // What the benchmarks run (dev/child.ts `compiledScript`): `build:app`, tsc's output for the
+  // app, the dev tools and the benchmarks, then the deployable bundle `cold_import_ms`
+  // imports. No benchmark serves the dashboard, so `npm run build`'s dashboard build is left out.
+  console.error('Building (npm run build:app)...');
+  const build = spawnSync('npm', ['run', '-s', 'build:app'], {
+    cwd: projectRoot,
+    stdio: 'inherit',
+  });
+  if (build.status !== 0) throw new Error('npm run build:app failed');
 }
 const buildSeconds = (Date.now() - began.getTime()) / 1000;
 const metrics: Partial<Record<MetricName, MetricResult>> = {};

@@ -93,6 +93,11 @@ export function routeId(params: Readonly<Record<string, string>>, name = 'id'): 
   return id;
 }
 
+/** Refuses a caller without one of the resource's reader roles (when it names any). */
+function requireReader(resource: { readerRoles?: readonly Role[] }, principal: Principal): void {
+  if (resource.readerRoles) requireRole(principal, ...resource.readerRoles);
+}
+
 /**
  * GET of one row through the shared cache: its version read in Redis starts with the rate
  * limit's count (lib/http/handler.ts `PrefetchingOperation`), so the two share a round trip.
@@ -109,13 +114,13 @@ function cachedItemGet<Resource extends { id: number; version: number }>(
       } catch (error) {
         // Nothing to read; answered as without the cache: the reader's role first.
         return ({ principal }) => {
-          if (resource.readerRoles) requireRole(principal, ...resource.readerRoles);
+          requireReader(resource, principal);
           throw error;
         };
       }
       const read = cache(services).prefetch(id);
       return ({ db, principal }) => {
-        if (resource.readerRoles) requireRole(principal, ...resource.readerRoles);
+        requireReader(resource, principal);
         // Through the cache the row is cheap, so no separate version read decides first.
         return versionedGetResponse(request, undefined, () =>
           read((primary) => resource.get(primary ? services.pool : db, id)),
@@ -130,7 +135,7 @@ function uncachedItemGet<Resource extends { id: number; version: number }>(
   resource: Pick<CrudResource<Resource, unknown, PageRequest>, 'get' | 'version' | 'readerRoles'>,
 ): ApiOperation {
   return async ({ request, db, principal }) => {
-    if (resource.readerRoles) requireRole(principal, ...resource.readerRoles);
+    requireReader(resource, principal);
     const id = routeId(request.params);
     return versionedGetResponse(
       request,
@@ -152,7 +157,7 @@ export function crudFunctions<
       methods: ['GET', 'POST'],
       handler: protectedHandler({
         GET: async ({ request, db, principal }) => {
-          if (resource.readerRoles) requireRole(principal, ...resource.readerRoles);
+          requireReader(resource, principal);
           const query = parseOrThrow(resource.querySchema, queryObject(request), 'query');
           return listResponse(
             request,
