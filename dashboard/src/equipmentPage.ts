@@ -304,7 +304,8 @@ export function renderEquipmentPage(root: HTMLElement, equipmentId: string): () 
     alertHistory.body.replaceChildren(
       el(
         'div',
-        { class: 'eq-scroll' },
+        // Focusable, so a keyboard can scroll the table sideways when it is wider than a phone.
+        { class: 'eq-scroll', role: 'region', 'aria-label': 'Alert history', tabindex: '0' },
         el(
           'table',
           {},

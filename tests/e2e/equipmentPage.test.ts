@@ -42,6 +42,26 @@ async function openEquipmentPage(id: string): Promise<Page> {
   return page;
 }
 
+/**
+ * Run in the page: the text of each cell matching the selector that has a word wider than the
+ * room inside it, so the word can only be shown broken across lines.
+ */
+const cellsBreakingWords = `(selector) => [...document.querySelectorAll(selector)]
+  .filter((cell) => {
+    const style = getComputedStyle(cell);
+    const room = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return (cell.textContent || '').split(/\\s+/).filter(Boolean).some((word) => {
+      const probe = document.createElement('span');
+      probe.textContent = word;
+      probe.style.whiteSpace = 'nowrap';
+      cell.append(probe);
+      const width = probe.getBoundingClientRect().width;
+      probe.remove();
+      return width > room + 1;
+    });
+  })
+  .map((cell) => cell.textContent)`;
+
 interface DrawnLine {
   kind: string;
   value: number;
@@ -160,6 +180,14 @@ describe('the equipment page', () => {
     expect(await chart.locator('figcaption').textContent()).toMatch(
       /medium above 75.*high above 80.*critical above 90.*clears below 70/,
     );
+
+    // On a phone the alert history keeps its words whole (the page scrolls the table
+    // sideways if it must, rather than breaking "Severity" into "Se ver ity").
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(`(${cellsBreakingWords})('#eq-alerts th, #eq-alerts td')`)).toEqual(
+      [],
+    );
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // The live part: the latest reading sent.
     await expect
